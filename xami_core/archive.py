@@ -1,0 +1,97 @@
+"""Safe extraction of dataset archives: validated members, size ceiling, atomic rename."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from .model import XamiDataError
+from .paths import cache_dir, file_fingerprint
+
+DEFAULT_MAX_BYTES = 4 * 1024**3  # the real archives unpack to well under 100 MB
+DEFAULT_MAX_MEMBERS = 200_000
+CHUNK = 1 << 20
+COMPLETE_MARKER = ".xami-extracted"
+
+
+def _member_target(info: zipfile.ZipInfo, archive: Path) -> PurePosixPath:
+    """The member's relative path, or an error when it could escape or is not a plain file."""
+    name = info.filename.replace("\\", "/")
+    mode = info.external_attr >> 16
+    where = f"{archive}: member '{info.filename}'"
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise XamiDataError(f"{where} has an absolute path; refusing to extract")
+    parts = PurePosixPath(name).parts
+    if ".." in parts:
+        raise XamiDataError(f"{where} contains '..'; refusing to extract")
+    if mode and stat.S_ISLNK(mode):
+        raise XamiDataError(f"{where} is a symbolic link; refusing to extract")
+    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise XamiDataError(f"{where} is a device, FIFO or socket; refusing to extract")
+    return PurePosixPath(*parts)
+
+
+def extract_zip_to(archive: Path, dest: Path, max_bytes: int = DEFAULT_MAX_BYTES,
+                   max_members: int = DEFAULT_MAX_MEMBERS) -> Path:
+    """Extract `archive` into `dest` (which must not exist) safely and atomically.
+
+    Members are checked before anything is written; bytes are counted while copying
+    (headers can lie), and the folder appears under `dest` only when complete.
+    """
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise XamiDataError(f"{archive}: not a readable zip archive ({exc})") from exc
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > max_members:
+            raise XamiDataError(f"{archive}: {len(infos)} members, more than the limit of {max_members}")
+        declared = sum(i.file_size for i in infos)
+        if declared > max_bytes:
+            raise XamiDataError(f"{archive}: unpacks to {declared} bytes, more than the ceiling of {max_bytes}")
+        targets = [(info, _member_target(info, archive)) for info in infos]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+        try:
+            written = 0
+            for info, rel in targets:
+                if not rel.parts or rel.parts[0] == "__MACOSX":
+                    continue
+                out = tmp.joinpath(*rel.parts)
+                if info.is_dir():
+                    out.mkdir(parents=True, exist_ok=True)
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, out.open("wb") as dst:
+                    while chunk := src.read(CHUNK):
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise XamiDataError(f"{archive}: member '{info.filename}' pushes the unpacked size past the ceiling of {max_bytes} bytes")
+                        dst.write(chunk)
+            (tmp / COMPLETE_MARKER).write_text(str(archive))
+            try:
+                os.replace(tmp, dest)
+            except OSError:
+                if not (dest / COMPLETE_MARKER).exists():  # another process did not win the race
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return dest
+
+
+def extracted_dir(archive: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
+    """The cached extraction of `archive`, made once per archive content version."""
+    key = hashlib.sha1(repr(file_fingerprint(archive)).encode()).hexdigest()[:12]
+    dest = cache_dir() / "extracted" / f"{archive.stem}-{key}"
+    if (dest / COMPLETE_MARKER).exists():
+        return dest
+    if dest.exists():  # a leftover without the marker: never use it
+        shutil.rmtree(dest, ignore_errors=True)
+    return extract_zip_to(archive, dest, max_bytes=max_bytes)

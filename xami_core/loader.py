@@ -1,0 +1,103 @@
+"""Detect a dataset's layout from a path and load it into a `Dataset`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .archive import extracted_dir
+from .coco import read_coco
+from .model import SPLIT_ORDER, XAMI_CITATION, XAMI_LICENCE, XAMI_URL, Dataset, Provenance, XamiDataError
+from .tables import build_dataset
+
+COCO_FILE = "_annotations.coco.json"
+YOLO_FILE = "data.yaml"
+SKIP_DIRS = {"__MACOSX"}
+MAX_DESCENT = 3
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A detected layout: its kind, root folder and (split, folder) pairs."""
+
+    kind: str  # "coco-splits", "coco-single", "yolov8-seg"
+    root: Path
+    splits: tuple[tuple[str, Path], ...]
+
+
+def split_name(folder: Path) -> str:
+    """A split's name from its folder: the no_splits `data` folder holds all images."""
+    return "all" if folder.name == "data" else folder.name
+
+
+def _split_order(name: str) -> tuple[int, str]:
+    return (SPLIT_ORDER.index(name) if name in SPLIT_ORDER else len(SPLIT_ORDER), name)
+
+
+def detect_layout(path: Path) -> Layout:
+    """Find the dataset layout at `path`, descending through single wrapper folders."""
+    root = path
+    for _ in range(MAX_DESCENT + 1):
+        if (root / YOLO_FILE).is_file():
+            return Layout("yolov8-seg", root, ())
+        if (root / COCO_FILE).is_file():
+            return Layout("coco-single", root, ((split_name(root), root),))
+        subdirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name not in SKIP_DIRS and not d.name.startswith("."))
+        with_json = [d for d in subdirs if (d / COCO_FILE).is_file()]
+        known = [d for d in subdirs if d.name in SPLIT_ORDER]  # a split folder whose JSON is missing still counts
+        split_dirs = sorted({*with_json, *known}, key=lambda d: _split_order(split_name(d)))
+        if with_json:
+            return Layout("coco-splits", root, tuple((split_name(d), d) for d in split_dirs))
+        if len(subdirs) == 1:
+            root = subdirs[0]
+            continue
+        break
+    raise XamiDataError(
+        f"{path}: no XAMI layout found. Expected '{COCO_FILE}' in this folder, in split folders "
+        f"(train/, valid/, test/), in 'data/' (no_splits), or a YOLOv8 '{YOLO_FILE}'."
+    )
+
+
+def load_dataset(path: str | Path, source: str = "local", synthetic: bool = False) -> Dataset:
+    """Load a dataset from a folder or `.zip` in any supported layout.
+
+    Args:
+        path: folder or zip archive.
+        source: a provenance label ("local", "synthetic sample", "Hugging Face", "upload").
+        synthetic: whether this is generated data (it is then labelled so everywhere).
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise XamiDataError(f"{path}: no such file or folder")
+    folder = extracted_dir(path) if path.is_file() and path.suffix.lower() == ".zip" else path
+    if not folder.is_dir():
+        raise XamiDataError(f"{path}: expected a folder or a .zip archive")
+    layout = detect_layout(folder)
+    provenance = Provenance(
+        source=source,
+        path=str(path),
+        layout=layout.kind,
+        synthetic=synthetic,
+        licence="synthetic, free to use" if synthetic else XAMI_LICENCE,
+        citation=XAMI_CITATION,
+        url="" if synthetic else XAMI_URL,
+    )
+    if layout.kind == "yolov8-seg":
+        from .yolo import read_yolo  # noqa: PLC0415 - optional reader, loaded on demand
+
+        parts, problems = read_yolo(layout.root)
+        return build_dataset(parts, provenance, problems)
+    parts = [read_coco(folder / COCO_FILE, split) for split, folder in layout.splits]
+    return build_dataset(parts, provenance)
+
+
+def source_fingerprint(path: str | Path) -> tuple:
+    """What identifies a source's content: path, size and mtime of its defining files."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        return (str(path), "missing")
+    if path.is_file():
+        st = path.stat()
+        return (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    files = sorted([*path.rglob(COCO_FILE), *path.rglob(YOLO_FILE)])[:64]
+    return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)

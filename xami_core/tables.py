@@ -1,0 +1,293 @@
+"""Build the tidy tables of a `Dataset` from validated records, geometry vectorised."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pycocotools import mask as mask_utils
+
+from .coco import SplitRecords
+from .model import (
+    AUTHOR_COLOURS,
+    CLASS_IDS,
+    FALLBACK_COLOUR,
+    FILTERS,
+    Dataset,
+    Problem,
+    Provenance,
+    XamiDataError,
+    rgb_to_hex,
+)
+
+OBS_PATTERN = r"^(?P<obs_id>S(?P<obsid>\d{10})_(?P<filter_letter>[A-Z]))"
+
+
+def _visible_categories(parts: list[SplitRecords], used: set[str]) -> list[dict[str, Any]]:
+    """Union of categories by name, hiding unused parents (Roboflow's id 0)."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for recs in parts:
+        for cat in recs.categories:
+            by_name.setdefault(cat["name"], cat)
+    parents = {c["supercategory"] for c in by_name.values()}
+    visible = [c for c in by_name.values() if c["name"] in used or c["name"] not in parents]
+    out = []
+    for cat in visible:
+        class_id = CLASS_IDS.get(cat["name"], cat["id"])
+        colour = AUTHOR_COLOURS.get(cat["name"], FALLBACK_COLOUR)
+        out.append({"class_id": class_id, "name": cat["name"], "supercategory": cat["supercategory"], "colour": rgb_to_hex(colour)})
+    return sorted(out, key=lambda c: (c["class_id"], c["name"]))
+
+
+def _polygon_geometry(parts_per_ann: list[list[list[float]]]) -> dict[str, np.ndarray]:
+    """Bounding boxes, shoelace areas, centroids and vertex counts, vectorised.
+
+    `parts_per_ann` holds, per annotation, its polygon parts (flat x, y lists).
+    """
+    n = len(parts_per_ann)
+    part_lists = [np.asarray(p, dtype=np.float64) for parts in parts_per_ann for p in parts]
+    n_parts = np.fromiter((len(parts) for parts in parts_per_ann), dtype=np.int64, count=n)
+    if not part_lists:
+        empty = np.zeros(0)
+        return {k: empty for k in ("x0", "y0", "x1", "y1", "poly_area", "cx", "cy")} | {
+            "n_vertices": np.zeros(0, dtype=np.int64), "n_parts": n_parts}
+    flat = np.concatenate(part_lists)
+    xs, ys = flat[0::2], flat[1::2]
+    part_len = np.fromiter((len(p) // 2 for p in part_lists), dtype=np.int64, count=len(part_lists))
+    part_start = np.concatenate(([0], np.cumsum(part_len)[:-1]))
+    part_ann = np.repeat(np.arange(n), n_parts)
+    ann_vertices = np.bincount(part_ann, weights=part_len, minlength=n).astype(np.int64)
+    ann_start = np.concatenate(([0], np.cumsum(ann_vertices)[:-1]))
+
+    x0 = np.minimum.reduceat(xs, ann_start)
+    x1 = np.maximum.reduceat(xs, ann_start)
+    y0 = np.minimum.reduceat(ys, ann_start)
+    y1 = np.maximum.reduceat(ys, ann_start)
+
+    # Shoelace per part: each vertex pairs with the next one, the last with the first.
+    nxt = np.arange(len(xs)) + 1
+    nxt[part_start + part_len - 1] = part_start
+    cross = xs * ys[nxt] - xs[nxt] * ys
+    a_part = 0.5 * np.add.reduceat(cross, part_start)
+    cx_part_num = np.add.reduceat((xs + xs[nxt]) * cross, part_start) / 6.0
+    cy_part_num = np.add.reduceat((ys + ys[nxt]) * cross, part_start) / 6.0
+    # A part's centroid is num / A; weighting by |A| gives num * sign(A).
+    sign = np.sign(a_part)
+    area = np.bincount(part_ann, weights=np.abs(a_part), minlength=n)
+    cx_num = np.bincount(part_ann, weights=cx_part_num * sign, minlength=n)
+    cy_num = np.bincount(part_ann, weights=cy_part_num * sign, minlength=n)
+    mean_x = np.bincount(part_ann, weights=np.add.reduceat(xs, part_start), minlength=n) / ann_vertices
+    mean_y = np.bincount(part_ann, weights=np.add.reduceat(ys, part_start), minlength=n) / ann_vertices
+    degenerate = area <= 1e-9
+    safe = np.where(degenerate, 1.0, area)
+    cx = np.where(degenerate, mean_x, cx_num / safe)
+    cy = np.where(degenerate, mean_y, cy_num / safe)
+    return {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "poly_area": area, "cx": cx, "cy": cy,
+            "n_vertices": ann_vertices, "n_parts": n_parts}
+
+
+def _mask_areas(parts_per_ann: list[list[list[float]]], heights: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Pixel areas of polygon masks as pycocotools rasterises them (COCO convention)."""
+    out = np.zeros(len(parts_per_ann))
+    sizes = np.stack([heights, widths], axis=1)
+    for h, w in {tuple(s) for s in sizes.tolist()}:
+        idx = np.flatnonzero((heights == h) & (widths == w))
+        flat_parts = [p for i in idx for p in parts_per_ann[i]]
+        counts = np.fromiter((len(parts_per_ann[i]) for i in idx), dtype=np.int64, count=len(idx))
+        rles = mask_utils.frPyObjects(flat_parts, int(h), int(w))
+        part_area = rle_areas(rles)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        out[idx] = np.add.reduceat(part_area, starts)
+        # Parts of one annotation may overlap: merge the (few) multi-part ones.
+        for j in np.flatnonzero(counts > 1):
+            merged = mask_utils.merge(rles[starts[j]:starts[j] + counts[j]])
+            out[idx[j]] = float(mask_utils.area(merged))
+    return out
+
+
+# pycocotools 2.0.11 overflows a uint8 counter on lists of more than 255 RLEs.
+RLE_BATCH = 255
+
+
+def rle_areas(rles: list[dict]) -> np.ndarray:
+    """Pixel areas of RLEs, in batches pycocotools accepts."""
+    if not rles:
+        return np.zeros(0)
+    return np.concatenate([mask_utils.area(rles[i:i + RLE_BATCH]) for i in range(0, len(rles), RLE_BATCH)]).astype(np.float64)
+
+
+def rle_boxes(rles: list[dict]) -> np.ndarray:
+    """[x, y, w, h] boxes of RLEs, in batches pycocotools accepts."""
+    if not rles:
+        return np.zeros((0, 4))
+    return np.concatenate([mask_utils.toBbox(rles[i:i + RLE_BATCH]) for i in range(0, len(rles), RLE_BATCH)]).astype(np.float64)
+
+
+def rle_to_compressed(rle: dict) -> dict:
+    """A compressed RLE (string counts) from either RLE form."""
+    if isinstance(rle["counts"], list):
+        h, w = rle["size"]
+        return mask_utils.frPyObjects(rle, h, w)
+    counts = rle["counts"]
+    return {"size": rle["size"], "counts": counts.encode() if isinstance(counts, str) else counts}
+
+
+def _rle_geometry(rles: list[dict]) -> dict[str, np.ndarray]:
+    """Boxes, areas and centroids of RLE masks (decoded one by one: RLEs are rare)."""
+    compressed = [rle_to_compressed(r) for r in rles]
+    if not compressed:
+        return {k: np.zeros(0) for k in ("x0", "y0", "x1", "y1", "area", "cx", "cy")}
+    boxes = rle_boxes(compressed)
+    areas = rle_areas(compressed)
+    cx, cy = np.zeros(len(rles)), np.zeros(len(rles))
+    for i, rle in enumerate(compressed):
+        ys, xs = np.nonzero(mask_utils.decode(rle))
+        if len(xs):
+            cx[i], cy[i] = xs.mean() + 0.5, ys.mean() + 0.5
+    return {"x0": boxes[:, 0], "y0": boxes[:, 1], "x1": boxes[:, 0] + boxes[:, 2],
+            "y1": boxes[:, 1] + boxes[:, 3], "area": areas, "cx": cx, "cy": cy}
+
+
+def _images_table(parts: list[SplitRecords], problems: list[Problem]) -> pd.DataFrame:
+    frames = []
+    for recs in parts:
+        if not recs.images:
+            continue
+        frame = pd.DataFrame.from_records(recs.images)
+        frame.insert(0, "split", recs.split)
+        try:
+            present = set(os.listdir(recs.image_dir))
+        except OSError:
+            present = set()
+        frame["path"] = [str(recs.image_dir / f) for f in frame["file_name"]]
+        frame["has_file"] = frame["file_name"].isin(present)
+        for name in frame.loc[~frame["has_file"], "file_name"].head(20):
+            problems.append(Problem(str(recs.image_dir / name), recs.source_file, "image file is missing; its annotations are kept", "warning"))
+        n_missing = int((~frame["has_file"]).sum())
+        if n_missing > 20:
+            problems.append(Problem(str(recs.image_dir), recs.source_file, f"{n_missing - 20} more image files are missing", "warning"))
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame()
+    images = pd.concat(frames, ignore_index=True)
+    images.insert(0, "image_id", np.arange(len(images), dtype=np.int64))
+    obs = images["file_name"].str.extract(OBS_PATTERN)
+    images["obs_id"] = obs["obs_id"]
+    images["obsid"] = obs["obsid"]
+    images["filter_letter"] = obs["filter_letter"]
+    images["filter_name"] = images["filter_letter"].map({k: v[0] for k, v in FILTERS.items()})
+    images["wavelength_nm"] = images["filter_letter"].map({k: v[1] for k, v in FILTERS.items()}).astype("float64")
+    unparsed = images.loc[images["obs_id"].isna(), "file_name"]
+    if len(unparsed):
+        problems.append(Problem(
+            str(parts[0].image_dir), f"image {unparsed.iloc[0]}",
+            f"{len(unparsed)} file name(s) do not start with an observation key "
+            "'S' + 10-digit ObsID + '_' + filter letter; filter unknown", "warning"))
+    return images
+
+
+def build_dataset(parts: list[SplitRecords], provenance: Provenance, extra_problems: list[Problem] | None = None) -> Dataset:
+    """Assemble a `Dataset` from the records of one or more splits."""
+    problems: list[Problem] = list(extra_problems or [])
+    for recs in parts:
+        problems.extend(recs.problems)
+    images = _images_table(parts, problems)
+    if images.empty:
+        detail = "; ".join(str(p) for p in problems if p.severity == "error")[:2000]
+        raise XamiDataError(f"No images could be loaded from {provenance.path}. {detail}".strip())
+
+    # Map (split, file category id) -> class name, and (split, file image id) -> image_id.
+    cat_name = {(r.split, c["id"]): c["name"] for r in parts for c in r.categories}
+    ann_rows = [(r.split, a) for r in parts for a in r.annotations]
+    used_names = {cat_name[(s, a["category_id"])] for s, a in ann_rows}
+    categories = pd.DataFrame(_visible_categories(parts, used_names),
+                              columns=["class_id", "name", "supercategory", "colour"])
+    class_id_of = dict(zip(categories["name"], categories["class_id"]))
+
+    key = pd.MultiIndex.from_arrays([images["split"], images["coco_id"]])
+    image_id_of = pd.Series(images["image_id"].to_numpy(), index=key)
+    n = len(ann_rows)
+    ann = pd.DataFrame({
+        "split": pd.Series([s for s, _ in ann_rows], dtype="str"),
+        "coco_id": [a["coco_id"] for _, a in ann_rows],
+        "category_id": np.fromiter((a["category_id"] for _, a in ann_rows), dtype=np.int64, count=n),
+        "class_name": pd.Series([cat_name[(s, a["category_id"])] for s, a in ann_rows], dtype="str"),
+    })
+    ann.insert(0, "ann_id", np.arange(n, dtype=np.int64))
+    lookup = pd.MultiIndex.from_arrays([ann["split"], [a["coco_image_id"] for _, a in ann_rows]])
+    ann.insert(1, "image_id", image_id_of.reindex(lookup).to_numpy().astype(np.int64))
+    ann["class_id"] = ann["class_name"].map(class_id_of).astype(np.int64)
+    kind = np.array(["polygon" if a["parts"] else "rle" if a["rle"] else "box" for _, a in ann_rows], dtype=object)
+    ann["kind"] = pd.Series(kind, dtype="str")
+    ann["segmentation"] = pd.Series([a["parts"] if a["parts"] else a["rle"] for _, a in ann_rows], dtype=object)
+
+    stored = np.array([a["bbox"] if a["bbox"] is not None else [np.nan] * 4 for _, a in ann_rows], dtype=np.float64).reshape(n, 4)
+    ann["bbox_x"], ann["bbox_y"], ann["bbox_w"], ann["bbox_h"] = stored.T
+    ann["area"] = np.array([a["area"] if a["area"] is not None else np.nan for _, a in ann_rows], dtype=np.float64)
+
+    # Geometry from the masks: polygons vectorised, RLEs through pycocotools, boxes as stored.
+    geo = {k: np.full(n, np.nan) for k in ("x0", "y0", "x1", "y1", "mask_area", "cx", "cy")}
+    n_vertices = np.zeros(n, dtype=np.int64)
+    n_parts = np.zeros(n, dtype=np.int64)
+    img_h = images["height"].to_numpy()[ann["image_id"].to_numpy()]
+    img_w = images["width"].to_numpy()[ann["image_id"].to_numpy()]
+    poly = np.flatnonzero(kind == "polygon")
+    if len(poly):
+        poly_parts = [ann_rows[i][1]["parts"] for i in poly]
+        g = _polygon_geometry(poly_parts)
+        for k in ("x0", "y0", "x1", "y1", "cx", "cy"):
+            geo[k][poly] = g[k]
+        geo["mask_area"][poly] = _mask_areas(poly_parts, img_h[poly], img_w[poly])
+        n_vertices[poly], n_parts[poly] = g["n_vertices"], g["n_parts"]
+    rle = np.flatnonzero(kind == "rle")
+    if len(rle):
+        g = _rle_geometry([ann_rows[i][1]["rle"] for i in rle])
+        for k in ("x0", "y0", "x1", "y1", "cx", "cy"):
+            geo[k][rle] = g[k]
+        geo["mask_area"][rle] = g["area"]
+    box = np.flatnonzero(kind == "box")
+    if len(box):
+        geo["x0"][box], geo["y0"][box] = stored[box, 0], stored[box, 1]
+        geo["x1"][box], geo["y1"][box] = stored[box, 0] + stored[box, 2], stored[box, 1] + stored[box, 3]
+        geo["cx"][box] = stored[box, 0] + stored[box, 2] / 2
+        geo["cy"][box] = stored[box, 1] + stored[box, 3] / 2
+        geo["mask_area"][box] = stored[box, 2] * stored[box, 3]
+    ann["box_x"], ann["box_y"] = geo["x0"], geo["y0"]
+    ann["box_w"], ann["box_h"] = geo["x1"] - geo["x0"], geo["y1"] - geo["y0"]
+    ann["mask_area"] = geo["mask_area"]
+    ann["cx"], ann["cy"] = geo["cx"], geo["cy"]
+    ann["n_vertices"], ann["n_parts"] = n_vertices, n_parts
+    ann.loc[ann["area"].isna(), "area"] = ann["mask_area"]
+
+    # Per image: annotation count, class bit mask and the authors' label string.
+    img_ids = ann["image_id"].to_numpy()
+    images["n_annotations"] = np.bincount(img_ids, minlength=len(images)).astype(np.int64)
+    pairs = ann[["image_id", "category_id"]].drop_duplicates()
+    mask = np.zeros(len(images), dtype=np.int64)
+    np.bitwise_or.at(mask, pairs["image_id"].to_numpy(), np.left_shift(1, pairs["category_id"].to_numpy()))
+    images["class_mask"] = mask
+    images["label"] = label_strings(mask)
+    images["classes"] = class_sets(mask, categories)
+    return Dataset(images=images, annotations=ann, categories=categories, provenance=provenance, problems=tuple(problems))
+
+
+def label_strings(class_mask: np.ndarray) -> np.ndarray:
+    """The authors' label per image: sorted category ids joined ("345"; "" if none)."""
+    unique, inverse = np.unique(class_mask, return_inverse=True)
+    table = ["".join(str(b) for b in range(63) if (int(u) >> b) & 1) for u in unique]
+    return np.asarray(table, dtype=object)[inverse]
+
+
+def class_sets(class_mask: np.ndarray, categories: pd.DataFrame) -> np.ndarray:
+    """Per image, the frozenset of class names present (via the unique masks)."""
+    unique, inverse = np.unique(class_mask, return_inverse=True)
+    # Masks use the file's category ids; XAMI's names map to the same ids.
+    names = dict(zip(categories["class_id"], categories["name"]))
+    table = [frozenset(names.get(b, str(b)) for b in range(63) if (int(u) >> b) & 1) for u in unique]
+    out = np.empty(len(table), dtype=object)
+    out[:] = table
+    return out[inverse]
+
