@@ -7,7 +7,10 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 import zipfile
+import zlib
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from .model import XamiDataError
@@ -17,6 +20,10 @@ DEFAULT_MAX_BYTES = 4 * 1024**3  # the real archives unpack to well under 100 MB
 DEFAULT_MAX_MEMBERS = 200_000
 CHUNK = 1 << 20
 COMPLETE_MARKER = ".xami-extracted"
+STALE_TEMP_SECONDS = 24 * 3600  # temp folders older than this were left by a killed process
+# What a damaged or unsupported member raises while it is read (CRC, deflate, encryption, method).
+READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError)
+BytesCallback = Callable[[int, int], None]
 
 
 def _member_target(info: zipfile.ZipInfo, archive: Path) -> PurePosixPath:
@@ -29,19 +36,22 @@ def _member_target(info: zipfile.ZipInfo, archive: Path) -> PurePosixPath:
     parts = PurePosixPath(name).parts
     if ".." in parts:
         raise XamiDataError(f"{where} contains '..'; refusing to extract")
-    if mode and stat.S_ISLNK(mode):
+    # Only the file-type bits count: some tools write bare permissions (0o644) with no type.
+    kind = stat.S_IFMT(mode)
+    if kind == stat.S_IFLNK:
         raise XamiDataError(f"{where} is a symbolic link; refusing to extract")
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
         raise XamiDataError(f"{where} is a device, FIFO or socket; refusing to extract")
     return PurePosixPath(*parts)
 
 
 def extract_zip_to(archive: Path, dest: Path, max_bytes: int = DEFAULT_MAX_BYTES,
-                   max_members: int = DEFAULT_MAX_MEMBERS) -> Path:
+                   max_members: int = DEFAULT_MAX_MEMBERS, on_bytes: BytesCallback | None = None) -> Path:
     """Extract `archive` into `dest` (which must not exist) safely and atomically.
 
     Members are checked before anything is written; bytes are counted while copying
     (headers can lie), and the folder appears under `dest` only when complete.
+    `on_bytes(done, total)` reports progress (total: the declared unpacked size).
     """
     try:
         zf = zipfile.ZipFile(archive)
@@ -67,12 +77,19 @@ def extract_zip_to(archive: Path, dest: Path, max_bytes: int = DEFAULT_MAX_BYTES
                     out.mkdir(parents=True, exist_ok=True)
                     continue
                 out.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, out.open("wb") as dst:
-                    while chunk := src.read(CHUNK):
-                        written += len(chunk)
-                        if written > max_bytes:
-                            raise XamiDataError(f"{archive}: member '{info.filename}' pushes the unpacked size past the ceiling of {max_bytes} bytes")
-                        dst.write(chunk)
+                try:
+                    with zf.open(info) as src, out.open("wb") as dst:
+                        while chunk := src.read(CHUNK):
+                            written += len(chunk)
+                            if written > max_bytes:
+                                raise XamiDataError(f"{archive}: member '{info.filename}' pushes the unpacked size past the ceiling of {max_bytes} bytes")
+                            dst.write(chunk)
+                            if on_bytes is not None:
+                                on_bytes(written, declared)
+                except READ_ERRORS as exc:
+                    raise XamiDataError(f"{archive}: member '{info.filename}' cannot be read ({exc}); the archive is damaged or uses an unsupported format") from exc
+                except OSError as exc:  # disk full, a file/folder name clash, permissions
+                    raise XamiDataError(f"{archive}: member '{info.filename}' cannot be written to {out.parent} ({exc})") from exc
             (tmp / COMPLETE_MARKER).write_text(str(archive))
             try:
                 os.replace(tmp, dest)
@@ -86,7 +103,18 @@ def extract_zip_to(archive: Path, dest: Path, max_bytes: int = DEFAULT_MAX_BYTES
     return dest
 
 
-def extracted_dir(archive: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
+def _remove_stale_temps(parent: Path) -> None:
+    """Delete temp folders that a killed process left behind (old enough not to be in use)."""
+    now = time.time()
+    for tmp in parent.glob(".*-*"):
+        try:
+            if tmp.is_dir() and now - tmp.stat().st_mtime > STALE_TEMP_SECONDS:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def extracted_dir(archive: Path, max_bytes: int = DEFAULT_MAX_BYTES, on_bytes: BytesCallback | None = None) -> Path:
     """The cached extraction of `archive`, made once per archive content version."""
     key = hashlib.sha1(repr(file_fingerprint(archive)).encode()).hexdigest()[:12]
     dest = cache_dir() / "extracted" / f"{archive.stem}-{key}"
@@ -94,4 +122,6 @@ def extracted_dir(archive: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
         return dest
     if dest.exists():  # a leftover without the marker: never use it
         shutil.rmtree(dest, ignore_errors=True)
-    return extract_zip_to(archive, dest, max_bytes=max_bytes)
+    if dest.parent.is_dir():
+        _remove_stale_temps(dest.parent)
+    return extract_zip_to(archive, dest, max_bytes=max_bytes, on_bytes=on_bytes)

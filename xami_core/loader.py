@@ -41,16 +41,18 @@ def detect_layout(path: Path) -> Layout:
         if (root / YOLO_FILE).is_file():
             return Layout("yolov8-seg", root, ())
         if (root / COCO_FILE).is_file():
-            return Layout("coco-single", root, ((split_name(root), root),))
+            # A lone split folder keeps its name; any other folder holds "all" images.
+            single = split_name(root) if root.name in SPLIT_ORDER else "all"
+            return Layout("coco-single", root, ((single, root),))
         subdirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name not in SKIP_DIRS and not d.name.startswith("."))
+        if len(subdirs) == 1 and subdirs[0].name not in SPLIT_ORDER:
+            root = subdirs[0]  # a wrapper folder (zip root, xami_dataset_no_splits/data)
+            continue
         with_json = [d for d in subdirs if (d / COCO_FILE).is_file()]
         known = [d for d in subdirs if d.name in SPLIT_ORDER]  # a split folder whose JSON is missing still counts
         split_dirs = sorted({*with_json, *known}, key=lambda d: _split_order(split_name(d)))
         if with_json:
             return Layout("coco-splits", root, tuple((split_name(d), d) for d in split_dirs))
-        if len(subdirs) == 1:
-            root = subdirs[0]
-            continue
         break
     raise XamiDataError(
         f"{path}: no XAMI layout found. Expected '{COCO_FILE}' in this folder, in split folders "

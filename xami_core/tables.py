@@ -229,7 +229,7 @@ def build_dataset(parts: list[SplitRecords], provenance: Provenance, extra_probl
     ann["area"] = np.array([a["area"] if a["area"] is not None else np.nan for _, a in ann_rows], dtype=np.float64)
 
     # Geometry from the masks: polygons vectorised, RLEs through pycocotools, boxes as stored.
-    geo = {k: np.full(n, np.nan) for k in ("x0", "y0", "x1", "y1", "mask_area", "cx", "cy")}
+    geo = {k: np.full(n, np.nan) for k in ("x0", "y0", "x1", "y1", "mask_area", "poly_area", "cx", "cy")}
     n_vertices = np.zeros(n, dtype=np.int64)
     n_parts = np.zeros(n, dtype=np.int64)
     img_h = images["height"].to_numpy()[ann["image_id"].to_numpy()]
@@ -238,7 +238,7 @@ def build_dataset(parts: list[SplitRecords], provenance: Provenance, extra_probl
     if len(poly):
         poly_parts = [ann_rows[i][1]["parts"] for i in poly]
         g = _polygon_geometry(poly_parts)
-        for k in ("x0", "y0", "x1", "y1", "cx", "cy"):
+        for k in ("x0", "y0", "x1", "y1", "cx", "cy", "poly_area"):
             geo[k][poly] = g[k]
         geo["mask_area"][poly] = _mask_areas(poly_parts, img_h[poly], img_w[poly])
         n_vertices[poly], n_parts[poly] = g["n_vertices"], g["n_parts"]
@@ -258,6 +258,7 @@ def build_dataset(parts: list[SplitRecords], provenance: Provenance, extra_probl
     ann["box_x"], ann["box_y"] = geo["x0"], geo["y0"]
     ann["box_w"], ann["box_h"] = geo["x1"] - geo["x0"], geo["y1"] - geo["y0"]
     ann["mask_area"] = geo["mask_area"]
+    ann["polygon_area"] = geo["poly_area"]  # exact (shoelace); NaN for RLE and box-only
     ann["cx"], ann["cy"] = geo["cx"], geo["cy"]
     ann["n_vertices"], ann["n_parts"] = n_vertices, n_parts
     ann.loc[ann["area"].isna(), "area"] = ann["mask_area"]
