@@ -1,0 +1,21 @@
+"""XAMI Explorer: the entrypoint, shared sidebar and navigation."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from xami_ui.sidebar import load_current_ui, palette_ui
+
+st.set_page_config(page_title="XAMI Explorer", page_icon=":material/satellite_alt:", layout="wide")
+
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/bar_chart:", default=True),
+    st.Page("pages/folds.py", title="Fold balance", icon=":material/splitscreen:"),
+    st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
+]
+
+page = st.navigation(PAGES)
+st.sidebar.title("XAMI Explorer")
+load_current_ui()
+palette_ui()
+page.run()

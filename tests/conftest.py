@@ -1,0 +1,46 @@
+"""Shared fixtures: an isolated cache, the sample dataset, a browser on a live server."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Isolate every write of the product (sample, extractions, thumbnails) in a temp cache,
+# before anything imports the core.
+_CACHE = Path(tempfile.mkdtemp(prefix="xami-test-cache-"))
+os.environ["XAMI_CACHE"] = str(_CACHE)
+os.environ.pop("XAMI_DATA", None)
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def sample_ds():
+    """The bundled synthetic sample, loaded once."""
+    from xami_core import load_dataset, sample_root
+
+    return load_dataset(sample_root(), source="synthetic sample", synthetic=True)
+
+
+@pytest.fixture(scope="session")
+def server():
+    """One Streamlit server for the session's browser tests."""
+    from tests.browser import SCREENSHOTS, Server
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    srv = Server(env=dict(os.environ))
+    yield srv
+    srv.close()
+
+
+@pytest.fixture()
+def browser(server):
+    """A fresh Chromium page on the session's server."""
+    from tests.browser import Browser
+
+    b = Browser(server)
+    yield b
+    b.close()

@@ -1,0 +1,1 @@
+"""Streamlit widgets shared by the entrypoint and the pages (`*_ui` helpers)."""
