@@ -1,0 +1,406 @@
+"""Hugging Face download against a local stand-in Hub: progress, caching, offline, failures, CLI.
+
+The stand-in answers what `hf_hub_download` asks for: HEAD and GET (with Range) on
+`/datasets/<repo>/resolve/<revision>/<file>`, with ETag, X-Repo-Commit and
+Content-Length, and the Hub's `X-Error-Code` on a 404. No test touches the internet:
+a socket guard refuses every connection that is not to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import socket
+import subprocess
+import sys
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests import builders as b
+from tests.test_yolo import coco_to_yolo
+from xami_core import XamiDataError, load_dataset
+from xami_core import hub as hub_mod
+from xami_core.__main__ import main as cli_main
+from xami_core.archive import COMPLETE_MARKER
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+RESOLVE = re.compile(r"/datasets/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)")
+
+
+class StubHub:
+    """A minimal Hub on 127.0.0.1 serving files of one dataset repo, counting requests."""
+
+    def __init__(self, files: dict[str, bytes], repo: str = hub_mod.REPO_ID):
+        self.files, self.repo = dict(files), repo
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.cut_gets = 0  # how many of the next GETs are cut mid-file
+        self.cut_at = 1000
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+            def do_HEAD(self) -> None:  # noqa: N802 - http.server API
+                stub.answer(self, send_body=False)
+
+            def do_GET(self) -> None:  # noqa: N802
+                stub.answer(self, send_body=True)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _empty(self, h: BaseHTTPRequestHandler, status: int, headers: dict[str, str]) -> None:
+        h.send_response(status)
+        for k, v in headers.items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    def answer(self, h: BaseHTTPRequestHandler, send_body: bool) -> None:
+        self.requests.append((h.command, h.path, dict(h.headers)))
+        m = RESOLVE.fullmatch(h.path)
+        if not m or m["repo"] != self.repo:
+            return self._empty(h, 404, {"X-Error-Code": "RepoNotFound"})
+        if m["file"] not in self.files:
+            return self._empty(h, 404, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": COMMIT})
+        data = self.files[m["file"]]
+        start = 0
+        if send_body and (rng := h.headers.get("Range")):
+            start = int(re.match(r"bytes=(\d+)-", rng)[1])
+        body = data[start:]
+        h.send_response(206 if start else 200)
+        h.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+        h.send_header("X-Repo-Commit", COMMIT)
+        h.send_header("Content-Length", str(len(body)))
+        if start:
+            h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        h.end_headers()
+        if not send_body:
+            return None
+        if self.cut_gets > 0:  # a connection cut mid-file
+            self.cut_gets -= 1
+            h.wfile.write(body[: self.cut_at])
+            h.wfile.flush()
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return None
+        h.wfile.write(body)
+        return None
+
+    def count(self, method: str | None = None) -> int:
+        return sum(1 for r in self.requests if method is None or r[0] == method)
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+def _tiny_coco_tree(root: Path) -> Path:
+    """A tiny dataset in the published layout: xami_dataset/{train,valid}/ with JSON and frames."""
+    train = b.coco([b.image(0), b.image(1), b.image(2)],
+                   [b.polygon_ann(0, 0, 3, b.square(10, 10, 20)), b.polygon_ann(1, 0, 4, b.square(100, 100, 8)),
+                    b.polygon_ann(2, 1, 5, b.square(200, 200, 40))])
+    valid = b.coco([b.image(0, name=b.file_name(555020101, "U"))], [b.polygon_ann(0, 0, 1, b.square(250, 270, 20))])
+    b.write_split(root / "xami_dataset" / "train", train)
+    b.write_split(root / "xami_dataset" / "valid", valid)
+    return root
+
+
+def _zip_bytes(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(folder).as_posix())
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory) -> dict[str, bytes]:
+    """The three published variants of the same tiny data, plus a malicious archive."""
+    base = tmp_path_factory.mktemp("hubdata")
+    coco_tree = _tiny_coco_tree(base / "coco")
+    single = base / "single" / "xami_dataset_no_splits" / "data"
+    data = b.coco([b.image(0), b.image(1), b.image(2), b.image(3, name=b.file_name(555020101, "U"))],
+                  [b.polygon_ann(0, 0, 3, b.square(10, 10, 20)), b.polygon_ann(1, 0, 4, b.square(100, 100, 8)),
+                   b.polygon_ann(2, 1, 5, b.square(200, 200, 40)), b.polygon_ann(3, 3, 1, b.square(250, 270, 20))])
+    b.write_split(single, data)
+    coco_to_yolo(coco_tree / "xami_dataset", base / "yolo" / "xami_dataset_yolov8")
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("xami_dataset/train/_annotations.coco.json", "{}")
+        zf.writestr("../../escaped.txt", "gotcha")
+    return {
+        "xami_dataset.zip": _zip_bytes(coco_tree),
+        "xami_dataset_no_splits.zip": _zip_bytes(base / "single"),
+        "xami_dataset_yolov8.zip": _zip_bytes(base / "yolo"),
+        "evil.zip": evil.getvalue(),
+    }
+
+
+@pytest.fixture()
+def no_internet(monkeypatch):
+    """Refuse any connection that is not to the loopback interface."""
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost") and self.family != socket.AF_UNIX:
+            raise OSError(f"test tried to reach {address}: no internet in tests")
+        return real_connect(self, address)
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded_lookup(host, *args, **kwargs):
+        if host not in (None, "127.0.0.1", "::1", "localhost"):
+            raise OSError(f"test tried to look up {host}: no internet in tests")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_lookup)
+
+
+@pytest.fixture()
+def stub(archives, tmp_path, monkeypatch, no_internet):
+    """A running stand-in Hub; HF_ENDPOINT, HF_HOME and the XAMI cache point at it and tmp."""
+    from huggingface_hub import constants
+
+    hub = StubHub({k: v for k, v in archives.items() if k != "evil.zip"})
+    hf_home = tmp_path / "hf"
+    for name in ("HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HOME", str(hf_home))
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path / "xami"))
+    # huggingface_hub reads its settings once, at import: align its module constants too,
+    # and switch off the user-agent look-up it would otherwise send to the endpoint.
+    monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hf_home / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(hf_home / "token"))
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(hf_home / "stored_tokens"))
+    yield hub
+    hub.close()
+
+
+def _blobs(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "hf" / "hub").rglob("blobs/*"))
+
+
+def _extracted(tmp_path: Path) -> list[str]:
+    folder = tmp_path / "xami" / "extracted"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+# ---------------------------------------------------------------- downloads
+
+
+@pytest.mark.parametrize(
+    ("variant", "layout", "splits"),
+    [
+        ("xami_dataset", "coco-splits", {"train": 3, "valid": 1}),  # the published split
+        ("xami_dataset_no_splits", "coco-single", {"all": 4}),  # all images, input of the folds
+        ("xami_dataset_yolov8", "yolov8-seg", {"train": 3, "valid": 1}),  # YOLOv8-seg layout
+    ],
+)
+def test_first_download_reports_progress_and_loads(stub, archives, tmp_path, variant, layout, splits):
+    reports: list[hub_mod.Progress] = []
+    folder = hub_mod.hub_dataset_path(variant, progress=reports.append)
+    size = len(archives[f"{variant}.zip"])
+    assert (stub.count("HEAD"), stub.count("GET")) == (1, 1)
+    downloads = [r for r in reports if r.stage == "download"]
+    extracts = [r for r in reports if r.stage == "extract"]
+    assert downloads and extracts and reports.index(extracts[0]) > reports.index(downloads[-1])
+    assert [r.done for r in downloads] == sorted(r.done for r in downloads)
+    assert downloads[-1].done == downloads[-1].total == size and downloads[-1].fraction == 1.0
+    assert downloads[-1].rate > 0 and "MB/s" in hub_mod.format_progress(downloads[-1])
+    assert (folder / COMPLETE_MARKER).exists()
+    ds = load_dataset(folder, source=hub_mod.HUB_SOURCE)
+    assert ds.provenance.layout == layout
+    assert ds.images.groupby("split").size().to_dict() == splits
+    assert len(ds.annotations) == 4 and ds.provenance.licence == "CC BY-NC 3.0 IGO"
+
+
+def test_second_call_uses_the_cache_without_network(stub, tmp_path):
+    first = hub_mod.hub_dataset_path("xami_dataset")
+    n_before = len(stub.requests)
+    reports: list[hub_mod.Progress] = []
+    again = hub_mod.hub_dataset_path("xami_dataset", progress=reports.append)
+    assert again == first
+    assert len(stub.requests) == n_before  # no request at all
+    assert reports == []  # nothing downloaded, nothing extracted again
+    assert len(_extracted(tmp_path)) == 1
+
+
+def test_refresh_asks_the_hub_but_does_not_download_again(stub):
+    hub_mod.hub_dataset_path("xami_dataset")
+    stub.requests.clear()
+    hub_mod.hub_dataset_path("xami_dataset", refresh=True)
+    assert (stub.count("HEAD"), stub.count("GET")) == (1, 0)
+
+
+def test_token_is_sent_as_users_expect(stub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token_123")
+    hub_mod.download_variant("xami_dataset")
+    auth = {r[2].get("authorization") or r[2].get("Authorization") for r in stub.requests}
+    assert auth == {"Bearer hf_test_token_123"}
+
+
+def test_hf_hub_cache_overrides_hf_home(stub, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "elsewhere"))
+    path = hub_mod.download_variant("xami_dataset")
+    assert path.is_relative_to(tmp_path / "elsewhere")
+
+
+# ---------------------------------------------------------------- offline
+
+
+@pytest.mark.parametrize("how", ["env", "constant"])  # HF_HUB_OFFLINE set now, or before import
+def test_offline_with_a_cached_copy_loads(stub, monkeypatch, how):
+    from huggingface_hub import constants
+
+    folder = hub_mod.hub_dataset_path("xami_dataset")
+    stub.requests.clear()
+    stub.close()  # the Hub is gone
+    if how == "env":
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    else:
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert hub_mod.hub_dataset_path("xami_dataset") == folder
+    assert hub_mod.hub_settings().offline
+
+
+@pytest.mark.parametrize("how", ["env", "constant"])
+def test_offline_without_a_copy_is_a_clear_error(stub, tmp_path, monkeypatch, how):
+    from huggingface_hub import constants
+
+    if how == "env":
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    else:
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(XamiDataError, match=r"Offline mode \(HF_HUB_OFFLINE\) is on and 'xami_dataset.zip'") as err:
+        hub_mod.hub_dataset_path("xami_dataset")
+    assert "sample stays available" in str(err.value)
+    assert stub.requests == [] and _blobs(tmp_path) == [] and _extracted(tmp_path) == []
+
+
+def test_unreachable_hub_without_a_copy_is_a_clear_error(stub, tmp_path):
+    stub.close()
+    with pytest.raises(XamiDataError, match=r"Cannot reach http://127\.0\.0\.1:\d+ to download") as err:
+        hub_mod.hub_dataset_path("xami_dataset")
+    assert "no cached copy" in str(err.value)
+    assert _blobs(tmp_path) == [] and _extracted(tmp_path) == []
+
+
+# ---------------------------------------------------------------- failures
+
+
+def test_missing_file_is_a_clear_404(stub, tmp_path):
+    del stub.files["xami_dataset_yolov8.zip"]
+    with pytest.raises(XamiDataError, match=r"'xami_dataset_yolov8.zip' of iulia-elisa/XAMI-dataset at .*file not found \(HTTP 404\)"):
+        hub_mod.hub_dataset_path("xami_dataset_yolov8")
+    assert _blobs(tmp_path) == [] and _extracted(tmp_path) == []
+
+
+def test_missing_repository_is_a_clear_error(stub, monkeypatch):
+    monkeypatch.setattr(stub, "repo", "someone/else")
+    with pytest.raises(XamiDataError, match="repository not found or not accessible"):
+        hub_mod.download_variant("xami_dataset")
+
+
+def test_unknown_variant_lists_the_valid_ones():
+    with pytest.raises(XamiDataError, match="expected one of: xami_dataset, xami_dataset_no_splits, xami_dataset_yolov8"):
+        hub_mod.download_variant("xami")
+
+
+def test_connection_cut_mid_file_leaves_nothing(stub, tmp_path, monkeypatch):
+    import huggingface_hub.file_download as fd
+
+    monkeypatch.setattr(fd.time, "sleep", lambda s: None)  # huggingface_hub waits 1 s between resumes
+    stub.cut_gets = 100  # every attempt is cut
+    with pytest.raises(XamiDataError, match="failed and was discarded .*peer closed connection") as err:
+        hub_mod.hub_dataset_path("xami_dataset")
+    assert "try again" in str(err.value)
+    assert stub.count("GET") > 1  # huggingface_hub tried to resume
+    hf_files = [p for p in (tmp_path / "hf" / "hub").rglob("*") if p.is_file() and ".locks" not in p.parts]
+    assert [p.name for p in hf_files] == ["CACHEDIR.TAG", "main"]  # only the ref: no blob, no .incomplete
+    assert _extracted(tmp_path) == []
+    # The next attempt, with a healthy connection, succeeds.
+    stub.cut_gets = 0
+    assert (hub_mod.hub_dataset_path("xami_dataset") / COMPLETE_MARKER).exists()
+
+
+def test_connection_cut_once_resumes(stub, archives, monkeypatch):
+    import huggingface_hub.file_download as fd
+
+    monkeypatch.setattr(fd.time, "sleep", lambda s: None)
+    stub.cut_gets = 1
+    path = hub_mod.download_variant("xami_dataset")
+    assert path.read_bytes() == archives["xami_dataset.zip"]
+    # huggingface_hub retries; whether it asks for a Range depends on how much of the cut
+    # body reached its buffer, so only the retry itself and the intact file are checked.
+    gets = [r[2] for r in stub.requests if r[0] == "GET"]
+    assert len(gets) == 2
+    assert gets[0].get("Range") is None
+
+
+def test_malicious_archive_is_refused(stub, archives, tmp_path):
+    stub.files["xami_dataset.zip"] = archives["evil.zip"]
+    with pytest.raises(XamiDataError, match=r"contains '\.\.'; refusing to extract"):
+        hub_mod.hub_dataset_path("xami_dataset")
+    assert _extracted(tmp_path) == []
+    assert not list(tmp_path.rglob("escaped.txt"))
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_cli_download_to_dest_with_progress_bar(stub, tmp_path, capsys):
+    dest = tmp_path / "out"
+    assert cli_main(["download", "--variant", "xami_dataset", "--dest", str(dest)]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == str(dest / "xami_dataset")
+    assert "Downloading" in err and "Extracting" in err and "100%" in err
+    ds = load_dataset(dest / "xami_dataset")
+    assert len(ds.images) == 4
+    # A second run: nothing fetched, the folder reused.
+    stub.requests.clear()
+    assert cli_main(["download", "--variant", "xami_dataset", "--dest", str(dest), "--quiet"]) == 0
+    assert stub.requests == []
+
+
+def test_cli_failure_is_a_message_and_exit_code(stub, capsys):
+    del stub.files["xami_dataset.zip"]
+    assert cli_main(["download", "--quiet"]) == 2
+    assert "error: 'xami_dataset.zip' of iulia-elisa/XAMI-dataset" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_half_made_dest(stub, tmp_path, capsys):
+    (tmp_path / "out" / "xami_dataset").mkdir(parents=True)
+    assert cli_main(["download", "--dest", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_cli_module_entry_point_lists_download():
+    result = subprocess.run([sys.executable, "-m", "xami_core", "--help"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0 and "download" in result.stdout

@@ -1,0 +1,31 @@
+"""A deployment setting: restrict the local paths users may open to configured roots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .model import XamiDataError
+
+ALLOWED_ROOTS_ENV = "XAMI_ALLOWED_ROOTS"
+
+
+def allowed_roots() -> list[Path]:
+    """The roots from `XAMI_ALLOWED_ROOTS` (os.pathsep-separated), resolved; empty means no restriction."""
+    raw = os.environ.get(ALLOWED_ROOTS_ENV, "")
+    return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def check_local_path(path: str | Path) -> Path:
+    """The resolved path if it may be opened, else XamiDataError naming the allowed roots.
+
+    Symbolic links and '..' are resolved first, so neither can step out of a root.
+    """
+    resolved = Path(path).expanduser().resolve()
+    roots = allowed_roots()
+    if roots and not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+        raise XamiDataError(
+            f"{path}: outside the folders this deployment allows ({ALLOWED_ROOTS_ENV}: "
+            f"{', '.join(str(r) for r in roots)}). Choose a path under one of them."
+        )
+    return resolved

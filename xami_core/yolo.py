@@ -1,0 +1,194 @@
+"""Read the YOLOv8-seg layout (`{train,valid}/{images,labels}` + `data.yaml`) into split records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from PIL import Image, UnidentifiedImageError
+
+from .coco import SplitRecords
+from .model import CLASS_IDS, PARENT_CATEGORY, Problem
+
+DATA_FILE = "data.yaml"
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+YAML_SPLIT_KEYS = (("train", "train"), ("val", "valid"), ("test", "test"))
+MIN_POLYGON_NUMBERS = 6  # three points
+BOX_NUMBERS = 4  # a detection line: cx cy w h
+EDGE_TOLERANCE = 0.01  # exporters round; a polygon on the frame edge may sit just outside 0..1
+
+
+def _class_names(data: dict, file: str, problems: list[Problem]) -> list[str] | None:
+    """Class names by YOLO id, from a list or an {id: name} mapping."""
+    names = data.get("names")
+    if isinstance(names, dict):
+        try:
+            ids = sorted(int(k) for k in names)
+        except (TypeError, ValueError):
+            problems.append(Problem(file, "names", f"expected integer class ids as keys, found {list(names)!r}"))
+            return None
+        if ids != list(range(len(ids))):
+            problems.append(Problem(file, "names", f"expected class ids 0..{len(ids) - 1}, found {ids}"))
+            return None
+        names = [names[k] if k in names else names[str(k)] for k in ids]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        problems.append(Problem(file, "names", f"expected a list of class names, found {names!r}"))
+        return None
+    nc = data.get("nc")
+    if nc is not None and nc != len(names):
+        problems.append(Problem(file, "nc", f"nc is {nc} but {len(names)} names are listed; using the names", "warning"))
+    return names
+
+
+def _categories(names: list[str]) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """COCO-style categories (with the Roboflow parent, id 0) and YOLO id -> category id.
+
+    XAMI names keep their COCO ids (YOLO id + 1 in the published order), so label
+    strings and colours line up with the COCO variants whatever the names' order.
+    """
+    xami = all(n in CLASS_IDS or n == PARENT_CATEGORY for n in names) and len(set(names)) == len(names)
+    ids = [(0 if n == PARENT_CATEGORY else CLASS_IDS[n]) if xami else i + 1 for i, n in enumerate(names)]
+    cats = [{"id": 0, "name": PARENT_CATEGORY, "supercategory": "none"}]
+    cats += [{"id": c, "name": n, "supercategory": PARENT_CATEGORY} for c, n in zip(ids, names) if n != PARENT_CATEGORY]
+    return cats, dict(enumerate(ids))
+
+
+def _split_dirs(root: Path, data: dict, file: str, problems: list[Problem]) -> list[tuple[str, Path]]:
+    """(split, folder holding images/ and labels/) from data.yaml, else from the folders present."""
+    found: dict[Path, str] = {}
+    for key, default_name in YAML_SPLIT_KEYS:
+        value = data.get(key)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        rel = value.strip()
+        # Roboflow writes '../train/images' (relative to a parent folder): try both readings,
+        # and never leave the dataset folder.
+        candidates = [root / rel.lstrip("./"), root / rel]
+        hit = next((c for c in candidates if c.is_dir() and c.resolve().is_relative_to(root.resolve())), None)
+        if hit is None:
+            if key != "test":  # exporters often name a test split that was not exported
+                problems.append(Problem(file, key, f"folder '{rel}' not found in {root}; using the split folders present", "warning"))
+            continue
+        folder = hit.parent if hit.name == "images" else hit
+        name = folder.name if folder != root else default_name
+        found.setdefault(folder.resolve(), name)
+    for sub in sorted(p for p in root.iterdir() if (p / "images").is_dir()):
+        found.setdefault(sub.resolve(), sub.name)
+    return [(name, folder) for folder, name in found.items()]
+
+
+def _image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the image header only (no pixel decoding)."""
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+
+
+def _parse_label_file(path: Path, width: int, height: int, yolo_to_cat: dict[int, int], image_index: int,
+                      problems: list[Problem], next_id: int) -> list[dict[str, Any]]:
+    """The annotations of one label file, in pixel coordinates; bad lines become problems."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(file, "file", f"cannot be read: {exc}"))
+        return []
+    out: list[dict[str, Any]] = []
+    scale = np.array([width, height], dtype=np.float64)
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        record = f"line {lineno}"
+        try:
+            cls = int(tokens[0])
+            values = np.array(tokens[1:], dtype=np.float64)
+        except ValueError:
+            problems.append(Problem(file, record, f"expected 'class x1 y1 x2 y2 ...' of numbers, found {line.strip()[:60]!r}"))
+            continue
+        if cls not in yolo_to_cat:
+            problems.append(Problem(file, record, f"expected a class id 0..{len(yolo_to_cat) - 1} from data.yaml, found {cls}"))
+            continue
+        n = len(values)
+        if not np.isfinite(values).all():
+            problems.append(Problem(file, record, "expected finite coordinates, found NaN or infinity"))
+            continue
+        if n != BOX_NUMBERS and (n % 2 or n < MIN_POLYGON_NUMBERS):
+            problems.append(Problem(file, record, f"expected an even number (at least {MIN_POLYGON_NUMBERS}) of polygon "
+                                                  f"coordinates or 4 box numbers, found {n}"))
+            continue
+        if values.min() < -EDGE_TOLERANCE or values.max() > 1 + EDGE_TOLERANCE:
+            problems.append(Problem(file, record, f"expected coordinates normalised to 0..1, found "
+                                                  f"{values.min():.4g}..{values.max():.4g}; kept", "warning"))
+        ann: dict[str, Any] = {"coco_id": next_id + len(out), "coco_image_id": image_index,
+                               "category_id": yolo_to_cat[cls], "area": None, "parts": None, "rle": None}
+        if n == BOX_NUMBERS:  # a box-only instance: centre and size
+            cx, cy, w, h = values * np.tile(scale, 2)
+            ann["bbox"] = [float(cx - w / 2), float(cy - h / 2), float(w), float(h)]
+        else:
+            pts = values.reshape(-1, 2) * scale
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            ann["parts"] = [pts.ravel().tolist()]
+            ann["bbox"] = [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]
+        out.append(ann)
+    return out
+
+
+def _read_split(split: str, folder: Path, yolo_to_cat: dict[int, int], cats: list[dict[str, Any]]) -> SplitRecords:
+    image_dir, label_dir = folder / "images", folder / "labels"
+    recs = SplitRecords(split=split, source_file=str(label_dir), image_dir=image_dir, categories=list(cats))
+    if not image_dir.is_dir():
+        recs.problems.append(Problem(str(image_dir), "folder", "images/ folder missing; split skipped"))
+        return recs
+    images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    labels = {p.stem: p for p in label_dir.glob("*.txt")} if label_dir.is_dir() else {}
+    if not label_dir.is_dir():
+        recs.problems.append(Problem(str(label_dir), "folder", "labels/ folder missing; images load without annotations", "warning"))
+    for index, path in enumerate(images):
+        size = _image_size(path)
+        if size is None:
+            recs.problems.append(Problem(str(path), "image", "cannot read the image size (not an image, or damaged); skipped"))
+            continue
+        width, height = size
+        recs.images.append({"coco_id": index, "file_name": path.name, "width": int(width), "height": int(height)})
+        label = labels.pop(path.stem, None)
+        if label is not None:  # no label file: an image without artefacts (a hard negative)
+            recs.annotations.extend(_parse_label_file(label, width, height, yolo_to_cat, index, recs.problems,
+                                                      next_id=len(recs.annotations)))
+    for stem in sorted(labels)[:20]:
+        recs.problems.append(Problem(str(labels[stem]), "file", "label file without a matching image; ignored", "warning"))
+    if len(labels) > 20:
+        recs.problems.append(Problem(str(label_dir), "folder", f"{len(labels) - 20} more label files without an image", "warning"))
+    return recs
+
+
+def read_yolo(root: Path) -> tuple[list[SplitRecords], list[Problem]]:
+    """Read a YOLOv8-seg dataset: splits as `SplitRecords` (pixel polygons), plus file-level problems."""
+    root = Path(root)
+    file = str(root / DATA_FILE)
+    problems: list[Problem] = []
+    try:
+        data = yaml.safe_load((root / DATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [Problem(file, "file", f"cannot be read: {exc}")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "file"
+        return [], [Problem(file, where, f"malformed YAML: {getattr(exc, 'problem', exc)}")]
+    if not isinstance(data, dict):
+        return [], [Problem(file, "top level", f"expected a mapping with 'names', found {type(data).__name__}")]
+    names = _class_names(data, file, problems)
+    if names is None:
+        return [], problems
+    cats, yolo_to_cat = _categories(names)
+    splits = _split_dirs(root, data, file, problems)
+    if not splits:
+        problems.append(Problem(file, "train/val", f"expected split folders with images/ under {root}, found none"))
+    parts = [_read_split(split, folder, yolo_to_cat, cats) for split, folder in splits]
+    order = {"train": 0, "valid": 1, "val": 1, "test": 2}
+    parts.sort(key=lambda r: (order.get(r.split, 9), r.split))
+    return parts, problems
