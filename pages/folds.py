@@ -1,0 +1,221 @@
+"""Fold balance: how evenly the classes, filters and hard negatives fall into each fold's train and valid parts."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from xami_core import folds as F
+from xami_core.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
+from xami_core.model import XamiDataError
+from xami_core.st_cache import cached_fold_files, cached_folds, cached_method_comparison
+from xami_ui.context import current_dataset, current_palette, dataset_key
+
+FILES = "files"
+METHOD_CHOICES = ["stratified", "kfold", "multilabel", "published", FILES]
+METHOD_HELP = {
+    "stratified": "The authors' recipe: StratifiedKFold on each image's label string (its sorted class ids).",
+    "kfold": "Plain shuffled KFold, the baseline the authors compared against.",
+    "multilabel": "Iterative multilabel stratification (iterative-stratification) on the image x class matrix.",
+    "published": "The train/valid split published on Hugging Face, as one fold.",
+    FILES: "mskf_k.csv files or mskf_k/{train,valid}/ folders the authors' scripts wrote, matched by file name.",
+}
+CHART = {"displaylogo": False}
+# Widget keys double as query-parameter names, so a view can be shared as a link.
+Q_METHOD, Q_K, Q_SEED, Q_MEASURE, Q_VALUE, Q_DIR = "fold_method", "fold_k", "fold_seed", "fold_measure", "fold_value", "fold_dir"
+
+
+def _int_param(name: str, default: int, lo: int, hi: int) -> int:
+    try:
+        value = int(st.query_params.get(name, default))
+    except (TypeError, ValueError):
+        return default
+    return value if lo <= value <= hi else default
+
+
+def _init_from_query() -> None:
+    """Seed the widgets from the query string once per session (then the widgets own the state)."""
+    if Q_METHOD in st.session_state:
+        return
+    qp = st.query_params
+    st.session_state[Q_METHOD] = qp.get(Q_METHOD) if qp.get(Q_METHOD) in METHOD_CHOICES else "stratified"
+    st.session_state[Q_K] = _int_param(Q_K, F.AUTHORS_K, F.K_MIN, F.K_MAX)
+    st.session_state[Q_SEED] = _int_param(Q_SEED, F.AUTHORS_SEED, 0, 2**32 - 1)
+    st.session_state[Q_MEASURE] = qp.get(Q_MEASURE) if qp.get(Q_MEASURE) in F.MEASURES else "images"
+    st.session_state[Q_VALUE] = qp.get(Q_VALUE) if qp.get(Q_VALUE) in ("share", "count") else "share"
+    st.session_state[Q_DIR] = qp.get(Q_DIR, "")
+
+
+def fold_controls_ui() -> tuple[str, int, int, str, str, str]:
+    """Method, k, seed, measure, value and fold-file folder; mirrored into the query string."""
+    _init_from_query()
+    c1, c2, c3, c4, c5 = st.columns([3, 1.6, 1.8, 2.6, 2])
+    method = c1.selectbox("Fold method", METHOD_CHOICES, key=Q_METHOD, format_func=lambda m: F.METHOD_LABELS[m],
+                          help=" ".join(f"**{F.METHOD_LABELS[m]}**: {h}" for m, h in METHOD_HELP.items()))
+    fixed = method in ("published", FILES)
+    k = c2.number_input("Folds k", min_value=F.K_MIN, max_value=F.K_MAX, step=1, key=Q_K, disabled=fixed,
+                        help="The authors used k = 4.")
+    seed = c3.number_input("Seed", min_value=0, max_value=2**32 - 1, step=1, key=Q_SEED, disabled=fixed,
+                           help="random_state of the shuffling splitter; the authors used 42.")
+    measure = c4.segmented_control("Count", list(F.MEASURES), key=Q_MEASURE,
+                                   help="images: (image, class) pairs, the authors' measure; "
+                                        "annotations: artefact instances.") or "images"
+    value = c5.segmented_control("Show", ["share", "count"], key=Q_VALUE) or "share"
+    folder = ""
+    if method == FILES:
+        folder = st.text_input("Folder with fold files", key=Q_DIR, placeholder="/data/xami_folds",
+                               help="A folder holding mskf_0.csv, mskf_1.csv, ... (IMADE_ID, IMAGE_PATH, SPLIT) "
+                                    "or mskf_0/, mskf_1/, ... each with train/ and valid/.").strip()
+    for key, val in ((Q_METHOD, method), (Q_K, k), (Q_SEED, seed), (Q_MEASURE, measure), (Q_VALUE, value)):
+        st.query_params[key] = str(val)
+    if folder:
+        st.query_params[Q_DIR] = folder
+    elif Q_DIR in st.query_params:
+        del st.query_params[Q_DIR]
+    return method, int(k), int(seed), measure, value, folder
+
+
+ds = current_dataset()
+key = dataset_key()
+palette = current_palette()
+
+st.title("Fold balance")
+st.caption("Are the artefact classes, observation filters and hard negatives spread evenly over each fold's train "
+           "and valid parts? The authors' folds (stratified K-fold, k = 4, seed 42) are shown first; change the "
+           "method, k or seed to see the effect.")
+if ds.provenance.synthetic:
+    st.warning("**Synthetic sample**: generated frames, not real XAMI data. Load the real dataset from the sidebar.",
+               icon=":material/science:")
+
+method, k, seed, measure, value, folder = fold_controls_ui()
+
+try:
+    if method == FILES:
+        if not folder:
+            st.info("Enter the folder that holds the fold files (mskf_k.csv or mskf_k/ folders).")
+            st.stop()
+        folds = cached_fold_files(key, ds, folder, F.fold_files_fingerprint(folder))
+    else:
+        folds = cached_folds(key, ds, method, k, seed)
+except XamiDataError as exc:
+    st.error(f"{exc}\n\nPick another fold method, or check the folder.", icon=":material/error:")
+    st.stop()
+
+n_folds = len(folds.folds)
+st.markdown(f"**{folds.label}** · {n_folds} fold{'s' if n_folds > 1 else ''} over {ds.images['image_id'].nunique():,} "
+            f"images" + (f" (splits pooled: {', '.join(ds.splits)})" if len(ds.splits) > 1 and method != "published" else ""))
+for note in folds.warnings:
+    st.warning(f"Splitter warning: {note} See the rare label combinations below.", icon=":material/warning:")
+if folds.problems:
+    with st.expander(f"Fold file problems ({len(folds.problems)})", expanded=True):
+        st.dataframe([vars(p) for p in folds.problems], width="stretch", hide_index=True)
+
+counts = F.fold_class_counts(ds, folds)
+balance = F.fold_balance(ds, folds, measure, counts=counts)
+deviation = F.fold_deviation(counts, measure)
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Valid images per fold", f"{balance['valid_images'].min():,}" if balance["valid_images"].nunique() == 1
+          else f"{balance['valid_images'].min():,}–{balance['valid_images'].max():,}")
+m2.metric("Mean |train − valid| share (authors)", f"{balance['authors_mean_diff'].mean() * 100:.2f} pp",
+          help="Averaged over folds; per fold: mean over the authors' keys '0'..'5' (the unused parent '0' "
+               "included, as in their notebook), in percentage points.")
+worst = balance.loc[balance["max_abs_diff"].idxmax()]
+m3.metric("Largest class difference", f"{worst['max_abs_diff'] * 100:.2f} pp",
+          help=f"{worst['max_diff_class']} in fold {int(worst['fold'])}")
+m4.metric("Smallest chi-square p", "n/a" if balance["p_value"].isna().all() else f"{balance['p_value'].min():.3f}",
+          help="Chi-square test of independence between part (train/valid) and class, per fold; a small p "
+               "(below 0.05) means the class mix differs between train and valid.")
+
+st.subheader("Train vs valid per class, every fold")
+what = "(image, class) pairs" if measure == "images" else "annotations"
+st.caption(f"Bars: {'share of the part’s ' + what if value == 'share' else 'number of ' + ('images containing the class' if measure == 'images' else 'annotations')}; "
+           "solid = train, hatched = valid, in the class colours.")
+st.plotly_chart(fold_class_figure(counts, measure=measure, value=value, palette=palette), width="stretch", config=CHART)
+
+st.subheader("Balance per fold")
+shown = balance.rename(columns={
+    "train_images": "train images", "valid_images": "valid images", "train_empty": "train empty",
+    "valid_empty": "valid empty", "authors_mean_diff": "mean |Δ share| (authors)", "mean_abs_diff": "mean |Δ share| (classes)",
+    "max_abs_diff": "max |Δ share|", "max_diff_class": "class of max", "js_divergence": "Jensen-Shannon (bits)",
+    "chi2": "chi-square", "p_value": "p", "dof": "dof"})
+pp = ["mean |Δ share| (authors)", "mean |Δ share| (classes)", "max |Δ share|"]
+st.dataframe(shown.style.format({**{c: lambda v: f"{v * 100:.2f} pp" for c in pp},
+                                 "Jensen-Shannon (bits)": "{:.5f}", "chi-square": "{:.2f}", "p": "{:.3f}"}, na_rep="n/a"),
+             width="stretch", hide_index=True)
+st.caption(f"Δ share = train share − valid share of a class's {what}, in percentage points (pp). The authors' mean "
+           "divides the sum over the five classes by six (their notebook averages over keys '0'..'5', '0' being the "
+           "unused parent category); the class mean divides by five. Jensen-Shannon divergence (base 2) of the train "
+           "and valid class distributions: 0 = identical. Chi-square: part × class contingency table of counts.")
+
+st.subheader("Deviation per fold and class")
+st.plotly_chart(deviation_heatmap(deviation, n_folds=n_folds), width="stretch", config=CHART)
+st.caption("Valid share minus train share; blue: the class is more common in valid, red: in train.")
+
+if method in ("stratified", "kfold", "multilabel"):
+    st.subheader("K-fold vs stratified K-fold (the authors' comparison)")
+    comparison = cached_method_comparison(key, ds, k, seed, measure)
+    st.plotly_chart(method_comparison_figure(comparison), width="stretch", config=CHART)
+    means = F.comparison_means(comparison) * 100
+    st.caption(f"Computed live for k = {k}, seed = {seed}: mean |train − valid| share per fold (authors' measure, "
+               f"percentage points). Mean over folds: K-fold {means['kfold']:.2f} pp, "
+               f"stratified {means['stratified']:.2f} pp.")
+else:
+    comparison = None
+
+st.subheader("Observation filters per fold")
+filter_counts = F.fold_filter_counts(ds, folds)
+left, right = st.columns([3, 2])
+with left:
+    st.plotly_chart(deviation_heatmap(F.fold_filter_deviation(filter_counts), what="filter", n_folds=n_folds),
+                    width="stretch", config=CHART)
+    st.caption("Valid minus train share of images per filter, filters from long (V) to short (UVW2) wavelength, "
+               "the broad-band White filter last. Filters are not stratified: only chance balances them.")
+with right:
+    st.dataframe(F.fold_filter_table(filter_counts), width="stretch")
+
+empty = F.empty_per_fold(ds, folds)
+k_used = n_folds if method in ("published", FILES) else k
+rare = F.rare_labels(ds, k_used)
+left, right = st.columns([2, 3])
+with left:
+    st.subheader("Images without artefacts")
+    st.dataframe(empty.rename(columns={"empty_images": "without artefacts", "empty_share": "share"})
+                 .style.format({"share": "{:.1%}"}), width="stretch", hide_index=True)
+    st.caption("Hard negatives (galaxies, clusters, nebulae) per fold and part.")
+with right:
+    st.subheader(f"Rare label combinations ({len(rare)})")
+    if rare.empty:
+        st.caption(f"Every label combination has at least as many images as there are folds ({k_used}).")
+    else:
+        st.dataframe(rare, width="stretch", hide_index=True)
+        st.caption(f"Class combinations held by fewer images than folds (k = {k_used}): stratification cannot place "
+                   "one in every fold; this is what sklearn's warning is about. Label: the sorted category ids.")
+
+st.subheader("Export")
+prefix = st.text_input("IMAGE_PATH prefix (optional)", key="fold_path_prefix",
+                       placeholder="leave empty for the absolute path of each image on this machine",
+                       help="The authors' scripts copy each image from IMAGE_PATH. Empty: the absolute path where "
+                            "the image was loaded from; otherwise prefix + '/' + file name, e.g. "
+                            "../../xami_dataset_no_splits/data").strip() or None
+tables = {"fold_balance": balance, "fold_class_counts": counts, "fold_class_deviation": deviation,
+          "fold_filter_counts": filter_counts, "empty_per_fold": empty, "rare_label_combinations": rare}
+if comparison is not None:
+    tables["kfold_vs_stratified"] = comparison
+tag = f"{method}_k{n_folds}" + (f"_seed{seed}" if method not in ("published", FILES) else "")
+d1, d2, d3 = st.columns(3)
+d1.download_button("mskf_k.csv files (zip)", data=lambda: F.fold_csvs_zip(ds, folds, prefix),
+                   file_name=f"mskf_csv_{tag}.zip", mime="application/zip", on_click="ignore",
+                   icon=":material/download:", help="One mskf_i.csv per fold (IMADE_ID, IMAGE_PATH, SPLIT), "
+                   "as the authors' notebook writes them.")
+d2.download_button("Per-fold COCO JSONs (zip)", data=lambda: F.fold_coco_zip(ds, folds),
+                   file_name=f"mskf_coco_{tag}.zip", mime="application/zip", on_click="ignore",
+                   icon=":material/download:", help="mskf_i/{train,valid}/_annotations.coco.json filtered from "
+                   "the loaded records, categories as in the input (parent id 0 included); no images.")
+d3.download_button("Tables on this page (CSV zip)", data=lambda: F.tables_csv_zip(tables),
+                   file_name=f"fold_balance_{tag}.zip", mime="application/zip", on_click="ignore",
+                   icon=":material/table:")
+st.caption("IMADE_ID (the authors' spelling) is the image id of the COCO file when the folds come from a single "
+           "file (the no_splits set, as the authors did); for a split layout, whose files reuse ids, it is the "
+           "image's position in the pooled set, the id the COCO export uses too. Same folds from the command line: "
+           f"`python -m xami_core folds --data PATH --method {method if method != FILES else 'stratified'} --k {k} "
+           f"--seed {seed} --out DIR`.")
