@@ -1,0 +1,248 @@
+"""Gallery: filter frames by class, filter and size, page through thumbnails, open one in detail."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from xami_core import gallery, overlay, stretch
+from xami_core.figures_overlay import overlay_figure
+from xami_core.model import FILTERS, class_colour_hex
+from xami_ui.context import current_dataset, current_palette
+
+ds = current_dataset()
+palette = current_palette()
+prov = ds.provenance
+
+# Every view-defining selection lives in one of these widget keys and in the URL.
+K = {name: f"gallery_{name}" for name in (
+    "classes", "mode", "empty", "filters", "split", "nann", "area_lo", "area_hi", "q",
+    "sort", "seed", "page", "size", "thumb", "overlay", "stretch", "limits", "pct", "shown", "opacity", "draw", "factor")}
+OWN_PARAMS = ("classes", "mode", "empty", "filters", "split", "nann", "area", "q", "sort", "seed", "page", "size",
+              "thumb", "overlay", "image", "stretch", "limits", "pct", "hide")
+DRAW = ("fill", "contour", "box", "label")
+
+params = st.query_params.to_dict()
+flt0 = gallery.filter_from_params(params, ds)
+view0 = gallery.view_from_params(params, ds)
+detail0 = gallery.detail_from_params(params, ds)
+max_ann = int(ds.images["n_annotations"].max()) if len(ds.images) else 0
+area_min, area_max = gallery.area_range(ds)
+# Widgets not drawn in a run lose their state; the URL holds it, so restore from there.
+for key, value in {
+    "classes": list(flt0.classes), "mode": flt0.class_mode, "empty": flt0.empty, "filters": list(flt0.filters),
+    "split": list(flt0.splits), "nann": flt0.n_annotations or (0, max_ann), "q": flt0.search,
+    "area_lo": (flt0.area or (area_min, area_max))[0], "area_hi": (flt0.area or (area_min, area_max))[1],
+    "sort": view0.sort, "seed": view0.seed, "page": view0.page, "size": view0.page_size, "thumb": view0.thumb,
+    "overlay": view0.overlay, "stretch": detail0.stretch, "limits": detail0.limits,
+    "pct": (detail0.lower, detail0.upper),
+    "shown": [c for c in ds.class_names if c not in detail0.hidden_classes],
+    "opacity": 0.4, "draw": list(DRAW), "factor": 1,
+}.items():
+    st.session_state.setdefault(K[key], value)
+
+
+def _first_page() -> None:
+    st.session_state[K["page"]] = 1
+
+
+def _open(image_id: int | None) -> None:
+    if image_id is None:
+        st.query_params.pop("image", None)
+    else:
+        st.query_params["image"] = str(image_id)
+
+
+def filters_ui() -> gallery.GalleryFilter:
+    """Sidebar filter widgets; returns the filter they define."""
+    bar = st.sidebar
+    bar.subheader("Gallery filters")
+    classes = bar.multiselect("Classes", ds.class_names, key=K["classes"], on_change=_first_page,
+                              disabled=st.session_state[K["empty"]] == "only")
+    mode = bar.radio("Images with", gallery.CLASS_MODES, key=K["mode"], horizontal=True, on_change=_first_page,
+                     format_func=gallery.CLASS_MODE_LABELS.get,
+                     help="any: at least one selected class · all: every selected class · none: no selected "
+                          "class · exactly: the image's classes are exactly the selected ones.")
+    empty = bar.radio("Images without artefacts", gallery.EMPTY_MODES, key=K["empty"], horizontal=True,
+                      format_func=gallery.EMPTY_MODE_LABELS.get, on_change=_first_page,
+                      help="About 5 % of XAMI frames have no annotation on purpose (hard negatives).")
+    letters = gallery.filter_choices(ds)
+    filters = bar.multiselect("XMM-OM filter", letters, key=K["filters"], on_change=_first_page,
+                              format_func=lambda f: f"{FILTERS[f][0]} ({FILTERS[f][1]:.0f} nm)" if f in FILTERS and FILTERS[f][1]
+                              else FILTERS.get(f, (f,))[0] + " (broad band)")
+    splits = bar.multiselect("Split", ds.splits, key=K["split"], on_change=_first_page)
+    nann = bar.slider("Number of annotations", 0, max(max_ann, 1), key=K["nann"], on_change=_first_page)
+    c1, c2 = bar.columns(2)
+    lo = c1.number_input("Instance area ≥ (px²)", area_min, area_max, key=K["area_lo"], step=10.0, on_change=_first_page)
+    hi = c2.number_input("and ≤ (px²)", area_min, area_max, key=K["area_hi"], step=10.0, on_change=_first_page,
+                         help="An image matches if it has an instance (of a selected class, else of any class) "
+                              "whose mask area is in this range.")
+    search = bar.text_input("Observation id contains", key=K["q"], placeholder="e.g. 0743200101 or _L",
+                            on_change=_first_page)
+    return gallery.GalleryFilter(
+        classes=tuple(classes), class_mode=mode, empty=empty, filters=tuple(filters), splits=tuple(splits),
+        n_annotations=None if tuple(nann) == (0, max(max_ann, 1)) else (int(nann[0]), int(nann[1])),
+        area=None if (lo, hi) == (area_min, area_max) else (float(lo), float(hi)),
+        search=search)
+
+
+def order_ui() -> tuple[str, int]:
+    """Sidebar sort widgets; returns (sort, seed)."""
+    sort = st.sidebar.selectbox("Sort by", gallery.SORTS, key=K["sort"], format_func=gallery.SORT_LABELS.get,
+                                on_change=_first_page)
+    seed = st.session_state[K["seed"]]
+    if sort == "shuffle":
+        seed = st.sidebar.number_input("Shuffle seed", 0, 2**31 - 1, key=K["seed"], on_change=_first_page)
+    return sort, int(seed)
+
+
+def legend_ui() -> None:
+    """The class abbreviations used under thumbnails, in the palette's colours."""
+    colours = class_colour_hex(palette)
+    chips = " ".join(f"<span style='white-space:nowrap'><span style='color:{colours.get(c, '#888')}'>⬤</span> "
+                     f"<b>{gallery.CLASS_ABBREV.get(c, c)}</b> {c}</span> &nbsp;" for c in ds.class_names)
+    st.markdown(f"<small>{chips}</small>", unsafe_allow_html=True)
+
+
+def grid_ui(matches, flt: gallery.GalleryFilter, sort: str, seed: int) -> gallery.GalleryView:
+    """The thumbnail grid with its layout controls; returns the view."""
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
+    size = c1.selectbox("Per page", gallery.PAGE_SIZES, key=K["size"], on_change=_first_page)
+    thumb = c2.segmented_control("Thumbnails", list(gallery.THUMB_SIZES), key=K["thumb"]) or "medium"
+    show_overlay = c3.toggle("Masks on thumbnails", key=K["overlay"])
+    start, stop, n_pages = gallery.page_slice(len(matches), st.session_state[K["page"]], size)
+    st.session_state[K["page"]] = min(max(1, st.session_state[K["page"]]), n_pages)
+    page = c4.number_input(f"Page (of {n_pages})", 1, n_pages, key=K["page"])
+    start, stop, _ = gallery.page_slice(len(matches), page, size)
+    shown = matches.iloc[start:stop]
+    st.markdown(f"**{len(matches):,}** of {len(ds.images):,} images match · showing "
+                f"{start + 1 if len(shown) else 0}–{stop} · page {page} of {n_pages}")
+    legend_ui()
+    if shown.empty:
+        st.info("No image matches these filters. Loosen the class mode or clear some filters in the sidebar.")
+    options = gallery.ThumbOptions(size=gallery.THUMB_SIZES[thumb], overlay=show_overlay, palette=palette)
+    pictures = gallery.thumbnails(ds, shown["image_id"].tolist(), options)
+    counts = gallery.class_counts(ds).loc[shown["image_id"]]
+    n_cols = {"small": 8, "medium": 6, "large": 4}[thumb]
+    for row_start in range(0, len(shown), n_cols):
+        cols = st.columns(n_cols)
+        for col, (_, img), pic in zip(cols, shown.iloc[row_start:row_start + n_cols].iterrows(),
+                                      pictures[row_start:row_start + n_cols]):
+            image_id = int(img["image_id"])
+            col.image(pic, width="stretch")
+            col.caption(f"**{img['obs_id']}** · {img['filter_name']} · {img['split']}  \n"
+                        f"{gallery.counts_caption(counts.loc[image_id])}")
+            col.button("Open", key=f"gallery_open_{image_id}", on_click=_open, args=(image_id,),
+                       icon=":material/zoom_in:", width="stretch")
+    return gallery.GalleryView(sort=sort, seed=seed, page=int(page), page_size=int(size), thumb=thumb,
+                               overlay=bool(show_overlay), image=None)
+
+
+def display_ui() -> gallery.DetailView:
+    """Stretch, limits and class toggles of the detail view."""
+    c1, c2, c3 = st.columns([1, 1, 2])
+    how = c1.selectbox("Stretch", stretch.STRETCHES, key=K["stretch"], format_func=stretch.STRETCH_LABELS.get)
+    limits = c2.selectbox("Limits", stretch.LIMITS, key=K["limits"], format_func=stretch.LIMIT_LABELS.get,
+                          help="zscale: IRAF's zscale (astropy ZScaleInterval). Limits ignore the black "
+                               "border outside the detector window.")
+    lower, upper = c3.slider("Percentile limits", 0.0, 100.0, key=K["pct"], step=0.1,
+                             disabled=limits != "percentile")
+    shown = st.pills("Classes shown", ds.class_names, selection_mode="multi", key=K["shown"],
+                     help="Toggle classes on and off (also: click a class in the figure legend).")
+    hidden = tuple(c for c in ds.class_names if c not in (shown or []))
+    return gallery.DetailView(stretch=how, limits=limits, lower=float(lower), upper=float(upper), hidden_classes=hidden)
+
+
+def detail_ui(image_id: int, matches) -> gallery.DetailView:
+    """The detail view of one frame."""
+    img = ds.image(image_id)
+    order = matches["image_id"].tolist()
+    prev_id, next_id = gallery.neighbours(order, image_id)
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
+    c1.button("Back to gallery", icon=":material/grid_view:", on_click=_open, args=(None,), width="stretch")
+    c2.button("Previous", icon=":material/chevron_left:", on_click=_open, args=(prev_id,), width="stretch",
+              disabled=prev_id is None, key="gallery_prev")
+    c3.button("Next", icon=":material/chevron_right:", on_click=_open, args=(next_id,), width="stretch",
+              disabled=next_id is None, key="gallery_next")
+    where = f"image {order.index(image_id) + 1} of {len(order):,} matching the filters" if image_id in order \
+        else "this image does not match the current filters"
+    c4.caption(where)
+    wavelength = f", {img['wavelength_nm']:.0f} nm" if img["wavelength_nm"] == img["wavelength_nm"] else ""
+    st.subheader(f"{img['obs_id']} · {img['filter_name']}{wavelength} · {img['split']}")
+    st.caption(f"`{img['file_name']}` · {int(img['width'])}×{int(img['height'])} px · "
+               f"{int(img['n_annotations'])} annotation(s) · image id {image_id}")
+    detail = display_ui()
+    d1, d2 = st.columns([3, 1])
+    draw = d1.pills("Draw", DRAW, selection_mode="multi", key=K["draw"])
+    opacity = d2.slider("Mask opacity", 0.0, 1.0, key=K["opacity"], step=0.05)
+    draw = set(draw or [])
+
+    table = gallery.annotation_table(ds, image_id)
+    frame = overlay.load_frame(img["path"])
+    if frame is None:
+        st.warning(f"Image file missing: `{img['path']}`. Its annotations are still listed.")
+        frame = overlay.placeholder_frame(int(img["width"]), int(img["height"]))
+    else:
+        frame = stretch.stretch_image(frame, detail.stretch, detail.limits, detail.lower, detail.upper)
+
+    editor = st.session_state.get(f"gallery_anns_{image_id}", {}).get("edited_rows", {})
+    hidden_ids = [int(table.loc[int(r), "id"]) for r, change in editor.items() if change.get("show") is False]
+    anns = ds.annotations_of(image_id)
+    fig = overlay_figure(frame, anns, palette, opacity, fill="fill" in draw, contour="contour" in draw,
+                         boxes="box" in draw, labels="label" in draw, hidden_classes=detail.hidden_classes,
+                         hidden_ann_ids=hidden_ids, height=760)
+    st.plotly_chart(fig, config={"scrollZoom": True, "displaylogo": False}, key="gallery_figure")
+    st.caption("Scroll to zoom, drag to pan, double-click to reset. Hover a mask for its class, id, area and box.")
+
+    st.markdown("**Annotations** (untick *show* to hide one)")
+    shown_table = table.assign(show=True)[["show", *table.columns]]
+    st.data_editor(shown_table, key=f"gallery_anns_{image_id}", hide_index=True, width="stretch",
+                   disabled=list(table.columns),
+                   column_config={"mask area (px²)": st.column_config.NumberColumn(format="%d"),
+                                  "stored area (px²)": st.column_config.NumberColumn(format="%.1f")})
+
+    e1, e2 = st.columns([1, 3])
+    factor = e1.selectbox("PNG scale", (1, 2, 4), key=K["factor"], format_func=lambda f: f"{f}× ({f * int(img['width'])} px)",
+                          help="1× is the frame's full resolution; larger scales keep pixels square and labels sharp.")
+
+    def _png() -> bytes:
+        rgb = overlay.full_overlay(img["path"], anns, int(img["width"]), int(img["height"]), palette,
+                                   stretch=detail.stretch, limits=detail.limits, lower=detail.lower, upper=detail.upper,
+                                   factor=int(factor), opacity=opacity, fill="fill" in draw, contour="contour" in draw,
+                                   boxes="box" in draw, labels="label" in draw, hidden_classes=detail.hidden_classes,
+                                   hidden_ann_ids=hidden_ids, label_ids=True)
+        return overlay.encode_png(rgb)
+
+    e2.download_button("Download overlaid PNG", data=_png, file_name=f"{img['obs_id']}_overlay_{factor}x.png",
+                       mime="image/png", icon=":material/download:", on_click="ignore", key="gallery_download")
+    return detail
+
+
+st.title("Gallery")
+if prov.synthetic:
+    st.caption("Synthetic sample: generated frames, not real XAMI data.")
+else:
+    st.caption(f"XAMI data · licence {prov.licence} · cite: {prov.citation}")
+
+flt = filters_ui()
+sort, seed = order_ui()
+matches = gallery.select_images(ds, flt, sort, seed)
+image_id = view0.image if "image" in st.query_params else None
+if image_id is None:
+    view = grid_ui(matches, flt, sort, seed)
+    detail = gallery.DetailView(st.session_state[K["stretch"]], st.session_state[K["limits"]],
+                                *st.session_state[K["pct"]],
+                                tuple(c for c in ds.class_names if c not in st.session_state[K["shown"]]))
+else:
+    view = gallery.GalleryView(sort=sort, seed=seed, page=int(st.session_state[K["page"]]),
+                               page_size=int(st.session_state[K["size"]]), thumb=st.session_state[K["thumb"]],
+                               overlay=bool(st.session_state[K["overlay"]]), image=image_id)
+    detail = detail_ui(image_id, matches)
+
+# Write the view back to the URL so a link opens the same view.
+wanted = gallery.filter_to_params(flt) | gallery.view_to_params(view) | gallery.detail_to_params(detail)
+for name in OWN_PARAMS:
+    if name in wanted:
+        if st.query_params.get(name) != wanted[name]:
+            st.query_params[name] = wanted[name]
+    elif name in st.query_params:
+        del st.query_params[name]

@@ -1,0 +1,527 @@
+"""Gallery logic: image filters, sorting, per-class counts and cached thumbnails.
+
+Filters are pure functions over `Dataset.images` / `Dataset.annotations`; class tests use
+the images' `class_mask` bits (bit k set when the image has an annotation of category k).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .model import Dataset, FILTER_ORDER, SPLIT_ORDER
+from .overlay import Shapes, encode_jpeg, load_frame, placeholder_frame, render_overlay
+from .paths import cache_dir, file_fingerprint
+from .stretch import LIMITS, STRETCHES
+
+CLASS_MODES: tuple[str, ...] = ("any", "all", "none", "exactly")
+CLASS_MODE_LABELS: dict[str, str] = {
+    "any": "any of these",
+    "all": "all of these",
+    "none": "none of these",
+    "exactly": "exactly these",
+}
+EMPTY_MODES: tuple[str, ...] = ("include", "exclude", "only")
+EMPTY_MODE_LABELS: dict[str, str] = {
+    "include": "include",
+    "exclude": "hide",
+    "only": "only these",
+}
+SORTS: tuple[str, ...] = ("observation", "annotations", "largest", "shuffle")
+SORT_LABELS: dict[str, str] = {
+    "observation": "observation id",
+    "annotations": "number of annotations (most first)",
+    "largest": "largest instance (biggest first)",
+    "shuffle": "shuffled (seeded)",
+}
+CLASS_ABBREV: dict[str, str] = {
+    "central-ring": "CR",
+    "other": "OT",
+    "read-out-streak": "RS",
+    "smoke-ring": "SR",
+    "star-loop": "SL",
+}
+
+
+@dataclass(frozen=True)
+class GalleryFilter:
+    """Which images the gallery shows; every criterion is ANDed.
+
+    classes / class_mode: "any" (at least one of the classes), "all" (every one of them),
+        "none" (none of them), "exactly" (the image's class set equals them). An empty
+        `classes` puts no class constraint.
+    empty: images without annotation (hard negatives): "include", "exclude" or "only".
+    filters: XMM-OM filter letters (empty: all). splits: split names (empty: all).
+    n_annotations: inclusive (min, max) number of annotations, or None.
+    area: inclusive (min, max) mask area in pixels, or None. An image matches when it has
+        an instance with `mask_area` in range, of a selected class if classes are selected
+        in mode any/all/exactly, else of any class.
+    search: case-insensitive substring of the observation id or file name.
+    image_ids: restrict to these images (a fold part, say), or None.
+    """
+
+    classes: tuple[str, ...] = ()
+    class_mode: str = "any"
+    empty: str = "include"
+    filters: tuple[str, ...] = ()
+    splits: tuple[str, ...] = ()
+    n_annotations: tuple[int, int] | None = None
+    area: tuple[float, float] | None = None
+    search: str = ""
+    image_ids: frozenset[int] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.class_mode not in CLASS_MODES:
+            raise ValueError(f"class_mode must be one of {CLASS_MODES}, got {self.class_mode!r}")
+        if self.empty not in EMPTY_MODES:
+            raise ValueError(f"empty must be one of {EMPTY_MODES}, got {self.empty!r}")
+
+
+def class_bits(ds: Dataset, classes: Sequence[str]) -> int:
+    """The class_mask bits of class names (unknown names raise ValueError)."""
+    ids = dict(zip(ds.categories["name"], ds.categories["class_id"]))
+    unknown = [c for c in classes if c not in ids]
+    if unknown:
+        raise ValueError(f"unknown class(es) {unknown}; expected some of {list(ids)}")
+    bits = 0
+    for c in classes:
+        bits |= 1 << int(ids[c])
+    return bits
+
+
+def filter_mask(ds: Dataset, flt: GalleryFilter) -> np.ndarray:
+    """Boolean array over `ds.images` rows: which images pass the filter."""
+    images = ds.images
+    cm = images["class_mask"].to_numpy(np.int64)
+    n_ann = images["n_annotations"].to_numpy()
+    keep = np.ones(len(images), dtype=bool)
+    if flt.classes:
+        bits = np.int64(class_bits(ds, flt.classes))
+        hit = cm & bits
+        keep &= {"any": hit != 0, "all": hit == bits, "none": hit == 0, "exactly": cm == bits}[flt.class_mode]
+    if flt.empty == "exclude":
+        keep &= n_ann > 0
+    elif flt.empty == "only":
+        keep &= n_ann == 0
+    if flt.filters:
+        keep &= images["filter_letter"].isin(list(flt.filters)).to_numpy()
+    if flt.splits:
+        keep &= images["split"].isin(list(flt.splits)).to_numpy()
+    if flt.n_annotations is not None:
+        lo, hi = flt.n_annotations
+        keep &= (n_ann >= lo) & (n_ann <= hi)
+    if flt.area is not None:
+        ann = ds.annotations
+        lo, hi = flt.area
+        sel = (ann["mask_area"] >= lo) & (ann["mask_area"] <= hi)
+        if flt.classes and flt.class_mode != "none":
+            sel &= ann["class_name"].isin(list(flt.classes))
+        keep &= images["image_id"].isin(ann.loc[sel, "image_id"].unique()).to_numpy()
+    text = flt.search.strip()
+    if text:
+        hit_obs = images["obs_id"].fillna("").str.contains(text, case=False, regex=False)
+        hit_file = images["file_name"].str.contains(text, case=False, regex=False)
+        keep &= (hit_obs | hit_file).to_numpy()
+    if flt.image_ids is not None:
+        keep &= images["image_id"].isin(list(flt.image_ids)).to_numpy()
+    return keep
+
+
+def largest_instance(ds: Dataset) -> pd.Series:
+    """Per image_id, the largest instance's mask area (0 for images without one)."""
+    ann = ds.annotations
+    out = np.zeros(len(ds.images))
+    np.maximum.at(out, ann["image_id"].to_numpy(), np.nan_to_num(ann["mask_area"].to_numpy()))
+    return pd.Series(out, index=ds.images["image_id"].to_numpy(), name="largest_area")
+
+
+def sort_images(ds: Dataset, images: pd.DataFrame, sort: str = "observation", seed: int = 0) -> pd.DataFrame:
+    """The rows of `images` (a subset of ds.images) in gallery order.
+
+    Args:
+        sort: "observation" (obs id, split, image id), "annotations" (most first),
+            "largest" (largest instance first) or "shuffle" (a permutation seeded by `seed`).
+        seed: the shuffle's seed; the same seed gives the same order.
+    """
+    if sort == "observation":
+        split_rank = images["split"].map({s: i for i, s in enumerate(SPLIT_ORDER)}).fillna(len(SPLIT_ORDER))
+        key = pd.DataFrame({"obs": images["obs_id"].fillna(images["file_name"]), "split": split_rank,
+                            "id": images["image_id"]})
+        return images.iloc[np.lexsort((key["id"].to_numpy(), key["split"].to_numpy(), key["obs"].to_numpy()))]
+    if sort == "annotations":
+        return images.iloc[np.lexsort((images["image_id"].to_numpy(), -images["n_annotations"].to_numpy()))]
+    if sort == "largest":
+        largest = largest_instance(ds).reindex(images["image_id"]).to_numpy()
+        return images.iloc[np.lexsort((images["image_id"].to_numpy(), -largest))]
+    if sort == "shuffle":
+        return images.iloc[np.random.default_rng(seed).permutation(len(images))]
+    raise ValueError(f"sort must be one of {SORTS}, got {sort!r}")
+
+
+def select_images(ds: Dataset, flt: GalleryFilter, sort: str = "observation", seed: int = 0) -> pd.DataFrame:
+    """Filtered and sorted rows of ds.images."""
+    return sort_images(ds, ds.images[filter_mask(ds, flt)], sort, seed)
+
+
+def class_counts(ds: Dataset) -> pd.DataFrame:
+    """Annotations per image and class: index image_id, one int column per class."""
+    names = ds.class_names
+    ann = ds.annotations
+    col = pd.Categorical(ann["class_name"], categories=names).codes.astype(np.int64)
+    n_img = len(ds.images)
+    ok = col >= 0
+    flat = ann["image_id"].to_numpy()[ok] * len(names) + col[ok]
+    counts = np.bincount(flat, minlength=n_img * len(names)).reshape(n_img, len(names))
+    return pd.DataFrame(counts, index=pd.Index(ds.images["image_id"].to_numpy(), name="image_id"), columns=names)
+
+
+def counts_caption(counts: pd.Series) -> str:
+    """A short per-class count line for a thumbnail ("RS 2 · SR 1"; "no artefact")."""
+    parts = [f"{CLASS_ABBREV.get(name, name)} {int(n)}" for name, n in counts.items() if n > 0]
+    return " · ".join(parts) if parts else "no artefact"
+
+
+def page_slice(n_items: int, page: int, page_size: int) -> tuple[int, int, int]:
+    """(start, stop, n_pages) of a 1-based page, clamped to the valid pages."""
+    n_pages = max(1, -(-n_items // max(1, page_size)))
+    page = min(max(1, page), n_pages)
+    start = (page - 1) * page_size
+    return start, min(start + page_size, n_items), n_pages
+
+
+def neighbours(order: Sequence[int], image_id: int) -> tuple[int | None, int | None]:
+    """(previous, next) image ids around `image_id` in `order` (None at the ends or if absent)."""
+    ids = list(order)
+    if image_id not in ids:
+        return None, None
+    i = ids.index(image_id)
+    return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+
+
+def filter_choices(ds: Dataset) -> list[str]:
+    """Filter letters present, ordered by wavelength (long to short, white last)."""
+    present = set(ds.images["filter_letter"].dropna())
+    return [f for f in FILTER_ORDER if f in present] + sorted(present - set(FILTER_ORDER))
+
+
+def area_range(ds: Dataset) -> tuple[float, float]:
+    """(min, max) instance mask area in the dataset, for the area slider."""
+    area = ds.annotations["mask_area"].dropna()
+    if area.empty:
+        return 0.0, 1.0
+    return float(np.floor(area.min())), float(np.ceil(area.max()))
+
+
+# ---------------------------------------------------------------------------------------
+# Thumbnails
+
+
+@dataclass(frozen=True)
+class ThumbOptions:
+    """How a thumbnail is drawn (part of its cache key)."""
+
+    size: int = 192
+    overlay: bool = True
+    fill: bool = True
+    contour: bool = True
+    palette: str = "authors"
+    opacity: float = 0.45
+    quality: int = 85
+
+
+THUMB_VERSION = 1  # bump when the drawing changes, so old cached files are not reused
+_MEMORY: OrderedDict[str, bytes] = OrderedDict()
+MEMORY_ITEMS = 4096  # ~10-20 kB each: tens of MB at most
+
+
+def thumbs_dir() -> Path:
+    """Where thumbnails are cached on disk."""
+    return cache_dir() / "thumbs"
+
+
+def _reduce_for(size: int, width: int) -> int:
+    """The largest JPEG decode reduction that still leaves at least `size` pixels."""
+    for r in (8, 4, 2):
+        if width // r >= size:
+            return r
+    return 1
+
+
+def annotations_digest(annotations: pd.DataFrame | Shapes) -> str:
+    """A digest of what a thumbnail draws from an image's annotations."""
+    shapes = Shapes.of(annotations)
+    raw = repr((shapes.class_name.tolist(), shapes.kind.tolist(), shapes.segmentation.tolist(), shapes.box.tolist()))
+    return hashlib.sha1(raw.encode()).hexdigest()
+
+
+def render_thumbnail(path: str, width: int, height: int, annotations: pd.DataFrame | Shapes, options: ThumbOptions) -> np.ndarray:
+    """A thumbnail (RGB) whose longer side is `options.size`, overlays drawn at that size."""
+    scale = options.size / max(width, height)
+    tw, th = max(1, round(width * scale)), max(1, round(height * scale))
+    frame = load_frame(path, _reduce_for(options.size, max(width, height)))
+    if frame is None:
+        frame = placeholder_frame(tw, th, "file missing")
+    elif frame.shape != (th, tw):
+        frame = cv2.resize(frame, (tw, th), interpolation=cv2.INTER_AREA)
+    if not options.overlay:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+    # Drawn at thumbnail size (masks rasterised small), never full size then shrunk.
+    return render_overlay(frame, annotations, options.palette, options.opacity, options.fill, options.contour,
+                          boxes=False, labels=False, scale=tw / width, line_width=1)
+
+
+def _thumb_key(path: str, width: int, height: int, digest: str, options: ThumbOptions) -> str | None:
+    try:
+        fp = file_fingerprint(Path(path))
+    except OSError:
+        return None  # missing file: not cached, so it shows up once the file appears
+    raw = repr((THUMB_VERSION, fp, width, height, digest if options.overlay else "", sorted(asdict(options).items())))
+    return hashlib.sha1(raw.encode()).hexdigest()
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, target)
+
+
+def thumbnail_bytes(path: str, width: int, height: int, annotations: pd.DataFrame | Shapes, options: ThumbOptions,
+                    disk_cache: bool = True) -> bytes:
+    """JPEG bytes of one thumbnail, from memory, then disk cache, else rendered and stored."""
+    key = _thumb_key(path, width, height, annotations_digest(annotations) if options.overlay else "", options)
+    if key is not None and key in _MEMORY:
+        _MEMORY.move_to_end(key)
+        return _MEMORY[key]
+    target = thumbs_dir() / key[:2] / f"{key}.jpg" if (key and disk_cache) else None
+    if target is not None and target.is_file():
+        data = target.read_bytes()
+    else:
+        data = encode_jpeg(render_thumbnail(path, width, height, annotations, options), options.quality)
+        if target is not None:
+            _write_atomic(target, data)
+    if key is not None:
+        _MEMORY[key] = data
+        while len(_MEMORY) > MEMORY_ITEMS:
+            _MEMORY.popitem(last=False)
+    return data
+
+
+def thumbnails(ds: Dataset, image_ids: Sequence[int], options: ThumbOptions, disk_cache: bool = True) -> list[bytes]:
+    """JPEG thumbnails of images, in the order of `image_ids`."""
+    image_ids = [int(i) for i in image_ids]
+    images = ds.images.set_index("image_id").loc[image_ids, ["path", "width", "height"]]
+    ann = ds.annotations
+    # Gather the page's annotations once, sorted by image, then slice plain arrays per image.
+    sub = ann[ann["image_id"].isin(image_ids)].sort_values(["image_id", "ann_id"], kind="stable")
+    ids = sub["image_id"].to_numpy()
+    shapes = Shapes.of(sub)
+    lo = np.searchsorted(ids, image_ids, "left")
+    hi = np.searchsorted(ids, image_ids, "right")
+    paths, widths, heights = images["path"].tolist(), images["width"].tolist(), images["height"].tolist()
+    return [thumbnail_bytes(paths[k], int(widths[k]), int(heights[k]), shapes.take(slice(lo[k], hi[k])), options, disk_cache)
+            for k in range(len(image_ids))]
+
+
+def clear_memory_cache() -> None:
+    """Forget in-memory thumbnails (the disk cache stays)."""
+    _MEMORY.clear()
+
+
+def with_options(options: ThumbOptions, **changes: object) -> ThumbOptions:
+    """A copy of thumbnail options with some fields changed."""
+    return replace(options, **changes)
+
+
+# ---------------------------------------------------------------------------------------
+# Query parameters: a view as a link
+
+
+def _split_list(value: str | None) -> list[str]:
+    return [v for v in (value or "").split(",") if v]
+
+
+def _range(value: str | None, cast: type = float) -> tuple | None:
+    """ "lo-hi" (or "lo..hi") to a (lo, hi) tuple; None when absent or malformed."""
+    if not value:
+        return None
+    text = value.replace("..", "-")
+    lo, sep, hi = text.partition("-")
+    try:
+        pair = (cast(lo), cast(hi)) if sep else None
+    except ValueError:
+        return None
+    return pair if pair and pair[0] <= pair[1] else None
+
+
+def _fmt_number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def filter_to_params(flt: GalleryFilter) -> dict[str, str]:
+    """Query parameters of a filter; defaults are left out so links stay short."""
+    out: dict[str, str] = {}
+    if flt.classes:
+        out["classes"] = ",".join(flt.classes)
+    if flt.class_mode != "any":
+        out["mode"] = flt.class_mode
+    if flt.empty != "include":
+        out["empty"] = flt.empty
+    if flt.filters:
+        out["filters"] = ",".join(flt.filters)
+    if flt.splits:
+        out["split"] = ",".join(flt.splits)
+    if flt.n_annotations is not None:
+        out["nann"] = "-".join(_fmt_number(v) for v in flt.n_annotations)
+    if flt.area is not None:
+        out["area"] = "-".join(_fmt_number(v) for v in flt.area)
+    if flt.search.strip():
+        out["q"] = flt.search.strip()
+    return out
+
+
+def filter_from_params(params: dict[str, str], ds: Dataset) -> GalleryFilter:
+    """A filter from query parameters; unknown classes, filters, splits and modes are dropped."""
+    names = set(ds.class_names)
+    letters = set(ds.images["filter_letter"].dropna())
+    splits = set(ds.images["split"])
+    mode = params.get("mode", "any")
+    empty = params.get("empty", "include")
+    return GalleryFilter(
+        classes=tuple(c for c in _split_list(params.get("classes")) if c in names),
+        class_mode=mode if mode in CLASS_MODES else "any",
+        empty=empty if empty in EMPTY_MODES else "include",
+        filters=tuple(f for f in _split_list(params.get("filters")) if f in letters),
+        splits=tuple(s for s in _split_list(params.get("split")) if s in splits),
+        n_annotations=_range(params.get("nann"), int),
+        area=_range(params.get("area"), float),
+        search=params.get("q", ""),
+    )
+
+
+def annotation_table(ds: Dataset, image_id: int) -> pd.DataFrame:
+    """The detail view's table of one image's annotations (pixel units)."""
+    cols = {"ann_id": "id", "class_name": "class", "kind": "kind", "mask_area": "mask area (px²)",
+            "area": "stored area (px²)", "box_x": "box x", "box_y": "box y", "box_w": "box w", "box_h": "box h",
+            "cx": "centroid x", "cy": "centroid y", "n_parts": "parts", "n_vertices": "vertices"}
+    table = ds.annotations_of(image_id)[list(cols)].rename(columns=cols)
+    order = {c: i for i, c in enumerate(ds.class_names)}
+    rank = table["class"].map(order).fillna(len(order)).to_numpy()
+    return table.iloc[np.lexsort((table["id"].to_numpy(), rank))].reset_index(drop=True)
+
+
+PAGE_SIZES: tuple[int, ...] = (24, 48, 96)
+THUMB_SIZES: dict[str, int] = {"small": 128, "medium": 192, "large": 256}
+
+
+@dataclass(frozen=True)
+class GalleryView:
+    """How the gallery is laid out: order, page, sizes, overlays, and the open image."""
+
+    sort: str = "observation"
+    seed: int = 0
+    page: int = 1
+    page_size: int = 48
+    thumb: str = "medium"
+    overlay: bool = True
+    image: int | None = None
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def view_to_params(view: GalleryView) -> dict[str, str]:
+    """Query parameters of a gallery view (defaults left out)."""
+    base = GalleryView()
+    out: dict[str, str] = {}
+    if view.sort != base.sort:
+        out["sort"] = view.sort
+    if view.sort == "shuffle":
+        out["seed"] = str(view.seed)
+    if view.page != base.page:
+        out["page"] = str(view.page)
+    if view.page_size != base.page_size:
+        out["size"] = str(view.page_size)
+    if view.thumb != base.thumb:
+        out["thumb"] = view.thumb
+    if not view.overlay:
+        out["overlay"] = "0"
+    if view.image is not None:
+        out["image"] = str(view.image)
+    return out
+
+
+def view_from_params(params: dict[str, str], ds: Dataset | None = None) -> GalleryView:
+    """A gallery view from query parameters; bad values fall back to defaults."""
+    sort = params.get("sort", "observation")
+    size = _int(params.get("size"), 48)
+    thumb = params.get("thumb", "medium")
+    image = _int(params.get("image"), -1)
+    if ds is not None and image not in set(ds.images["image_id"].tolist()):
+        image = -1
+    return GalleryView(
+        sort=sort if sort in SORTS else "observation",
+        seed=_int(params.get("seed"), 0),
+        page=max(1, _int(params.get("page"), 1)),
+        page_size=size if size in PAGE_SIZES else 48,
+        thumb=thumb if thumb in THUMB_SIZES else "medium",
+        overlay=params.get("overlay", "1") != "0",
+        image=image if image >= 0 else None,
+    )
+
+
+@dataclass(frozen=True)
+class DetailView:
+    """The detail view's display choices that belong in a shared link."""
+
+    stretch: str = "linear"
+    limits: str = "percentile"
+    lower: float = 0.5
+    upper: float = 99.8
+    hidden_classes: tuple[str, ...] = ()
+
+
+def detail_to_params(view: DetailView) -> dict[str, str]:
+    """Query parameters of the detail view (defaults left out)."""
+    base = DetailView()
+    out: dict[str, str] = {}
+    if view.stretch != base.stretch:
+        out["stretch"] = view.stretch
+    if view.limits != base.limits:
+        out["limits"] = view.limits
+    if (view.lower, view.upper) != (base.lower, base.upper):
+        out["pct"] = f"{view.lower:g}-{view.upper:g}"
+    if view.hidden_classes:
+        out["hide"] = ",".join(view.hidden_classes)
+    return out
+
+
+def detail_from_params(params: dict[str, str], ds: Dataset) -> DetailView:
+    """The detail view from query parameters; bad values fall back to defaults."""
+    base = DetailView()
+    stretch = params.get("stretch", base.stretch)
+    limits = params.get("limits", base.limits)
+    pct = _range(params.get("pct"), float)
+    if pct is None or not (0 <= pct[0] < pct[1] <= 100):
+        pct = (base.lower, base.upper)
+    names = set(ds.class_names)
+    return DetailView(
+        stretch=stretch if stretch in STRETCHES else base.stretch,
+        limits=limits if limits in LIMITS else base.limits,
+        lower=pct[0], upper=pct[1],
+        hidden_classes=tuple(c for c in _split_list(params.get("hide")) if c in names),
+    )

@@ -1,0 +1,112 @@
+"""Display stretches astronomers use (astropy.visualization), returning 8-bit frames."""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.visualization import (
+    AsinhStretch,
+    AsymmetricPercentileInterval,
+    BaseInterval,
+    BaseStretch,
+    HistEqStretch,
+    LinearStretch,
+    LogStretch,
+    MinMaxInterval,
+    SqrtStretch,
+    ZScaleInterval,
+)
+
+STRETCHES: tuple[str, ...] = ("linear", "sqrt", "log", "asinh", "histeq")
+STRETCH_LABELS: dict[str, str] = {
+    "linear": "linear",
+    "sqrt": "square root",
+    "log": "log",
+    "asinh": "asinh",
+    "histeq": "histogram equalisation",
+}
+LIMITS: tuple[str, ...] = ("percentile", "zscale", "minmax")
+LIMIT_LABELS: dict[str, str] = {"percentile": "percentile", "zscale": "zscale", "minmax": "min / max"}
+
+
+def make_interval(limits: str = "percentile", lower: float = 0.5, upper: float = 99.5) -> BaseInterval:
+    """The astropy interval for a limits mode ("percentile", "zscale", "minmax")."""
+    if limits == "percentile":
+        if not 0.0 <= lower < upper <= 100.0:
+            raise ValueError(f"percentiles must satisfy 0 <= lower < upper <= 100, got {lower}, {upper}")
+        return AsymmetricPercentileInterval(lower, upper)
+    if limits == "zscale":
+        return ZScaleInterval()
+    if limits == "minmax":
+        return MinMaxInterval()
+    raise ValueError(f"limits must be one of {LIMITS}, got {limits!r}")
+
+
+def make_stretch(stretch: str, normalised: np.ndarray | None = None, log_a: float = 1000.0,
+                 asinh_a: float = 0.1) -> BaseStretch:
+    """The astropy stretch for a name; histogram equalisation needs the normalised data."""
+    if stretch == "linear":
+        return LinearStretch()
+    if stretch == "sqrt":
+        return SqrtStretch()
+    if stretch == "log":
+        return LogStretch(a=log_a)
+    if stretch == "asinh":
+        return AsinhStretch(a=asinh_a)
+    if stretch == "histeq":
+        if normalised is None:
+            raise ValueError("histogram equalisation needs the normalised data")
+        return HistEqStretch(normalised)
+    raise ValueError(f"stretch must be one of {STRETCHES}, got {stretch!r}")
+
+
+def display_limits(image: np.ndarray, limits: str = "percentile", lower: float = 0.5, upper: float = 99.5,
+                   ignore_border: bool = True) -> tuple[float, float]:
+    """(vmin, vmax) of a frame for a limits mode.
+
+    Args:
+        image: 2-D frame, any numeric dtype.
+        limits: "percentile" (lower/upper percentiles), "zscale" (IRAF zscale) or "minmax".
+        lower, upper: percentiles for the "percentile" mode.
+        ignore_border: compute limits on non-zero pixels only, so the black area outside
+            the XMM-OM detector window does not drag the lower limit down.
+    """
+    data = np.asarray(image, dtype=np.float64)
+    values = data[np.isfinite(data)]
+    if ignore_border:
+        inside = values[values != 0]
+        if inside.size:
+            values = inside
+    if values.size == 0:
+        return 0.0, 1.0
+    vmin, vmax = make_interval(limits, lower, upper).get_limits(values)
+    return float(vmin), float(vmax)
+
+
+def stretch_image(image: np.ndarray, stretch: str = "linear", limits: str = "percentile", lower: float = 0.5,
+                  upper: float = 99.5, ignore_border: bool = True, log_a: float = 1000.0,
+                  asinh_a: float = 0.1) -> np.ndarray:
+    """A frame scaled to uint8 for display: limits, then a stretch (astropy.visualization).
+
+    Args:
+        image: 2-D frame (uint8 JPEG pixels, 16-bit PNG or float).
+        stretch: one of STRETCHES.
+        limits: one of LIMITS (see `display_limits`).
+        lower, upper: percentiles for the "percentile" mode.
+        ignore_border: limits from non-zero pixels only (the black detector border).
+        log_a, asinh_a: the `a` parameter of astropy's LogStretch and AsinhStretch.
+    """
+    data = np.asarray(image, dtype=np.float64)
+    if data.ndim != 2:
+        raise ValueError(f"expected a 2-D frame, got shape {data.shape}")
+    vmin, vmax = display_limits(data, limits, lower, upper, ignore_border)
+    if not vmax > vmin:
+        # A flat frame: nothing to stretch, show it mid-grey rather than dividing by zero.
+        return np.where(np.isfinite(data), 128, 0).astype(np.uint8)
+    normalised = np.clip((np.nan_to_num(data, nan=vmin) - vmin) / (vmax - vmin), 0.0, 1.0)
+    scaled = make_stretch(stretch, normalised, log_a, asinh_a)(normalised, clip=True)
+    return to_uint8(scaled)
+
+
+def to_uint8(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] to uint8 (rounded, clipped)."""
+    return np.clip(np.rint(np.asarray(values) * 255.0), 0, 255).astype(np.uint8)
