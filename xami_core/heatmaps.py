@@ -1,0 +1,658 @@
+"""Spatial heatmaps: where each artefact class falls on the detector.
+
+Every annotation is mapped onto a fixed `grid` x `grid` raster in normalised detector
+coordinates (u = x / width, v = y / height), so frames of any size share one grid. A cell
+counts an annotation when the annotation covers part of the cell:
+
+- "mask" (default): the exact COCO mask. Polygons and RLEs are rasterised at the image's
+  own pixel size by pycocotools (the same pixels as `mask_area`); each mask pixel is a
+  unit square and the cells it overlaps are covered. At grid = image size this is the
+  pycocotools mask itself. Box-only annotations (no segmentation) use their box.
+- "box": the recomputed box (`box_x/y/w/h`), the authors' method; a box covers the
+  cells its area overlaps (at grid = 512 on integer boxes: `heat[y:y+h, x:x+w] += 1`).
+- "centroid": one cell per instance, the one holding the mask centroid (`cx`, `cy`);
+  centroids just outside the frame (polygons crossing the edge) go to the edge cell.
+
+Two quantities are accumulated per (group, class, cell): `counts`, the annotations
+covering the cell (overlapping annotations of one image add up, as in the authors'
+figure), and `images`, the images in which at least one annotation of the class covers
+the cell (the union per image, so `images / n_images` is a true share of images).
+
+Every path is vectorised. Masks and boxes become vertical runs (column, first row, end
+row) on the grid; union per image is an interval merge on sorted runs; sums are 1D/2D
+difference arrays filled by `np.bincount` and integrated by `cumsum`. The mask path
+needs one rasterisation per annotation because a mask's cells cannot be derived from a
+summary (box, area, centroid): pycocotools rasterises every polygon part in one C call,
+and its compressed RLE strings are decoded to runs here with numpy. The runs are cached
+per annotations table and grid (`mask_runs`), so regrouping or renormalising is cheap.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+from pycocotools import mask as mask_utils
+
+from .model import FILTER_ORDER, FILTERS, SPLIT_ORDER, XamiDataError
+from .tables import rle_to_compressed
+
+METHODS: dict[str, str] = {
+    "mask": "exact masks",
+    "box": "boxes (authors' method)",
+    "centroid": "centroids",
+}
+NORMALISATIONS: dict[str, str] = {
+    "count": "annotations covering the cell",
+    "share": "share of the group's images with the class covering the cell",
+    "max": "fraction of the map's maximum",
+}
+SCALES = ("linear", "log")
+GRIDS = (64, 128, 256, 512)
+DEFAULT_GRID = 128
+FRAME_PX = 512  # XAMI frames: figure axes are in pixels of a 512 x 512 frame
+REST = "rest"  # the complement of a group in difference maps
+
+# Colour scales: perceptually uniform by default, the authors' white -> sky blue -> navy on request.
+AUTHORS_BLUES = [[0.0, "#ffffff"], [0.35, "#87ceeb"], [0.7, "#1f4e9e"], [1.0, "#000080"]]
+COLOURSCALES: dict[str, str | list] = {
+    "viridis": "Viridis",
+    "cividis": "Cividis",
+    "authors' blues": AUTHORS_BLUES,
+}
+DIVERGING = "RdBu_r"  # red: more in the first group, blue: more in the second; white at 0
+
+
+@dataclass(frozen=True)
+class HeatmapSet:
+    """Accumulated maps per group and class on one grid.
+
+    counts[g, c, row, col]: annotations of class c in group g covering the cell.
+    images[g, c, row, col]: images of group g in which class c covers the cell.
+    n_images[g]: images in group g; n_annotations[g, c]: annotations counted.
+    Rows run down the frame (row 0 at y = 0), like the image.
+    """
+
+    counts: np.ndarray
+    images: np.ndarray
+    groups: tuple[str, ...]
+    classes: tuple[str, ...]
+    n_images: np.ndarray
+    n_annotations: np.ndarray
+    method: str
+    grid: int
+
+    def index(self, group: str, class_name: str) -> tuple[int, int]:
+        """Positions of a group and a class in the arrays."""
+        return self.groups.index(group), self.classes.index(class_name)
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Vertical runs on the grid: annotation row `ann` covers rows lo..hi-1 of column `col`."""
+
+    ann: np.ndarray
+    col: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ann)
+
+    def take(self, keep: np.ndarray) -> Runs:
+        """The runs selected by a boolean or index array."""
+        return Runs(self.ann[keep], self.col[keep], self.lo[keep], self.hi[keep])
+
+
+def _empty_runs() -> Runs:
+    z = np.zeros(0, dtype=np.int64)
+    return Runs(z, z, z, z)
+
+
+def _concat_runs(parts: Sequence[Runs]) -> Runs:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty_runs()
+    return Runs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("ann", "col", "lo", "hi")))
+
+
+def _ceil_div(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
+    return -((-a) // b)
+
+
+def merge_intervals(key: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Union of half-open intervals [lo, hi) that share a key: disjoint (key, lo, hi) runs."""
+    if len(key) == 0:
+        return key, lo, hi
+    order = np.lexsort((lo, key))
+    key, lo, hi = key[order], lo[order], hi[order]
+    span = int(hi.max()) + 1
+    # Furthest end so far within the key: earlier keys weigh less than key * span.
+    reach = np.maximum.accumulate(key * span + hi) - key * span
+    new = np.ones(len(key), dtype=bool)
+    new[1:] = (key[1:] != key[:-1]) | (lo[1:] > reach[:-1])
+    starts = np.flatnonzero(new)
+    return key[starts], lo[starts], np.maximum.reduceat(hi, starts)
+
+
+def _merge_runs(runs: Runs, grid: int) -> Runs:
+    """Per annotation and column, the union of its runs (each cell counted once)."""
+    key, lo, hi = merge_intervals(runs.ann * grid + runs.col, runs.lo, runs.hi)
+    return Runs(key // grid, key % grid, lo, hi)
+
+
+# --- grid geometry ---------------------------------------------------------------------------
+
+def box_cells(x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray, width: np.ndarray, height: np.ndarray,
+              grid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cells [c0, c1) x [r0, r1) a box overlaps, clipped to the frame; at least one cell."""
+    # Multiply before dividing: a box edge on a cell edge then maps to an exact integer.
+    x0 = np.clip(x, 0, width) * grid / width
+    x1 = np.clip(x + w, 0, width) * grid / width
+    y0 = np.clip(y, 0, height) * grid / height
+    y1 = np.clip(y + h, 0, height) * grid / height
+    c0 = np.minimum(np.floor(x0), grid - 1).astype(np.int64)
+    r0 = np.minimum(np.floor(y0), grid - 1).astype(np.int64)
+    c1 = np.maximum(np.ceil(x1).astype(np.int64), c0 + 1)
+    r1 = np.maximum(np.ceil(y1).astype(np.int64), r0 + 1)
+    return c0, c1, r0, r1
+
+
+def centroid_cells(cx: np.ndarray, cy: np.ndarray, width: np.ndarray, height: np.ndarray,
+                   grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """(column, row) of the cell holding each centroid, edge cells for points just outside."""
+    col = np.clip(np.floor(cx * grid / width), 0, grid - 1).astype(np.int64)
+    row = np.clip(np.floor(cy * grid / height), 0, grid - 1).astype(np.int64)
+    return col, row
+
+
+def box_runs(ann: np.ndarray, c0: np.ndarray, c1: np.ndarray, r0: np.ndarray, r1: np.ndarray) -> Runs:
+    """One vertical run per box column."""
+    n_cols = c1 - c0
+    rep = np.repeat(np.arange(len(ann)), n_cols)
+    offset = np.arange(len(rep)) - np.repeat(np.cumsum(n_cols) - n_cols, n_cols)
+    return Runs(ann[rep], c0[rep] + offset, r0[rep], r1[rep])
+
+
+# --- compressed RLE strings -> runs, vectorised -------------------------------------------------
+
+def decode_rle_counts(strings: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Uncompressed run lengths of COCO compressed RLE strings: (counts, owner string index).
+
+    The format (pycocotools `rleToString`): 5 data bits per char (char - 48), bit 0x20
+    continues a number, bit 0x10 of its last char is the sign; from the 4th count on, a
+    count is stored as the difference to the count two places earlier.
+    """
+    n = len(strings)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=n)
+    chars = np.frombuffer(b"".join(strings), dtype=np.uint8).astype(np.int64) - 48
+    string_of_char = np.repeat(np.arange(n), lengths)
+    last = (chars & 0x20) == 0
+    ends = np.flatnonzero(last)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    number_of_char = np.repeat(np.arange(len(starts)), ends - starts + 1)
+    k = np.arange(len(chars)) - starts[number_of_char]
+    values = np.add.reduceat((chars & 0x1F) << (5 * k), starts)
+    negative = (chars[ends] & 0x10) != 0
+    values[negative] -= np.left_shift(1, 5 * (k[ends][negative] + 1))
+    owner = string_of_char[starts]
+    # Position of each number within its string, then undo the delta coding: counts at
+    # odd positions and at even positions >= 2 are two running sums per string.
+    per_string = np.bincount(owner, minlength=n)
+    first = np.cumsum(per_string) - per_string
+    pos = np.arange(len(values)) - first[owner]
+    # Two running sums (odd positions; even positions from 2 on), restarted per string.
+    odd = pos % 2 == 1
+    even = ~odd & (pos > 0)
+    counts = values.copy()
+    for chain in (odd, even):
+        csum = np.cumsum(np.where(chain, values, 0))
+        before = csum[first] - np.where(chain[first], values[first], 0)  # sum before each string
+        counts[chain] = (csum - before[owner])[chain]
+    return counts, owner
+
+
+def rle_pixel_runs(strings: Sequence[bytes], heights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Foreground pixel runs of compressed RLEs: (owner, pixel column, first row, end row)."""
+    counts, owner = decode_rle_counts(strings)
+    if len(counts) == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z, z
+    per_string = np.bincount(owner, minlength=len(strings))
+    first = np.cumsum(per_string) - per_string
+    pos = np.arange(len(counts)) - first[owner]
+    total = np.cumsum(counts)
+    start = total - counts - (total[first] - counts[first])[owner]  # start index within its own mask
+    fg = (pos % 2 == 1) & (counts > 0)  # runs alternate 0s and 1s, starting with 0s
+    who, f0, f1 = owner[fg], start[fg], start[fg] + counts[fg]
+    h = np.asarray(heights, dtype=np.int64)[who]
+    # Column-major runs may wrap into the next columns: split them per column.
+    col0, col1 = f0 // h, (f1 - 1) // h
+    pieces = col1 - col0 + 1
+    rep = np.repeat(np.arange(len(who)), pieces)
+    j = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    col = col0[rep] + j
+    hr = h[rep]
+    lo = np.where(j == 0, f0[rep] - col0[rep] * hr, 0)
+    hi = np.where(col == col1[rep], f1[rep] - col1[rep] * hr, hr)
+    return who[rep], col, lo, hi
+
+
+def pixel_runs_to_grid(ann: np.ndarray, col: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                       width: np.ndarray, height: np.ndarray, grid: int) -> Runs:
+    """Map pixel runs onto grid runs: a pixel is a unit square, covering the cells it overlaps."""
+    g0 = (col * grid) // width
+    g1 = _ceil_div((col + 1) * grid, width)
+    r0 = (lo * grid) // height
+    r1 = _ceil_div(hi * grid, height)
+    return _merge_runs(box_runs(ann, g0, g1, r0, r1), grid)
+
+
+# --- per-annotation runs for each method, mask runs cached ---------------------------------------
+
+# id(annotations table) -> (weak reference to it, {grid: runs}); entries leave with the table.
+_MASK_CACHE: dict[int, tuple[weakref.ref, dict[int, Runs]]] = {}
+
+
+def _sizes(images: pd.DataFrame, annotations: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Width and height of each annotation's image."""
+    idx = pd.Index(images["image_id"]).get_indexer(annotations["image_id"])
+    if (idx < 0).any():
+        bad = annotations["image_id"].to_numpy()[idx < 0][0]
+        raise XamiDataError(f"annotations table: image_id {bad} is not in the images table")
+    return images["width"].to_numpy(np.int64)[idx], images["height"].to_numpy(np.int64)[idx]
+
+
+def compute_mask_runs(images: pd.DataFrame, annotations: pd.DataFrame, grid: int) -> Runs:
+    """Grid runs of every annotation's exact mask (uncached; see `mask_runs`)."""
+    width, height = _sizes(images, annotations)
+    kind = annotations["kind"].to_numpy(dtype=object)
+    seg = annotations["segmentation"].to_numpy(dtype=object)
+    parts: list[Runs] = []
+    poly = np.flatnonzero(kind == "polygon")
+    for w, h in {(int(a), int(b)) for a, b in zip(width[poly], height[poly], strict=True)}:
+        sel = poly[(width[poly] == w) & (height[poly] == h)]
+        flat = [p for i in sel for p in seg[i]]
+        owner = np.repeat(sel, [len(seg[i]) for i in sel])
+        # One pycocotools call rasterises every part; parts of one annotation merge below.
+        strings = [r["counts"] for r in mask_utils.frPyObjects(flat, h, w)]
+        who, col, lo, hi = rle_pixel_runs(strings, np.full(len(strings), h))
+        parts.append(pixel_runs_to_grid(owner[who], col, lo, hi, w, h, grid))
+    rle = np.flatnonzero(kind == "rle")
+    if len(rle):
+        compressed = [rle_to_compressed(seg[i]) for i in rle]
+        # An RLE's own size defines its pixels (it should equal the image's).
+        sizes = np.array([r["size"] for r in compressed], dtype=np.int64).reshape(-1, 2)
+        who, col, lo, hi = rle_pixel_runs([r["counts"] for r in compressed], sizes[:, 0])
+        parts.append(pixel_runs_to_grid(rle[who], col, lo, hi, sizes[who, 1], sizes[who, 0], grid))
+    box = np.flatnonzero(kind == "box")
+    if len(box):
+        parts.append(_box_method_runs(annotations.iloc[box], width[box], height[box], grid, box))
+    return _concat_runs(parts)
+
+
+def _box_method_runs(ann: pd.DataFrame, width: np.ndarray, height: np.ndarray, grid: int,
+                     rows: np.ndarray | None = None) -> Runs:
+    c0, c1, r0, r1 = box_cells(ann["box_x"].to_numpy(float), ann["box_y"].to_numpy(float), ann["box_w"].to_numpy(float),
+                               ann["box_h"].to_numpy(float), width, height, grid)
+    rows = np.arange(len(ann)) if rows is None else rows
+    return box_runs(rows, c0, c1, r0, r1)
+
+
+def mask_runs(images: pd.DataFrame, annotations: pd.DataFrame, grid: int) -> Runs:
+    """Grid runs of the exact masks, computed once per annotations table and grid."""
+    entry = _MASK_CACHE.get(id(annotations))
+    if entry is None or entry[0]() is not annotations:
+        key = id(annotations)
+        entry = (weakref.ref(annotations), {})
+        _MASK_CACHE[key] = entry
+        weakref.finalize(annotations, _MASK_CACHE.pop, key, None)
+    per_table = entry[1]
+    if grid not in per_table:
+        per_table[grid] = compute_mask_runs(images, annotations, grid)
+    return per_table[grid]
+
+
+def method_runs(images: pd.DataFrame, annotations: pd.DataFrame, method: str, grid: int) -> Runs:
+    """Grid runs of every annotation for a method (rows of `annotations` in `ann`)."""
+    if method == "mask":
+        return mask_runs(images, annotations, grid)
+    width, height = _sizes(images, annotations)
+    if method == "box":
+        return _box_method_runs(annotations, width, height, grid)
+    if method == "centroid":
+        col, row = centroid_cells(annotations["cx"].to_numpy(float), annotations["cy"].to_numpy(float), width, height, grid)
+        return Runs(np.arange(len(annotations)), col, row, row + 1)
+    raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+
+
+# --- groups ------------------------------------------------------------------------------------
+
+def filter_label(letter: str) -> str:
+    """A filter's display label, e.g. "UVW1 (291 nm)"."""
+    name, nm = FILTERS.get(letter, (letter, None))
+    return f"{name} ({nm:.0f} nm)" if nm else f"{name} (broad band)"
+
+
+def group_labels(images: pd.DataFrame, by: str | Mapping[int, str] | pd.Series) -> tuple[pd.Series, tuple[str, ...]]:
+    """Group of each image (Series indexed like `images`, NA = excluded) and the group order.
+
+    `by`: "all", "split", "filter", or a mapping image_id -> label (e.g. a fold's
+    train/valid parts); mapping labels keep their first-appearance order.
+    """
+    if isinstance(by, str):
+        if by == "all":
+            return pd.Series("all images", index=images.index, dtype="str"), ("all images",)
+        if by == "split":
+            present = list(pd.unique(images["split"]))
+            order = [s for s in SPLIT_ORDER if s in present] + sorted(set(present) - set(SPLIT_ORDER))
+            return images["split"].astype("str"), tuple(order)
+        if by == "filter":
+            letters = images["filter_letter"].fillna("?")
+            present = set(pd.unique(letters))
+            names = {f: filter_label(f) for f in present - {"?"}} | {"?": "unknown filter"}
+            labels = letters.map(names).astype("str")
+            order = [names[f] for f in FILTER_ORDER if f in present]
+            order += sorted(names[f] for f in present - set(FILTER_ORDER) - {"?"})
+            order += ["unknown filter"] if "?" in present else []
+            return labels, tuple(order)
+        raise ValueError(f"group by must be 'all', 'split', 'filter' or a mapping, got {by!r}")
+    mapping = pd.Series(by) if not isinstance(by, pd.Series) else by
+    labels = images["image_id"].map(mapping).astype("str")
+    order = tuple(str(v) for v in pd.unique(mapping.astype("str")))
+    return labels, order
+
+
+# --- accumulation ------------------------------------------------------------------------------
+
+def _runs_to_maps(map_index: np.ndarray, runs: Runs, n_maps: int, grid: int) -> np.ndarray:
+    """Sum vertical runs into (n_maps, grid, grid) maps with a 1D difference array per column."""
+    size = n_maps * grid * (grid + 1)
+    base = (map_index * grid + runs.col) * (grid + 1)
+    diff = np.bincount(base + runs.lo, minlength=size) - np.bincount(base + runs.hi, minlength=size)
+    maps = np.cumsum(diff.reshape(n_maps, grid, grid + 1), axis=2)[:, :, :grid]
+    return np.ascontiguousarray(maps.transpose(0, 2, 1)).astype(np.int32)
+
+
+def _boxes_to_maps(map_index: np.ndarray, c0: np.ndarray, c1: np.ndarray, r0: np.ndarray, r1: np.ndarray,
+                   n_maps: int, grid: int) -> np.ndarray:
+    """Sum boxes into maps with a 2D difference array (four corners per box) and prefix sums."""
+    g1 = grid + 1
+    base = map_index * g1 * g1
+    size = n_maps * g1 * g1
+    diff = (np.bincount(base + r0 * g1 + c0, minlength=size) - np.bincount(base + r0 * g1 + c1, minlength=size)
+            - np.bincount(base + r1 * g1 + c0, minlength=size) + np.bincount(base + r1 * g1 + c1, minlength=size))
+    maps = diff.reshape(n_maps, g1, g1).cumsum(axis=1).cumsum(axis=2)[:, :grid, :grid]
+    return maps.astype(np.int32)
+
+
+def _image_union_maps(map_index: np.ndarray, image_index: np.ndarray, runs: Runs, n_maps: int, grid: int) -> np.ndarray:
+    """Maps of images covering each cell: runs merged per (image, map, column) first."""
+    key = (image_index * n_maps + map_index) * grid + runs.col
+    key, lo, hi = merge_intervals(key, runs.lo, runs.hi)
+    merged = Runs(key, key % grid, lo, hi)
+    return _runs_to_maps((key // grid) % n_maps, merged, n_maps, grid)
+
+
+def compute_heatmaps(images: pd.DataFrame, annotations: pd.DataFrame, method: str = "mask", grid: int = DEFAULT_GRID,
+                     by: str | Mapping[int, str] | pd.Series = "split", classes: Sequence[str] | None = None,
+                     with_images: bool = True) -> HeatmapSet:
+    """Heatmaps per group and class from the images and annotations tables.
+
+    Args:
+        images: needs image_id, width, height (and split / filter_letter to group by them).
+        annotations: needs image_id, class_name; kind, segmentation for "mask"; box_x/y/w/h
+            for "box"; cx, cy for "centroid".
+        method: "mask" (exact), "box" (the authors' method) or "centroid".
+        grid: cells per side of the normalised detector grid.
+        by: "all", "split", "filter", or a mapping image_id -> group label.
+        classes: class order (default: the classes present, sorted).
+        with_images: also count images covering each cell (needed for the "share" normalisation).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    if grid < 1:
+        raise ValueError(f"grid must be a positive number of cells, got {grid}")
+    labels, groups = group_labels(images, by)
+    classes = tuple(classes) if classes is not None else tuple(sorted(pd.unique(annotations["class_name"])))
+    img_group = pd.Series(pd.Index(groups).get_indexer(labels), index=images["image_id"].to_numpy())
+    n_images = np.bincount(img_group[img_group >= 0], minlength=len(groups)).astype(np.int64)
+
+    ann_group = img_group.reindex(annotations["image_id"].to_numpy()).fillna(-1).to_numpy(np.int64)
+    ann_class = pd.Index(classes).get_indexer(annotations["class_name"])
+    keep = (ann_group >= 0) & (ann_class >= 0)
+    n_maps = len(groups) * len(classes)
+    ann_map = np.where(keep, ann_group * len(classes) + ann_class, -1)
+    n_annotations = np.bincount(ann_map[keep], minlength=n_maps).reshape(len(groups), len(classes))
+    shape = (len(groups), len(classes), grid, grid)
+
+    if method == "box":
+        # Counts straight from the boxes' corners; the image union needs runs.
+        sub = annotations[keep]
+        width, height = _sizes(images, sub)
+        c0, c1, r0, r1 = box_cells(sub["box_x"].to_numpy(float), sub["box_y"].to_numpy(float), sub["box_w"].to_numpy(float),
+                                   sub["box_h"].to_numpy(float), width, height, grid)
+        counts = _boxes_to_maps(ann_map[keep], c0, c1, r0, r1, n_maps, grid)
+        runs = box_runs(np.flatnonzero(keep), c0, c1, r0, r1) if with_images else None
+    else:
+        runs = method_runs(images, annotations, method, grid)
+        runs = runs.take(keep[runs.ann])
+        counts = _runs_to_maps(ann_map[runs.ann], runs, n_maps, grid)
+    if with_images:
+        image_pos = pd.Index(images["image_id"]).get_indexer(annotations["image_id"]).astype(np.int64)
+        covering = _image_union_maps(ann_map[runs.ann], image_pos[runs.ann], runs, n_maps, grid)
+    else:
+        covering = np.zeros((n_maps, grid, grid), dtype=np.int32)
+    return HeatmapSet(counts=counts.reshape(shape), images=covering.reshape(shape), groups=groups, classes=classes,
+                      n_images=n_images, n_annotations=n_annotations, method=method, grid=grid)
+
+
+def dataset_heatmaps(ds, method: str = "mask", grid: int = DEFAULT_GRID,
+                     by: str | Mapping[int, str] | pd.Series = "split") -> HeatmapSet:
+    """Heatmaps of a `Dataset`, classes in the dataset's order."""
+    return compute_heatmaps(ds.images, ds.annotations, method=method, grid=grid, by=by, classes=ds.class_names)
+
+
+# --- normalisation and differences -------------------------------------------------------------
+
+def _normalise(counts: np.ndarray, images: np.ndarray, n_images: np.ndarray, how: str) -> np.ndarray:
+    """Normalise maps with leading (group, class) axes; n_images per group."""
+    if how == "count":
+        return counts.astype(np.float64)
+    if how == "share":
+        n = n_images.astype(np.float64).reshape(-1, *([1] * (images.ndim - 1)))
+        return np.divide(images, n, out=np.zeros(images.shape), where=n > 0)
+    if how == "max":
+        peak = counts.max(axis=(-2, -1), keepdims=True).astype(np.float64)
+        return np.divide(counts, peak, out=np.zeros(counts.shape), where=peak > 0)
+    raise ValueError(f"normalisation must be one of {list(NORMALISATIONS)}, got {how!r}")
+
+
+def normalised(hs: HeatmapSet, how: str = "share") -> np.ndarray:
+    """Maps (group, class, row, col) as counts, shares of the group's images, or fractions of each map's maximum."""
+    return _normalise(hs.counts, hs.images, hs.n_images, how)
+
+
+def difference(hs: HeatmapSet, group: str, other: str = REST, how: str = "share") -> np.ndarray:
+    """Per class, normalised map of `group` minus that of `other` (a group, or REST: all other images)."""
+    g = hs.groups.index(group)
+    a = _normalise(hs.counts[g:g + 1], hs.images[g:g + 1], hs.n_images[g:g + 1], how)[0]
+    if other == REST:
+        counts_b = hs.counts.sum(axis=0) - hs.counts[g]
+        images_b = hs.images.sum(axis=0) - hs.images[g]
+        n_b = hs.n_images.sum() - hs.n_images[g]
+        b = _normalise(counts_b[None], images_b[None], np.array([n_b]), how)[0]
+    else:
+        o = hs.groups.index(other)
+        b = _normalise(hs.counts[o:o + 1], hs.images[o:o + 1], hs.n_images[o:o + 1], how)[0]
+    return a - b
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+def _value_label(how: str, diff: bool = False) -> str:
+    label = {"count": "annotations", "share": "share of images", "max": "fraction of max"}[how]
+    return f"Δ {label}" if diff else label
+
+
+def _scaled(values: np.ndarray, scale: str) -> np.ndarray:
+    """Values to plot: zero cells blank (NaN), log10 of positive values on a log scale."""
+    out = np.where(values > 0, values, np.nan)
+    return np.log10(out) if scale == "log" else out
+
+
+def _colourbar(vmax: float, vmin_pos: float, scale: str, how: str, title: str, **extra) -> dict:
+    """A colour bar whose tick labels show data values (also on a log scale)."""
+    bar: dict = {"title": {"text": title, "side": "top"}, **extra}
+    fmt = ".0%" if how == "share" else ("" if how == "count" else ".2f")
+    if scale == "log" and vmax > 0:
+        lo = np.floor(np.log10(vmin_pos))
+        hi = np.ceil(np.log10(vmax))
+        ticks = [v for e in np.arange(lo, hi + 1) for v in (10 ** e, 2 * 10 ** e, 5 * 10 ** e) if vmin_pos <= v <= vmax]
+        ticks = ticks or [vmax]
+        text = [f"{t:.3g}" if how == "count" else (f"{100 * t:.3g}%" if how == "share" else f"{t:.3g}") for t in ticks]
+        bar.update(tickvals=list(np.log10(ticks)), ticktext=text)
+    elif fmt:
+        bar.update(tickformat=fmt)
+    return bar
+
+
+def _range(values: np.ndarray, scale: str) -> tuple[float, float]:
+    pos = values[values > 0]
+    if pos.size == 0:
+        return (0.0, 1.0)
+    if scale == "log":
+        lo, hi = float(np.log10(pos.min())), float(np.log10(pos.max()))
+        return (lo, hi if hi > lo else lo + 1)
+    return (0.0, float(pos.max()))
+
+
+def _frame_axes(fig: go.Figure, frame_px: int, row: int | None = None, col: int | None = None, titles: bool = True) -> None:
+    """Pixel axes 0..frame_px, y down like the image, square cells."""
+    xa = {"range": [0, frame_px], "constrain": "domain", "showgrid": False, "zeroline": False,
+          "ticks": "outside", "tickvals": [0, 128, 256, 384, 512] if frame_px == 512 else None}
+    ya = dict(xa, range=[frame_px, 0])
+    if titles:
+        xa["title"] = {"text": "x (px)"}
+        ya["title"] = {"text": "y (px)"}
+    fig.update_xaxes(**xa, row=row, col=col)
+    fig.update_yaxes(**ya, row=row, col=col)
+
+
+def _heatmap_trace(z: np.ndarray, frame_px: int, **kwargs) -> go.Heatmap:
+    grid = z.shape[0]
+    cell = frame_px / grid
+    return go.Heatmap(z=z, x0=cell / 2, dx=cell, y0=cell / 2, dy=cell, hoverongaps=False, **kwargs)
+
+
+def colourscale(name: str) -> str | list:
+    """A named colour scale ("viridis", "cividis", "authors' blues")."""
+    return COLOURSCALES[name]
+
+
+def heatmap_figure(hs: HeatmapSet, group: str, class_name: str, how: str = "share", scale: str = "linear",
+                   colours: str = "viridis", frame_px: int = FRAME_PX, height: int = 620) -> go.Figure:
+    """One large map with hover: cell pixels, annotations, images covering and their share."""
+    g, c = hs.index(group, class_name)
+    values = normalised(hs, how)[g, c]
+    grid = hs.grid
+    cell = frame_px / grid
+    n = int(hs.n_images[g])
+    share = hs.images[g, c] / n if n else np.zeros_like(values)
+    custom = np.stack([hs.counts[g, c], hs.images[g, c], share, values], axis=-1)
+    zmin, zmax = _range(values, scale)
+    vpos = values[values > 0]
+    fig = go.Figure(_heatmap_trace(
+        _scaled(values, scale), frame_px, customdata=custom, colorscale=colourscale(colours), zmin=zmin, zmax=zmax,
+        colorbar=_colourbar(float(vpos.max()) if vpos.size else 1.0, float(vpos.min()) if vpos.size else 1.0, scale, how,
+                            _value_label(how)),
+        hovertemplate=(f"x %{{x:.0f}} px, y %{{y:.0f}} px (cell {cell:.3g} px)<br>"
+                       "annotations: %{customdata[0]:d}<br>"
+                       f"images: %{{customdata[1]:d}} of {n:,} (%{{customdata[2]:.2%}})<extra></extra>")))
+    _frame_axes(fig, frame_px)
+    fig.update_layout(
+        title={"text": f"{class_name} · {group} — {METHODS[hs.method]}, {NORMALISATIONS[how]}"
+                       f"{' (log scale)' if scale == 'log' else ''}", "font": {"size": 15}},
+        height=height, margin={"l": 60, "r": 20, "t": 50, "b": 50}, plot_bgcolor="white")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def difference_figure(hs: HeatmapSet, class_name: str, group: str, other: str = REST, how: str = "share",
+                      frame_px: int = FRAME_PX, height: int = 620) -> go.Figure:
+    """Difference of normalised maps (group minus other) on a diverging scale centred on zero."""
+    c = hs.classes.index(class_name)
+    values = difference(hs, group, other, how)[c]
+    bound = float(np.abs(values).max()) or 1.0
+    other_label = "all other images" if other == REST else other
+    fig = go.Figure(_heatmap_trace(
+        values, frame_px, customdata=values[..., None], colorscale=DIVERGING, zmid=0, zmin=-bound, zmax=bound,
+        colorbar=_colourbar(bound, bound, "linear", how, f"{_value_label(how, diff=True)}<br>{group} − {other_label}"),
+        hovertemplate="x %{x:.0f} px, y %{y:.0f} px<br>difference: %{customdata[0]:.4g}<extra></extra>"))
+    _frame_axes(fig, frame_px)
+    fig.update_layout(title={"text": f"{class_name}: {group} minus {other_label} — {NORMALISATIONS[how]}", "font": {"size": 15}},
+                      height=height, margin={"l": 60, "r": 20, "t": 50, "b": 50}, plot_bgcolor="white")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "linear", colours: str = "viridis",
+                           groups: Sequence[str] | None = None, classes: Sequence[str] | None = None,
+                           frame_px: int = FRAME_PX, panel_px: int = 210) -> go.Figure:
+    """Rows = groups, columns = classes (like the authors' figure); one colour scale per class column."""
+    groups = list(groups or hs.groups)
+    classes = list(classes or hs.classes)
+    values = normalised(hs, how)
+    rows, cols = len(groups), len(classes)
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.02, vertical_spacing=0.06 / max(rows, 1) + 0.03,
+                        subplot_titles=[f"{g} · {c}" for g in groups for c in classes])
+    for j, cls in enumerate(classes):
+        c = hs.classes.index(cls)
+        column = values[[hs.groups.index(g) for g in groups], c]
+        zmin, zmax = _range(column, scale)
+        pos = column[column > 0]
+        axis = "coloraxis" if j == 0 else f"coloraxis{j + 1}"
+        # A horizontal colour bar under each class column: classes differ by orders of magnitude.
+        x_mid = (j + 0.5) / cols
+        fig.update_layout({axis: {
+            "colorscale": colourscale(colours), "cmin": zmin, "cmax": zmax,
+            "colorbar": _colourbar(float(pos.max()) if pos.size else 1.0, float(pos.min()) if pos.size else 1.0, scale, how,
+                                   "", orientation="h", x=x_mid, xanchor="center", len=0.9 / cols, y=-0.02, yanchor="top",
+                                   thickness=10, tickfont={"size": 10})}})
+        for i, grp in enumerate(groups):
+            g = hs.groups.index(grp)
+            fig.add_trace(_heatmap_trace(_scaled(values[g, c], scale), frame_px, coloraxis=axis,
+                                         customdata=values[g, c],
+                                         hovertemplate=f"{grp} · {cls}<br>x %{{x:.0f}} px, y %{{y:.0f}} px<br>"
+                                                       f"{_value_label(how)}: %{{customdata:.4g}}<extra></extra>"),
+                          row=i + 1, col=j + 1)
+    _frame_axes(fig, frame_px, titles=False)
+    fig.update_xaxes(showticklabels=False, ticks="")
+    fig.update_yaxes(showticklabels=False, ticks="")
+    for i in range(rows):
+        for j in range(cols):
+            n = i * cols + j + 1
+            fig.update_yaxes(scaleanchor=f"x{'' if n == 1 else n}", scaleratio=1, row=i + 1, col=j + 1)
+    fig.update_annotations(font={"size": 12})
+    fig.update_layout(height=rows * panel_px + 110, margin={"l": 10, "r": 10, "t": 30, "b": 70},
+                      plot_bgcolor="#f4f4f4", showlegend=False)
+    return fig
+
+
+def heatmap_summary(hs: HeatmapSet) -> pd.DataFrame:
+    """Per group and class: images in the group, annotations counted, peak count and peak share."""
+    rows = []
+    for g, grp in enumerate(hs.groups):
+        for c, cls in enumerate(hs.classes):
+            n = int(hs.n_images[g])
+            rows.append({"group": grp, "class": cls, "images": n, "annotations": int(hs.n_annotations[g, c]),
+                         "peak annotations per cell": int(hs.counts[g, c].max()),
+                         "peak share of images": float(hs.images[g, c].max() / n) if n else 0.0})
+    return pd.DataFrame(rows)
