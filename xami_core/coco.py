@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .model import Problem
 
 TOP_LEVEL_KEYS = frozenset({"info", "licenses", "categories", "images", "annotations"})
@@ -20,6 +22,7 @@ CATEGORY_KEYS = frozenset({"id", "name", "supercategory"})
 REQUIRED_IMAGE_KEYS = ("id", "file_name", "width", "height")
 REQUIRED_ANNOTATION_KEYS = ("id", "image_id", "category_id")
 MIN_POLYGON_NUMBERS = 6  # three points
+NUMBER_TYPES = frozenset({int, float})  # JSON numbers; bool is excluded on purpose
 
 
 @dataclass
@@ -88,7 +91,12 @@ def _parse_polygon_parts(
     parts: list[list[float]] = []
     for k, part in enumerate(seg):
         record = f"annotation id {ann_id}, polygon {k}"
-        if not isinstance(part, list) or not all(_is_number(v) for v in part):
+        # Type check per part, not per value: this runs on every coordinate of the dataset.
+        if not isinstance(part, list) or not set(map(type, part)) <= NUMBER_TYPES:
+            problems.append(Problem(file, record, "expected a flat list of finite numbers"))
+            continue
+        values = np.asarray(part, dtype=np.float64)
+        if not np.isfinite(values).all():
             problems.append(Problem(file, record, "expected a flat list of finite numbers"))
             continue
         if len(part) % 2:
@@ -106,7 +114,7 @@ def _parse_polygon_parts(
                 )
             )
             continue
-        parts.append([float(v) for v in part])
+        parts.append(values.tolist())
     return parts or None
 
 
