@@ -17,6 +17,7 @@ from .model import XamiDataError
 COMMAND_MODULES: tuple[str, ...] = (
     "xami_core.cli_download",  # download   (real data: Hugging Face variants)
     "xami_core.cli_folds",  # folds      (the authors' k folds)
+    "xami_core.cli_figures",  # figures  (paper figures and LaTeX tables)
 )
 
 

@@ -1,0 +1,237 @@
+"""Figures and tables for papers: a paper theme, PDF/SVG/PNG through kaleido, CSV and LaTeX tables."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+MM_PER_INCH = 25.4
+CSS_DPI = 96  # plotly lays figures out in CSS pixels; Chrome prints 96 of them per inch
+FORMATS = ("pdf", "svg", "png")
+MIME = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png"}
+# Journal column widths (A&A, MNRAS, ApJ are all close to these).
+COLUMN_WIDTHS_MM = {"single column (88 mm)": 88.0, "double column (180 mm)": 180.0}
+PAPER_FONT = "Times New Roman, Liberation Serif, Nimbus Roman, DejaVu Serif, serif"
+PAPER_FONT_PX = 12  # 12 CSS px print as 9 pt at the figure's physical size
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+NO_BROWSER_HELP = (
+    "Figure export to PDF, SVG or PNG renders with kaleido, which needs Chrome or Chromium, and none was "
+    "found on PATH (or in BROWSER_PATH). Install one (Debian/Ubuntu: `apt-get install chromium`; or run "
+    "`plotly_get_chrome`), then try again. Meanwhile the camera button in each chart's toolbar still "
+    "downloads SVG or PNG from your own browser."
+)
+
+
+class FigureExportError(Exception):
+    """A figure could not be rendered; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ExportSize:
+    """Requested output size: width and height in mm or px, and the PNG resolution in dots per inch."""
+
+    width: float
+    height: float
+    unit: str = "mm"  # "mm" or "px"
+    dpi: int = 300
+
+    def layout_px(self) -> tuple[int, int]:
+        """The figure's layout size in CSS pixels."""
+        if self.unit == "px":
+            return round(self.width), round(self.height)
+        return round(self.width / MM_PER_INCH * CSS_DPI), round(self.height / MM_PER_INCH * CSS_DPI)
+
+    def png_px(self) -> tuple[int, int]:
+        """The PNG's pixel size: exact for px sizes, the physical size times the DPI for mm sizes."""
+        if self.unit == "px":
+            return round(self.width), round(self.height)
+        return round(self.width / MM_PER_INCH * self.dpi), round(self.height / MM_PER_INCH * self.dpi)
+
+    def png_scale(self) -> float:
+        """Scale from layout pixels to PNG pixels, just large enough to cover `png_px()` in both directions.
+
+        Chrome truncates the scaled size, and the layout size is rounded to whole pixels, so
+        the render can come out up to a pixel larger; `render_figure` trims it to `png_px()`.
+        """
+        (lw, lh), (pw, ph) = self.layout_px(), self.png_px()
+        return max(pw / lw, ph / lh) * (1 + 1e-9)
+
+
+def find_browser() -> str | None:
+    """The Chrome/Chromium kaleido will use: `BROWSER_PATH`, else the first browser on PATH."""
+    override = os.environ.get("BROWSER_PATH")
+    if override and os.access(override, os.X_OK):
+        return override
+    for name in BROWSER_NAMES:
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+def chart_config(name: str, toolbar_format: str = "svg") -> dict:
+    """Plotly toolbar settings: the camera button saves `name` as SVG, or as PNG at four times the size."""
+    options = {"format": toolbar_format, "filename": name}
+    if toolbar_format == "png":
+        options["scale"] = 4
+    return {"displaylogo": False, "toImageButtonOptions": options}
+
+
+def paper_figure(fig: go.Figure, size: ExportSize, title: str | None = None, serif: bool = True) -> go.Figure:
+    """A copy of `fig` in the paper theme: white, serif, sizes that read at the printed width.
+
+    Args:
+        fig: the figure as the page shows it.
+        size: the printed size (sets the layout size, so fonts keep their point size).
+        title: a title to print, or None for none (captions usually carry it).
+        serif: serif fonts (journals) or the screen's sans-serif.
+    """
+    out = go.Figure(copy.deepcopy(fig.to_dict()))
+    width, height = size.layout_px()
+    family = PAPER_FONT if serif else "Helvetica, Arial, sans-serif"
+    has_legend = (any(getattr(t, "showlegend", False) is not False and t.name for t in out.data)
+                  and out.layout.showlegend is not False)
+    # Image grids (no visible axes) need no room for tick labels.
+    axes_shown = any(ax.visible is not False for ax in out.select_xaxes())
+    top = (22 if title else 6) + (22 if has_legend else 0) + (16 if out.layout.annotations else 0)
+    out.update_layout(
+        template="simple_white", width=width, height=height, paper_bgcolor="white", plot_bgcolor="white",
+        font=dict(family=family, size=PAPER_FONT_PX, color="black"),
+        title=dict(text=title, font=dict(size=PAPER_FONT_PX + 2), x=0.5, xanchor="center", y=1, yref="container",
+                   yanchor="top", pad=dict(t=4)) if title else None,
+        margin=dict(l=54, r=12, t=top, b=44) if axes_shown else dict(l=4, r=4, t=top, b=4),
+        # The legend sits in its own band at the top, clear of subplot titles.
+        legend=dict(font=dict(size=PAPER_FONT_PX - 1), orientation="h", x=0, xanchor="left",
+                    y=1 if not title else 0.93, yref="container", yanchor="top"),
+        uniformtext=dict(minsize=PAPER_FONT_PX - 3, mode="show"),
+    )
+    out.update_annotations(font=dict(family=family, size=PAPER_FONT_PX))  # subplot titles
+    out.update_traces(selector=dict(type="bar"), textfont=dict(size=PAPER_FONT_PX - 2))
+    out.update_traces(selector=dict(type="heatmap"), colorbar=dict(thickness=10, tickfont=dict(size=PAPER_FONT_PX - 1)))
+    out.update_xaxes(showgrid=False, ticks="outside", mirror=True, linecolor="black", title_font=dict(size=PAPER_FONT_PX))
+    out.update_yaxes(showgrid=False, ticks="outside", mirror=True, linecolor="black", title_font=dict(size=PAPER_FONT_PX))
+    return out
+
+
+def render_figure(fig: go.Figure, fmt: str, size: ExportSize) -> bytes:
+    """The figure as PDF, SVG or PNG bytes at `size` (PNG: exactly `size.png_px()` pixels)."""
+    if fmt not in FORMATS:
+        raise FigureExportError(f"format '{fmt}': expected one of {', '.join(FORMATS)}")
+    browser = find_browser()
+    if browser is None:
+        raise FigureExportError(NO_BROWSER_HELP)
+    os.environ.setdefault("BROWSER_PATH", browser)  # kaleido then uses the browser found here
+    width, height = size.layout_px()
+    scale = size.png_scale() if fmt == "png" else 1.0
+    try:
+        with warnings.catch_warnings():  # plotly warns that a running batch server ignores per-call options
+            warnings.filterwarnings("ignore", message="The kopts argument is ignored")
+            data = pio.to_image(fig, format=fmt, width=width, height=height, scale=scale)
+    except Exception as exc:  # kaleido reports browser trouble with several exception types
+        raise FigureExportError(f"rendering the {fmt.upper()} failed in kaleido ({type(exc).__name__}: {exc}). "
+                                f"{NO_BROWSER_HELP if 'browser' in str(exc).lower() else ''}".strip()) from exc
+    return _trim_png(data, size.png_px()) if fmt == "png" else data
+
+
+def _trim_png(data: bytes, target: tuple[int, int]) -> bytes:
+    """Cut a rendered PNG to the requested pixel size (rounding leaves at most a pixel of white margin)."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    w, h = target
+    if img is None or (img.shape[1], img.shape[0]) == (w, h):
+        return data
+    if img.shape[1] < w or img.shape[0] < h:  # never expected; pad rather than stretch
+        img = cv2.copyMakeBorder(img, 0, max(0, h - img.shape[0]), 0, max(0, w - img.shape[1]),
+                                 cv2.BORDER_CONSTANT, value=(255,) * img.shape[2])
+    ok, buf = cv2.imencode(".png", img[:h, :w])
+    return buf.tobytes() if ok else data
+
+
+def start_figure_server() -> None:
+    """Start kaleido's one shared browser; renders after this skip the browser start-up."""
+    browser = find_browser()
+    if browser is None:
+        raise FigureExportError(NO_BROWSER_HELP)
+    os.environ.setdefault("BROWSER_PATH", browser)
+    import kaleido  # noqa: PLC0415 - only needed when rendering
+
+    kaleido.start_sync_server(silence_warnings=True)
+
+
+def stop_figure_server() -> None:
+    """Stop kaleido's shared browser."""
+    import kaleido  # noqa: PLC0415
+
+    kaleido.stop_sync_server(silence_warnings=True)
+
+
+class FigureRenderer:
+    """Keeps one kaleido browser alive for a batch, so figures after the first take well under a second."""
+
+    def __enter__(self) -> FigureRenderer:
+        start_figure_server()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stop_figure_server()
+
+    def render(self, fig: go.Figure, fmt: str, size: ExportSize) -> bytes:
+        """Render one figure with the running browser."""
+        return render_figure(fig, fmt, size)
+
+
+def _escape_latex(text: str) -> str:
+    """Escape LaTeX's special characters in running text (captions)."""
+    out = text.replace("\\", r"\textbackslash{}")
+    for ch in "&%$#_{}":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("~", r"\textasciitilde{}").replace("^", r"\textasciicircum{}")
+
+
+def table_to_latex(table: pd.DataFrame, caption: str | None = None, label: str | None = None,
+                   index: bool = True, percent_columns: tuple[str, ...] = (), decimals: int = 2) -> str:
+    """A booktabs LaTeX table (`\\toprule`, `\\midrule`, `\\bottomrule`) with every cell escaped.
+
+    Args:
+        table: the table as the page shows it.
+        caption: optional caption (escaped).
+        label: optional `\\label` key.
+        index: include the index as the first column(s), named in the header.
+        percent_columns: columns holding fractions (0..1), printed as percentages.
+        decimals: decimals for other non-integer numbers.
+    """
+    frame = table.copy()
+    if isinstance(frame.columns, pd.MultiIndex):
+        frame.columns = [" ".join(str(c) for c in col if str(c)) for col in frame.columns]
+    if index:  # the index becomes ordinary first column(s), its name in the header row
+        frame = frame.reset_index()
+    frame.columns = [str(c) for c in frame.columns]
+    def integer(v: object) -> str:
+        return "" if pd.isna(v) else f"{int(v):,}".replace(",", "{,}")
+
+    def decimal(v: object) -> str:
+        return "" if pd.isna(v) else f"{float(v):.{decimals}f}"
+
+    def percent(v: object) -> str:
+        return "" if pd.isna(v) else f"{100 * float(v):.1f}\\%"
+
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    # A column whose values are all whole (counts, wavelengths) prints without decimals.
+    whole = {c for c in numeric if (frame[c].dropna() % 1 == 0).all()}
+    formatters = {c: percent if c in percent_columns else integer if c in whole else decimal for c in numeric}
+    styler = frame.style.format(na_rep="", escape="latex").format(formatters, subset=numeric)
+    styler = styler.format_index(escape="latex", axis=1).hide(axis="index")
+    return styler.to_latex(hrules=True, caption=_escape_latex(caption) if caption else None, label=label,
+                           position_float="centering", column_format=None)
+
+
+def table_to_csv(table: pd.DataFrame, index: bool = True) -> bytes:
+    """The table as UTF-8 CSV bytes."""
+    return table.to_csv(index=index).encode("utf-8")
