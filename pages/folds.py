@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from xami_core import folds as F
@@ -24,30 +26,40 @@ CHART = {"displaylogo": False}
 Q_METHOD, Q_K, Q_SEED, Q_MEASURE, Q_VALUE, Q_DIR = "fold_method", "fold_k", "fold_seed", "fold_measure", "fold_value", "fold_dir"
 
 
-def _int_param(name: str, default: int, lo: int, hi: int) -> int:
+# The last view of this page, kept outside the widgets: Streamlit drops a widget's state when a run
+# does not draw it, so without this a visit to another page would reset method, k and seed.
+VIEW = "_fold_view"
+
+
+def _int_value(raw: str | None, default: int, lo: int, hi: int) -> int:
     try:
-        value = int(st.query_params.get(name, default))
+        value = int(raw) if raw is not None else default
     except (TypeError, ValueError):
         return default
     return value if lo <= value <= hi else default
 
 
-def _init_from_query() -> None:
-    """Seed the widgets from the query string once per session (then the widgets own the state)."""
+def _init_view() -> None:
+    """Seed the widgets once per visit: the link's query string, else the last view, else the authors' folds."""
     if Q_METHOD in st.session_state:
         return
+    last = st.session_state.get(VIEW, {})
     qp = st.query_params
-    st.session_state[Q_METHOD] = qp.get(Q_METHOD) if qp.get(Q_METHOD) in METHOD_CHOICES else "stratified"
-    st.session_state[Q_K] = _int_param(Q_K, F.AUTHORS_K, F.K_MIN, F.K_MAX)
-    st.session_state[Q_SEED] = _int_param(Q_SEED, F.AUTHORS_SEED, 0, 2**32 - 1)
-    st.session_state[Q_MEASURE] = qp.get(Q_MEASURE) if qp.get(Q_MEASURE) in F.MEASURES else "images"
-    st.session_state[Q_VALUE] = qp.get(Q_VALUE) if qp.get(Q_VALUE) in ("share", "count") else "share"
-    st.session_state[Q_DIR] = qp.get(Q_DIR, "")
+
+    def raw(name: str) -> str | None:
+        return qp.get(name) if name in qp else last.get(name)
+
+    st.session_state[Q_METHOD] = raw(Q_METHOD) if raw(Q_METHOD) in METHOD_CHOICES else "stratified"
+    st.session_state[Q_K] = _int_value(raw(Q_K), F.AUTHORS_K, F.K_MIN, F.K_MAX)
+    st.session_state[Q_SEED] = _int_value(raw(Q_SEED), F.AUTHORS_SEED, 0, 2**32 - 1)
+    st.session_state[Q_MEASURE] = raw(Q_MEASURE) if raw(Q_MEASURE) in F.MEASURES else "images"
+    st.session_state[Q_VALUE] = raw(Q_VALUE) if raw(Q_VALUE) in ("share", "count") else "share"
+    st.session_state[Q_DIR] = raw(Q_DIR) or ""
 
 
 def fold_controls_ui() -> tuple[str, int, int, str, str, str]:
     """Method, k, seed, measure, value and fold-file folder; mirrored into the query string."""
-    _init_from_query()
+    _init_view()
     c1, c2, c3, c4, c5 = st.columns([3, 1.6, 1.8, 2.6, 2])
     method = c1.selectbox("Fold method", METHOD_CHOICES, key=Q_METHOD, format_func=lambda m: F.METHOD_LABELS[m],
                           help=" ".join(f"**{F.METHOD_LABELS[m]}**: {h}" for m, h in METHOD_HELP.items()))
@@ -61,16 +73,21 @@ def fold_controls_ui() -> tuple[str, int, int, str, str, str]:
                                         "annotations: artefact instances.") or "images"
     value = c5.segmented_control("Show", ["share", "count"], key=Q_VALUE) or "share"
     folder = ""
+    last_folder = st.session_state.get(VIEW, {}).get(Q_DIR, "")
     if method == FILES:
+        if Q_DIR not in st.session_state:  # dropped while another method was shown
+            st.session_state[Q_DIR] = last_folder
         folder = st.text_input("Folder with fold files", key=Q_DIR, placeholder="/data/xami_folds",
                                help="A folder holding mskf_0.csv, mskf_1.csv, ... (IMADE_ID, IMAGE_PATH, SPLIT) "
                                     "or mskf_0/, mskf_1/, ... each with train/ and valid/.").strip()
-    for key, val in ((Q_METHOD, method), (Q_K, k), (Q_SEED, seed), (Q_MEASURE, measure), (Q_VALUE, value)):
-        st.query_params[key] = str(val)
+    view = {Q_METHOD: method, Q_K: str(k), Q_SEED: str(seed), Q_MEASURE: measure, Q_VALUE: value}
+    for key, val in view.items():
+        st.query_params[key] = val
     if folder:
         st.query_params[Q_DIR] = folder
     elif Q_DIR in st.query_params:
         del st.query_params[Q_DIR]
+    st.session_state[VIEW] = view | {Q_DIR: folder if method == FILES else last_folder}
     return method, int(k), int(seed), measure, value, folder
 
 
@@ -112,66 +129,71 @@ if folds.problems:
 counts = F.fold_class_counts(ds, folds)
 balance = F.fold_balance(ds, folds, measure, counts=counts)
 deviation = F.fold_deviation(counts, measure)
+summary = F.balance_summary(balance)
 
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Valid images per fold", f"{balance['valid_images'].min():,}" if balance["valid_images"].nunique() == 1
-          else f"{balance['valid_images'].min():,}–{balance['valid_images'].max():,}")
-m2.metric("Mean |train − valid| share (authors)", f"{balance['authors_mean_diff'].mean() * 100:.2f} pp",
+m1.metric("Valid images per fold", f"{summary.valid_min:,}" if summary.valid_min == summary.valid_max
+          else f"{summary.valid_min:,}–{summary.valid_max:,}")
+m2.metric("Mean |train − valid| share (authors)", F.pp_text(summary.mean_authors_diff),
           help="Averaged over folds; per fold: mean over the authors' keys '0'..'5' (the unused parent '0' "
-               "included, as in their notebook), in percentage points.")
-worst = balance.loc[balance["max_abs_diff"].idxmax()]
-m3.metric("Largest class difference", f"{worst['max_abs_diff'] * 100:.2f} pp",
-          help=f"{worst['max_diff_class']} in fold {int(worst['fold'])}")
-m4.metric("Smallest chi-square p", "n/a" if balance["p_value"].isna().all() else f"{balance['p_value'].min():.3f}",
+               "included, as in their notebook), in percentage points (pp).")
+m3.metric("Largest class difference", F.pp_text(summary.worst_diff),
+          help=f"{summary.worst_class} in fold {summary.worst_fold}" if summary.worst_class else None)
+m4.metric("Smallest chi-square p", "n/a" if math.isnan(summary.min_p) else f"{summary.min_p:.3f}",
           help="Chi-square test of independence between part (train/valid) and class, per fold; a small p "
                "(below 0.05) means the class mix differs between train and valid.")
 
 st.subheader("Train vs valid per class, every fold")
 what = "(image, class) pairs" if measure == "images" else "annotations"
 st.caption(f"Bars: {'share of the part’s ' + what if value == 'share' else 'number of ' + ('images containing the class' if measure == 'images' else 'annotations')}; "
-           "solid = train, hatched = valid, in the class colours.")
-st.plotly_chart(fold_class_figure(counts, measure=measure, value=value, palette=palette), width="stretch", config=CHART)
+           "solid = train, hatched = valid, in the class colours. Panel titles: the fold's mean |train − valid| "
+           "share (authors' measure) in percentage points (pp).")
+st.plotly_chart(fold_class_figure(counts, measure=measure, value=value, palette=palette,
+                                  fold_diffs=dict(zip(balance["fold"], balance["authors_mean_diff"]))),
+                width="stretch", config=CHART)
 
 st.subheader("Balance per fold")
 shown = balance.rename(columns={
-    "train_images": "train images", "valid_images": "valid images", "train_empty": "train empty",
-    "valid_empty": "valid empty", "authors_mean_diff": "mean |Δ share| (authors)", "mean_abs_diff": "mean |Δ share| (classes)",
-    "max_abs_diff": "max |Δ share|", "max_diff_class": "class of max", "js_divergence": "Jensen-Shannon (bits)",
-    "chi2": "chi-square", "p_value": "p", "dof": "dof"})
-pp = ["mean |Δ share| (authors)", "mean |Δ share| (classes)", "max |Δ share|"]
-st.dataframe(shown.style.format({**{c: lambda v: f"{v * 100:.2f} pp" for c in pp},
+    "train_images": "train images", "valid_images": "valid images", "authors_mean_diff": "mean |Δ| (authors)",
+    "mean_abs_diff": "mean |Δ| (classes)", "max_abs_diff": "max |Δ|", "max_diff_class": "class of max",
+    "js_divergence": "Jensen-Shannon (bits)", "chi2": "chi-square", "p_value": "p"})
+pp = ["mean |Δ| (authors)", "mean |Δ| (classes)", "max |Δ|"]
+st.dataframe(shown.style.format({**{c: F.pp_text for c in pp},
                                  "Jensen-Shannon (bits)": "{:.5f}", "chi-square": "{:.2f}", "p": "{:.3f}"}, na_rep="n/a"),
-             width="stretch", hide_index=True)
-st.caption(f"Δ share = train share − valid share of a class's {what}, in percentage points (pp). The authors' mean "
+             width="stretch", hide_index=True,
+             column_order=["fold", "train images", "valid images", *pp, "class of max", "Jensen-Shannon (bits)",
+                           "chi-square", "p"])
+st.caption(f"|Δ| = |train share − valid share| of a class's {what}, in percentage points (pp). The authors' mean "
            "divides the sum over the five classes by six (their notebook averages over keys '0'..'5', '0' being the "
            "unused parent category); the class mean divides by five. Jensen-Shannon divergence (base 2) of the train "
-           "and valid class distributions: 0 = identical. Chi-square: part × class contingency table of counts.")
+           "and valid class distributions: 0 = identical. Chi-square: part × class contingency table of counts, "
+           "with its degrees of freedom in the CSV export.")
 
 st.subheader("Deviation per fold and class")
 st.plotly_chart(deviation_heatmap(deviation, n_folds=n_folds), width="stretch", config=CHART)
-st.caption("Valid share minus train share; blue: the class is more common in valid, red: in train.")
+st.caption("Valid share minus train share, in percentage points; blue: the class is more common in valid, red: in "
+           "train. The colour scale spans at least ± 5 pp, so a balanced fold stays pale.")
 
 if method in ("stratified", "kfold", "multilabel"):
+    compared = ("kfold", "stratified", "multilabel") if method == "multilabel" else ("kfold", "stratified")
     st.subheader("K-fold vs stratified K-fold (the authors' comparison)")
-    comparison = cached_method_comparison(key, ds, k, seed, measure)
+    comparison = cached_method_comparison(key, ds, k, seed, measure, compared)
     st.plotly_chart(method_comparison_figure(comparison), width="stretch", config=CHART)
-    means = F.comparison_means(comparison) * 100
+    means = F.comparison_means(comparison)
     st.caption(f"Computed live for k = {k}, seed = {seed}: mean |train − valid| share per fold (authors' measure, "
-               f"percentage points). Mean over folds: K-fold {means['kfold']:.2f} pp, "
-               f"stratified {means['stratified']:.2f} pp.")
+               "percentage points); lower is better balanced. Mean over folds: "
+               + ", ".join(f"{F.METHOD_LABELS[m]} {F.pp_text(v)}" for m, v in means.items()) + ".")
 else:
     comparison = None
 
 st.subheader("Observation filters per fold")
 filter_counts = F.fold_filter_counts(ds, folds)
-left, right = st.columns([3, 2])
-with left:
-    st.plotly_chart(deviation_heatmap(F.fold_filter_deviation(filter_counts), what="filter", n_folds=n_folds),
-                    width="stretch", config=CHART)
-    st.caption("Valid minus train share of images per filter, filters from long (V) to short (UVW2) wavelength, "
-               "the broad-band White filter last. Filters are not stratified: only chance balances them.")
-with right:
-    st.dataframe(F.fold_filter_table(filter_counts), width="stretch")
+st.plotly_chart(deviation_heatmap(F.fold_filter_deviation(filter_counts), what="filter", n_folds=n_folds),
+                width="stretch", config=CHART)
+st.caption("Valid minus train share of images per filter, filters from long (V) to short (UVW2) wavelength, "
+           "the broad-band White filter last. Filters are not stratified: only chance balances them. "
+           "Image counts per filter, fold and part:")
+st.dataframe(F.fold_filter_table(filter_counts), width="stretch")
 
 empty = F.empty_per_fold(ds, folds)
 k_used = n_folds if method in ("published", FILES) else k

@@ -129,6 +129,48 @@ def test_fixture_folds_match_direct_sklearn(no_splits, method, k, seed):
     assert ours == authors_folds([root / "data" / "_annotations.coco.json"], method, k, seed)
 
 
+def wide_ids_fixture(root: Path, n: int = 48) -> Path:
+    """A COCO file whose category ids reach two digits: {1, 23} and {3, 12} are both "123" in the
+    authors' string-sorted labels, but "123" and "312" if ids were sorted as numbers."""
+    cats = [{"id": i, "name": f"class-{i}", "supercategory": "artefacts"} for i in (1, 3, 12, 23)]
+    sets = [[1, 23], [3, 12], [1], [3], [12], [23], [1, 3], []]
+    images, anns = [], []
+    for pos in range(n):
+        images.append(b.image(pos, b.file_name(300000000 + pos, "U"), 64, 64))
+        for c in sets[pos % len(sets)] if pos % 5 else sets[(pos // 5) % 2]:
+            anns.append(b.polygon_ann(len(anns), pos, c, b.square(4, 4, 8)))
+    b.write_split(root / "data", b.coco(images, anns, cats))
+    return root
+
+
+@pytest.mark.parametrize(("mask", "label"), [
+    (0, ""),  # no annotation
+    ((1 << 3) | (1 << 4) | (1 << 5), "345"),  # the notebook's example
+    ((1 << 1) | (1 << 23), "123"),  # ids sort as text: "1" < "23"
+    ((1 << 3) | (1 << 12), "123"),  # "12" < "3" as text
+    ((1 << 3) | (1 << 10), "103"),  # "10" < "3" as text
+])
+def test_authors_labels_sort_ids_as_text(mask, label):
+    assert F.authors_labels(np.array([mask]))[0] == label
+    ids = [b for b in range(63) if (mask >> b) & 1]
+    assert label == "".join(sorted(set(str(i) for i in ids)))  # the notebook's expression
+
+
+@pytest.mark.parametrize(("k", "seed"), [(4, 42), (3, 0)])
+def test_two_digit_category_ids_follow_the_recipe(tmp_path, k, seed):
+    # Their label strings group {1, 23} with {3, 12}; ours must too, or the folds differ.
+    root = wide_ids_fixture(tmp_path)
+    ds = load_dataset(root)
+    _, labels = F.fold_input(ds)
+    sets = ds.images.sort_values("image_id")["classes"].to_numpy()
+    pair_a = np.array([s == {"class-1", "class-23"} for s in sets])
+    pair_b = np.array([s == {"class-3", "class-12"} for s in sets])
+    assert pair_a.any() and pair_b.any()
+    assert set(labels[pair_a | pair_b]) == {"123"} and "123" not in set(labels[~(pair_a | pair_b)])
+    ours = ours_by_name(ds, F.make_folds(ds, "stratified", k, seed))
+    assert ours == authors_folds([root / "data" / "_annotations.coco.json"], "stratified", k, seed)
+
+
 def test_folds_are_partitions(sample_ds):
     fs = F.make_folds(sample_ds, "stratified", 4, 42)
     a = fs.assignments
@@ -267,6 +309,42 @@ def test_tiny_rare_labels(tiny):
     assert sorted(rare["label"]) == ["", "1", "13", "3", "35"]
     assert rare.set_index("label").loc["", "classes"] == F.NO_ARTEFACT
     assert F.rare_labels(ds, 1).empty
+
+
+def test_balance_summary(tiny, sample_ds):
+    ds, fs = tiny
+    bal = F.fold_balance(ds, fs, "images")
+    summary = F.balance_summary(bal)
+    assert (summary.valid_min, summary.valid_max) == (2, 2)
+    assert summary.mean_authors_diff == pytest.approx(2 / 3 / 6)
+    assert (summary.worst_diff, summary.worst_class, summary.worst_fold) == (pytest.approx(1 / 3), "read-out-streak", 0)
+    assert summary.min_p == pytest.approx(bal["p_value"].iloc[0])
+    # Over several folds: the extremes of the per-fold rows.
+    bal = F.fold_balance(sample_ds, F.make_folds(sample_ds, "kfold", 3, 1))
+    summary = F.balance_summary(bal)
+    worst = bal.loc[bal["max_abs_diff"].idxmax()]
+    assert (summary.valid_min, summary.valid_max) == (53, 54)
+    assert summary.worst_diff == worst["max_abs_diff"] and summary.worst_fold == worst["fold"]
+    assert summary.mean_authors_diff == pytest.approx(bal["authors_mean_diff"].mean())
+
+
+def test_balance_summary_without_annotations(tmp_path):
+    # Only hard negatives: shares are undefined, the summary says so instead of failing.
+    b.write_split(tmp_path / "train", b.coco([b.image(0), b.image(1)], []))
+    b.write_split(tmp_path / "valid", b.coco([b.image(0)], []))
+    ds = load_dataset(tmp_path)
+    summary = F.balance_summary(F.fold_balance(ds, F.make_folds(ds, "published")))
+    assert math.isnan(summary.mean_authors_diff) and math.isnan(summary.worst_diff) and math.isnan(summary.min_p)
+    assert summary.worst_class == "" and F.pp_text(summary.worst_diff) == "n/a"
+
+
+@pytest.mark.parametrize(("fraction", "text"), [
+    (0.007143, "0.71 pp"),  # a share difference of 0.71 percentage points
+    (0.0, "0.00 pp"),  # perfect balance
+    (float("nan"), "n/a"),  # undefined
+])
+def test_pp_text(fraction, text):
+    assert F.pp_text(fraction) == text
 
 
 def test_js_divergence_edges():
@@ -464,6 +542,37 @@ def test_heatmap_is_centred(sample_ds):
     hm = fig.data[0]
     assert hm.zmid == 0 and hm.zmin == -hm.zmax
     assert np.allclose(np.array(hm.z, float), dev.to_numpy() * 100)
+
+
+@pytest.mark.parametrize(("largest", "floor", "limit"), [
+    (0.017, 5.0, 5.0),  # a balanced fold (1.7 pp at most) stays pale: the scale keeps +-5 pp
+    (0.15, 5.0, 15.0),  # a 15 pp deviation sets the scale
+    (0.017, 0.0, 1.7),  # without a floor the largest deviation is full colour
+])
+def test_heatmap_colour_floor(largest, floor, limit):
+    dev = pd.DataFrame({"a": [largest, -largest / 2], "b": [0.0, largest / 3]}, index=[0, 1])
+    hm = deviation_heatmap(dev, floor_pp=floor).data[0]
+    assert hm.zmax == pytest.approx(limit) and hm.zmin == pytest.approx(-limit)
+
+
+def test_filter_heatmap_names_wavelengths(tiny):
+    ds, fs = tiny
+    fig = deviation_heatmap(F.fold_filter_deviation(F.fold_filter_counts(ds, fs)), what="filter")
+    assert list(fig.data[0].x) == ["V<br>543 nm", "UVW1<br>291 nm", "White<br>broad band"]  # by wavelength
+    assert "wavelength" in fig.layout.xaxis.title.text
+
+
+def test_fold_panels_carry_their_balance(sample_ds):
+    fs = F.make_folds(sample_ds, "stratified", 4, 42)
+    counts = F.fold_class_counts(sample_ds, fs)
+    bal = F.fold_balance(sample_ds, fs, counts=counts)
+    fig = fold_class_figure(counts, fold_diffs=dict(zip(bal["fold"], bal["authors_mean_diff"])))
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == [f"fold {f} · mean |Δ| {d * 100:.2f} pp" for f, d in zip(bal["fold"], bal["authors_mean_diff"])]
+    assert [a.text for a in fold_class_figure(counts).layout.annotations] == [f"fold {f}" for f in range(4)]
+    # The legend sits above the panel titles (paper y 1.0), not on top of them.
+    assert fig.layout.legend.y > 1.05 and fig.layout.legend.yanchor == "bottom"
+    assert [t.name for t in fig.data if t.showlegend is not False] == ["train (solid)", "valid (hatched)"]
 
 
 def test_comparison_figure(sample_ds):

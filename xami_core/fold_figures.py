@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from .figures import SPLIT_PATTERNS, base_layout
 from .folds import METHOD_LABELS, PARTS
-from .model import PALETTES, rgb_to_hex
+from .model import FILTERS, PALETTES, rgb_to_hex
 
 MAX_COLUMNS = 5
 # The authors' bar colours in their K-fold vs stratified K-fold figure (kf_skf_errors.png).
@@ -20,13 +20,28 @@ METHOD_COLOURS = {"kfold": "#C16FA3", "stratified": "#87CEEB", "multilabel": "#6
 LINE = "#333333"
 
 
+# Deviations within this many percentage points draw pale in the heatmaps (see `deviation_heatmap`).
+DEVIATION_FLOOR_PP = 5.0
+# Effective wavelength by filter display name ("UVW1" -> 291 nm); White is broad band.
+_FILTER_NM = {name: nm for name, nm in FILTERS.values()}
+
+
+def _column_label(column: str, what: str) -> str:
+    """Heatmap column label: the class name, or the filter with its effective wavelength."""
+    if what != "filter":
+        return column
+    nm = _FILTER_NM.get(column)
+    return f"{column}<br>{nm:.0f} nm" if nm else (f"{column}<br>broad band" if column in _FILTER_NM else column)
+
+
 def fold_name(fold: int, n_folds: int) -> str:
     """How a fold is labelled: "fold 0" (as in mskf_0), or "published split" for a single fold."""
     return "published split" if n_folds == 1 else f"fold {fold}"
 
 
 def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str = "share",
-                      palette: str = "authors", fold_label: str | None = None) -> go.Figure:
+                      palette: str = "authors", fold_label: str | None = None,
+                      fold_diffs: dict[int, float] | None = None) -> go.Figure:
     """Small multiples, one panel per fold: per class, train (solid) vs valid (hatched) bars.
 
     Args:
@@ -35,6 +50,8 @@ def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str 
         value: "share" (of the part's (image, class) pairs or annotations) or "count".
         palette: a key of `model.PALETTES`.
         fold_label: panel title override for a single fold.
+        fold_diffs: per fold, a mean |train - valid| share (a fraction) to print in its panel title,
+            so the balance of every fold is read without looking elsewhere.
     """
     column = measure if value == "count" else ("image_share" if measure == "images" else "annotation_share")
     colours = {k: rgb_to_hex(v) for k, v in PALETTES[palette].items()}
@@ -42,7 +59,10 @@ def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str 
     n = len(folds)
     cols = min(n, MAX_COLUMNS)
     rows = math.ceil(n / cols)
-    titles = [fold_label or fold_name(f, n) for f in folds]
+    names = [fold_label or fold_name(f, n) for f in folds]
+    diffs = fold_diffs or {}
+    titles = [f"{name} · mean |Δ| {diffs[f] * 100:.2f} pp" if np.isfinite(diffs.get(f, np.nan)) else name
+              for name, f in zip(names, folds)]
     fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=titles,
                         horizontal_spacing=0.02 if cols > 1 else 0.0, vertical_spacing=0.22 / max(rows, 1) + 0.08)
     unit = "images with the class" if measure == "images" else "annotations"
@@ -56,7 +76,7 @@ def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str 
                 marker=dict(color=[colours.get(k, "#888888") for k in sel["class_name"]], line=dict(color=LINE, width=0.8),
                             pattern=dict(shape=SPLIT_PATTERNS.get(part, ""), fgcolor=LINE, size=5)),
                 customdata=np.stack([sel["images"], sel["annotations"], sel["part_images"]], axis=1),
-                hovertemplate=(f"{titles[i]}, {part}<br>%{{x}}<br>"
+                hovertemplate=(f"{names[i]}, {part}<br>%{{x}}<br>"
                                + ("share %{y:.1%}" if value == "share" else f"%{{y:,}} {unit}")
                                + "<br>%{customdata[0]} images with it, %{customdata[1]} annotations"
                                + "<br>%{customdata[2]} images in the part<extra></extra>"),
@@ -64,15 +84,18 @@ def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str 
             )
     # Legend swatches in neutral grey: the bar colours are the classes, the pattern is the part.
     for part in PARTS:
-        fig.add_bar(x=[None], y=[None], name=part, legendgroup=part,
+        fig.add_bar(x=[None], y=[None], name=f"{part} ({'hatched' if SPLIT_PATTERNS.get(part) else 'solid'})",
+                    legendgroup=part,
                     marker=dict(color="#d9d9d9", line=dict(color=LINE, width=0.8),
                                 pattern=dict(shape=SPLIT_PATTERNS.get(part, ""), fgcolor=LINE, size=5)),
                     row=1, col=1)
-    base_layout(fig, height=max(340, 300 * rows + 60))
-    fig.update_layout(barmode="group", bargap=0.2, bargroupgap=0.05, margin=dict(l=70, r=20, t=70, b=110),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0,
-                                  title=dict(text="solid / hatched: ")))
-    # Panel titles sit just above each panel; lift them clear of the legend row.
+    height = max(360, 300 * rows + 80)
+    top, bottom = 80, 110
+    base_layout(fig, height=height)
+    # The legend sits in the top margin, above the panel titles (which sit on the panels' top edge).
+    legend_y = 1.0 + 34 / (height - top - bottom)
+    fig.update_layout(barmode="group", bargap=0.2, bargroupgap=0.05, margin=dict(l=70, r=20, t=top, b=bottom),
+                      legend=dict(orientation="h", yanchor="bottom", y=legend_y, xanchor="left", x=0.0))
     fig.update_annotations(yshift=4, font=dict(size=14))
     fig.update_xaxes(tickangle=-40, tickfont=dict(size=11))
     ytitle = (f"share of the part's {'(image, class) pairs' if measure == 'images' else 'annotations'}"
@@ -84,21 +107,23 @@ def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str 
 
 
 def deviation_heatmap(deviation: pd.DataFrame, title: str | None = None, what: str = "class",
-                      n_folds: int | None = None) -> go.Figure:
+                      n_folds: int | None = None, floor_pp: float = DEVIATION_FLOOR_PP) -> go.Figure:
     """Fold x category heatmap of valid minus train share in percentage points, diverging around zero.
 
     Args:
         deviation: `folds.fold_deviation` or `folds.fold_filter_deviation` output (fractions).
-        what: the column axis name ("class" or "filter").
+        what: the column axis name ("class" or "filter"); filters get their effective wavelength.
+        floor_pp: the colour scale spans at least ± this many percentage points, so a well balanced
+            fold stays pale instead of being stretched to full colour by its largest tiny deviation.
     """
     z = deviation.to_numpy(np.float64) * 100.0
     n_folds = n_folds or len(deviation.index)
     ylabels = [fold_name(int(f), n_folds) for f in deviation.index]
-    lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-    lim = max(lim, 0.5)
+    lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 0.0
+    lim = max(lim, floor_pp)
     text = np.where(np.isnan(z), "", np.char.mod("%+.1f", np.nan_to_num(z)))
     fig = go.Figure(go.Heatmap(
-        z=z, x=[str(c) for c in deviation.columns], y=ylabels, zmid=0.0, zmin=-lim, zmax=lim,
+        z=z, x=[_column_label(str(c), what) for c in deviation.columns], y=ylabels, zmid=0.0, zmin=-lim, zmax=lim,
         colorscale="RdBu", text=text, texttemplate="%{text}", textfont=dict(size=12),
         colorbar=dict(title=dict(text="valid − train<br>(percentage<br>points)"), ticksuffix=""),
         hovertemplate="%{y}, %{x}<br>valid − train share: %{z:+.2f} percentage points<extra></extra>",
@@ -106,7 +131,8 @@ def deviation_heatmap(deviation: pd.DataFrame, title: str | None = None, what: s
     ))
     base_layout(fig, title, height=max(220, 48 * len(ylabels) + 150))
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title="artefact class" if what == "class" else "XMM-OM filter (long to short wavelength)", side="bottom")
+    fig.update_xaxes(title="artefact class" if what == "class" else "XMM-OM filter (effective wavelength, long to short)",
+                     side="bottom")
     return fig
 
 

@@ -93,10 +93,22 @@ class FoldSet:
         return np.sort(a.loc[(a["fold"] == fold) & (a["part"] == part), "image_id"].to_numpy())
 
 
+def authors_labels(class_mask: np.ndarray) -> np.ndarray:
+    """The authors' label per image: its category ids as strings, sorted as strings, joined ("" if none).
+
+    Their notebook sorts `str(category_id)`, so ids from 10 up order as text ("10" < "3"):
+    {3, 10} gives "103". XAMI's ids 1..5 sort the same either way; other COCO files may not,
+    and the label strings decide which images StratifiedKFold groups together.
+    """
+    unique, inverse = np.unique(np.asarray(class_mask, dtype=np.int64), return_inverse=True)
+    table = ["".join(sorted(str(b) for b in range(63) if (int(u) >> b) & 1)) for u in unique]
+    return np.asarray(table, dtype=str)[inverse.reshape(-1)]
+
+
 def fold_input(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Image ids in fold order and the authors' label strings (numpy str array, as they built it)."""
     img = ds.images.sort_values("image_id")
-    return img["image_id"].to_numpy(np.int64), np.asarray(img["label"].to_numpy(), dtype=str)
+    return img["image_id"].to_numpy(np.int64), authors_labels(img["class_mask"].to_numpy(np.int64))
 
 
 def class_indicator(ds: Dataset) -> np.ndarray:
@@ -188,7 +200,7 @@ def make_folds(ds: Dataset, method: str = "stratified", k: int = AUTHORS_K, seed
 
 def rare_labels(ds: Dataset, k: int) -> pd.DataFrame:
     """Label strings with fewer images than folds (what sklearn warns about), rarest first."""
-    img = ds.images
+    img = ds.images.assign(label=authors_labels(ds.images["class_mask"].to_numpy(np.int64)))
     counts = img.groupby("label").agg(images=("image_id", "size"), classes=("classes", "first")).reset_index()
     counts["classes"] = [" + ".join(sorted(c)) if c else NO_ARTEFACT for c in counts["classes"]]
     out = counts[counts["images"] < k].sort_values(["images", "label"]).reset_index(drop=True)
@@ -311,6 +323,46 @@ def fold_balance(ds: Dataset, folds: FoldSet, measure: str = "images", counts: p
         "p_value": [x[1] for x in chi],
         "dof": np.array([x[2] for x in chi], dtype=np.int64),
     })
+
+
+@dataclass(frozen=True)
+class BalanceSummary:
+    """The headline of a `fold_balance` table: what a user reads first.
+
+    valid_min, valid_max: the smallest and largest valid part (images).
+    mean_authors_diff: the authors' mean |train - valid| share, averaged over folds (a fraction).
+    worst_diff, worst_class, worst_fold: the largest |train - valid| share of any class, and where.
+    min_p: the smallest chi-square p-value over folds (NaN when no fold has a usable table).
+    """
+
+    valid_min: int
+    valid_max: int
+    mean_authors_diff: float
+    worst_diff: float
+    worst_class: str
+    worst_fold: int
+    min_p: float
+
+
+def balance_summary(balance: pd.DataFrame) -> BalanceSummary:
+    """Headline figures of a `fold_balance` table (NaN-safe: folds without annotations are skipped)."""
+    diffs = balance["max_abs_diff"].to_numpy(np.float64)
+    has = ~np.isnan(diffs)
+    row = balance.iloc[int(np.argmax(np.where(has, diffs, -1.0)))]
+    p = balance["p_value"].to_numpy(np.float64)
+    return BalanceSummary(
+        valid_min=int(balance["valid_images"].min()), valid_max=int(balance["valid_images"].max()),
+        mean_authors_diff=float(np.nanmean(balance["authors_mean_diff"])) if has.any() else float("nan"),
+        worst_diff=float(row["max_abs_diff"]) if has.any() else float("nan"),
+        worst_class=str(row["max_diff_class"]) if has.any() else "",
+        worst_fold=int(row["fold"]),
+        min_p=float(np.nanmin(p)) if np.isfinite(p).any() else float("nan"),
+    )
+
+
+def pp_text(fraction: float, digits: int = 2) -> str:
+    """A share difference as percentage points ("0.71 pp"), or "n/a" when undefined."""
+    return "n/a" if not np.isfinite(fraction) else f"{fraction * 100:.{digits}f} pp"
 
 
 def method_comparison(ds: Dataset, k: int = AUTHORS_K, seed: int = AUTHORS_SEED,
