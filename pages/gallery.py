@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from xami_core import gallery, overlay, stretch
 from xami_core.figures_overlay import overlay_figure
+from xami_core.folds import AUTHORS_K, AUTHORS_SEED, PARTS
 from xami_core.model import FILTERS, class_colour_hex
-from xami_ui.context import current_dataset, current_palette
+from xami_core.st_cache import cached_folds
+from xami_ui.context import current_dataset, current_palette, dataset_key
 
 ds = current_dataset()
 palette = current_palette()
@@ -15,28 +18,37 @@ prov = ds.provenance
 
 # Every view-defining selection lives in one of these widget keys and in the URL.
 K = {name: f"gallery_{name}" for name in (
-    "classes", "mode", "empty", "filters", "split", "nann", "area_lo", "area_hi", "q",
+    "classes", "mode", "without", "empty", "filters", "split", "fold", "nann", "area_lo", "area_hi", "q",
     "sort", "seed", "page", "size", "thumb", "overlay", "stretch", "limits", "pct", "shown", "opacity", "draw", "factor")}
-OWN_PARAMS = ("classes", "mode", "empty", "filters", "split", "nann", "area", "q", "sort", "seed", "page", "size",
-              "thumb", "overlay", "image", "stretch", "limits", "pct", "hide")
+OWN_PARAMS = ("classes", "mode", "without", "empty", "filters", "split", "fold", "nann", "area", "q", "sort", "seed", "page",
+              "size", "thumb", "overlay", "image", "stretch", "limits", "pct", "hide")
 DRAW = ("fill", "contour", "box", "label")
+DRAW_DEFAULT = ["fill", "contour", "label"]  # boxes add clutter on top of a contour: on request
+DATASET_KEY = "gallery_dataset"
+ANY = ("any",)  # the fold choice "no fold constraint" (a tuple like the others)
+FOLD_CHOICES = [ANY] + [(f, part) for f in range(AUTHORS_K) for part in PARTS]
 
 params = st.query_params.to_dict()
 flt0 = gallery.filter_from_params(params, ds)
 view0 = gallery.view_from_params(params, ds)
 detail0 = gallery.detail_from_params(params, ds)
-max_ann = int(ds.images["n_annotations"].max()) if len(ds.images) else 0
+max_ann = gallery.max_annotations(ds)
 area_min, area_max = gallery.area_range(ds)
+if st.session_state.get(DATASET_KEY) != dataset_key():
+    # Another dataset: its classes, filters and ranges differ, so re-seed every widget.
+    for key in K.values():
+        st.session_state.pop(key, None)
+    st.session_state[DATASET_KEY] = dataset_key()
 # Widgets not drawn in a run lose their state; the URL holds it, so restore from there.
 for key, value in {
-    "classes": list(flt0.classes), "mode": flt0.class_mode, "empty": flt0.empty, "filters": list(flt0.filters),
-    "split": list(flt0.splits), "nann": flt0.n_annotations or (0, max_ann), "q": flt0.search,
-    "area_lo": (flt0.area or (area_min, area_max))[0], "area_hi": (flt0.area or (area_min, area_max))[1],
+    "classes": list(flt0.classes), "mode": flt0.class_mode, "without": list(flt0.without), "empty": flt0.empty, "filters": list(flt0.filters),
+    "split": list(flt0.splits), "fold": flt0.fold or ANY, "nann": flt0.n_annotations or (0, max_ann), "q": flt0.search,
+    "area_lo": float((flt0.area or (area_min, area_max))[0]), "area_hi": float((flt0.area or (area_min, area_max))[1]),
     "sort": view0.sort, "seed": view0.seed, "page": view0.page, "size": view0.page_size, "thumb": view0.thumb,
     "overlay": view0.overlay, "stretch": detail0.stretch, "limits": detail0.limits,
     "pct": (detail0.lower, detail0.upper),
     "shown": [c for c in ds.class_names if c not in detail0.hidden_classes],
-    "opacity": 0.4, "draw": list(DRAW), "factor": 1,
+    "opacity": 0.4, "draw": list(DRAW_DEFAULT), "factor": 1,
 }.items():
     st.session_state.setdefault(K[key], value)
 
@@ -45,42 +57,58 @@ def _first_page() -> None:
     st.session_state[K["page"]] = 1
 
 
-def _open(image_id: int | None) -> None:
+def _open(image_id: int | None, back_to_page: int | None = None) -> None:
     if image_id is None:
         st.query_params.pop("image", None)
+        if back_to_page:
+            st.session_state[K["page"]] = back_to_page  # the grid page that holds the image just seen
     else:
         st.query_params["image"] = str(image_id)
+
+
+def _filter_label(letter: str) -> str:
+    name, nm = FILTERS.get(letter, (letter, None))
+    return f"{name} ({nm:.0f} nm)" if nm else f"{name} (broad band)"
 
 
 def filters_ui() -> gallery.GalleryFilter:
     """Sidebar filter widgets; returns the filter they define."""
     bar = st.sidebar
     bar.subheader("Gallery filters")
+    only_empty = st.session_state[K["empty"]] == "only"
     classes = bar.multiselect("Classes", ds.class_names, key=K["classes"], on_change=_first_page,
-                              disabled=st.session_state[K["empty"]] == "only")
+                              disabled=only_empty, help="Ignored while only images without artefacts are shown.")
     mode = bar.radio("Images with", gallery.CLASS_MODES, key=K["mode"], horizontal=True, on_change=_first_page,
-                     format_func=gallery.CLASS_MODE_LABELS.get,
+                     format_func=gallery.CLASS_MODE_LABELS.get, disabled=only_empty,
                      help="any: at least one selected class · all: every selected class · none: no selected "
                           "class · exactly: the image's classes are exactly the selected ones.")
+    without = bar.multiselect("…and none of", ds.class_names, key=K["without"], on_change=_first_page,
+                              disabled=only_empty, help="Classes the image must not have, e.g. a smoke ring "
+                                                        "but no read-out streak.")
     empty = bar.radio("Images without artefacts", gallery.EMPTY_MODES, key=K["empty"], horizontal=True,
                       format_func=gallery.EMPTY_MODE_LABELS.get, on_change=_first_page,
                       help="About 5 % of XAMI frames have no annotation on purpose (hard negatives).")
-    letters = gallery.filter_choices(ds)
-    filters = bar.multiselect("XMM-OM filter", letters, key=K["filters"], on_change=_first_page,
-                              format_func=lambda f: f"{FILTERS[f][0]} ({FILTERS[f][1]:.0f} nm)" if f in FILTERS and FILTERS[f][1]
-                              else FILTERS.get(f, (f,))[0] + " (broad band)")
+    filters = bar.multiselect("XMM-OM filter", gallery.filter_choices(ds), key=K["filters"], on_change=_first_page,
+                              format_func=_filter_label)
     splits = bar.multiselect("Split", ds.splits, key=K["split"], on_change=_first_page)
-    nann = bar.slider("Number of annotations", 0, max(max_ann, 1), key=K["nann"], on_change=_first_page)
+    fold = bar.selectbox("Fold part", FOLD_CHOICES, key=K["fold"], on_change=_first_page,
+                         format_func=lambda v: "any" if v == ANY else f"fold {v[0]} · {v[1]}",
+                         help=f"A part of the authors' folds: stratified {AUTHORS_K}-fold on the images' label "
+                              f"strings, seed {AUTHORS_SEED} (their mskf_k files).")
+    nann = bar.slider("Number of annotations", 0, max_ann, key=K["nann"], on_change=_first_page)
     c1, c2 = bar.columns(2)
-    lo = c1.number_input("Instance area ≥ (px²)", area_min, area_max, key=K["area_lo"], step=10.0, on_change=_first_page)
-    hi = c2.number_input("and ≤ (px²)", area_min, area_max, key=K["area_hi"], step=10.0, on_change=_first_page,
+    lo = c1.number_input("Instance area ≥ (px²)", area_min, area_max, key=K["area_lo"], step=10.0, format="%.0f",
+                         on_change=_first_page)
+    hi = c2.number_input("and ≤ (px²)", area_min, area_max, key=K["area_hi"], step=10.0, format="%.0f", on_change=_first_page,
                          help="An image matches if it has an instance (of a selected class, else of any class) "
                               "whose mask area is in this range.")
     search = bar.text_input("Observation id contains", key=K["q"], placeholder="e.g. 0743200101 or _L",
                             on_change=_first_page)
     return gallery.GalleryFilter(
-        classes=tuple(classes), class_mode=mode, empty=empty, filters=tuple(filters), splits=tuple(splits),
-        n_annotations=None if tuple(nann) == (0, max(max_ann, 1)) else (int(nann[0]), int(nann[1])),
+        classes=() if only_empty else tuple(classes), class_mode=mode, without=() if only_empty else tuple(without),
+        empty=empty, filters=tuple(filters),
+        splits=tuple(splits), fold=None if fold == ANY else tuple(fold),
+        n_annotations=None if tuple(nann) == (0, max_ann) else (int(nann[0]), int(nann[1])),
         area=None if (lo, hi) == (area_min, area_max) else (float(lo), float(hi)),
         search=search)
 
@@ -103,13 +131,13 @@ def legend_ui() -> None:
     st.markdown(f"<small>{chips}</small>", unsafe_allow_html=True)
 
 
-def grid_ui(matches, flt: gallery.GalleryFilter, sort: str, seed: int) -> gallery.GalleryView:
+def grid_ui(matches: pd.DataFrame, sort: str, seed: int, detail: gallery.DetailView) -> gallery.GalleryView:
     """The thumbnail grid with its layout controls; returns the view."""
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
     size = c1.selectbox("Per page", gallery.PAGE_SIZES, key=K["size"], on_change=_first_page)
     thumb = c2.segmented_control("Thumbnails", list(gallery.THUMB_SIZES), key=K["thumb"]) or "medium"
     show_overlay = c3.toggle("Masks on thumbnails", key=K["overlay"])
-    start, stop, n_pages = gallery.page_slice(len(matches), st.session_state[K["page"]], size)
+    _, _, n_pages = gallery.page_slice(len(matches), st.session_state[K["page"]], size)
     st.session_state[K["page"]] = min(max(1, st.session_state[K["page"]]), n_pages)
     page = c4.number_input(f"Page (of {n_pages})", 1, n_pages, key=K["page"])
     start, stop, _ = gallery.page_slice(len(matches), page, size)
@@ -119,19 +147,19 @@ def grid_ui(matches, flt: gallery.GalleryFilter, sort: str, seed: int) -> galler
     legend_ui()
     if shown.empty:
         st.info("No image matches these filters. Loosen the class mode or clear some filters in the sidebar.")
-    options = gallery.ThumbOptions(size=gallery.THUMB_SIZES[thumb], overlay=show_overlay, palette=palette)
+    options = gallery.ThumbOptions(size=gallery.THUMB_SIZES[thumb], overlay=show_overlay, palette=palette,
+                                   stretch=detail.stretch, limits=detail.limits, lower=detail.lower, upper=detail.upper)
     pictures = gallery.thumbnails(ds, shown["image_id"].tolist(), options)
-    counts = gallery.class_counts(ds).loc[shown["image_id"]]
+    captions = gallery.thumbnail_captions(ds, shown)
     n_cols = {"small": 8, "medium": 6, "large": 4}[thumb]
     for row_start in range(0, len(shown), n_cols):
         cols = st.columns(n_cols)
-        for col, (_, img), pic in zip(cols, shown.iloc[row_start:row_start + n_cols].iterrows(),
-                                      pictures[row_start:row_start + n_cols]):
-            image_id = int(img["image_id"])
+        for col, image_id, pic, caption in zip(cols, shown["image_id"].iloc[row_start:row_start + n_cols],
+                                               pictures[row_start:row_start + n_cols],
+                                               captions[row_start:row_start + n_cols]):
             col.image(pic, width="stretch")
-            col.caption(f"**{img['obs_id']}** · {img['filter_name']} · {img['split']}  \n"
-                        f"{gallery.counts_caption(counts.loc[image_id])}")
-            col.button("Open", key=f"gallery_open_{image_id}", on_click=_open, args=(image_id,),
+            col.caption(caption)
+            col.button("Open", key=f"gallery_open_{int(image_id)}", on_click=_open, args=(int(image_id),),
                        icon=":material/zoom_in:", width="stretch")
     return gallery.GalleryView(sort=sort, seed=seed, page=int(page), page_size=int(size), thumb=thumb,
                                overlay=bool(show_overlay), image=None)
@@ -152,13 +180,14 @@ def display_ui() -> gallery.DetailView:
     return gallery.DetailView(stretch=how, limits=limits, lower=float(lower), upper=float(upper), hidden_classes=hidden)
 
 
-def detail_ui(image_id: int, matches) -> gallery.DetailView:
+def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.DetailView:
     """The detail view of one frame."""
     img = ds.image(image_id)
     order = matches["image_id"].tolist()
     prev_id, next_id = gallery.neighbours(order, image_id)
     c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
-    c1.button("Back to gallery", icon=":material/grid_view:", on_click=_open, args=(None,), width="stretch")
+    c1.button("Back to gallery", icon=":material/grid_view:", on_click=_open,
+              args=(None, gallery.page_of(order, image_id, page_size)), width="stretch", key="gallery_back")
     c2.button("Previous", icon=":material/chevron_left:", on_click=_open, args=(prev_id,), width="stretch",
               disabled=prev_id is None, key="gallery_prev")
     c3.button("Next", icon=":material/chevron_right:", on_click=_open, args=(next_id,), width="stretch",
@@ -166,37 +195,34 @@ def detail_ui(image_id: int, matches) -> gallery.DetailView:
     where = f"image {order.index(image_id) + 1} of {len(order):,} matching the filters" if image_id in order \
         else "this image does not match the current filters"
     c4.caption(where)
-    wavelength = f", {img['wavelength_nm']:.0f} nm" if img["wavelength_nm"] == img["wavelength_nm"] else ""
-    st.subheader(f"{img['obs_id']} · {img['filter_name']}{wavelength} · {img['split']}")
+    st.subheader(gallery.detail_title(img))
     st.caption(f"`{img['file_name']}` · {int(img['width'])}×{int(img['height'])} px · "
                f"{int(img['n_annotations'])} annotation(s) · image id {image_id}")
     detail = display_ui()
     d1, d2 = st.columns([3, 1])
-    draw = d1.pills("Draw", DRAW, selection_mode="multi", key=K["draw"])
+    draw = set(d1.pills("Draw", DRAW, selection_mode="multi", key=K["draw"]) or [])
     opacity = d2.slider("Mask opacity", 0.0, 1.0, key=K["opacity"], step=0.05)
-    draw = set(draw or [])
 
     table = gallery.annotation_table(ds, image_id)
     frame = overlay.load_frame(img["path"])
     if frame is None:
-        st.warning(f"Image file missing: `{img['path']}`. Its annotations are still listed.")
+        st.warning(f"Image file missing or unreadable: `{img['path']}`. Its annotations are still listed.")
         frame = overlay.placeholder_frame(int(img["width"]), int(img["height"]))
     else:
         frame = stretch.stretch_image(frame, detail.stretch, detail.limits, detail.lower, detail.upper)
 
-    editor = st.session_state.get(f"gallery_anns_{image_id}", {}).get("edited_rows", {})
-    hidden_ids = [int(table.loc[int(r), "id"]) for r, change in editor.items() if change.get("show") is False]
+    edits = st.session_state.get(f"gallery_anns_{image_id}", {}).get("edited_rows", {})
+    hidden_ids = gallery.hidden_annotation_ids(table, edits)
     anns = ds.annotations_of(image_id)
     fig = overlay_figure(frame, anns, palette, opacity, fill="fill" in draw, contour="contour" in draw,
                          boxes="box" in draw, labels="label" in draw, hidden_classes=detail.hidden_classes,
-                         hidden_ann_ids=hidden_ids, height=760)
+                         hidden_ann_ids=hidden_ids, height=840)
     st.plotly_chart(fig, config={"scrollZoom": True, "displaylogo": False}, key="gallery_figure")
     st.caption("Scroll to zoom, drag to pan, double-click to reset. Hover a mask for its class, id, area and box.")
 
     st.markdown("**Annotations** (untick *show* to hide one)")
-    shown_table = table.assign(show=True)[["show", *table.columns]]
-    st.data_editor(shown_table, key=f"gallery_anns_{image_id}", hide_index=True, width="stretch",
-                   disabled=list(table.columns),
+    st.data_editor(table.assign(show=True)[["show", *table.columns]], key=f"gallery_anns_{image_id}",
+                   hide_index=True, width="stretch", disabled=list(table.columns),
                    column_config={"mask area (px²)": st.column_config.NumberColumn(format="%d"),
                                   "stored area (px²)": st.column_config.NumberColumn(format="%.1f")})
 
@@ -225,18 +251,19 @@ else:
 
 flt = filters_ui()
 sort, seed = order_ui()
-matches = gallery.select_images(ds, flt, sort, seed)
+folds = cached_folds(dataset_key(), ds, "stratified", AUTHORS_K, AUTHORS_SEED) if flt.fold else None
+matches = gallery.select_images(ds, flt, sort, seed, folds)
 image_id = view0.image if "image" in st.query_params else None
 if image_id is None:
-    view = grid_ui(matches, flt, sort, seed)
     detail = gallery.DetailView(st.session_state[K["stretch"]], st.session_state[K["limits"]],
                                 *st.session_state[K["pct"]],
                                 tuple(c for c in ds.class_names if c not in st.session_state[K["shown"]]))
+    view = grid_ui(matches, sort, seed, detail)
 else:
     view = gallery.GalleryView(sort=sort, seed=seed, page=int(st.session_state[K["page"]]),
                                page_size=int(st.session_state[K["size"]]), thumb=st.session_state[K["thumb"]],
                                overlay=bool(st.session_state[K["overlay"]]), image=image_id)
-    detail = detail_ui(image_id, matches)
+    detail = detail_ui(image_id, matches, view.page_size)
 
 # Write the view back to the URL so a link opens the same view.
 wanted = gallery.filter_to_params(flt) | gallery.view_to_params(view) | gallery.detail_to_params(detail)

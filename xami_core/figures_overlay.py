@@ -102,11 +102,11 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
         if labels:
             chips.append((f"{cls} {ann_id}", colour, (int(bx), int(by), int(bw), int(bh))))
     fig.update_layout(
-        annotations=_label_chips(chips, w, h, height), height=height, margin=dict(l=60, r=10, t=40 if title else 10, b=50),
+        annotations=_label_chips(chips, w, h, height), height=height, margin=dict(l=60, r=10, t=70 if title else 40, b=50),  # the legend sits above the frame
         title=dict(text=title, x=0.01, font=dict(size=14)) if title else None,
         dragmode="pan", plot_bgcolor="black",
         legend=dict(title=dict(text="class (click to hide)"), itemsizing="constant", orientation="h",
-                    yanchor="bottom", y=1.0, x=0.0, groupclick="togglegroup"),
+                    yanchor="bottom", y=1.02, x=0.0, groupclick="togglegroup"),
         uirevision="keep",  # keep zoom and pan when toggles redraw the figure
     )
     fig.update_xaxes(range=[0, w], title_text="x (pixel)", showgrid=False, zeroline=False, constrain="domain")

@@ -1,7 +1,8 @@
 """Gallery logic: image filters, sorting, per-class counts and cached thumbnails.
 
 Filters are pure functions over `Dataset.images` / `Dataset.annotations`; class tests use
-the images' `class_mask` bits (bit k set when the image has an annotation of category k).
+per-image class bits (bit i set when the image has an annotation of `ds.class_names[i]`),
+made from the annotations' class names so they do not depend on a file's category ids.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from .folds import AUTHORS_K, AUTHORS_SEED, PARTS, FoldSet, make_folds
 from .model import Dataset, FILTER_ORDER, SPLIT_ORDER
 from .overlay import Shapes, encode_jpeg, load_frame, placeholder_frame, render_overlay
 from .paths import cache_dir, file_fingerprint
-from .stretch import LIMITS, STRETCHES
+from .stretch import DEFAULT_LIMITS, DEFAULT_LOWER, DEFAULT_STRETCH, DEFAULT_UPPER, LIMITS, STRETCHES, stretch_image
 
 CLASS_MODES: tuple[str, ...] = ("any", "all", "none", "exactly")
 CLASS_MODE_LABELS: dict[str, str] = {
@@ -59,8 +61,12 @@ class GalleryFilter:
     classes / class_mode: "any" (at least one of the classes), "all" (every one of them),
         "none" (none of them), "exactly" (the image's class set equals them). An empty
         `classes` puts no class constraint.
+    without: classes the image must not have, on top of `classes` ("a smoke ring but no
+        read-out streak": classes=("smoke-ring",), without=("read-out-streak",)).
     empty: images without annotation (hard negatives): "include", "exclude" or "only".
     filters: XMM-OM filter letters (empty: all). splits: split names (empty: all).
+    fold: (fold number, "train" or "valid") of the authors' stratified K-fold (k = 4,
+        seed 42), or None.
     n_annotations: inclusive (min, max) number of annotations, or None.
     area: inclusive (min, max) mask area in pixels, or None. An image matches when it has
         an instance with `mask_area` in range, of a selected class if classes are selected
@@ -71,12 +77,14 @@ class GalleryFilter:
 
     classes: tuple[str, ...] = ()
     class_mode: str = "any"
+    without: tuple[str, ...] = ()
     empty: str = "include"
     filters: tuple[str, ...] = ()
     splits: tuple[str, ...] = ()
     n_annotations: tuple[int, int] | None = None
     area: tuple[float, float] | None = None
     search: str = ""
+    fold: tuple[int, str] | None = None
     image_ids: frozenset[int] | None = field(default=None)
 
     def __post_init__(self) -> None:
@@ -84,30 +92,57 @@ class GalleryFilter:
             raise ValueError(f"class_mode must be one of {CLASS_MODES}, got {self.class_mode!r}")
         if self.empty not in EMPTY_MODES:
             raise ValueError(f"empty must be one of {EMPTY_MODES}, got {self.empty!r}")
+        if self.fold is not None and self.fold[1] not in PARTS:
+            raise ValueError(f"fold part must be one of {PARTS}, got {self.fold[1]!r}")
 
 
 def class_bits(ds: Dataset, classes: Sequence[str]) -> int:
-    """The class_mask bits of class names (unknown names raise ValueError)."""
-    ids = dict(zip(ds.categories["name"], ds.categories["class_id"]))
-    unknown = [c for c in classes if c not in ids]
+    """The bits of class names: bit i for `ds.class_names[i]` (unknown names raise ValueError)."""
+    names = ds.class_names
+    unknown = [c for c in classes if c not in names]
     if unknown:
-        raise ValueError(f"unknown class(es) {unknown}; expected some of {list(ids)}")
+        raise ValueError(f"unknown class(es) {unknown}; expected some of {names}")
     bits = 0
     for c in classes:
-        bits |= 1 << int(ids[c])
+        bits |= 1 << names.index(c)
     return bits
 
 
-def filter_mask(ds: Dataset, flt: GalleryFilter) -> np.ndarray:
-    """Boolean array over `ds.images` rows: which images pass the filter."""
+def image_class_bits(ds: Dataset) -> np.ndarray:
+    """Per `ds.images` row, the OR of the class bits of its annotations (0: no artefact)."""
+    ann = ds.annotations
+    code = pd.Categorical(ann["class_name"], categories=ds.class_names).codes.astype(np.int64)
+    row = pd.Index(ds.images["image_id"]).get_indexer(ann["image_id"])
+    ok = (code >= 0) & (row >= 0)
+    out = np.zeros(len(ds.images), dtype=np.int64)
+    np.bitwise_or.at(out, row[ok], np.left_shift(np.int64(1), code[ok]))
+    return out
+
+
+def authors_folds(ds: Dataset) -> FoldSet:
+    """The authors' folds: stratified K-fold on label strings, k = 4, seed 42."""
+    return make_folds(ds, "stratified", AUTHORS_K, AUTHORS_SEED)
+
+
+def filter_mask(ds: Dataset, flt: GalleryFilter, folds: FoldSet | None = None) -> np.ndarray:
+    """Boolean array over `ds.images` rows: which images pass the filter.
+
+    Args:
+        ds: the dataset.
+        flt: the filter.
+        folds: the folds `flt.fold` refers to; the authors' folds are made when None
+            (pass a cached FoldSet to avoid recomputing them).
+    """
     images = ds.images
-    cm = images["class_mask"].to_numpy(np.int64)
     n_ann = images["n_annotations"].to_numpy()
     keep = np.ones(len(images), dtype=bool)
+    cm = image_class_bits(ds) if (flt.classes or flt.without) else None
     if flt.classes:
         bits = np.int64(class_bits(ds, flt.classes))
         hit = cm & bits
         keep &= {"any": hit != 0, "all": hit == bits, "none": hit == 0, "exactly": cm == bits}[flt.class_mode]
+    if flt.without:
+        keep &= (cm & np.int64(class_bits(ds, flt.without))) == 0
     if flt.empty == "exclude":
         keep &= n_ann > 0
     elif flt.empty == "only":
@@ -131,6 +166,10 @@ def filter_mask(ds: Dataset, flt: GalleryFilter) -> np.ndarray:
         hit_obs = images["obs_id"].fillna("").str.contains(text, case=False, regex=False)
         hit_file = images["file_name"].str.contains(text, case=False, regex=False)
         keep &= (hit_obs | hit_file).to_numpy()
+    if flt.fold is not None:
+        folds = folds if folds is not None else authors_folds(ds)
+        fold, part = flt.fold
+        keep &= images["image_id"].isin(folds.part_ids(int(fold), part)).to_numpy()
     if flt.image_ids is not None:
         keep &= images["image_id"].isin(list(flt.image_ids)).to_numpy()
     return keep
@@ -140,7 +179,9 @@ def largest_instance(ds: Dataset) -> pd.Series:
     """Per image_id, the largest instance's mask area (0 for images without one)."""
     ann = ds.annotations
     out = np.zeros(len(ds.images))
-    np.maximum.at(out, ann["image_id"].to_numpy(), np.nan_to_num(ann["mask_area"].to_numpy()))
+    row = pd.Index(ds.images["image_id"]).get_indexer(ann["image_id"])
+    ok = row >= 0
+    np.maximum.at(out, row[ok], np.nan_to_num(ann["mask_area"].to_numpy()[ok]))
     return pd.Series(out, index=ds.images["image_id"].to_numpy(), name="largest_area")
 
 
@@ -167,9 +208,10 @@ def sort_images(ds: Dataset, images: pd.DataFrame, sort: str = "observation", se
     raise ValueError(f"sort must be one of {SORTS}, got {sort!r}")
 
 
-def select_images(ds: Dataset, flt: GalleryFilter, sort: str = "observation", seed: int = 0) -> pd.DataFrame:
-    """Filtered and sorted rows of ds.images."""
-    return sort_images(ds, ds.images[filter_mask(ds, flt)], sort, seed)
+def select_images(ds: Dataset, flt: GalleryFilter, sort: str = "observation", seed: int = 0,
+                  folds: FoldSet | None = None) -> pd.DataFrame:
+    """Filtered and sorted rows of ds.images (`folds`: see `filter_mask`)."""
+    return sort_images(ds, ds.images[filter_mask(ds, flt, folds)], sort, seed)
 
 
 def class_counts(ds: Dataset) -> pd.DataFrame:
@@ -177,9 +219,10 @@ def class_counts(ds: Dataset) -> pd.DataFrame:
     names = ds.class_names
     ann = ds.annotations
     col = pd.Categorical(ann["class_name"], categories=names).codes.astype(np.int64)
+    row = pd.Index(ds.images["image_id"]).get_indexer(ann["image_id"])
     n_img = len(ds.images)
-    ok = col >= 0
-    flat = ann["image_id"].to_numpy()[ok] * len(names) + col[ok]
+    ok = (col >= 0) & (row >= 0)
+    flat = row[ok] * len(names) + col[ok]
     counts = np.bincount(flat, minlength=n_img * len(names)).reshape(n_img, len(names))
     return pd.DataFrame(counts, index=pd.Index(ds.images["image_id"].to_numpy(), name="image_id"), columns=names)
 
@@ -190,12 +233,41 @@ def counts_caption(counts: pd.Series) -> str:
     return " · ".join(parts) if parts else "no artefact"
 
 
+def thumbnail_captions(ds: Dataset, images: pd.DataFrame) -> list[str]:
+    """Under each thumbnail: observation, filter and split, then its per-class counts."""
+    counts = class_counts(ds).reindex(images["image_id"]).fillna(0)
+    heads = [f"**{obs if isinstance(obs, str) else name}** · {flt if isinstance(flt, str) else '?'} · {split}"
+             for obs, name, flt, split in zip(images["obs_id"], images["file_name"], images["filter_name"], images["split"])]
+    return [f"{head}  \n{counts_caption(row)}" for head, (_, row) in zip(heads, counts.iterrows())]
+
+
+def detail_title(image: pd.Series) -> str:
+    """The detail view's heading: observation, filter with wavelength, split."""
+    obs = image["obs_id"] if isinstance(image["obs_id"], str) else image["file_name"]
+    name = image["filter_name"] if isinstance(image["filter_name"], str) else "unknown filter"
+    nm = image["wavelength_nm"]
+    wavelength = f", {nm:.0f} nm" if nm == nm else ""  # NaN: the broad-band white filter, or unknown
+    return f"{obs} · {name}{wavelength} · {image['split']}"
+
+
+def hidden_annotation_ids(table: pd.DataFrame, edited_rows: dict) -> list[int]:
+    """Annotation ids whose "show" box was unticked in the detail table (`st.data_editor` edits)."""
+    rows = [int(r) for r, change in edited_rows.items() if change.get("show") is False and int(r) < len(table)]
+    return table["id"].iloc[rows].astype(int).tolist()
+
+
 def page_slice(n_items: int, page: int, page_size: int) -> tuple[int, int, int]:
     """(start, stop, n_pages) of a 1-based page, clamped to the valid pages."""
     n_pages = max(1, -(-n_items // max(1, page_size)))
     page = min(max(1, page), n_pages)
     start = (page - 1) * page_size
     return start, min(start + page_size, n_items), n_pages
+
+
+def page_of(order: Sequence[int], image_id: int, page_size: int) -> int | None:
+    """The 1-based page that shows `image_id` in `order` (None if it is not there)."""
+    ids = list(order)
+    return ids.index(image_id) // max(1, page_size) + 1 if image_id in ids else None
 
 
 def neighbours(order: Sequence[int], image_id: int) -> tuple[int | None, int | None]:
@@ -211,6 +283,11 @@ def filter_choices(ds: Dataset) -> list[str]:
     """Filter letters present, ordered by wavelength (long to short, white last)."""
     present = set(ds.images["filter_letter"].dropna())
     return [f for f in FILTER_ORDER if f in present] + sorted(present - set(FILTER_ORDER))
+
+
+def max_annotations(ds: Dataset) -> int:
+    """The largest number of annotations on one image (at least 1, for the slider)."""
+    return max(1, int(ds.images["n_annotations"].max())) if len(ds.images) else 1
 
 
 def area_range(ds: Dataset) -> tuple[float, float]:
@@ -236,9 +313,13 @@ class ThumbOptions:
     palette: str = "authors"
     opacity: float = 0.45
     quality: int = 85
+    stretch: str = DEFAULT_STRETCH
+    limits: str = DEFAULT_LIMITS
+    lower: float = DEFAULT_LOWER
+    upper: float = DEFAULT_UPPER
 
 
-THUMB_VERSION = 1  # bump when the drawing changes, so old cached files are not reused
+THUMB_VERSION = 2  # bump when the drawing changes, so old cached files are not reused
 _MEMORY: OrderedDict[str, bytes] = OrderedDict()
 MEMORY_ITEMS = 4096  # ~10-20 kB each: tens of MB at most
 
@@ -269,9 +350,12 @@ def render_thumbnail(path: str, width: int, height: int, annotations: pd.DataFra
     tw, th = max(1, round(width * scale)), max(1, round(height * scale))
     frame = load_frame(path, _reduce_for(options.size, max(width, height)))
     if frame is None:
-        frame = placeholder_frame(tw, th, "file missing")
-    elif frame.shape != (th, tw):
-        frame = cv2.resize(frame, (tw, th), interpolation=cv2.INTER_AREA)
+        frame = placeholder_frame(tw, th, "cannot read file" if Path(path).is_file() else "file missing")
+    else:
+        if frame.shape != (th, tw):
+            frame = cv2.resize(frame, (tw, th), interpolation=cv2.INTER_AREA)
+        # The detail view's display stretch, so a thumbnail looks like the frame it opens.
+        frame = stretch_image(frame, options.stretch, options.limits, options.lower, options.upper)
     if not options.overlay:
         return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
     # Drawn at thumbnail size (masks rasterised small), never full size then shrunk.
@@ -375,6 +459,8 @@ def filter_to_params(flt: GalleryFilter) -> dict[str, str]:
         out["classes"] = ",".join(flt.classes)
     if flt.class_mode != "any":
         out["mode"] = flt.class_mode
+    if flt.without:
+        out["without"] = ",".join(flt.without)
     if flt.empty != "include":
         out["empty"] = flt.empty
     if flt.filters:
@@ -387,25 +473,53 @@ def filter_to_params(flt: GalleryFilter) -> dict[str, str]:
         out["area"] = "-".join(_fmt_number(v) for v in flt.area)
     if flt.search.strip():
         out["q"] = flt.search.strip()
+    if flt.fold is not None:
+        out["fold"] = f"{int(flt.fold[0])}-{flt.fold[1]}"
     return out
 
 
+def _fold(value: str | None) -> tuple[int, str] | None:
+    """ "2-valid" to (2, "valid"); None when absent or malformed."""
+    number, _, part = (value or "").partition("-")
+    if not number.isdigit() or part not in PARTS:
+        return None
+    return int(number), part
+
+
+def _clamp(pair: tuple | None, lo: float, hi: float) -> tuple | None:
+    """A (lo, hi) range clipped into [lo, hi]; None when it covers the whole span (no constraint)."""
+    if pair is None:
+        return None
+    a, b = (type(pair[0])(min(max(v, lo), hi)) for v in pair)
+    return None if (a, b) == (lo, hi) else (a, b)
+
+
 def filter_from_params(params: dict[str, str], ds: Dataset) -> GalleryFilter:
-    """A filter from query parameters; unknown classes, filters, splits and modes are dropped."""
+    """A filter from query parameters.
+
+    Unknown classes, filters, splits and modes are dropped; number and area ranges are
+    clipped to what the dataset holds, so the widgets can show them.
+    """
     names = set(ds.class_names)
     letters = set(ds.images["filter_letter"].dropna())
     splits = set(ds.images["split"])
     mode = params.get("mode", "any")
     empty = params.get("empty", "include")
+    area_lo, area_hi = area_range(ds)
+    fold = _fold(params.get("fold"))
+    if fold is not None and fold[0] >= AUTHORS_K:
+        fold = None
     return GalleryFilter(
         classes=tuple(c for c in _split_list(params.get("classes")) if c in names),
         class_mode=mode if mode in CLASS_MODES else "any",
+        without=tuple(c for c in _split_list(params.get("without")) if c in names),
         empty=empty if empty in EMPTY_MODES else "include",
         filters=tuple(f for f in _split_list(params.get("filters")) if f in letters),
         splits=tuple(s for s in _split_list(params.get("split")) if s in splits),
-        n_annotations=_range(params.get("nann"), int),
-        area=_range(params.get("area"), float),
+        n_annotations=_clamp(_range(params.get("nann"), int), 0, max_annotations(ds)),
+        area=_clamp(_range(params.get("area"), float), area_lo, area_hi),
         search=params.get("q", ""),
+        fold=fold,
     )
 
 
@@ -488,10 +602,10 @@ def view_from_params(params: dict[str, str], ds: Dataset | None = None) -> Galle
 class DetailView:
     """The detail view's display choices that belong in a shared link."""
 
-    stretch: str = "linear"
-    limits: str = "percentile"
-    lower: float = 0.5
-    upper: float = 99.8
+    stretch: str = DEFAULT_STRETCH
+    limits: str = DEFAULT_LIMITS
+    lower: float = DEFAULT_LOWER
+    upper: float = DEFAULT_UPPER
     hidden_classes: tuple[str, ...] = ()
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from .model import AUTHOR_COLOURS, CLASS_NAMES, FALLBACK_COLOUR, PALETTES
-from .stretch import stretch_image
+from .stretch import DEFAULT_LIMITS, DEFAULT_LOWER, DEFAULT_STRETCH, DEFAULT_UPPER, stretch_image
 from .tables import RLE_BATCH, rle_to_compressed
 
 RGB = tuple[int, int, int]
@@ -168,6 +168,45 @@ def annotation_masks(annotations: pd.DataFrame | Shapes, height: int, width: int
     return out
 
 
+def _union(rles: list[dict]) -> dict:
+    """The union of RLEs, merged in batches pycocotools accepts."""
+    while len(rles) > 1:
+        rles = [mask_utils.merge(rles[i:i + RLE_BATCH], intersect=False) for i in range(0, len(rles), RLE_BATCH)]
+    return rles[0]
+
+
+def class_union_masks(annotations: pd.DataFrame | Shapes, height: int, width: int,
+                      scale: float = 1.0) -> dict[str, np.ndarray]:
+    """Per class present, the boolean union (height, width) of its annotations' masks.
+
+    What the filled overlay needs: the polygons of all classes go to pycocotools in one
+    call, each class's RLEs are merged (in C) and decoded once, so the cost does not grow
+    with a frame's number of annotations. Box-only annotations add nothing.
+    """
+    shapes = Shapes.of(annotations)
+    kinds, segs, names = shapes.kind, shapes.segmentation, shapes.class_name
+    rles: list[dict] = []
+    owner: list[np.ndarray] = []
+    poly = np.flatnonzero(kinds == "polygon")
+    if len(poly):
+        n_parts = np.fromiter((len(segs[i]) for i in poly), dtype=np.int64, count=len(poly))
+        parts = [(np.asarray(p, dtype=np.float64) * scale).tolist() for i in poly for p in segs[i]]
+        rles += mask_utils.frPyObjects(parts, height, width)
+        owner.append(np.repeat(names[poly], n_parts))
+    for i in np.flatnonzero(kinds == "rle"):  # RLEs are rare in XAMI (Roboflow writes polygons)
+        rle = rle_to_compressed(segs[i])
+        if tuple(rle["size"]) != (height, width):
+            m = cv2.resize(mask_utils.decode(rle), (width, height), interpolation=cv2.INTER_NEAREST)
+            rle = mask_utils.encode(np.asfortranarray(m))
+        rles.append(rle)
+        owner.append(names[i:i + 1])
+    if not rles:
+        return {}
+    owners = np.concatenate(owner)
+    return {str(cls): mask_utils.decode(_union([rles[j] for j in np.flatnonzero(owners == cls)])).astype(bool)
+            for cls in dict.fromkeys(owners.tolist())}
+
+
 def annotation_mask(segmentation: object, kind: str, bbox: tuple[float, float, float, float],
                     height: int, width: int) -> np.ndarray:
     """A boolean mask of one annotation: polygons and RLE as COCO pixels, a box filled."""
@@ -176,7 +215,7 @@ def annotation_mask(segmentation: object, kind: str, bbox: tuple[float, float, f
         x, y, w, h = (int(round(v)) for v in bbox)
         mask[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)] = True
         return mask
-    row = pd.DataFrame({"kind": [kind], "segmentation": pd.Series([segmentation], dtype=object)})
+    row = pd.DataFrame({"class_name": [""], "kind": [kind], "segmentation": pd.Series([segmentation], dtype=object)})
     return annotation_masks(row, height, width)[0]
 
 
@@ -230,16 +269,21 @@ def _ink(colour: RGB) -> RGB:
 
 
 def outline_colour(colour: RGB) -> RGB:
-    """The contour colour: the class colour, lifted towards white when it is dark.
+    """The contour colour: the class colour, brightened when it is dark.
 
-    Dark class colours (the authors' read-out-streak blue) vanish on a dark sky; a lighter
-    tint of the same hue keeps the outline visible while the fill keeps the true colour.
+    Dark class colours (the authors' read-out-streak blue, smoke-ring magenta) vanish on a
+    dark sky. Scaling the colour up to full brightness keeps its hue and saturation, so the
+    smoke ring stays magenta and does not drift towards the pale star-loop pink, as mixing
+    with white would; only a colour still dark after that gets a little white.
     """
     luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
-    if luminance >= 110:
+    if luminance >= 110 or max(colour) == 0:
         return colour
-    mix = min(0.6, (110 - luminance) / 140 + 0.2)
-    return tuple(int(round(c + (255 - c) * mix)) for c in colour)
+    bright = np.asarray(colour, np.float64) * (255.0 / max(colour))
+    lum = float(bright @ [0.299, 0.587, 0.114])
+    if lum < 90:
+        bright += (255.0 - bright) * (90 - lum) / (255 - lum)
+    return tuple(int(round(c)) for c in bright)
 
 
 def _overlaps(x: int, y: int, w: int, h: int, rects: list[tuple[int, int, int, int]]) -> int:
@@ -321,18 +365,21 @@ def render_overlay(image: np.ndarray, annotations: pd.DataFrame | Shapes, colour
     if len(anns) == 0:
         return rgb.copy()
     size = max(h, w)
-    lw = line_width if line_width is not None else max(1, int(round(size / 400)))
-    out = rgb.astype(np.float32)
+    lw = line_width if line_width is not None else max(1, int(round(size / 512)))  # 1 px per 512 px: thin masks stay visible
+    out = rgb.copy()
     names = anns.class_name
     order = [c for c in CLASS_NAMES if c in set(names)] + sorted(set(names) - set(CLASS_NAMES))
 
     if fill and opacity > 0:
-        masks = annotation_masks(anns, h, w, scale)
+        unions = class_union_masks(anns, h, w, scale)
+        flat = out.reshape(-1, 3)
         for cls in order:  # one blend per class (at most five), not per annotation
-            m = masks[names == cls].any(axis=0)
-            colour = np.asarray(pal.get(cls, FALLBACK_COLOUR), np.float32)
-            out[m] = out[m] * (1.0 - opacity) + colour * opacity
-    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+            if cls not in unions:
+                continue
+            idx = np.flatnonzero(unions[cls].ravel())
+            colour = np.asarray(pal.get(cls, FALLBACK_COLOUR), np.float64)
+            # Blend only the masked pixels: most of a frame is sky and stays untouched.
+            flat[idx] = np.clip(np.rint(flat[idx] * (1.0 - opacity) + colour * opacity), 0, 255).astype(np.uint8)
 
     if contour:
         for cls in order:
@@ -414,7 +461,8 @@ def overlay_png(path: str | Path, annotations: pd.DataFrame, width: int, height:
 
 
 def full_overlay(path: str | Path, annotations: pd.DataFrame, width: int, height: int, colours: Colours = None, *,
-                 stretch: str = "linear", limits: str = "minmax", lower: float = 0.5, upper: float = 99.5,
+                 stretch: str = DEFAULT_STRETCH, limits: str = DEFAULT_LIMITS, lower: float = DEFAULT_LOWER,
+                 upper: float = DEFAULT_UPPER,
                  factor: int = 1, **options: object) -> np.ndarray:
     """The detail view's frame: stretched, enlarged `factor` times, with its overlay (RGB)."""
     frame = load_frame(path)

@@ -26,9 +26,13 @@ STRETCH_LABELS: dict[str, str] = {
 }
 LIMITS: tuple[str, ...] = ("percentile", "zscale", "minmax")
 LIMIT_LABELS: dict[str, str] = {"percentile": "percentile", "zscale": "zscale", "minmax": "min / max"}
+# The default display: XAMI frames are already 8-bit display images, so a linear stretch
+# between robust percentiles only trims the few saturated stars and the darkest noise.
+DEFAULT_STRETCH, DEFAULT_LIMITS = "linear", "percentile"
+DEFAULT_LOWER, DEFAULT_UPPER = 0.5, 99.8
 
 
-def make_interval(limits: str = "percentile", lower: float = 0.5, upper: float = 99.5) -> BaseInterval:
+def make_interval(limits: str = DEFAULT_LIMITS, lower: float = DEFAULT_LOWER, upper: float = DEFAULT_UPPER) -> BaseInterval:
     """The astropy interval for a limits mode ("percentile", "zscale", "minmax")."""
     if limits == "percentile":
         if not 0.0 <= lower < upper <= 100.0:
@@ -59,8 +63,8 @@ def make_stretch(stretch: str, normalised: np.ndarray | None = None, log_a: floa
     raise ValueError(f"stretch must be one of {STRETCHES}, got {stretch!r}")
 
 
-def display_limits(image: np.ndarray, limits: str = "percentile", lower: float = 0.5, upper: float = 99.5,
-                   ignore_border: bool = True) -> tuple[float, float]:
+def display_limits(image: np.ndarray, limits: str = DEFAULT_LIMITS, lower: float = DEFAULT_LOWER,
+                   upper: float = DEFAULT_UPPER, ignore_border: bool = True) -> tuple[float, float]:
     """(vmin, vmax) of a frame for a limits mode.
 
     Args:
@@ -70,21 +74,26 @@ def display_limits(image: np.ndarray, limits: str = "percentile", lower: float =
         ignore_border: compute limits on non-zero pixels only, so the black area outside
             the XMM-OM detector window does not drag the lower limit down.
     """
-    data = np.asarray(image, dtype=np.float64)
-    values = data[np.isfinite(data)]
-    if ignore_border:
-        inside = values[values != 0]
-        if inside.size:
-            values = inside
+    values = _window_values(np.asarray(image), ignore_border)
     if values.size == 0:
         return 0.0, 1.0
-    vmin, vmax = make_interval(limits, lower, upper).get_limits(values)
+    vmin, vmax = make_interval(limits, lower, upper).get_limits(values.astype(np.float64))
     return float(vmin), float(vmax)
 
 
-def stretch_image(image: np.ndarray, stretch: str = "linear", limits: str = "percentile", lower: float = 0.5,
-                  upper: float = 99.5, ignore_border: bool = True, log_a: float = 1000.0,
-                  asinh_a: float = 0.1) -> np.ndarray:
+def _window_values(data: np.ndarray, ignore_border: bool) -> np.ndarray:
+    """The finite pixels, without the exact zeros of the border when `ignore_border` (and some remain)."""
+    values = data.ravel() if np.issubdtype(data.dtype, np.integer) else data[np.isfinite(data)]
+    if ignore_border:
+        inside = values[values != 0]
+        if inside.size:
+            return inside
+    return values
+
+
+def stretch_image(image: np.ndarray, stretch: str = DEFAULT_STRETCH, limits: str = DEFAULT_LIMITS,
+                  lower: float = DEFAULT_LOWER, upper: float = DEFAULT_UPPER, ignore_border: bool = True,
+                  log_a: float = 1000.0, asinh_a: float = 0.1) -> np.ndarray:
     """A frame scaled to uint8 for display: limits, then a stretch (astropy.visualization).
 
     Args:
@@ -92,19 +101,33 @@ def stretch_image(image: np.ndarray, stretch: str = "linear", limits: str = "per
         stretch: one of STRETCHES.
         limits: one of LIMITS (see `display_limits`).
         lower, upper: percentiles for the "percentile" mode.
-        ignore_border: limits from non-zero pixels only (the black detector border).
+        ignore_border: limits (and the histogram of "histeq") from non-zero pixels only, and
+            the black detector border stays black.
         log_a, asinh_a: the `a` parameter of astropy's LogStretch and AsinhStretch.
     """
-    data = np.asarray(image, dtype=np.float64)
+    data = np.asarray(image)
     if data.ndim != 2:
         raise ValueError(f"expected a 2-D frame, got shape {data.shape}")
     vmin, vmax = display_limits(data, limits, lower, upper, ignore_border)
     if not vmax > vmin:
         # A flat frame: nothing to stretch, show it mid-grey rather than dividing by zero.
         return np.where(np.isfinite(data), 128, 0).astype(np.uint8)
-    normalised = np.clip((np.nan_to_num(data, nan=vmin) - vmin) / (vmax - vmin), 0.0, 1.0)
-    scaled = make_stretch(stretch, normalised, log_a, asinh_a)(normalised, clip=True)
-    return to_uint8(scaled)
+    # Histogram equalisation learns its histogram from the detector window only: counting
+    # the border (often most of a UVM2/UVW2 frame) would spend half the grey levels on it.
+    window = np.clip((_window_values(data, ignore_border).astype(np.float64) - vmin) / (vmax - vmin), 0.0, 1.0)
+    transform = make_stretch(stretch, window, log_a, asinh_a)
+    if data.dtype == np.uint8:
+        # The display value depends on the pixel value only: stretch the 256 levels once, then look up.
+        lut = to_uint8(transform(np.clip((np.arange(256.0) - vmin) / (vmax - vmin), 0.0, 1.0), clip=True))
+        if ignore_border:
+            lut[0] = 0
+        return lut[data]
+    values = np.asarray(data, dtype=np.float64)
+    normalised = np.clip((np.nan_to_num(values, nan=vmin) - vmin) / (vmax - vmin), 0.0, 1.0)
+    out = to_uint8(transform(normalised, clip=True))
+    if ignore_border:
+        out[values == 0] = 0
+    return out
 
 
 def to_uint8(values: np.ndarray) -> np.ndarray:

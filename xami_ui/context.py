@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from xami_core.model import Dataset
@@ -19,7 +21,23 @@ def set_current(ds: Dataset, key: str) -> None:
 
 def current_dataset() -> Dataset:
     """The dataset selected in the sidebar."""
+    if _DATASET not in st.session_state:
+        _rerun_through_entrypoint()
     return st.session_state[_DATASET]
+
+
+def _rerun_through_entrypoint() -> None:
+    """Run app.py first when Streamlit ran a page file on its own.
+
+    Until some run calls `st.navigation`, Streamlit treats a `pages/` folder as a v1
+    multipage app: a server's first request for a page URL (a shared link) runs that page
+    without app.py, so nothing is loaded. Calling `st.navigation` ends that mode; the rerun
+    then goes through app.py to the same page (page identity is the URL path, which
+    `st.Page` derives from the file name in both modes).
+    """
+    pages = sorted(Path(__file__).resolve().parents[1].joinpath("pages").glob("*.py"))
+    st.navigation([st.Page(page) for page in pages], position="hidden")
+    st.rerun()
 
 
 def dataset_key() -> str:

@@ -1,0 +1,437 @@
+"""Gallery core: filters, sorting, counts, paging, links and cached thumbnails."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import cv2
+import numpy as np
+import pytest
+from sklearn.model_selection import StratifiedKFold
+
+from tests import builders as b
+from xami_core import gallery, load_dataset
+from xami_core.gallery import GalleryFilter, ThumbOptions
+
+CR, OT, RS, SR, SL = "central-ring", "other", "read-out-streak", "smoke-ring", "star-loop"
+CATEGORY = {CR: 1, OT: 2, RS: 3, SR: 4, SL: 5}
+SIZE = 100
+# The hand-made fixture: (split, observation number, filter letter, [(class, square side)]).
+# A side of None is a box-only annotation (a 10 x 10 box). Square masks of side s cover
+# s * s pixels, so the mask areas below are 100, 400, 25, 900, 16, 36, 49, 64, 81, 144, 100, 9, 121.
+FRAMES = [
+    ("train", 1, "L", [(SR, 10), (RS, 20)]),  # UVW1: smoke ring and read-out streak
+    ("train", 2, "L", [(SR, 5)]),  # UVW1: a smoke ring only
+    ("train", 3, "V", [(RS, 30), (SL, 4), (SL, 6)]),
+    ("train", 4, "U", []),  # hard negative
+    ("valid", 5, "L", [(SR, 7), (SL, 8), (RS, 9)]),
+    ("valid", 6, "M", [(CR, 12)]),
+    ("valid", 7, "L", []),  # hard negative
+    ("valid", 8, "W", [(OT, None)]),  # box-only annotation
+    ("valid", 9, "L", [(SR, 3), (SL, 11)]),  # UVW1: smoke ring and star loop, no streak
+]
+ALL = {n for _, n, _, _ in FRAMES}
+
+
+def obs(n: int, letter: str) -> str:
+    return f"S{100000000 + n:010d}_{letter}"
+
+
+@pytest.fixture(scope="module")
+def fx(tmp_path_factory):
+    """The fixture dataset, loaded by the product's loader from COCO files written in code."""
+    root = tmp_path_factory.mktemp("gallery_fixture")
+    for split in ("train", "valid"):
+        images, anns = [], []
+        for local, (_, n, letter, shapes) in enumerate(f for f in FRAMES if f[0] == split):
+            images.append(b.image(local, b.file_name(100000000 + n, letter, tag=str(n)), width=SIZE, height=SIZE))
+            for cls, side in shapes:
+                ann_id = len(anns)
+                if side is None:
+                    anns.append(b.polygon_ann(ann_id, local, CATEGORY[cls], bbox=[40.0, 40.0, 10.0, 10.0]))
+                else:
+                    anns.append(b.polygon_ann(ann_id, local, CATEGORY[cls], b.square(5 + 2 * ann_id, 5 + 3 * ann_id, side)))
+        b.write_split(root / split, b.coco(images, anns))
+    return load_dataset(root)
+
+
+def numbers(ds, rows) -> set[int]:
+    """Observation numbers of image rows (a boolean mask or a DataFrame)."""
+    images = ds.images[rows] if isinstance(rows, np.ndarray) else rows
+    return {int(o[1:11]) - 100000000 for o in images["obs_id"]}
+
+
+def test_fixture_is_what_the_table_says(fx):
+    assert len(fx.images) == 9 and len(fx.annotations) == 13
+    assert sorted(fx.annotations["mask_area"]) == sorted([100, 400, 25, 900, 16, 36, 49, 64, 81, 144, 100, 9, 121])
+    by_obs = fx.annotations.merge(fx.images[["image_id", "obs_id"]]).groupby("obs_id")["mask_area"].max()
+    assert by_obs[obs(3, "V")] == 900 and by_obs[obs(8, "W")] == 100 and by_obs[obs(9, "L")] == 121
+
+
+@pytest.mark.parametrize("classes, mode, expected", [
+    ((SR,), "any", {1, 2, 5, 9}),  # any: at least one smoke ring
+    ((SR, CR), "any", {1, 2, 5, 6, 9}),  # any of two classes
+    ((SR, RS), "all", {1, 5}),  # all: both present (others may be too)
+    ((SR, SL), "all", {5, 9}),
+    ((SR,), "none", {3, 4, 6, 7, 8}),  # none: hard negatives included
+    ((SR, RS), "none", {4, 6, 7, 8}),
+    ((SR,), "exactly", {2}),  # exactly: the class set equals the selection
+    ((SR, RS), "exactly", {1}),
+    ((SR, SL), "exactly", {9}),
+    ((RS, SR, SL), "exactly", {5}),
+    ((OT,), "exactly", {8}),  # a box-only annotation still gives its image the class
+    ((), "exactly", ALL),  # no classes selected: no class constraint, whatever the mode
+])
+def test_class_modes(fx, classes, mode, expected):
+    assert numbers(fx, gallery.filter_mask(fx, GalleryFilter(classes=classes, class_mode=mode))) == expected
+
+
+@pytest.mark.parametrize("flt, expected", [
+    (GalleryFilter(classes=(SR,), without=(RS,)), {2, 9}),  # a smoke ring but no read-out streak
+    (GalleryFilter(classes=(SR,), without=(RS,), filters=("L",)), {2, 9}),  # ... on UVW1 frames (the issue's example)
+    (GalleryFilter(classes=(SR,), without=(RS, SL)), {2}),
+    (GalleryFilter(without=(RS,)), {2, 4, 6, 7, 8, 9}),  # without alone keeps the hard negatives
+    (GalleryFilter(empty="include"), ALL),  # hard negatives: shown
+    (GalleryFilter(empty="exclude"), ALL - {4, 7}),  # hidden
+    (GalleryFilter(empty="only"), {4, 7}),  # only them
+    (GalleryFilter(classes=(SR,), class_mode="none", empty="exclude"), {3, 6, 8}),
+    (GalleryFilter(classes=(SR,), empty="only"), set()),  # criteria are ANDed
+    (GalleryFilter(filters=("L",)), {1, 2, 5, 7, 9}),  # observation filter UVW1
+    (GalleryFilter(filters=("V", "W")), {3, 8}),
+    (GalleryFilter(filters=("S",)), set()),  # a filter with no frame
+    (GalleryFilter(splits=("train",)), {1, 2, 3, 4}),
+    (GalleryFilter(splits=("valid",), filters=("L",)), {5, 7, 9}),
+    (GalleryFilter(n_annotations=(0, 0)), {4, 7}),  # inclusive range
+    (GalleryFilter(n_annotations=(2, 3)), {1, 3, 5, 9}),
+    (GalleryFilter(n_annotations=(3, 3)), {3, 5}),
+    (GalleryFilter(n_annotations=(1, 1)), {2, 6, 8}),
+    (GalleryFilter(area=(100, 100)), {1, 8}),  # both bounds inclusive; a box-only annotation counts by its box
+    (GalleryFilter(area=(101, 399)), {6, 9}),  # 144 and 121 only
+    (GalleryFilter(area=(0, 20)), {3, 9}),  # 16 and 9
+    (GalleryFilter(area=(20, 60)), {2, 3, 5}),  # 25, 36, 49: any class
+    (GalleryFilter(classes=(SR,), area=(20, 60)), {2, 5}),  # the instance must be of a selected class
+    (GalleryFilter(classes=(SR,), class_mode="none", area=(20, 60)), {3}),  # mode none: any class's instance
+    (GalleryFilter(classes=(SR, SL), class_mode="exactly", area=(100, 200)), {9}),  # its star loop of 121
+    (GalleryFilter(area=(901, 5000)), set()),
+    (GalleryFilter(search="0100000005"), {5}),  # observation id
+    (GalleryFilter(search="_l"), {1, 2, 5, 7, 9}),  # case-insensitive, filter part of the id
+    (GalleryFilter(search="  0100000002 "), {2}),  # surrounding spaces ignored
+    (GalleryFilter(search="rf.333"), {3}),  # file name (Roboflow hash)
+    (GalleryFilter(search="nothing"), set()),
+    (GalleryFilter(search="."), ALL),  # a literal dot, not a regular expression
+])
+def test_filters(fx, flt, expected):
+    assert numbers(fx, gallery.filter_mask(fx, flt)) == expected
+
+
+def test_image_ids_restrict(fx):
+    ids = fx.images.loc[fx.images["obs_id"].isin([obs(1, "L"), obs(6, "M")]), "image_id"]
+    assert numbers(fx, gallery.filter_mask(fx, GalleryFilter(image_ids=frozenset(ids)))) == {1, 6}
+
+
+def test_unknown_class_and_bad_modes_are_refused(fx):
+    with pytest.raises(ValueError, match="unknown class"):
+        gallery.filter_mask(fx, GalleryFilter(classes=("comet",)))
+    with pytest.raises(ValueError, match="class_mode"):
+        GalleryFilter(class_mode="some")
+    with pytest.raises(ValueError, match="empty"):
+        GalleryFilter(empty="maybe")
+    with pytest.raises(ValueError, match="fold part"):
+        GalleryFilter(fold=(0, "test"))
+
+
+def test_class_bits_follow_class_names_not_file_ids(tmp_path):
+    # A file numbering its categories differently from XAMI still filters by name.
+    cats = [{"id": 7, "name": SR, "supercategory": "artefacts"}, {"id": 3, "name": RS, "supercategory": "artefacts"}]
+    data = b.coco([b.image(0, width=SIZE, height=SIZE), b.image(1, width=SIZE, height=SIZE)],
+                  [b.polygon_ann(0, 0, 7, b.square(5, 5, 10)), b.polygon_ann(1, 1, 3, b.square(5, 5, 10)),
+                   b.polygon_ann(2, 1, 7, b.square(30, 30, 10))], categories=cats)
+    b.write_split(tmp_path / "train", data)
+    ds = load_dataset(tmp_path)
+    got = ds.images[gallery.filter_mask(ds, GalleryFilter(classes=(SR,), class_mode="exactly"))]
+    assert got["file_name"].tolist() == [ds.images["file_name"][0]]
+
+
+def brute_force(ds, flt: GalleryFilter) -> set[int]:
+    """The filter, one image at a time with Python sets (independent of the vectorised code)."""
+    anns = {i: [] for i in ds.images["image_id"]}
+    for a in ds.annotations.itertuples():
+        anns[a.image_id].append(a)
+    out = set()
+    for img in ds.images.itertuples():
+        present = {a.class_name for a in anns[img.image_id]}
+        want = set(flt.classes)
+        ok = True
+        if want:
+            ok &= {"any": bool(present & want), "all": want <= present, "none": not (present & want),
+                   "exactly": present == want}[flt.class_mode]
+        ok &= not (present & set(flt.without))
+        ok &= {"include": True, "exclude": bool(anns[img.image_id]), "only": not anns[img.image_id]}[flt.empty]
+        ok &= not flt.filters or img.filter_letter in flt.filters
+        ok &= not flt.splits or img.split in flt.splits
+        if flt.n_annotations:
+            ok &= flt.n_annotations[0] <= len(anns[img.image_id]) <= flt.n_annotations[1]
+        if flt.area:
+            classes_ok = want if (want and flt.class_mode != "none") else present
+            ok &= any(flt.area[0] <= a.mask_area <= flt.area[1] and a.class_name in classes_ok for a in anns[img.image_id])
+        ok &= flt.search.strip().lower() in f"{img.obs_id}|{img.file_name}".lower()
+        if ok:
+            out.add(int(img.image_id))
+    return out
+
+
+@pytest.mark.parametrize("flt", [
+    # The sample has no smoke ring without a streak (rings sit by bright stars): the same shape of query.
+    GalleryFilter(classes=(SL,), without=(SR,), filters=("L",)),
+    GalleryFilter(classes=(SR, SL), class_mode="all", empty="exclude"),
+    GalleryFilter(classes=(RS, CR), class_mode="exactly"),
+    GalleryFilter(classes=(OT,), class_mode="none", n_annotations=(3, 6)),
+    GalleryFilter(area=(200, 800), classes=(SL, SR), class_mode="any", splits=("valid",)),
+    GalleryFilter(area=(1000, 1e9)),
+    GalleryFilter(empty="only", filters=("U", "M")),
+    GalleryFilter(search="_u"),
+])
+def test_filters_match_brute_force_on_the_sample(sample_ds, flt):
+    got = set(sample_ds.images.loc[gallery.filter_mask(sample_ds, flt), "image_id"].astype(int))
+    assert got == brute_force(sample_ds, flt)
+    assert got  # every case selects something, so the comparison is not vacuous
+
+
+@pytest.mark.filterwarnings("ignore:The least populated class:UserWarning")  # rare label strings, as in XAMI
+@pytest.mark.parametrize("fold, part", [(0, "valid"), (3, "train"), (2, "valid")])
+def test_fold_part_is_the_authors_stratified_fold(sample_ds, fold, part):
+    # Independently: sklearn's StratifiedKFold(4, shuffle, 42) on the label strings, images in id order.
+    img = sample_ds.images.sort_values("image_id")
+    labels = np.asarray(img["label"].to_numpy(), dtype=str)
+    splits = list(StratifiedKFold(n_splits=4, shuffle=True, random_state=42).split(np.zeros((len(img), 1)), labels))
+    train, valid = splits[fold]
+    expected = set(img["image_id"].to_numpy()[valid if part == "valid" else train].tolist())
+    got = sample_ds.images.loc[gallery.filter_mask(sample_ds, GalleryFilter(fold=(fold, part))), "image_id"]
+    assert set(got.astype(int)) == expected
+
+
+@pytest.mark.parametrize("sort, expected", [
+    ("observation", [1, 2, 3, 4, 5, 6, 7, 8, 9]),  # by observation id
+    ("annotations", [3, 5, 1, 9, 2, 6, 8, 4, 7]),  # most annotations first, ties by image id
+    ("largest", [3, 1, 6, 9, 8, 5, 2, 4, 7]),  # largest instance: 900, 400, 144, 121, 100, 81, 25, 0, 0
+])
+def test_sorting(fx, sort, expected):
+    order = gallery.sort_images(fx, fx.images, sort)
+    assert [int(o[1:11]) - 100000000 for o in order["obs_id"]] == expected
+
+
+def test_sorting_matches_python_sorted_on_the_sample(sample_ds):
+    images = sample_ds.images
+    largest = sample_ds.annotations.groupby("image_id")["mask_area"].max()
+    rank = {"train": 0, "valid": 1}
+    cases = {
+        "observation": sorted(images.itertuples(), key=lambda r: (r.obs_id, rank[r.split], r.image_id)),
+        "annotations": sorted(images.itertuples(), key=lambda r: (-r.n_annotations, r.image_id)),
+        "largest": sorted(images.itertuples(), key=lambda r: (-largest.get(r.image_id, 0.0), r.image_id)),
+    }
+    for sort, rows in cases.items():
+        assert gallery.sort_images(sample_ds, images, sort)["image_id"].tolist() == [r.image_id for r in rows], sort
+
+
+def test_shuffle_is_a_reproducible_permutation(sample_ds):
+    subset = sample_ds.images.iloc[::2]
+    a = gallery.sort_images(sample_ds, subset, "shuffle", seed=7)["image_id"].tolist()
+    again = gallery.sort_images(sample_ds, subset, "shuffle", seed=7)["image_id"].tolist()
+    other = gallery.sort_images(sample_ds, subset, "shuffle", seed=8)["image_id"].tolist()
+    assert a == again  # same seed, same order
+    assert sorted(a) == sorted(subset["image_id"].tolist())  # a permutation of the input
+    assert a != other and a != sorted(a)  # another seed, another order; not the input order
+    with pytest.raises(ValueError, match="sort"):
+        gallery.sort_images(sample_ds, subset, "random")
+
+
+def test_select_images_filters_then_sorts(fx):
+    got = gallery.select_images(fx, GalleryFilter(filters=("L",)), "annotations")
+    assert [int(o[1:11]) - 100000000 for o in got["obs_id"]] == [5, 1, 9, 2, 7]
+
+
+def test_class_counts_and_captions(sample_ds, fx):
+    counts = gallery.class_counts(sample_ds)
+    brute = Counter(zip(sample_ds.annotations["image_id"], sample_ds.annotations["class_name"]))
+    for (image_id, cls), n in brute.items():
+        assert counts.loc[image_id, cls] == n
+    assert counts.to_numpy().sum() == len(sample_ds.annotations)
+    captions = gallery.thumbnail_captions(fx, fx.images)
+    assert captions[0] == f"**{obs(1, 'L')}** · UVW1 · train  \nRS 1 · SR 1"
+    assert captions[2].endswith("RS 1 · SL 2") and captions[3].endswith("no artefact")
+    assert captions[7].startswith(f"**{obs(8, 'W')}** · White · valid") and captions[7].endswith("OT 1")
+
+
+@pytest.mark.parametrize("n, page, size, expected", [
+    (100, 1, 48, (0, 48, 3)),  # first page
+    (100, 3, 48, (96, 100, 3)),  # last page is partial
+    (100, 9, 48, (96, 100, 3)),  # beyond the end: clamped to the last page
+    (100, 0, 48, (0, 48, 3)),  # below 1: the first page
+    (0, 1, 24, (0, 0, 1)),  # nothing matches: one empty page
+    (96, 2, 48, (48, 96, 2)),  # exact multiple
+])
+def test_page_slice(n, page, size, expected):
+    assert gallery.page_slice(n, page, size) == expected
+
+
+@pytest.mark.parametrize("image_id, expected", [
+    (10, (None, 20)),  # first: no previous
+    (20, (10, 30)),
+    (40, (30, None)),  # last: no next
+    (99, (None, None)),  # not in the filtered order
+])
+def test_neighbours_within_the_filter(image_id, expected):
+    assert gallery.neighbours([10, 20, 30, 40], image_id) == expected
+
+
+@pytest.mark.parametrize("image_id, size, expected", [(5, 2, 1), (6, 2, 2), (9, 2, 3), (9, 48, 1), (42, 2, None)])
+def test_page_of(image_id, size, expected):
+    assert gallery.page_of([4, 5, 6, 7, 8, 9], image_id, size) == expected
+
+
+# ---------------------------------------------------------------------------------------
+# Links
+
+
+@pytest.mark.parametrize("flt", [
+    GalleryFilter(),  # defaults: nothing in the link
+    GalleryFilter(classes=(SR,), without=(RS,), filters=("L",)),
+    GalleryFilter(classes=(SR, SL), class_mode="exactly", empty="exclude", splits=("valid",)),
+    GalleryFilter(empty="only", search="0100000004"),
+    GalleryFilter(n_annotations=(1, 2), area=(20.5, 400)),
+    GalleryFilter(fold=(3, "valid"), classes=(CR,), class_mode="none"),
+])
+def test_filter_round_trips_through_query_params(fx, flt):
+    params = gallery.filter_to_params(flt)
+    assert all(isinstance(v, str) for v in params.values())
+    assert gallery.filter_from_params(params, fx) == flt
+
+
+def test_default_filter_gives_an_empty_query(fx):
+    assert gallery.filter_to_params(GalleryFilter()) == {}
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"classes": "smoke-ring,comet"}, GalleryFilter(classes=(SR,))),  # unknown class dropped
+    ({"mode": "most"}, GalleryFilter()),  # bad mode: default
+    ({"empty": "sometimes"}, GalleryFilter()),
+    ({"filters": "L,Q"}, GalleryFilter(filters=("L",))),  # unknown filter letter dropped
+    ({"nann": "3-1"}, GalleryFilter()),  # reversed range ignored
+    ({"nann": "x-2"}, GalleryFilter()),  # malformed
+    ({"nann": "1-99"}, GalleryFilter(n_annotations=(1, 3))),  # clipped to the dataset's maximum (3)
+    ({"nann": "0-3"}, GalleryFilter()),  # the whole span: no constraint
+    ({"area": "50..5000"}, GalleryFilter(area=(50.0, 900.0))),  # ".." accepted, clipped to the largest area
+    ({"fold": "7-valid"}, GalleryFilter()),  # beyond the authors' 4 folds
+    ({"fold": "1-test"}, GalleryFilter()),
+])
+def test_bad_or_out_of_range_params(fx, params, expected):
+    assert gallery.filter_from_params(params, fx) == expected
+
+
+@pytest.mark.parametrize("view", [
+    gallery.GalleryView(),
+    gallery.GalleryView(sort="shuffle", seed=42, page=3, page_size=96, thumb="small", overlay=False, image=4),
+    gallery.GalleryView(sort="largest", image=0),
+])
+def test_view_round_trips(fx, view):
+    assert gallery.view_from_params(gallery.view_to_params(view), fx) == view
+
+
+def test_view_drops_unknown_image_and_bad_values(fx):
+    view = gallery.view_from_params({"image": "999", "size": "13", "thumb": "huge", "sort": "best", "page": "-2"}, fx)
+    assert view == gallery.GalleryView()
+
+
+@pytest.mark.parametrize("detail", [
+    gallery.DetailView(),
+    gallery.DetailView(stretch="asinh", limits="zscale", hidden_classes=(RS, SL)),
+    gallery.DetailView(stretch="histeq", lower=1.0, upper=99.0),
+])
+def test_detail_round_trips(fx, detail):
+    assert gallery.detail_from_params(gallery.detail_to_params(detail), fx) == detail
+
+
+def test_detail_rejects_bad_values(fx):
+    got = gallery.detail_from_params({"stretch": "cube", "limits": "auto", "pct": "90-10", "hide": "comet"}, fx)
+    assert got == gallery.DetailView()
+
+
+# ---------------------------------------------------------------------------------------
+# Detail helpers
+
+
+def test_annotation_table_and_hidden_ids(fx):
+    image_id = int(fx.images.loc[fx.images["obs_id"] == obs(5, "L"), "image_id"].iloc[0])
+    table = gallery.annotation_table(fx, image_id)
+    assert table["class"].tolist() == [RS, SR, SL]  # class order, then id
+    assert table["mask area (px²)"].tolist() == [81.0, 49.0, 64.0]
+    edits = {"0": {"show": False}, 2: {"show": False}, 1: {"show": True}}
+    assert gallery.hidden_annotation_ids(table, edits) == [int(table["id"][0]), int(table["id"][2])]
+    assert gallery.hidden_annotation_ids(table, {}) == []
+
+
+def test_detail_title(fx):
+    assert gallery.detail_title(fx.images.iloc[0]) == f"{obs(1, 'L')} · UVW1, 291 nm · train"
+    assert gallery.detail_title(fx.images.iloc[7]) == f"{obs(8, 'W')} · White · valid"  # broad band: no wavelength
+
+
+# ---------------------------------------------------------------------------------------
+# Thumbnails
+
+
+def decode(jpeg: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+
+
+@pytest.mark.parametrize("size", [128, 192, 256])
+def test_thumbnails_have_the_requested_size_and_order(sample_ds, size):
+    ids = sample_ds.images["image_id"].iloc[[5, 0, 3]].tolist()
+    pics = gallery.thumbnails(sample_ds, ids, ThumbOptions(size=size), disk_cache=False)
+    assert [decode(p).shape for p in pics] == [(size, size, 3)] * 3
+    # The order follows the ids: each equals the thumbnail made on its own.
+    alone = gallery.thumbnails(sample_ds, [ids[1]], ThumbOptions(size=size), disk_cache=False)
+    assert pics[1] == alone[0]
+
+
+def test_thumbnail_overlay_shows_class_colour(sample_ds):
+    # A frame with a central ring (cyan): its mask pixels turn cyan with the overlay, not without.
+    row = sample_ds.annotations[sample_ds.annotations["class_name"] == CR].iloc[0]
+    on = decode(gallery.thumbnails(sample_ds, [row["image_id"]], ThumbOptions(size=256), disk_cache=False)[0])
+    off = decode(gallery.thumbnails(sample_ds, [row["image_id"]], ThumbOptions(size=256, overlay=False), disk_cache=False)[0])
+    x, y = int(row["cx"] / 2), int(row["cy"] / 2)  # 512 -> 256
+    b_on, g_on, r_on = on[y, x].astype(int)
+    b_off, g_off, r_off = off[y, x].astype(int)
+    assert g_on - r_on > 60 and b_on - r_on > 60  # cyan (1, 252, 214) blended in
+    assert abs(g_off - r_off) < 12  # grey without the overlay
+
+
+def test_thumbnails_are_cached_on_disk_and_follow_options(sample_ds):
+    image_id = int(sample_ds.images["image_id"].iloc[11])
+    gallery.clear_memory_cache()
+    before = set(gallery.thumbs_dir().rglob("*.jpg")) if gallery.thumbs_dir().exists() else set()
+    first = gallery.thumbnails(sample_ds, [image_id], ThumbOptions(opacity=0.3))[0]
+    written = set(gallery.thumbs_dir().rglob("*.jpg")) - before
+    assert len(written) == 1 and written.pop().read_bytes() == first
+    gallery.clear_memory_cache()
+    assert gallery.thumbnails(sample_ds, [image_id], ThumbOptions(opacity=0.3))[0] == first  # from disk
+    other = gallery.thumbnails(sample_ds, [image_id], ThumbOptions(opacity=0.3, palette="colour-blind safe"))[0]
+    assert other != first  # another palette is another thumbnail
+    assert len(set(gallery.thumbs_dir().rglob("*.jpg")) - before) == 2
+
+
+def test_missing_image_file_gives_a_placeholder_not_cached(tmp_path):
+    data = b.coco([b.image(0, width=SIZE, height=SIZE), b.image(1, width=SIZE, height=SIZE)],
+                  [b.polygon_ann(0, 0, 4, b.square(10, 10, 20))])
+    b.write_split(tmp_path / "train", data)
+    ds = load_dataset(tmp_path)
+    (tmp_path / "train" / ds.images["file_name"][0]).unlink()
+    ds = load_dataset(tmp_path)  # reloaded: the loader reports the missing file, the image stays
+    assert any("missing" in p.message for p in ds.problems)
+    gallery.clear_memory_cache()
+    pics = gallery.thumbnails(ds, [0, 1], ThumbOptions(size=128))
+    missing = decode(pics[0])
+    assert missing.shape == (128, 128, 3)
+    assert gallery._thumb_key(ds.images["path"][0], SIZE, SIZE, "", ThumbOptions()) is None  # never cached
+    # The placeholder is dark grey with light text, and the annotation is still drawn on it.
+    assert np.median(missing) < 80 and missing.max() > 150
+    assert decode(pics[1]).shape == (128, 128, 3)

@@ -1,0 +1,333 @@
+"""Overlay rendering: mask pixels against pycocotools, contours, boxes, labels, frames and the figure."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from pycocotools import mask as mask_utils
+
+from xami_core import overlay
+from xami_core.figures_overlay import hover_text, overlay_figure
+from xami_core.model import AUTHOR_COLOURS, COLOURBLIND_COLOURS, PALETTES
+
+# One known polygon on a 20 x 20 frame (COCO coordinates: pixel i covers [i, i + 1)).
+POLY = [3.2, 2.5, 16.7, 4.1, 14.3, 15.8, 5.1, 13.2]
+N = 20
+
+
+def frame20() -> np.ndarray:
+    """A 20 x 20 grey frame with varied values, so a blend is visible everywhere."""
+    return (np.arange(N * N, dtype=np.int64).reshape(N, N) * 7 % 180 + 40).astype(np.uint8)
+
+
+def annotations(*rows: tuple) -> pd.DataFrame:
+    """Annotation rows (ann_id, class, kind, segmentation, box) as the Dataset holds them."""
+    out = []
+    for ann_id, cls, kind, seg, box in rows:
+        out.append({"ann_id": ann_id, "class_name": cls, "kind": kind, "segmentation": seg,
+                    "box_x": box[0], "box_y": box[1], "box_w": box[2], "box_h": box[3], "mask_area": np.nan})
+    frame = pd.DataFrame(out)
+    frame["segmentation"] = pd.Series([r[3] for r in rows], dtype=object)
+    return frame
+
+
+def polygon_box(parts: list[list[float]]) -> tuple[float, float, float, float]:
+    pts = np.concatenate([np.reshape(p, (-1, 2)) for p in parts])
+    lo, hi = pts.min(0), pts.max(0)
+    return float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])
+
+
+def coco_mask(parts: list[list[float]], h: int = N, w: int = N) -> np.ndarray:
+    """pycocotools' own rasterisation: the union of the parts."""
+    return mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(parts, h, w))).astype(bool)
+
+
+ONE = annotations((7, "smoke-ring", "polygon", [POLY], polygon_box([POLY])))
+
+
+@pytest.mark.parametrize("cls, palette, opacity", [
+    ("smoke-ring", "authors", 0.45),  # the default opacity, authors' colours
+    ("smoke-ring", "authors", 1.0),  # opaque: exactly the class colour
+    ("read-out-streak", "authors", 0.25),
+    ("central-ring", "colour-blind safe", 0.6),  # the Okabe-Ito palette
+    ("star-loop", "colour-blind safe", 0.1),
+])
+def test_fill_blends_class_colour_inside_and_leaves_outside(cls, palette, opacity):
+    base = frame20()
+    anns = annotations((1, cls, "polygon", [POLY], polygon_box([POLY])))
+    out = overlay.render_overlay(base, anns, palette, opacity, fill=True, contour=False, scale=1.0)
+    inside = coco_mask([POLY])
+    assert 40 < inside.sum() < 200  # the polygon covers a good part of the frame, not all of it
+    colour = np.array(PALETTES[palette][cls], dtype=np.float64)
+    expected = np.rint(base[..., None] * (1 - opacity) + colour * opacity)
+    np.testing.assert_array_equal(out[inside], expected[inside])
+    np.testing.assert_array_equal(out[~inside], np.repeat(base[..., None], 3, axis=2)[~inside])
+
+
+def test_zero_opacity_and_no_annotations_leave_the_frame():
+    base = frame20()
+    grey = np.repeat(base[..., None], 3, axis=2)
+    np.testing.assert_array_equal(overlay.render_overlay(base, ONE, None, 0.0, contour=False, scale=1.0), grey)
+    np.testing.assert_array_equal(overlay.render_overlay(base, ONE.iloc[:0], None, 0.5, scale=1.0), grey)
+
+
+def test_default_colours_are_the_authors():
+    out = overlay.render_overlay(np.zeros((N, N), np.uint8), ONE, None, 1.0, contour=False, scale=1.0)
+    assert tuple(out[coco_mask([POLY])][0]) == AUTHOR_COLOURS["smoke-ring"]
+
+
+def test_overlapping_classes_blend_in_class_order():
+    # A second polygon of another class overlapping the first: the overlap gets both blends,
+    # central-ring first then smoke-ring (the class order), each at the opacity.
+    other = [8.0, 6.0, 19.0, 6.0, 19.0, 19.0, 8.0, 19.0]
+    anns = annotations((1, "smoke-ring", "polygon", [POLY], polygon_box([POLY])),
+                       (2, "central-ring", "polygon", [other], polygon_box([other])))
+    base = frame20()
+    out = overlay.render_overlay(base, anns, "authors", 0.5, contour=False, scale=1.0)
+    sr, cr = coco_mask([POLY]), coco_mask([other])
+    both = sr & cr
+    assert both.sum() > 10
+    once = np.rint(base[..., None] * 0.5 + np.array(AUTHOR_COLOURS["central-ring"]) * 0.5)
+    twice = np.rint(once * 0.5 + np.array(AUTHOR_COLOURS["smoke-ring"]) * 0.5)
+    np.testing.assert_array_equal(out[both], twice[both])
+    np.testing.assert_array_equal(out[cr & ~sr], once[cr & ~sr])
+
+
+def edge_distance(points: np.ndarray) -> np.ndarray:
+    """Distance of every pixel centre to a closed polygon's outline (COCO coordinates)."""
+    contour = points.reshape(-1, 1, 2).astype(np.float32)
+    return np.array([[abs(cv2.pointPolygonTest(contour, (x + 0.5, y + 0.5), True)) for x in range(N)] for y in range(N)])
+
+
+def changed(out: np.ndarray, base: np.ndarray) -> np.ndarray:
+    return np.any(out.astype(int) != base[..., None].astype(int), axis=2)
+
+
+def test_contour_is_drawn_on_the_outline_only():
+    base = frame20()
+    out = overlay.render_overlay(base, ONE, "authors", 0.5, fill=False, contour=True, scale=1.0)
+    moved = changed(out, base)
+    dist = edge_distance(np.reshape(POLY, (-1, 2)))
+    assert moved.sum() > 30
+    assert dist[moved].max() <= 1.6  # every touched pixel is next to the outline (1 px anti-aliased line)
+    assert not moved[dist >= 2.0].any()  # inside and outside, away from the line: untouched
+    pts = np.reshape(POLY, (-1, 2))
+    for a, b in zip(pts, np.roll(pts, -1, axis=0)):  # each edge's midpoint pixel is drawn
+        mx, my = (a + b) / 2
+        assert moved[int(my), int(mx)]
+    # The line is the class colour lifted towards white (the authors' smoke ring is dark).
+    strongest = out[moved][np.argmax(np.abs(out[moved].astype(int) - base[moved][:, None]).sum(axis=1))]
+    assert np.abs(strongest.astype(int) - overlay.outline_colour(AUTHOR_COLOURS["smoke-ring"])).max() < 60
+
+
+def test_box_is_drawn_on_the_box_edges():
+    base = frame20()
+    out = overlay.render_overlay(base, ONE, "authors", 0.5, fill=False, contour=False, boxes=True, scale=1.0)
+    moved = changed(out, base)
+    x, y, w, h = polygon_box([POLY])
+    corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
+    dist = edge_distance(corners)
+    assert moved.sum() > 30 and dist[moved].max() <= 1.6 and not moved[dist >= 2.0].any()
+    for cx, cy in corners:  # all four corners are drawn
+        assert moved[min(int(cy), N - 1), min(int(cx), N - 1)]
+
+
+def test_box_only_annotation_gets_a_dashed_box_and_no_fill():
+    base = np.full((64, 64), 60, np.uint8)
+    box = (8.0, 10.0, 44.0, 40.0)
+    anns = annotations((3, "other", "box", None, box))
+    out = overlay.render_overlay(base, anns, "authors", 0.8, fill=True, contour=True, boxes=False, scale=1.0)
+    moved = changed(out, base)
+    corners = np.array([[8, 10], [52, 10], [52, 50], [8, 50]], dtype=float)
+    dist = np.array([[abs(cv2.pointPolygonTest(corners.reshape(-1, 1, 2).astype(np.float32), (x + 0.5, y + 0.5), True))
+                      for x in range(64)] for y in range(64)])
+    assert moved.sum() > 40 and dist[moved].max() <= 1.6  # drawn even with boxes off, only on the box edge
+    on_edge = dist <= 0.5
+    assert (~moved[on_edge]).sum() > 20  # gaps between the dashes
+    assert not moved[dist >= 2.0].any()  # no fill
+
+
+def test_labels_are_chips_in_the_class_colour():
+    base = np.full((200, 200), 90, np.uint8)
+    poly = [60.0, 60.0, 140.0, 60.0, 140.0, 140.0, 60.0, 140.0]
+    anns = annotations((5, "central-ring", "polygon", [poly], polygon_box([poly])))
+    colour = np.array(AUTHOR_COLOURS["central-ring"])
+    with_labels = overlay.render_overlay(base, anns, "authors", 0.45, labels=True, scale=1.0)
+    without = overlay.render_overlay(base, anns, "authors", 0.45, labels=False, scale=1.0)
+    assert (with_labels == colour).all(axis=2).sum() > 100  # a solid chip
+    assert (without == colour).all(axis=2).sum() == 0  # masks are blended, never solid
+    text = overlay.render_overlay(base, anns, "authors", 0.45, labels=True, label_ids=True, scale=1.0)
+    assert not np.array_equal(text, with_labels)  # "central-ring 5" is longer than "central-ring"
+
+
+@pytest.mark.parametrize("hidden_classes, hidden_ids, drawn", [
+    ((), (), True),
+    (("smoke-ring",), (), False),  # class toggled off
+    ((), (7,), False),  # annotation toggled off
+    (("star-loop",), (8,), True),  # other toggles do not touch it
+])
+def test_toggles(hidden_classes, hidden_ids, drawn):
+    base = frame20()
+    out = overlay.render_overlay(base, ONE, None, 0.5, scale=1.0, hidden_classes=hidden_classes, hidden_ann_ids=hidden_ids)
+    assert changed(out, base).any() == drawn
+
+
+# ---------------------------------------------------------------------------------------
+# Masks against pycocotools
+
+
+PARTS = [[1.5, 1.5, 9.0, 1.5, 9.0, 9.0, 1.5, 9.0], [6.0, 6.0, 14.0, 6.0, 14.0, 12.0, 6.0, 12.0]]  # overlapping parts
+TRIANGLE = [10.2, 14.1, 18.9, 19.5, 11.0, 19.9]
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5, 2.0])
+def test_annotation_masks_equal_pycocotools(scale):
+    h, w = int(N * scale), int(N * scale)
+    anns = annotations((1, "smoke-ring", "polygon", PARTS, polygon_box(PARTS)),
+                       (2, "star-loop", "polygon", [POLY], polygon_box([POLY])),
+                       (3, "star-loop", "polygon", [TRIANGLE], polygon_box([TRIANGLE])),
+                       (4, "other", "box", None, (2.0, 2.0, 5.0, 5.0)))
+    masks = overlay.annotation_masks(anns, h, w, scale)
+    scaled = lambda parts: [list(np.asarray(p) * scale) for p in parts]  # noqa: E731
+    np.testing.assert_array_equal(masks[0], coco_mask(scaled(PARTS), h, w))  # union of overlapping parts
+    np.testing.assert_array_equal(masks[1], coco_mask(scaled([POLY]), h, w))
+    np.testing.assert_array_equal(masks[2], coco_mask(scaled([TRIANGLE]), h, w))
+    assert not masks[3].any()  # a box-only annotation has no mask
+    unions = overlay.class_union_masks(anns, h, w, scale)
+    assert set(unions) == {"smoke-ring", "star-loop"}
+    np.testing.assert_array_equal(unions["star-loop"], masks[1] | masks[2])
+    np.testing.assert_array_equal(unions["smoke-ring"], masks[0])
+
+
+@pytest.mark.parametrize("as_list", [False, True])  # compressed (string) or uncompressed (counts list) RLE
+def test_rle_masks(as_list):
+    rng = np.random.default_rng(3)
+    truth = np.zeros((N, N), np.uint8)
+    truth[4:15, 6:12] = 1
+    truth[rng.integers(0, N, 30), rng.integers(0, N, 30)] = 1
+    rle = mask_utils.encode(np.asfortranarray(truth))
+    if as_list:
+        # Uncompressed COCO RLE: run lengths, column-major, starting with zeros.
+        flat = truth.ravel(order="F")
+        edges = np.flatnonzero(np.diff(np.r_[0, flat, 1 - flat[-1]]) != 0)
+        counts = np.diff(np.r_[0, edges]).tolist()
+        seg = {"size": [N, N], "counts": counts}
+    else:
+        seg = {"size": [N, N], "counts": rle["counts"].decode()}
+    anns = annotations((1, "other", "rle", seg, (0, 0, N, N)))
+    np.testing.assert_array_equal(overlay.annotation_masks(anns, N, N)[0], truth.astype(bool))
+    np.testing.assert_array_equal(overlay.class_union_masks(anns, N, N)["other"], truth.astype(bool))
+    out = overlay.render_overlay(np.zeros((N, N), np.uint8), anns, None, 1.0, contour=False, scale=1.0)
+    assert (out == AUTHOR_COLOURS["other"]).all(axis=2).sum() == truth.sum()
+
+
+def test_annotation_mask_of_a_box_fills_it():
+    m = overlay.annotation_mask(None, "box", (2.0, 3.0, 4.0, 5.0), N, N)
+    expected = np.zeros((N, N), bool)
+    expected[3:8, 2:6] = True
+    np.testing.assert_array_equal(m, expected)
+    np.testing.assert_array_equal(overlay.annotation_mask([POLY], "polygon", polygon_box([POLY]), N, N), coco_mask([POLY]))
+
+
+def test_thumbnail_scale_rasterises_small(sample_ds):
+    # At thumbnail size the masks are pycocotools' masks of the scaled polygons.
+    ann = sample_ds.annotations[sample_ds.annotations["kind"] == "polygon"].iloc[:5]
+    got = overlay.annotation_masks(ann, 128, 128, 0.25)
+    for k, parts in enumerate(ann["segmentation"]):
+        np.testing.assert_array_equal(got[k], coco_mask([list(np.asarray(p) * 0.25) for p in parts], 128, 128))
+
+
+# ---------------------------------------------------------------------------------------
+# Frames, files and PNG
+
+
+def test_load_frame_variants(tmp_path):
+    img = (np.arange(64 * 64).reshape(64, 64) % 251).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "a.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 100])
+    assert overlay.load_frame(tmp_path / "a.jpg").shape == (64, 64)
+    assert overlay.load_frame(tmp_path / "a.jpg", reduce=4).shape == (16, 16)  # decoded small by the JPEG decoder
+    deep = (np.arange(32 * 32).reshape(32, 32) * 60).astype(np.uint16)  # a 16-bit frame
+    cv2.imwrite(str(tmp_path / "b.png"), deep)
+    got = overlay.load_frame(tmp_path / "b.png")
+    assert got.dtype == np.uint8 and got.min() == 0 and got.max() == 255
+    assert overlay.load_frame(tmp_path / "missing.jpg") is None
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    assert overlay.load_frame(tmp_path / "broken.jpg") is None
+
+
+def test_full_overlay_is_full_resolution_and_survives_a_missing_file(tmp_path):
+    img = np.full((40, 60), 100, np.uint8)
+    cv2.imwrite(str(tmp_path / "f.png"), img)
+    poly = [10.0, 10.0, 30.0, 10.0, 30.0, 30.0, 10.0, 30.0]
+    anns = annotations((1, "star-loop", "polygon", [poly], polygon_box([poly])))
+    for factor in (1, 2, 4):
+        out = overlay.full_overlay(tmp_path / "f.png", anns, 60, 40, "authors", factor=factor, opacity=1.0, contour=False)
+        assert out.shape == (40 * factor, 60 * factor, 3)
+        assert tuple(out[20 * factor, 20 * factor]) == AUTHOR_COLOURS["star-loop"]  # masks scale with the frame
+    missing = overlay.full_overlay(tmp_path / "gone.png", anns, 60, 40, factor=2, labels=True)
+    assert missing.shape == (80, 120, 3)
+    png = overlay.encode_png(missing)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).shape == (80, 120, 3)
+
+
+def test_overlay_png_thumb(tmp_path):
+    cv2.imwrite(str(tmp_path / "f.jpg"), np.full((512, 512), 80, np.uint8))
+    png = overlay.overlay_png(tmp_path / "f.jpg", ONE, 512, 512, None, thumb=128)
+    assert cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).shape == (128, 128, 3)
+
+
+def test_placeholder_says_what_is_missing():
+    img = overlay.placeholder_frame(300, 200, "image file missing")
+    assert img.shape == (200, 300) and img[0, 150] == overlay.PLACEHOLDER_GREY and img.max() >= 150
+
+
+def test_outline_colour_lifts_dark_colours_only():
+    assert overlay.outline_colour(AUTHOR_COLOURS["star-loop"]) == AUTHOR_COLOURS["star-loop"]  # light: unchanged
+    dark = AUTHOR_COLOURS["read-out-streak"]
+    lifted = overlay.outline_colour(dark)
+    assert all(lc > dc for lc, dc in zip(lifted, dark))
+
+
+# ---------------------------------------------------------------------------------------
+# The interactive figure
+
+
+def figure_annotations() -> pd.DataFrame:
+    anns = annotations((1, "smoke-ring", "polygon", PARTS, polygon_box(PARTS)),
+                       (2, "star-loop", "polygon", [POLY], polygon_box([POLY])),
+                       (3, "star-loop", "polygon", [TRIANGLE], polygon_box([TRIANGLE])),
+                       (4, "other", "box", None, (2.0, 2.0, 5.0, 5.0)))
+    anns["mask_area"] = [coco_mask(PARTS).sum(), coco_mask([POLY]).sum(), coco_mask([TRIANGLE]).sum(), 25.0]
+    return anns
+
+
+def test_figure_has_one_hoverable_trace_per_annotation():
+    fig = overlay_figure(frame20(), figure_annotations(), None, 0.4, boxes=False, labels=True)
+    kinds = [t.type for t in fig.data]
+    assert kinds[0] == "image" and kinds[1:] == ["scatter"] * 4
+    # The legend lists each class once; hover names class, id, area and box.
+    assert sorted(t.name for t in fig.data[1:] if t.showlegend) == ["other", "smoke-ring", "star-loop"]
+    texts = {t.text for t in fig.data[1:]}
+    area = int(coco_mask([POLY]).sum())
+    assert hover_text("star-loop", 2, "polygon", area, polygon_box([POLY])) in texts
+    assert f"mask area {area:,} px²" in hover_text("star-loop", 2, "polygon", area, polygon_box([POLY]))
+    assert any("box only" in t for t in texts)
+    star = [t for t in fig.data[1:] if t.name == "star-loop"]
+    assert all(t.fillcolor == "rgba(255,188,248,0.400)" for t in star)  # authors' colour at the opacity
+    assert len(fig.layout.annotations) == 4  # one label chip each
+    assert list(fig.layout.xaxis.range) == [0, N] and list(fig.layout.yaxis.range) == [N, 0]  # image orientation
+    assert fig.layout.xaxis.title.text == "x (pixel)" and fig.layout.yaxis.title.text == "y (pixel)"
+
+
+def test_figure_toggles_and_boxes():
+    anns = figure_annotations()
+    hidden = overlay_figure(frame20(), anns, "colour-blind safe", hidden_classes=("star-loop",), hidden_ann_ids=(4,),
+                            boxes=False, labels=False)
+    assert [t.name for t in hidden.data[1:]] == ["smoke-ring"] and len(hidden.layout.annotations) == 0
+    cb = COLOURBLIND_COLOURS["smoke-ring"]
+    assert hidden.data[1].fillcolor.startswith(f"rgba({cb[0]},{cb[1]},{cb[2]},")
+    boxed = overlay_figure(frame20(), anns, None, boxes=True, labels=False)
+    assert len(boxed.data) == 1 + 4 + 3  # a dotted box per masked annotation (the box-only one is its box)

@@ -1,0 +1,196 @@
+"""The Gallery page as users see it: in AppTest (from the entrypoint) and in a real browser."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from tests import builders as b
+from tests.apptest import page_test, texts
+from xami_core import gallery
+
+PAGE = "pages/gallery.py"
+SL, SR, RS, CR = "star-loop", "smoke-ring", "read-out-streak", "central-ring"
+# A view a user shares: star loops without smoke rings on UVW1 frames, most annotations first.
+QUERY = {"classes": SL, "without": SR, "filters": "L", "sort": "annotations"}
+
+
+def expected_ids(ds, has: set[str], without: set[str] = frozenset(), letters: set[str] | None = None) -> list[int]:
+    """Matching image ids, most annotations first, found from the loader's per-image class sets."""
+    rows = [r for r in ds.images.itertuples()
+            if has <= r.classes and not (r.classes & without) and (letters is None or r.filter_letter in letters)]
+    return [r.image_id for r in sorted(rows, key=lambda r: (-r.n_annotations, r.image_id))]
+
+
+def open_buttons(at) -> list[int]:
+    return [int(btn.key.rsplit("_", 1)[1]) for btn in at.button if btn.key and btn.key.startswith("gallery_open_")]
+
+
+def own_params(at) -> dict[str, str]:
+    return {k: v for k, v in at.query_params.items() if k not in ("data", "palette")}
+
+
+def test_link_shows_the_filtered_gallery(sample_ds):
+    at = page_test(PAGE, query=QUERY)
+    ids = expected_ids(sample_ds, {SL}, {SR}, {"L"})
+    assert len(ids) > 5
+    assert f"**{len(ids)}** of 160 images match · showing 1–{len(ids)} · page 1 of 1" in texts(at)
+    assert open_buttons(at) == ids  # the thumbnails, in the chosen order
+    assert at.sidebar.multiselect(key="gallery_classes").value == [SL]
+    assert at.sidebar.multiselect(key="gallery_without").value == [SR]
+    assert at.sidebar.multiselect(key="gallery_filters").value == ["L"]
+    assert at.sidebar.selectbox(key="gallery_sort").value == "annotations"
+    assert own_params(at) == QUERY  # the URL keeps the view
+    # Under each thumbnail: observation, filter and per-class counts.
+    first = sample_ds.images.set_index("image_id").loc[ids[0]]
+    assert any(f"**{first['obs_id']}** · UVW1" in c.value and "SL" in c.value and "SR" not in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("query, has, without", [
+    ({"classes": f"{RS},{CR}", "mode": "exactly"}, {RS, CR}, None),  # exactly these two classes
+    ({"empty": "only"}, set(), None),  # hard negatives only
+])
+def test_class_modes_in_the_page(sample_ds, query, has, without):
+    at = page_test(PAGE, query=query)
+    if without is None and query.get("mode") == "exactly":
+        n = sum(r == frozenset(has) for r in sample_ds.images["classes"])
+    else:
+        n = int((sample_ds.images["n_annotations"] == 0).sum())
+        assert at.sidebar.multiselect(key="gallery_classes").disabled  # classes make no sense here
+    assert n > 0 and f"**{n}** of 160 images match" in texts(at)
+
+
+def test_widgets_change_the_count_and_the_link(sample_ds):
+    at = page_test(PAGE)
+    assert "**160** of 160 images match · showing 1–48 · page 1 of 4" in texts(at)
+    at.sidebar.multiselect(key="gallery_classes").set_value([SR, SL]).run()
+    at.sidebar.radio(key="gallery_mode").set_value("all").run()
+    n = sum({SR, SL} <= c for c in sample_ds.images["classes"])
+    assert f"**{n}** of 160 images match" in texts(at)
+    assert own_params(at) == {"classes": f"{SR},{SL}", "mode": "all"}
+    at.sidebar.selectbox(key="gallery_fold").set_value((1, "valid")).run()
+    part = set(gallery.authors_folds(sample_ds).part_ids(1, "valid").tolist())
+    n_fold = sum({SR, SL} <= r.classes and r.image_id in part for r in sample_ds.images.itertuples())
+    assert f"**{n_fold}** of 160 images match" in texts(at) and at.query_params["fold"] == "1-valid"
+
+
+def test_paging_and_page_size():
+    at = page_test(PAGE, query={"size": "24", "page": "2"})
+    assert "showing 25–48 · page 2 of 7" in texts(at) and len(open_buttons(at)) == 24
+    at.selectbox(key="gallery_size").set_value(96).run()
+    assert "showing 1–96 · page 1 of 2" in texts(at)  # a new page size starts at page 1
+    assert own_params(at) == {"size": "96"}
+
+
+def test_open_image_from_link_and_navigate_within_the_filter(sample_ds):
+    ids = expected_ids(sample_ds, {SL}, {SR}, {"L"})
+    query = QUERY | {"image": str(ids[1]), "stretch": "asinh", "limits": "zscale", "hide": RS}
+    at = page_test(PAGE, query=query)
+    img = sample_ds.images.set_index("image_id").loc[ids[1]]
+    assert [s.value for s in at.main.subheader] == [f"{img['obs_id']} · UVW1, 291 nm · {img['split']}"]
+    assert f"image 2 of {len(ids)} matching the filters" in texts(at)
+    assert at.selectbox(key="gallery_stretch").value == "asinh" and at.selectbox(key="gallery_limits").value == "zscale"
+    assert RS not in at.get("button_group")[0].value  # "Classes shown" pills: the hidden class is off
+    table = at.data_editor[0].value
+    assert len(table) == img["n_annotations"] and set(table["class"]) == set(img["classes"])
+    assert own_params(at) == query  # the whole view round-trips through the URL
+    # The figure: one trace per shown annotation (plus the frame), the hidden class left out.
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t.get("name") for t in spec["data"][1:] if t.get("hoverinfo") == "text"]
+    assert RS not in names and len(names) == img["n_annotations"] - sum(c == RS for c in
+                                                                           sample_ds.annotations_of(ids[1])["class_name"])
+    at.button(key="gallery_next").click().run()
+    assert at.query_params["image"] == str(ids[2])
+    at.button(key="gallery_prev").click().run()
+    at.button(key="gallery_prev").click().run()
+    assert at.query_params["image"] == str(ids[0]) and at.button(key="gallery_prev").disabled
+    at.button(key="gallery_back").click().run()
+    assert "image" not in at.query_params and len(open_buttons(at)) == len(ids)
+
+
+def test_open_button_and_back_returns_to_the_images_page(sample_ds):
+    at = page_test(PAGE, query={"size": "24"})
+    at.number_input(key="gallery_page").set_value(3).run()
+    third = open_buttons(at)
+    at.button(key=f"gallery_open_{third[5]}").click().run()
+    assert at.query_params["image"] == str(third[5]) and at.query_params["page"] == "3"
+    for _ in range(20):  # walk 20 frames on: onto page 4
+        at.button(key="gallery_next").click().run()
+    order = gallery.select_images(sample_ds, gallery.GalleryFilter())["image_id"].tolist()
+    now = int(at.query_params["image"])
+    assert order.index(now) == 48 + 5 + 20
+    at.button(key="gallery_back").click().run()
+    assert at.query_params["page"] == "4" and now in open_buttons(at)
+
+
+def test_missing_image_and_bad_params_are_handled(tmp_path):
+    data = b.coco([b.image(0, width=64, height=64), b.image(1, width=64, height=64)],
+                  [b.polygon_ann(0, 0, 4, b.square(10, 10, 20)), b.polygon_ann(1, 1, 3, b.square(30, 5, 8))])
+    b.write_split(tmp_path / "train", data)
+    (tmp_path / "train" / data["images"][0]["file_name"]).unlink()
+    at = page_test(PAGE, query={"data": str(tmp_path), "nann": "0-99", "mode": "bogus", "area": "junk", "image": "0"})
+    assert any("Image file missing or unreadable" in w.value for w in at.warning)
+    assert len(at.data_editor[0].value) == 1  # its annotation is still listed
+    at.button(key="gallery_back").click().run()
+    assert "**2** of 2 images match" in texts(at) and len(at.image) == 2  # the missing one as a placeholder
+
+
+# ---------------------------------------------------------------------------------------
+# In Chromium
+
+
+@pytest.mark.browser
+def test_gallery_in_chromium(browser, sample_ds, tmp_path):
+    page = browser.open("gallery", wait_for="images match")
+    # Filter by a class in the sidebar multiselect.
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.locator("[data-testid='stMultiSelect']").first.click()
+    page.get_by_role("option", name=SL, exact=True).click()
+    page.keyboard.press("Escape")
+    browser.settle()
+    n = sum(SL in c for c in sample_ds.images["classes"])
+    page.get_by_text(f"{n} of 160 images match").first.wait_for()
+    page.locator("[data-testid='stImage'] img").first.wait_for()
+    assert page.locator("[data-testid='stImage'] img").count() == min(n, 48)
+    assert "classes=star-loop" in page.url
+    browser.screenshot("gallery_grid", full_height=1500)
+
+    # Open the first thumbnail: the detail view, addressed by the URL.
+    page.locator("[data-testid='stMain'] [data-testid='stButton'] button", has_text="Open").first.click()
+    page.get_by_text("Back to gallery").wait_for()
+    browser.settle()
+    page.locator(".js-plotly-plot").first.wait_for()
+    image_id = int(re.search(r"image=(\d+)", page.url).group(1))
+    img = sample_ds.images.set_index("image_id").loc[image_id]
+    assert page.get_by_text(gallery.detail_title(img)).is_visible()
+    legend = page.locator(".js-plotly-plot .legendtext")
+    assert RS in legend.all_text_contents()
+
+    # Toggle a class off: it leaves the figure and enters the link.
+    page.locator("[data-testid='stButtonGroup']").first.get_by_role("button", name=RS).click()
+    browser.settle()
+    page.wait_for_function("() => location.search.includes('hide=read-out-streak')")
+    assert RS not in page.locator(".js-plotly-plot .legendtext").all_text_contents()
+    browser.screenshot("gallery_detail", full_height=1700)
+
+    # Download the overlaid PNG: a PNG at the frame's full resolution.
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download overlaid PNG").click()
+    target = tmp_path / "overlay.png"
+    info.value.save_as(target)
+    raw = target.read_bytes()
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    png = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+    assert png.shape == (int(img["height"]), int(img["width"]), 3)
+
+    # The link opens the same view in a fresh session.
+    link = page.url
+    fresh = browser.context.new_page()
+    fresh.goto(link)
+    fresh.get_by_text(gallery.detail_title(img)).wait_for(timeout=60_000)
+    assert "hide=read-out-streak" in fresh.url and "classes=star-loop" in fresh.url
+    fresh.close()
