@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
@@ -11,6 +14,7 @@ from xami_core.model import Dataset
 _DATASET = "_xami_dataset"
 _DATASET_KEY = "_xami_dataset_key"
 PALETTE_KEY = "palette"
+_THIS_RUN = threading.local()  # Streamlit runs each session's script in its own thread
 
 
 def set_current(ds: Dataset, key: str) -> None:
@@ -19,9 +23,19 @@ def set_current(ds: Dataset, key: str) -> None:
     st.session_state[_DATASET_KEY] = key
 
 
+@contextmanager
+def framed_run() -> Iterator[None]:
+    """app.py wraps `page.run()` in this, so a page knows the frame (sidebar, data) ran before it."""
+    _THIS_RUN.framed = True
+    try:
+        yield
+    finally:
+        _THIS_RUN.framed = False
+
+
 def current_dataset() -> Dataset:
     """The dataset selected in the sidebar."""
-    if _DATASET not in st.session_state:
+    if not getattr(_THIS_RUN, "framed", False) or _DATASET not in st.session_state:
         _rerun_through_entrypoint()
     return st.session_state[_DATASET]
 
@@ -31,9 +45,11 @@ def _rerun_through_entrypoint() -> None:
 
     Until some run calls `st.navigation`, Streamlit treats a `pages/` folder as a v1
     multipage app: a server's first request for a page URL (a shared link) runs that page
-    without app.py, so nothing is loaded. Calling `st.navigation` ends that mode; the rerun
-    then goes through app.py to the same page (page identity is the URL path, which
-    `st.Page` derives from the file name in both modes).
+    without app.py, so nothing is loaded, and Streamlit's AppTest re-enters that mode on
+    every run (a widget change would rerun the page alone and drop the sidebar's state).
+    Calling `st.navigation` ends that mode; the rerun then goes through app.py to the same
+    page (page identity is the URL path, which `st.Page` derives from the file name in both
+    modes).
     """
     pages = sorted(Path(__file__).resolve().parents[1].joinpath("pages").glob("*.py"))
     st.navigation([st.Page(page) for page in pages], position="hidden")
