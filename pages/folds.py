@@ -10,6 +10,7 @@ from xami_core import folds as F
 from xami_core.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
 from xami_core.model import XamiDataError
 from xami_core.st_cache import cached_fold_files, cached_folds, cached_method_comparison
+from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.context import current_dataset, current_palette, dataset_key
 
 FILES = "files"
@@ -21,7 +22,6 @@ METHOD_HELP = {
     "published": "The train/valid split published on Hugging Face, as one fold.",
     FILES: "mskf_k.csv files or mskf_k/{train,valid}/ folders the authors' scripts wrote, matched by file name.",
 }
-CHART = {"displaylogo": False}
 # Widget keys double as query-parameter names, so a view can be shared as a link.
 Q_METHOD, Q_K, Q_SEED, Q_MEASURE, Q_VALUE, Q_DIR = "fold_method", "fold_k", "fold_seed", "fold_measure", "fold_value", "fold_dir"
 
@@ -143,14 +143,16 @@ m4.metric("Smallest chi-square p", "n/a" if math.isnan(summary.min_p) else f"{su
           help="Chi-square test of independence between part (train/valid) and class, per fold; a small p "
                "(below 0.05) means the class mix differs between train and valid.")
 
+tag = f"{method}_k{n_folds}" + (f"_seed{seed}" if method not in ("published", FILES) else "")
+
 st.subheader("Train vs valid per class, every fold")
 what = "(image, class) pairs" if measure == "images" else "annotations"
 st.caption(f"Bars: {'share of the part’s ' + what if value == 'share' else 'number of ' + ('images containing the class' if measure == 'images' else 'annotations')}; "
            "solid = train, hatched = valid, in the class colours. Panel titles: the fold's mean |train − valid| "
            "share (authors' measure) in percentage points (pp).")
-st.plotly_chart(fold_class_figure(counts, measure=measure, value=value, palette=palette,
-                                  fold_diffs=dict(zip(balance["fold"], balance["authors_mean_diff"]))),
-                width="stretch", config=CHART)
+chart_ui(fold_class_figure(counts, measure=measure, value=value, palette=palette,
+                           fold_diffs=dict(zip(balance["fold"], balance["authors_mean_diff"]))),
+         name=f"fold_classes_{tag}", key="fold_classes_chart", aspect=0.4)
 
 st.subheader("Balance per fold")
 shown = balance.rename(columns={
@@ -169,8 +171,16 @@ st.caption(f"|Δ| = |train share − valid share| of a class's {what}, in percen
            "and valid class distributions: 0 = identical. Chi-square: part × class contingency table of counts, "
            "with its degrees of freedom in the CSV export.")
 
+# The downloads carry the differences in percentage points, as the table shows them.
+in_pp = shown.assign(**{c: shown[c] * 100 for c in pp}).rename(columns={c: f"{c} (pp)" for c in pp})
+table_download_ui(in_pp[["fold", "train images", "valid images", *(f"{c} (pp)" for c in pp), "class of max",
+                         "Jensen-Shannon (bits)", "chi-square", "p"]],
+                  name=f"fold_balance_{tag}", key="fold_balance_table", index=False,
+                  caption=f"Balance of the folds ({folds.label}): |train - valid| class shares in percentage points.")
+
 st.subheader("Deviation per fold and class")
-st.plotly_chart(deviation_heatmap(deviation, n_folds=n_folds), width="stretch", config=CHART)
+chart_ui(deviation_heatmap(deviation, n_folds=n_folds), name=f"fold_class_deviation_{tag}", key="fold_deviation_chart",
+         aspect=0.5)
 st.caption("Valid share minus train share, in percentage points; blue: the class is more common in valid, red: in "
            "train. The colour scale spans at least ± 5 pp, so a balanced fold stays pale.")
 
@@ -178,7 +188,7 @@ if method in ("stratified", "kfold", "multilabel"):
     compared = ("kfold", "stratified", "multilabel") if method == "multilabel" else ("kfold", "stratified")
     st.subheader("K-fold vs stratified K-fold (the authors' comparison)")
     comparison = cached_method_comparison(key, ds, k, seed, measure, compared)
-    st.plotly_chart(method_comparison_figure(comparison), width="stretch", config=CHART)
+    chart_ui(method_comparison_figure(comparison), name=f"kfold_vs_stratified_k{k}_seed{seed}", key="fold_comparison_chart")
     means = F.comparison_means(comparison)
     st.caption(f"Computed live for k = {k}, seed = {seed}: mean |train − valid| share per fold (authors' measure, "
                "percentage points); lower is better balanced. Mean over folds: "
@@ -188,8 +198,8 @@ else:
 
 st.subheader("Observation filters per fold")
 filter_counts = F.fold_filter_counts(ds, folds)
-st.plotly_chart(deviation_heatmap(F.fold_filter_deviation(filter_counts), what="filter", n_folds=n_folds),
-                width="stretch", config=CHART)
+chart_ui(deviation_heatmap(F.fold_filter_deviation(filter_counts), what="filter", n_folds=n_folds),
+         name=f"fold_filter_deviation_{tag}", key="fold_filter_chart", aspect=0.5)
 st.caption("Valid minus train share of images per filter, filters from long (V) to short (UVW2) wavelength, "
            "the broad-band White filter last. Filters are not stratified: only chance balances them. "
            "Image counts per filter, fold and part:")
@@ -223,7 +233,6 @@ tables = {"fold_balance": balance, "fold_class_counts": counts, "fold_class_devi
           "fold_filter_counts": filter_counts, "empty_per_fold": empty, "rare_label_combinations": rare}
 if comparison is not None:
     tables["kfold_vs_stratified"] = comparison
-tag = f"{method}_k{n_folds}" + (f"_seed{seed}" if method not in ("published", FILES) else "")
 d1, d2, d3 = st.columns(3)
 d1.download_button("mskf_k.csv files (zip)", data=lambda: F.fold_csvs_zip(ds, folds, prefix),
                    file_name=f"mskf_csv_{tag}.zip", mime="application/zip", on_click="ignore",

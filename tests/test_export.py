@@ -135,6 +135,13 @@ def test_latex_table_structure():
     assert "40.1\\%" in first and "1{,}234" in first and "0.12" in first
 
 
+def test_latex_symbols_become_commands():
+    # Unicode from the screen tables turns into LaTeX that compiles with any font.
+    table = pd.DataFrame({"mean |Δ| (pp)": [1.5], "area (px²)": [3]})
+    header = E.table_to_latex(table, index=False).split(r"\toprule")[1].split(r"\\")[0]
+    assert header.strip() == r"mean $|$$\Delta$$|$ (pp) & area (px$^2$)"
+
+
 def test_latex_whole_columns_have_no_decimals():
     table = pd.DataFrame({"filter": ["V", "White"], "wavelength (nm)": [543.0, None], "share": [0.5, 0.25]})
     rows = _tabular_rows(E.table_to_latex(table, index=False))

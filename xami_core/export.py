@@ -187,6 +187,10 @@ class FigureRenderer:
         return render_figure(fig, fmt, size)
 
 
+LATEX_SYMBOLS = {"|": r"$|$", "Δ": r"$\Delta$", "−": "--", "±": r"$\pm$", "×": r"$\times$", "²": r"$^2$",
+                 "χ": r"$\chi$", "≥": r"$\geq$", "≤": r"$\leq$", "·": r"$\cdot$", "–": "--"}
+
+
 def _escape_latex(text: str) -> str:
     """Escape LaTeX's special characters in running text (captions)."""
     out = text.replace("\\", r"\textbackslash{}")
@@ -228,8 +232,11 @@ def table_to_latex(table: pd.DataFrame, caption: str | None = None, label: str |
     formatters = {c: percent if c in percent_columns else integer if c in whole else decimal for c in numeric}
     styler = frame.style.format(na_rep="", escape="latex").format(formatters, subset=numeric)
     styler = styler.format_index(escape="latex", axis=1).hide(axis="index")
-    return styler.to_latex(hrules=True, caption=_escape_latex(caption) if caption else None, label=label,
-                           position_float="centering", column_format=None)
+    latex = styler.to_latex(hrules=True, caption=_escape_latex(caption) if caption else None, label=label,
+                            position_float="centering", column_format=None)
+    for char, command in LATEX_SYMBOLS.items():  # symbols the screen tables use, in math mode for any font
+        latex = latex.replace(char, command)
+    return latex
 
 
 def table_to_csv(table: pd.DataFrame, index: bool = True) -> bytes:

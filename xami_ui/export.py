@@ -1,0 +1,92 @@
+"""Chart and table widgets with export: every chart gets a toolbar download and an "Export figure" popover."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from xami_core.export import (
+    COLUMN_WIDTHS_MM,
+    FORMATS,
+    MIME,
+    NO_BROWSER_HELP,
+    ExportSize,
+    chart_config,
+    find_browser,
+    paper_figure,
+    render_figure,
+    table_to_csv,
+    table_to_latex,
+)
+from xami_core.st_cache import figure_server
+
+TOOLBAR_KEY = "export_toolbar"
+CUSTOM = "custom"
+
+
+def toolbar_format_ui() -> str:
+    """Sidebar choice of what the charts' camera button saves (SVG, or PNG at 4x)."""
+    return st.sidebar.segmented_control(
+        "Chart camera button saves", ["svg", "png"], key=TOOLBAR_KEY, default="svg",
+        format_func=lambda f: "SVG (vector)" if f == "svg" else "PNG (4× size)",
+        help="The camera icon in each chart's toolbar downloads the chart as your browser shows it. "
+             "For PDF, a journal's column width or a set DPI, use 'Export figure' under the chart.") or "svg"
+
+
+def _size_ui(key: str, aspect: float) -> ExportSize:
+    """Width preset or custom size, and DPI; returns the requested size."""
+    preset = st.selectbox("Width", [*COLUMN_WIDTHS_MM, CUSTOM], key=f"{key}_preset")
+    if preset == CUSTOM:
+        c1, c2, c3 = st.columns(3)
+        unit = c3.selectbox("Unit", ["mm", "px"], key=f"{key}_unit")
+        width = c1.number_input("Width", 10.0, 5000.0, 120.0 if unit == "mm" else 1200.0, key=f"{key}_w")
+        height = c2.number_input("Height", 10.0, 5000.0, round(width * aspect, 1), key=f"{key}_h")
+    else:
+        unit, width = "mm", COLUMN_WIDTHS_MM[preset]
+        height = st.number_input("Height (mm)", 20.0, 300.0, round(width * aspect, 1), step=1.0, key=f"{key}_hmm")
+    dpi = st.number_input("PNG resolution (dpi)", 72, 1200, 300, step=50, key=f"{key}_dpi",
+                          disabled=unit == "px", help="Vector formats (PDF, SVG) ignore it.")
+    return ExportSize(float(width), float(height), unit, int(dpi))
+
+
+def export_figure_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7) -> None:
+    """An "Export figure" popover: format, size, DPI, theme and title, then a download rendered by kaleido."""
+    with st.popover("Export figure", icon=":material/download:"):
+        if find_browser() is None:
+            st.warning(NO_BROWSER_HELP)
+            return
+        fmt = st.segmented_control("Format", FORMATS, default="pdf", key=f"{key}_fmt",
+                                   format_func=str.upper) or "pdf"
+        size = _size_ui(key, aspect)
+        paper = st.toggle("Paper theme (white, serif, print sizes)", value=True, key=f"{key}_paper")
+        title = st.text_input("Title (optional)", key=f"{key}_title", placeholder="none: the caption carries it")
+        if fmt == "png":
+            w, h = size.png_px()
+            st.caption(f"PNG of {w} × {h} pixels.")
+
+        def render() -> bytes:
+            figure_server()  # one browser for the whole app, started on first use
+            out = paper_figure(fig, size, title=title or None) if paper else go.Figure(fig).update_layout(title=title or None)
+            return render_figure(out, fmt, size)
+
+        st.download_button(f"Download {fmt.upper()}", data=render, file_name=f"{name}.{fmt}", mime=MIME[fmt],
+                           on_click="ignore", icon=":material/download:", key=f"{key}_download", type="primary")
+
+
+def chart_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7, **kwargs: object) -> None:
+    """Show a plotly chart with its toolbar download set up, and the export popover below it."""
+    toolbar = st.session_state.get(TOOLBAR_KEY) or "svg"
+    st.plotly_chart(fig, config=chart_config(name, toolbar), key=key, **({"width": "stretch"} | kwargs))
+    export_figure_ui(fig, name, key=f"{key}_export", aspect=aspect)
+
+
+def table_download_ui(table: pd.DataFrame, name: str, key: str, caption: str | None = None,
+                      percent_columns: tuple[str, ...] = (), index: bool = True) -> None:
+    """CSV and LaTeX (booktabs) downloads of a table, side by side."""
+    c1, c2, _ = st.columns([1, 1, 4])
+    c1.download_button("CSV", data=table_to_csv(table, index=index), file_name=f"{name}.csv", mime="text/csv",
+                       icon=":material/table:", key=f"{key}_csv", on_click="ignore")
+    latex = table_to_latex(table, caption=caption, label=f"tab:xami-{name}", index=index, percent_columns=percent_columns)
+    c2.download_button("LaTeX", data=latex, file_name=f"{name}.tex", mime="text/x-tex", icon=":material/functions:",
+                       key=f"{key}_tex", on_click="ignore", help="A booktabs table; needs \\usepackage{booktabs}.")
