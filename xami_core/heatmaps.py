@@ -12,6 +12,10 @@ counts an annotation when the annotation covers part of the cell:
   cells its area overlaps (at grid = 512 on integer boxes: `heat[y:y+h, x:x+w] += 1`).
 - "centroid": one cell per instance, the one holding the mask centroid (`cx`, `cy`);
   centroids just outside the frame (polygons crossing the edge) go to the edge cell.
+An empty mask (an all-zero RLE) has no place on any map and is not counted.
+
+Groups: the split, one fold's train and valid parts (`fold_part_groups`), the
+observation filter (ordered by wavelength), all images, or any image -> label mapping.
 
 Two quantities are accumulated per (group, class, cell): `counts`, the annotations
 covering the cell (overlapping annotations of one image add up, as in the authors'
@@ -23,8 +27,10 @@ row) on the grid; union per image is an interval merge on sorted runs; sums are 
 difference arrays filled by `np.bincount` and integrated by `cumsum`. The mask path
 needs one rasterisation per annotation because a mask's cells cannot be derived from a
 summary (box, area, centroid): pycocotools rasterises every polygon part in one C call,
-and its compressed RLE strings are decoded to runs here with numpy. The runs are cached
-per annotations table and grid (`mask_runs`), so regrouping or renormalising is cheap.
+and its compressed RLE strings are decoded to runs here with numpy (in chunks of
+`MASK_CHUNK` annotations, which bounds memory on large sets). The runs are cached per
+annotations table and grid (`mask_runs`; the app caches them per dataset with
+`st_cache.cached_mask_runs`), so regrouping or renormalising is cheap.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,8 +46,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from pycocotools import mask as mask_utils
 
-from .model import FILTER_ORDER, FILTERS, SPLIT_ORDER, XamiDataError
+from .model import FILTER_ORDER, FILTERS, SPLIT_ORDER, Dataset, XamiDataError
 from .tables import rle_to_compressed
+
+if TYPE_CHECKING:
+    from .folds import FoldSet
 
 METHODS: dict[str, str] = {
     "mask": "exact masks",
@@ -52,14 +62,22 @@ NORMALISATIONS: dict[str, str] = {
     "share": "share of the group's images with the class covering the cell",
     "max": "fraction of the map's maximum",
 }
-SCALES = ("linear", "log")
-GRIDS = (64, 128, 256, 512)
+SCALES: dict[str, str] = {"linear": "linear", "log": "logarithmic"}
+GROUPINGS: dict[str, str] = {
+    "split": "split",
+    "fold": "fold part",
+    "filter": "observation filter",
+    "all": "all images",
+}
+GRIDS = (32, 64, 128, 256, 512)
 DEFAULT_GRID = 128
 FRAME_PX = 512  # XAMI frames: figure axes are in pixels of a 512 x 512 frame
 REST = "rest"  # the complement of a group in difference maps
+# Column order of the authors' figure (artefact_distributions.png): star-loop ... central-ring.
+AUTHORS_CLASS_ORDER: tuple[str, ...] = ("star-loop", "smoke-ring", "read-out-streak", "other", "central-ring")
 
 # Colour scales: perceptually uniform by default, the authors' white -> sky blue -> navy on request.
-AUTHORS_BLUES = [[0.0, "#ffffff"], [0.35, "#87ceeb"], [0.7, "#1f4e9e"], [1.0, "#000080"]]
+AUTHORS_BLUES = [[0.0, "#ffffff"], [0.5, "#87ceeb"], [1.0, "#000080"]]  # white, skyblue, navy
 COLOURSCALES: dict[str, str | list] = {
     "viridis": "Viridis",
     "cividis": "Cividis",
@@ -74,7 +92,8 @@ class HeatmapSet:
 
     counts[g, c, row, col]: annotations of class c in group g covering the cell.
     images[g, c, row, col]: images of group g in which class c covers the cell.
-    n_images[g]: images in group g; n_annotations[g, c]: annotations counted.
+    n_images[g]: images in group g; n_annotations[g, c]: annotations placed on the maps;
+    n_class_images[g, c]: images of group g with at least one of them.
     Rows run down the frame (row 0 at y = 0), like the image.
     """
 
@@ -84,6 +103,7 @@ class HeatmapSet:
     classes: tuple[str, ...]
     n_images: np.ndarray
     n_annotations: np.ndarray
+    n_class_images: np.ndarray
     method: str
     grid: int
 
@@ -165,9 +185,14 @@ def box_cells(x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray, width:
 
 def centroid_cells(cx: np.ndarray, cy: np.ndarray, width: np.ndarray, height: np.ndarray,
                    grid: int) -> tuple[np.ndarray, np.ndarray]:
-    """(column, row) of the cell holding each centroid, edge cells for points just outside."""
-    col = np.clip(np.floor(cx * grid / width), 0, grid - 1).astype(np.int64)
-    row = np.clip(np.floor(cy * grid / height), 0, grid - 1).astype(np.int64)
+    """(column, row) of the cell holding each centroid, edge cells for points just outside.
+
+    A centroid on a cell edge belongs to the cell after it. Float centroids of polygons with
+    integer vertices land a few 1e-13 px short of such edges (a streak from y 127 to 349 has
+    its centroid at 238.0 or 237.9999999999998), so positions are rounded to 1e-9 cell first.
+    """
+    col = np.clip(np.floor(np.round(cx * grid / width, 9)), 0, grid - 1).astype(np.int64)
+    row = np.clip(np.floor(np.round(cy * grid / height, 9)), 0, grid - 1).astype(np.int64)
     return col, row
 
 
@@ -257,6 +282,7 @@ def pixel_runs_to_grid(ann: np.ndarray, col: np.ndarray, lo: np.ndarray, hi: np.
 
 # --- per-annotation runs for each method, mask runs cached ---------------------------------------
 
+MASK_CHUNK = 20_000  # annotations rasterised per pycocotools call
 # id(annotations table) -> (weak reference to it, {grid: runs}); entries leave with the table.
 _MASK_CACHE: dict[int, tuple[weakref.ref, dict[int, Runs]]] = {}
 
@@ -278,15 +304,17 @@ def compute_mask_runs(images: pd.DataFrame, annotations: pd.DataFrame, grid: int
     parts: list[Runs] = []
     poly = np.flatnonzero(kind == "polygon")
     for w, h in {(int(a), int(b)) for a, b in zip(width[poly], height[poly], strict=True)}:
-        sel = poly[(width[poly] == w) & (height[poly] == h)]
-        flat = [p for i in sel for p in seg[i]]
-        owner = np.repeat(sel, [len(seg[i]) for i in sel])
-        # One pycocotools call rasterises every part; parts of one annotation merge below.
-        strings = [r["counts"] for r in mask_utils.frPyObjects(flat, h, w)]
-        who, col, lo, hi = rle_pixel_runs(strings, np.full(len(strings), h))
-        parts.append(pixel_runs_to_grid(owner[who], col, lo, hi, w, h, grid))
-    rle = np.flatnonzero(kind == "rle")
-    if len(rle):
+        same_size = poly[(width[poly] == w) & (height[poly] == h)]
+        # Chunks bound the memory of the pixel runs (their grid runs are far fewer).
+        for sel in np.array_split(same_size, -(-len(same_size) // MASK_CHUNK)):
+            flat = [p for i in sel for p in seg[i]]
+            owner = np.repeat(sel, [len(seg[i]) for i in sel])
+            # One pycocotools call rasterises every part; parts of one annotation merge below.
+            strings = [r["counts"] for r in mask_utils.frPyObjects(flat, h, w)]
+            who, col, lo, hi = rle_pixel_runs(strings, np.full(len(strings), h))
+            parts.append(pixel_runs_to_grid(owner[who], col, lo, hi, w, h, grid))
+    rle_rows = np.flatnonzero(kind == "rle")
+    for rle in np.array_split(rle_rows, -(-len(rle_rows) // MASK_CHUNK)) if len(rle_rows) else []:
         compressed = [rle_to_compressed(seg[i]) for i in rle]
         # An RLE's own size defines its pixels (it should equal the image's).
         sizes = np.array([r["size"] for r in compressed], dtype=np.int64).reshape(-1, 2)
@@ -342,32 +370,52 @@ def filter_label(letter: str) -> str:
 
 
 def group_labels(images: pd.DataFrame, by: str | Mapping[int, str] | pd.Series) -> tuple[pd.Series, tuple[str, ...]]:
-    """Group of each image (Series indexed like `images`, NA = excluded) and the group order.
+    """Group of each image (Series indexed like `images`, None = excluded) and the group order.
 
     `by`: "all", "split", "filter", or a mapping image_id -> label (e.g. a fold's
-    train/valid parts); mapping labels keep their first-appearance order.
+    train/valid parts, see `fold_part_groups`); a categorical Series keeps its category
+    order, other mappings their first-appearance order. Images the mapping lacks are left out.
     """
     if isinstance(by, str):
         if by == "all":
-            return pd.Series("all images", index=images.index, dtype="str"), ("all images",)
+            return pd.Series("all images", index=images.index, dtype=object), ("all images",)
         if by == "split":
             present = list(pd.unique(images["split"]))
             order = [s for s in SPLIT_ORDER if s in present] + sorted(set(present) - set(SPLIT_ORDER))
-            return images["split"].astype("str"), tuple(order)
+            return images["split"].astype(str).astype(object), tuple(order)
         if by == "filter":
             letters = images["filter_letter"].fillna("?")
             present = set(pd.unique(letters))
             names = {f: filter_label(f) for f in present - {"?"}} | {"?": "unknown filter"}
-            labels = letters.map(names).astype("str")
+            labels = letters.map(names).astype(object)
             order = [names[f] for f in FILTER_ORDER if f in present]
             order += sorted(names[f] for f in present - set(FILTER_ORDER) - {"?"})
             order += ["unknown filter"] if "?" in present else []
             return labels, tuple(order)
         raise ValueError(f"group by must be 'all', 'split', 'filter' or a mapping, got {by!r}")
-    mapping = pd.Series(by) if not isinstance(by, pd.Series) else by
-    labels = images["image_id"].map(mapping).astype("str")
-    order = tuple(str(v) for v in pd.unique(mapping.astype("str")))
+    mapping = by if isinstance(by, pd.Series) else pd.Series(dict(by), dtype=object)
+    if isinstance(mapping.dtype, pd.CategoricalDtype):
+        order = tuple(str(c) for c in mapping.cat.categories)
+    else:
+        order = tuple(dict.fromkeys(str(v) for v in mapping.dropna()))
+    mapped = images["image_id"].map(mapping)
+    labels = pd.Series(np.where(mapped.isna(), None, mapped.astype(str)), index=images.index, dtype=object)
     return labels, order
+
+
+def fold_part_groups(folds: FoldSet, fold: int) -> pd.Series:
+    """Image id -> "fold k train" / "fold k valid" for one fold (ordered: train, then valid).
+
+    Images outside the fold set (e.g. test images of the published split) are absent.
+    """
+    a = folds.assignments
+    rows = a[a["fold"] == fold]
+    if rows.empty:
+        raise ValueError(f"fold {fold} is not in this fold set (folds {folds.folds})")
+    name = "published split" if folds.method == "published" else f"fold {fold}"
+    parts = [p for p in ("train", "valid") if p in set(rows["part"])]
+    labels = pd.Categorical([f"{name} {p}" for p in rows["part"]], categories=[f"{name} {p}" for p in parts])
+    return pd.Series(labels, index=rows["image_id"].to_numpy(np.int64), name="group")
 
 
 # --- accumulation ------------------------------------------------------------------------------
@@ -401,9 +449,26 @@ def _image_union_maps(map_index: np.ndarray, image_index: np.ndarray, runs: Runs
     return _runs_to_maps((key // grid) % n_maps, merged, n_maps, grid)
 
 
+def located(annotations: pd.DataFrame, method: str) -> np.ndarray:
+    """Annotations with a place on the maps of `method`.
+
+    Masks: a non-empty mask (pixels as pycocotools rasterises them). Boxes and centroids:
+    finite geometry, and not an empty RLE (which has neither box nor centroid).
+    """
+    n = len(annotations)
+    area = annotations["mask_area"].to_numpy(float) if "mask_area" in annotations else np.ones(n)
+    if method == "mask":
+        return ~(area <= 0)  # NaN area (unknown) is kept
+    cols = ["box_x", "box_y", "box_w", "box_h"] if method == "box" else ["cx", "cy"]
+    ok = np.isfinite(annotations[cols].to_numpy(np.float64)).all(axis=1)
+    if "kind" in annotations:
+        ok &= ~((annotations["kind"].to_numpy(dtype=object) == "rle") & (area <= 0))
+    return ok
+
+
 def compute_heatmaps(images: pd.DataFrame, annotations: pd.DataFrame, method: str = "mask", grid: int = DEFAULT_GRID,
                      by: str | Mapping[int, str] | pd.Series = "split", classes: Sequence[str] | None = None,
-                     with_images: bool = True) -> HeatmapSet:
+                     with_images: bool = True, runs: Runs | None = None) -> HeatmapSet:
     """Heatmaps per group and class from the images and annotations tables.
 
     Args:
@@ -412,9 +477,10 @@ def compute_heatmaps(images: pd.DataFrame, annotations: pd.DataFrame, method: st
             for "box"; cx, cy for "centroid".
         method: "mask" (exact), "box" (the authors' method) or "centroid".
         grid: cells per side of the normalised detector grid.
-        by: "all", "split", "filter", or a mapping image_id -> group label.
+        by: "all", "split", "filter", or a mapping image_id -> group label (`fold_part_groups`).
         classes: class order (default: the classes present, sorted).
         with_images: also count images covering each cell (needed for the "share" normalisation).
+        runs: precomputed `mask_runs(images, annotations, grid)` (e.g. from a cache); "mask" only.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
@@ -427,10 +493,13 @@ def compute_heatmaps(images: pd.DataFrame, annotations: pd.DataFrame, method: st
 
     ann_group = img_group.reindex(annotations["image_id"].to_numpy()).fillna(-1).to_numpy(np.int64)
     ann_class = pd.Index(classes).get_indexer(annotations["class_name"])
-    keep = (ann_group >= 0) & (ann_class >= 0)
+    keep = (ann_group >= 0) & (ann_class >= 0) & located(annotations, method)
     n_maps = len(groups) * len(classes)
     ann_map = np.where(keep, ann_group * len(classes) + ann_class, -1)
     n_annotations = np.bincount(ann_map[keep], minlength=n_maps).reshape(len(groups), len(classes))
+    image_pos = pd.Index(images["image_id"]).get_indexer(annotations["image_id"]).astype(np.int64)
+    pairs = np.unique(image_pos[keep] * n_maps + ann_map[keep])
+    n_class_images = np.bincount(pairs % n_maps, minlength=n_maps).reshape(len(groups), len(classes))
     shape = (len(groups), len(classes), grid, grid)
 
     if method == "box":
@@ -442,22 +511,33 @@ def compute_heatmaps(images: pd.DataFrame, annotations: pd.DataFrame, method: st
         counts = _boxes_to_maps(ann_map[keep], c0, c1, r0, r1, n_maps, grid)
         runs = box_runs(np.flatnonzero(keep), c0, c1, r0, r1) if with_images else None
     else:
-        runs = method_runs(images, annotations, method, grid)
-        runs = runs.take(keep[runs.ann])
+        if method == "centroid":
+            sub = annotations[keep]
+            width, height = _sizes(images, sub)
+            col, row = centroid_cells(sub["cx"].to_numpy(float), sub["cy"].to_numpy(float), width, height, grid)
+            runs = Runs(np.flatnonzero(keep), col, row, row + 1)
+        else:  # mask runs: given by the caller (cached per dataset and grid) or cached here
+            runs = runs if runs is not None else mask_runs(images, annotations, grid)
+            runs = runs.take(keep[runs.ann])
         counts = _runs_to_maps(ann_map[runs.ann], runs, n_maps, grid)
     if with_images:
-        image_pos = pd.Index(images["image_id"]).get_indexer(annotations["image_id"]).astype(np.int64)
         covering = _image_union_maps(ann_map[runs.ann], image_pos[runs.ann], runs, n_maps, grid)
     else:
         covering = np.zeros((n_maps, grid, grid), dtype=np.int32)
     return HeatmapSet(counts=counts.reshape(shape), images=covering.reshape(shape), groups=groups, classes=classes,
-                      n_images=n_images, n_annotations=n_annotations, method=method, grid=grid)
+                      n_images=n_images, n_annotations=n_annotations, n_class_images=n_class_images,
+                      method=method, grid=grid)
 
 
-def dataset_heatmaps(ds, method: str = "mask", grid: int = DEFAULT_GRID,
-                     by: str | Mapping[int, str] | pd.Series = "split") -> HeatmapSet:
-    """Heatmaps of a `Dataset`, classes in the dataset's order."""
-    return compute_heatmaps(ds.images, ds.annotations, method=method, grid=grid, by=by, classes=ds.class_names)
+def dataset_heatmaps(ds: Dataset, method: str = "mask", grid: int = DEFAULT_GRID,
+                     by: str | Mapping[int, str] | pd.Series = "split", folds: FoldSet | None = None, fold: int = 0,
+                     runs: Runs | None = None) -> HeatmapSet:
+    """Heatmaps of a `Dataset`, classes in the dataset's order; `by="fold"` groups one fold's parts of `folds`."""
+    if isinstance(by, str) and by == "fold":
+        if folds is None:
+            raise ValueError("grouping by fold part needs a fold set (folds=...)")
+        by = fold_part_groups(folds, fold)
+    return compute_heatmaps(ds.images, ds.annotations, method=method, grid=grid, by=by, classes=ds.class_names, runs=runs)
 
 
 # --- normalisation and differences -------------------------------------------------------------
@@ -497,30 +577,43 @@ def difference(hs: HeatmapSet, group: str, other: str = REST, how: str = "share"
 
 # --- figures -----------------------------------------------------------------------------------
 
+VALUE_LABELS: dict[str, str] = {"count": "annotations per cell", "share": "share of images", "max": "fraction of map maximum"}
+FRAME_LINE = "#9a9a9a"
+
+
+def display_classes(classes: Sequence[str]) -> list[str]:
+    """Classes in the authors' figure order (star-loop ... central-ring), any others after them."""
+    known = [c for c in AUTHORS_CLASS_ORDER if c in classes]
+    return known + [c for c in classes if c not in known]
+
+
 def _value_label(how: str, diff: bool = False) -> str:
-    label = {"count": "annotations", "share": "share of images", "max": "fraction of max"}[how]
+    label = VALUE_LABELS[how]
     return f"Δ {label}" if diff else label
 
 
+def _format_value(v: float, how: str) -> str:
+    if how == "share":
+        return f"{100 * v:.3g}%"
+    return f"{v:.3g}" if how == "max" else f"{v:,.0f}"
+
+
 def _scaled(values: np.ndarray, scale: str) -> np.ndarray:
-    """Values to plot: zero cells blank (NaN), log10 of positive values on a log scale."""
+    """Values to plot (float32 keeps the figure small): zero cells blank (NaN), log10 on a log scale."""
     out = np.where(values > 0, values, np.nan)
-    return np.log10(out) if scale == "log" else out
+    return (np.log10(out) if scale == "log" else out).astype(np.float32)
 
 
 def _colourbar(vmax: float, vmin_pos: float, scale: str, how: str, title: str, **extra) -> dict:
     """A colour bar whose tick labels show data values (also on a log scale)."""
-    bar: dict = {"title": {"text": title, "side": "top"}, **extra}
-    fmt = ".0%" if how == "share" else ("" if how == "count" else ".2f")
+    bar: dict = {"title": {"text": title, "side": "right"}, "outlinewidth": 0, **extra}
     if scale == "log" and vmax > 0:
-        lo = np.floor(np.log10(vmin_pos))
-        hi = np.ceil(np.log10(vmax))
+        lo, hi = np.floor(np.log10(vmin_pos)), np.ceil(np.log10(vmax))
         ticks = [v for e in np.arange(lo, hi + 1) for v in (10 ** e, 2 * 10 ** e, 5 * 10 ** e) if vmin_pos <= v <= vmax]
         ticks = ticks or [vmax]
-        text = [f"{t:.3g}" if how == "count" else (f"{100 * t:.3g}%" if how == "share" else f"{t:.3g}") for t in ticks]
-        bar.update(tickvals=list(np.log10(ticks)), ticktext=text)
-    elif fmt:
-        bar.update(tickformat=fmt)
+        bar.update(tickvals=[float(t) for t in np.log10(ticks)], ticktext=[_format_value(t, how) for t in ticks])
+    else:
+        bar.update(tickformat={"share": ".0%", "max": ".1f", "count": ",d"}[how])
     return bar
 
 
@@ -534,10 +627,19 @@ def _range(values: np.ndarray, scale: str) -> tuple[float, float]:
     return (0.0, float(pos.max()))
 
 
-def _frame_axes(fig: go.Figure, frame_px: int, row: int | None = None, col: int | None = None, titles: bool = True) -> None:
-    """Pixel axes 0..frame_px, y down like the image, square cells."""
-    xa = {"range": [0, frame_px], "constrain": "domain", "showgrid": False, "zeroline": False,
-          "ticks": "outside", "tickvals": [0, 128, 256, 384, 512] if frame_px == 512 else None}
+def _extremes(values: np.ndarray) -> tuple[float, float]:
+    pos = values[values > 0]
+    return (float(pos.max()), float(pos.min())) if pos.size else (1.0, 1.0)
+
+
+def _frame_axes(fig: go.Figure, frame_px: int, row: int | None = None, col: int | None = None,
+                titles: bool = True, ticks: bool = True) -> None:
+    """Pixel axes 0..frame_px, y down like the image."""
+    step = frame_px // 4 if frame_px % 4 == 0 else None
+    vals = [i * step for i in range(5)] if step else None
+    xa = {"range": [0, frame_px], "constrain": "domain", "showgrid": False, "zeroline": False, "mirror": True,
+          "showline": True, "linecolor": FRAME_LINE, "linewidth": 1, "ticks": "outside" if ticks else "",
+          "tickvals": vals, "showticklabels": ticks, "tickfont": {"size": 11}}
     ya = dict(xa, range=[frame_px, 0])
     if titles:
         xa["title"] = {"text": "x (px)"}
@@ -547,8 +649,7 @@ def _frame_axes(fig: go.Figure, frame_px: int, row: int | None = None, col: int 
 
 
 def _heatmap_trace(z: np.ndarray, frame_px: int, **kwargs) -> go.Heatmap:
-    grid = z.shape[0]
-    cell = frame_px / grid
+    cell = frame_px / z.shape[0]
     return go.Heatmap(z=z, x0=cell / 2, dx=cell, y0=cell / 2, dy=cell, hoverongaps=False, **kwargs)
 
 
@@ -557,102 +658,157 @@ def colourscale(name: str) -> str | list:
     return COLOURSCALES[name]
 
 
+def _square(fig: go.Figure, height: int, title: str) -> None:
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    fig.update_layout(title={"text": title, "font": {"size": 15}, "x": 0.01, "xanchor": "left"}, height=height,
+                      margin={"l": 60, "r": 20, "t": 60, "b": 50}, plot_bgcolor="white", paper_bgcolor="white")
+
+
 def heatmap_figure(hs: HeatmapSet, group: str, class_name: str, how: str = "share", scale: str = "linear",
-                   colours: str = "viridis", frame_px: int = FRAME_PX, height: int = 620) -> go.Figure:
-    """One large map with hover: cell pixels, annotations, images covering and their share."""
+                   colours: str = "viridis", frame_px: int = FRAME_PX, height: int = 640) -> go.Figure:
+    """One large map with hover: the cell's pixels, annotations covering it, images covering it and their share."""
     g, c = hs.index(group, class_name)
     values = normalised(hs, how)[g, c]
-    grid = hs.grid
-    cell = frame_px / grid
+    cell = frame_px / hs.grid
     n = int(hs.n_images[g])
-    share = hs.images[g, c] / n if n else np.zeros_like(values)
-    custom = np.stack([hs.counts[g, c], hs.images[g, c], share, values], axis=-1)
+    share = hs.images[g, c] / n if n else np.zeros(values.shape)
+    custom = np.stack([hs.counts[g, c], hs.images[g, c], share], axis=-1).astype(np.float32)
     zmin, zmax = _range(values, scale)
-    vpos = values[values > 0]
+    vmax, vmin = _extremes(values)
     fig = go.Figure(_heatmap_trace(
         _scaled(values, scale), frame_px, customdata=custom, colorscale=colourscale(colours), zmin=zmin, zmax=zmax,
-        colorbar=_colourbar(float(vpos.max()) if vpos.size else 1.0, float(vpos.min()) if vpos.size else 1.0, scale, how,
-                            _value_label(how)),
-        hovertemplate=(f"x %{{x:.0f}} px, y %{{y:.0f}} px (cell {cell:.3g} px)<br>"
-                       "annotations: %{customdata[0]:d}<br>"
-                       f"images: %{{customdata[1]:d}} of {n:,} (%{{customdata[2]:.2%}})<extra></extra>")))
+        colorbar=_colourbar(vmax, vmin, scale, how, _value_label(how)),
+        hovertemplate=(f"pixel x %{{x:.0f}}, y %{{y:.0f}} (cell of {cell:.3g} px)<br>"
+                       "annotations covering: %{customdata[0]:,.0f}<br>"
+                       f"images covered: %{{customdata[1]:,.0f}} of {n:,} (%{{customdata[2]:.1%}})<extra></extra>")))
     _frame_axes(fig, frame_px)
-    fig.update_layout(
-        title={"text": f"{class_name} · {group} — {METHODS[hs.method]}, {NORMALISATIONS[how]}"
-                       f"{' (log scale)' if scale == 'log' else ''}", "font": {"size": 15}},
-        height=height, margin={"l": 60, "r": 20, "t": 50, "b": 50}, plot_bgcolor="white")
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    scale_note = ", log scale" if scale == "log" else ""
+    _square(fig, height, f"{class_name} · {group}: {VALUE_LABELS[how]}{scale_note}<br>"
+                         f"<sup>{METHODS[hs.method]}, {hs.grid} × {hs.grid} cells, "
+                         f"{int(hs.n_annotations[g, c]):,} annotations in {n:,} images</sup>")
     return fig
 
 
 def difference_figure(hs: HeatmapSet, class_name: str, group: str, other: str = REST, how: str = "share",
-                      frame_px: int = FRAME_PX, height: int = 620) -> go.Figure:
+                      frame_px: int = FRAME_PX, height: int = 640) -> go.Figure:
     """Difference of normalised maps (group minus other) on a diverging scale centred on zero."""
     c = hs.classes.index(class_name)
     values = difference(hs, group, other, how)[c]
     bound = float(np.abs(values).max()) or 1.0
     other_label = "all other images" if other == REST else other
     fig = go.Figure(_heatmap_trace(
-        values, frame_px, customdata=values[..., None], colorscale=DIVERGING, zmid=0, zmin=-bound, zmax=bound,
-        colorbar=_colourbar(bound, bound, "linear", how, f"{_value_label(how, diff=True)}<br>{group} − {other_label}"),
-        hovertemplate="x %{x:.0f} px, y %{y:.0f} px<br>difference: %{customdata[0]:.4g}<extra></extra>"))
+        values.astype(np.float32), frame_px, colorscale=DIVERGING, zmid=0, zmin=-bound, zmax=bound,
+        colorbar=_colourbar(bound, bound, "linear", how, f"{_value_label(how, diff=True)} ({group} − {other_label})"),
+        hovertemplate=(f"pixel x %{{x:.0f}}, y %{{y:.0f}}<br>{group} − {other_label}: "
+                       f"%{{z:{'.2%' if how == 'share' else '.3g'}}}<extra></extra>")))
     _frame_axes(fig, frame_px)
-    fig.update_layout(title={"text": f"{class_name}: {group} minus {other_label} — {NORMALISATIONS[how]}", "font": {"size": 15}},
-                      height=height, margin={"l": 60, "r": 20, "t": 50, "b": 50}, plot_bgcolor="white")
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    _square(fig, height, f"{class_name}: {group} minus {other_label}<br>"
+                         f"<sup>{VALUE_LABELS[how]}, {METHODS[hs.method]}; red: more in {group}, "
+                         f"blue: more in {other_label}</sup>")
     return fig
 
 
 def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "linear", colours: str = "viridis",
                            groups: Sequence[str] | None = None, classes: Sequence[str] | None = None,
-                           frame_px: int = FRAME_PX, panel_px: int = 210) -> go.Figure:
-    """Rows = groups, columns = classes (like the authors' figure); one colour scale per class column."""
+                           frame_px: int = FRAME_PX, panel_px: int = 230) -> go.Figure:
+    """Rows = groups, columns = classes (the authors' layout); one colour scale per class column."""
     groups = list(groups or hs.groups)
-    classes = list(classes or hs.classes)
+    classes = list(classes or display_classes(hs.classes))
     values = normalised(hs, how)
     rows, cols = len(groups), len(classes)
-    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.02, vertical_spacing=0.06 / max(rows, 1) + 0.03,
+    gap = 0.05 / max(rows, 1) + 0.25 / max(rows, 1) * 60 / panel_px
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.025, vertical_spacing=min(gap, 0.3 / max(rows - 1, 1)),
                         subplot_titles=[f"{g} · {c}" for g in groups for c in classes])
     for j, cls in enumerate(classes):
         c = hs.classes.index(cls)
         column = values[[hs.groups.index(g) for g in groups], c]
         zmin, zmax = _range(column, scale)
-        pos = column[column > 0]
+        vmax, vmin = _extremes(column)
         axis = "coloraxis" if j == 0 else f"coloraxis{j + 1}"
         # A horizontal colour bar under each class column: classes differ by orders of magnitude.
-        x_mid = (j + 0.5) / cols
         fig.update_layout({axis: {
             "colorscale": colourscale(colours), "cmin": zmin, "cmax": zmax,
-            "colorbar": _colourbar(float(pos.max()) if pos.size else 1.0, float(pos.min()) if pos.size else 1.0, scale, how,
-                                   "", orientation="h", x=x_mid, xanchor="center", len=0.9 / cols, y=-0.02, yanchor="top",
-                                   thickness=10, tickfont={"size": 10})}})
+            "colorbar": _colourbar(vmax, vmin, scale, how, "", orientation="h", x=(j + 0.5) / cols, xanchor="center",
+                                   len=0.85 / cols, y=-0.01, yanchor="top", ypad=0, thickness=10,
+                                   tickfont={"size": 10}, nticks=4)}})
         for i, grp in enumerate(groups):
             g = hs.groups.index(grp)
             fig.add_trace(_heatmap_trace(_scaled(values[g, c], scale), frame_px, coloraxis=axis,
-                                         customdata=values[g, c],
-                                         hovertemplate=f"{grp} · {cls}<br>x %{{x:.0f}} px, y %{{y:.0f}} px<br>"
-                                                       f"{_value_label(how)}: %{{customdata:.4g}}<extra></extra>"),
+                                         customdata=values[g, c].astype(np.float32),
+                                         hovertemplate=f"{grp} · {cls}<br>pixel x %{{x:.0f}}, y %{{y:.0f}}<br>"
+                                                       f"{_value_label(how)}: %{{customdata:{'.1%' if how == 'share' else '.3g'}}}"
+                                                       "<extra></extra>"),
                           row=i + 1, col=j + 1)
-    _frame_axes(fig, frame_px, titles=False)
-    fig.update_xaxes(showticklabels=False, ticks="")
-    fig.update_yaxes(showticklabels=False, ticks="")
     for i in range(rows):
         for j in range(cols):
+            # Tick labels on the outer panels only, as in a printed figure.
+            _frame_axes(fig, frame_px, row=i + 1, col=j + 1, titles=False, ticks=True)
+            fig.update_xaxes(showticklabels=i == rows - 1, row=i + 1, col=j + 1)
+            fig.update_yaxes(showticklabels=j == 0, row=i + 1, col=j + 1)
             n = i * cols + j + 1
             fig.update_yaxes(scaleanchor=f"x{'' if n == 1 else n}", scaleratio=1, row=i + 1, col=j + 1)
     fig.update_annotations(font={"size": 12})
-    fig.update_layout(height=rows * panel_px + 110, margin={"l": 10, "r": 10, "t": 30, "b": 70},
-                      plot_bgcolor="#f4f4f4", showlegend=False)
+    scale_note = ", log scale" if scale == "log" else ""
+    fig.update_layout(title={"text": f"Colour: {VALUE_LABELS[how]}{scale_note} · {METHODS[hs.method]} · "
+                                     f"axes in px, y down", "font": {"size": 13}, "x": 0.0, "xanchor": "left",
+                             "y": 1.0, "yanchor": "top", "yref": "container", "pad": {"t": 6}},
+                      height=rows * panel_px + 140, margin={"l": 40, "r": 10, "t": 60, "b": 70},
+                      plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
     return fig
 
 
+def map_peak(hs: HeatmapSet, group: str, class_name: str, frame_px: int = FRAME_PX) -> dict | None:
+    """The cell covered by the most images of a map; None for an empty map.
+
+    On a plateau of equal cells (a filled ring is one) the cell nearest the plateau's
+    mean position is reported, the first in reading order among equals.
+    """
+    g, c = hs.index(group, class_name)
+    covering = hs.images[g, c]
+    if covering.max() <= 0:
+        return None
+    rows, cols = np.nonzero(covering == covering.max())
+    nearest = int(np.argmin((rows - rows.mean()) ** 2 + (cols - cols.mean()) ** 2))
+    row, col = int(rows[nearest]), int(cols[nearest])
+    cell = frame_px / hs.grid
+    n = int(hs.n_images[g])
+    return {"x": (col + 0.5) * cell, "y": (row + 0.5) * cell, "row": int(row), "col": int(col),
+            "images": int(covering[row, col]), "n_images": n, "share": covering[row, col] / n,
+            "annotations": int(hs.counts[g, c, row, col])}
+
+
+def difference_extremes(hs: HeatmapSet, class_name: str, group: str, other: str = REST, how: str = "share",
+                        frame_px: int = FRAME_PX) -> dict[str, dict]:
+    """Cells of the largest positive ("most") and negative ("least") difference, with their values."""
+    values = difference(hs, group, other, how)[hs.classes.index(class_name)]
+    cell = frame_px / hs.grid
+    out = {}
+    for name, index in (("most", np.argmax(values)), ("least", np.argmin(values))):
+        row, col = np.unravel_index(int(index), values.shape)
+        out[name] = {"x": (col + 0.5) * cell, "y": (row + 0.5) * cell, "value": float(values[row, col])}
+    return out
+
+
 def heatmap_summary(hs: HeatmapSet) -> pd.DataFrame:
-    """Per group and class: images in the group, annotations counted, peak count and peak share."""
-    rows = []
-    for g, grp in enumerate(hs.groups):
-        for c, cls in enumerate(hs.classes):
-            n = int(hs.n_images[g])
-            rows.append({"group": grp, "class": cls, "images": n, "annotations": int(hs.n_annotations[g, c]),
-                         "peak annotations per cell": int(hs.counts[g, c].max()),
-                         "peak share of images": float(hs.images[g, c].max() / n) if n else 0.0})
-    return pd.DataFrame(rows)
+    """Per group and class: images in the group, annotations placed, images with the class, peak count and share."""
+    g, c = np.meshgrid(np.arange(len(hs.groups)), np.arange(len(hs.classes)), indexing="ij")
+    n = hs.n_images[g.ravel()]
+    peak_images = hs.images.max(axis=(-2, -1)).ravel()
+    return pd.DataFrame({
+        "group": [hs.groups[i] for i in g.ravel()],
+        "class": [hs.classes[i] for i in c.ravel()],
+        "images": n.astype(np.int64),
+        "annotations": hs.n_annotations.ravel().astype(np.int64),
+        "images with class": hs.n_class_images.ravel().astype(np.int64),
+        "peak annotations per cell": hs.counts.max(axis=(-2, -1)).ravel().astype(np.int64),
+        "peak share of images": np.divide(peak_images, n, out=np.zeros(g.size), where=n > 0),
+    })
+
+
+def summary_table(hs: HeatmapSet) -> pd.DataFrame:
+    """One row per class (display order), per group: annotations and images with the class."""
+    long = heatmap_summary(hs)
+    wide = long.pivot(index="class", columns="group", values=["annotations", "images with class"])
+    columns = {(what, grp): f"{grp}: {what}" for grp in hs.groups for what in ("annotations", "images with class")}
+    out = pd.DataFrame({name: wide[key] for key, name in columns.items()})
+    return out.reindex(display_classes(hs.classes)).rename_axis("class")

@@ -1,0 +1,456 @@
+"""Heatmaps against brute force (pycocotools masks, cell-by-cell overlap, exact centroids) and hand-computed values."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import pytest
+from pycocotools import mask as mask_utils
+
+from tests import builders as b
+from xami_core import heatmaps as hm
+from xami_core import load_dataset
+from xami_core.folds import make_folds
+
+# ---------------------------------------------------------------- brute-force references
+
+
+def pixel_mask(seg, kind: str, h: int, w: int) -> np.ndarray:
+    """The annotation's pixels as pycocotools rasterises them (parts merged), bool (h, w)."""
+    if kind == "polygon":
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+    else:
+        rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg["counts"], list) else seg
+    return mask_utils.decode(rle).astype(bool)
+
+
+def cells_of_pixels(mask: np.ndarray, grid: int) -> np.ndarray:
+    """Cell by cell: covered when a mask pixel (a unit square) overlaps the cell with positive area."""
+    h, w = mask.shape
+    out = np.zeros((grid, grid), dtype=bool)
+    for r in range(grid):
+        # Pixel rows y with y < (r + 1) h / grid and y + 1 > r h / grid.
+        y0, y1 = (r * h) // grid, -(-(r + 1) * h // grid)
+        for c in range(grid):
+            x0, x1 = (c * w) // grid, -(-(c + 1) * w // grid)
+            out[r, c] = mask[y0:y1, x0:x1].any()
+    return out
+
+
+def cells_of_box(x: float, y: float, bw: float, bh: float, h: int, w: int, grid: int) -> np.ndarray:
+    """Cells whose area overlaps the box clipped to the frame (interval tests on every cell edge)."""
+    x0, x1 = max(x, 0), min(x + bw, w)
+    y0, y1 = max(y, 0), min(y + bh, h)
+    lo_x, hi_x = np.arange(grid) * w / grid, np.arange(1, grid + 1) * w / grid
+    lo_y, hi_y = np.arange(grid) * h / grid, np.arange(1, grid + 1) * h / grid
+    return ((lo_y < y1) & (hi_y > y0))[:, None] & ((lo_x < x1) & (hi_x > x0))[None, :]
+
+
+def exact_centroid(seg, kind: str, h: int, w: int) -> tuple[Fraction, Fraction]:
+    """Area centroid in exact rational arithmetic (polygon parts weighted by area); pixel centres for RLE."""
+    if kind == "polygon":
+        area = sx = sy = Fraction(0)
+        for part in seg:
+            xs, ys = [Fraction(v) for v in part[0::2]], [Fraction(v) for v in part[1::2]]
+            a2 = mx = my = Fraction(0)
+            for i in range(len(xs)):
+                j = (i + 1) % len(xs)
+                cross = xs[i] * ys[j] - xs[j] * ys[i]
+                a2, mx, my = a2 + cross, mx + (xs[i] + xs[j]) * cross, my + (ys[i] + ys[j]) * cross
+            sign = 1 if a2 > 0 else -1
+            area, sx, sy = area + abs(a2) / 2, sx + sign * mx / 6, sy + sign * my / 6
+        return sx / area, sy / area
+    ys, xs = np.nonzero(pixel_mask(seg, kind, h, w))
+    return Fraction(int(xs.sum()), len(xs)) + Fraction(1, 2), Fraction(int(ys.sum()), len(ys)) + Fraction(1, 2)
+
+
+def reference_cells(row, method: str, h: int, w: int, grid: int) -> np.ndarray:
+    """What one annotation covers under `method`, computed without the core."""
+    if method == "centroid":
+        if row.kind == "box":  # a box-only annotation: its centre
+            cx, cy = row.box_x + row.box_w / 2, row.box_y + row.box_h / 2
+        else:
+            cx, cy = exact_centroid(row.segmentation, row.kind, h, w)
+        out = np.zeros((grid, grid), dtype=bool)
+        # math.floor of an exact value: a centroid on a cell edge goes to the cell after it.
+        out[min(max(math.floor(cy * grid / h), 0), grid - 1), min(max(math.floor(cx * grid / w), 0), grid - 1)] = True
+        return out
+    if row.kind == "box" or method == "box":
+        return cells_of_box(row.box_x, row.box_y, row.box_w, row.box_h, h, w, grid)
+    return cells_of_pixels(pixel_mask(row.segmentation, row.kind, h, w), grid)
+
+
+def reference_maps(ds, method: str, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, images) of the first class and the only split, annotation by annotation."""
+    counts = np.zeros((grid, grid), dtype=np.int64)
+    per_image: dict[int, np.ndarray] = {}
+    size = ds.images.set_index("image_id")
+    for row in ds.annotations.itertuples():
+        h, w = int(size.at[row.image_id, "height"]), int(size.at[row.image_id, "width"])
+        cells = reference_cells(row, method, h, w, grid)
+        counts += cells
+        per_image[row.image_id] = per_image.get(row.image_id, np.zeros_like(cells)) | cells
+    return counts, sum(per_image.values(), np.zeros((grid, grid), dtype=np.int64))
+
+
+def rle_of(mask: np.ndarray) -> dict:
+    """A compressed RLE with string counts, as a COCO file stores it."""
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode()}
+
+
+def band_mask(h: int, w: int) -> np.ndarray:
+    """A diagonal band: runs that wrap from one column into the next in column-major order."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    return (np.abs(yy - 0.8 * xx - 40) < 6) & (xx > 100) & (xx < 260)
+
+
+# ---------------------------------------------------------------- fixtures as COCO records
+
+def rle_ann(id: int, image_id: int, category_id: int, rle: dict) -> dict:
+    """One annotation whose segmentation is an RLE dict."""
+    return {"id": id, "image_id": image_id, "category_id": category_id, "bbox": [0, 0, 1, 1], "area": 1,
+            "segmentation": rle, "iscrowd": 0}
+
+
+CONCAVE = [100.0, 100.0, 220.0, 100.0, 220.0, 130.0, 140.0, 130.0, 140.0, 210.0, 220.0, 210.0, 220.0, 240.0, 100.0, 240.0]
+STAR = [256.0, 150.0, 275.0, 235.0, 360.0, 256.0, 275.0, 277.0, 256.0, 362.0, 237.0, 277.0, 152.0, 256.0, 237.0, 235.0]
+
+CASES = {
+    # a single square: edges inside cells, so cells are partly covered
+    "single square": (512, 512, 32, lambda: [b.polygon_ann(1, 0, 5, b.square(100.5, 60.2, 41))]),
+    # a C shape (concave, no hole): the notch cells stay empty under mask, not under box
+    "concave polygon": (512, 512, 32, lambda: [b.polygon_ann(1, 0, 5, CONCAVE)]),
+    # a four-pointed star: concave on every side
+    "star polygon": (512, 512, 16, lambda: [b.polygon_ann(1, 0, 5, STAR)]),
+    # one annotation in three parts, two of them overlapping: each cell counted once for it
+    "multi-part polygon": (512, 512, 32, lambda: [b.polygon_ann(
+        1, 0, 5, b.square(20, 20, 30), b.square(40, 40, 30), b.square(400, 300, 50))]),
+    # compressed RLE whose runs wrap across columns
+    "compressed RLE": (512, 512, 32, lambda: [rle_ann(1, 0, 5, rle_of(band_mask(512, 512)))]),
+    # uncompressed RLE (counts as a list), a short vertical bar
+    "uncompressed RLE": (512, 512, 64, lambda: [rle_ann(1, 0, 5, {
+        "size": [512, 512], "counts": [512 * 300 + 100, 40, 472, 40, 512 * 512 - 512 * 300 - 100 - 552]})]),
+    # polygon crossing the right and bottom frame edges, and a box-only annotation hanging off the top-left
+    "frame edges": (512, 512, 32, lambda: [
+        b.polygon_ann(1, 0, 5, [480.0, 470.0, 540.0, 480.0, 500.0, 530.0]),
+        b.polygon_ann(2, 0, 5, bbox=[-12.0, -7.0, 40.0, 30.0])]),
+    # two overlapping annotations in one image: counts add up, images do not
+    "overlapping annotations": (512, 512, 32, lambda: [
+        b.polygon_ann(1, 0, 5, b.square(200, 200, 60)), b.polygon_ann(2, 0, 5, b.square(230, 230, 60))]),
+    # a 300 x 200 frame on a grid that divides neither side: pixels straddle cells
+    "non-512 image": (200, 300, 32, lambda: [
+        b.polygon_ann(1, 0, 5, [30.0, 20.0, 250.0, 60.0, 120.0, 180.0]),
+        rle_ann(2, 0, 5, rle_of(band_mask(200, 300)))]),
+    # a 1024 x 1024 frame: same grid cells as the 512 frame at twice the pixels
+    "1024 image": (1024, 1024, 32, lambda: [b.polygon_ann(1, 0, 5, [int(2 * v) for v in CONCAVE])]),
+    # the grid finer than the image (64 px frame on 96 cells): a pixel covers two cells
+    "grid finer than pixels": (64, 64, 96, lambda: [b.polygon_ann(1, 0, 5, [5.0, 5.0, 40.0, 9.0, 20.0, 50.0])]),
+}
+
+
+def fixture_ds(tmp_path, height: int, width: int, anns: list[dict]):
+    data = b.coco([b.image(0, height=height, width=width)], anns)
+    b.write_split(tmp_path / "train", data)
+    ds = load_dataset(tmp_path / "train")
+    assert not [p for p in ds.problems if p.severity == "error"], ds.problems
+    return ds
+
+
+@pytest.mark.parametrize("method", list(hm.METHODS))
+@pytest.mark.parametrize("case", list(CASES))
+def test_methods_match_brute_force(tmp_path, case, method):
+    height, width, grid, make = CASES[case]
+    ds = fixture_ds(tmp_path, height, width, make())
+    hs = hm.dataset_heatmaps(ds, method=method, grid=grid, by="all")
+    counts, images = reference_maps(ds, method, grid)
+    c = hs.classes.index("star-loop")
+    assert counts.sum() > 0
+    np.testing.assert_array_equal(hs.counts[0, c], counts)
+    np.testing.assert_array_equal(hs.images[0, c], images)
+    assert hs.n_annotations[0, c] == len(ds.annotations) and hs.n_class_images[0, c] == 1
+
+
+def test_box_method_at_pixel_grid_is_the_authors_slice(tmp_path):
+    # Integer boxes at grid = 512: the authors' heat[y:y+h, x:x+w] += 1, one of them on the frame edge.
+    boxes = [[10, 20, 30, 5], [25, 22, 10, 40], [490, 500, 22, 12]]
+    ds = fixture_ds(tmp_path, 512, 512, [b.polygon_ann(i, 0, 5, bbox=box) for i, box in enumerate(boxes)])
+    heat = np.zeros((512, 512), dtype=np.int64)
+    for x, y, w, h in boxes:
+        heat[y:y + h, x:x + w] += 1
+    hs = hm.dataset_heatmaps(ds, method="box", grid=512, by="all")
+    np.testing.assert_array_equal(hs.counts[0, hs.classes.index("star-loop")], heat)
+
+
+def test_empty_rle_has_no_place_on_any_map(tmp_path):
+    # An all-zero mask: nothing to rasterise, and no box or centroid either.
+    ds = fixture_ds(tmp_path, 512, 512, [rle_ann(1, 0, 5, rle_of(np.zeros((512, 512), bool))),
+                                         b.polygon_ann(2, 0, 5, b.square(10, 10, 10))])
+    for method in hm.METHODS:
+        hs = hm.dataset_heatmaps(ds, method=method, grid=16, by="all")
+        c = hs.classes.index("star-loop")
+        assert hs.n_annotations[0, c] == 1 and hs.counts[0, c].sum() == 1 and hs.counts[0, c, 0, 0] == 1
+
+
+# ---------------------------------------------------------------- the whole sample, vectorised references
+
+def test_sample_masks_at_pixel_grid_are_pycocotools_masks(sample_ds):
+    # At grid = frame size every cell is a pixel: the counts are the sum of pycocotools masks.
+    hs = hm.dataset_heatmaps(sample_ds, method="mask", grid=512, by="split")
+    expected = np.zeros_like(hs.counts)
+    for row in sample_ds.annotations.itertuples():
+        g, c = hs.index(row.split, row.class_name)
+        if row.kind == "box":
+            expected[g, c] += cells_of_box(row.box_x, row.box_y, row.box_w, row.box_h, 512, 512, 512)
+        else:
+            expected[g, c] += pixel_mask(row.segmentation, row.kind, 512, 512)
+    np.testing.assert_array_equal(hs.counts, expected)
+
+
+@pytest.mark.parametrize("method", list(hm.METHODS))
+def test_sample_on_a_coarse_grid_matches_block_any(sample_ds, method):
+    # 128 cells of 4 x 4 pixels: a cell is covered when any of its 16 pixels is (boxes: cell overlap).
+    hs = hm.dataset_heatmaps(sample_ds, method=method, grid=128, by="split")
+    counts = np.zeros_like(hs.counts)
+    union: dict[tuple, np.ndarray] = {}
+    for row in sample_ds.annotations.itertuples():
+        if method == "mask" and row.kind != "box":
+            cells = pixel_mask(row.segmentation, row.kind, 512, 512).reshape(128, 4, 128, 4).any(axis=(1, 3))
+        else:
+            cells = reference_cells(row, method, 512, 512, 128)
+        key = hs.index(row.split, row.class_name)
+        counts[key] += cells
+        union[(*key, row.image_id)] = union.get((*key, row.image_id), False) | cells
+    images = np.zeros_like(hs.images)
+    for (g, c, _), cells in union.items():
+        images[g, c] += cells
+    np.testing.assert_array_equal(hs.counts, counts)
+    np.testing.assert_array_equal(hs.images, images)
+
+
+# ---------------------------------------------------------------- building blocks
+
+@pytest.mark.parametrize("mask", [
+    np.zeros((7, 5), bool),                               # all background: a single count
+    np.ones((7, 5), bool),                                # all foreground: counts 0, 35
+    np.eye(40, 30, dtype=bool),                           # many short runs
+    np.random.default_rng(1).random((64, 80)) < 0.5,      # dense noise: small deltas of both signs
+    band_mask(512, 512),                                  # long runs: multi-character numbers
+    np.pad(np.ones((3, 3), bool), ((200, 300), (1, 1))),  # long leading/trailing zeros, negative deltas
+], ids=["zeros", "ones", "diagonal", "noise", "band", "pad"])
+def test_rle_decoding_matches_the_mask(mask):
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    counts, owner = hm.decode_rle_counts([rle["counts"]])
+    # Brute force: alternating run lengths of the column-major pixels, zeros first (possibly an empty run).
+    expected, value, run = [], False, 0
+    for pixel in mask.ravel(order="F"):
+        if pixel == value:
+            run += 1
+        else:
+            expected.append(run)
+            value, run = pixel, 1
+    expected.append(run)
+    assert counts.tolist() == expected and (owner == 0).all()
+
+
+def test_rle_decoding_of_several_strings_keeps_them_apart():
+    masks = [band_mask(512, 512), np.eye(9, dtype=bool), np.zeros((4, 4), bool)]
+    strings = [mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))["counts"] for m in masks]
+    counts, owner = hm.decode_rle_counts(strings)
+    assert [int(counts[owner == i].sum()) for i in range(3)] == [m.size for m in masks]
+
+
+@pytest.mark.parametrize("intervals", [
+    [(0, 1, 3), (0, 2, 5), (0, 7, 8)],            # overlap, then a gap
+    [(1, 0, 2), (1, 2, 4), (0, 0, 9)],            # touching intervals merge; keys stay apart
+    [(3, 5, 6), (3, 0, 10), (3, 2, 3)],           # one interval swallows the others
+    [(2, 4, 5)],                                  # a single interval
+])
+def test_merge_intervals_is_the_union(intervals):
+    key, lo, hi = (np.array(v) for v in zip(*intervals, strict=True))
+    mk, ml, mh = hm.merge_intervals(key, lo, hi)
+    covered = {(k, i) for k, a, z in intervals for i in range(a, z)}
+    assert {(k, i) for k, a, z in zip(mk, ml, mh, strict=True) for i in range(a, z)} == covered
+    assert sum(mh - ml) == len(covered)  # disjoint
+
+
+# ---------------------------------------------------------------- normalisations and differences by hand
+
+def tiny_ds(tmp_path):
+    """Four images on a 4 x 4 grid (128 px cells); star-loops only.
+
+    A (train, V): two squares in cell (0, 0).  B (train, V): cell (0, 0) and cell (1, 1).
+    C (train, U): no annotation.               D (valid, L): cell (1, 1).
+    """
+    train = b.coco([b.image(0, b.file_name(1, "V")), b.image(1, b.file_name(2, "V")), b.image(2, b.file_name(3, "U"))],
+                   [b.polygon_ann(1, 0, 5, b.square(10, 10, 20)), b.polygon_ann(2, 0, 5, b.square(20, 20, 20)),
+                    b.polygon_ann(3, 1, 5, b.square(30, 30, 10)), b.polygon_ann(4, 1, 5, b.square(140, 140, 10))])
+    valid = b.coco([b.image(0, b.file_name(4, "L"))], [b.polygon_ann(1, 0, 5, b.square(150, 150, 10))])
+    b.write_split(tmp_path / "ds" / "train", train)
+    b.write_split(tmp_path / "ds" / "valid", valid)
+    return load_dataset(tmp_path / "ds")
+
+
+def cells(**values: float) -> np.ndarray:
+    """A 4 x 4 map with values at cells named like c01 (row 0, column 1)."""
+    out = np.zeros((4, 4))
+    for name, v in values.items():
+        out[int(name[1]), int(name[2])] = v
+    return out
+
+
+@pytest.mark.parametrize(("how", "train", "valid"), [
+    ("count", cells(c00=3, c11=1), cells(c11=1)),           # annotations covering the cell
+    ("share", cells(c00=2 / 3, c11=1 / 3), cells(c11=1)),   # images with the class there / images in the group
+    ("max", cells(c00=1, c11=1 / 3), cells(c11=1)),         # counts / the map's own maximum
+])
+def test_normalisations_by_hand(tmp_path, how, train, valid):
+    hs = hm.dataset_heatmaps(tiny_ds(tmp_path), method="mask", grid=4, by="split")
+    values = hm.normalised(hs, how)
+    c = hs.classes.index("star-loop")
+    assert hs.groups == ("train", "valid") and list(hs.n_images) == [3, 1]
+    np.testing.assert_allclose(values[0, c], train)
+    np.testing.assert_allclose(values[1, c], valid)
+
+
+@pytest.mark.parametrize(("by", "group", "other", "how", "expected"), [
+    ("split", "train", "valid", "share", cells(c00=2 / 3, c11=1 / 3 - 1)),   # train minus valid
+    ("split", "train", "valid", "count", cells(c00=3)),                      # raw counts: (1,1) cancels
+    ("split", "valid", hm.REST, "max", cells(c00=-1, c11=1 - 1 / 3)),        # valid vs the rest (= train)
+    ("filter", "V (543 nm)", hm.REST, "share", cells(c00=1, c11=0)),         # V: 2 of 2; rest U + UVW1: 0 of 2, 1 of 2
+    ("filter", "V (543 nm)", "UVW1 (291 nm)", "share", cells(c00=1, c11=-1 / 2)),
+])
+def test_difference_maps_by_hand(tmp_path, by, group, other, how, expected):
+    hs = hm.dataset_heatmaps(tiny_ds(tmp_path), method="mask", grid=4, by=by)
+    np.testing.assert_allclose(hm.difference(hs, group, other, how)[hs.classes.index("star-loop")], expected)
+
+
+def test_difference_extremes_by_hand(tmp_path):
+    hs = hm.dataset_heatmaps(tiny_ds(tmp_path), method="mask", grid=4, by="split")
+    ends = hm.difference_extremes(hs, "star-loop", "train", "valid", how="share")
+    assert ends["most"] == {"x": 64, "y": 64, "value": pytest.approx(2 / 3)}       # cell (0, 0): train only
+    assert ends["least"] == {"x": 192, "y": 192, "value": pytest.approx(-2 / 3)}   # cell (1, 1): 1/3 vs 1
+
+
+def test_difference_figure_is_diverging_and_centred(tmp_path):
+    hs = hm.dataset_heatmaps(tiny_ds(tmp_path), method="mask", grid=4, by="split")
+    trace = hm.difference_figure(hs, "star-loop", "train", "valid").data[0]
+    assert trace.zmid == 0 and trace.zmin == pytest.approx(-2 / 3) and trace.zmax == pytest.approx(2 / 3)
+    assert trace.colorscale[0][1] != trace.colorscale[-1][1]
+    np.testing.assert_allclose(np.asarray(trace.z), cells(c00=2 / 3, c11=-2 / 3), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("scale", "expected_z"), [
+    ("linear", cells(c00=3, c11=1)),                       # zero cells blank, values as they are
+    ("log", cells(c00=np.log10(3), c11=0)),                # log10 of the counts
+])
+def test_colour_scale_values_and_blank_zeros(tmp_path, scale, expected_z):
+    hs = hm.dataset_heatmaps(tiny_ds(tmp_path), method="mask", grid=4, by="split")
+    fig = hm.heatmap_figure(hs, "train", "star-loop", how="count", scale=scale)
+    z = np.asarray(fig.data[0].z, dtype=float)
+    blank = cells(c00=1, c11=1) == 0
+    assert np.isnan(z[blank]).all()
+    np.testing.assert_allclose(z[~blank], expected_z[~blank], rtol=1e-6)
+    assert fig.layout.yaxis.range == (512, 0) and fig.layout.yaxis.scaleanchor == "x"  # y down, square
+    assert fig.layout.xaxis.title.text == "x (px)" and "annotations" in fig.data[0].colorbar.title.text
+    if scale == "log":  # tick labels are data values, not exponents
+        assert list(fig.data[0].colorbar.ticktext) == ["1", "2"]
+
+
+def test_peak_and_summary_by_hand(tmp_path):
+    hs = hm.dataset_heatmaps(tiny_ds(tmp_path), method="mask", grid=4, by="split")
+    peak = hm.map_peak(hs, "train", "star-loop")
+    assert (peak["x"], peak["y"], peak["images"], peak["share"], peak["annotations"]) == (64, 64, 2, 2 / 3, 3)
+    table = hm.summary_table(hs)
+    assert table.loc["star-loop"].to_dict() == {"train: annotations": 4, "train: images with class": 2,
+                                                "valid: annotations": 1, "valid: images with class": 1}
+    assert list(table.index) == ["star-loop", "smoke-ring", "read-out-streak", "other", "central-ring"]
+
+
+# ---------------------------------------------------------------- groups
+
+def test_filters_are_ordered_by_wavelength(sample_ds):
+    hs = hm.dataset_heatmaps(sample_ds, method="centroid", grid=16, by="filter")
+    assert hs.groups == ("V (543 nm)", "B (450 nm)", "U (344 nm)", "UVW1 (291 nm)", "UVM2 (231 nm)",
+                         "UVW2 (212 nm)", "White (broad band)")
+    expected = sample_ds.images["filter_letter"].value_counts()
+    assert list(hs.n_images) == [expected[f] for f in ("V", "B", "U", "L", "M", "S", "W")]
+
+
+@pytest.mark.parametrize("fold", [0, 3])
+def test_fold_parts_group_train_then_valid(sample_ds, fold):
+    folds = make_folds(sample_ds, "stratified", 4, 42)
+    hs = hm.dataset_heatmaps(sample_ds, method="centroid", grid=16, by="fold", folds=folds, fold=fold)
+    assert hs.groups == (f"fold {fold} train", f"fold {fold} valid")
+    ann = sample_ds.annotations
+    for g, part in enumerate(("train", "valid")):
+        ids = folds.part_ids(fold, part)
+        assert hs.n_images[g] == len(ids)
+        counts = ann[ann["image_id"].isin(ids)].groupby("class_name").size()
+        assert {c: int(hs.n_annotations[g, i]) for i, c in enumerate(hs.classes)} == counts.reindex(hs.classes, fill_value=0).to_dict()
+        # centroids: one cell per annotation
+        assert hs.counts[g].sum() == len(ann[ann["image_id"].isin(ids)])
+
+
+@pytest.mark.parametrize(("by", "groups", "n_images"), [
+    ("all", ("all images",), [160]),                                            # one map per class
+    ("split", ("train", "valid"), [120, 40]),                                    # the published split
+    (pd.Series({0: "b", 1: "a", 2: "b"}), ("b", "a"), [2, 1]),                   # a mapping: first-appearance order, others left out
+    (pd.Series(pd.Categorical(["x", "y"], categories=["y", "x"]), index=[5, 6]), ("y", "x"), [1, 1]),  # categorical order
+])
+def test_group_by(sample_ds, by, groups, n_images):
+    hs = hm.dataset_heatmaps(sample_ds, method="centroid", grid=8, by=by)
+    assert hs.groups == groups and list(hs.n_images) == n_images
+    kept = sample_ds.images["image_id"] if isinstance(by, str) else by.index
+    assert hs.counts.sum() == sample_ds.annotations["image_id"].isin(kept).sum()
+
+
+@pytest.mark.parametrize("grid", [1, 7, 64, 512])
+def test_any_grid_places_each_centroid_once(sample_ds, grid):
+    hs = hm.dataset_heatmaps(sample_ds, method="centroid", grid=grid, by="split")
+    assert hs.counts.shape[-2:] == (grid, grid)
+    np.testing.assert_array_equal(hs.counts.sum(axis=(-2, -1)), hs.n_annotations)
+
+
+@pytest.mark.parametrize("method", list(hm.METHODS))
+def test_central_ring_is_one_tight_spot(sample_ds, method):
+    # The physical expectation the page must show: the ring near x 262, y 283 px, nowhere else.
+    hs = hm.dataset_heatmaps(sample_ds, method=method, grid=128, by="split")
+    g, c = hs.index("train", "central-ring")
+    peak = hm.map_peak(hs, "train", "central-ring")
+    assert abs(peak["x"] - 262) <= 6 and abs(peak["y"] - 283) <= 6
+    rows, cols = np.nonzero(hs.counts[g, c])
+    assert np.hypot(cols * 4 + 2 - 262, rows * 4 + 2 - 283).max() < 40
+
+
+def test_peak_on_a_plateau_is_its_middle():
+    # A 3 x 3 plateau of equal cells: the middle one, not the first in reading order.
+    images = np.zeros((1, 1, 8, 8), dtype=np.int32)
+    images[0, 0, 2:5, 3:6] = 4
+    hs = hm.HeatmapSet(counts=images, images=images, groups=("g",), classes=("c",), n_images=np.array([8]),
+                       n_annotations=np.array([[4]]), n_class_images=np.array([[4]]), method="mask", grid=8)
+    peak = hm.map_peak(hs, "g", "c")
+    assert (peak["row"], peak["col"], peak["x"], peak["y"], peak["share"]) == (3, 4, 288, 224, 0.5)
+
+
+def test_small_multiples_layout(sample_ds):
+    hs = hm.dataset_heatmaps(sample_ds, method="box", grid=64, by="split")
+    fig = hm.small_multiples_figure(hs, how="max", colours="authors' blues")
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[:5] == [f"train · {c}" for c in hm.AUTHORS_CLASS_ORDER]  # train row first, authors' column order
+    assert titles[5:] == [f"valid · {c}" for c in hm.AUTHORS_CLASS_ORDER]
+    assert len(fig.data) == 10 and fig.layout.coloraxis.colorscale[0][1] == "#ffffff"
+
+
+def test_rasterising_in_chunks_changes_nothing(sample_ds, monkeypatch):
+    # Large sets are rasterised in chunks to bound memory: 7 chunks give the same runs as one.
+    whole = hm.compute_mask_runs(sample_ds.images, sample_ds.annotations, 64)
+    monkeypatch.setattr(hm, "MASK_CHUNK", 100)
+    chunked = hm.compute_mask_runs(sample_ds.images, sample_ds.annotations, 64)
+    order_a = np.lexsort((whole.lo, whole.col, whole.ann))
+    order_b = np.lexsort((chunked.lo, chunked.col, chunked.ann))
+    for field in ("ann", "col", "lo", "hi"):
+        np.testing.assert_array_equal(getattr(whole, field)[order_a], getattr(chunked, field)[order_b])
