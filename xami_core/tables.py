@@ -68,12 +68,17 @@ def _polygon_geometry(parts_per_ann: list[list[list[float]]]) -> dict[str, np.nd
     y1 = np.maximum.reduceat(ys, ann_start)
 
     # Shoelace per part: each vertex pairs with the next one, the last with the first.
+    # Coordinates relative to the part's first vertex avoid cancellation in the cross products.
     nxt = np.arange(len(xs)) + 1
     nxt[part_start + part_len - 1] = part_start
-    cross = xs * ys[nxt] - xs[nxt] * ys
+    origin_x = np.repeat(xs[part_start], part_len)
+    origin_y = np.repeat(ys[part_start], part_len)
+    rx, ry = xs - origin_x, ys - origin_y
+    cross = rx * ry[nxt] - rx[nxt] * ry
     a_part = 0.5 * np.add.reduceat(cross, part_start)
-    cx_part_num = np.add.reduceat((xs + xs[nxt]) * cross, part_start) / 6.0
-    cy_part_num = np.add.reduceat((ys + ys[nxt]) * cross, part_start) / 6.0
+    # Moments about the part's origin; adding origin * area moves them back to frame coordinates.
+    cx_part_num = np.add.reduceat((rx + rx[nxt]) * cross, part_start) / 6.0 + xs[part_start] * a_part
+    cy_part_num = np.add.reduceat((ry + ry[nxt]) * cross, part_start) / 6.0 + ys[part_start] * a_part
     # A part's centroid is num / A; weighting by |A| gives num * sign(A).
     sign = np.sign(a_part)
     area = np.bincount(part_ann, weights=np.abs(a_part), minlength=n)
