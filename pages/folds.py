@@ -10,8 +10,8 @@ from xami_core import folds as F
 from xami_core.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
 from xami_core.model import XamiDataError
 from xami_core.st_cache import cached_fold_files, cached_folds, cached_method_comparison
-from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.context import current_dataset, current_palette, dataset_key
+from xami_ui.export import chart_ui, table_download_ui
 
 FILES = "files"
 METHOD_CHOICES = ["stratified", "kfold", "multilabel", "published", FILES]

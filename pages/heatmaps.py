@@ -9,8 +9,8 @@ from xami_core import heatmaps as H
 from xami_core.model import XamiDataError
 from xami_core.st_cache import cached_heatmaps
 from xami_ui.context import current_dataset, dataset_key
+from xami_ui.export import chart_ui, table_download_ui
 
-CHART = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 FOLD_METHODS = ["stratified", "kfold", "multilabel", "published"]
 # Widget keys double as query-parameter names, so a view can be shared as a link.
 Q_BY, Q_METHOD, Q_NORM, Q_SCALE, Q_COLOURS, Q_GRID = "hm_by", "hm_method", "hm_norm", "hm_scale", "hm_colours", "hm_grid"
@@ -158,10 +158,13 @@ st.markdown(" · ".join(f"**{g}**: {int(n):,} images" for g, n in zip(hs.groups,
 
 st.subheader("Annotations per class and group")
 st.dataframe(H.summary_table(hs), width="stretch")
+table_download_ui(H.summary_table(hs), name=f"heatmap_counts_{by}", key="hm_summary_table",
+                  caption="Annotations and images with each class, per group.")
 st.caption("Annotations placed on the maps, and images holding at least one of them, per class and group.")
 
 st.subheader("Class × group")
-st.plotly_chart(H.small_multiples_figure(hs, how=how, scale=scale, colours=colours), width="stretch", config=CHART)
+chart_ui(H.small_multiples_figure(hs, how=how, scale=scale, colours=colours), name=f"heatmaps_{method}_{by}_{how}",
+         key="hm_grid_chart", aspect=0.5)
 st.caption(f"Rows: {H.GROUPINGS[by]}; columns: classes in the order of the authors' figure. Colour: "
            f"{H.VALUE_LABELS[how]}{' (log scale)' if scale == 'log' else ''}, one scale per class column (shared by "
            "its rows, so groups compare directly); blank cells: no annotation of the class.")
@@ -190,4 +193,5 @@ _publish({Q_CLASS: cls, Q_GROUP: group, Q_DIFF: diff} | ({Q_OTHER: other} if dif
 with right:
     fig = (H.difference_figure(hs, cls, group, other, how=how) if diff
            else H.heatmap_figure(hs, group, cls, how=how, scale=scale, colours=colours))
-    st.plotly_chart(fig, width="stretch", config=CHART)
+    chart_ui(fig, name=f"heatmap_{cls}_{group}{'_difference' if diff else ''}_{method}".replace(" ", "_"),
+             key="hm_single_chart", aspect=1.0)

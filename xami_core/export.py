@@ -102,12 +102,15 @@ def paper_figure(fig: go.Figure, size: ExportSize, title: str | None = None, ser
     # Image grids (no visible axes) need no room for tick labels.
     axes_shown = any(ax.visible is not False for ax in out.select_xaxes())
     top = (22 if title else 6) + (22 if has_legend else 0) + (16 if out.layout.annotations else 0)
+    # Horizontal colour bars (heatmap grids) sit at the bottom of the figure, under the tick labels.
+    bars = [v["colorbar"] for k, v in out.layout.to_plotly_json().items() if k.startswith("coloraxis") and "colorbar" in v]
+    bottom = 44 + (56 if any(b.get("orientation") == "h" for b in bars) else 0)
     out.update_layout(
         template="simple_white", width=width, height=height, paper_bgcolor="white", plot_bgcolor="white",
         font=dict(family=family, size=PAPER_FONT_PX, color="black"),
         title=dict(text=title, font=dict(size=PAPER_FONT_PX + 2), x=0.5, xanchor="center", y=1, yref="container",
                    yanchor="top", pad=dict(t=4)) if title else None,
-        margin=dict(l=54, r=12, t=top, b=44) if axes_shown else dict(l=4, r=4, t=top, b=4),
+        margin=dict(l=54, r=12, t=top, b=bottom) if axes_shown else dict(l=4, r=4, t=top, b=4),
         # The legend sits in its own band at the top, clear of subplot titles.
         legend=dict(font=dict(size=PAPER_FONT_PX - 1), orientation="h", x=0, xanchor="left",
                     y=1 if not title else 0.93, yref="container", yanchor="top"),

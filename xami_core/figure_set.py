@@ -113,7 +113,7 @@ def dataset_figures(ds: Dataset, palette: str = "authors", k: int = F.AUTHORS_K,
         PaperFigure("kfold_vs_stratified", f"Mean absolute train-valid class share difference per fold, K-fold vs stratified K-fold (k = {k}, seed {seed}).",
                     lambda: method_comparison_figure(F.method_comparison(ds, k, seed))),
         PaperFigure("heatmaps", "Where each artefact class falls on the detector (mask coverage, fraction of images), per split.",
-                    heatmap_grid, 180.0, 90.0),
+                    heatmap_grid, 180.0, 110.0),
         PaperFigure("examples", "Example frames with their annotations in the class colours.", examples, 180.0, 52.0),
     ]
 

@@ -729,7 +729,7 @@ def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "lin
         fig.update_layout({axis: {
             "colorscale": colourscale(colours), "cmin": zmin, "cmax": zmax,
             "colorbar": _colourbar(vmax, vmin, scale, how, "", orientation="h", x=(j + 0.5) / cols, xanchor="center",
-                                   len=0.85 / cols, y=-0.01, yanchor="top", ypad=0, thickness=10,
+                                   len=0.85 / cols, y=0, yref="container", yanchor="bottom", ypad=18, thickness=10,
                                    tickfont={"size": 10}, nticks=4)}})
         for i, grp in enumerate(groups):
             g = hs.groups.index(grp)
