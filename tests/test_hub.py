@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import socket
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests import builders as b
@@ -36,11 +39,13 @@ RESOLVE = re.compile(r"/datasets/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?
 class StubHub:
     """A minimal Hub on 127.0.0.1 serving files of one dataset repo, counting requests."""
 
-    def __init__(self, files: dict[str, bytes], repo: str = hub_mod.REPO_ID):
+    def __init__(self, files: dict[str, bytes], repo: str = hub_mod.REPO_ID, raw: dict[str, bytes] | None = None):
         self.files, self.repo = dict(files), repo
+        self.raw = dict(raw or {})  # other paths served as plain files (a stand-in for GitHub raw URLs)
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.cut_gets = 0  # how many of the next GETs are cut mid-file
         self.cut_at = 1000
+        self.bytes_per_second: float | None = None  # throttle bodies, so a progress bar can be seen
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -76,6 +81,14 @@ class StubHub:
 
     def answer(self, h: BaseHTTPRequestHandler, send_body: bool) -> None:
         self.requests.append((h.command, h.path, dict(h.headers)))
+        if h.path in self.raw:
+            body = self.raw[h.path]
+            h.send_response(200)
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            if send_body:
+                h.wfile.write(body)
+            return None
         m = RESOLVE.fullmatch(h.path)
         if not m or m["repo"] != self.repo:
             return self._empty(h, 404, {"X-Error-Code": "RepoNotFound"})
@@ -101,6 +114,13 @@ class StubHub:
             h.wfile.flush()
             h.close_connection = True
             h.connection.shutdown(socket.SHUT_RDWR)
+            return None
+        if self.bytes_per_second:
+            step = max(int(self.bytes_per_second / 20), 1)
+            for i in range(0, len(body), step):
+                h.wfile.write(body[i:i + step])
+                h.wfile.flush()
+                time.sleep(step / self.bytes_per_second)
             return None
         h.wfile.write(body)
         return None
@@ -177,18 +197,14 @@ def no_internet(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", guarded_lookup)
 
 
-@pytest.fixture()
-def stub(archives, tmp_path, monkeypatch, no_internet):
-    """A running stand-in Hub; HF_ENDPOINT, HF_HOME and the XAMI cache point at it and tmp."""
+def point_hf_at(hub: StubHub, hf_home: Path, monkeypatch) -> None:
+    """Point huggingface_hub, in this process, at the stand-in with its cache in `hf_home`."""
     from huggingface_hub import constants
 
-    hub = StubHub({k: v for k, v in archives.items() if k != "evil.zip"})
-    hf_home = tmp_path / "hf"
     for name in ("HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.setenv("HF_HOME", str(hf_home))
-    monkeypatch.setenv("XAMI_CACHE", str(tmp_path / "xami"))
     # huggingface_hub reads its settings once, at import: align its module constants too,
     # and switch off the user-agent look-up it would otherwise send to the endpoint.
     monkeypatch.setattr(constants, "ENDPOINT", hub.url)
@@ -198,6 +214,20 @@ def stub(archives, tmp_path, monkeypatch, no_internet):
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(hf_home / "token"))
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(hf_home / "stored_tokens"))
+
+
+def hub_env(hub: StubHub, hf_home: Path) -> dict[str, str]:
+    """Environment variables pointing another process (a Streamlit server) at the stand-in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    return env | {"HF_ENDPOINT": hub.url, "HF_HOME": str(hf_home), "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+
+@pytest.fixture()
+def stub(archives, tmp_path, monkeypatch, no_internet):
+    """A running stand-in Hub; HF_ENDPOINT, HF_HOME and the XAMI cache point at it and tmp."""
+    hub = StubHub({k: v for k, v in archives.items() if k != "evil.zip"})
+    point_hf_at(hub, tmp_path / "hf", monkeypatch)
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path / "xami"))
     yield hub
     hub.close()
 
@@ -240,8 +270,55 @@ def test_first_download_reports_progress_and_loads(stub, archives, tmp_path, var
     assert len(ds.annotations) == 4 and ds.provenance.licence == "CC BY-NC 3.0 IGO"
 
 
+def padded(archive: bytes, megabytes: float) -> bytes:
+    """The archive with an extra stored (incompressible) member, so a download takes a while."""
+    buf = io.BytesIO(archive)
+    with zipfile.ZipFile(buf, "a") as zf:
+        rng = np.random.default_rng(0)
+        zf.writestr(zipfile.ZipInfo("xami_dataset/padding.bin"), rng.bytes(int(megabytes * 1e6)))
+    return buf.getvalue()
+
+
+def test_progress_moves_in_steps_of_at_most_a_megabyte(stub, archives, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 10 * 1024 * 1024)  # the library's default
+    stub.files["xami_dataset.zip"] = padded(archives["xami_dataset.zip"], 3.5)
+    reports: list[hub_mod.Progress] = []
+    hub_mod.download_variant("xami_dataset", progress=reports.append)
+    steps = np.diff([0] + [r.done for r in reports if r.stage == "download"])
+    assert steps.max() <= hub_mod.PROGRESS_CHUNK_BYTES and (steps > 0).sum() >= 4
+
+
+def test_byte_meter_reports_rate_for_the_stage():
+    reports: list[hub_mod.Progress] = []
+    meter = hub_mod.byte_meter("extract", reports.append)
+    meter(500_000, 2_000_000)
+    (p,) = reports
+    assert (p.stage, p.done, p.total, p.fraction) == ("extract", 500_000, 2_000_000, 0.25) and p.rate > 0
+    assert hub_mod.format_progress(p).startswith("Extracting: 0.5 of 2.0 MB (25%), ")
+    hub_mod.byte_meter("download", None)(1, 2)  # no callback: nothing to do, no error
+    unknown = hub_mod.Progress("download", 3_000_000, None, 1e6, 3.0)
+    assert hub_mod.format_progress(unknown) == "Downloading: 3.0 MB, 1.0 MB/s"  # total unknown
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("xami_dataset", "xami_dataset.zip: COCO, published train/valid split (about 50.5 MB)"),
+        ("xami_dataset_yolov8", "xami_dataset_yolov8.zip: YOLOv8-seg, train/valid split (about 51 MB)"),
+    ],
+)
+def test_variant_labels(name, label):
+    assert hub_mod.variant_label(name) == label
+
+
 def test_second_call_uses_the_cache_without_network(stub, tmp_path):
+    assert hub_mod.ready_dataset_path("xami_dataset") is None  # nothing yet
+    hub_mod.download_variant("xami_dataset")
+    assert hub_mod.ready_dataset_path("xami_dataset") is None  # downloaded, not yet extracted
     first = hub_mod.hub_dataset_path("xami_dataset")
+    assert hub_mod.ready_dataset_path("xami_dataset") == first
     n_before = len(stub.requests)
     reports: list[hub_mod.Progress] = []
     again = hub_mod.hub_dataset_path("xami_dataset", progress=reports.append)

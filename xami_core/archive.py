@@ -114,10 +114,15 @@ def _remove_stale_temps(parent: Path) -> None:
             continue
 
 
+def extraction_target(archive: Path) -> Path:
+    """Where `extracted_dir` puts (or has put) this version of `archive`; complete when it holds the marker."""
+    key = hashlib.sha1(repr(file_fingerprint(archive)).encode()).hexdigest()[:12]
+    return cache_dir() / "extracted" / f"{archive.stem}-{key}"
+
+
 def extracted_dir(archive: Path, max_bytes: int = DEFAULT_MAX_BYTES, on_bytes: BytesCallback | None = None) -> Path:
     """The cached extraction of `archive`, made once per archive content version."""
-    key = hashlib.sha1(repr(file_fingerprint(archive)).encode()).hexdigest()[:12]
-    dest = cache_dir() / "extracted" / f"{archive.stem}-{key}"
+    dest = extraction_target(archive)
     if (dest / COMPLETE_MARKER).exists():
         return dest
     if dest.exists():  # a leftover without the marker: never use it
@@ -125,3 +130,53 @@ def extracted_dir(archive: Path, max_bytes: int = DEFAULT_MAX_BYTES, on_bytes: B
     if dest.parent.is_dir():
         _remove_stale_temps(dest.parent)
     return extract_zip_to(archive, dest, max_bytes=max_bytes, on_bytes=on_bytes)
+
+
+# --- uploads: the bytes a user sent, extracted into the cache under their content hash -------------
+UPLOADS = "uploads"
+UPLOAD_KEY_LENGTH = 16  # hex digits of SHA-256: enough to tell uploads apart, short enough for a link
+
+
+def upload_key(data: bytes) -> str:
+    """The content key of uploaded bytes (the first hex digits of their SHA-256)."""
+    return hashlib.sha256(data).hexdigest()[:UPLOAD_KEY_LENGTH]
+
+
+def is_upload_key(key: str) -> bool:
+    """Whether `key` has the form `upload_key` returns (so it is safe inside a path)."""
+    return len(key) == UPLOAD_KEY_LENGTH and all(c in "0123456789abcdef" for c in key)
+
+
+def uploaded_dir(key: str) -> Path | None:
+    """The extracted folder of an earlier upload with this key, or None if there is none."""
+    if not is_upload_key(key):
+        return None
+    folder = cache_dir() / UPLOADS / key
+    return folder if (folder / COMPLETE_MARKER).exists() else None
+
+
+def extract_upload(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES,
+                   on_bytes: BytesCallback | None = None) -> Path:
+    """Extract uploaded zip bytes safely into the cache, once per content; returns the folder.
+
+    The bytes pass through a temporary file named like the upload (so messages name it)
+    and `extract_zip_to`, with all its checks; the temporary file is removed afterwards.
+    """
+    key = upload_key(data)
+    done = uploaded_dir(key)
+    if done is not None:
+        return done
+    parent = cache_dir() / UPLOADS
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(parent)
+    name = PurePosixPath(filename.replace("\\", "/")).name or "upload.zip"
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}-upload-", dir=parent))
+    try:
+        archive = staging / name
+        archive.write_bytes(data)
+        extract_zip_to(archive, parent / key, max_bytes=max_bytes, on_bytes=on_bytes)
+    except XamiDataError as exc:  # name the upload, not the staging file the user never saw
+        raise XamiDataError(str(exc).replace(str(staging / name), f"uploaded file '{name}'")) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return parent / key

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .archive import COMPLETE_MARKER, extract_zip_to, extracted_dir
+from .archive import COMPLETE_MARKER, extract_zip_to, extracted_dir, extraction_target
 from .model import XamiDataError
 
 REPO_ID = "iulia-elisa/XAMI-dataset"
@@ -45,6 +45,8 @@ VARIANTS: dict[str, Variant] = {
     )
 }
 DEFAULT_VARIANT = "xami_dataset"
+# huggingface_hub reads 10 MB per step: a 50 MB archive would move a progress bar five times only.
+PROGRESS_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,9 @@ def _megabytes(n: float) -> str:
 
 
 def format_progress(p: Progress) -> str:
-    """A one-line human description: '12.3 of 50.5 MB, 4.1 MB/s'."""
+    """A one-line human description: 'Downloading: 12.3 of 50.5 MB (24%), 4.1 MB/s'."""
     verb = "Downloading" if p.stage == "download" else "Extracting"
-    amount = f"{_megabytes(p.done)} of {_megabytes(p.total)}" if p.total else _megabytes(p.done)
+    amount = f"{p.done / 1e6:.1f} of {_megabytes(p.total)} ({p.fraction:.0%})" if p.total else _megabytes(p.done)
     return f"{verb}: {amount}, {_megabytes(p.rate)}/s"
 
 
@@ -107,6 +109,12 @@ def hub_settings() -> HubSettings:
     return HubSettings(endpoint=endpoint, cache_dir=cache.expanduser(), offline=offline)
 
 
+def variant_label(name: str) -> str:
+    """How a variant is offered to users: 'xami_dataset.zip: COCO, published train/valid split (about 50.5 MB)'."""
+    v = variant(name)
+    return f"{v.filename}: {v.title} (about {v.approx_mb:g} MB)"
+
+
 def variant(name: str) -> Variant:
     """A published variant by name, or an error listing the valid names."""
     try:
@@ -127,6 +135,11 @@ class _Meter:
             return
         elapsed = max(time.monotonic() - self.start, 1e-6)
         self.callback(Progress(self.stage, int(done), total, done / elapsed, elapsed))
+
+
+def byte_meter(stage: str, progress: ProgressCallback | None) -> Callable[[int, int | None], None]:
+    """A `(done, total)` byte callback that reports `Progress` (with the rate) for `stage` to `progress`."""
+    return _Meter(stage, progress).report
 
 
 def _tqdm_adapter(meter: _Meter) -> type:
@@ -221,8 +234,10 @@ def download_variant(name: str, progress: ProgressCallback | None = None, refres
             return cached
     settings = hub_settings()
     import httpx2  # noqa: PLC0415 - huggingface_hub's HTTP client
-    from huggingface_hub import hf_hub_download  # noqa: PLC0415
+    from huggingface_hub import constants, hf_hub_download  # noqa: PLC0415
 
+    if progress is not None:
+        constants.DOWNLOAD_CHUNK_SIZE = min(constants.DOWNLOAD_CHUNK_SIZE, PROGRESS_CHUNK_BYTES)
     meter = _Meter("download", progress)
     try:
         path = hf_hub_download(
@@ -234,6 +249,15 @@ def download_variant(name: str, progress: ProgressCallback | None = None, refres
         # huggingface_hub's errors are OSError/HTTPError subclasses; a cut transfer is httpx2's.
         raise XamiDataError(_explain(exc, v, settings)) from exc
     return Path(path)
+
+
+def ready_dataset_path(name: str) -> Path | None:
+    """The variant's extracted folder if it is already downloaded and extracted (no network, no work), else None."""
+    archive = cached_archive(name)
+    if archive is None:
+        return None
+    folder = extraction_target(archive)
+    return folder if (folder / COMPLETE_MARKER).exists() else None
 
 
 def hub_dataset_path(name: str = DEFAULT_VARIANT, progress: ProgressCallback | None = None,

@@ -44,7 +44,53 @@ def cached_fold_files(ds_key: str, _ds: Dataset, folder: str, fingerprint: tuple
 
 
 @st.cache_data(show_spinner="Comparing K-fold and stratified K-fold…", max_entries=64)
-def cached_method_comparison(ds_key: str, _ds: Dataset, k: int, seed: int, measure: str) -> pd.DataFrame:
-    """The authors' K-fold vs stratified comparison for one k and seed."""
+def cached_method_comparison(ds_key: str, _ds: Dataset, k: int, seed: int, measure: str,
+                             methods: tuple[str, ...] = ("kfold", "stratified")) -> pd.DataFrame:
+    """The authors' K-fold vs stratified comparison for one k and seed (optionally more methods)."""
     del ds_key
-    return _folds.method_comparison(_ds, k, seed, measure=measure)
+    return _folds.method_comparison(_ds, k, seed, methods=methods, measure=measure)
+
+
+# --- heatmaps (issue 5: pages/heatmaps.py) -------------------------------------------------
+from . import heatmaps as _heatmaps  # noqa: E402 - section-local import, keeps the sections independent
+
+
+@st.cache_data(show_spinner="Rasterising masks…", max_entries=8)
+def cached_mask_runs(ds_key: str, _ds: Dataset, grid: int) -> _heatmaps.Runs:
+    """Exact masks of the current dataset on a grid, rasterised once per dataset and grid."""
+    del ds_key  # cache key: identifies `_ds`
+    return _heatmaps.mask_runs(_ds.images, _ds.annotations, grid)
+
+
+@st.cache_data(show_spinner="Accumulating heatmaps…", max_entries=24)
+def cached_heatmaps(ds_key: str, _ds: Dataset, method: str, grid: int, by: str, fold_method: str = "stratified",
+                    k: int = _folds.AUTHORS_K, seed: int = _folds.AUTHORS_SEED, fold: int = 0) -> _heatmaps.HeatmapSet:
+    """Heatmaps per group and class; `by="fold"` groups one fold's train and valid parts (fold arguments)."""
+    runs = cached_mask_runs(ds_key, _ds, grid) if method == "mask" else None
+    folds = cached_folds(ds_key, _ds, fold_method, k, seed) if by == "fold" else None
+    return _heatmaps.dataset_heatmaps(_ds, method=method, grid=grid, by=by, folds=folds, fold=fold, runs=runs)
+
+
+# --- observation metadata (issue 3: pages/overview.py) -------------------------------------
+from . import metadata as _metadata  # noqa: E402 - section-local import, keeps the sections independent
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def cached_obs_info(path: str, label: str, fingerprint: tuple) -> _metadata.ObsMetadata:
+    """An observation-metadata file read once per content version, cited as `label`."""
+    del fingerprint  # cache key only: an edited or re-downloaded file is read again
+    meta = _metadata.read_obs_info(path)
+    return _metadata.ObsMetadata(table=meta.table, source=label, problems=meta.problems)
+
+
+# --- figure export (issue 7: xami_ui/export.py) ---------------------------------------------
+@st.cache_resource(show_spinner="Starting the figure renderer…")
+def figure_server() -> bool:
+    """Start one kaleido browser for the whole app (a shared engine), so exports after the first are quick."""
+    from . import export as _export  # noqa: PLC0415 - only needed once someone exports
+
+    try:
+        _export.start_figure_server()
+    except _export.FigureExportError:
+        return False  # render_figure then explains what is missing
+    return True

@@ -1,4 +1,4 @@
-"""The entrypoint's shared sidebar: data source and palette."""
+"""The entrypoint's shared sidebar: data source, observation metadata file and palette."""
 
 from __future__ import annotations
 
@@ -6,20 +6,44 @@ import argparse
 import hashlib
 import os
 import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
+from xami_core import access, archive, hub
 from xami_core.loader import source_fingerprint
-from xami_core.model import PALETTES, Dataset, XamiDataError
+from xami_core.model import PALETTES, XAMI_URL, Dataset, XamiDataError
 from xami_core.sample import sample_root
 from xami_core.st_cache import cached_dataset
 
 from .context import PALETTE_KEY, set_current
 
 SAMPLE = "Synthetic sample (bundled)"
+HUB = "XAMI from Hugging Face"
 LOCAL = "Local folder or zip"
+UPLOAD = "Upload a zip"
+SOURCES = (SAMPLE, HUB, LOCAL, UPLOAD)
+# The `data` query parameter: one of these words, or a local path.
+QUERY_WORDS = {SAMPLE: "sample", HUB: "hf", UPLOAD: "upload"}
 SOURCE_KEY = "data_source"
 PATH_KEY = "data_path"
+VARIANT_KEY = "hf_variant"
+UPLOADER_KEY = "upload_zip"
+OBS_INFO_KEY = "obs_info_path"
+_UPLOAD_KEY = "_xami_upload_key"  # content key of the upload in use (survives the uploader being cleared)
+_UPLOAD_FILE = "_xami_upload_file"  # (uploader file id, content key): hash each upload once
+_OBS_INFO_CHOICE = "_xami_obs_info_choice"
+_HF_REQUEST = "_xami_hf_request"  # the variant whose download button was pressed
+PROGRESS_EVERY_S = 0.15  # at most this often: each update is a message to the browser
+SHORT_CITATION = "Dima et al. 2024, arXiv:2406.17323"
+
+Loaded = tuple[str, str, bool]  # (path, source label, synthetic)
+T = TypeVar("T")
 
 
 def start_path() -> str | None:
@@ -34,31 +58,223 @@ def _init_state() -> None:
     """First run of a session: the query string, then the start path, then the sample."""
     if SOURCE_KEY in st.session_state:
         return
-    wanted = st.query_params.get("data") or start_path()
-    if wanted and wanted != "sample":
+    query = st.query_params
+    wanted = query.get("data") or start_path()
+    if wanted == QUERY_WORDS[HUB]:
+        st.session_state[SOURCE_KEY] = HUB
+        st.session_state[VARIANT_KEY] = query.get("hf") if query.get("hf") in hub.VARIANTS else hub.DEFAULT_VARIANT
+    elif wanted == QUERY_WORDS[UPLOAD]:
+        st.session_state[SOURCE_KEY] = UPLOAD
+        if archive.is_upload_key(query.get("upload", "")):
+            st.session_state[_UPLOAD_KEY] = query["upload"]
+    elif wanted and wanted != QUERY_WORDS[SAMPLE]:
         st.session_state[SOURCE_KEY] = LOCAL
         st.session_state[PATH_KEY] = wanted
     else:
         st.session_state[SOURCE_KEY] = SAMPLE
-    if st.query_params.get("palette") in PALETTES:
-        st.session_state[PALETTE_KEY] = st.query_params["palette"]
+    if query.get("palette") in PALETTES:
+        st.session_state[PALETTE_KEY] = query["palette"]
 
 
-def data_source_ui() -> tuple[str, str, bool]:
-    """Sidebar widgets for the data source; returns (path, source label, synthetic)."""
-    _init_state()
-    choice = st.sidebar.radio("Data source", [SAMPLE, LOCAL], key=SOURCE_KEY)
-    if choice == LOCAL:
-        path = st.sidebar.text_input("Folder or .zip path", key=PATH_KEY,
-                                     placeholder="/data/xami_dataset or xami_dataset.zip",
-                                     help="Any XAMI layout: split folders with _annotations.coco.json, "
-                                          "the no_splits data/ folder, a folder with one COCO file, or a zip of these.")
-        if path.strip():
-            st.query_params["data"] = path.strip()
-            return path.strip(), "local", False
-        st.sidebar.info("Enter a path; showing the synthetic sample meanwhile.")
-    st.query_params["data"] = "sample"
+def _set_query(data: str, **extra: str) -> None:
+    """Make the link describe the source: `data` plus only the parameters that source uses."""
+    wanted = {"data": data, "hf": extra.get("hf"), "upload": extra.get("upload")}
+    for name, value in wanted.items():
+        if value is None:
+            if name in st.query_params:
+                del st.query_params[name]
+        elif st.query_params.get(name) != value:
+            st.query_params[name] = value
+
+
+def _sample() -> Loaded:
     return str(sample_root()), "synthetic sample", True
+
+
+def _with_progress(work: Callable[[hub.ProgressCallback], T], title: str, start_text: str) -> T:
+    """Run `work(report)` under a progress bar with bytes and rate, at the top of the page; it goes when done."""
+    slot = st.empty()
+    with slot.container(border=True):
+        st.markdown(title)
+        bar = st.progress(0.0, text=start_text)
+    ctx = get_script_run_ctx()
+    last = [0.0]
+
+    def report(p: hub.Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_EVERY_S and p.fraction != 1.0:
+            return
+        last[0] = now
+        if get_script_run_ctx() is None and ctx is not None:
+            # Xet-backed downloads report from a worker thread, which Streamlit must be told about.
+            add_script_run_ctx(threading.current_thread(), ctx)
+        bar.progress(p.fraction or 0.0, text=hub.format_progress(p))
+
+    try:
+        return work(report)
+    finally:
+        slot.empty()
+
+
+def _request_download(name: str) -> None:
+    """The download button's callback: remember which variant to fetch in this run."""
+    st.session_state[_HF_REQUEST] = name
+
+
+def _download_button(slot: DeltaGenerator, v: hub.Variant, key: str = "hf_download", disabled: bool = False) -> None:
+    slot.button(f"{'Try again: download' if key == 'hf_retry' else 'Download'} {v.filename}", key=key, type="primary",
+                icon=":material/download:", width="stretch", on_click=_request_download, args=(v.name,),
+                disabled=disabled)
+
+
+def _hub_ui() -> Loaded | None:
+    """The published variant, downloaded on request (or found in the cache), extracted once."""
+    name = st.sidebar.selectbox("Published variant", list(hub.VARIANTS), key=VARIANT_KEY,
+                                format_func=lambda n: hub.VARIANTS[n].filename,
+                                help="The archives of the Hugging Face dataset iulia-elisa/XAMI-dataset. "
+                                     "HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE and HF_TOKEN apply.")
+    v = hub.VARIANTS[name]
+    st.sidebar.caption(f"{v.title}, about {v.approx_mb:g} MB · [{hub.REPO_ID}]({XAMI_URL})")
+    _set_query(QUERY_WORDS[HUB], hf=name)
+    ready = hub.ready_dataset_path(name)
+    if ready is not None:  # later starts: nothing to fetch or extract
+        return str(ready), hub.HUB_SOURCE, False
+    settings = hub.hub_settings()
+    cached = hub.cached_archive(name)
+    if cached is None and settings.offline:
+        try:
+            hub.download_variant(name)  # says clearly why it cannot be had
+        except XamiDataError as exc:
+            st.error(f"{exc}", icon=":material/cloud_off:")
+            return None
+    needs_download = cached is None and not settings.offline
+    requested = st.session_state.pop(_HF_REQUEST, None) == name
+    button = st.sidebar.empty()
+    if needs_download and not requested:
+        _download_button(button, v)
+        st.sidebar.info(f"Not downloaded yet (about {v.approx_mb:g} MB, once: later starts use the cached copy). "
+                        "Showing the synthetic sample meanwhile.")
+        return None
+    if needs_download:  # disabled while it runs: a click would interrupt the download
+        _download_button(button, v, disabled=True)
+        st.sidebar.caption("Downloading; the progress shows at the top of the page.")
+    title = (f"**Downloading `{v.filename}`** from {hub.REPO_ID} ({settings.endpoint}), then extracting it into the cache"
+             if needs_download else f"**Extracting `{v.filename}`** from the Hugging Face cache")
+    try:
+        folder = _with_progress(lambda report: hub.hub_dataset_path(name, progress=report), title=title,
+                                start_text="Connecting…" if needs_download else "Starting…")
+    except XamiDataError as exc:
+        st.error(f"{exc}", icon=":material/cloud_off:")
+        if needs_download:  # the disabled button's key is taken in this run: a retry button replaces it
+            _download_button(button, v, key="hf_retry")
+        return None
+    button.empty()
+    return str(folder), hub.HUB_SOURCE, False
+
+
+def _local_ui() -> Loaded | None:
+    """A folder or zip path, refused outside the deployment's allowed roots."""
+    path = st.sidebar.text_input("Folder or .zip path", key=PATH_KEY,
+                                 placeholder="/data/xami_dataset or xami_dataset.zip",
+                                 help="Any XAMI layout: split folders with _annotations.coco.json, "
+                                      "the no_splits data/ folder, a folder with one COCO file, a YOLOv8-seg "
+                                      "folder with data.yaml, or a zip of these.").strip()
+    roots = access.allowed_roots()
+    if roots:
+        st.sidebar.caption("This deployment opens paths under: " + ", ".join(f"`{r}`" for r in roots))
+    if not path:
+        st.sidebar.info("Enter a path; showing the synthetic sample meanwhile.")
+        _set_query(QUERY_WORDS[SAMPLE])
+        return None
+    _set_query(path)
+    try:
+        resolved = access.check_local_path(path)
+    except XamiDataError as exc:
+        st.error(f"Path refused. {exc}\n\nShowing the synthetic sample instead.", icon=":material/block:")
+        return None
+    return str(resolved), "local", False
+
+
+def _forget_upload() -> None:
+    """The uploader changed (a new file, or the file removed): the earlier upload no longer applies."""
+    st.session_state.pop(_UPLOAD_KEY, None)
+
+
+def _upload_ui() -> Loaded | None:
+    """A zip sent through the browser, extracted safely into the cache under its content hash."""
+    limit = st.get_option("server.maxUploadSize")
+    file = st.sidebar.file_uploader(
+        "XAMI archive (.zip)", type=["zip"], key=UPLOADER_KEY, on_change=_forget_upload,
+        help=f"Any XAMI layout, zipped; up to {limit} MB (server.maxUploadSize in .streamlit/config.toml). "
+             "It is checked and extracted into this server's cache once per content.")
+    if file is not None:
+        known = st.session_state.get(_UPLOAD_FILE)
+        data = None if known and known[0] == file.file_id else file.getvalue()
+        key = known[1] if data is None else archive.upload_key(data)
+        folder = archive.uploaded_dir(key)
+        if folder is None:
+            try:
+                data = file.getvalue() if data is None else data
+                folder = _with_progress(
+                    lambda report: archive.extract_upload(data, file.name, on_bytes=hub.byte_meter("extract", report)),
+                    title=f"**Checking and extracting `{file.name}`** into the cache", start_text="Starting…")
+            except XamiDataError as exc:
+                st.error(f"Could not use the upload. {exc}\n\nShowing the synthetic sample instead.")
+                _set_query(QUERY_WORDS[UPLOAD])
+                return None
+        st.session_state[_UPLOAD_FILE] = (file.file_id, key)
+        st.session_state[_UPLOAD_KEY] = key
+        st.sidebar.caption(f"`{file.name}` · content key `{key}`")
+    elif key := st.session_state.get(_UPLOAD_KEY):
+        folder = archive.uploaded_dir(key)
+        if folder is None:
+            st.error(f"The upload this link refers to ({key}) is not in this server's cache any more; "
+                     "upload the zip again. Showing the synthetic sample meanwhile.")
+            _set_query(QUERY_WORDS[UPLOAD])
+            return None
+        st.sidebar.caption(f"Showing an earlier upload (content key `{key}`); choose a file to replace it.")
+    else:
+        st.sidebar.info("Choose a .zip; showing the synthetic sample meanwhile.")
+        _set_query(QUERY_WORDS[UPLOAD])
+        return None
+    _set_query(QUERY_WORDS[UPLOAD], upload=key)
+    return str(folder), "upload", False
+
+
+def data_source_ui() -> Loaded:
+    """Sidebar widgets for the data source; returns (path, source label, synthetic), the sample when none is ready."""
+    _init_state()
+    choice = st.sidebar.radio("Data source", SOURCES, key=SOURCE_KEY)
+    chosen = {HUB: _hub_ui, LOCAL: _local_ui, UPLOAD: _upload_ui}.get(choice)
+    loaded = chosen() if chosen else None
+    if loaded is None:
+        if choice == SAMPLE:
+            _set_query(QUERY_WORDS[SAMPLE])
+        return _sample()
+    return loaded
+
+
+def obs_info_ui() -> str | None:
+    """An optional local observation-metadata file (instead of the download); None when not given or refused."""
+    with st.sidebar.expander("Observation metadata file"):
+        path = st.text_input("Local obs_info JSON (optional)", key=OBS_INFO_KEY,
+                             placeholder="/data/obs_info_1024_all.json",
+                             help="The authors' obs_info_1024_all.json (RA, Dec, exposure, position angle), "
+                                  "used instead of downloading it from their GitHub repository. "
+                                  "A deployment can set XAMI_OBS_INFO instead.").strip()
+        checked = None
+        if path:
+            try:
+                checked = str(access.check_local_path(path))
+            except XamiDataError as exc:
+                st.error(f"Path refused. {exc}")
+    st.session_state[_OBS_INFO_CHOICE] = checked
+    return checked
+
+
+def current_obs_info_path() -> str | None:
+    """The local observation-metadata file chosen in the sidebar, if any (for the pages)."""
+    return st.session_state.get(_OBS_INFO_CHOICE)
 
 
 def palette_ui() -> str:
@@ -78,16 +294,20 @@ def load_current_ui() -> Dataset:
     except XamiDataError as exc:
         st.error(f"Could not load this data source. {exc}\n\nShowing the synthetic sample instead. "
                  "Check the path, or see the README for the supported layouts.")
-        path, source, synthetic = str(sample_root()), "synthetic sample", True
+        path, source, synthetic = _sample()
         fingerprint = source_fingerprint(path)
         ds = cached_dataset(path, source, synthetic, fingerprint)
     set_current(ds, f"{path}|{hashlib.sha1(repr(fingerprint).encode()).hexdigest()[:12]}")
     if synthetic:
         st.sidebar.warning("Showing a **synthetic sample**: generated frames, not real XAMI data.")
+        st.session_state[_OBS_INFO_CHOICE] = None
     else:
-        st.sidebar.caption(f"{ds.provenance.layout} · {len(ds.images):,} images · {len(ds.annotations):,} annotations")
+        st.sidebar.caption(f"{ds.provenance.layout} · {len(ds.images):,} images · {len(ds.annotations):,} annotations  \n"
+                           f"Licence {ds.provenance.licence} · cite {SHORT_CITATION}")
+        obs_info_ui()
     n_err = sum(p.severity == "error" for p in ds.problems)
     n_warn = len(ds.problems) - n_err
     if ds.problems:
         st.sidebar.warning(f"Input problems: {n_err} error(s), {n_warn} warning(s). Details on the Overview page.")
     return ds
+

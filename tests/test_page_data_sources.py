@@ -1,0 +1,410 @@
+"""Data sources as users meet them: Hugging Face (stand-in Hub), uploads, local paths, observation metadata."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.apptest import page_test, texts
+from tests.conftest import SHARED
+from tests.test_hub import StubHub, archives, hub_env, no_internet, padded, point_hf_at  # noqa: F401 - fixtures
+from xami_core import XamiDataError, load_dataset
+from xami_core import archive as archive_mod
+from xami_core import hub as hub_mod
+from xami_core import metadata as meta_mod
+from xami_core.model import XAMI_LICENCE
+from xami_ui import sidebar
+
+REFERENCE = SHARED / "reference" / "obs_info_1024_all.json"
+RAW_PATH = "/ESA-Datalabs/XAMI-dataset/main/xami_dataset/obs_info_1024_all.json"
+# Metadata for the stand-in data: its three train observations (S01000000{00,01,02}_L), not the valid one.
+TINY_OBS_INFO = {f"S{100000000 + i:010d}_L.fits": {"EXPOSURE": 1000.0 * (i + 1), "RA": 10.0 + 100 * i, "DEC": -20.0 + 20 * i,
+                                                    "PA": 90.0} for i in range(3)}
+SAMPLE_IMAGES = "160"
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def buttons(at) -> set[str]:
+    return {w.key for w in at.button}
+
+
+@pytest.fixture()
+def hub(archives, tmp_path, monkeypatch, no_internet):  # noqa: F811 - the fixtures imported above
+    """The stand-in Hub (also serving obs_info at a GitHub-like path), huggingface_hub's cache in tmp."""
+    server = StubHub({k: v for k, v in archives.items() if k != "evil.zip"},
+                     raw={RAW_PATH: json.dumps(TINY_OBS_INFO).encode()})
+    point_hf_at(server, tmp_path / "hf", monkeypatch)
+    monkeypatch.setenv(meta_mod.OBS_INFO_URL_ENV, server.url + RAW_PATH)
+    monkeypatch.delenv(meta_mod.OBS_INFO_PATH_ENV, raising=False)
+    yield server
+    server.close()
+
+
+# ---------------------------------------------------------------- Hugging Face
+
+
+@pytest.mark.parametrize(
+    ("variant", "splits"),
+    [
+        ("xami_dataset", {"train": 3, "valid": 1}),  # the published split
+        ("xami_dataset_no_splits", {"all": 4}),  # one set, the folds' input
+        ("xami_dataset_yolov8", {"train": 3, "valid": 1}),  # YOLOv8-seg
+    ],
+)
+def test_hub_download_on_request_then_overview_shows_that_data(hub, variant, splits):
+    at = page_test(query={"data": "hf", "hf": variant})
+    # Nothing is fetched until the user asks; the sample shows meanwhile.
+    assert hub.requests == [] and metrics(at)["Images"] == SAMPLE_IMAGES
+    assert any("Not downloaded yet" in i.value for i in at.sidebar.info)
+    assert at.sidebar.selectbox(key=sidebar.VARIANT_KEY).value == variant
+    at.button(key="hf_download").click().run()
+    assert not at.exception and not at.error
+    assert (hub.count("HEAD"), hub.count("GET")) == (1, 1)
+    shown = metrics(at)
+    assert (shown["Images"], shown["Annotations"], shown["Classes"]) == ("4", "4", "5")
+    summary = at.dataframe[0].value
+    assert {s: summary.loc[s, "images"] for s in splits} == splits
+    assert "Source:** Hugging Face" in texts(at) and XAMI_LICENCE in texts(at) and "arXiv:2406.17323" in texts(at)
+    assert dict(at.query_params) | {"palette": None} == {"data": "hf", "hf": variant, "palette": None}
+    assert "hf_download" not in buttons(at)
+    # A later start: the cached archive and extracted folder, no network traffic.
+    hub.requests.clear()
+    again = page_test(query={"data": "hf", "hf": variant})
+    assert metrics(again)["Images"] == "4" and hub.requests == [] and "hf_download" not in buttons(again)
+
+
+def test_yolo_variant_shows_the_same_counts_as_coco(hub):
+    hub_mod.hub_dataset_path("xami_dataset")
+    hub_mod.hub_dataset_path("xami_dataset_yolov8")
+    coco = page_test(query={"data": "hf", "hf": "xami_dataset"})
+    yolo = page_test(query={"data": "hf", "hf": "xami_dataset_yolov8"})
+    assert "coco-splits" in texts(coco) and "yolov8-seg" in texts(yolo)
+    assert metrics(coco) == metrics(yolo)
+    for i in range(3):  # the split summary, per-class and per-filter tables
+        assert coco.dataframe[i].value.equals(yolo.dataframe[i].value), i
+
+
+def test_choosing_the_hub_in_the_sidebar_round_trips_through_the_link(hub):
+    at = page_test()
+    assert at.query_params["data"] == "sample" and "hf" not in at.query_params
+    at.sidebar.radio(key=sidebar.SOURCE_KEY).set_value(sidebar.HUB).run()
+    assert (at.query_params["data"], at.query_params["hf"]) == ("hf", hub_mod.DEFAULT_VARIANT)
+    at.sidebar.selectbox(key=sidebar.VARIANT_KEY).set_value("xami_dataset_yolov8").run()
+    assert at.query_params["hf"] == "xami_dataset_yolov8"
+    at.sidebar.radio(key=sidebar.SOURCE_KEY).set_value(sidebar.SAMPLE).run()
+    assert at.query_params["data"] == "sample" and "hf" not in at.query_params
+    assert hub.requests == []
+
+
+def test_offline_without_a_cached_copy_says_so_and_keeps_the_sample(hub, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = page_test(query={"data": "hf", "hf": "xami_dataset"})
+    (error,) = [e.value for e in at.error]
+    assert "Offline mode (HF_HUB_OFFLINE) is on and 'xami_dataset.zip'" in error and "sample stays available" in error
+    assert "hf_download" not in buttons(at)  # no button that cannot work
+    assert metrics(at)["Images"] == SAMPLE_IMAGES and "synthetic sample" in texts(at)
+    assert hub.requests == []
+
+
+def test_offline_with_a_cached_copy_loads(hub, monkeypatch):
+    hub_mod.download_variant("xami_dataset")  # downloaded earlier, not yet extracted
+    hub.requests.clear()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = page_test(query={"data": "hf", "hf": "xami_dataset"})
+    assert metrics(at)["Images"] == "4" and not at.error and hub.requests == []
+
+
+def test_a_failed_download_is_a_message_and_the_sample(hub, archives):  # noqa: F811
+    del hub.files["xami_dataset_no_splits.zip"]
+    at = page_test(query={"data": "hf", "hf": "xami_dataset_no_splits"})
+    at.button(key="hf_download").click().run()
+    assert any("file not found (HTTP 404)" in e.value for e in at.error)
+    assert metrics(at)["Images"] == SAMPLE_IMAGES
+    assert "hf_retry" in buttons(at)  # the user can try again
+    hub.files["xami_dataset_no_splits.zip"] = archives["xami_dataset_no_splits.zip"]
+    at.button(key="hf_retry").click().run()
+    assert metrics(at)["Images"] == "4" and not at.error
+
+
+# ---------------------------------------------------------------- observation metadata
+
+
+def test_metadata_fetched_on_request_and_joined(hub):
+    hub_mod.hub_dataset_path("xami_dataset")
+    hub.requests.clear()
+    at = page_test(query={"data": "hf", "hf": "xami_dataset"})
+    assert "Images with metadata" not in metrics(at) and "overview_fetch_obs_info" in buttons(at)
+    assert hub.count("GET") == 0
+    at.button(key="overview_fetch_obs_info").click().run()
+    assert "overview_fetch_obs_info" not in buttons(at)  # the offer goes once the file is here
+    shown = metrics(at)
+    assert (shown["Images with metadata"], shown["Images without metadata"], shown["Observations matched"]) == ("3", "1", "3")
+    coverage = at.dataframe[3].value
+    assert coverage.loc["train"].tolist() == [3, 3, 0, 3] and coverage.loc["valid"].tolist() == [1, 0, 1, 0]
+    assert at.dataframe[4].value.to_dict("records") == [{"obs_key": "S0555020101_U.fits", "n_images": 1}]
+    assert f"Source: {hub.url}{RAW_PATH}" in texts(at)
+    # Cached: a later start needs no button and no request.
+    hub.requests.clear()
+    again = page_test(query={"data": "hf", "hf": "xami_dataset"})
+    assert metrics(again)["Images with metadata"] == "3" and hub.requests == []
+
+
+def test_metadata_download_failure_is_a_message_not_a_failure(hub):
+    del hub.raw[RAW_PATH]
+    hub_mod.hub_dataset_path("xami_dataset")
+    at = page_test(query={"data": "hf", "hf": "xami_dataset"})
+    at.button(key="overview_fetch_obs_info").click().run()
+    assert not at.exception
+    assert any("Could not download the observation metadata" in w.value and "Not Found" in w.value for w in at.warning)
+    assert metrics(at)["Images"] == "4" and "Images with metadata" not in metrics(at)
+
+
+def test_local_metadata_file_from_the_sidebar(hub):
+    """The real reference copy holds the valid image's observation, S0555020101_U, and none of the train ones."""
+    hub_mod.hub_dataset_path("xami_dataset")
+    hub.requests.clear()
+    at = page_test(query={"data": "hf", "hf": "xami_dataset"})
+    at.sidebar.text_input(key=sidebar.OBS_INFO_KEY).input(str(REFERENCE)).run()
+    shown = metrics(at)
+    assert (shown["Images with metadata"], shown["Images without metadata"]) == ("1", "3")
+    assert f"Source: {REFERENCE}" in texts(at) and hub.count("GET") == 0
+
+
+def test_the_sample_shows_its_synthetic_metadata(sample_ds):
+    at = page_test()
+    shown = metrics(at)
+    n = len(sample_ds.images)
+    assert (shown["Images with metadata"], shown["Images without metadata"]) == (str(n), "0")
+    assert f"Source: {meta_mod.SYNTHETIC_LABEL}. Random pointings" in texts(at)
+    assert "Pointings on the sky" in texts(at)
+    at.segmented_control(key="overview_sky_frame").set_value("galactic").run()
+    assert not at.exception
+
+
+# ---------------------------------------------------------------- uploads
+
+
+def _zip_of(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(folder).as_posix())
+    return buf.getvalue()
+
+
+def test_upload_is_extracted_once_per_content(archives):  # noqa: F811
+    data = archives["xami_dataset_no_splits.zip"]
+    reports: list[tuple[int, int]] = []
+    folder = archive_mod.extract_upload(data, "C:\\Users\\me\\mine.zip", on_bytes=lambda d, t: reports.append((d, t)))
+    assert folder.name == archive_mod.upload_key(data) and (folder / archive_mod.COMPLETE_MARKER).exists()
+    assert reports and reports[-1][0] == reports[-1][1]
+    ds = load_dataset(folder, source="upload")
+    assert len(ds.images) == 4 and ds.images["split"].unique().tolist() == ["all"]
+    reports.clear()
+    assert archive_mod.extract_upload(data, "again.zip", on_bytes=lambda d, t: reports.append((d, t))) == folder
+    assert reports == []  # the same content: nothing extracted again
+    assert archive_mod.uploaded_dir(folder.name) == folder
+    staging = [p.name for p in folder.parent.iterdir() if p.name.startswith(".")]
+    assert staging == []  # the temporary copy of the bytes is gone
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("evil.zip", "evil", r"uploaded file 'evil.zip': member '../../escaped.txt' contains '\.\.'"),  # path escape
+        ("notes.zip", b"this is not a zip", r"uploaded file 'notes.zip': not a readable zip archive"),  # not a zip
+    ],
+)
+def test_bad_uploads_are_refused_with_nothing_left(archives, tmp_path, name, content, message):  # noqa: F811
+    data = archives["evil.zip"] if content == "evil" else content
+    with pytest.raises(XamiDataError, match=message):
+        archive_mod.extract_upload(data, name)
+    parent = archive_mod.cache_dir() / archive_mod.UPLOADS
+    key = archive_mod.upload_key(data)
+    assert not [p for p in parent.iterdir() if key in p.name]
+
+
+@pytest.mark.parametrize(
+    ("key", "ok"),
+    [
+        ("0123456789abcdef", True),  # the form upload_key makes
+        ("../../etc/passwd", False),  # a path in the link
+        ("0123456789ABCDEF", False),  # not what upload_key makes
+        ("0123", False),  # too short
+    ],
+)
+def test_upload_keys_from_links_are_validated(key, ok):
+    assert archive_mod.is_upload_key(key) is ok
+    assert archive_mod.uploaded_dir(key) is None  # none of these was uploaded
+
+
+def test_overview_of_an_upload_given_in_the_link(archives):  # noqa: F811
+    folder = archive_mod.extract_upload(archives["xami_dataset.zip"], "xami_dataset.zip")  # what the uploader calls
+    at = page_test(query={"data": "upload", "upload": folder.name})
+    assert at.sidebar.radio(key=sidebar.SOURCE_KEY).value == sidebar.UPLOAD
+    assert (metrics(at)["Images"], metrics(at)["Annotations"]) == ("4", "4")
+    assert "Source:** upload" in texts(at) and XAMI_LICENCE in texts(at)
+    assert (at.query_params["data"], at.query_params["upload"]) == ("upload", folder.name)
+
+
+def test_uploading_in_the_sidebar(archives):  # noqa: F811
+    data = archives["xami_dataset_yolov8.zip"]
+    at = page_test(query={"data": "upload"})
+    assert any("Choose a .zip" in i.value for i in at.sidebar.info) and metrics(at)["Images"] == SAMPLE_IMAGES
+    at.sidebar.file_uploader(key=sidebar.UPLOADER_KEY).set_value(("my copy.zip", data, "application/zip")).run()
+    assert not at.exception and not at.error
+    assert (metrics(at)["Images"], metrics(at)["Annotations"]) == ("4", "4") and "yolov8-seg" in texts(at)
+    assert at.query_params["upload"] == archive_mod.upload_key(data)
+    assert "`my copy.zip` · content key" in "\n".join(c.value for c in at.sidebar.caption)
+    # A damaged upload: a clear message, the sample, nothing kept.
+    at.sidebar.file_uploader(key=sidebar.UPLOADER_KEY).set_value(("broken.zip", data[: len(data) // 2], "application/zip")).run()
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("Could not use the upload.") and "uploaded file 'broken.zip'" in error
+    assert metrics(at)["Images"] == SAMPLE_IMAGES and "upload" not in at.query_params
+
+
+def test_an_upload_no_longer_cached_is_a_message():
+    at = page_test(query={"data": "upload", "upload": "ffffffffffffffff"})
+    assert any("not in this server's cache any more" in e.value for e in at.error)
+    assert metrics(at)["Images"] == SAMPLE_IMAGES
+
+
+# ---------------------------------------------------------------- local paths
+
+
+@pytest.fixture()
+def roots(tmp_path, monkeypatch, archives):  # noqa: F811
+    """XAMI_ALLOWED_ROOTS = tmp/allowed; the same small dataset inside and outside it."""
+    for where in ("allowed", "outside"):
+        with zipfile.ZipFile(io.BytesIO(archives["xami_dataset.zip"])) as zf:
+            zf.extractall(tmp_path / where)
+    (tmp_path / "allowed" / "link").symlink_to(tmp_path / "outside" / "xami_dataset")
+    monkeypatch.setenv("XAMI_ALLOWED_ROOTS", str(tmp_path / "allowed"))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("relative", "allowed"),
+    [
+        ("allowed/xami_dataset", True),  # under the root
+        ("outside/xami_dataset", False),  # elsewhere
+        ("allowed/../outside/xami_dataset", False),  # '..' out of the root
+        ("allowed/link", False),  # a symbolic link inside the root pointing out of it
+    ],
+)
+def test_local_paths_obey_the_allowed_roots(roots, relative, allowed):
+    at = page_test(query={"data": str(roots / relative)})
+    if allowed:
+        assert metrics(at)["Images"] == "4" and not at.error
+        assert f"`{roots / 'allowed'}`" in "\n".join(c.value for c in at.sidebar.caption)
+    else:
+        (error,) = [e.value for e in at.error]
+        assert error.startswith("Path refused.") and "outside the folders this deployment allows" in error
+        assert str(roots / "allowed") in error and "synthetic sample" in error
+        assert metrics(at)["Images"] == SAMPLE_IMAGES
+
+
+def test_metadata_file_outside_the_roots_is_refused(roots, hub):
+    at = page_test(query={"data": str(roots / "allowed" / "xami_dataset")})
+    at.sidebar.text_input(key=sidebar.OBS_INFO_KEY).input(str(REFERENCE)).run()
+    assert any("Path refused" in e.value for e in at.sidebar.error)
+    assert "overview_fetch_obs_info" in buttons(at)  # the download is still offered
+
+
+def test_start_path_from_the_environment(monkeypatch, archives, tmp_path):  # noqa: F811
+    with zipfile.ZipFile(io.BytesIO(archives["xami_dataset_no_splits.zip"])) as zf:
+        zf.extractall(tmp_path)
+    monkeypatch.setenv("XAMI_DATA", str(tmp_path))
+    at = page_test()
+    assert at.sidebar.radio(key=sidebar.SOURCE_KEY).value == sidebar.LOCAL
+    assert metrics(at)["Images"] == "4" and at.query_params["data"] == str(tmp_path)
+
+
+# ---------------------------------------------------------------- in a real browser
+
+
+@pytest.fixture()
+def slow_hub(archives, tmp_path):  # noqa: F811
+    """The stand-in Hub serving a padded archive slowly, and a Streamlit server pointed at it."""
+    from tests.browser import Server
+
+    server = StubHub({"xami_dataset.zip": padded(archives["xami_dataset.zip"], 6.0)},
+                     raw={RAW_PATH: json.dumps(TINY_OBS_INFO).encode()})
+    server.bytes_per_second = 1.0e6
+    env = hub_env(server, tmp_path / "hf") | {meta_mod.OBS_INFO_URL_ENV: server.url + RAW_PATH}
+    env.pop(meta_mod.OBS_INFO_PATH_ENV, None)
+    app = Server(env=env)
+    yield server, app
+    app.close()
+    server.close()
+
+
+@pytest.mark.browser
+def test_hub_download_with_progress_in_chromium(slow_hub):
+    from tests.browser import Browser
+
+    hub, app = slow_hub
+    browser = Browser(app)
+    try:
+        page = browser.open("?data=hf&hf=xami_dataset", wait_for="Download xami_dataset.zip")
+        assert page.get_by_text("Not downloaded yet").is_visible()
+        page.get_by_role("button", name="Download xami_dataset.zip").click()
+        bar = page.locator("[data-testid='stMain'] [data-testid='stProgress']")
+        bar.wait_for(timeout=30_000)
+        # Wait for real progress: some megabytes done, not yet all, with a rate.
+        page.get_by_text(re.compile(r"Downloading: [1-5]\.\d of 6\.\d MB \(\d+%\), \d+\.\d MB/s")).wait_for(timeout=30_000)
+        browser.screenshot("hub_download_progress")
+        assert page.get_by_text("Downloading xami_dataset.zip from iulia-elisa/XAMI-dataset").is_visible()
+        assert page.get_by_role("button", name="Download xami_dataset.zip").is_disabled()  # a click would interrupt it
+        page.get_by_text("Source: Hugging Face").wait_for(timeout=60_000)
+        browser.settle()
+        assert bar.count() == 0  # the bar goes when done
+        values = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+        assert values[:2] == ["4", "4"]
+        assert page.get_by_text(XAMI_LICENCE).first.is_visible()
+        page.get_by_role("button", name="Fetch observation metadata from GitHub").click()
+        page.get_by_text("Images with metadata").wait_for()
+        browser.settle()
+        assert (hub.count("HEAD"), hub.count("GET")) >= (1, 2)  # the archive and the metadata
+        page.get_by_text("XAMI dataset overview").scroll_into_view_if_needed()
+        browser.screenshot("hub_overview", full_height=4000)
+    finally:
+        browser.close()
+
+
+@pytest.mark.browser
+def test_upload_a_zip_in_chromium(browser, archives, tmp_path):  # noqa: F811
+    path = tmp_path / "my_xami_copy.zip"
+    path.write_bytes(archives["xami_dataset_yolov8.zip"])
+    page = browser.open("?data=upload", wait_for="XAMI archive (.zip)")
+    page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(path))
+    page.get_by_text("content key").first.wait_for(timeout=60_000)
+    browser.settle()
+    page.locator("[data-testid='stMetricValue']").first.wait_for()
+    assert page.locator("[data-testid='stMetricValue']").all_inner_texts()[:2] == ["4", "4"]
+    assert f"upload={archive_mod.upload_key(path.read_bytes())}" in page.url
+    assert page.get_by_text("yolov8-seg").first.is_visible()
+    browser.screenshot("upload_overview")
+
+
+@pytest.mark.browser
+def test_observations_of_the_sample_in_chromium(browser):
+    page = browser.open("", wait_for="Pointings on the sky")
+    titles = page.locator(".js-plotly-plot .xtitle")
+    titles.filter(has_text="right ascension α (degrees, ICRS)").first.wait_for()
+    page.locator("[data-testid='stButtonGroup'] button", has_text="galactic").click()
+    titles.filter(has_text="galactic longitude l (degrees), increasing to the left").first.wait_for()
+    browser.settle()
+    assert titles.filter(has_text="right ascension").count() == 0
+    assert titles.filter(has_text="exposure time (s, logarithmic axis)").count() == 1
+    page.get_by_text("Observations", exact=True).scroll_into_view_if_needed()
+    browser.screenshot("observations_sample", full_height=3800)
