@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
-from xami_core import stats
+from xami_core import metadata, stats
 from xami_core.figures import class_distribution_figure, filter_figure
-from xami_core.st_cache import cached_overlay_png
+from xami_core.loader import source_fingerprint
+from xami_core.model import XamiDataError
+from xami_core.published import published_comparison
+from xami_core.st_cache import cached_obs_info, cached_overlay_png
 from xami_ui.context import current_dataset, current_palette, dataset_key
+from xami_ui.export import chart_ui, table_download_ui
+from xami_ui.sidebar import current_obs_info_path
 
 ds = current_dataset()
 palette = current_palette()
@@ -30,30 +37,109 @@ cols[1].metric("Annotations", f"{total['annotations']:,}")
 cols[2].metric("Images without artefacts", f"{total['empty images']:,}")
 cols[3].metric("Classes", len(ds.class_names))
 
+published = None if prov.synthetic else published_comparison(ds)
+if published is not None:
+    n_off = int((~published["match"]).sum())
+    if n_off == 0:
+        st.success(f"All {len(published)} counts the XAMI authors published (per split, class and filter) are "
+                   "reproduced exactly by this data.", icon=":material/verified:")
+    else:
+        st.info(f"{n_off} of {len(published)} counts differ from the XAMI authors' published numbers: expected for "
+                "a subset or a variant of your own, worth a look if this should be the published dataset.",
+                icon=":material/difference:")
+    with st.expander("Published numbers vs this data"):
+        st.dataframe(published, width="stretch", hide_index=True)
+
 st.subheader("Images and annotations per split")
 st.dataframe(summary, width="content")
+table_download_ui(summary, name="xami_splits", key="overview_splits_table", caption="Images and annotations per split.")
 
 st.subheader("Annotations per class")
 counts = stats.class_counts(ds)
 measure = st.segmented_control("Show", ["annotations", "annotation share", "images", "image share"],
                                default="annotations", key="overview_measure")
-st.plotly_chart(class_distribution_figure(counts, value=measure or "annotations", palette=palette),
-                width="stretch", config={"displaylogo": False})
+chart_ui(class_distribution_figure(counts, value=measure or "annotations", palette=palette),
+         name=f"xami_classes_{(measure or 'annotations').replace(' ', '_')}", key="overview_class_chart")
 table = stats.class_count_table(ds)
 table.columns = [f"{split} {what}" for split, what in table.columns]
 st.dataframe(table.style.format({c: "{:.1%}" for c in table.columns if c.endswith("share")}), width="stretch")
 st.caption("Shares are of all annotations in the split. Image counts: images containing at least one "
            "instance of the class.")
+table_download_ui(table, name="xami_classes", key="overview_class_table", caption="Annotations per class and split.",
+                  percent_columns=tuple(c for c in table.columns if c.endswith("share")))
 
 st.subheader("Observation filters (by wavelength)")
 left, right = st.columns([3, 2])
 with left:
     per_filter = stats.filter_split_counts(ds)
     filter_value = st.segmented_control("Count", ["images", "annotations"], default="images", key="overview_filter_value")
-    st.plotly_chart(filter_figure(per_filter, value=filter_value or "images"), width="stretch",
-                    config={"displaylogo": False})
+    chart_ui(filter_figure(per_filter, value=filter_value or "images"), name=f"xami_filters_{filter_value or 'images'}",
+             key="overview_filter_chart")
 with right:
-    st.dataframe(stats.filter_counts(ds), width="stretch")
+    filter_table = stats.filter_counts(ds)
+    st.dataframe(filter_table, width="stretch")
+    table_download_ui(filter_table, name="xami_filters", key="overview_filter_table",
+                      caption="Images and annotations per XMM-OM filter.")
+
+st.subheader("Observations")
+st.caption("Pointing (RA, Dec), exposure time and position angle per observation, from the authors' "
+           f"`{metadata.OBS_INFO_FILE}`, joined to images by the 13-character observation key (e.g. `S0743200101_V`).")
+source = metadata.obs_info_source(local=current_obs_info_path(), synthetic=prov.synthetic)
+if source.path is None:
+    offer = st.empty()  # the offer goes once the file is here
+    with offer.container():
+        st.info("The observation metadata is not part of the dataset archives: the authors publish it in their GitHub "
+                f"repository. Fetch it once (about {metadata.APPROX_KB} kB; it is cached), or give a local copy in the "
+                "sidebar under *Observation metadata file*.", icon=":material/travel_explore:")
+        fetch = st.button("Fetch observation metadata from GitHub", key="overview_fetch_obs_info", icon=":material/download:")
+    if fetch:
+        try:
+            with st.spinner(f"Fetching {source.url}…"):
+                source = replace(source, path=metadata.fetch_obs_info(source.url))
+            offer.empty()
+        except XamiDataError as exc:
+            st.warning(f"{exc}", icon=":material/cloud_off:")
+meta = None
+if source.path is not None:
+    try:
+        meta = cached_obs_info(str(source.path), source.label, source_fingerprint(source.path))
+    except XamiDataError as exc:
+        st.warning(f"Observation metadata unavailable: {exc} The rest of this page is unaffected.")
+if meta is not None:
+    joined = metadata.join_metadata(ds.images, meta)
+    coverage = metadata.metadata_coverage(joined)
+    made_up = " Random pointings and exposure times, made for the sample." if source.synthetic else ""
+    st.caption(f"Source: {meta.source}.{made_up}")
+    cols = st.columns(3)
+    cols[0].metric("Images with metadata", f"{coverage.loc[metadata.TOTAL, 'with metadata']:,}")
+    cols[1].metric("Images without metadata", f"{coverage.loc[metadata.TOTAL, 'without metadata']:,}")
+    cols[2].metric("Observations matched", f"{coverage.loc[metadata.TOTAL, 'observations']:,}")
+    if meta.problems:
+        st.warning(f"{len(meta.problems)} problem(s) in the metadata file: "
+                   + "; ".join(str(p) for p in meta.problems[:3]) + ("…" if len(meta.problems) > 3 else ""))
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Exposure time per image**")
+        chart_ui(metadata.exposure_figure(metadata.exposure_histogram(joined)), name="xami_exposure_times",
+                 key="overview_exposure_chart")
+    with right:
+        st.markdown("**Metadata per split**")
+        st.dataframe(coverage, width="stretch", column_config={
+            "with metadata": st.column_config.NumberColumn("with", help="images with metadata"),
+            "without metadata": st.column_config.NumberColumn("without", help="images without metadata"),
+            "observations": st.column_config.NumberColumn("observations", help="distinct observations matched")})
+        missing = metadata.missing_metadata(joined)
+        with st.expander(f"Observations without metadata ({len(missing)})", expanded=0 < len(missing) <= 10):
+            st.dataframe(missing, width="stretch", hide_index=True, column_config={
+                "obs_key": st.column_config.TextColumn("observation key"), "n_images": st.column_config.NumberColumn("images")})
+    st.markdown("**Pointings on the sky**")
+    frame_label = st.segmented_control("Coordinates", ["equatorial (ICRS)", "galactic"], default="equatorial (ICRS)",
+                                       key="overview_sky_frame")
+    frame = "galactic" if frame_label == "galactic" else "icrs"
+    chart_ui(metadata.sky_map_figure(metadata.sky_positions(joined, frame), frame), name=f"xami_sky_map_{frame}",
+             key="overview_sky_chart", aspect=0.55)
+    st.caption("Hammer-Aitoff projection; each point is an image's observation, coloured by filter. "
+               "Galactic coordinates are converted from ICRS with astropy.")
 
 empty = stats.empty_images(ds)
 with st.expander(f"Images without artefacts ({len(empty)}): hard negatives kept on purpose"):

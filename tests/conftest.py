@@ -44,3 +44,23 @@ def browser(server):
     b = Browser(server)
     yield b
     b.close()
+
+
+@pytest.fixture(autouse=True)
+def apptest_reruns_run_the_entrypoint(monkeypatch):
+    """Make every AppTest run start from app.py, as a live server does once st.navigation has run.
+
+    AppTest resets Streamlit's "pages/ folder" flag before each run, so without this a rerun
+    (a click, a widget change) would run the page file alone, and the app would have to rerun
+    itself through app.py, dropping the click. The cold-server case that flag exists for is
+    covered by a browser test with a fresh server.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False  # what st.navigation sets in a live session
+
+    monkeypatch.setattr(PagesManager, "__init__", init)

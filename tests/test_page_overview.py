@@ -72,3 +72,21 @@ def test_overview_in_chromium(browser):
     browser.settle()
     assert (page.locator(".js-plotly-plot .ytitle").first.text_content() or "").startswith("share of annotations")
     browser.screenshot("overview", full_height=2600)
+
+
+def test_real_layout_with_the_published_numbers_says_so(tmp_path):
+    # A stand-in with exactly the published counts: the Overview confirms every one of them.
+    from tests.test_published import published_coco
+
+    for split, data in published_coco().items():
+        b.write_split(tmp_path / "xami_dataset" / split, data, with_images=False)
+    at = page_test(query={"data": str(tmp_path / "xami_dataset")})
+    assert any("All 30 counts the XAMI authors published" in s.value for s in at.success)
+    assert {m.label: m.value for m in at.metric}["Images"] == "1,055"
+
+
+def test_other_data_is_told_how_it_differs(tmp_path):
+    b.write_split(tmp_path / "ds" / "train", quirks_coco())
+    at = page_test(query={"data": str(tmp_path / "ds")})
+    assert any("counts differ from the XAMI authors' published numbers" in i.value for i in at.info)
+    assert not at.success

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from .model import FILTERS, PALETTES, rgb_to_hex
+from .model import FILTERS, PALETTES, SPLIT_ORDER, rgb_to_hex
 
 SPLIT_PATTERNS = {"train": "", "valid": "/", "test": ".", "all": ""}
 FONT = "Helvetica, Arial, sans-serif"
@@ -55,6 +55,8 @@ def class_distribution_figure(counts: pd.DataFrame, value: str = "annotations", 
     noun = {"annotation share": "annotations", "image share": "images"}.get(value, value)
     fig.update_yaxes(title=f"share of {noun} in the split" if "share" in value else f"number of {noun}",
                      tickformat=".0%" if "share" in value else ",")
+    if "share" not in value:
+        _whole_ticks(fig, counts[value])
     return fig
 
 
@@ -65,8 +67,11 @@ def filter_figure(per_filter: pd.DataFrame, value: str = "images", title: str | 
         return f"{name}<br>({nm:.0f} nm)" if nm else f"{name}<br>(broad band)" if letter in FILTERS else "unknown"
 
     order = list(dict.fromkeys(per_filter["filter_letter"]))
+    present = set(per_filter["split"])
+    splits = [s for s in SPLIT_ORDER if s in present] + sorted(present - set(SPLIT_ORDER))
     fig = go.Figure()
-    for split, part in per_filter.groupby("split", sort=False):
+    for split in splits:  # legend and stack in the conventional split order (train first)
+        part = per_filter[per_filter["split"] == split]
         fig.add_bar(x=[label(f) for f in part["filter_letter"]], y=part[value], name=split,
                     marker=dict(color="#4c6a92" if split != "valid" else "#a8bbd6", line=dict(color="#333333", width=0.6)),
                     hovertemplate=f"%{{x}}<br>{split}: %{{y:,}} {value}<extra></extra>")
@@ -74,4 +79,11 @@ def filter_figure(per_filter: pd.DataFrame, value: str = "images", title: str | 
     fig.update_layout(barmode="stack", legend_traceorder="normal")
     fig.update_xaxes(title="XMM-OM filter (effective wavelength)", categoryorder="array", categoryarray=[label(f) for f in order])
     fig.update_yaxes(title=f"number of {value}", tickformat=",")
+    _whole_ticks(fig, per_filter[value])
     return fig
+
+
+def _whole_ticks(fig: go.Figure, counts: pd.Series) -> None:
+    """Counts have no halves: small ranges get a tick per unit instead of 0.5 steps."""
+    if len(counts) and counts.max() <= 8:
+        fig.update_yaxes(dtick=1)
