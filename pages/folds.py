@@ -152,7 +152,7 @@ st.caption(f"Bars: {'share of the part’s ' + what if value == 'share' else 'nu
            "share (authors' measure) in percentage points (pp).")
 chart_ui(fold_class_figure(counts, measure=measure, value=value, palette=palette,
                            fold_diffs=dict(zip(balance["fold"], balance["authors_mean_diff"]))),
-         name=f"fold_classes_{tag}", key="fold_classes_chart", aspect=0.4)
+         name=f"fold_classes_{tag}", key="fold_classes_chart", aspect=0.4, wide=True)
 
 st.subheader("Balance per fold")
 shown = balance.rename(columns={

@@ -164,7 +164,7 @@ st.caption("Annotations placed on the maps, and images holding at least one of t
 
 st.subheader("Class × group")
 chart_ui(H.small_multiples_figure(hs, how=how, scale=scale, colours=colours), name=f"heatmaps_{method}_{by}_{how}",
-         key="hm_grid_chart", aspect=0.5)
+         key="hm_grid_chart", aspect=0.6, wide=True)
 st.caption(f"Rows: {H.GROUPINGS[by]}; columns: classes in the order of the authors' figure. Colour: "
            f"{H.VALUE_LABELS[how]}{' (log scale)' if scale == 'log' else ''}, one scale per class column (shared by "
            "its rows, so groups compare directly); blank cells: no annotation of the class.")

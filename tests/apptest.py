@@ -30,3 +30,12 @@ def texts(at: AppTest) -> str:
         parts += [str(e.value) for e in getattr(at, kind)]
     parts += [f"{m.label}: {m.value}" for m in at.metric]
     return "\n".join(parts)
+
+
+def table_with(at: AppTest, *columns: str):
+    """The first dataframe shown whose columns include all of `columns` (position-independent)."""
+    for frame in at.dataframe:
+        value = frame.value
+        if set(columns) <= set(getattr(value, "columns", ())):
+            return value
+    raise AssertionError(f"no table with columns {columns}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apptest import page_test, texts
+from tests.apptest import page_test, texts, table_with
 from tests.conftest import SHARED
 from tests.test_hub import StubHub, archives, hub_env, no_internet, padded, point_hf_at  # noqa: F401 - fixtures
 from xami_core import XamiDataError, load_dataset
@@ -70,7 +70,7 @@ def test_hub_download_on_request_then_overview_shows_that_data(hub, variant, spl
     assert (hub.count("HEAD"), hub.count("GET")) == (1, 1)
     shown = metrics(at)
     assert (shown["Images"], shown["Annotations"], shown["Classes"]) == ("4", "4", "5")
-    summary = at.dataframe[0].value
+    summary = table_with(at, "images", "annotations", "empty images")
     assert {s: summary.loc[s, "images"] for s in splits} == splits
     assert "Source:** Hugging Face" in texts(at) and XAMI_LICENCE in texts(at) and "arXiv:2406.17323" in texts(at)
     assert dict(at.query_params) | {"palette": None} == {"data": "hf", "hf": variant, "palette": None}
@@ -147,9 +147,9 @@ def test_metadata_fetched_on_request_and_joined(hub):
     assert "overview_fetch_obs_info" not in buttons(at)  # the offer goes once the file is here
     shown = metrics(at)
     assert (shown["Images with metadata"], shown["Images without metadata"], shown["Observations matched"]) == ("3", "1", "3")
-    coverage = at.dataframe[3].value
+    coverage = table_with(at, "with metadata", "without metadata")
     assert coverage.loc["train"].tolist() == [3, 3, 0, 3] and coverage.loc["valid"].tolist() == [1, 0, 1, 0]
-    assert at.dataframe[4].value.to_dict("records") == [{"obs_key": "S0555020101_U.fits", "n_images": 1}]
+    assert table_with(at, "obs_key", "n_images").to_dict("records") == [{"obs_key": "S0555020101_U.fits", "n_images": 1}]
     assert f"Source: {hub.url}{RAW_PATH}" in texts(at)
     # Cached: a later start needs no button and no request.
     hub.requests.clear()

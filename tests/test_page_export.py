@@ -54,13 +54,14 @@ def test_export_downloads_in_chromium(browser, tmp_path):
     page.get_by_text("Train vs valid per class, every fold").wait_for()
     browser.settle()
 
-    # The first chart's export: PNG, single column at 300 dpi.
+    # The first chart's export (the fold panels: double column by default) as PNG at 300 dpi.
     page.get_by_role("button", name="Export figure").first.click()
     dialog = page.locator("[data-testid='stPopoverBody']").last
-    dialog.get_by_role("button", name="PNG", exact=True).click()
+    dialog.get_by_text("PNG", exact=True).click()
     browser.settle()
     dialog = page.locator("[data-testid='stPopoverBody']").last
     dialog.get_by_text("PNG of", exact=False).wait_for()
+    assert f"PNG of {ExportSize(180.0, 10.0, 'mm', 300).png_px()[0]} ×" in dialog.inner_text()  # 180 mm wide
     browser.screenshot("export_popover")
     with page.expect_download(timeout=120_000) as download:
         dialog.get_by_role("button", name="Download PNG").click()
@@ -68,7 +69,7 @@ def test_export_downloads_in_chromium(browser, tmp_path):
     download.value.save_as(target)
     assert target.name.startswith("fold_classes_stratified_k4_seed42") and target.suffix == ".png"
     height_mm = float(dialog.get_by_label("Height (mm)").input_value())
-    assert _png_size(target.read_bytes()) == ExportSize(88.0, height_mm, "mm", 300).png_px()
+    assert _png_size(target.read_bytes()) == ExportSize(180.0, height_mm, "mm", 300).png_px()
     page.keyboard.press("Escape")
 
     # The balance table as LaTeX.

@@ -171,7 +171,7 @@ def test_gallery_in_chromium(browser, sample_ds, tmp_path):
     assert RS in legend.all_text_contents()
 
     # Toggle a class off: it leaves the figure and enters the link.
-    page.locator("[data-testid='stButtonGroup']").first.get_by_role("button", name=RS).click()
+    page.locator("[data-testid='stMain'] [data-testid='stButtonGroup']").first.get_by_role("button", name=RS).click()
     browser.settle()
     page.wait_for_function("() => location.search.includes('hide=read-out-streak')")
     assert RS not in page.locator(".js-plotly-plot .legendtext").all_text_contents()

@@ -34,9 +34,9 @@ def toolbar_format_ui() -> str:
              "For PDF, a journal's column width or a set DPI, use 'Export figure' under the chart.") or "svg"
 
 
-def _size_ui(key: str, aspect: float) -> ExportSize:
+def _size_ui(key: str, aspect: float, wide: bool) -> ExportSize:
     """Width preset or custom size, and DPI; returns the requested size."""
-    preset = st.selectbox("Width", [*COLUMN_WIDTHS_MM, CUSTOM], key=f"{key}_preset")
+    preset = st.selectbox("Width", [*COLUMN_WIDTHS_MM, CUSTOM], key=f"{key}_preset", index=1 if wide else 0)
     if preset == CUSTOM:
         c1, c2, c3 = st.columns(3)
         unit = c3.selectbox("Unit", ["mm", "px"], key=f"{key}_unit")
@@ -50,15 +50,18 @@ def _size_ui(key: str, aspect: float) -> ExportSize:
     return ExportSize(float(width), float(height), unit, int(dpi))
 
 
-def export_figure_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7) -> None:
-    """An "Export figure" popover: format, size, DPI, theme and title, then a download rendered by kaleido."""
+def export_figure_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7, wide: bool = False) -> None:
+    """An "Export figure" popover: format, size, DPI, theme and title, then a download rendered by kaleido.
+
+    `aspect` (height / width) and `wide` (double column) set the defaults for this kind of figure.
+    """
     with st.popover("Export figure", icon=":material/download:"):
         if find_browser() is None:
             st.warning(NO_BROWSER_HELP)
             return
         fmt = st.segmented_control("Format", FORMATS, default="pdf", key=f"{key}_fmt",
                                    format_func=str.upper) or "pdf"
-        size = _size_ui(key, aspect)
+        size = _size_ui(key, aspect, wide)
         paper = st.toggle("Paper theme (white, serif, print sizes)", value=True, key=f"{key}_paper")
         title = st.text_input("Title (optional)", key=f"{key}_title", placeholder="none: the caption carries it")
         if fmt == "png":
@@ -74,11 +77,11 @@ def export_figure_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7) -
                            on_click="ignore", icon=":material/download:", key=f"{key}_download", type="primary")
 
 
-def chart_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7, **kwargs: object) -> None:
+def chart_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7, wide: bool = False, **kwargs: object) -> None:
     """Show a plotly chart with its toolbar download set up, and the export popover below it."""
     toolbar = st.session_state.get(TOOLBAR_KEY) or "svg"
     st.plotly_chart(fig, config=chart_config(name, toolbar), key=key, **({"width": "stretch"} | kwargs))
-    export_figure_ui(fig, name, key=f"{key}_export", aspect=aspect)
+    export_figure_ui(fig, name, key=f"{key}_export", aspect=aspect, wide=wide)
 
 
 def table_download_ui(table: pd.DataFrame, name: str, key: str, caption: str | None = None,
