@@ -77,7 +77,8 @@ with left:
              key="overview_filter_chart")
 with right:
     filter_table = stats.filter_counts(ds)
-    st.dataframe(filter_table, width="stretch")
+    st.dataframe(filter_table.style.format({"wavelength (nm)": lambda v: "broad band" if pd.isna(v) else f"{v:.0f}"}),
+                 width="stretch")
     table_download_ui(filter_table, name="xami_filters", key="overview_filter_table",
                       caption="Images and annotations per XMM-OM filter.")
 

@@ -87,9 +87,9 @@ def chart_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7, wide: boo
 def table_download_ui(table: pd.DataFrame, name: str, key: str, caption: str | None = None,
                       percent_columns: tuple[str, ...] = (), index: bool = True) -> None:
     """CSV and LaTeX (booktabs) downloads of a table, side by side."""
-    c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("CSV", data=table_to_csv(table, index=index), file_name=f"{name}.csv", mime="text/csv",
+    row = st.container(horizontal=True)
+    row.download_button("CSV", data=table_to_csv(table, index=index), file_name=f"{name}.csv", mime="text/csv",
                        icon=":material/table:", key=f"{key}_csv", on_click="ignore")
     latex = table_to_latex(table, caption=caption, label=f"tab:xami-{name}", index=index, percent_columns=percent_columns)
-    c2.download_button("LaTeX", data=latex, file_name=f"{name}.tex", mime="text/x-tex", icon=":material/functions:",
+    row.download_button("LaTeX", data=latex, file_name=f"{name}.tex", mime="text/x-tex", icon=":material/functions:",
                        key=f"{key}_tex", on_click="ignore", help="A booktabs table; needs \\usepackage{booktabs}.")
