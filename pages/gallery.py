@@ -11,6 +11,7 @@ from xami_core.folds import AUTHORS_K, AUTHORS_SEED, PARTS
 from xami_core.model import FILTERS, class_colour_hex
 from xami_core.st_cache import cached_folds
 from xami_ui.context import current_dataset, current_palette, dataset_key
+from xami_ui.export import chart_ui
 
 ds = current_dataset()
 palette = current_palette()
@@ -217,7 +218,7 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
     fig = overlay_figure(frame, anns, palette, opacity, fill="fill" in draw, contour="contour" in draw,
                          boxes="box" in draw, labels="label" in draw, hidden_classes=detail.hidden_classes,
                          hidden_ann_ids=hidden_ids, height=840)
-    st.plotly_chart(fig, config={"scrollZoom": True, "displaylogo": False}, key="gallery_figure")
+    chart_ui(fig, name=f"{img['obs_id']}_overlay", key="gallery_figure", aspect=1.0, zoom=True)
     st.caption("Scroll to zoom, drag to pan, double-click to reset. Hover a mask for its class, id, area and box.")
 
     st.markdown("**Annotations** (untick *show* to hide one)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -116,7 +117,12 @@ def paper_figure(fig: go.Figure, size: ExportSize, title: str | None = None, ser
                     y=1 if not title else 0.93, yref="container", yanchor="top"),
         uniformtext=dict(minsize=PAPER_FONT_PX - 3, mode="show"),
     )
-    out.update_annotations(font=dict(family=family, size=PAPER_FONT_PX))  # subplot titles
+    for note in out.layout.annotations:
+        on_data = not str(note.xref or "paper").startswith("paper")
+        # Subplot titles read at text size; labels placed on the data (mask chips) stay small.
+        note.font.family, note.font.size = family, PAPER_FONT_PX - 4 if on_data else PAPER_FONT_PX
+    if out.layout.legend.title.text:  # screen hints such as "(click to hide)" mean nothing on paper
+        out.layout.legend.title.text = re.sub(r"\s*\(click[^)]*\)", "", out.layout.legend.title.text)
     out.update_traces(selector=dict(type="bar"), textfont=dict(size=PAPER_FONT_PX - 2))
     out.update_traces(selector=dict(type="heatmap"), colorbar=dict(thickness=10, tickfont=dict(size=PAPER_FONT_PX - 1)))
     out.update_xaxes(showgrid=False, ticks="outside", mirror=True, linecolor="black", title_font=dict(size=PAPER_FONT_PX))

@@ -77,10 +77,15 @@ def export_figure_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7, w
                            on_click="ignore", icon=":material/download:", key=f"{key}_download", type="primary")
 
 
-def chart_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7, wide: bool = False, **kwargs: object) -> None:
-    """Show a plotly chart with its toolbar download set up, and the export popover below it."""
+def chart_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7, wide: bool = False, zoom: bool = False,
+             **kwargs: object) -> None:
+    """Show a plotly chart with its toolbar download set up, and the export popover below it.
+
+    `zoom` lets the mouse wheel zoom (images); other keyword arguments go to `st.plotly_chart`.
+    """
     toolbar = st.session_state.get(TOOLBAR_KEY) or "svg"
-    st.plotly_chart(fig, config=chart_config(name, toolbar), key=key, **({"width": "stretch"} | kwargs))
+    config = chart_config(name, toolbar) | ({"scrollZoom": True} if zoom else {})
+    st.plotly_chart(fig, config=config, key=key, **({"width": "stretch"} | kwargs))
     export_figure_ui(fig, name, key=f"{key}_export", aspect=aspect, wide=wide)
 
 
