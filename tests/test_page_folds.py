@@ -355,7 +355,7 @@ def test_folds_in_chromium(browser, tmp_path):
     browser.settle()
     # small multiples, class deviation, K-fold vs stratified, filter deviation (plotly draws them one by one)
     expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=30_000)
-    assert page.locator(".js-plotly-plot .annotation-text").filter(has_text="fold 3 ·").count() == 1
+    expect(page.locator(".js-plotly-plot .annotation-text").filter(has_text="fold 3 ·")).to_have_count(1)
     browser.screenshot("folds_authors", full_height=4200)
 
     # k = 5: five panels, and the link follows.
@@ -364,7 +364,7 @@ def test_folds_in_chromium(browser, tmp_path):
     k_input.press("Enter")
     page.get_by_text("stratified K-fold (authors), k = 5, seed = 42").wait_for()
     browser.settle()
-    assert page.locator(".js-plotly-plot .annotation-text").filter(has_text="fold 4 ·").count() == 1
+    expect(page.locator(".js-plotly-plot .annotation-text").filter(has_text="fold 4 ·")).to_have_count(1)
     assert "fold_k=5" in page.url
 
     # K-fold instead of stratified.

@@ -8,6 +8,7 @@ import re
 import cv2
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from tests import builders as b
 from tests.apptest import page_test, texts
@@ -155,7 +156,7 @@ def test_gallery_in_chromium(browser, sample_ds, tmp_path):
     n = sum(SL in c for c in sample_ds.images["classes"])
     page.get_by_text(f"{n} of 160 images match").first.wait_for()
     page.locator("[data-testid='stImage'] img").first.wait_for()
-    assert page.locator("[data-testid='stImage'] img").count() == min(n, 48)
+    expect(page.locator("[data-testid='stImage'] img")).to_have_count(min(n, 48))
     assert "classes=star-loop" in page.url
     browser.screenshot("gallery_grid", full_height=1500)
 

@@ -135,22 +135,26 @@ def test_bad_query_values_fall_back_to_defaults():
 
 @pytest.mark.browser
 def test_heatmaps_in_chromium(browser):
+    from playwright.sync_api import expect
+
     # The entrypoint first: on a fresh server Streamlit serves a deep link from pages/ before app.py has
     # registered st.navigation (streamlit/streamlit#9624), so the page would run without the sidebar's data.
     browser.open("", wait_for="Example frames")
     page = browser.open("heatmaps", wait_for="Class × group")
-    page.locator(".js-plotly-plot").first.wait_for()
-    assert page.locator(".js-plotly-plot").count() == 2  # the small multiples and the single map
+    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=30_000)  # the small multiples and the single map
     page.get_by_role("radiogroup", name="Method").get_by_role("radio", name="box", exact=True).click()
     browser.settle()
     page.get_by_text("boxes (authors' method), 128 × 128").first.wait_for()
     assert "hm_method=box" in page.url
     small, single = page.locator(".js-plotly-plot").nth(0), page.locator(".js-plotly-plot").nth(1)
-    # Ten panels drawn as heatmap images, one horizontal colour bar per class column.
-    assert small.locator(".hm image").count() == 10 and small.locator(".colorbar").count() == 5
-    assert single.locator(".hm image").count() == 1
-    assert single.locator(".colorbar .cbtitle").text_content() == "share of images"  # the colour bar's quantity
-    assert single.locator(".xtitle").text_content() == "x (px)" and single.locator(".ytitle").text_content() == "y (px)"
+    # Ten panels drawn as heatmap images, one horizontal colour bar per class column (plotly draws them
+    # after the script run ends, so the checks wait for them).
+    expect(small.locator(".hm image")).to_have_count(10, timeout=30_000)
+    expect(small.locator(".colorbar")).to_have_count(5)
+    expect(single.locator(".hm image")).to_have_count(1)
+    expect(single.locator(".colorbar .cbtitle")).to_have_text("share of images")  # the colour bar's quantity
+    expect(single.locator(".xtitle")).to_have_text("x (px)")
+    expect(single.locator(".ytitle")).to_have_text("y (px)")
     browser.screenshot("heatmaps", full_height=2300)
     # Hover over the frame centre: the pixel, the annotations and the images covering the cell.
     page.set_viewport_size({"width": 1400, "height": 1000})

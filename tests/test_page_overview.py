@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests import builders as b
 from tests.apptest import page_test, texts
@@ -66,8 +67,8 @@ def test_overview_in_chromium(browser):
     assert page.get_by_text("XAMI dataset overview").is_visible()
     # four example frames, and the class chart drawn by plotly
     page.locator("[data-testid='stImage'] img").first.wait_for()
-    assert page.locator("[data-testid='stImage'] img").count() == 4
-    assert page.locator(".js-plotly-plot").count() >= 2
+    expect(page.locator("[data-testid='stImage'] img")).to_have_count(4)
+    expect(page.locator(".js-plotly-plot").nth(1)).to_be_visible()
     page.get_by_text("annotation share", exact=True).click()
     browser.settle()
     assert (page.locator(".js-plotly-plot .ytitle").first.text_content() or "").startswith("share of annotations")
