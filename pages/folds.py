@@ -10,7 +10,7 @@ from xami_core import folds as F
 from xami_core.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
 from xami_core.model import XamiDataError
 from xami_core.st_cache import cached_fold_files, cached_folds, cached_method_comparison
-from xami_ui.context import current_dataset, current_palette, dataset_key
+from xami_ui.context import current_dataset, current_palette, dataset_key, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
 
 FILES = "files"
@@ -99,9 +99,7 @@ st.title("Fold balance")
 st.caption("Are the artefact classes, observation filters and hard negatives spread evenly over each fold's train "
            "and valid parts? The authors' folds (stratified K-fold, k = 4, seed 42) are shown first; change the "
            "method, k or seed to see the effect.")
-if ds.provenance.synthetic:
-    st.warning("**Synthetic sample**: generated frames, not real XAMI data. Load the real dataset from the sidebar.",
-               icon=":material/science:")
+synthetic_notice_ui(ds)
 
 method, k, seed, measure, value, folder = fold_controls_ui()
 

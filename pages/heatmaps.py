@@ -8,7 +8,7 @@ from xami_core import folds as F
 from xami_core import heatmaps as H
 from xami_core.model import XamiDataError
 from xami_core.st_cache import cached_heatmaps
-from xami_ui.context import current_dataset, dataset_key
+from xami_ui.context import current_dataset, dataset_key, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
 
 FOLD_METHODS = ["stratified", "kfold", "multilabel", "published"]
@@ -134,9 +134,7 @@ st.title("Spatial heatmaps")
 st.caption("Where each artefact class falls on the detector. XMM-OM artefacts sit at characteristic places: "
            "read-out streaks run along columns, star loops gather towards the centre, the central ring is one tight "
            "spot near x 262, y 283 px. Each map is in pixels of a 512 × 512 frame, y down as in the image.")
-if ds.provenance.synthetic:
-    st.warning("**Synthetic sample**: generated frames, not real XAMI data. Load the real dataset from the sidebar.",
-               icon=":material/science:")
+synthetic_notice_ui(ds)
 
 default_by = "split" if len(ds.splits) > 1 else "fold"
 by, method, how, scale, colours, grid = view_controls_ui(default_by)

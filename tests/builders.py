@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -72,3 +73,13 @@ def zip_folder(folder: Path, archive: Path, prefix: str = "") -> Path:
             if f.is_file():
                 zf.write(f, prefix + f.relative_to(folder).as_posix())
     return archive
+
+
+def zip_bytes(folder: Path) -> bytes:
+    """A zip of every file below `folder`, names relative to it, as bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(folder).as_posix())
+    return buf.getvalue()

@@ -143,15 +143,6 @@ def _tiny_coco_tree(root: Path) -> Path:
     return root
 
 
-def _zip_bytes(folder: Path) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for f in sorted(folder.rglob("*")):
-            if f.is_file():
-                zf.write(f, f.relative_to(folder).as_posix())
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def archives(tmp_path_factory) -> dict[str, bytes]:
     """The three published variants of the same tiny data, plus a malicious archive."""
@@ -168,9 +159,9 @@ def archives(tmp_path_factory) -> dict[str, bytes]:
         zf.writestr("xami_dataset/train/_annotations.coco.json", "{}")
         zf.writestr("../../escaped.txt", "gotcha")
     return {
-        "xami_dataset.zip": _zip_bytes(coco_tree),
-        "xami_dataset_no_splits.zip": _zip_bytes(base / "single"),
-        "xami_dataset_yolov8.zip": _zip_bytes(base / "yolo"),
+        "xami_dataset.zip": b.zip_bytes(coco_tree),
+        "xami_dataset_no_splits.zip": b.zip_bytes(base / "single"),
+        "xami_dataset_yolov8.zip": b.zip_bytes(base / "yolo"),
         "evil.zip": evil.getvalue(),
     }
 

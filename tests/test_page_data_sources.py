@@ -6,11 +6,10 @@ import io
 import json
 import re
 import zipfile
-from pathlib import Path
 
 import pytest
 
-from tests.apptest import page_test, texts, table_with
+from tests.apptest import page_test, table_with, texts
 from tests.conftest import SHARED
 from tests.test_hub import StubHub, archives, hub_env, no_internet, padded, point_hf_at  # noqa: F401 - fixtures
 from xami_core import XamiDataError, load_dataset
@@ -190,15 +189,6 @@ def test_the_sample_shows_its_synthetic_metadata(sample_ds):
 
 
 # ---------------------------------------------------------------- uploads
-
-
-def _zip_of(folder: Path) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for f in sorted(folder.rglob("*")):
-            if f.is_file():
-                zf.write(f, f.relative_to(folder).as_posix())
-    return buf.getvalue()
 
 
 def test_upload_is_extracted_once_per_content(archives):  # noqa: F811

@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency
 
-from .model import FILTER_ORDER, FILTERS, PARENT_CATEGORY, Dataset, Problem, XamiDataError
+from .model import FILTER_ORDER, FILTERS, Dataset, Problem, XamiDataError
 
 METHODS: tuple[str, ...] = ("published", "stratified", "kfold", "multilabel")
 METHOD_LABELS: dict[str, str] = {

@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import gallery, overlay
+from .bench import timed
 from .loader import load_dataset
 from .model import AUTHOR_COLOURS, FALLBACK_COLOUR, Dataset
 from .sample import sample_root
@@ -26,16 +27,6 @@ from .stretch import stretch_image
 
 PAGE = 48
 XAMI_TIMES = 7  # the sample (160 images) tiled 7 times is about XAMI's 1055 images
-
-
-def _best(fn: Callable[[], object], repeat: int) -> float:
-    """The fastest of `repeat` runs, in seconds (the least disturbed by other work on the machine)."""
-    best = np.inf
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 @contextmanager
@@ -130,7 +121,7 @@ def benchmark(repeat: int = 3, quick: bool = False) -> pd.DataFrame:
     ds = load_dataset(sample_root(), source="synthetic sample", synthetic=True)
     ids = gallery.select_images(ds, gallery.GalleryFilter())["image_id"].tolist()[:PAGE]
     options = gallery.ThumbOptions()
-    t_naive = _best(lambda: naive_thumbnails(ds, ids), repeat)
+    t_naive = timed(lambda: naive_thumbnails(ds, ids), repeat)
 
     cold = []
     for _ in range(repeat):  # each cold run gets its own empty cache
@@ -140,8 +131,8 @@ def benchmark(repeat: int = 3, quick: bool = False) -> pd.DataFrame:
             cold.append(time.perf_counter() - t)
     with _empty_cache():
         gallery.thumbnails(ds, ids, options)  # fills the disk cache
-        t_disk = _best(lambda: (gallery.clear_memory_cache(), gallery.thumbnails(ds, ids, options)), repeat)
-        t_memory = _best(lambda: gallery.thumbnails(ds, ids, options), repeat)
+        t_disk = timed(lambda: (gallery.clear_memory_cache(), gallery.thumbnails(ds, ids, options)), repeat)
+        t_memory = timed(lambda: gallery.thumbnails(ds, ids, options), repeat)
 
     busiest = int(ds.images.sort_values("n_annotations").iloc[-1]["image_id"])
     img = ds.image(busiest)
@@ -162,13 +153,13 @@ def benchmark(repeat: int = 3, quick: bool = False) -> pd.DataFrame:
         ("48 thumbnails, cold (empty disk cache)", float(np.median(cold)), t_naive, "< 1 s"),
         ("48 thumbnails, from the disk cache", t_disk, t_naive, "near instant"),
         ("48 thumbnails, from memory (same session)", t_memory, t_naive, "near instant"),
-        (f"full-resolution PNG download ({len(anns)} annotations; ours also labels them)", _best(ours_png, repeat), _best(naive_png, repeat), ""),
+        (f"full-resolution PNG download ({len(anns)} annotations; ours also labels them)", timed(ours_png, repeat), timed(naive_png, repeat), ""),
         (f"filter + sort, sample ({len(ds.images)} images)",
-         _best(lambda: gallery.select_images(ds, query, "annotations"), repeat),
-         _best(lambda: naive_filter(ds, {"star-loop"}, {"smoke-ring"}, {"L"}), repeat), ""),
+         timed(lambda: gallery.select_images(ds, query, "annotations"), repeat),
+         timed(lambda: naive_filter(ds, {"star-loop"}, {"smoke-ring"}, {"L"}), repeat), ""),
         (f"filter + sort, XAMI size ({len(big.images)} images)",
-         _best(lambda: gallery.select_images(big, query, "annotations"), repeat),
-         _best(lambda: naive_filter(big, {"star-loop"}, {"smoke-ring"}, {"L"}), 1), ""),
+         timed(lambda: gallery.select_images(big, query, "annotations"), repeat),
+         timed(lambda: naive_filter(big, {"star-loop"}, {"smoke-ring"}, {"L"}), 1), ""),
     ]
     table = pd.DataFrame(rows, columns=["what", "ours (s)", "straightforward (s)", "goal"])
     table["speed-up"] = table["straightforward (s)"] / table["ours (s)"]

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import pickle
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
 
 from . import heatmaps as hm
+from .bench import timed
 from .loader import load_dataset
 from .sample import sample_root
 
@@ -38,15 +38,6 @@ def tile_tables(images: pd.DataFrame, annotations: pd.DataFrame, times: int) -> 
     shift = np.repeat(np.arange(times, dtype=np.int64) * n, len(annotations))
     ann["image_id"] = ann["image_id"].to_numpy() + shift
     return img, ann
-
-
-def _timed(fn: Callable[[], object], repeat: int = 1) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def naive_heatmaps(images: pd.DataFrame, annotations: pd.DataFrame, method: str, grid: int,
@@ -94,13 +85,13 @@ def benchmark(grid: int = hm.DEFAULT_GRID, sizes: dict[str, int] | None = None, 
             start = time.perf_counter()
             hs = hm.compute_heatmaps(images, table, method, grid, "split", classes)
             t_first = time.perf_counter() - start
-            t_again = _timed(lambda: hm.compute_heatmaps(images, table, method, grid, "split", classes), repeat=2)  # noqa: B023
+            t_again = timed(lambda: hm.compute_heatmaps(images, table, method, grid, "split", classes), repeat=2)  # noqa: B023
             stored = pickle.dumps(hs, protocol=pickle.HIGHEST_PROTOCOL)
-            t_hit = _timed(lambda: pickle.loads(stored), repeat=3)  # noqa: B023
-            t_filter = _timed(lambda: hm.compute_heatmaps(images, table, method, grid, "filter", classes))  # noqa: B023
+            t_hit = timed(lambda: pickle.loads(stored), repeat=3)  # noqa: B023
+            t_filter = timed(lambda: hm.compute_heatmaps(images, table, method, grid, "filter", classes))  # noqa: B023
             cap = naive_mask_limit if method == "mask" else naive_limit
             limit = cap if len(table) > cap else None
-            t_naive = _timed(lambda: naive_heatmaps(images, table, method, grid, classes, limit))  # noqa: B023
+            t_naive = timed(lambda: naive_heatmaps(images, table, method, grid, classes, limit))  # noqa: B023
             if limit is not None:
                 t_naive *= len(table) / limit
             rows.append({"size": label, "images": len(images), "annotations": len(table), "method": method,

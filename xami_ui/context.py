@@ -64,3 +64,10 @@ def dataset_key() -> str:
 def current_palette() -> str:
     """The class colour palette chosen in the sidebar ("authors" by default)."""
     return st.session_state.get(PALETTE_KEY, "authors")
+
+
+def synthetic_notice_ui(ds: Dataset) -> None:
+    """The page-top warning that the data shown is the generated sample, not real XAMI data."""
+    if ds.provenance.synthetic:
+        st.warning("**Synthetic sample**: generated frames, not real XAMI data. Load the real dataset from the sidebar.",
+                   icon=":material/science:")
