@@ -110,10 +110,13 @@ def test_quirks_load_with_expected_geometry(tmp_path):
         (lambda d: d["annotations"].append(b.polygon_ann(20, 99, 3, b.square(0, 0, 5))), "annotation id 20", "image_id 99", 6),
         # an unknown category
         (lambda d: d["annotations"].append(b.polygon_ann(21, 0, 42, b.square(0, 0, 5))), "annotation id 21", "category_id 42", 6),
-        # an odd-length polygon
-        (lambda d: d["annotations"].append(b.polygon_ann(22, 0, 3, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], bbox=[1, 2, 3, 4])), "annotation id 22, polygon 0", "even number", 6),
-        # a polygon of two points
-        (lambda d: d["annotations"].append(b.polygon_ann(23, 0, 3, [1.0, 2.0, 3.0, 4.0], bbox=[1, 2, 3, 4])), "annotation id 23, polygon 0", "at least 3 points", 6),
+        # an odd-length polygon: reported, the annotation kept as its box (it counts)
+        (lambda d: d["annotations"].append(b.polygon_ann(22, 0, 3, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], bbox=[1, 2, 3, 4])), "annotation id 22, polygon 0", "even number", 7),
+        (lambda d: d["annotations"].append(b.polygon_ann(22, 0, 3, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], bbox=[1, 2, 3, 4])), "annotation id 22", "kept as a box-only annotation", 7),
+        # a polygon of two points, likewise
+        (lambda d: d["annotations"].append(b.polygon_ann(23, 0, 3, [1.0, 2.0, 3.0, 4.0], bbox=[1, 2, 3, 4])), "annotation id 23, polygon 0", "at least 3 points", 7),
+        # a bad polygon and an empty box: nothing to keep
+        (lambda d: d["annotations"].append(b.polygon_ann(26, 0, 3, [1.0, 2.0, 3.0], bbox=[1, 2, 0, 0])), "annotation id 26", "no usable polygon and no usable bbox", 6),
         # one bad part of a multi-part polygon: the good part is kept
         (lambda d: d["annotations"].append(b.polygon_ann(24, 0, 3, b.square(0, 0, 5), [1.0, 2.0, 3.0])), "annotation id 24, polygon 1", "even number", 7),
         # an annotation without its image id
@@ -237,3 +240,30 @@ def test_fingerprint_changes_when_a_file_is_edited(tmp_path):
     path.write_text(json.dumps(data))
     assert source_fingerprint(tmp_path) != first
     assert len(load_dataset(tmp_path)) if False else len(load_dataset(tmp_path).annotations) == 4
+
+
+def test_classes_follow_names_whatever_the_file_ids(tmp_path):
+    # A file numbering the classes 0..4 with no Roboflow parent (as in the authors' no_splits notebook).
+    from xami_core import folds as F
+    from xami_core.model import CLASS_NAMES
+
+    cats = [{"id": i, "name": name, "supercategory": "none"} for i, name in enumerate(CLASS_NAMES)]
+    data = b.coco([b.image(0), b.image(1), b.image(2), b.image(3)],
+                  [b.polygon_ann(0, 0, 2, b.square(10, 10, 20)),  # read-out-streak
+                   b.polygon_ann(1, 0, 4, b.square(50, 50, 20)),  # star-loop
+                   b.polygon_ann(2, 1, 0, b.square(250, 270, 20)),  # central-ring
+                   b.polygon_ann(3, 3, 3, b.square(90, 90, 10))], cats)  # smoke-ring
+    b.write_split(tmp_path / "ds", data)
+    ds = load_dataset(tmp_path / "ds")
+    img = ds.images.set_index("image_id")
+    assert img.loc[0, "classes"] == {"read-out-streak", "star-loop"} and img.loc[1, "classes"] == {"central-ring"}
+    assert img.loc[2, "classes"] == frozenset()
+    # the authors' label strings keep the file's own ids
+    assert list(img["label"]) == ["24", "0", "", "3"]
+    # the per-fold COCO export names every annotation's class as the input did
+    folds = F.make_folds(ds, "kfold", 2, 0)
+    exported = {}
+    for coco in F.fold_coco(ds, folds).values():
+        name_of = {c["id"]: c["name"] for c in coco["categories"]}
+        exported |= {a["id"]: name_of[a["category_id"]] for a in coco["annotations"]}
+    assert exported == dict(zip(ds.annotations["coco_id"], ds.annotations["class_name"]))

@@ -93,30 +93,18 @@ class FoldSet:
         return np.sort(a.loc[(a["fold"] == fold) & (a["part"] == part), "image_id"].to_numpy())
 
 
-def authors_labels(class_mask: np.ndarray) -> np.ndarray:
-    """The authors' label per image: its category ids as strings, sorted as strings, joined ("" if none).
-
-    Their notebook sorts `str(category_id)`, so ids from 10 up order as text ("10" < "3"):
-    {3, 10} gives "103". XAMI's ids 1..5 sort the same either way; other COCO files may not,
-    and the label strings decide which images StratifiedKFold groups together.
-    """
-    unique, inverse = np.unique(np.asarray(class_mask, dtype=np.int64), return_inverse=True)
-    table = ["".join(sorted(str(b) for b in range(63) if (int(u) >> b) & 1)) for u in unique]
-    return np.asarray(table, dtype=str)[inverse.reshape(-1)]
-
-
 def fold_input(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Image ids in fold order and the authors' label strings (numpy str array, as they built it)."""
     img = ds.images.sort_values("image_id")
-    return img["image_id"].to_numpy(np.int64), authors_labels(img["class_mask"].to_numpy(np.int64))
+    return img["image_id"].to_numpy(np.int64), img["label"].to_numpy(dtype=str)
 
 
 def class_indicator(ds: Dataset) -> np.ndarray:
     """Image x class 0/1 matrix (classes in category order), rows in fold order."""
     img = ds.images.sort_values("image_id")
-    ids = ds.categories["class_id"].to_numpy(np.int64)
+    bits = np.arange(len(ds.categories), dtype=np.int64)  # bit i: the i-th class (see tables.build_dataset)
     masks = img["class_mask"].to_numpy(np.int64)
-    return ((masks[:, None] >> ids[None, :]) & 1).astype(np.int64)
+    return ((masks[:, None] >> bits[None, :]) & 1).astype(np.int64)
 
 
 def _check_k(k: int) -> None:
@@ -200,7 +188,7 @@ def make_folds(ds: Dataset, method: str = "stratified", k: int = AUTHORS_K, seed
 
 def rare_labels(ds: Dataset, k: int) -> pd.DataFrame:
     """Label strings with fewer images than folds (what sklearn warns about), rarest first."""
-    img = ds.images.assign(label=authors_labels(ds.images["class_mask"].to_numpy(np.int64)))
+    img = ds.images
     counts = img.groupby("label").agg(images=("image_id", "size"), classes=("classes", "first")).reset_index()
     counts["classes"] = [" + ".join(sorted(c)) if c else NO_ARTEFACT for c in counts["classes"]]
     out = counts[counts["images"] < k].sort_values(["images", "label"]).reset_index(drop=True)
@@ -246,7 +234,9 @@ def _share_column(measure: str) -> tuple[str, str]:
 def fold_deviation(counts: pd.DataFrame, measure: str = "images") -> pd.DataFrame:
     """Fold x class table of valid share minus train share (a fraction; + means more in valid)."""
     _, share = _share_column(measure)
-    wide = counts.pivot_table(index=["fold", "class_name"], columns="part", values=share, sort=False)
+    # dropna=False and the reindex keep a part whose shares are all NaN (a part without annotations).
+    wide = counts.pivot_table(index=["fold", "class_name"], columns="part", values=share, sort=False,
+                              dropna=False).reindex(columns=list(PARTS))
     dev = (wide["valid"] - wide["train"]).unstack("class_name")
     order = list(dict.fromkeys(counts["class_name"]))
     dev = dev.reindex(columns=order)
@@ -278,7 +268,7 @@ def fold_balance(ds: Dataset, folds: FoldSet, measure: str = "images", counts: p
 
     Columns: train/valid images, train/valid empty images; `authors_mean_diff` is the
     authors' figure: the mean of |train share - valid share| over the keys '0'..'5' of
-    their notebook, where '0' is Roboflow's unused parent category (always 0), i.e. the sum
+    their notebook, one of which never holds a class (always 0), i.e. the sum
     over the classes divided by (number of classes + 1); `mean_abs_diff` divides by the
     number of classes; `max_abs_diff` and `max_diff_class` name the worst class.
 
@@ -393,7 +383,8 @@ def fold_filter_counts(ds: Dataset, folds: FoldSet) -> pd.DataFrame:
 
 def fold_filter_deviation(filter_counts: pd.DataFrame) -> pd.DataFrame:
     """Fold x filter table of valid minus train share of images (filters by wavelength)."""
-    wide = filter_counts.pivot_table(index=["fold", "filter"], columns="part", values="share", sort=False)
+    wide = filter_counts.pivot_table(index=["fold", "filter"], columns="part", values="share", sort=False,
+                                     dropna=False).reindex(columns=list(PARTS))
     dev = (wide["valid"] - wide["train"]).unstack("filter")
     dev = dev.reindex(columns=list(dict.fromkeys(filter_counts["filter"])))
     dev.columns.name = "filter"
@@ -420,12 +411,6 @@ def empty_per_fold(ds: Dataset, folds: FoldSet) -> pd.DataFrame:
     out = a.groupby(["fold", "part"]).agg(images=("image_id", "size"), empty_images=("empty", "sum")).reset_index()
     out["empty_share"] = out["empty_images"] / out["images"]
     return out.astype({"images": "int64", "empty_images": "int64"})
-
-
-def fold_sizes(folds: FoldSet) -> pd.DataFrame:
-    """Wide table: per fold the number of train and valid images."""
-    sizes = folds.assignments.groupby(["fold", "part"]).size().unstack("part").reindex(columns=list(PARTS)).fillna(0)
-    return sizes.astype("int64")
 
 
 # --- the authors' fold files ----------------------------------------------------------------
@@ -527,7 +512,7 @@ def _coco_records(ds: Dataset) -> tuple[dict[int, dict], pd.DataFrame]:
     records = [
         {"id": int(a), "image_id": int(i), "category_id": int(c), "bbox": [_number(v) for v in b],
          "area": _number(area), "segmentation": seg if seg is not None else [], "iscrowd": 0}
-        for a, i, c, b, area, seg in zip(ann_ids, out_image_ids, ann["category_id"], box.tolist(), ann["area"],
+        for a, i, c, b, area, seg in zip(ann_ids, out_image_ids, ann["class_id"], box.tolist(), ann["area"],
                                          ann["segmentation"])
     ]
     return images, pd.DataFrame({"image_id": ann["image_id"].to_numpy(np.int64), "record": pd.Series(records, dtype=object)})
@@ -669,14 +654,6 @@ def read_fold_files(folder: str | Path, ds: Dataset) -> FoldSet:
         detail = "; ".join(str(p) for p in problems[:5])
         raise XamiDataError(f"{folder}: no fold file entry matches an image of the loaded dataset. {detail}".strip())
     return FoldSet(assignments, "files", len(found), None, problems=tuple(problems), source=str(folder))
-
-
-def compare_fold_sets(a: FoldSet, b: FoldSet) -> pd.DataFrame:
-    """Per fold of `a`, how many images have the same part in `b` (agreement of two fold sets)."""
-    m = a.assignments.merge(b.assignments, on=["fold", "image_id"], how="left", suffixes=("_a", "_b"))
-    m["same"] = m["part_a"] == m["part_b"]
-    out = m.groupby("fold").agg(images=("image_id", "size"), same_part=("same", "sum")).reset_index()
-    return out.astype({"images": "int64", "same_part": "int64"})
 
 
 def fold_files_fingerprint(folder: str | Path) -> tuple:

@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -108,17 +108,6 @@ def class_bits(ds: Dataset, classes: Sequence[str]) -> int:
     return bits
 
 
-def image_class_bits(ds: Dataset) -> np.ndarray:
-    """Per `ds.images` row, the OR of the class bits of its annotations (0: no artefact)."""
-    ann = ds.annotations
-    code = pd.Categorical(ann["class_name"], categories=ds.class_names).codes.astype(np.int64)
-    row = pd.Index(ds.images["image_id"]).get_indexer(ann["image_id"])
-    ok = (code >= 0) & (row >= 0)
-    out = np.zeros(len(ds.images), dtype=np.int64)
-    np.bitwise_or.at(out, row[ok], np.left_shift(np.int64(1), code[ok]))
-    return out
-
-
 def authors_folds(ds: Dataset) -> FoldSet:
     """The authors' folds: stratified K-fold on label strings, k = 4, seed 42."""
     return make_folds(ds, "stratified", AUTHORS_K, AUTHORS_SEED)
@@ -136,7 +125,7 @@ def filter_mask(ds: Dataset, flt: GalleryFilter, folds: FoldSet | None = None) -
     images = ds.images
     n_ann = images["n_annotations"].to_numpy()
     keep = np.ones(len(images), dtype=bool)
-    cm = image_class_bits(ds) if (flt.classes or flt.without) else None
+    cm = images["class_mask"].to_numpy(np.int64)  # bit i: ds.class_names[i]
     if flt.classes:
         bits = np.int64(class_bits(ds, flt.classes))
         hit = cm & bits
@@ -420,11 +409,6 @@ def thumbnails(ds: Dataset, image_ids: Sequence[int], options: ThumbOptions, dis
 def clear_memory_cache() -> None:
     """Forget in-memory thumbnails (the disk cache stays)."""
     _MEMORY.clear()
-
-
-def with_options(options: ThumbOptions, **changes: object) -> ThumbOptions:
-    """A copy of thumbnail options with some fields changed."""
-    return replace(options, **changes)
 
 
 # ---------------------------------------------------------------------------------------

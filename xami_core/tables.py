@@ -267,32 +267,37 @@ def build_dataset(parts: list[SplitRecords], provenance: Provenance, extra_probl
     ann["n_vertices"], ann["n_parts"] = n_vertices, n_parts
     ann.loc[ann["area"].isna(), "area"] = ann["mask_area"]
 
-    # Per image: annotation count, class bit mask and the authors' label string.
+    # Per image: annotation count, class bits (bit i: the i-th visible class, by name, whatever
+    # ids the file uses) and the authors' label string (built from the file's own ids).
     img_ids = ann["image_id"].to_numpy()
     images["n_annotations"] = np.bincount(img_ids, minlength=len(images)).astype(np.int64)
-    pairs = ann[["image_id", "category_id"]].drop_duplicates()
+    code = pd.Categorical(ann["class_name"], categories=list(categories["name"])).codes.astype(np.int64)
     mask = np.zeros(len(images), dtype=np.int64)
-    np.bitwise_or.at(mask, pairs["image_id"].to_numpy(), np.left_shift(1, pairs["category_id"].to_numpy()))
+    np.bitwise_or.at(mask, img_ids, np.left_shift(np.int64(1), code))
     images["class_mask"] = mask
-    images["label"] = label_strings(mask)
-    images["classes"] = class_sets(mask, categories)
+    images["label"] = authors_labels(img_ids, ann["category_id"].to_numpy(), len(images))
+    images["classes"] = class_sets(mask, list(categories["name"]))
     return Dataset(images=images, annotations=ann, categories=categories, provenance=provenance, problems=tuple(problems))
 
 
-def label_strings(class_mask: np.ndarray) -> np.ndarray:
-    """The authors' label per image: sorted category ids joined ("345"; "" if none)."""
-    unique, inverse = np.unique(class_mask, return_inverse=True)
-    table = ["".join(str(b) for b in range(63) if (int(u) >> b) & 1) for u in unique]
-    return np.asarray(table, dtype=object)[inverse]
+def authors_labels(image_ids: np.ndarray, category_ids: np.ndarray, n_images: int) -> np.ndarray:
+    """The authors' label per image: its distinct category ids as text, sorted as text, joined.
+
+    Their notebook sorts `str(category_id)`, so ids from 10 up order as text ({3, 10} gives
+    "103"); an image without annotations gets "". These strings are what StratifiedKFold
+    stratifies on, so they follow the file's own ids.
+    """
+    pairs = pd.DataFrame({"image": image_ids, "cat": np.asarray(category_ids).astype(str)}).drop_duplicates()
+    joined = pairs.sort_values(["image", "cat"]).groupby("image")["cat"].agg("".join)
+    out = np.full(n_images, "", dtype=object)
+    out[joined.index.to_numpy(np.int64)] = joined.to_numpy()
+    return out
 
 
-def class_sets(class_mask: np.ndarray, categories: pd.DataFrame) -> np.ndarray:
-    """Per image, the frozenset of class names present (via the unique masks)."""
+def class_sets(class_mask: np.ndarray, names: list[str]) -> np.ndarray:
+    """Per image, the frozenset of class names whose bits are set (bit i: `names[i]`)."""
     unique, inverse = np.unique(class_mask, return_inverse=True)
-    # Masks use the file's category ids; XAMI's names map to the same ids.
-    names = dict(zip(categories["class_id"], categories["name"]))
-    table = [frozenset(names.get(b, str(b)) for b in range(63) if (int(u) >> b) & 1) for u in unique]
+    table = [frozenset(name for i, name in enumerate(names) if (int(u) >> i) & 1) for u in unique]
     out = np.empty(len(table), dtype=object)
     out[:] = table
     return out[inverse]
-
