@@ -177,7 +177,12 @@ def _parse_annotation(
     elif isinstance(seg, list) and seg:
         out["parts"] = _parse_polygon_parts(seg, ann_id, file, problems)
         if out["parts"] is None:
-            problems.append(Problem(file, record, "no usable polygon; annotation skipped"))
+            # The record still counts (the published numbers count every annotation): keep its box.
+            if bbox is not None and bbox[2] > 0 and bbox[3] > 0:
+                problems.append(Problem(file, record, "no usable polygon; kept as a box-only annotation (its bbox)",
+                                        "warning"))
+                return out
+            problems.append(Problem(file, record, "no usable polygon and no usable bbox; annotation skipped"))
             return None
     elif isinstance(seg, list):  # [] : a box-only annotation
         if bbox is None:
