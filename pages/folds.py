@@ -7,6 +7,7 @@ import math
 import streamlit as st
 
 from xami_core import folds as F
+from xami_core.access import check_local_path
 from xami_core.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
 from xami_core.model import XamiDataError
 from xami_core.st_cache import cached_fold_files, cached_folds, cached_method_comparison
@@ -108,6 +109,7 @@ try:
         if not folder:
             st.info("Enter the folder that holds the fold files (mskf_k.csv or mskf_k/ folders).")
             st.stop()
+        check_local_path(folder)  # a deployment's allowed roots apply to fold folders too
         folds = cached_fold_files(key, ds, folder, F.fold_files_fingerprint(folder))
     else:
         folds = cached_folds(key, ds, method, k, seed)
@@ -133,8 +135,8 @@ m1, m2, m3, m4 = st.columns(4)
 m1.metric("Valid images per fold", f"{summary.valid_min:,}" if summary.valid_min == summary.valid_max
           else f"{summary.valid_min:,}–{summary.valid_max:,}")
 m2.metric("Mean |train − valid| share (authors)", F.pp_text(summary.mean_authors_diff),
-          help="Averaged over folds; per fold: mean over the authors' keys '0'..'5' (the unused parent '0' "
-               "included, as in their notebook), in percentage points (pp).")
+          help="Averaged over folds; per fold: mean over the six keys '0'..'5' of the authors' notebook (one of "
+               "which never holds a class, so the sum over five classes is divided by six), in percentage points (pp).")
 m3.metric("Largest class difference", F.pp_text(summary.worst_diff),
           help=f"{summary.worst_class} in fold {summary.worst_fold}" if summary.worst_class else None)
 m4.metric("Smallest chi-square p", "n/a" if math.isnan(summary.min_p) else f"{summary.min_p:.3f}",
@@ -164,8 +166,8 @@ st.dataframe(shown.style.format({**{c: F.pp_text for c in pp},
              column_order=["fold", "train images", "valid images", *pp, "class of max", "Jensen-Shannon (bits)",
                            "chi-square", "p"])
 st.caption(f"|Δ| = |train share − valid share| of a class's {what}, in percentage points (pp). The authors' mean "
-           "divides the sum over the five classes by six (their notebook averages over keys '0'..'5', '0' being the "
-           "unused parent category); the class mean divides by five. Jensen-Shannon divergence (base 2) of the train "
+           "divides the sum over the five classes by six (their notebook averages over six keys '0'..'5', one of "
+           "which never holds a class); the class mean divides by five. Jensen-Shannon divergence (base 2) of the train "
            "and valid class distributions: 0 = identical. Chi-square: part × class contingency table of counts, "
            "with its degrees of freedom in the CSV export.")
 

@@ -17,6 +17,7 @@ from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from scipy.stats import chi2 as chi2_dist
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from tests import builders as b
 from tests.apptest import page_test, texts
 from xami_core import folds as F
 from xami_core.__main__ import main as cli_main
@@ -167,9 +168,9 @@ def assert_page_shows(at, method: str, k: int, seed: int, measure: str = "images
     fig = class_figure(at)
     bars = [t for t in fig.data if t.showlegend is False]
     assert len(bars) == 2 * len(folds)
-    for f, b in enumerate(bal):
+    for f, fold_balance in enumerate(bal):
         for j, part in enumerate(("train", "valid")):
-            want = b["shares"][part] if value == "share" else b["counts"][part]
+            want = fold_balance["shares"][part] if value == "share" else fold_balance["counts"][part]
             assert list(bars[2 * f + j].x) == CLASSES
             assert np.asarray(bars[2 * f + j].y, float) == pytest.approx(want, abs=1e-12)
     titles = [a.text for a in fig.layout.annotations]
@@ -395,3 +396,21 @@ def test_folds_in_chromium(browser, tmp_path):
             assert text.startswith("IMADE_ID,IMAGE_PATH,SPLIT\r\n")
             assert Counter(line.rsplit(",", 1)[-1] for line in text.splitlines()[1:]) == {"train": 128, "valid": 32}
     browser.screenshot("folds_kfold_k5", full_height=4200)
+
+
+def test_dataset_without_annotations_shows_the_folds(tmp_path):
+    # Twelve frames, no annotation at all: shares are undefined, the page still lays out the folds.
+    b.write_split(tmp_path / "ds" / "data", b.coco([b.image(i) for i in range(12)], []))
+    at = page_test(PAGE, query={"data": str(tmp_path / "ds"), "fold_method": "kfold"})
+    assert not at.exception
+    assert "4 folds over 12 images" in texts(at)
+
+
+def test_fold_folder_outside_the_allowed_roots_is_refused(tmp_path, monkeypatch):
+    # A deployment that allows only one folder: the fold files elsewhere are not read.
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "mskf_0.csv").write_text("IMADE_ID,IMAGE_PATH,SPLIT\r\n")
+    monkeypatch.setenv("XAMI_ALLOWED_ROOTS", str(tmp_path / "allowed"))
+    at = page_test(PAGE, query={"fold_method": "files", "fold_dir": str(outside)})
+    assert any("outside the folders this deployment allows" in e.value for e in at.error)
