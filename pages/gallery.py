@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
 from xami_core import gallery, overlay, stretch
 from xami_core.figures_overlay import overlay_figure
 from xami_core.folds import AUTHORS_K, AUTHORS_SEED, PARTS
-from xami_core.model import FILTERS, class_colour_hex
+from xami_core.model import FILTERS, XamiDataError, class_colour_hex
 from xami_core.st_cache import cached_folds
 from xami_ui.context import current_dataset, current_palette, dataset_key
 from xami_ui.export import chart_ui
@@ -252,7 +254,14 @@ else:
 
 flt = filters_ui()
 sort, seed = order_ui()
-folds = cached_folds(dataset_key(), ds, "stratified", AUTHORS_K, AUTHORS_SEED) if flt.fold else None
+folds = None
+if flt.fold:
+    try:
+        folds = cached_folds(dataset_key(), ds, "stratified", AUTHORS_K, AUTHORS_SEED)
+    except XamiDataError as exc:
+        st.warning(f"The fold part filter is ignored: the authors' folds cannot be made here. {exc}",
+                   icon=":material/warning:")
+        flt = replace(flt, fold=None)
 matches = gallery.select_images(ds, flt, sort, seed, folds)
 image_id = view0.image if "image" in st.query_params else None
 if image_id is None:

@@ -195,3 +195,12 @@ def test_gallery_in_chromium(browser, sample_ds, tmp_path):
     fresh.get_by_text(gallery.detail_title(img)).wait_for(timeout=60_000)
     assert "hide=read-out-streak" in fresh.url and "classes=star-loop" in fresh.url
     fresh.close()
+
+
+def test_fold_filter_on_a_dataset_too_small_for_folds(tmp_path):
+    # Three frames cannot make four folds: the fold filter is set aside with a warning, the rest works.
+    b.write_split(tmp_path / "ds" / "train", b.coco([b.image(i) for i in range(3)],
+                                                   [b.polygon_ann(0, 0, 3, b.square(5, 5, 10))]))
+    at = page_test(PAGE, query={"data": str(tmp_path / "ds"), "fold": "0-valid"})
+    assert any("fold part filter is ignored" in w.value for w in at.warning)
+    assert "**3** of 3 images match" in texts(at)
