@@ -7,7 +7,7 @@ import streamlit as st
 from xami_core import folds as F
 from xami_core import heatmaps as H
 from xami_core.model import XamiDataError
-from xami_core.st_cache import cached_heatmaps
+from xami_core.st_cache import cached_heatmaps, cached_small_multiples
 from xami_ui.context import current_dataset, dataset_key, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
 
@@ -155,13 +155,15 @@ st.markdown(" · ".join(f"**{g}**: {int(n):,} images" for g, n in zip(hs.groups,
             + f" — {H.METHODS[method]}, {grid} × {grid} cells of {512 / grid:g} px")
 
 st.subheader("Annotations per class and group")
-st.dataframe(H.summary_table(hs), width="stretch")
-table_download_ui(H.summary_table(hs), name=f"heatmap_counts_{by}", key="hm_summary_table",
+summary = H.summary_table(hs)
+st.dataframe(summary, width="stretch")
+table_download_ui(summary, name=f"heatmap_counts_{by}", key="hm_summary_table",
                   caption="Annotations and images with each class, per group.")
 st.caption("Annotations placed on the maps, and images holding at least one of them, per class and group.")
 
 st.subheader("Class × group")
-chart_ui(H.small_multiples_figure(hs, how=how, scale=scale, colours=colours), name=f"heatmaps_{method}_{by}_{how}",
+chart_ui(cached_small_multiples(key, hs, (method, grid, by, *fold_args), how, scale, colours),
+         name=f"heatmaps_{method}_{by}_{how}",
          key="hm_grid_chart", aspect=0.6, wide=True)
 st.caption(f"Rows: {H.GROUPINGS[by]}; columns: classes in the order of the authors' figure. Colour: "
            f"{H.VALUE_LABELS[how]}{' (log scale)' if scale == 'log' else ''}, one scale per class column (shared by "

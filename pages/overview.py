@@ -7,13 +7,13 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from xami_core import metadata, stats
+from xami_core import gallery, metadata, stats
 from xami_core.figures import class_distribution_figure, filter_figure
 from xami_core.loader import source_fingerprint
 from xami_core.model import XamiDataError
 from xami_core.published import published_comparison
-from xami_core.st_cache import cached_obs_info, cached_overlay_png
-from xami_ui.context import current_dataset, current_palette, dataset_key
+from xami_core.st_cache import cached_obs_info
+from xami_ui.context import current_dataset, current_palette
 from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.sidebar import current_obs_info_path
 
@@ -147,13 +147,12 @@ with st.expander(f"Images without artefacts ({len(empty)}): hard negatives kept 
     st.dataframe(empty, width="stretch", hide_index=True)
 
 st.subheader("Example frames")
-st.caption("Frames that together show every class, masks in the class colours.")
+st.caption("Frames chosen to show as many classes as possible, masks in the class colours (drawn as in the Gallery).")
 images = ds.images.set_index("image_id")
-frames = st.columns(4)
-for col, image_id in zip(frames, stats.example_images(ds, n=4)):
+examples = stats.example_images(ds, n=4)
+pictures = gallery.thumbnails(ds, examples, gallery.ThumbOptions(size=384, palette=palette))
+for col, image_id, png in zip(st.columns(4), examples, pictures):
     row = images.loc[image_id]
-    png = cached_overlay_png(row["path"], dataset_key(), int(image_id), ds.annotations_of(image_id),
-                             int(row["width"]), int(row["height"]), palette, 384, labels=False)
     names = ", ".join(sorted(row["classes"])) or "no artefact"
     col.image(png, caption=f"{row['obs_id']} ({row['filter_name']}, {row['split']}): {names}", width="stretch")
 

@@ -273,12 +273,6 @@ def test_full_overlay_is_full_resolution_and_survives_a_missing_file(tmp_path):
     assert cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).shape == (80, 120, 3)
 
 
-def test_overlay_png_thumb(tmp_path):
-    cv2.imwrite(str(tmp_path / "f.jpg"), np.full((512, 512), 80, np.uint8))
-    png = overlay.overlay_png(tmp_path / "f.jpg", ONE, 512, 512, None, thumb=128)
-    assert cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).shape == (128, 128, 3)
-
-
 def test_placeholder_says_what_is_missing():
     img = overlay.placeholder_frame(300, 200, "image file missing")
     assert img.shape == (200, 300) and img[0, 150] == overlay.PLACEHOLDER_GREY and img.max() >= 150

@@ -632,9 +632,8 @@ def _extremes(values: np.ndarray) -> tuple[float, float]:
     return (float(pos.max()), float(pos.min())) if pos.size else (1.0, 1.0)
 
 
-def _frame_axes(fig: go.Figure, frame_px: int, row: int | None = None, col: int | None = None,
-                titles: bool = True, ticks: bool = True) -> None:
-    """Pixel axes 0..frame_px, y down like the image."""
+def _frame_axis_props(frame_px: int, titles: bool = True, ticks: bool = True) -> tuple[dict, dict]:
+    """x and y axis settings for pixel axes 0..frame_px, y down like the image."""
     step = frame_px // 4 if frame_px % 4 == 0 else None
     vals = [i * step for i in range(5)] if step else None
     xa = {"range": [0, frame_px], "constrain": "domain", "showgrid": False, "zeroline": False, "mirror": True,
@@ -644,6 +643,13 @@ def _frame_axes(fig: go.Figure, frame_px: int, row: int | None = None, col: int 
     if titles:
         xa["title"] = {"text": "x (px)"}
         ya["title"] = {"text": "y (px)"}
+    return xa, ya
+
+
+def _frame_axes(fig: go.Figure, frame_px: int, row: int | None = None, col: int | None = None,
+                titles: bool = True, ticks: bool = True) -> None:
+    """Pixel axes 0..frame_px, y down like the image."""
+    xa, ya = _frame_axis_props(frame_px, titles, ticks)
     fig.update_xaxes(**xa, row=row, col=col)
     fig.update_yaxes(**ya, row=row, col=col)
 
@@ -733,20 +739,25 @@ def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "lin
                                    tickfont={"size": 10}, nticks=4)}})
         for i, grp in enumerate(groups):
             g = hs.groups.index(grp)
+            # On a log scale z holds log10 values, so hover reads the value from customdata.
+            value = "customdata" if scale == "log" else "z"
             fig.add_trace(_heatmap_trace(_scaled(values[g, c], scale), frame_px, coloraxis=axis,
-                                         customdata=values[g, c].astype(np.float32),
+                                         customdata=values[g, c].astype(np.float32) if scale == "log" else None,
                                          hovertemplate=f"{grp} · {cls}<br>pixel x %{{x:.0f}}, y %{{y:.0f}}<br>"
-                                                       f"{_value_label(how)}: %{{customdata:{'.1%' if how == 'share' else '.3g'}}}"
+                                                       f"{_value_label(how)}: %{{{value}:{'.1%' if how == 'share' else '.3g'}}}"
                                                        "<extra></extra>"),
                           row=i + 1, col=j + 1)
+    # All panels' axes in one layout update: per-panel update calls grow with the square of the panels.
+    xa, ya = _frame_axis_props(frame_px, titles=False, ticks=True)
+    axes = {}
     for i in range(rows):
         for j in range(cols):
-            # Tick labels on the outer panels only, as in a printed figure.
-            _frame_axes(fig, frame_px, row=i + 1, col=j + 1, titles=False, ticks=True)
-            fig.update_xaxes(showticklabels=i == rows - 1, row=i + 1, col=j + 1)
-            fig.update_yaxes(showticklabels=j == 0, row=i + 1, col=j + 1)
             n = i * cols + j + 1
-            fig.update_yaxes(scaleanchor=f"x{'' if n == 1 else n}", scaleratio=1, row=i + 1, col=j + 1)
+            suffix = "" if n == 1 else str(n)
+            # Tick labels on the outer panels only, as in a printed figure.
+            axes[f"xaxis{suffix}"] = dict(xa, showticklabels=i == rows - 1)
+            axes[f"yaxis{suffix}"] = dict(ya, showticklabels=j == 0, scaleanchor=f"x{suffix}", scaleratio=1)
+    fig.update_layout(axes)
     fig.update_annotations(font={"size": 12})
     scale_note = ", log scale" if scale == "log" else ""
     fig.update_layout(title={"text": f"Colour: {VALUE_LABELS[how]}{scale_note} · {METHODS[hs.method]} · "

@@ -450,16 +450,6 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     return cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
 
 
-def overlay_png(path: str | Path, annotations: pd.DataFrame, width: int, height: int,
-                colours: Colours = None, thumb: int | None = None, **options: object) -> bytes:
-    """PNG bytes of a frame with its overlay, optionally shrunk to `thumb` pixels."""
-    frame = read_frame(path, width, height)
-    out = render_overlay(frame, annotations, colours, scale=frame.shape[1] / width, **options)
-    if thumb:
-        out = cv2.resize(out, (thumb, max(1, round(thumb * out.shape[0] / out.shape[1]))), interpolation=cv2.INTER_AREA)
-    return encode_png(out)
-
-
 def full_overlay(path: str | Path, annotations: pd.DataFrame, width: int, height: int, colours: Colours = None, *,
                  stretch: str = DEFAULT_STRETCH, limits: str = DEFAULT_LIMITS, lower: float = DEFAULT_LOWER,
                  upper: float = DEFAULT_UPPER,

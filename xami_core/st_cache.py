@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from . import overlay
 from .loader import load_dataset
-from .model import PALETTES, Dataset
+from .model import Dataset
 
 
 @st.cache_data(show_spinner="Loading dataset…", max_entries=8)
@@ -15,14 +15,6 @@ def cached_dataset(path: str, source: str, synthetic: bool, fingerprint: tuple) 
     """Load a dataset once per (path, content fingerprint)."""
     del fingerprint  # part of the cache key only: an edited file changes it
     return load_dataset(path, source=source, synthetic=synthetic)
-
-
-@st.cache_data(show_spinner=False, max_entries=2048)
-def cached_overlay_png(path: str, ds_key: str, image_id: int, _annotations: pd.DataFrame, width: int, height: int,
-                       palette: str, thumb: int | None, labels: bool = False) -> bytes:
-    """PNG of a frame with its overlay, computed once per image, palette and size."""
-    del ds_key, image_id  # cache key: the annotations come from that dataset and image
-    return overlay.overlay_png(path, _annotations, width, height, PALETTES[palette], thumb=thumb, labels=labels)
 
 
 # --- folds (issue 4: pages/folds.py) -------------------------------------------------------
@@ -94,3 +86,15 @@ def figure_server() -> bool:
     except _export.FigureExportError:
         return False  # render_figure then explains what is missing
     return True
+
+
+@st.cache_data(show_spinner="Drawing the maps…", max_entries=16)
+def cached_small_multiples(ds_key: str, _hs: _heatmaps.HeatmapSet, view: tuple, how: str, scale: str,
+                           colours: str) -> go.Figure:
+    """The class x group figure, built once per heatmap view (`view`: the arguments of `cached_heatmaps`).
+
+    plotly validates every panel's settings, which takes a good part of a second; a rerun that
+    only changes the single map below reuses this figure.
+    """
+    del ds_key, view  # cache key: they identify `_hs`
+    return _heatmaps.small_multiples_figure(_hs, how=how, scale=scale, colours=colours)

@@ -93,8 +93,9 @@ def table_download_ui(table: pd.DataFrame, name: str, key: str, caption: str | N
                       percent_columns: tuple[str, ...] = (), index: bool = True) -> None:
     """CSV and LaTeX (booktabs) downloads of a table, side by side."""
     row = st.container(horizontal=True)
-    row.download_button("CSV", data=table_to_csv(table, index=index), file_name=f"{name}.csv", mime="text/csv",
+    # The files are made only when a button is pressed, not on every rerun.
+    row.download_button("CSV", data=lambda: table_to_csv(table, index=index), file_name=f"{name}.csv", mime="text/csv",
                        icon=":material/table:", key=f"{key}_csv", on_click="ignore")
-    latex = table_to_latex(table, caption=caption, label=f"tab:xami-{name}", index=index, percent_columns=percent_columns)
-    row.download_button("LaTeX", data=latex, file_name=f"{name}.tex", mime="text/x-tex", icon=":material/functions:",
+    row.download_button("LaTeX", data=lambda: table_to_latex(table, caption=caption, label=f"tab:xami-{name}", index=index,
+                                                              percent_columns=percent_columns), file_name=f"{name}.tex", mime="text/x-tex", icon=":material/functions:",
                        key=f"{key}_tex", on_click="ignore", help="A booktabs table; needs \\usepackage{booktabs}.")
