@@ -10,7 +10,7 @@ import streamlit as st
 from xami_core import gallery, overlay, stretch
 from xami_core.figures_overlay import overlay_figure
 from xami_core.folds import AUTHORS_K, AUTHORS_SEED, PARTS
-from xami_core.model import FILTERS, XamiDataError, class_colour_hex
+from xami_core.model import XamiDataError, class_colour_hex, filter_label
 from xami_core.st_cache import cached_folds
 from xami_ui.context import current_dataset, current_palette, dataset_key
 from xami_ui.export import chart_ui
@@ -69,11 +69,6 @@ def _open(image_id: int | None, back_to_page: int | None = None) -> None:
         st.query_params["image"] = str(image_id)
 
 
-def _filter_label(letter: str) -> str:
-    name, nm = FILTERS.get(letter, (letter, None))
-    return f"{name} ({nm:.0f} nm)" if nm else f"{name} (broad band)"
-
-
 def filters_ui() -> gallery.GalleryFilter:
     """Sidebar filter widgets; returns the filter they define."""
     bar = st.sidebar
@@ -92,7 +87,7 @@ def filters_ui() -> gallery.GalleryFilter:
                       format_func=gallery.EMPTY_MODE_LABELS.get, on_change=_first_page,
                       help="About 5 % of XAMI frames have no annotation on purpose (hard negatives).")
     filters = bar.multiselect("XMM-OM filter", gallery.filter_choices(ds), key=K["filters"], on_change=_first_page,
-                              format_func=_filter_label)
+                              format_func=filter_label)
     splits = bar.multiselect("Split", ds.splits, key=K["split"], on_change=_first_page)
     fold = bar.selectbox("Fold part", FOLD_CHOICES, key=K["fold"], on_change=_first_page,
                          format_func=lambda v: "any" if v == ANY else f"fold {v[0]} · {v[1]}",

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .model import CLASS_NAMES, FALLBACK_COLOUR
+from .model import CLASS_NAMES, FALLBACK_COLOUR, rgb_to_hex
 from .overlay import (
+    ink_colour,
     Colours,
     place_labels,
     encode_png,
@@ -82,7 +83,7 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
         text = hover_text(cls, ann_id, kind, float(area.get(ann_id, np.nan)), one.box[0])
         legend = cls not in shown_legend
         shown_legend.add(cls)
-        common = dict(legendgroup=cls, name=cls, showlegend=legend, hoverlabel=dict(bgcolor=_rgba(colour, 0.95), font=dict(color=_ink_hex(colour))))
+        common = dict(legendgroup=cls, name=cls, showlegend=legend, hoverlabel=dict(bgcolor=_rgba(colour, 0.95), font=dict(color=rgb_to_hex(ink_colour(colour)))))
         if kind == "box":
             xs, ys = _closed_path([np.array([[bx, by], [bx + bw, by], [bx + bw, by + bh], [bx, by + bh]])])
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=_rgba(colour, 0.04),
@@ -125,11 +126,6 @@ def _label_chips(chips: list[tuple[str, tuple[int, int, int], tuple[int, int, in
     rects = [(int(len(t) * 6.3 * per_px) + 4, int(17 * per_px), 0, 0) for t, _, _ in chips]
     spots = place_labels(rects, [a for _, _, a in chips], width, height)
     return [dict(x=x, y=y, xref="x", yref="y", text=text, showarrow=False, xanchor="left", yanchor="top",
-                 font=dict(size=11, color=_ink_hex(colour)), bgcolor=_rgba(colour, 0.9), bordercolor="black",
+                 font=dict(size=11, color=rgb_to_hex(ink_colour(colour))), bgcolor=_rgba(colour, 0.9), bordercolor="black",
                  borderwidth=1, borderpad=1)
             for (text, colour, _), (x, y) in zip(chips, spots)]
-
-
-def _ink_hex(colour: tuple[int, int, int]) -> str:
-    luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
-    return "black" if luminance > 110 else "white"

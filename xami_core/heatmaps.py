@@ -46,7 +46,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from pycocotools import mask as mask_utils
 
-from .model import FILTER_ORDER, FILTERS, SPLIT_ORDER, Dataset, XamiDataError
+from .model import FILTER_ORDER, SPLIT_ORDER, Dataset, XamiDataError, filter_label
 from .tables import rle_to_compressed
 
 if TYPE_CHECKING:
@@ -362,12 +362,6 @@ def method_runs(images: pd.DataFrame, annotations: pd.DataFrame, method: str, gr
 
 
 # --- groups ------------------------------------------------------------------------------------
-
-def filter_label(letter: str) -> str:
-    """A filter's display label, e.g. "UVW1 (291 nm)"."""
-    name, nm = FILTERS.get(letter, (letter, None))
-    return f"{name} ({nm:.0f} nm)" if nm else f"{name} (broad band)"
-
 
 def group_labels(images: pd.DataFrame, by: str | Mapping[int, str] | pd.Series) -> tuple[pd.Series, tuple[str, ...]]:
     """Group of each image (Series indexed like `images`, None = excluded) and the group order.

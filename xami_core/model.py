@@ -53,6 +53,12 @@ FILTERS: dict[str, tuple[str, float | None]] = {
 # Display order: by wavelength, long to short, the broad-band white filter last.
 FILTER_ORDER: tuple[str, ...] = ("V", "B", "U", "L", "M", "S", "W")
 
+def filter_label(letter: str) -> str:
+    """A filter's display label from its file-name letter, e.g. "UVW1 (291 nm)" or "White (broad band)"."""
+    name, nm = FILTERS.get(letter, (letter, None))
+    return f"{name} ({nm:.0f} nm)" if nm else f"{name} (broad band)"
+
+
 SPLIT_ORDER: tuple[str, ...] = ("train", "valid", "test", "all")
 
 XAMI_LICENCE = "CC BY-NC 3.0 IGO"

@@ -262,7 +262,7 @@ def _dashed_segments(x0: float, y0: float, x1: float, y1: float, dash: float = D
     return segs
 
 
-def _ink(colour: RGB) -> RGB:
+def ink_colour(colour: RGB) -> RGB:
     """Black or white text, whichever reads better on `colour`."""
     luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
     return (0, 0, 0) if luminance > 110 else (255, 255, 255)
@@ -421,7 +421,7 @@ def render_overlay(image: np.ndarray, annotations: pd.DataFrame | Shapes, colour
             # A chip in the class colour with a thin dark rim reads on bright and dark sky alike.
             cv2.rectangle(out, (x, y), (x + cw - 1, y + ch - 1), colour, -1)
             cv2.rectangle(out, (x, y), (x + cw - 1, y + ch - 1), (0, 0, 0), 1)
-            cv2.putText(out, text, (x + pad, y + pad + th), FONT, fs, _ink(colour), thick, cv2.LINE_AA)
+            cv2.putText(out, text, (x + pad, y + pad + th), FONT, fs, ink_colour(colour), thick, cv2.LINE_AA)
     return out
 
 
