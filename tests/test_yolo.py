@@ -150,8 +150,16 @@ def _tiny_yolo(root: Path, label_text: str, names: object = None, size: tuple[in
         ("2 0.1 0.1", "line 2", "found 2", "error"),
         # a non-finite value
         ("2 0.1 nan 0.5 0.1 0.5 0.5", "line 2", "expected finite coordinates", "error"),
-        # pixel coordinates instead of normalised ones: kept, with a warning
-        ("2 10 10 30 10 30 20", "line 2", "expected coordinates normalised to 0..1, found 10..30; kept", "warning"),
+        # slightly outside 0..1 (an exporter's rounding at the edge): kept, with a warning
+        ("2 -0.05 0.1 0.5 0.1 0.5 0.5", "line 2", "expected coordinates normalised to 0..1, found -0.05..0.5; kept",
+         "warning"),
+        # pixel coordinates instead of normalised ones: far outside the frame, so skipped (a
+        # vertex at 30 frame widths would send the rasteriser into a canvas 30 times the frame)
+        ("2 10 10 30 10 30 20", "line 2", "found 10..30, far outside the frame (allowed -1..2); line skipped", "error"),
+        # a value far above 1 (the huge-coordinate case in YOLO form): skipped before any rasterising
+        ("2 0.1 0.1 4e5 6e5 0.5 0.5", "line 2", "far outside the frame", "error"),
+        # a box whose size is negative
+        ("2 0.5 0.5 -0.2 0.2", "line 2", "far outside the frame", "error"),
     ],
 )
 def test_bad_lines_become_problems(tmp_path, line, record, message, severity):

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 import yaml
-from PIL import Image, UnidentifiedImageError
 
 from .coco import SplitRecords
+from .image_files import FILE_OK, probe_images
+from .limits import MAX_POLYGON_VERTICES, YOLO_COORD_MAX, YOLO_COORD_MIN
 from .model import CLASS_IDS, PARENT_CATEGORY, Problem
 
 DATA_FILE = "data.yaml"
@@ -79,15 +80,6 @@ def _split_dirs(root: Path, data: dict, file: str, problems: list[Problem]) -> l
     return [(name, folder) for folder, name in found.items()]
 
 
-def _image_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) from the image header only (no pixel decoding)."""
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except (OSError, UnidentifiedImageError, ValueError):
-        return None
-
-
 def _parse_label_file(path: Path, width: int, height: int, yolo_to_cat: dict[int, int], image_index: int,
                       problems: list[Problem], next_id: int) -> list[dict[str, Any]]:
     """The annotations of one label file, in pixel coordinates; bad lines become problems."""
@@ -121,9 +113,22 @@ def _parse_label_file(path: Path, width: int, height: int, yolo_to_cat: dict[int
             problems.append(Problem(file, record, f"expected an even number (at least {MIN_POLYGON_NUMBERS}) of polygon "
                                                   f"coordinates or 4 box numbers, found {n}"))
             continue
+        if n == BOX_NUMBERS:  # centre and size: the box's corners are what must lie near the frame
+            values_at = np.concatenate((values[:2] - values[2:] / 2, values[:2] + values[2:] / 2))
+        else:
+            values_at = values
+        if values_at.min() < YOLO_COORD_MIN or values_at.max() > YOLO_COORD_MAX or (n == BOX_NUMBERS and values[2:].min() < 0):
+            # Far outside the frame: it would send the rasteriser into a canvas of that size.
+            problems.append(Problem(file, record, f"expected coordinates normalised to 0..1, found "
+                                                  f"{values.min():.4g}..{values.max():.4g}, far outside the frame "
+                                                  f"(allowed {YOLO_COORD_MIN:g}..{YOLO_COORD_MAX:g}); line skipped"))
+            continue
         if values.min() < -EDGE_TOLERANCE or values.max() > 1 + EDGE_TOLERANCE:
             problems.append(Problem(file, record, f"expected coordinates normalised to 0..1, found "
                                                   f"{values.min():.4g}..{values.max():.4g}; kept", "warning"))
+        if n // 2 > MAX_POLYGON_VERTICES:
+            problems.append(Problem(file, record, f"more than {MAX_POLYGON_VERTICES:,} vertices; line skipped"))
+            continue
         ann: dict[str, Any] = {"coco_id": next_id + len(out), "coco_image_id": image_index,
                                "category_id": yolo_to_cat[cls], "area": None, "parts": None, "rle": None}
         if n == BOX_NUMBERS:  # a box-only instance: centre and size
@@ -148,13 +153,24 @@ def _read_split(split: str, folder: Path, yolo_to_cat: dict[int, int], cats: lis
     labels = {p.stem: p for p in label_dir.glob("*.txt")} if label_dir.is_dir() else {}
     if not label_dir.is_dir():
         recs.problems.append(Problem(str(label_dir), "folder", "labels/ folder missing; images load without annotations", "warning"))
-    for index, path in enumerate(images):
-        size = _image_size(path)
-        if size is None:
-            recs.problems.append(Problem(str(path), "image", "cannot read the image size (not an image, or damaged); skipped"))
+    probe = probe_images(image_dir, [p.name for p in images])
+    for index, (path, row) in enumerate(zip(images, probe.itertuples(index=False))):
+        if row.file_status != FILE_OK:
+            detail = f" ({row.file_detail})" if row.file_detail else ""
+            recs.problems.append(Problem(str(path), "image", f"cannot read the image size: the file is "
+                                                             f"{row.file_status}{detail}; image and labels skipped"))
+            labels.pop(path.stem, None)
             continue
-        width, height = size
-        recs.images.append({"coco_id": index, "file_name": path.name, "width": int(width), "height": int(height)})
+        if row.exif_orientation not in (0, 1):
+            recs.problems.append(Problem(str(path), "image", f"the file carries EXIF orientation {row.exif_orientation}; "
+                                                             "it is shown as stored (not rotated), as the labels' "
+                                                             "coordinates assume", "warning"))
+        width, height = int(row.file_width), int(row.file_height)
+        # YOLO has no declared size: the file's header is the only one.
+        recs.images.append({"coco_id": index, "file_name": path.name, "width": width, "height": height,
+                            "declared_width": width, "declared_height": height, "size_problem": None,
+                            "path": row.path, "file_status": row.file_status,
+                            "exif_orientation": int(row.exif_orientation)})
         label = labels.pop(path.stem, None)
         if label is not None:  # no label file: an image without artefacts (a hard negative)
             recs.annotations.extend(_parse_label_file(label, width, height, yolo_to_cat, index, recs.problems,
