@@ -10,11 +10,15 @@ import time
 import urllib.request
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "tests" / "screenshots"
 CHROMIUM = os.environ.get("XAMI_CHROMIUM", "/usr/bin/chromium")
+# Generous waits for content: a 2-core CI box running Streamlit, Chromium and kaleido can take many
+# seconds to draw a chart. Playwright's own defaults are 30 s for waits and 5 s for expect().
+WAIT_MS = 60_000
+expect.set_options(timeout=WAIT_MS)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 
@@ -37,7 +41,8 @@ class Server:
                "--browser.gatherUsageStats", "false"]
         if args:
             cmd += ["--", *args]
-        self.log = open(ROOT / "tests" / "screenshots" / f"server-{self.port}.log", "w")  # noqa: SIM115
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # git ignores it: a fresh clone has none
+        self.log = open(SCREENSHOTS / f"server-{self.port}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -69,9 +74,10 @@ class Browser:
         self._pw = sync_playwright().start()
         self._browser = self._pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         self.context = self._browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        self.context.set_default_timeout(WAIT_MS)  # every wait_for, click, goto and wait_for_function
         self.page: Page = self.context.new_page()
 
-    def open(self, path: str = "", wait_for: str | None = None, timeout: float = 60_000) -> Page:
+    def open(self, path: str = "", wait_for: str | None = None, timeout: float = WAIT_MS) -> Page:
         """Load a page of the app and wait until the app has finished running."""
         self.page.goto(f"{self.server.url}/{path.lstrip('/')}")
         if wait_for:
@@ -79,7 +85,7 @@ class Browser:
         self.settle(timeout)
         return self.page
 
-    def settle(self, timeout: float = 60_000) -> None:
+    def settle(self, timeout: float = WAIT_MS) -> None:
         """Wait for the script run to finish (Streamlit shows a status widget while running)."""
         self.page.wait_for_timeout(300)
         self.page.wait_for_function(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,7 +15,14 @@ _CACHE = Path(tempfile.mkdtemp(prefix="xami-test-cache-"))
 os.environ["XAMI_CACHE"] = str(_CACHE)
 os.environ.pop("XAMI_DATA", None)
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# A cut-down copy of the authors' obs_info_1024_all.json (see tests/data/README.md).
+OBS_INFO_COPY = Path(__file__).resolve().parent / "data" / "obs_info_1024_cut.json"
+OBS_INFO_COPY_RECORDS = 103
+
+
+def pytest_unconfigure(config):
+    """Remove this run's temp cache (also after --collect-only or an interrupted run)."""
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -56,7 +56,7 @@ def _bar() -> go.Figure:
 def test_paper_theme_is_white_serif_and_sized():
     size = E.ExportSize(88, 60)
     out = E.paper_figure(_bar(), size, title=None)
-    assert out.layout.width, out.layout.height == size.layout_px()
+    assert (out.layout.width, out.layout.height) == size.layout_px() == (333, 227)  # 88 x 60 mm at 96 px per inch
     assert "serif" in out.layout.font.family and out.layout.font.size == E.PAPER_FONT_PX
     assert out.layout.paper_bgcolor == "white" and out.layout.plot_bgcolor == "white"
     assert out.layout.title.text is None  # the caption carries it

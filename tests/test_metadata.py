@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests import builders as b
-from tests.conftest import SHARED
+from tests.conftest import OBS_INFO_COPY, OBS_INFO_COPY_RECORDS
 from tests.test_hub import StubHub
 from xami_core import XamiDataError
 from xami_core import metadata as m
 from xami_core.tables import build_dataset
 
-REFERENCE = SHARED / "reference" / "obs_info_1024_all.json"
+# A real copy, cut down (tests/data/README.md): the file format and values exactly as the authors publish them.
+REFERENCE = OBS_INFO_COPY
 RAW_PATH = "/ESA-Datalabs/XAMI-dataset/main/xami_dataset/obs_info_1024_all.json"
 
 
@@ -38,10 +40,11 @@ def _images(names_by_split: dict[str, list[str]]) -> pd.DataFrame:
 def test_reads_the_real_reference_copy():
     raw = json.loads(REFERENCE.read_text())
     meta = m.read_obs_info(REFERENCE)
-    assert len(meta.table) == len(raw) == 1000 and meta.problems == ()
+    assert len(meta.table) == len(raw) == OBS_INFO_COPY_RECORDS and meta.problems == ()
     assert list(meta.table.columns) == ["obs_key", "ra_deg", "dec_deg", "exposure_s", "pa_deg"]
+    assert meta.table["obs_key"].tolist() == [k.removesuffix(".fits") for k in raw]  # every record, in file order
     table = meta.table.set_index("obs_key")
-    for key in list(raw)[::97]:  # every 97th entry, against the JSON read independently
+    for key in raw:  # every entry, against the JSON read independently
         rec = raw[key]
         row = table.loc[key.removesuffix(".fits")]
         assert (row["ra_deg"], row["dec_deg"], row["exposure_s"], row["pa_deg"]) == (
@@ -220,9 +223,12 @@ def test_sky_map_figure_plots_every_pointing_by_filter():
         pos = m.sky_positions(images, frame)
         fig = m.sky_map_figure(pos, frame)
         points = [t for t in fig.data if t.mode == "markers"]
-        assert sum(len(t.x) for t in points) == len(pos) == 1000
-        # legend in wavelength order, named with the filter and its wavelength
-        assert [t.name for t in points][:3] == ["V (543 nm)", "B (450 nm)", "U (344 nm)"]
+        assert sum(len(t.x) for t in points) == len(pos) == OBS_INFO_COPY_RECORDS
+        # legend in wavelength order, named with the filter and its wavelength; every filter of the copy
+        assert [t.name for t in points] == ["V (543 nm)", "B (450 nm)", "U (344 nm)", "UVW1 (291 nm)", "UVM2 (231 nm)",
+                                            "UVW2 (212 nm)", "White (broad band)"]
+        per_filter = Counter(key.removesuffix(".fits")[-1] for key in json.loads(REFERENCE.read_text()))
+        assert [len(t.x) for t in points] == [per_filter[f] for f in "VBULMSW"]
         first = pos[pos["filter_letter"] == "V"]
         x, y = m.hammer_aitoff(first["lon_deg"].to_numpy(), first["lat_deg"].to_numpy())
         np.testing.assert_allclose(points[0].x, x)
@@ -235,9 +241,10 @@ def test_exposure_figure_bars_sum_to_the_images():
     meta = m.read_obs_info(REFERENCE).table
     images = meta.assign(split="train", has_metadata=True)
     fig = m.exposure_figure(m.exposure_histogram(images))
-    assert sum(sum(t.y) for t in fig.data) == 1000
+    assert sum(sum(t.y) for t in fig.data) == OBS_INFO_COPY_RECORDS
     assert fig.layout.xaxis.title.text.startswith("exposure time (s")
-    assert "1 000" in [t.replace("\u2009", " ") for t in fig.layout.xaxis.ticktext]
+    ticks = [t.replace("\u2009", " ") for t in fig.layout.xaxis.ticktext]
+    assert "1 000" in ticks and "100 000" in ticks  # the copy spans 800 s to 123 200 s
 
 
 # ---------------------------------------------------------------- where the file comes from
@@ -259,10 +266,11 @@ def test_download_once_then_from_the_cache(github):
     with pytest.raises(XamiDataError, match="has not been downloaded yet"):
         m.load_obs_metadata(download=False)
     meta = m.load_obs_metadata()
-    assert len(meta.table) == 1000 and meta.source == github.url + RAW_PATH
+    assert len(meta.table) == OBS_INFO_COPY_RECORDS and meta.source == github.url + RAW_PATH
     assert github.count("GET") == 1
     assert m.obs_info_source().path == m.cached_obs_info_path()
-    assert len(m.load_obs_metadata(download=False).table) == 1000
+    assert len(m.load_obs_metadata(download=False).table) == OBS_INFO_COPY_RECORDS
+    assert m.cached_obs_info_path().read_bytes() == REFERENCE.read_bytes()  # cached as served
     assert github.count("GET") == 1  # the second time: no request
 
 

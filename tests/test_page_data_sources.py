@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from tests.apptest import page_test, table_with, texts
-from tests.conftest import SHARED
+from tests.conftest import OBS_INFO_COPY
 from tests.test_hub import StubHub, archives, hub_env, no_internet, padded, point_hf_at  # noqa: F401 - fixtures
 from xami_core import XamiDataError, load_dataset
 from xami_core import archive as archive_mod
@@ -19,7 +19,7 @@ from xami_core import metadata as meta_mod
 from xami_core.model import XAMI_LICENCE
 from xami_ui import sidebar
 
-REFERENCE = SHARED / "reference" / "obs_info_1024_all.json"
+REFERENCE = OBS_INFO_COPY  # a cut-down real copy (tests/data/README.md)
 RAW_PATH = "/ESA-Datalabs/XAMI-dataset/main/xami_dataset/obs_info_1024_all.json"
 # Metadata for the stand-in data: its three train observations (S01000000{00,01,02}_L), not the valid one.
 TINY_OBS_INFO = {f"S{100000000 + i:010d}_L.fits": {"EXPOSURE": 1000.0 * (i + 1), "RA": 10.0 + 100 * i, "DEC": -20.0 + 20 * i,
@@ -329,7 +329,7 @@ def slow_hub(archives, tmp_path):  # noqa: F811
 
     server = StubHub({"xami_dataset.zip": padded(archives["xami_dataset.zip"], 6.0)},
                      raw={RAW_PATH: json.dumps(TINY_OBS_INFO).encode()})
-    server.bytes_per_second = 1.0e6
+    server.bytes_per_second = 0.4e6  # 15 s for 6 MB: the 1-5.9 MB progress text shows for about 12 s
     env = hub_env(server, tmp_path / "hf") | {meta_mod.OBS_INFO_URL_ENV: server.url + RAW_PATH}
     env.pop(meta_mod.OBS_INFO_PATH_ENV, None)
     app = Server(env=env)
@@ -349,9 +349,9 @@ def test_hub_download_with_progress_in_chromium(slow_hub):
         assert page.get_by_text("Not downloaded yet").is_visible()
         page.get_by_role("button", name="Download xami_dataset.zip").click()
         bar = page.locator("[data-testid='stMain'] [data-testid='stProgress']")
-        bar.wait_for(timeout=30_000)
+        bar.wait_for(timeout=60_000)
         # Wait for real progress: some megabytes done, not yet all, with a rate.
-        page.get_by_text(re.compile(r"Downloading: [1-5]\.\d of 6\.\d MB \(\d+%\), \d+\.\d MB/s")).wait_for(timeout=30_000)
+        page.get_by_text(re.compile(r"Downloading: [1-5]\.\d of 6\.\d MB \(\d+%\), \d+\.\d MB/s")).wait_for(timeout=60_000)
         browser.screenshot("hub_download_progress")
         assert page.get_by_text("Downloading xami_dataset.zip from iulia-elisa/XAMI-dataset").is_visible()
         assert page.get_by_role("button", name="Download xami_dataset.zip").is_disabled()  # a click would interrupt it

@@ -4,6 +4,7 @@ sample's COCO files) and in a real browser (charts drawn, widgets changed, an ex
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import zipfile
@@ -31,9 +32,11 @@ FILTER_NAMES = {"V": "V", "B": "B", "U": "U", "L": "UVW1", "M": "UVM2", "S": "UV
 # --- an independent computation from the sample's COCO files ----------------------------------
 
 
+@functools.cache
 def sample_rows() -> tuple[list[dict], list[str]]:
     """Per image, pooled train then valid in JSON order: file name, split, category ids of its
-    annotations, the authors' label string, the filter letter; and the class names by id."""
+    annotations, the authors' label string, the filter letter; and the class names by id.
+    Read once, on first use: collecting the tests must not build the sample."""
     from xami_core import sample_root
 
     rows, names = [], {}
@@ -50,22 +53,20 @@ def sample_rows() -> tuple[list[dict], list[str]]:
     return rows, [names[c] for c in CLASS_IDS]
 
 
-ROWS, CLASSES = sample_rows()
-
-
 def expected_folds(method: str, k: int = 4, seed: int = 42) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, valid) row positions per fold, from sklearn / iterstrat called directly."""
+    rows, _ = sample_rows()
     if method == "published":
-        parts = [np.array([i for i, r in enumerate(ROWS) if r["split"] == p]) for p in ("train", "valid")]
+        parts = [np.array([i for i, r in enumerate(rows) if r["split"] == p]) for p in ("train", "valid")]
         return [(parts[0], parts[1])]
-    x = np.arange(len(ROWS)).reshape(-1, 1)
-    labels = np.array([r["label"] for r in ROWS])
+    x = np.arange(len(rows)).reshape(-1, 1)
+    labels = np.array([r["label"] for r in rows])
     if method == "stratified":
         splits = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(x, labels)
     elif method == "kfold":
         splits = KFold(n_splits=k, shuffle=True, random_state=seed).split(x, labels)
     else:
-        y = np.array([[c in r["cats"] for c in CLASS_IDS] for r in ROWS], dtype=int)
+        y = np.array([[c in r["cats"] for c in CLASS_IDS] for r in rows], dtype=int)
         splits = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(x, y)
     return [(np.asarray(tr), np.asarray(va)) for tr, va in splits]
 
@@ -73,13 +74,14 @@ def expected_folds(method: str, k: int = 4, seed: int = 42) -> list[tuple[np.nda
 def expected_balance(folds: list[tuple[np.ndarray, np.ndarray]], measure: str = "images") -> list[dict]:
     """Per fold: sizes, class counts and shares per part, the authors' mean |d| (keys '0'..'5'),
     the largest |d| and its class, and a chi-square p computed by hand."""
+    rows, classes = sample_rows()
     out = []
     for tr, va in folds:
         counts, shares = {}, {}
         for part, idx in (("train", tr), ("valid", va)):
             c = Counter()
             for i in idx:
-                c.update(set(ROWS[i]["cats"]) if measure == "images" else ROWS[i]["cats"])
+                c.update(set(rows[i]["cats"]) if measure == "images" else rows[i]["cats"])
             total = sum(c.values())
             counts[part] = [c[cid] for cid in CLASS_IDS]
             shares[part] = [c[cid] / total for cid in CLASS_IDS]
@@ -90,7 +92,7 @@ def expected_balance(folds: list[tuple[np.ndarray, np.ndarray]], measure: str = 
         chi2 = float(((table - expected) ** 2 / expected).sum())
         out.append({"train": len(tr), "valid": len(va), "counts": counts, "shares": shares,
                     "authors": sum(diffs) / 6,  # their six keys '0'..'5'; '0' is never used
-                    "max": max(diffs), "max_class": CLASSES[int(np.argmax(diffs))],
+                    "max": max(diffs), "max_class": classes[int(np.argmax(diffs))],
                     "p": float(chi2_dist.sf(chi2, len(used) - 1))})
     return out
 
@@ -151,6 +153,7 @@ def comparison_figure(at):
 
 def assert_page_shows(at, method: str, k: int, seed: int, measure: str = "images", value: str = "share") -> None:
     """Every number the page shows for these folds equals the independent computation."""
+    rows, classes = sample_rows()
     folds = expected_folds(method, k, seed)
     bal = expected_balance(folds, measure)
     assert metrics(at) == expected_metrics(bal)
@@ -171,7 +174,7 @@ def assert_page_shows(at, method: str, k: int, seed: int, measure: str = "images
     for f, fold_balance in enumerate(bal):
         for j, part in enumerate(("train", "valid")):
             want = fold_balance["shares"][part] if value == "share" else fold_balance["counts"][part]
-            assert list(bars[2 * f + j].x) == CLASSES
+            assert list(bars[2 * f + j].x) == classes
             assert np.asarray(bars[2 * f + j].y, float) == pytest.approx(want, abs=1e-12)
     titles = [a.text for a in fig.layout.annotations]
     name = (lambda f: "published split") if method == "published" else (lambda f: f"fold {f}")
@@ -183,19 +186,19 @@ def assert_page_shows(at, method: str, k: int, seed: int, measure: str = "images
         for part, idx in (("train", tr), ("valid", va)):
             row = empty[(empty["fold"] == f) & (empty["part"] == part)].iloc[0]
             assert row["images"] == len(idx)
-            assert row["without artefacts"] == sum(not ROWS[i]["cats"] for i in idx)
+            assert row["without artefacts"] == sum(not rows[i]["cats"] for i in idx)
     filters = frame_with(at, "filter")
-    present = {r["filter"] for r in ROWS}
+    present = {r["filter"] for r in rows}
     assert list(filters.index) == [FILTER_NAMES[x] for x in FILTER_NAMES if x in present]  # by wavelength
     for f, (tr, va) in enumerate(folds):
         for part, idx in (("train", tr), ("valid", va)):
             got = filters[f"published {part}" if method == "published" else f"fold {f} {part}"]
-            want = Counter(FILTER_NAMES[ROWS[i]["filter"]] for i in idx)
+            want = Counter(FILTER_NAMES[rows[i]["filter"]] for i in idx)
             assert {n: int(v) for n, v in got.items() if v} == dict(want)
 
 
 def rare_expected(k: int) -> dict[str, int]:
-    counts = Counter(r["label"] for r in ROWS)
+    counts = Counter(r["label"] for r in sample_rows()[0])
     return {lab: n for lab, n in counts.items() if n < k}
 
 
@@ -355,7 +358,7 @@ def test_folds_in_chromium(browser, tmp_path):
     page.get_by_text("Train vs valid per class, every fold").wait_for()
     browser.settle()
     # small multiples, class deviation, K-fold vs stratified, filter deviation (plotly draws them one by one)
-    expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=30_000)
+    expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=60_000)
     expect(page.locator(".js-plotly-plot .annotation-text").filter(has_text="fold 3 ·")).to_have_count(1)
     browser.screenshot("folds_authors", full_height=4200)
 
@@ -373,7 +376,7 @@ def test_folds_in_chromium(browser, tmp_path):
     page.get_by_role("option", name="K-fold", exact=True).click()
     page.get_by_text("K-fold, k = 5, seed = 42").first.wait_for()
     browser.settle()
-    expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=30_000)
+    expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=60_000)
 
     # Away to the Overview and back: the page comes back as it was left.
     page.get_by_role("link", name="Overview").click()

@@ -141,7 +141,7 @@ def test_heatmaps_in_chromium(browser):
     # registered st.navigation (streamlit/streamlit#9624), so the page would run without the sidebar's data.
     browser.open("", wait_for="Example frames")
     page = browser.open("heatmaps", wait_for="Class × group")
-    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=30_000)  # the small multiples and the single map
+    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)  # the small multiples and the single map
     page.get_by_role("radiogroup", name="Method").get_by_role("radio", name="box", exact=True).click()
     browser.settle()
     page.get_by_text("boxes (authors' method), 128 × 128").first.wait_for()
@@ -149,7 +149,7 @@ def test_heatmaps_in_chromium(browser):
     small, single = page.locator(".js-plotly-plot").nth(0), page.locator(".js-plotly-plot").nth(1)
     # Ten panels drawn as heatmap images, one horizontal colour bar per class column (plotly draws them
     # after the script run ends, so the checks wait for them).
-    expect(small.locator(".hm image")).to_have_count(10, timeout=30_000)
+    expect(small.locator(".hm image")).to_have_count(10, timeout=60_000)
     expect(small.locator(".colorbar")).to_have_count(5)
     expect(single.locator(".hm image")).to_have_count(1)
     expect(single.locator(".colorbar .cbtitle")).to_have_text("share of images")  # the colour bar's quantity
@@ -167,7 +167,7 @@ def test_heatmaps_in_chromium(browser):
         if hover.count():
             break
         page.wait_for_timeout(1000)
-    hover.wait_for(timeout=10_000)
+    hover.wait_for(timeout=60_000)
     text = hover.text_content() or ""
     assert "pixel x" in text and "annotations covering" in text and "of 120" in text
     browser.screenshot("heatmaps_hover")
