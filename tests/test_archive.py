@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import stat
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -206,3 +209,149 @@ def test_new_archive_content_gets_a_new_folder(tmp_path, monkeypatch):
     os.utime(archive, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
     second = extracted_dir(archive)
     assert second != first and (second / "xami_dataset" / "valid").is_dir()
+
+
+# ---------------------------------------------------------------- names the file system cannot hold (issue 17)
+
+LIMIT = os.pathconf(Path(__file__).parent, "PC_NAME_MAX")
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        # a member name one byte longer than the file system allows
+        ([GOOD, ("d/" + "x" * (LIMIT + 1) + "", b"x", None)], rf"member 'd/x+…x+ \(\d+ characters\)' has a name of {LIMIT + 1} bytes"),
+        # a long folder name in the middle of a member's path
+        ([("d/" + "f" * (LIMIT + 5) + "/a.jpg", b"x", None)], rf"has a name of {LIMIT + 5} bytes"),
+        # a file, then a folder of the same name
+        ([("xami/a", b"x", None), ("xami/a/b.jpg", b"y", None)], r"member 'xami/a' is a file, but member 'xami/a/b.jpg' needs a folder"),
+        # the folder first, then the file (the other order)
+        ([("xami/a/b.jpg", b"y", None), ("xami/a", b"x", None)], r"member 'xami/a' is a file, but member 'xami/a/b.jpg' needs a folder"),
+        # an explicit folder entry and a file of the same name
+        ([("xami/a/", b"", stat.S_IFDIR | 0o755), ("xami/a", b"x", None)], r"member 'xami/a' is a file, but member 'xami/a/' needs a folder"),
+        # the clash deeper down: a file where a parent folder must be
+        ([("x/y", b"1", None), ("x/y/z/w.jpg", b"2", None)], r"member 'x/y' is a file, but member 'x/y/z/w.jpg'"),
+    ],
+)
+def test_names_the_file_system_cannot_hold_are_refused_before_writing(tmp_path, members, message):
+    archive = _zip(tmp_path / "names.zip", members)
+    with pytest.raises(XamiDataError, match=message) as err:
+        extract_zip_to(archive, tmp_path / "out" / "ds")
+    assert str(err.value).startswith(f"{archive}: member ") and "refusing to extract" in str(err.value)
+    assert not (tmp_path / "out").exists()  # refused before anything is made
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_same_file_twice_is_not_a_clash(tmp_path):
+    # Some tools append a newer copy of a member: the last one wins, as with unzip.
+    archive = _zip(tmp_path / "twice.zip", [("d/a.txt", b"old", None), ("d/a.txt", b"new", None)])
+    assert (extract_zip_to(archive, tmp_path / "out") / "d" / "a.txt").read_bytes() == b"new"
+
+
+def test_destination_under_a_file_is_a_message(tmp_path):
+    (tmp_path / "taken").write_text("a file")
+    archive = _zip(tmp_path / "ok.zip", [GOOD])
+    with pytest.raises(XamiDataError, match=r"cannot create the folder .*taken/sub to extract into"):
+        extract_zip_to(archive, tmp_path / "taken" / "sub" / "ds")
+
+
+def test_a_long_archive_name_gets_a_short_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path / "cache"))
+    archive = _zip(tmp_path / ("x" * (LIMIT - 4) + ".zip"), [GOOD])  # the longest name the system allows
+    folder = extracted_dir(archive)
+    assert (folder / COMPLETE_MARKER).exists() and len(os.fsencode(folder.name)) <= LIMIT
+
+
+# ---------------------------------------------------------------- temporary folders left by a killed process
+
+
+def _partial(parent: Path, name: str, owner: str | None, age_s: float) -> Path:
+    """A temporary folder as `extract_zip_to` makes it, with an owner line ('<host> <pid>') and an age."""
+    folder = parent / name
+    (folder / "xami_dataset").mkdir(parents=True)
+    if owner is not None:
+        (folder / archive_mod.OWNER_FILE).write_text(owner)
+    then = time.time() - age_s
+    os.utime(folder, (then, then))
+    return folder
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+HOST = socket.gethostname()
+MINUTE, DAY = 60, 24 * 3600
+
+
+@pytest.mark.parametrize(
+    ("name", "owner", "age_s", "removed"),
+    [
+        # this host, its process is gone: left by a killed download or extraction
+        (".ds-abcd1234.xami-partial", "{host} {dead}", 5, True),
+        # this host, its process still runs (the test's parent): an extraction in progress
+        (".ds-abcd1234.xami-partial", "{host} {alive}", 5, False),
+        # still running but over a day old: a reused process id, not that extraction
+        (".ds-abcd1234.xami-partial", "{host} {alive}", 2 * DAY, True),
+        # another machine sharing the cache: cannot be asked, so kept for a day
+        (".ds-abcd1234.xami-partial", "elsewhere.example 1", 5 * MINUTE, False),
+        (".ds-abcd1234.xami-partial", "elsewhere.example 1", 2 * DAY, True),
+        # no owner file: killed right after creating it, or still starting (kept for a short grace)
+        (".ds-abcd1234.xami-partial", None, 10, False),
+        (".ds-abcd1234.xami-partial", None, 10 * MINUTE, True),
+        # an unreadable owner line counts as none
+        (".ds-abcd1234.xami-partial", "garbage", 10 * MINUTE, True),
+        # a user's own hidden folder beside a --dest target: never touched, however old
+        (".git-abcd1234", None, 30 * DAY, False),
+        (".config", "{host} {dead}", 30 * DAY, False),
+    ],
+)
+def test_stale_temporary_folders_are_removed_and_live_ones_kept(tmp_path, name, owner, age_s, removed):
+    parent = tmp_path / "dest"
+    owner = owner.format(host=HOST, dead=_dead_pid(), alive=os.getppid()) if owner else None
+    folder = _partial(parent, name, owner, age_s)
+    archive = _zip(tmp_path / "ds.zip", [GOOD])
+    extract_zip_to(archive, parent / "xami_dataset")  # the next extraction into the same folder
+    assert folder.exists() is not removed
+    assert (parent / "xami_dataset" / COMPLETE_MARKER).exists()
+
+
+def test_a_file_named_like_a_temporary_folder_is_left_alone(tmp_path):
+    stray = tmp_path / ".notes-abcd1234.xami-partial"
+    stray.write_text("mine")
+    assert archive_mod.remove_stale_temps(tmp_path) == [] and stray.read_text() == "mine"
+
+
+KILLED_EXTRACTION = """
+import sys, time
+from pathlib import Path
+from xami_core.archive import extract_zip_to
+extract_zip_to(Path(sys.argv[1]), Path(sys.argv[2]), on_bytes=lambda done, total: time.sleep(60))
+"""
+
+
+@pytest.mark.parametrize("cleanup", ["next extraction", "next start"])
+def test_extraction_killed_midway_is_cleaned_up(tmp_path, monkeypatch, cleanup):
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path / "cache"))
+    archive = _zip(tmp_path / "ds.zip", [GOOD, ("xami_dataset/train/a.jpg", b"j" * 5000, None)])
+    dest = archive_mod.extraction_target(archive)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_EXTRACTION, str(archive), str(dest)], cwd=root,
+                            env=os.environ | {"PYTHONPATH": str(root)})
+    try:
+        deadline = time.monotonic() + 60
+        while not list(dest.parent.glob("*.xami-partial/xami_dataset")) and time.monotonic() < deadline:
+            assert proc.poll() is None, "the extraction ended before it could be killed"
+            time.sleep(0.05)
+    finally:
+        proc.kill()  # SIGKILL: no cleanup code runs, as after a power cut
+        proc.wait()
+    (left,) = dest.parent.glob(".*.xami-partial")
+    assert (left / archive_mod.OWNER_FILE).read_text().split() == [HOST, str(proc.pid)]
+    if cleanup == "next extraction":
+        assert (extracted_dir(archive) / COMPLETE_MARKER).exists()
+    else:
+        assert archive_mod.remove_stale_temps() == [left]  # what the app does when a session starts
+    assert not left.exists() and list(dest.parent.glob(".*")) == []

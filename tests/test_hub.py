@@ -46,6 +46,7 @@ class StubHub:
         self.cut_gets = 0  # how many of the next GETs are cut mid-file
         self.cut_at = 1000
         self.bytes_per_second: float | None = None  # throttle bodies, so a progress bar can be seen
+        self.probes = 0  # reachability probes (HEAD /) before downloads
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -80,6 +81,9 @@ class StubHub:
         h.end_headers()
 
     def answer(self, h: BaseHTTPRequestHandler, send_body: bool) -> None:
+        if h.path == "/":  # hub.unreachable_reason's probe: counted apart, so request counts stay the library's
+            self.probes += 1
+            return self._empty(h, 200, {})
         self.requests.append((h.command, h.path, dict(h.headers)))
         if h.path in self.raw:
             body = self.raw[h.path]
@@ -472,3 +476,117 @@ def test_cli_module_entry_point_lists_download():
     result = subprocess.run([sys.executable, "-m", "xami_core", "--help"], cwd=ROOT, capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0 and "download" in result.stdout
+
+
+# ---------------------------------------------------------------- an unreachable Hub is said quickly (issue 17)
+
+
+class SilentListener:
+    """A socket on 127.0.0.1 that accepts connections (the kernel does) but never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens: a port bound, then released."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def run_bounded(fn, limit_s: float = 15.0):
+    """fn() in a thread: its result or exception, or a failure if it has not returned within `limit_s`.
+
+    A generous bound, not a timing: huggingface_hub alone takes about 25 s (closed port)
+    to minutes (silent server) here.
+    """
+    box: dict[str, object] = {}
+
+    def target():
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(limit_s)
+    assert not thread.is_alive(), f"still waiting after {limit_s} s"
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
+
+
+@pytest.mark.parametrize(
+    ("where", "detail"),
+    [
+        ("closed port", r"\(ConnectError: .*\)"),  # nothing listens: refused at once
+        ("silent server", r"\(no answer within 4 s\)"),  # accepts the connection, never answers
+    ],
+)
+def test_unreachable_hub_is_said_within_seconds(tmp_path, monkeypatch, no_internet, where, detail):
+    silent = SilentListener() if where == "silent server" else None
+    url = silent.url if silent else closed_port_url()
+    point_hf_at(type("Endpoint", (), {"url": url})(), tmp_path / "hf", monkeypatch)
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path / "xami"))
+    monkeypatch.delenv(hub_mod.PROBE_TIMEOUT_ENV, raising=False)  # the default: 4 s
+    try:
+        with pytest.raises(XamiDataError) as err:
+            run_bounded(lambda: hub_mod.hub_dataset_path("xami_dataset"))
+    finally:
+        if silent:
+            silent.close()
+    message = str(err.value)
+    assert re.match(rf"Cannot reach {re.escape(url)} to download 'xami_dataset.zip' of {hub_mod.REPO_ID} at "
+                    rf"{re.escape(url)}, and no cached copy exists {detail}\. ", message), message
+    assert "HF_HUB_OFFLINE=1" in message and message.endswith("The synthetic sample stays available.")
+    assert _blobs(tmp_path) == [] and _extracted(tmp_path) == []
+
+
+def test_refresh_with_the_hub_unreachable_keeps_the_cached_copy(stub):
+    path = hub_mod.download_variant("xami_dataset")
+    stub.close()
+    assert run_bounded(lambda: hub_mod.download_variant("xami_dataset", refresh=True)) == path
+
+
+@pytest.mark.parametrize(
+    ("setting", "probes"),
+    [
+        (None, 1),  # default: one probe before the download
+        ("2.5", 1),  # another timeout
+        ("0", 0),  # switched off: huggingface_hub alone
+    ],
+)
+def test_one_probe_before_a_download_none_for_a_cached_copy(stub, monkeypatch, setting, probes):
+    if setting is None:
+        monkeypatch.delenv(hub_mod.PROBE_TIMEOUT_ENV, raising=False)
+    else:
+        monkeypatch.setenv(hub_mod.PROBE_TIMEOUT_ENV, setting)
+    hub_mod.download_variant("xami_dataset")
+    assert stub.probes == probes and (stub.count("HEAD"), stub.count("GET")) == (1, 1)
+    hub_mod.download_variant("xami_dataset")  # cached: no network at all
+    assert stub.probes == probes
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("", hub_mod.DEFAULT_PROBE_TIMEOUT),  # unset
+        ("2.5", 2.5),  # a number of seconds
+        ("0", 0.0),  # off
+        ("-3", 0.0),  # negative: off
+        ("soon", hub_mod.DEFAULT_PROBE_TIMEOUT),  # not a number: the default
+        ("nan", hub_mod.DEFAULT_PROBE_TIMEOUT),  # NaN: the default
+    ],
+)
+def test_probe_timeout_setting(monkeypatch, value, seconds):
+    monkeypatch.setenv(hub_mod.PROBE_TIMEOUT_ENV, value)
+    assert hub_mod.probe_timeout() == seconds

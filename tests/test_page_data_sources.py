@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from tests.apptest import page_test, table_with, texts
 from tests.conftest import OBS_INFO_COPY
-from tests.test_hub import StubHub, archives, hub_env, no_internet, padded, point_hf_at  # noqa: F401 - fixtures
+from tests.test_hub import (  # noqa: F401 - fixtures
+    StubHub, archives, closed_port_url, hub_env, no_internet, padded, point_hf_at, run_bounded)
 from xami_core import XamiDataError, load_dataset
 from xami_core import archive as archive_mod
 from xami_core import hub as hub_mod
@@ -398,3 +405,112 @@ def test_observations_of_the_sample_in_chromium(browser):
     assert titles.filter(has_text="exposure time (s, logarithmic axis)").count() == 1
     page.get_by_text("Observations", exact=True).scroll_into_view_if_needed()
     browser.screenshot("observations_sample", full_height=3800)
+
+
+# ---------------------------------------------------------------- loading you can trust (issue 17)
+
+NAME_MAX = os.pathconf(Path(__file__).parent, "PC_NAME_MAX")
+
+
+def _zip_of(members: list[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _looping(tmp_path: Path) -> str:
+    (tmp_path / "loop_a").symlink_to(tmp_path / "loop_b")
+    (tmp_path / "loop_b").symlink_to(tmp_path / "loop_a")
+    return str(tmp_path / "loop_a" / "xami_dataset")
+
+
+@pytest.mark.parametrize(
+    ("how", "make", "message"),
+    [
+        # a NUL byte in the link's ?data=
+        ("link", lambda t: "/data/xami\x00dataset", r"data path '/data/xami\\x00dataset': contains a NUL byte"),
+        # a name longer than the file system allows, in the link
+        ("link", lambda t: str(t / ("x" * (NAME_MAX + 1))), rf"is {NAME_MAX + 1} bytes long; this file system allows at most {NAME_MAX}"),
+        # a symbolic link loop typed into the path box
+        ("path box", _looping, r"symbolic links loop at '.*/loop_a'"),
+        # a NUL byte typed (pasted) into the path box
+        ("path box", lambda t: "/data/a\x00b", r"data path '/data/a\\x00b': contains a NUL byte"),
+    ],
+)
+def test_unusable_paths_are_a_message_and_the_sample(tmp_path, how, make, message):
+    path = make(tmp_path)
+    if how == "link":
+        at = page_test(query={"data": path})
+    else:
+        at = page_test(query={"data": "sample"})
+        at.sidebar.radio(key=sidebar.SOURCE_KEY).set_value(sidebar.LOCAL).run()
+        at.sidebar.text_input(key=sidebar.PATH_KEY).input(path).run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("Path refused.") and re.search(message, error), error
+    assert "Traceback" not in error and "synthetic sample" in error
+    assert metrics(at)["Images"] == SAMPLE_IMAGES  # the sample stays usable
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        # a member name longer than the file system allows
+        ([("xami_dataset/train/" + "x" * (NAME_MAX + 1) + ".jpg", b"j")],
+         rf"uploaded file 'clash.zip': member 'xami_dataset/train/x+…x+\.jpg \(\d+ characters\)' has a name of {NAME_MAX + 5} bytes"),
+        # a file and a folder of the same name
+        ([("xami_dataset/a", b"1"), ("xami_dataset/a/b.jpg", b"2")],
+         r"uploaded file 'clash.zip': member 'xami_dataset/a' is a file, but member 'xami_dataset/a/b.jpg' needs a folder"),
+    ],
+)
+def test_uploads_the_file_system_cannot_hold_are_refused(members, message):
+    data = _zip_of(members)
+    with pytest.raises(XamiDataError, match=message):
+        archive_mod.extract_upload(data, "clash.zip")
+    parent = archive_mod.cache_dir() / archive_mod.UPLOADS
+    assert not [p for p in parent.iterdir() if archive_mod.upload_key(data) in p.name]  # nothing kept
+    at = page_test(query={"data": "upload"})
+    at.sidebar.file_uploader(key=sidebar.UPLOADER_KEY).set_value(("clash.zip", data, "application/zip")).run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("Could not use the upload.") and re.search(message, error), error
+    assert metrics(at)["Images"] == SAMPLE_IMAGES
+
+
+def test_an_upload_with_a_very_long_file_name_loads(archives):  # noqa: F811
+    name = "my copy of " + "x" * (NAME_MAX + 20) + ".zip"  # longer than any file name on disk may be
+    data = archives["xami_dataset_no_splits.zip"]
+    folder = archive_mod.extract_upload(data, name)  # the name only appears in messages
+    assert len(load_dataset(folder, source="upload").images) == 4
+    at = page_test(query={"data": "upload"})
+    at.sidebar.file_uploader(key=sidebar.UPLOADER_KEY).set_value((name, data, "application/zip")).run()
+    assert not at.exception and not at.error and metrics(at)["Images"] == "4"
+
+
+def test_an_unreachable_hub_is_a_message_and_a_retry(tmp_path, monkeypatch, no_internet):  # noqa: F811
+    url = closed_port_url()
+    point_hf_at(type("Endpoint", (), {"url": url})(), tmp_path / "hf", monkeypatch)
+    at = page_test(query={"data": "hf", "hf": "xami_dataset"})
+    run_bounded(lambda: at.button(key="hf_download").click().run(), limit_s=30)  # AppTest's own run adds a little
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith(f"Cannot reach {url} to download 'xami_dataset.zip'") and "no cached copy" in error
+    assert "hf_retry" in buttons(at) and metrics(at)["Images"] == SAMPLE_IMAGES
+
+
+def test_a_new_session_removes_what_a_killed_extraction_left():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # its process id is now free: the owner is gone
+    left = archive_mod.cache_dir() / "extracted" / ".xami_dataset-abcd1234.xami-partial"
+    (left / "xami_dataset").mkdir(parents=True)
+    (left / archive_mod.OWNER_FILE).write_text(f"{socket.gethostname()} {proc.pid}")
+    busy = archive_mod.cache_dir() / "extracted" / ".xami_dataset-efgh5678.xami-partial"
+    busy.mkdir()
+    (busy / archive_mod.OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}")  # still running
+    try:
+        page_test()
+        assert not left.exists() and busy.exists()
+    finally:
+        shutil.rmtree(busy, ignore_errors=True)

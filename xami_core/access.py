@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from .model import XamiDataError
+from .paths import checked_path, shown
 
 ALLOWED_ROOTS_ENV = "XAMI_ALLOWED_ROOTS"
 
@@ -16,16 +17,21 @@ def allowed_roots() -> list[Path]:
     return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
 
 
-def check_local_path(path: str | Path) -> Path:
-    """The resolved path if it may be opened, else XamiDataError naming the allowed roots.
+def check_local_path(path: str | Path, what: str = "path") -> Path:
+    """The resolved path if it may be opened, else XamiDataError (bad path, or outside the allowed roots).
 
-    Symbolic links and '..' are resolved first, so neither can step out of a root.
+    The path first passes `paths.checked_path` (NUL bytes, over-long names, link loops);
+    symbolic links and '..' are then resolved, so neither can step out of a root.
     """
-    resolved = Path(path).expanduser().resolve()
+    checked = checked_path(path, what=what)
+    try:
+        resolved = checked.resolve()
+    except (OSError, RuntimeError) as exc:  # a link loop that appeared since the check, a vanished folder
+        raise XamiDataError(f"{what} '{shown(str(path))}': cannot be resolved ({exc})") from exc
     roots = allowed_roots()
     if roots and not any(resolved == root or resolved.is_relative_to(root) for root in roots):
         raise XamiDataError(
-            f"{path}: outside the folders this deployment allows ({ALLOWED_ROOTS_ENV}: "
+            f"{shown(str(path))}: outside the folders this deployment allows ({ALLOWED_ROOTS_ENV}: "
             f"{', '.join(str(r) for r in roots)}). Choose a path under one of them."
         )
     return resolved

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from . import folds as F
 from .loader import load_dataset
-from .model import Dataset
+from .model import Dataset, XamiDataError
+from .paths import checked_path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -53,13 +53,16 @@ def run(args: argparse.Namespace) -> int:
     if args.method != "published" and not (F.K_MIN <= args.k <= F.K_MAX):
         print(f"error: --k must be between {F.K_MIN} and {F.K_MAX}, got {args.k}", file=sys.stderr)
         return 2
+    out = checked_path(args.out, what="--out folder")  # over-long name, link loop: a message before any work
     ds = load_dataset(args.data)
     folds = F.make_folds(ds, args.method, args.k, args.seed)
-    out = Path(args.out).expanduser()
     written = F.write_fold_csvs(ds, folds, out, args.path_prefix)
     if args.coco:
         target = out / "mskf_coco.zip"
-        target.write_bytes(F.fold_coco_zip(ds, folds))
+        try:
+            target.write_bytes(F.fold_coco_zip(ds, folds))
+        except OSError as exc:
+            raise XamiDataError(f"{target}: cannot be written ({exc.strerror or exc})") from exc
         written.append(target)
     for note in folds.warnings:
         print(f"warning: {note}", file=sys.stderr)

@@ -31,6 +31,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency
 
 from .model import FILTER_ORDER, FILTERS, Dataset, Problem, XamiDataError
+from .paths import checked_path, shown
 
 METHODS: tuple[str, ...] = ("published", "stratified", "kfold", "multilabel")
 METHOD_LABELS: dict[str, str] = {
@@ -463,14 +464,21 @@ def fold_csv_text(ds: Dataset, folds: FoldSet, fold: int, path_prefix: str | Non
 
 
 def write_fold_csvs(ds: Dataset, folds: FoldSet, out_dir: Path, path_prefix: str | None = None) -> list[Path]:
-    """Write `mskf_{i}.csv` for every fold into a user-chosen folder; returns the paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write `mskf_{i}.csv` for every fold into a user-chosen folder; returns the paths.
+
+    Raises:
+        XamiDataError: the folder cannot be used (see `paths.checked_path`) or written.
+    """
+    out_dir = checked_path(out_dir, what="fold files folder")
     written = []
-    for fold in folds.folds:
-        path = out_dir / f"mskf_{fold}.csv"
-        path.write_bytes(fold_csv_text(ds, folds, fold, path_prefix).encode("utf-8"))
-        written.append(path)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for fold in folds.folds:
+            path = out_dir / f"mskf_{fold}.csv"
+            path.write_bytes(fold_csv_text(ds, folds, fold, path_prefix).encode("utf-8"))
+            written.append(path)
+    except OSError as exc:  # a file where the folder should be, permissions, a full disk
+        raise XamiDataError(f"fold files folder '{shown(str(out_dir))}': cannot be written ({exc})") from exc
     return written
 
 
@@ -567,14 +575,22 @@ def _names_in_folder(folder: Path) -> list[str]:
 
 
 def find_fold_files(folder: Path) -> tuple[str, list[tuple[int, Path]]]:
-    """The authors' fold files in `folder`: ("csv", [(fold, csv path)]) or ("dirs", [(fold, mskf_i dir)])."""
-    folder = Path(folder).expanduser()
+    """The authors' fold files in `folder`: ("csv", [(fold, csv path)]) or ("dirs", [(fold, mskf_i dir)]).
+
+    Raises:
+        XamiDataError: the folder cannot be used (see `paths.checked_path`), read, or holds no fold files.
+    """
+    folder = checked_path(folder, what="fold folder")
     if not folder.is_dir():
-        raise XamiDataError(f"{folder}: not a folder")
-    csvs = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := FOLD_CSV.match(p.name)) and p.is_file())
+        raise XamiDataError(f"{shown(str(folder))}: not a folder")
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise XamiDataError(f"fold folder '{shown(str(folder))}': cannot be read ({exc.strerror or exc})") from exc
+    csvs = sorted((int(m.group(1)), p) for p in entries if (m := FOLD_CSV.match(p.name)) and p.is_file())
     if csvs:
         return "csv", csvs
-    dirs = [(int(m.group(1)), p) for p in folder.iterdir() if (m := FOLD_DIR.match(p.name)) and p.is_dir()]
+    dirs = [(int(m.group(1)), p) for p in entries if (m := FOLD_DIR.match(p.name)) and p.is_dir()]
     if (m := FOLD_DIR.match(folder.name)) and any((folder / part).is_dir() for part in PARTS):
         dirs = [(int(m.group(1)), folder)]
     dirs = sorted(d for d in dirs if any((d[1] / part).is_dir() for part in PARTS))
@@ -657,18 +673,29 @@ def read_fold_files(folder: str | Path, ds: Dataset) -> FoldSet:
 
 
 def fold_files_fingerprint(folder: str | Path) -> tuple:
-    """What identifies the fold files in a folder: names, sizes and mtimes (for caches)."""
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        return (str(folder), "missing")
-    entries = sorted(p for p in folder.iterdir() if FOLD_CSV.match(p.name) or FOLD_DIR.match(p.name))
+    """What identifies the fold files in a folder: names, sizes and mtimes (for caches).
+
+    Raises:
+        XamiDataError: the folder path cannot be used (see `paths.checked_path`).
+    """
+    folder = checked_path(folder, what="fold folder")
+    try:
+        if not folder.is_dir():
+            return (str(folder), "missing")
+        entries = sorted(p for p in folder.iterdir() if FOLD_CSV.match(p.name) or FOLD_DIR.match(p.name))
+        resolved = str(folder.resolve())
+    except (OSError, RuntimeError):  # unreadable: `find_fold_files` says so with the reason
+        return (str(folder), "unreadable")
     out = []
     for p in entries[:64]:
-        st = p.stat()
-        out.append((p.name, st.st_size, st.st_mtime_ns))
-        if p.is_dir():
-            out += [(str(f.relative_to(folder)), f.stat().st_mtime_ns) for f in sorted(p.glob(f"*/{COCO_FILE}"))]
-    return (str(folder.resolve()), *out)
+        try:
+            st = p.stat()
+            out.append((p.name, st.st_size, st.st_mtime_ns))
+            if p.is_dir():
+                out += [(str(f.relative_to(folder)), f.stat().st_mtime_ns) for f in sorted(p.glob(f"*/{COCO_FILE}"))]
+        except OSError:  # a dangling or looping link named like a fold file: skipped by the reader too
+            out.append((p.name, "unreadable"))
+    return (resolved, *out)
 
 
 def tables_csv_zip(tables: dict[str, pd.DataFrame]) -> bytes:

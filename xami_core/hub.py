@@ -4,6 +4,11 @@ Downloads go through `huggingface_hub.hf_hub_download`, so `HF_ENDPOINT`, `HF_HO
 `HF_HUB_CACHE`, `HF_HUB_OFFLINE` and tokens work as in any Hugging Face tool. The
 environment is read at call time (huggingface_hub reads it once at import), so a
 setting changed while the app runs is honoured too.
+
+Before a download, one HEAD request to the endpoint with a short timeout
+(`XAMI_HUB_PROBE_TIMEOUT` seconds, default 4; 0 switches it off) tells whether the Hub
+answers at all: huggingface_hub itself retries an unreachable Hub for about 25 s (and
+much longer when a server accepts connections but never answers) before it gives up.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 from .archive import COMPLETE_MARKER, extract_zip_to, extracted_dir, extraction_target
 from .model import XamiDataError
+from .paths import checked_path
 
 REPO_ID = "iulia-elisa/XAMI-dataset"
 REPO_TYPE = "dataset"
@@ -45,6 +51,8 @@ VARIANTS: dict[str, Variant] = {
     )
 }
 DEFAULT_VARIANT = "xami_dataset"
+PROBE_TIMEOUT_ENV = "XAMI_HUB_PROBE_TIMEOUT"
+DEFAULT_PROBE_TIMEOUT = 4.0  # seconds: a Hub that answers at all answers a HEAD much faster
 # huggingface_hub reads 10 MB per step: a 50 MB archive would move a progress bar five times only.
 PROGRESS_CHUNK_BYTES = 1 << 20
 
@@ -188,6 +196,40 @@ def cached_archive(name: str) -> Path | None:
     return Path(found) if isinstance(found, str) and os.path.isfile(found) else None
 
 
+def probe_timeout() -> float:
+    """Seconds the reachability probe waits (`XAMI_HUB_PROBE_TIMEOUT`, default 4); 0 means no probe."""
+    raw = os.environ.get(PROBE_TIMEOUT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_PROBE_TIMEOUT
+    except ValueError:
+        return DEFAULT_PROBE_TIMEOUT
+    return max(value, 0.0) if value == value else DEFAULT_PROBE_TIMEOUT  # NaN: the default
+
+
+def unreachable_reason(endpoint: str, timeout: float) -> str | None:
+    """Why `endpoint` cannot be reached within `timeout` seconds, or None when it answers (any HTTP status).
+
+    Uses huggingface_hub's HTTP client, so proxies and certificates apply as for the download.
+    """
+    import httpx2  # noqa: PLC0415 - huggingface_hub's HTTP client
+    from huggingface_hub.utils import get_session  # noqa: PLC0415
+
+    try:
+        get_session().head(endpoint.rstrip("/") + "/", timeout=timeout, follow_redirects=False)
+    except httpx2.TimeoutException:
+        return f"no answer within {timeout:g} s"
+    except (httpx2.HTTPError, OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _unreachable(v: Variant, settings: HubSettings, detail: str) -> str:
+    where = f"'{v.filename}' of {REPO_ID} at {settings.endpoint}"
+    return (f"Cannot reach {settings.endpoint} to download {where}, and no cached copy exists{detail}. "
+            "Check the network connection, a proxy (HTTPS_PROXY) or HF_ENDPOINT; HF_HUB_OFFLINE=1 uses cached "
+            "copies only. The synthetic sample stays available.")
+
+
 def _explain(exc: BaseException, v: Variant, settings: HubSettings) -> str:
     """A message an astronomer can act on, for what hf_hub_download raised."""
     from huggingface_hub import errors  # noqa: PLC0415
@@ -210,8 +252,7 @@ def _explain(exc: BaseException, v: Variant, settings: HubSettings) -> str:
             return (f"Offline mode (HF_HUB_OFFLINE) is on and {where} is not in the Hugging Face cache "
                     f"({settings.cache_dir}). Connect once to download it, or unset HF_HUB_OFFLINE.{tail}")
         cause = exc.__cause__ or exc.__context__
-        detail = f" ({type(cause).__name__}: {cause})" if cause else ""
-        return f"Cannot reach {settings.endpoint} to download {where}, and no cached copy exists{detail}.{tail}"
+        return _unreachable(v, settings, f" ({type(cause).__name__}: {cause})" if cause else "")
     if isinstance(exc, errors.HfHubHTTPError):
         status = getattr(exc.response, "status_code", "?")
         return f"{where}: the server answered HTTP {status}. Try again later.{tail}"
@@ -226,13 +267,21 @@ def download_variant(name: str, progress: ProgressCallback | None = None, refres
         name: a key of `VARIANTS`.
         progress: called with `Progress` reports while bytes arrive.
         refresh: ask the Hub for a newer revision even when a cached copy exists.
+
+    Raises:
+        XamiDataError: the Hub cannot be reached (said within `probe_timeout()` seconds) and
+            nothing is cached, or the download failed; the message says why and what to do.
     """
     v = variant(name)
-    if not refresh:
-        cached = cached_archive(name)
-        if cached is not None:  # later starts: no network traffic at all
-            return cached
+    cached = cached_archive(name)
+    if cached is not None and not refresh:  # later starts: no network traffic at all
+        return cached
     settings = hub_settings()
+    timeout = probe_timeout()
+    if not settings.offline and timeout > 0 and (why := unreachable_reason(settings.endpoint, timeout)):
+        if cached is not None:  # a refresh that cannot happen: the copy at hand serves
+            return cached
+        raise XamiDataError(_unreachable(v, settings, f" ({why})"))
     import httpx2  # noqa: PLC0415 - huggingface_hub's HTTP client
     from huggingface_hub import constants, hf_hub_download  # noqa: PLC0415
 
@@ -270,9 +319,9 @@ def hub_dataset_path(name: str = DEFAULT_VARIANT, progress: ProgressCallback | N
 
 def extract_variant_to(name: str, dest: Path, progress: ProgressCallback | None = None,
                        refresh: bool = False) -> Path:
-    """Download a variant and extract it into `dest/<variant>` (for the command line)."""
+    """Download a variant and extract it into `dest/<variant>` (for the command line); XamiDataError on a bad `dest`."""
+    target = checked_path(dest, what="destination folder") / name
     archive = download_variant(name, progress=progress, refresh=refresh)
-    target = Path(dest).expanduser() / name
     if (target / COMPLETE_MARKER).exists():  # done by an earlier run
         return target
     if target.exists():

@@ -68,7 +68,9 @@ def load_dataset(path: str | Path, source: str = "local", synthetic: bool = Fals
         source: a provenance label ("local", "synthetic sample", "Hugging Face", "upload").
         synthetic: whether this is generated data (it is then labelled so everywhere).
     """
-    path = Path(path).expanduser()
+    from .paths import checked_path  # noqa: PLC0415 - kept beside its one use (issue 17)
+
+    path = checked_path(path, what="data path")  # NUL byte, over-long name, link loop: XamiDataError
     if not path.exists():
         raise XamiDataError(f"{path}: no such file or folder")
     folder = extracted_dir(path) if path.is_file() and path.suffix.lower() == ".zip" else path

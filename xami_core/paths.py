@@ -1,13 +1,18 @@
-"""Where the product writes: one user cache folder, overridable by `XAMI_CACHE`."""
+"""Where the product writes (one user cache folder, overridable by `XAMI_CACHE`), and the one check of user paths."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
 import platformdirs
 
+from .model import XamiDataError
+
 APP_NAME = "xami-explorer"
+DEFAULT_NAME_MAX = 255  # bytes per file name on every common file system
+SHOWN_CHARS = 120  # longer paths are shortened in messages
 
 
 def cache_dir() -> Path:
@@ -22,3 +27,77 @@ def file_fingerprint(path: Path) -> tuple[str, int, int]:
     """(resolved path, size, mtime in ns): changes when the file is edited."""
     st = path.stat()
     return (str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+def shown(text: str, limit: int = SHOWN_CHARS) -> str:
+    """A path or name as a message shows it: control characters (NUL) escaped, a long one shortened."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit * 2 // 3]}…{text[-(limit // 4):]} ({len(text)} characters)"
+
+
+def name_max(path: Path) -> int:
+    """The longest file name, in bytes, that the file system holding `path` (or its nearest existing parent) allows."""
+    for folder in (path, *path.parents):
+        try:
+            return int(os.pathconf(folder, "PC_NAME_MAX"))
+        except (OSError, ValueError, AttributeError):  # missing folder, no pathconf (Windows)
+            continue
+    return DEFAULT_NAME_MAX
+
+
+def _loop_start(path: Path) -> Path:
+    """The first prefix of `path` whose look-up loops (the symbolic link to name in a message)."""
+    for i in range(1, len(path.parts) + 1):
+        prefix = Path(*path.parts[:i])
+        try:
+            os.stat(prefix)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return prefix
+            break
+    return path
+
+
+def checked_path(path: str | os.PathLike[str], what: str = "path") -> Path:
+    """`path` with `~` expanded, if the system can look it up; else XamiDataError saying why.
+
+    Refused: a NUL byte, a name or path longer than the file system allows
+    (ENAMETOOLONG), a symbolic link loop (ELOOP), an unknown `~user` and any other
+    look-up failure except "does not exist" (callers say that in their own words, and
+    output folders may not exist yet). `what` names the path in the message ("data path").
+
+    Raises:
+        XamiDataError: the path cannot be used, with the reason and what to do.
+    """
+    text = os.fsdecode(os.fspath(path))
+    where = f"{what} '{shown(text)}'"
+    if "\x00" in text:
+        raise XamiDataError(f"{where}: contains a NUL byte (\\x00), which no file or folder name can hold. "
+                            "Type or paste the path again.")
+    try:
+        expanded = Path(text).expanduser()
+    except RuntimeError as exc:  # '~someone' for a user this system does not know
+        raise XamiDataError(f"{where}: '~' cannot be expanded here ({str(exc).rstrip('.')}). Give the full path.") from exc
+    try:
+        os.stat(expanded)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            limit = name_max(expanded)
+            longest = max(expanded.parts, key=lambda part: len(os.fsencode(part)), default="")
+            size = len(os.fsencode(longest))
+            if size > limit:
+                why = f"the name '{shown(longest, 60)}' is {size} bytes long; this file system allows at most {limit}"
+            else:
+                why = f"the path is {len(os.fsencode(str(expanded)))} bytes long, more than this system allows"
+            raise XamiDataError(f"{where}: {why} (ENAMETOOLONG). Choose a shorter name or path.") from exc
+        if exc.errno == errno.ELOOP:
+            raise XamiDataError(f"{where}: symbolic links loop at '{shown(str(_loop_start(expanded)))}' "
+                                "(each points, directly or not, at itself: ELOOP). Fix or remove the link.") from exc
+        raise XamiDataError(f"{where}: cannot be looked up ({exc.strerror or exc}).") from exc
+    except ValueError as exc:  # anything else the OS refuses in a name
+        raise XamiDataError(f"{where}: not a valid path ({exc}).") from exc
+    return expanded

@@ -58,6 +58,7 @@ def _init_state() -> None:
     """First run of a session: the query string, then the start path, then the sample."""
     if SOURCE_KEY in st.session_state:
         return
+    archive.remove_stale_temps()  # folders a killed download or extraction left behind (archive module doc)
     query = st.query_params
     wanted = query.get("data") or start_path()
     if wanted == QUERY_WORDS[HUB]:
@@ -188,7 +189,7 @@ def _local_ui() -> Loaded | None:
         return None
     _set_query(path)
     try:
-        resolved = access.check_local_path(path)
+        resolved = access.check_local_path(path, what="data path")
     except XamiDataError as exc:
         st.error(f"Path refused. {exc}\n\nShowing the synthetic sample instead.", icon=":material/block:")
         return None
@@ -265,7 +266,7 @@ def obs_info_ui() -> str | None:
         checked = None
         if path:
             try:
-                checked = str(access.check_local_path(path))
+                checked = str(access.check_local_path(path, what="metadata file"))
             except XamiDataError as exc:
                 st.error(f"Path refused. {exc}")
     st.session_state[_OBS_INFO_CHOICE] = checked
@@ -291,7 +292,7 @@ def load_current_ui() -> Dataset:
     try:
         fingerprint = source_fingerprint(path)
         ds = cached_dataset(path, source, synthetic, fingerprint)
-    except XamiDataError as exc:
+    except (XamiDataError, OSError) as exc:  # OSError: a file that vanished or became unreadable while loading
         st.error(f"Could not load this data source. {exc}\n\nShowing the synthetic sample instead. "
                  "Check the path, or see the README for the supported layouts.")
         path, source, synthetic = _sample()
