@@ -100,8 +100,11 @@ def filters_ui() -> gallery.GalleryFilter:
     hi = c2.number_input("and ≤ (px²)", area_min, area_max, key=K["area_hi"], step=10.0, format="%.0f", on_change=_first_page,
                          help="An image matches if it has an instance (of a selected class, else of any class) "
                               "whose mask area is in this range.")
-    search = bar.text_input("Observation id contains", key=K["q"], placeholder="e.g. 0743200101 or _L",
-                            on_change=_first_page)
+    search = bar.text_input("Find observation, file or id", key=K["q"], placeholder="e.g. 0743200101, _L or image id 12",
+                            on_change=_first_page,
+                            help="Part of an observation id or file name; or a record as the input-problems table "
+                                 "names it: `image id 12`, `annotation id 7` (ids of the annotation file; they "
+                                 "repeat across split files, so pick a split to narrow it down).")
     return gallery.GalleryFilter(
         classes=() if only_empty else tuple(classes), class_mode=mode, without=() if only_empty else tuple(without),
         empty=empty, filters=tuple(filters),
@@ -195,7 +198,7 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
     c4.caption(where)
     st.subheader(gallery.detail_title(img))
     st.caption(f"`{img['file_name']}` · {int(img['width'])}×{int(img['height'])} px · "
-               f"{int(img['n_annotations'])} annotation(s) · image id {image_id}")
+               f"{int(img['n_annotations'])} annotation(s) · {gallery.file_id_text(img)}")
     detail = display_ui()
     d1, d2 = st.columns([3, 1])
     draw = set(d1.pills("Draw", DRAW, selection_mode="multi", key=K["draw"]) or [])
@@ -221,7 +224,8 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
     st.markdown("**Annotations** (untick *show* to hide one)")
     st.data_editor(table.assign(show=True)[["show", *table.columns]], key=f"gallery_anns_{image_id}",
                    hide_index=True, width="stretch", disabled=list(table.columns),
-                   column_config={"mask area (px²)": st.column_config.NumberColumn(format="%d"),
+                   column_config={"id": st.column_config.Column("id", help="The annotation's id in its annotation file"),
+                                  "mask area (px²)": st.column_config.NumberColumn(format="%d"),
                                   "stored area (px²)": st.column_config.NumberColumn(format="%.1f")})
 
     e1, e2 = st.columns([1, 3])

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pandas as pd
 import streamlit as st
 
 from xami_core import gallery, metadata, stats
 from xami_core.figures import class_distribution_figure, filter_figure
 from xami_core.loader import source_fingerprint
-from xami_core.model import XamiDataError
+from xami_core.model import XamiDataError, filter_name
 from xami_core.published import published_comparison
 from xami_core.st_cache import cached_obs_info
 from xami_ui.context import current_dataset, current_palette
@@ -77,8 +76,9 @@ with left:
              key="overview_filter_chart")
 with right:
     filter_table = stats.filter_counts(ds)
-    st.dataframe(filter_table.style.format({"wavelength (nm)": lambda v: "broad band" if pd.isna(v) else f"{v:.0f}"}),
-                 width="stretch")
+    st.dataframe(filter_table, width="stretch")
+    st.caption(f"All {int(filter_table['images'].sum()):,} images, by the filter letter in their file name; a letter "
+               "outside the seven XMM-OM filters is listed as unknown, a name without an observation key last.")
     table_download_ui(filter_table, name="xami_filters", key="overview_filter_table",
                       caption="Images and annotations per XMM-OM filter.")
 
@@ -144,7 +144,8 @@ if meta is not None:
 
 empty = stats.empty_images(ds)
 with st.expander(f"Images without artefacts ({len(empty)}): hard negatives kept on purpose"):
-    st.dataframe(empty, width="stretch", hide_index=True)
+    st.dataframe(empty, width="stretch", hide_index=True, column_config={
+        "image id": st.column_config.Column("image id", help="The image's id in its split's annotation file")})
 
 st.subheader("Example frames")
 st.caption("Frames chosen to show as many classes as possible, masks in the class colours (drawn as in the Gallery).")
@@ -154,9 +155,15 @@ pictures = gallery.thumbnails(ds, examples, gallery.ThumbOptions(size=384, palet
 for col, image_id, png in zip(st.columns(4), examples, pictures):
     row = images.loc[image_id]
     names = ", ".join(sorted(row["classes"])) or "no artefact"
-    col.image(png, caption=f"{row['obs_id']} ({row['filter_name']}, {row['split']}): {names}", width="stretch")
+    obs = row["obs_id"] if isinstance(row["obs_id"], str) else row["file_name"]
+    col.image(png, caption=f"{obs} ({filter_name(row['filter_letter'])}, {row['split']}, image id {row['coco_id']}): {names}",
+              width="stretch")
 
 if ds.problems:
     st.subheader(f"Input problems ({len(ds.problems)})")
-    st.caption("Records with errors were skipped; the rest of the dataset loaded. The input files are untouched.")
-    st.dataframe(pd.DataFrame([vars(p) for p in ds.problems]), width="stretch", hide_index=True)
+    st.caption(f"{stats.problems_summary(ds.problems)} Everything else loaded; the input files are untouched. "
+               "Records are named by the ids in their file: find one in the Gallery by searching for it "
+               "(e.g. `image id 12`).")
+    st.dataframe(stats.problems_table(ds.problems), width="stretch", hide_index=True, column_config={
+        "outcome": st.column_config.Column("outcome", help="skipped: an error, the record was left out; "
+                                                            "kept: a warning, the record loaded as the message says")})

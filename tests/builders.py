@@ -83,3 +83,36 @@ def zip_bytes(folder: Path) -> bytes:
             if f.is_file():
                 zf.write(f, f.relative_to(folder).as_posix())
     return buf.getvalue()
+
+
+# Filters a file name may carry, for tests of tables that must keep every value: per split,
+# (file's image id, filter letter or None for a name without an observation key, number of
+# annotations). Image ids 5..8 repeat in both split files; the loader's ids are 0..7.
+FILTER_MIX: dict[str, list[tuple[int, str | None, int]]] = {
+    "train": [(5, "V", 2), (6, "W", 1), (7, "X", 0), (8, None, 1)],
+    "valid": [(5, "V", 0), (6, "X", 2), (7, "L", 1), (8, None, 0)],
+}
+FILTER_MIX_ANN_BASE = 10  # the file's annotation ids start here in each split (so they repeat too)
+
+
+def filter_mix_coco() -> dict[str, dict]:
+    """COCO files per split for `FILTER_MIX`: known letters V, W, L, an unknown X, names without a key."""
+    out = {}
+    for split, rows in FILTER_MIX.items():
+        images, anns = [], []
+        for image_id, letter, n_ann in rows:
+            obsid = 200000000 + 100 * list(FILTER_MIX).index(split) + image_id
+            name = file_name(obsid, letter, tag=str(image_id)) if letter else f"frame_{split}_{image_id}.jpg"
+            images.append(image(image_id, name, width=64, height=64))
+            for _ in range(n_ann):
+                k = len(anns)
+                anns.append(polygon_ann(FILTER_MIX_ANN_BASE + k, image_id, 3 + k % 2, square(4 + 6 * k, 4, 5)))
+        out[split] = coco(images, anns)
+    return out
+
+
+def write_filter_mix(root: Path) -> Path:
+    """Write `filter_mix_coco` as train/ and valid/ folders under `root` (with blank frames); returns `root`."""
+    for split, data in filter_mix_coco().items():
+        write_split(root / split, data)
+    return root

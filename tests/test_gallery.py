@@ -119,6 +119,13 @@ def test_class_modes(fx, classes, mode, expected):
     (GalleryFilter(search="rf.333"), {3}),  # file name (Roboflow hash)
     (GalleryFilter(search="nothing"), set()),
     (GalleryFilter(search="."), ALL),  # a literal dot, not a regular expression
+    # Records as the input-problems table names them, by the ids of their file (each file numbers from 0).
+    (GalleryFilter(search="image id 2"), {3, 7}),  # image 2 of the train file and of the valid file
+    (GalleryFilter(search="Image 2"), {3, 7}),  # "id" optional, any case
+    (GalleryFilter(search="image id 2", splits=("valid",)), {7}),  # the split tells the files apart
+    (GalleryFilter(search="annotation id 4, polygon 0"), {3, 8}),  # the images holding annotation 4 of each file
+    (GalleryFilter(search="image id 99"), set()),  # no such id
+    (GalleryFilter(search="4"), {4, 9}),  # a bare number: image id 4 (valid obs 9) or in a name (obs 4)
 ])
 def test_filters(fx, flt, expected):
     assert numbers(fx, gallery.filter_mask(fx, flt)) == expected
@@ -257,9 +264,10 @@ def test_class_counts_and_captions(sample_ds, fx):
         assert counts.loc[image_id, cls] == n
     assert counts.to_numpy().sum() == len(sample_ds.annotations)
     captions = gallery.thumbnail_captions(fx, fx.images)
-    assert captions[0] == f"**{obs(1, 'L')}** · UVW1 · train  \nRS 1 · SR 1"
+    # The id after the split is the image's id in its split's file (the fixture numbers each file from 0).
+    assert captions[0] == f"**{obs(1, 'L')}** · UVW1 · train · id 0  \nRS 1 · SR 1"
     assert captions[2].endswith("RS 1 · SL 2") and captions[3].endswith("no artefact")
-    assert captions[7].startswith(f"**{obs(8, 'W')}** · White · valid") and captions[7].endswith("OT 1")
+    assert captions[7].startswith(f"**{obs(8, 'W')}** · White · valid · id 3") and captions[7].endswith("OT 1")
 
 
 @pytest.mark.parametrize("n, page, size, expected", [
@@ -365,14 +373,19 @@ def test_annotation_table_and_hidden_ids(fx):
     table = gallery.annotation_table(fx, image_id)
     assert table["class"].tolist() == [RS, SR, SL]  # class order, then id
     assert table["mask area (px²)"].tolist() == [81.0, 49.0, 64.0]
+    # "id" is the annotation's id in the valid file (numbered from 0 there), not the loader's ann_id.
+    anns = fx.annotations_of(image_id)
+    assert table["id"].tolist() == [2, 0, 1] and sorted(table["id"]) == sorted(anns["coco_id"])
     edits = {"0": {"show": False}, 2: {"show": False}, 1: {"show": True}}
-    assert gallery.hidden_annotation_ids(table, edits) == [int(table["id"][0]), int(table["id"][2])]
+    # Toggles give the internal ids the overlay hides by, the table's index.
+    internal = dict(zip(anns["coco_id"], anns["ann_id"]))
+    assert gallery.hidden_annotation_ids(table, edits) == [internal[2], internal[1]]
     assert gallery.hidden_annotation_ids(table, {}) == []
 
 
 def test_detail_title(fx):
-    assert gallery.detail_title(fx.images.iloc[0]) == f"{obs(1, 'L')} · UVW1, 291 nm · train"
-    assert gallery.detail_title(fx.images.iloc[7]) == f"{obs(8, 'W')} · White · valid"  # broad band: no wavelength
+    assert gallery.detail_title(fx.images.iloc[0]) == f"{obs(1, 'L')} · UVW1 (291 nm) · train"
+    assert gallery.detail_title(fx.images.iloc[7]) == f"{obs(8, 'W')} · White (broad band) · valid"
 
 
 # ---------------------------------------------------------------------------------------
@@ -435,3 +448,55 @@ def test_missing_image_file_gives_a_placeholder_not_cached(tmp_path):
     # The placeholder is dark grey with light text, and the annotation is still drawn on it.
     assert np.median(missing) < 80 and missing.max() > 150
     assert decode(pics[1]).shape == (128, 128, 3)
+
+
+# ---------------------------------------------------------------------------------------
+# Every filter a file name may carry, and the file's own ids
+
+
+@pytest.fixture(scope="module")
+def mix(tmp_path_factory):
+    """Letters V, W, L, an unknown X and names without an observation key (tests.builders.FILTER_MIX)."""
+    return load_dataset(b.write_filter_mix(tmp_path_factory.mktemp("gallery_mix")))
+
+
+def test_filter_choices_offer_every_filter_in_order(mix):
+    assert gallery.filter_choices(mix) == ["V", "L", "W", "X", "?"]
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"filters": "X"}, ("X",)),  # an unknown letter present in the data is a valid choice
+    ({"filters": "?,V"}, ("?", "V")),  # so is "no observation key"
+    ({"filters": "S"}, ()),  # a known letter absent from the data is dropped
+])
+def test_filter_params_keep_unknown_and_missing_keys(mix, params, expected):
+    assert gallery.filter_from_params(params, mix).filters == expected
+
+
+@pytest.mark.parametrize("key, files", [
+    ("X", {"S0200000007_X", "S0200000106_X"}),  # the unknown letter, in both splits
+    ("?", {"frame_train_8.jpg", "frame_valid_8.jpg"}),  # names without a key
+])
+def test_filter_by_unknown_and_missing_keys(mix, key, files):
+    rows = mix.images[gallery.filter_mask(mix, GalleryFilter(filters=(key,)))]
+    assert set(rows["obs_id"].fillna(rows["file_name"])) == files
+
+
+@pytest.mark.parametrize("split, coco_id, title, caption_head", [
+    ("train", 7, "S0200000007_X · X (unknown filter) · train", "**S0200000007_X** · X (unknown filter) · train · id 7"),
+    ("train", 8, "frame_train_8.jpg · no observation key · train", "**frame_train_8.jpg** · no observation key · train · id 8"),
+    ("valid", 6, "S0200000106_X · X (unknown filter) · valid", "**S0200000106_X** · X (unknown filter) · valid · id 6"),
+])
+def test_titles_and_captions_name_filters_and_file_ids(mix, split, coco_id, title, caption_head):
+    row = mix.images[(mix.images["split"] == split) & (mix.images["coco_id"] == coco_id)]
+    assert gallery.detail_title(row.iloc[0]) == title
+    assert gallery.thumbnail_captions(mix, row)[0].startswith(caption_head)
+    assert gallery.file_id_text(row.iloc[0]) == f"image id {coco_id} in the {split} split's annotation file"
+
+
+def test_annotation_table_shows_the_files_annotation_ids(mix):
+    # Valid image 6 holds the valid file's annotations 10 and 11; the loader numbers them 4 and 5.
+    image_id = int(mix.images.loc[(mix.images["split"] == "valid") & (mix.images["coco_id"] == 6), "image_id"].iloc[0])
+    table = gallery.annotation_table(mix, image_id)
+    assert sorted(table["id"]) == [10, 11]
+    assert sorted(table.index) == sorted(mix.annotations_of(image_id)["ann_id"]) != [10, 11]

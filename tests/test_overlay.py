@@ -325,3 +325,31 @@ def test_figure_toggles_and_boxes():
     assert hidden.data[1].fillcolor.startswith(f"rgba({cb[0]},{cb[1]},{cb[2]},")
     boxed = overlay_figure(frame20(), anns, None, boxes=True, labels=False)
     assert len(boxed.data) == 1 + 4 + 3  # a dotted box per masked annotation (the box-only one is its box)
+
+
+@pytest.mark.parametrize("file_ids, shown", [
+    (None, ["smoke-ring 1", "star-loop 2", "star-loop 3", "other 4"]),  # no file ids: the table's own ids
+    ([101, 102, 103, 104], ["smoke-ring 101", "star-loop 102", "star-loop 103", "other 104"]),  # the file's ids win
+])
+def test_figure_names_annotations_by_their_files_ids(file_ids, shown):
+    anns = figure_annotations()
+    if file_ids is not None:
+        anns["coco_id"] = file_ids
+    fig = overlay_figure(frame20(), anns, None, boxes=False, labels=True, hidden_ann_ids=())
+    assert sorted(a.text for a in fig.layout.annotations) == sorted(shown)  # label chips
+    hovers = " ".join(t.text for t in fig.data[1:])
+    assert all(f"annotation {s.split()[-1]}<br>" in hovers for s in shown)
+    # Toggles still go by the internal ann_id: hiding 2 hides the star loop the file calls 102.
+    hidden = overlay_figure(frame20(), anns, None, boxes=False, labels=True, hidden_ann_ids=(2,))
+    assert sorted(a.text for a in hidden.layout.annotations) == sorted(shown[:1] + shown[2:])
+
+
+def test_png_labels_use_the_files_ids():
+    base = np.full((200, 200), 90, np.uint8)
+    poly = [60.0, 60.0, 140.0, 60.0, 140.0, 140.0, 60.0, 140.0]
+    anns = annotations((5, "central-ring", "polygon", [poly], polygon_box([poly])))
+    same = overlay.render_overlay(base, anns.assign(coco_id=5), "authors", labels=True, label_ids=True, scale=1.0)
+    plain = overlay.render_overlay(base, anns, "authors", labels=True, label_ids=True, scale=1.0)
+    other = overlay.render_overlay(base, anns.assign(coco_id=123456), "authors", labels=True, label_ids=True, scale=1.0)
+    assert np.array_equal(same, plain)  # "central-ring 5" either way
+    assert not np.array_equal(other, plain)  # "central-ring 123456": the file's id is drawn

@@ -92,7 +92,7 @@ def test_open_image_from_link_and_navigate_within_the_filter(sample_ds):
     query = QUERY | {"image": str(ids[1]), "stretch": "asinh", "limits": "zscale", "hide": RS}
     at = page_test(PAGE, query=query)
     img = sample_ds.images.set_index("image_id").loc[ids[1]]
-    assert [s.value for s in at.main.subheader] == [f"{img['obs_id']} · UVW1, 291 nm · {img['split']}"]
+    assert [s.value for s in at.main.subheader] == [f"{img['obs_id']} · UVW1 (291 nm) · {img['split']}"]
     assert f"image 2 of {len(ids)} matching the filters" in texts(at)
     assert at.selectbox(key="gallery_stretch").value == "asinh" and at.selectbox(key="gallery_limits").value == "zscale"
     assert RS not in at.get("button_group")[0].value  # "Classes shown" pills: the hidden class is off
@@ -204,3 +204,35 @@ def test_fold_filter_on_a_dataset_too_small_for_folds(tmp_path):
     at = page_test(PAGE, query={"data": str(tmp_path / "ds"), "fold": "0-valid"})
     assert any("fold part filter is ignored" in w.value for w in at.warning)
     assert "**3** of 3 images match" in texts(at)
+
+
+def test_gallery_finds_and_names_records_by_the_files_ids(tmp_path):
+    # Image ids 5..8 repeat in the train and valid files; the loader numbers the images 0..7.
+    root = b.write_filter_mix(tmp_path / "mix")
+    at = page_test(PAGE, query={"data": str(root), "q": "image id 6", "split": "valid"})
+    assert "**1** of 8 images match" in texts(at)
+    (internal,) = open_buttons(at)
+    assert internal != 6  # the file's id and the loader's differ, so the test can tell them apart
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("**S0200000106_X** · X (unknown filter) · valid · id 6") for c in captions)
+    # The detail view names the image and its annotations as the file does.
+    at.button(key=f"gallery_open_{internal}").click().run()
+    assert not at.exception
+    assert [s.value for s in at.main.subheader] == ["S0200000106_X · X (unknown filter) · valid"]
+    assert "image id 6 in the valid split's annotation file" in texts(at)
+    assert f"image id {internal} " not in texts(at) and f"image id {internal}\n" not in texts(at)
+    table = at.data_editor[0].value
+    assert sorted(table["id"]) == [10, 11]  # the valid file's annotation ids (the loader's are 4 and 5)
+
+
+@pytest.mark.parametrize("choice, n", [
+    ("X", 2),  # the unknown letter, one image per split
+    ("?", 2),  # names without an observation key
+])
+def test_gallery_filters_by_unknown_and_missing_filter_keys(tmp_path, choice, n):
+    root = b.write_filter_mix(tmp_path / "mix")
+    at = page_test(PAGE, query={"data": str(root)})
+    picker = at.sidebar.multiselect(key="gallery_filters")
+    assert picker.options == ["V (543 nm)", "UVW1 (291 nm)", "White (broad band)", "X (unknown filter)", "no observation key"]
+    picker.set_value([choice]).run()
+    assert f"**{n}** of 8 images match" in texts(at)

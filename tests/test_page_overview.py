@@ -6,9 +6,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import builders as b
-from tests.apptest import page_test, texts
+from tests.apptest import page_test, table_with, texts
 from tests.test_loader import quirks_coco
-from xami_core import stats
+from xami_core import load_dataset, stats
 
 
 def test_overview_shows_the_sample_counts(sample_ds):
@@ -91,3 +91,42 @@ def test_other_data_is_told_how_it_differs(tmp_path):
     at = page_test(query={"data": str(tmp_path / "ds")})
     assert any("counts differ from the XAMI authors' published numbers" in i.value for i in at.info)
     assert not at.success
+
+
+def test_overview_filter_table_counts_every_image(tmp_path):
+    # Letters V, W, L, an unknown X and two names without an observation key: 8 images in all.
+    root = b.write_filter_mix(tmp_path / "mix")
+    at = page_test(query={"data": str(root)})
+    assert {m.label: m.value for m in at.metric}["Images"] == "8"
+    table = table_with(at, "filter", "wavelength (nm)", "images")
+    assert table.index.tolist() == ["V", "L", "W", "X", "?"]  # by wavelength, White, unknown, no key
+    assert table["filter"].tolist() == ["V", "UVW1", "White", "X (unknown filter)", "no observation key"]
+    assert table["wavelength (nm)"].tolist() == ["543", "291", "broad band", "unknown", "unknown"]
+    assert table["images"].tolist() == [2, 1, 1, 2, 2] and table["images"].sum() == 8  # 8 of 8
+    assert "All 8 images, by the filter letter in their file name" in texts(at)
+
+
+def test_overview_problems_say_what_was_skipped_and_what_was_kept(tmp_path):
+    root = b.write_filter_mix(tmp_path / "mix")
+    data = b.filter_mix_coco()["train"]
+    data["annotations"].append(b.polygon_ann(99, 5, 3, [1.0, 2.0, 3.0]))  # odd coordinates, no usable box: skipped
+    b.write_split(root / "train", data)
+    ds = load_dataset(root)
+    errors = sum(p.severity == "error" for p in ds.problems)
+    warnings = len(ds.problems) - errors
+    assert errors >= 1 and warnings >= 1  # names without an observation key are kept with a warning
+    at = page_test(query={"data": str(root)})
+    caption = next(c.value for c in at.caption if "skipped" in c.value)
+    assert caption.startswith(f"{errors} record{' or file was' if errors == 1 else 's or files were'} skipped (error); "
+                              f"{warnings} record{' was' if warnings == 1 else 's were'} kept with a warning.")
+    problems = table_with(at, "record", "outcome", "message")
+    assert problems["outcome"].tolist() == ["skipped" if p.severity == "error" else "kept" for p in ds.problems]
+    assert "annotation id 99" in set(problems["record"])  # the file's own id, as the Gallery search takes it
+
+
+def test_overview_names_hard_negatives_by_the_files_ids(tmp_path):
+    root = b.write_filter_mix(tmp_path / "mix")
+    at = page_test(query={"data": str(root)})
+    empty = table_with(at, "split", "image id", "file_name")
+    expected = sorted((split, image_id) for split, rows in b.FILTER_MIX.items() for image_id, _, n in rows if n == 0)
+    assert sorted(zip(empty["split"], empty["image id"])) == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from .model import FILTERS, PALETTES, SPLIT_ORDER, rgb_to_hex
+from .model import PALETTES, filter_label, rgb_to_hex, split_order
 
 SPLIT_PATTERNS = {"train": "", "valid": "/", "test": ".", "all": ""}
 FONT = "Helvetica, Arial, sans-serif"
@@ -63,12 +63,10 @@ def class_distribution_figure(counts: pd.DataFrame, value: str = "annotations", 
 def filter_figure(per_filter: pd.DataFrame, value: str = "images", title: str | None = None) -> go.Figure:
     """Stacked bars per observation filter (ordered by wavelength), one segment per split."""
     def label(letter: str) -> str:
-        name, nm = FILTERS.get(letter, ("unknown", None))
-        return f"{name}<br>({nm:.0f} nm)" if nm else f"{name}<br>(broad band)" if letter in FILTERS else "unknown"
+        return filter_label(letter, sep="<br>")
 
     order = list(dict.fromkeys(per_filter["filter_letter"]))
-    present = set(per_filter["split"])
-    splits = [s for s in SPLIT_ORDER if s in present] + sorted(present - set(SPLIT_ORDER))
+    splits = split_order(per_filter["split"])
     fig = go.Figure()
     for split in splits:  # legend and stack in the conventional split order (train first)
         part = per_filter[per_filter["split"] == split]

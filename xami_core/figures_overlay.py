@@ -38,8 +38,8 @@ def _closed_path(parts: list[np.ndarray]) -> tuple[list[float | None], list[floa
     return xs, ys
 
 
-def hover_text(class_name: str, ann_id: int, kind: str, area: float, box: Iterable[float]) -> str:
-    """Hover text of one annotation: class, id, area and box in pixels."""
+def hover_text(class_name: str, ann_id: object, kind: str, area: float, box: Iterable[float]) -> str:
+    """Hover text of one annotation: class, id (the one in its input file), area and box in pixels."""
     x, y, w, h = (float(v) for v in box)
     what = "box only (no mask)" if kind == "box" else f"mask area {area:,.0f} px²"
     return (f"<b>{class_name}</b> · annotation {ann_id}<br>{what}<br>"
@@ -70,6 +70,8 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
                            hovertemplate="x %{x:.0f}, y %{y:.0f} px<extra></extra>"))
     keep = visible_annotations(annotations, hidden_classes, hidden_ann_ids)
     area = dict(zip(annotations["ann_id"], annotations["mask_area"])) if "mask_area" in annotations else {}
+    # Users see the annotation's id in its input file (what the input-problems table names).
+    file_id = dict(zip(annotations["ann_id"], annotations["coco_id"])) if "coco_id" in annotations else {}
     order = {c: i for i, c in enumerate(CLASS_NAMES)}
     rows = sorted(range(len(keep)), key=lambda i: (order.get(keep.class_name[i], 99), keep.ann_id[i]))
     shown_legend: set[str] = set()
@@ -80,7 +82,7 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
         colour = pal.get(cls, FALLBACK_COLOUR)
         line = outline_colour(colour)
         bx, by, bw, bh = one.box[0]
-        text = hover_text(cls, ann_id, kind, float(area.get(ann_id, np.nan)), one.box[0])
+        text = hover_text(cls, file_id.get(ann_id, ann_id), kind, float(area.get(ann_id, np.nan)), one.box[0])
         legend = cls not in shown_legend
         shown_legend.add(cls)
         common = dict(legendgroup=cls, name=cls, showlegend=legend, hoverlabel=dict(bgcolor=_rgba(colour, 0.95), font=dict(color=rgb_to_hex(ink_colour(colour)))))
@@ -101,7 +103,7 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
                 fig.add_trace(go.Scatter(x=bxs, y=bys, mode="lines", line=dict(color=_rgba(line, 0.8), width=1, dash="dot"),
                                          hoverinfo="skip", legendgroup=cls, showlegend=False, name=f"{cls} box"))
         if labels:
-            chips.append((f"{cls} {ann_id}", colour, (int(bx), int(by), int(bw), int(bh))))
+            chips.append((f"{cls} {file_id.get(ann_id, ann_id)}", colour, (int(bx), int(by), int(bw), int(bh))))
     fig.update_layout(
         annotations=_label_chips(chips, w, h, height), height=height, margin=dict(l=60, r=10, t=70 if title else 40, b=50),  # the legend sits above the frame
         title=dict(text=title, x=0.01, font=dict(size=14)) if title else None,

@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from .figures import SPLIT_PATTERNS, base_layout
 from .folds import METHOD_LABELS, PARTS
-from .model import FILTERS, PALETTES, rgb_to_hex
+from .model import FILTERS, PALETTES, filter_wavelength, rgb_to_hex
 
 MAX_COLUMNS = 5
 # The authors' bar colours in their K-fold vs stratified K-fold figure (kf_skf_errors.png).
@@ -22,16 +22,19 @@ LINE = "#333333"
 
 # Deviations within this many percentage points draw pale in the heatmaps (see `deviation_heatmap`).
 DEVIATION_FLOOR_PP = 5.0
-# Effective wavelength by filter display name ("UVW1" -> 291 nm); White is broad band.
-_FILTER_NM = {name: nm for name, nm in FILTERS.values()}
+# Filter letter by display name ("UVW1" -> "L"): the fold tables name filters by `model.filter_name`.
+_LETTER_OF_NAME = {name: letter for letter, (name, _) in FILTERS.items()}
 
 
 def _column_label(column: str, what: str) -> str:
     """Heatmap column label: the class name, or the filter with its effective wavelength."""
     if what != "filter":
         return column
-    nm = _FILTER_NM.get(column)
-    return f"{column}<br>{nm:.0f} nm" if nm else (f"{column}<br>broad band" if column in _FILTER_NM else column)
+    letter = _LETTER_OF_NAME.get(column)
+    if letter is None:  # an unknown letter's name already says so ("X (unknown filter)"), as does "no observation key"
+        return column
+    unit = " nm" if FILTERS[letter][1] is not None else ""
+    return f"{column}<br>{filter_wavelength(letter)}{unit}"
 
 
 def fold_name(fold: int, n_folds: int) -> str:

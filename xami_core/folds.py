@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency
 
-from .model import FILTER_ORDER, FILTERS, Dataset, Problem, XamiDataError
+from .model import Dataset, Problem, XamiDataError, filter_keys, filter_name, filter_order
 from .paths import checked_path, shown
 
 METHODS: tuple[str, ...] = ("published", "stratified", "kfold", "multilabel")
@@ -49,7 +49,6 @@ CSV_COLUMNS: tuple[str, ...] = ("IMADE_ID", "IMAGE_PATH", "SPLIT")  # sic: the a
 COCO_FILE = "_annotations.coco.json"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 NO_ARTEFACT = "(no artefact)"
-UNKNOWN_FILTER = "?"
 
 
 @dataclass(frozen=True)
@@ -370,15 +369,15 @@ def method_comparison(ds: Dataset, k: int = AUTHORS_K, seed: int = AUTHORS_SEED,
 
 def fold_filter_counts(ds: Dataset, folds: FoldSet) -> pd.DataFrame:
     """Per fold, part and observation filter (by wavelength): images and their share of the part."""
-    img = ds.images[["image_id", "filter_letter"]].assign(filter_letter=ds.images["filter_letter"].fillna(UNKNOWN_FILTER))
-    present = set(img["filter_letter"])
-    letters = [f for f in FILTER_ORDER if f in present] + sorted(present - set(FILTER_ORDER))
+    img = ds.images[["image_id", "filter_letter"]].assign(filter_letter=filter_keys(ds.images["filter_letter"]))
+    letters = filter_order(img["filter_letter"])
     grid = pd.MultiIndex.from_product([folds.folds, list(PARTS), letters], names=["fold", "part", "filter_letter"])
     joined = folds.assignments.merge(img, on="image_id")
     out = joined.groupby(["fold", "part", "filter_letter"]).size().reindex(grid, fill_value=0).rename("images").reset_index()
     out["images"] = out["images"].astype("int64")
     out["share"] = out["images"] / out.groupby(["fold", "part"])["images"].transform("sum").replace(0, np.nan)
-    out.insert(3, "filter", out["filter_letter"].map(lambda f: FILTERS[f][0] if f in FILTERS else "unknown").astype("str"))
+    # One distinct name per key ("X (unknown filter)", "no observation key"), so pivots keep every filter apart.
+    out.insert(3, "filter", out["filter_letter"].map(filter_name).astype("str"))
     return out
 
 

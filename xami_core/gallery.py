@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .folds import AUTHORS_K, AUTHORS_SEED, PARTS, FoldSet, make_folds
-from .model import Dataset, FILTER_ORDER, SPLIT_ORDER
+from .model import Dataset, filter_keys, filter_label, filter_name, filter_order, split_order
 from .overlay import Shapes, encode_jpeg, load_frame, placeholder_frame, render_overlay
 from .paths import cache_dir, file_fingerprint
 from .stretch import DEFAULT_LIMITS, DEFAULT_LOWER, DEFAULT_STRETCH, DEFAULT_UPPER, LIMITS, STRETCHES, stretch_image
@@ -64,14 +65,16 @@ class GalleryFilter:
     without: classes the image must not have, on top of `classes` ("a smoke ring but no
         read-out streak": classes=("smoke-ring",), without=("read-out-streak",)).
     empty: images without annotation (hard negatives): "include", "exclude" or "only".
-    filters: XMM-OM filter letters (empty: all). splits: split names (empty: all).
+    filters: XMM-OM filter keys (letters, or `model.NO_KEY` for names without an
+        observation key; empty: all). splits: split names (empty: all).
     fold: (fold number, "train" or "valid") of the authors' stratified K-fold (k = 4,
         seed 42), or None.
     n_annotations: inclusive (min, max) number of annotations, or None.
     area: inclusive (min, max) mask area in pixels, or None. An image matches when it has
         an instance with `mask_area` in range, of a selected class if classes are selected
         in mode any/all/exactly, else of any class.
-    search: case-insensitive substring of the observation id or file name.
+    search: what `search_mask` finds: a substring of the observation id or file name, an
+        image id of the file ("12", "image id 12") or an annotation id ("annotation id 7").
     image_ids: restrict to these images (a fold part, say), or None.
     """
 
@@ -137,7 +140,7 @@ def filter_mask(ds: Dataset, flt: GalleryFilter, folds: FoldSet | None = None) -
     elif flt.empty == "only":
         keep &= n_ann == 0
     if flt.filters:
-        keep &= images["filter_letter"].isin(list(flt.filters)).to_numpy()
+        keep &= filter_keys(images["filter_letter"]).isin(list(flt.filters)).to_numpy()
     if flt.splits:
         keep &= images["split"].isin(list(flt.splits)).to_numpy()
     if flt.n_annotations is not None:
@@ -150,11 +153,8 @@ def filter_mask(ds: Dataset, flt: GalleryFilter, folds: FoldSet | None = None) -
         if flt.classes and flt.class_mode != "none":
             sel &= ann["class_name"].isin(list(flt.classes))
         keep &= images["image_id"].isin(ann.loc[sel, "image_id"].unique()).to_numpy()
-    text = flt.search.strip()
-    if text:
-        hit_obs = images["obs_id"].fillna("").str.contains(text, case=False, regex=False)
-        hit_file = images["file_name"].str.contains(text, case=False, regex=False)
-        keep &= (hit_obs | hit_file).to_numpy()
+    if flt.search.strip():
+        keep &= search_mask(ds, flt.search)
     if flt.fold is not None:
         folds = folds if folds is not None else authors_folds(ds)
         fold, part = flt.fold
@@ -162,6 +162,36 @@ def filter_mask(ds: Dataset, flt: GalleryFilter, folds: FoldSet | None = None) -
     if flt.image_ids is not None:
         keep &= images["image_id"].isin(list(flt.image_ids)).to_numpy()
     return keep
+
+
+# A record as the input-problems table names it: "image id 12", "annotation id 7, polygon 0".
+_RECORD = re.compile(r"^(image|annotation)\s*(?:id)?\s*[:#]?\s*([^\s,]+)", re.IGNORECASE)
+
+
+def search_mask(ds: Dataset, text: str) -> np.ndarray:
+    """Boolean array over `ds.images` rows: the images a search text finds.
+
+    "image id 12" (or "image 12"): the images whose id in their annotation file is 12 (one per
+    split file at most); "annotation id 7, ...": the images holding an annotation with file
+    id 7; anything else: a case-insensitive substring of the observation id or file name, or
+    an image id of the file written alone ("12"). Empty text finds every image.
+    """
+    images = ds.images
+    text = text.strip()
+    if not text:
+        return np.ones(len(images), dtype=bool)
+    record = _RECORD.match(text)
+    if record:
+        kind, wanted = record.group(1).lower(), record.group(2)
+        if kind == "image":
+            return (images["coco_id"].astype(str) == wanted).to_numpy()
+        ann = ds.annotations
+        holders = ann.loc[ann["coco_id"].astype(str) == wanted, "image_id"].unique()
+        return images["image_id"].isin(holders).to_numpy()
+    hit_obs = images["obs_id"].fillna("").str.contains(text, case=False, regex=False)
+    hit_file = images["file_name"].str.contains(text, case=False, regex=False)
+    hit_id = images["coco_id"].astype(str) == text
+    return (hit_obs | hit_file | hit_id).to_numpy()
 
 
 def largest_instance(ds: Dataset) -> pd.Series:
@@ -183,7 +213,7 @@ def sort_images(ds: Dataset, images: pd.DataFrame, sort: str = "observation", se
         seed: the shuffle's seed; the same seed gives the same order.
     """
     if sort == "observation":
-        split_rank = images["split"].map({s: i for i, s in enumerate(SPLIT_ORDER)}).fillna(len(SPLIT_ORDER))
+        split_rank = images["split"].map({s: i for i, s in enumerate(split_order(images["split"].unique()))})
         key = pd.DataFrame({"obs": images["obs_id"].fillna(images["file_name"]), "split": split_rank,
                             "id": images["image_id"]})
         return images.iloc[np.lexsort((key["id"].to_numpy(), key["split"].to_numpy(), key["obs"].to_numpy()))]
@@ -223,26 +253,34 @@ def counts_caption(counts: pd.Series) -> str:
 
 
 def thumbnail_captions(ds: Dataset, images: pd.DataFrame) -> list[str]:
-    """Under each thumbnail: observation, filter and split, then its per-class counts."""
+    """Under each thumbnail: observation, filter, split and the image's id in its file, then its per-class counts."""
     counts = class_counts(ds).reindex(images["image_id"]).fillna(0)
-    heads = [f"**{obs if isinstance(obs, str) else name}** · {flt if isinstance(flt, str) else '?'} · {split}"
-             for obs, name, flt, split in zip(images["obs_id"], images["file_name"], images["filter_name"], images["split"])]
+    heads = [f"**{obs if isinstance(obs, str) else name}** · {filter_name(letter)} · {split} · id {coco_id}"
+             for obs, name, letter, split, coco_id in zip(images["obs_id"], images["file_name"], images["filter_letter"],
+                                                          images["split"], images["coco_id"])]
     return [f"{head}  \n{counts_caption(row)}" for head, (_, row) in zip(heads, counts.iterrows())]
 
 
 def detail_title(image: pd.Series) -> str:
-    """The detail view's heading: observation, filter with wavelength, split."""
+    """The detail view's heading: observation, filter with wavelength (`model.filter_label`), split."""
     obs = image["obs_id"] if isinstance(image["obs_id"], str) else image["file_name"]
-    name = image["filter_name"] if isinstance(image["filter_name"], str) else "unknown filter"
-    nm = image["wavelength_nm"]
-    wavelength = f", {nm:.0f} nm" if nm == nm else ""  # NaN: the broad-band white filter, or unknown
-    return f"{obs} · {name}{wavelength} · {image['split']}"
+    return f"{obs} · {filter_label(image['filter_letter'])} · {image['split']}"
+
+
+def file_id_text(image: pd.Series) -> str:
+    """How a user finds an image in its input: "image id 12 in the train split's annotation file".
+
+    The id is the file's own (ids repeat across split files, so the split is named); it is
+    the id the input-problems table and the gallery search use.
+    """
+    return f"image id {image['coco_id']} in the {image['split']} split's annotation file"
 
 
 def hidden_annotation_ids(table: pd.DataFrame, edited_rows: dict) -> list[int]:
-    """Annotation ids whose "show" box was unticked in the detail table (`st.data_editor` edits)."""
+    """Internal annotation ids (`ann_id`, the table's index) whose "show" box was unticked in
+    the detail table (`st.data_editor` edits, keyed by row position)."""
     rows = [int(r) for r, change in edited_rows.items() if change.get("show") is False and int(r) < len(table)]
-    return table["id"].iloc[rows].astype(int).tolist()
+    return table.index[rows].astype(int).tolist()
 
 
 def page_slice(n_items: int, page: int, page_size: int) -> tuple[int, int, int]:
@@ -269,9 +307,8 @@ def neighbours(order: Sequence[int], image_id: int) -> tuple[int | None, int | N
 
 
 def filter_choices(ds: Dataset) -> list[str]:
-    """Filter letters present, ordered by wavelength (long to short, white last)."""
-    present = set(ds.images["filter_letter"].dropna())
-    return [f for f in FILTER_ORDER if f in present] + sorted(present - set(FILTER_ORDER))
+    """Filter keys present in `model.filter_order` (by wavelength, White, unknown letters, no key)."""
+    return filter_order(filter_keys(ds.images["filter_letter"]))
 
 
 def max_annotations(ds: Dataset) -> int:
@@ -485,7 +522,7 @@ def filter_from_params(params: dict[str, str], ds: Dataset) -> GalleryFilter:
     clipped to what the dataset holds, so the widgets can show them.
     """
     names = set(ds.class_names)
-    letters = set(ds.images["filter_letter"].dropna())
+    letters = set(filter_keys(ds.images["filter_letter"]))
     splits = set(ds.images["split"])
     mode = params.get("mode", "any")
     empty = params.get("empty", "include")
@@ -508,14 +545,21 @@ def filter_from_params(params: dict[str, str], ds: Dataset) -> GalleryFilter:
 
 
 def annotation_table(ds: Dataset, image_id: int) -> pd.DataFrame:
-    """The detail view's table of one image's annotations (pixel units)."""
-    cols = {"ann_id": "id", "class_name": "class", "kind": "kind", "mask_area": "mask area (px²)",
+    """The detail view's table of one image's annotations (pixel units).
+
+    "id" is the annotation's id in its file (what the input-problems table names); the
+    internal `ann_id` is the index, for the overlay toggles.
+    """
+    cols = {"coco_id": "id", "class_name": "class", "kind": "kind", "mask_area": "mask area (px²)",
             "area": "stored area (px²)", "box_x": "box x", "box_y": "box y", "box_w": "box w", "box_h": "box h",
             "cx": "centroid x", "cy": "centroid y", "n_parts": "parts", "n_vertices": "vertices"}
-    table = ds.annotations_of(image_id)[list(cols)].rename(columns=cols)
+    anns = ds.annotations_of(image_id)
+    table = anns[list(cols)].rename(columns=cols).set_index(pd.Index(anns["ann_id"].to_numpy(np.int64), name="ann_id"))
     order = {c: i for i, c in enumerate(ds.class_names)}
     rank = table["class"].map(order).fillna(len(order)).to_numpy()
-    return table.iloc[np.lexsort((table["id"].to_numpy(), rank))].reset_index(drop=True)
+    if table["id"].dtype == object:  # ids of mixed types in one file: shown as text
+        table["id"] = table["id"].astype(str)
+    return table.iloc[np.lexsort((table.index.to_numpy(), rank))]
 
 
 PAGE_SIZES: tuple[int, ...] = (24, 48, 96)

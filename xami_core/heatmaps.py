@@ -46,7 +46,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from pycocotools import mask as mask_utils
 
-from .model import FILTER_ORDER, SPLIT_ORDER, Dataset, XamiDataError, filter_label
+from .model import Dataset, XamiDataError, filter_keys, filter_label, filter_order, split_order
 from .tables import rle_to_compressed
 
 if TYPE_CHECKING:
@@ -374,18 +374,13 @@ def group_labels(images: pd.DataFrame, by: str | Mapping[int, str] | pd.Series) 
         if by == "all":
             return pd.Series("all images", index=images.index, dtype=object), ("all images",)
         if by == "split":
-            present = list(pd.unique(images["split"]))
-            order = [s for s in SPLIT_ORDER if s in present] + sorted(set(present) - set(SPLIT_ORDER))
+            order = split_order(pd.unique(images["split"]))
             return images["split"].astype(str).astype(object), tuple(order)
         if by == "filter":
-            letters = images["filter_letter"].fillna("?")
-            present = set(pd.unique(letters))
-            names = {f: filter_label(f) for f in present - {"?"}} | {"?": "unknown filter"}
-            labels = letters.map(names).astype(object)
-            order = [names[f] for f in FILTER_ORDER if f in present]
-            order += sorted(names[f] for f in present - set(FILTER_ORDER) - {"?"})
-            order += ["unknown filter"] if "?" in present else []
-            return labels, tuple(order)
+            keys = filter_keys(images["filter_letter"])
+            order = filter_order(pd.unique(keys))
+            names = {f: filter_label(f) for f in order}  # one distinct label per key
+            return keys.map(names).astype(object), tuple(names[f] for f in order)
         raise ValueError(f"group by must be 'all', 'split', 'filter' or a mapping, got {by!r}")
     mapping = by if isinstance(by, pd.Series) else pd.Series(dict(by), dtype=object)
     if isinstance(mapping.dtype, pd.CategoricalDtype):

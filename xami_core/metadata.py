@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from .figures import base_layout
-from .model import FILTER_ORDER, FILTERS, OBS_KEY_LENGTH, SPLIT_ORDER, Problem, XamiDataError
+from .model import FILTER_ORDER, OBS_KEY_LENGTH, Problem, XamiDataError, filter_keys, filter_label, filter_order, split_order
 from .paths import cache_dir
 from .sample import sample_dir
 
@@ -220,8 +220,7 @@ def metadata_coverage(joined: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame({"split": joined["split"].to_numpy(), "with": with_meta, "key": keys.to_numpy()})
     per_split = frame.groupby("split", sort=False).agg(
         images=("with", "size"), with_metadata=("with", "sum"), observations=("key", "nunique"))
-    order = [s for s in SPLIT_ORDER if s in per_split.index] + sorted(set(per_split.index) - set(SPLIT_ORDER))
-    per_split = per_split.reindex(order)
+    per_split = per_split.reindex(split_order(per_split.index))
     total = pd.DataFrame({"images": [len(frame)], "with_metadata": [int(with_meta.sum())],
                           "observations": [frame["key"].nunique()]}, index=[TOTAL])
     table = pd.concat([per_split, total]).astype("int64")
@@ -361,15 +360,15 @@ def sky_map_figure(positions: pd.DataFrame, frame: str = "icrs", height: int = 4
                     textfont=dict(size=11, color="#5a6b7d"), hoverinfo="skip", showlegend=False)
     # The pointings, one trace per filter in wavelength order.
     colours = _filter_colours()
-    for letter in [f for f in FILTER_ORDER if f in set(positions["filter_letter"])]:
-        part = positions[positions["filter_letter"] == letter]
-        name, nm = FILTERS[letter]
+    keys = filter_keys(positions["filter_letter"])
+    for letter in filter_order(keys):  # every filter, unknown letters after the known ones
+        part = positions[(keys == letter).to_numpy()]
         x, y = hammer_aitoff(part["lon_deg"].to_numpy(), part["lat_deg"].to_numpy())
         custom = np.stack([part["obs_id"], part["split"], part["ra_deg"], part["dec_deg"], part["lon_deg"],
                            part["lat_deg"], part["exposure_s"], part["pa_deg"]], axis=1)
         fig.add_scatter(
-            x=x, y=y, mode="markers", name=f"{name} ({nm:.0f} nm)" if nm else f"{name} (broad band)", customdata=custom,
-            marker=dict(size=7, color=colours[letter], opacity=0.85, line=dict(color="#ffffff", width=0.5)),
+            x=x, y=y, mode="markers", name=filter_label(letter), customdata=custom,
+            marker=dict(size=7, color=colours.get(letter, "#3a3a3a"), opacity=0.85, line=dict(color="#ffffff", width=0.5)),
             hovertemplate=("%{customdata[0]} (%{customdata[1]})<br>RA %{customdata[2]:.3f}°, Dec %{customdata[3]:+.3f}° (ICRS)"
                            + ("<br>l %{customdata[4]:.3f}°, b %{customdata[5]:+.3f}°" if frame == "galactic" else "")
                            + "<br>exposure %{customdata[6]:,.0f} s, PA %{customdata[7]:.1f}°<extra></extra>"),

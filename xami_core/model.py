@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -52,14 +53,72 @@ FILTERS: dict[str, tuple[str, float | None]] = {
 }
 # Display order: by wavelength, long to short, the broad-band white filter last.
 FILTER_ORDER: tuple[str, ...] = ("V", "B", "U", "L", "M", "S", "W")
-
-def filter_label(letter: str) -> str:
-    """A filter's display label from its file-name letter, e.g. "UVW1 (291 nm)" or "White (broad band)"."""
-    name, nm = FILTERS.get(letter, (letter, None))
-    return f"{name} ({nm:.0f} nm)" if nm else f"{name} (broad band)"
-
+# The key that stands for "no filter letter" (a file name without an observation key)
+# wherever a table needs a value: a file-name letter is always one of A-Z, never this.
+NO_KEY = "?"
+NO_KEY_LABEL = "no observation key"
+UNKNOWN_FILTER = "unknown filter"
+BROAD_BAND = "broad band"
+UNKNOWN_WAVELENGTH = "unknown"
 
 SPLIT_ORDER: tuple[str, ...] = ("train", "valid", "test", "all")
+
+
+def filter_key(letter: object) -> str:
+    """The filter letter as a table key: the letter, or `NO_KEY` for a missing one (None, NaN, "")."""
+    if letter is None or letter != letter or letter == "":  # NaN != NaN
+        return NO_KEY
+    return str(letter)
+
+
+def filter_keys(letters: pd.Series) -> pd.Series:
+    """`filter_key` of a column: missing letters become `NO_KEY`, so a group-by keeps them."""
+    return letters.astype(object).where(letters.notna() & (letters != ""), NO_KEY).astype(str)
+
+
+def filter_order(present: Iterable[object]) -> list[str]:
+    """Filter keys in display order: known letters by wavelength (long to short, White last),
+    then unknown letters sorted, then `NO_KEY` when a letter is missing."""
+    keys = {filter_key(f) for f in present}
+    known = [f for f in FILTER_ORDER if f in keys]
+    unknown = sorted(keys - set(FILTER_ORDER) - {NO_KEY})
+    return known + unknown + ([NO_KEY] if NO_KEY in keys else [])
+
+
+def filter_name(letter: object) -> str:
+    """A filter's short name: "UVW1", "White", "X (unknown filter)" or "no observation key"."""
+    key = filter_key(letter)
+    if key == NO_KEY:
+        return NO_KEY_LABEL
+    return FILTERS[key][0] if key in FILTERS else f"{key} ({UNKNOWN_FILTER})"
+
+
+def filter_wavelength(letter: object) -> str:
+    """A filter's effective wavelength as text: "291" (nm), "broad band" (White) or "unknown"."""
+    key = filter_key(letter)
+    if key not in FILTERS:
+        return UNKNOWN_WAVELENGTH
+    nm = FILTERS[key][1]
+    return f"{nm:.0f}" if nm is not None else BROAD_BAND
+
+
+def filter_label(letter: object, sep: str = " ") -> str:
+    """A filter's display label: "UVW1 (291 nm)", "White (broad band)", "X (unknown filter)",
+    "no observation key"; `sep` goes between name and detail (e.g. "<br>" in charts)."""
+    key = filter_key(letter)
+    if key == NO_KEY:
+        return NO_KEY_LABEL
+    if key not in FILTERS:
+        return f"{key}{sep}({UNKNOWN_FILTER})"
+    name, nm = FILTERS[key]
+    return f"{name}{sep}({nm:.0f} nm)" if nm is not None else f"{name}{sep}({BROAD_BAND})"
+
+
+def split_order(present: Iterable[object]) -> list[str]:
+    """Split names in display order: the conventional ones (train, valid, test, all), then others sorted."""
+    names = {str(s) for s in present}
+    return [s for s in SPLIT_ORDER if s in names] + sorted(names - set(SPLIT_ORDER))
+
 
 XAMI_LICENCE = "CC BY-NC 3.0 IGO"
 XAMI_CITATION = (
@@ -138,9 +197,7 @@ class Dataset:
     @property
     def splits(self) -> list[str]:
         """Splits present, in the conventional order."""
-        present = set(self.images["split"].unique())
-        known = [s for s in SPLIT_ORDER if s in present]
-        return known + sorted(present - set(known))
+        return split_order(self.images["split"].unique())
 
     @property
     def class_names(self) -> list[str]:

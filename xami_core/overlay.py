@@ -325,6 +325,13 @@ def place_labels(rects: list[tuple[int, int, int, int]], anchors: list[tuple[int
 # The overlay
 
 
+def _file_ids(annotations: pd.DataFrame | Shapes) -> dict:
+    """Internal ann_id -> the annotation's id in its input file, when the table has both."""
+    if isinstance(annotations, pd.DataFrame) and {"ann_id", "coco_id"} <= set(annotations.columns):
+        return dict(zip(annotations["ann_id"].tolist(), annotations["coco_id"].tolist()))
+    return {}
+
+
 def visible_annotations(annotations: pd.DataFrame | Shapes, hidden_classes: Iterable[str] = (),
                         hidden_ann_ids: Iterable[int] = ()) -> Shapes:
     """The annotations left after per-class and per-annotation toggles."""
@@ -353,7 +360,8 @@ def render_overlay(image: np.ndarray, annotations: pd.DataFrame | Shapes, colour
         scale: output pixels per annotation pixel; by default image width / 512 (XAMI
             frames are 512 px wide), so pass it for other frame sizes.
         hidden_classes, hidden_ann_ids: toggled-off classes and annotations.
-        label_ids: add the annotation id to each label ("smoke-ring 12").
+        label_ids: add the annotation id to each label ("smoke-ring 12"): the id in the
+            input file (`coco_id`) when `annotations` is a table that has it.
         line_width, font_scale: override the sizes derived from the output size.
     """
     pal = resolve_colours(colours)
@@ -408,7 +416,8 @@ def render_overlay(image: np.ndarray, annotations: pd.DataFrame | Shapes, colour
     if labels:
         fs = font_scale if font_scale is not None else max(0.3, 0.36 * size / 512)
         thick = 1 if fs < 0.8 else 2
-        texts = [f"{c} {i}" if label_ids else str(c) for c, i in zip(names, anns.ann_id)]
+        file_id = _file_ids(annotations)
+        texts = [f"{c} {file_id.get(i, i)}" if label_ids else str(c) for c, i in zip(names, anns.ann_id)]
         pad = max(1, int(round(fs * 4)))
         rects, anchors = [], []
         for text, (bx, by, bw, bh) in zip(texts, box_xywh):  # text drawing is per label by nature

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .model import FILTERS, Dataset
+from .model import Dataset, filter_keys, filter_name, filter_order
 
 # The published split (xami_dataset): images and annotations per split.
 PUBLISHED_SPLITS: dict[str, tuple[int, int]] = {"train": (791, 5298), "valid": (264, 1723)}
@@ -40,18 +40,25 @@ def published_comparison(ds: Dataset) -> pd.DataFrame:
     rows.append(("all annotations", PUBLISHED_TOTAL[1], len(ann)))
     by_class = ann.groupby(["class_name", "split"]).size()
     total_by_class = ann.groupby("class_name").size()
-    for name, (n_train, n_valid) in PUBLISHED_CLASSES.items():
+    # A class the authors did not publish is compared too, with published counts of 0.
+    extra_classes = {name: (0, 0) for name in ds.class_names if name not in PUBLISHED_CLASSES}
+    for name, (n_train, n_valid) in (PUBLISHED_CLASSES | extra_classes).items():
         if per_split:
             rows.append((f"{name} annotations, train", n_train, int(by_class.get((name, "train"), 0))))
             rows.append((f"{name} annotations, valid", n_valid, int(by_class.get((name, "valid"), 0))))
         else:
             rows.append((f"{name} annotations", n_train + n_valid, int(total_by_class.get(name, 0))))
-    images_by_filter = img.groupby("filter_letter").size()
-    anns_by_filter = ann.merge(img[["image_id", "filter_letter"]], on="image_id").groupby("filter_letter").size()
-    for letter, n in PUBLISHED_FILTER_IMAGES.items():
-        rows.append((f"{FILTERS[letter][0]} images", n, int(images_by_filter.get(letter, 0))))
-    for letter, n in PUBLISHED_FILTER_ANNOTATIONS.items():
-        rows.append((f"{FILTERS[letter][0]} annotations", n, int(anns_by_filter.get(letter, 0))))
+    # Every filter key found is compared: one the authors did not publish (an unknown letter,
+    # a name without an observation key) has a published count of 0.
+    keys = filter_keys(img["filter_letter"])
+    images_by_filter = keys.groupby(keys).size()
+    anns_by_filter = img.groupby(keys)["n_annotations"].sum()
+    extra = [f for f in filter_order(keys) if f not in PUBLISHED_FILTER_IMAGES]
+    for letter in [*PUBLISHED_FILTER_IMAGES, *extra]:
+        rows.append((f"{filter_name(letter)} images", PUBLISHED_FILTER_IMAGES.get(letter, 0), int(images_by_filter.get(letter, 0))))
+    for letter in [*PUBLISHED_FILTER_ANNOTATIONS, *extra]:
+        rows.append((f"{filter_name(letter)} annotations", PUBLISHED_FILTER_ANNOTATIONS.get(letter, 0),
+                     int(anns_by_filter.get(letter, 0))))
     out = pd.DataFrame(rows, columns=["quantity", "published", "found"])
     out["match"] = out["published"] == out["found"]
     return out

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
-from .model import FILTER_ORDER, FILTERS, Dataset
+from .model import Dataset, Problem, filter_keys, filter_name, filter_order, filter_wavelength, split_order
 
 TOTAL = "total"
 
@@ -57,34 +59,83 @@ def class_count_table(ds: Dataset) -> pd.DataFrame:
 
 
 def filter_counts(ds: Dataset) -> pd.DataFrame:
-    """Images and annotations per observation filter, ordered by wavelength (long to short)."""
+    """Images, annotations and empty images per filter key, every image counted once.
+
+    Rows in `model.filter_order`: known filters by wavelength (long to short, White last),
+    then unknown letters, then images whose file name has no observation key (`NO_KEY`).
+    Columns: filter (its name), wavelength (nm) (text: "543", "broad band" or "unknown"),
+    images, annotations, empty images; the index is the letter.
+    """
     img = ds.images
-    letters = [f for f in FILTER_ORDER if f in set(img["filter_letter"].dropna())]
-    unknown = img["filter_letter"].isna().any()
-    key = img["filter_letter"].fillna("?")
+    key = filter_keys(img["filter_letter"])
     table = pd.DataFrame({
         "images": img.groupby(key).size(),
         "annotations": img.groupby(key)["n_annotations"].sum(),
         "empty images": (img["n_annotations"] == 0).groupby(key).sum(),
-    }).reindex(letters + (["?"] if unknown else [])).fillna(0).astype("int64")
-    table.insert(0, "filter", [FILTERS[f][0] if f in FILTERS else "unknown" for f in table.index])
-    table.insert(1, "wavelength (nm)", [FILTERS[f][1] if f in FILTERS else None for f in table.index])
+    }).reindex(filter_order(key)).fillna(0).astype("int64")
+    table.insert(0, "filter", pd.Series([filter_name(f) for f in table.index], index=table.index, dtype="str"))
+    table.insert(1, "wavelength (nm)", pd.Series([filter_wavelength(f) for f in table.index], index=table.index, dtype="str"))
     table.index.name = "letter"
     return table
 
 
 def filter_split_counts(ds: Dataset) -> pd.DataFrame:
-    """Long table: filter letter, split, images and annotations (for charts)."""
-    img = ds.images.assign(filter_letter=ds.images["filter_letter"].fillna("?"))
+    """Long table: filter key (`NO_KEY` for a name without one), split, images and annotations (for charts).
+
+    Rows in filter order (`model.filter_order`), then split order; every image is counted.
+    """
+    img = ds.images.assign(filter_letter=filter_keys(ds.images["filter_letter"]))
     out = img.groupby(["filter_letter", "split"]).agg(images=("image_id", "size"), annotations=("n_annotations", "sum")).reset_index()
-    order = {f: i for i, f in enumerate([*FILTER_ORDER, "?"])}
-    return out.sort_values(["filter_letter", "split"], key=lambda s: s.map(order) if s.name == "filter_letter" else s).reset_index(drop=True)
+    f_rank = {f: i for i, f in enumerate(filter_order(out["filter_letter"]))}
+    s_rank = {s: i for i, s in enumerate(split_order(out["split"]))}
+    out = out.iloc[np.lexsort((out["split"].map(s_rank).to_numpy(), out["filter_letter"].map(f_rank).to_numpy()))]
+    return out.reset_index(drop=True).astype({"images": "int64", "annotations": "int64"})
 
 
 def empty_images(ds: Dataset) -> pd.DataFrame:
-    """Images without any annotation (the authors' hard negatives)."""
-    img = ds.images
-    return img.loc[img["n_annotations"] == 0, ["image_id", "split", "file_name", "obs_id", "filter_name"]].reset_index(drop=True)
+    """Images without any annotation (the authors' hard negatives), named by their file's own ids.
+
+    Columns: split, image id (the id in that split's annotation file; ids repeat across
+    splits), file_name, obs_id, filter.
+    """
+    img = ds.images[ds.images["n_annotations"] == 0]
+    return pd.DataFrame({
+        "split": img["split"].astype("str"),
+        "image id": img["coco_id"].astype(str) if img["coco_id"].dtype == object else img["coco_id"],
+        "file_name": img["file_name"],
+        "obs_id": img["obs_id"],
+        "filter": pd.Series([filter_name(f) for f in img["filter_letter"]], index=img.index, dtype="str"),
+    }).reset_index(drop=True)
+
+
+def problem_counts(problems: Iterable[Problem]) -> dict[str, int]:
+    """How many problems skipped their record ("skipped": severity "error") and how many kept it ("kept": "warning")."""
+    problems = list(problems)
+    skipped = sum(1 for p in problems if p.severity == "error")
+    return {"skipped": skipped, "kept": len(problems) - skipped}
+
+
+def problems_summary(problems: Iterable[Problem]) -> str:
+    """One sentence saying what happened to the records named in the problems, per severity.
+
+    E.g. "3 records or files were skipped (errors); 5 were kept with a warning."
+    """
+    counts = problem_counts(problems)
+    parts = []
+    if counts["skipped"]:
+        parts.append(f"{counts['skipped']} {'record or file was' if counts['skipped'] == 1 else 'records or files were'} "
+                     "skipped (error)")
+    if counts["kept"]:
+        parts.append(f"{counts['kept']} {'record was' if counts['kept'] == 1 else 'records were'} kept with a warning")
+    if not parts:
+        return "No problems in the input."
+    return "; ".join(parts) + "."
+
+
+def problems_table(problems: Iterable[Problem]) -> pd.DataFrame:
+    """The problems as a table: file, record (as the file names it), outcome ("skipped"/"kept"), message."""
+    rows = [(p.file, p.record, "skipped" if p.severity == "error" else "kept", p.message) for p in problems]
+    return pd.DataFrame(rows, columns=["file", "record", "outcome", "message"]).astype("str")
 
 
 def example_images(ds: Dataset, n: int = 4) -> list[int]:
