@@ -12,7 +12,7 @@ from xami_core.figures_overlay import overlay_figure
 from xami_core.folds import AUTHORS_K, AUTHORS_SEED, PARTS
 from xami_core.model import XamiDataError, class_colour_hex, filter_label
 from xami_core.st_cache import cached_folds
-from xami_ui.context import current_dataset, current_palette, dataset_key
+from xami_ui.context import current_dataset, current_palette, dataset_key, terms_caption_ui
 from xami_ui.export import chart_ui
 
 ds = current_dataset()
@@ -126,7 +126,7 @@ def order_ui() -> tuple[str, int]:
 
 def legend_ui() -> None:
     """The class abbreviations used under thumbnails, in the palette's colours."""
-    colours = class_colour_hex(palette)
+    colours = class_colour_hex(palette, ds.class_names)
     chips = " ".join(f"<span style='white-space:nowrap'><span style='color:{colours.get(c, '#888')}'>⬤</span> "
                      f"<b>{gallery.CLASS_ABBREV.get(c, c)}</b> {c}</span> &nbsp;" for c in ds.class_names)
     st.markdown(f"<small>{chips}</small>", unsafe_allow_html=True)
@@ -215,7 +215,7 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
     edits = st.session_state.get(f"gallery_anns_{image_id}", {}).get("edited_rows", {})
     hidden_ids = gallery.hidden_annotation_ids(table, edits)
     anns = ds.annotations_of(image_id)
-    fig = overlay_figure(frame, anns, palette, opacity, fill="fill" in draw, contour="contour" in draw,
+    fig = overlay_figure(frame, anns, ds.class_colours(palette), opacity, fill="fill" in draw, contour="contour" in draw,
                          boxes="box" in draw, labels="label" in draw, hidden_classes=detail.hidden_classes,
                          hidden_ann_ids=hidden_ids, height=840)
     chart_ui(fig, name=f"{img['obs_id']}_overlay", key="gallery_figure", aspect=1.0, zoom=True)
@@ -233,7 +233,7 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
                           help="1× is the frame's full resolution; larger scales keep pixels square and labels sharp.")
 
     def _png() -> bytes:
-        rgb = overlay.full_overlay(img["path"], anns, int(img["width"]), int(img["height"]), palette,
+        rgb = overlay.full_overlay(img["path"], anns, int(img["width"]), int(img["height"]), ds.class_colours(palette),
                                    stretch=detail.stretch, limits=detail.limits, lower=detail.lower, upper=detail.upper,
                                    factor=int(factor), opacity=opacity, fill="fill" in draw, contour="contour" in draw,
                                    boxes="box" in draw, labels="label" in draw, hidden_classes=detail.hidden_classes,
@@ -246,10 +246,7 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
 
 
 st.title("Gallery")
-if prov.synthetic:
-    st.caption("Synthetic sample: generated frames, not real XAMI data.")
-else:
-    st.caption(f"XAMI data · licence {prov.licence} · cite: {prov.citation}")
+terms_caption_ui(ds)
 
 flt = filters_ui()
 sort, seed = order_ui()

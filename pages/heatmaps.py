@@ -75,8 +75,8 @@ def view_controls_ui(default_by: str) -> tuple[str, str, str, str, str, int]:
                            help="Viridis and cividis are perceptually uniform (cividis also for colour-blind "
                                 "readers); authors' blues is the white–sky blue–navy scale of the XAMI figure.")
     grid = c6.selectbox("Grid", list(H.GRIDS), key=Q_GRID, format_func=lambda g: f"{g} × {g}",
-                        help="Cells per side of the detector grid: 512 is one cell per pixel of a 512 px frame; "
-                             "frames of other sizes are scaled onto the same grid.")
+                        help="Cells per side of the detector grid: one cell per pixel when it equals the frame's "
+                             "side (512 for XAMI); frames of other sizes are scaled onto the same grid.")
     return by, method, how, scale, colours, int(grid)
 
 
@@ -131,9 +131,12 @@ ds = current_dataset()
 key = dataset_key()
 
 st.title("Spatial heatmaps")
-st.caption("Where each artefact class falls on the detector. XMM-OM artefacts sit at characteristic places: "
-           "read-out streaks run along columns, star loops gather towards the centre, the central ring is one tight "
-           "spot near x 262, y 283 px. Each map is in pixels of a 512 × 512 frame, y down as in the image.")
+if ds.provenance.recognised_xami or ds.provenance.synthetic:
+    st.caption("Where each artefact class falls on the detector. XMM-OM artefacts sit at characteristic places: "
+               "read-out streaks run along columns, star loops gather towards the centre, the central ring is one tight "
+               "spot near x 262, y 283 px in XAMI's 512 px frames.")
+else:
+    st.caption("Where each class falls in the frame.")
 synthetic_notice_ui(ds)
 
 default_by = "split" if len(ds.splits) > 1 else "fold"
@@ -152,7 +155,11 @@ except XamiDataError as exc:
     st.stop()
 
 st.markdown(" · ".join(f"**{g}**: {int(n):,} images" for g, n in zip(hs.groups, hs.n_images, strict=True))
-            + f" — {H.METHODS[method]}, {grid} × {grid} cells of {512 / grid:g} px")
+            + f" — {H.method_label(hs)}, {grid} × {grid} cells of {H.cell_text(hs)}")
+st.caption(H.frame_note(hs))  # frame size(s) and cells from the data, not assumed
+stand_in = H.stand_in_note(hs)
+if stand_in:
+    st.info(f"**Method: {H.METHODS[method]}.** {stand_in}", icon=":material/crop_square:")
 
 st.subheader("Annotations per class and group")
 summary = H.summary_table(hs)

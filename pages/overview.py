@@ -12,7 +12,7 @@ from xami_core.loader import source_fingerprint
 from xami_core.model import XamiDataError, filter_name
 from xami_core.published import published_comparison
 from xami_core.st_cache import cached_obs_info
-from xami_ui.context import current_dataset, current_palette
+from xami_ui.context import current_dataset, current_palette, md_escape
 from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.sidebar import current_obs_info_path
 
@@ -20,13 +20,21 @@ ds = current_dataset()
 palette = current_palette()
 prov = ds.provenance
 
-st.title("XAMI dataset overview")
+st.title("XAMI dataset overview" if prov.synthetic or prov.recognised_xami else "Dataset overview")
 if prov.synthetic:
     st.warning("**Synthetic sample.** These frames and annotations are generated to look like XAMI; they are "
                "not real XMM-OM data. Load the real dataset from the sidebar.", icon=":material/science:")
-else:
+elif prov.recognised_xami:
     st.info(f"**Source:** {prov.source} · `{prov.path}` · layout `{prov.layout}`  \n"
+            f"**XAMI data:** {md_escape(prov.recognition)}.  \n"
             f"**Licence:** {prov.licence} · [dataset]({prov.url})  \n**Cite:** {prov.citation}", icon=":material/license:")
+else:
+    # Not XAMI: the terms the files carry, shown literally (never as markdown the data could inject).
+    st.info(f"**Source:** {prov.source} · `{prov.path}` · layout `{prov.layout}`  \n"
+            f"**Not recognised as XAMI data:** {md_escape(prov.recognition)}. XAMI's licence and citation do not "
+            "apply; these are the terms the files themselves state.  \n"
+            f"**Licence (as the files state it):** {md_escape(prov.licence)}  \n"
+            f"**Description (as the files state it):** {md_escape(prov.description)}", icon=":material/license:")
 
 summary = stats.split_summary(ds)
 total = summary.loc[stats.TOTAL]
@@ -36,7 +44,8 @@ cols[1].metric("Annotations", f"{total['annotations']:,}")
 cols[2].metric("Images without artefacts", f"{total['empty images']:,}")
 cols[3].metric("Classes", len(ds.class_names))
 
-published = None if prov.synthetic else published_comparison(ds)
+# The authors' numbers only for data recognised as XAMI: another dataset would "differ" on every count.
+published = published_comparison(ds) if prov.recognised_xami else None
 if published is not None:
     n_off = int((~published["match"]).sum())
     if n_off == 0:

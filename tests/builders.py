@@ -47,11 +47,25 @@ def square(x: float, y: float, size: float) -> list[float]:
     return [x, y, x + size, y, x + size, y + size, x, y + size]
 
 
-def coco(images: list[dict], annotations: list[dict], categories: list[dict] | None = None) -> dict:
-    """A whole COCO file as Roboflow writes it."""
-    return {"info": {"description": "test"}, "licenses": [{"id": 1, "name": "test"}],
+def coco(images: list[dict], annotations: list[dict], categories: list[dict] | None = None, *,
+         info: dict | None = None, licenses: list[dict] | None = None) -> dict:
+    """A whole COCO file as Roboflow writes it (`info` and `licenses` blocks as given, else placeholders)."""
+    return {"info": info if info is not None else {"description": "test"},
+            "licenses": licenses if licenses is not None else [{"id": 1, "name": "test"}],
             "categories": categories if categories is not None else XAMI_CATEGORIES,
             "images": images, "annotations": annotations}
+
+
+def categories(names: list[str], parent: str = "objects") -> list[dict]:
+    """Roboflow-style categories: an unused parent (id 0), then `names` with ids 1, 2, ..."""
+    return [{"id": 0, "name": parent, "supercategory": "none"}] + [
+        {"id": i + 1, "name": name, "supercategory": parent} for i, name in enumerate(names)]
+
+
+def box_ann(id: int, image_id: int, category_id: int, bbox: list[float], **extra: Any) -> dict:
+    """One box-only annotation, as Roboflow writes it for a detection export (`segmentation: []`)."""
+    return {"id": id, "image_id": image_id, "category_id": category_id, "bbox": list(bbox),
+            "area": bbox[2] * bbox[3], "segmentation": [], "iscrowd": 0, **extra}
 
 
 def write_split(folder: Path, data: dict | str, with_images: bool = True) -> Path:

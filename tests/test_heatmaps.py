@@ -454,3 +454,88 @@ def test_rasterising_in_chunks_changes_nothing(sample_ds, monkeypatch):
     order_b = np.lexsort((chunked.lo, chunked.col, chunked.ann))
     for field in ("ann", "col", "lo", "hi"):
         np.testing.assert_array_equal(getattr(whole, field)[order_a], getattr(chunked, field)[order_b])
+
+
+# ---------------------------------------------------------------- frame sizes and box stand-ins, from the data
+
+
+def sized_dataset(tmp_path, sizes: list[tuple[int, int]], kinds: list[str]):
+    """One image per size (the files written at that size), one annotation per kind on the first image."""
+    images = [b.image(i, f"frame{i}_jpg.rf.{'0' * 32}.jpg", w, h) for i, (w, h) in enumerate(sizes)]
+    anns = [b.box_ann(k, 0, 1, [8, 8, 16, 16]) if kind == "box" else b.polygon_ann(k, 0, 1, b.square(8, 8, 16))
+            for k, kind in enumerate(kinds)]
+    b.write_split(tmp_path / "ds" / "train", b.coco(images, anns, b.categories(["crater"])))
+    return load_dataset(tmp_path / "ds")
+
+
+@pytest.mark.parametrize(
+    ("sizes", "expected"),
+    [
+        ([(640, 640)] * 3, ((640, 640, 3),)),  # one size
+        ([(640, 480), (1024, 1024), (640, 480)], ((640, 480, 2), (1024, 1024, 1))),  # most common first
+        ([(100, 100), (200, 200)], ((200, 200, 1), (100, 100, 1))),  # a tie: the larger frame first
+        ([(0, 0), (64, 64)], ((64, 64, 1),)),  # an unknown size is left out
+        ([(0, 0)], ()),  # none known
+    ],
+)
+def test_frame_sizes(sizes, expected):
+    images = pd.DataFrame({"width": [w for w, _ in sizes], "height": [h for _, h in sizes]})
+    assert hm.frame_sizes(images) == expected
+
+
+@pytest.mark.parametrize(
+    ("sizes", "grid", "frame", "cell", "note"),
+    [
+        # XAMI's frames: the text the page always had
+        ([(512, 512)], 128, (512, 512), "4 px", "Each map is in pixels of a 512 × 512 frame, y down as in the image; "
+                                                "128 × 128 cells of 4 px."),
+        # a 1024 px export: its own frame and cells
+        ([(1024, 1024)] * 2, 128, (1024, 1024), "8 px", "Each map is in pixels of a 1024 × 1024 frame"),
+        # a 640 px export at grid 64
+        ([(640, 640)], 64, (640, 640), "10 px", "64 × 64 cells of 10 px."),
+        # frames that are not square: cells are not either
+        ([(640, 480)], 128, (640, 480), "5 × 3.75 px", "a 640 × 480 frame"),
+        # mixed sizes: said, with what the maps are normalised to and which frame the axes show
+        ([(640, 640), (640, 640), (1024, 768)], 128, (640, 640), "5 px",
+         "Frames differ in size: 640 × 640 px (2 images), 1024 × 768 px (1 image). Each annotation is placed "
+         "relative to its own frame (x / width, y / height)"),
+    ],
+)
+def test_frame_text_comes_from_the_data(tmp_path, sizes, grid, frame, cell, note):
+    ds = sized_dataset(tmp_path, sizes, ["polygon"])
+    hs = hm.dataset_heatmaps(ds, method="box", grid=grid, by="all")
+    assert hs.frame == frame and hm.cell_text(hs) == cell and note in hm.frame_note(hs)
+    fig = hm.heatmap_figure(hs, "all images", "crater")
+    assert list(fig.layout.xaxis.range) == [0, frame[0]] and list(fig.layout.yaxis.range) == [frame[1], 0]
+    # The box (8..24 px) of the first image, in the drawn frame's pixels: its cells start at x = 8 * frame / width.
+    w0, h0 = sizes[0]
+    peak = hm.map_peak(hs, "all images", "crater")
+    cw, ch = frame[0] / grid, frame[1] / grid
+    assert peak["x"] - cw / 2 <= 24 * frame[0] / w0 and peak["x"] + cw / 2 >= 8 * frame[0] / w0
+    assert peak["y"] - ch / 2 <= 24 * frame[1] / h0 and peak["y"] + ch / 2 >= 8 * frame[1] / h0
+
+
+@pytest.mark.parametrize(
+    ("kinds", "method", "label", "note"),
+    [
+        # a detection export: no mask at all
+        (["box"] * 3, "mask", "boxes (no annotation has a mask)",
+         "3 of 3 annotations have no mask: their boxes stand in. With no mask at all, these maps are the box method's."),
+        # some box-only among polygons
+        (["polygon", "box", "polygon", "box"], "mask", "exact masks (boxes for 2 of 4 annotations)",
+         "2 of 4 annotations have no mask: their boxes stand in."),
+        # one: singular
+        (["polygon", "box"], "mask", "exact masks (boxes for 1 of 2 annotations)",
+         "1 of 2 annotations has no mask: its box stands in."),
+        # masks for all: nothing to say
+        (["polygon"] * 2, "mask", "exact masks", None),
+        # the box method uses boxes for everything by design: nothing stands in
+        (["box"] * 3, "box", "boxes (authors' method)", None),
+    ],
+)
+def test_boxes_standing_in_for_masks_are_counted(tmp_path, kinds, method, label, note):
+    ds = sized_dataset(tmp_path, [(640, 640)], kinds)
+    hs = hm.dataset_heatmaps(ds, method=method, grid=64, by="all")
+    assert hs.n_box_stand_ins == (sum(k == "box" for k in kinds) if method == "mask" else 0)
+    assert hm.method_label(hs) == label and hm.stand_in_note(hs) == note
+    assert label in hm.heatmap_figure(hs, "all images", "crater").layout.title.text

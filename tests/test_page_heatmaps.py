@@ -41,7 +41,12 @@ def test_default_view_counts_match_the_annotations(sample_ds):
     split_of = sample_ds.images.set_index("image_id")["split"]
     assert shown_table(at) == expected_table(sample_ds, split_of)
     assert "**train**: 120 images · **valid**: 40 images" in texts(at)
-    assert "exact masks, 128 × 128 cells of 4 px" in texts(at)
+    # The sample's one box-only annotation is drawn by its box, and the text says so.
+    n_box, n = int((sample_ds.annotations["kind"] == "box").sum()), len(sample_ds.annotations)
+    assert n_box == 1
+    assert f"exact masks (boxes for 1 of {n:,} annotations), 128 × 128 cells of 4 px" in texts(at)
+    assert f"1 of {n:,} annotations has no mask: its box stands in." in texts(at)
+    assert "Each map is in pixels of a 512 × 512 frame, y down as in the image; 128 × 128 cells of 4 px." in texts(at)
     # The defaults: exact masks, shares of images, perceptually uniform colours, train row over valid row.
     assert {k: at.query_params[k] for k in ("hm_by", "hm_method", "hm_norm", "hm_scale", "hm_colours", "hm_grid")} == {
         "hm_by": "split", "hm_method": "mask", "hm_norm": "share", "hm_scale": "linear", "hm_colours": "viridis",
@@ -171,3 +176,27 @@ def test_heatmaps_in_chromium(browser):
     text = hover.text_content() or ""
     assert "pixel x" in text and "annotations covering" in text and "of 120" in text
     browser.screenshot("heatmaps_hover")
+
+
+def test_box_only_data_at_640_px_is_described_as_it_is(tmp_path):
+    # A detection export like the crater set: 640 px frames, one class, boxes only, no polygon at all.
+    from tests import builders as b
+
+    for split, first in (("train", 0), ("valid", 4)):
+        images = [b.image(i, f"mars_{i:03d}_png.rf.{'d' * 32}.jpg", 640, 640) for i in range(first, first + 4)]
+        anns = [b.box_ann(10 * i + k, i, 1, [40.0 * k, 30.0 * k, 50.0, 40.0]) for i in range(first, first + 4) for k in range(3)]
+        b.write_split(tmp_path / "craters" / split, b.coco(images, anns, b.categories(["crater"], parent="craters")))
+    ds = load_dataset(tmp_path / "craters")
+    n = len(ds.annotations)
+    assert n == 24 and (ds.annotations["kind"] == "box").all()
+    at = page_test(PAGE, query={"data": str(tmp_path / "craters")})
+    shown = texts(at)
+    assert at.segmented_control(key="hm_method").value == "mask"  # the default method...
+    # ...says boxes stand in for every annotation, and gives the frame and cells of this data.
+    assert f"{n} of {n} annotations have no mask: their boxes stand in." in shown
+    assert "boxes (no annotation has a mask), 128 × 128 cells of 5 px" in shown
+    assert "Each map is in pixels of a 640 × 640 frame, y down as in the image; 128 × 128 cells of 5 px." in shown
+    assert "512" not in shown and "exact masks," not in shown
+    assert "XMM-OM" not in shown  # no XAMI-specific description of other data
+    single = plotly_figures(at)[1]
+    assert single["layout"]["xaxis"]["range"] == [0, 640] and single["layout"]["yaxis"]["range"] == [640, 0]

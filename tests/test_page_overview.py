@@ -130,3 +130,53 @@ def test_overview_names_hard_negatives_by_the_files_ids(tmp_path):
     empty = table_with(at, "split", "image id", "file_name")
     expected = sorted((split, image_id) for split, rows in b.FILTER_MIX.items() for image_id, _, n in rows if n == 0)
     assert sorted(zip(empty["split"], empty["image id"])) == expected
+
+
+# ---------------------------------------------------------------- terms of data that is not XAMI
+
+ROBOFLOW_LICENSES = [{"id": 1, "url": "https://creativecommons.org/licenses/by/4.0/", "name": "CC BY 4.0"}]
+ROBOFLOW_INFO = {"year": "2022", "version": "2", "description": "Exported via roboflow.com", "contributor": "A. Grower",
+                 "url": "https://universe.roboflow.com/plants/leaves", "date_created": "2022-09-01T10:00:00+00:00"}
+
+
+@pytest.mark.parametrize(
+    ("info", "licenses", "licence", "description"),
+    [
+        # another subject's Roboflow export: its own licence and description, as the files state them
+        (ROBOFLOW_INFO, ROBOFLOW_LICENSES, "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)",
+         "Exported via roboflow.com · contributor A. Grower · 2022 · https://universe.roboflow.com/plants/leaves"),
+        # the same files with empty blocks: "not stated", never XAMI's terms instead
+        ({}, [], "not stated", "not stated"),
+    ],
+)
+def test_other_data_shows_its_own_terms_not_xamis(tmp_path, info, licenses, licence, description):
+    from xami_ui.context import md_escape
+
+    names = [f"leaf-{i}" for i in range(10)]
+    images = [b.image(i, f"IMG_{i:04d}_jpg.rf.{'c' * 32}.jpg", 64, 64) for i in range(3)]
+    anns = [b.polygon_ann(i, i % 3, i + 1, b.square(4 + i, 4 + i, 8)) for i in range(10)]
+    b.write_split(tmp_path / "ds" / "train", b.coco(images, anns, b.categories(names), info=info, licenses=licenses))
+    at = page_test(query={"data": str(tmp_path / "ds")})
+    shown = texts(at)
+    assert f"**Licence (as the files state it):** {md_escape(licence)}" in shown
+    assert f"**Description (as the files state it):** {md_escape(description)}" in shown
+    assert "**Not recognised as XAMI data:** its 10 classes (leaf-0, leaf-1, leaf-2, leaf-3, leaf-4…) are not XAMI's" in shown
+    for xami_term in ("CC BY-NC 3.0 IGO", "Dima", "arXiv:2406.17323", "XAMI data ·"):
+        assert xami_term not in shown  # on the page
+        assert all(xami_term not in c.value for c in at.sidebar.caption)  # and in the sidebar
+    assert at.title[0].value == "Dataset overview"
+    # No comparison with the XAMI authors' numbers for data that is not XAMI.
+    assert "published numbers" not in shown and not at.success
+    assert not [e for e in at.expander if "Published numbers" in e.label]
+    assert any("Not recognised as XAMI" in c.value for c in at.sidebar.caption)
+    assert {m.label: m.value for m in at.metric}["Classes"] == "10"
+
+
+def test_xami_data_keeps_xamis_terms(tmp_path):
+    # XAMI's classes and observation file names: recognised, XAMI's licence and citation, why it was recognised.
+    b.write_split(tmp_path / "ds" / "train", quirks_coco())
+    at = page_test(query={"data": str(tmp_path / "ds")})
+    shown = texts(at)
+    assert "**Licence:** CC BY-NC 3.0 IGO" in shown and "Dima" in shown
+    assert "**XAMI data:** XAMI's five classes, and all 3 file names in XAMI's observation naming." in shown
+    assert at.title[0].value == "XAMI dataset overview"

@@ -17,7 +17,7 @@ from . import heatmaps as hm
 from . import stats
 from .figures import class_distribution_figure, filter_figure
 from .fold_figures import fold_class_figure, method_comparison_figure
-from .model import PALETTES, Dataset, class_colour_hex
+from .model import Dataset, class_colour_hex
 from .overlay import encode_png, full_overlay
 
 
@@ -81,7 +81,7 @@ def example_frames(ds: Dataset, palette: str, n: int = 4, size: int = 512) -> tu
         row = images.loc[image_id]
         factor = max(1, size // int(row["width"]))
         frames.append(full_overlay(row["path"], ds.annotations_of(image_id), int(row["width"]), int(row["height"]),
-                                   PALETTES[palette], factor=factor, labels=False))
+                                   ds.class_colours(palette), factor=factor, labels=False))
         captions.append(f"{row['obs_id']} ({row['filter_name']})")
     return frames, captions
 
@@ -98,7 +98,7 @@ def dataset_figures(ds: Dataset, palette: str = "authors", k: int = F.AUTHORS_K,
 
     def examples() -> go.Figure:
         shown = sorted(set().union(*ds.images.set_index("image_id").loc[stats.example_images(ds, n=4), "classes"]))
-        colours = class_colour_hex(palette)
+        colours = class_colour_hex(palette, ds.class_names)
         return examples_figure(*example_frames(ds, palette), legend={c: colours[c] for c in ds.class_names if c in shown})
 
     return [

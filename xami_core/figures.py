@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from .model import PALETTES, filter_label, rgb_to_hex, split_order
+from .model import class_colour_hex, filter_label, split_order
 
 SPLIT_PATTERNS = {"train": "", "valid": "/", "test": ".", "all": ""}
 FONT = "Helvetica, Arial, sans-serif"
@@ -31,9 +31,9 @@ def class_distribution_figure(counts: pd.DataFrame, value: str = "annotations", 
     Args:
         counts: `stats.class_counts` output.
         value: "annotations", "annotation share", "images" or "image share".
-        palette: a key of `model.PALETTES`.
+        palette: a key of `model.PALETTES` (classes outside XAMI's five: `model.class_colours`).
     """
-    colours = {k: rgb_to_hex(v) for k, v in PALETTES[palette].items()}
+    colours = class_colour_hex(palette, dict.fromkeys(counts["class_name"]))  # classes in the dataset's order
     fig = go.Figure()
     for split, part in counts.groupby("split", sort=False):
         fig.add_bar(

@@ -55,13 +55,13 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
     Args:
         frame: the stretched 2-D uint8 frame (or RGB), in the annotations' pixel grid.
         annotations: rows of `Dataset.annotations` for this image (needs mask_area).
-        colours: class name -> RGB or a palette name; the authors' colours by default.
+        colours: class name -> RGB (`Dataset.class_colours(palette)`) or a palette name; the authors' by default.
         opacity: fill alpha of the masks.
         fill, contour, boxes, labels: what to draw (box-only annotations always get a dashed box).
         hidden_classes, hidden_ann_ids: toggled-off classes and annotations.
         title: figure title; height: figure height in pixels.
     """
-    pal = resolve_colours(colours)
+    pal = resolve_colours(colours, [*CLASS_NAMES, *sorted(set(annotations["class_name"]) - set(CLASS_NAMES))])
     h, w = frame.shape[:2]
     src = "data:image/png;base64," + base64.b64encode(encode_png(frame)).decode()
     fig = go.Figure()

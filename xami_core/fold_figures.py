@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from .figures import SPLIT_PATTERNS, base_layout
 from .folds import METHOD_LABELS, PARTS
-from .model import FILTERS, PALETTES, filter_wavelength, rgb_to_hex
+from .model import FILTERS, class_colour_hex, filter_wavelength
 
 MAX_COLUMNS = 5
 # The authors' bar colours in their K-fold vs stratified K-fold figure (kf_skf_errors.png).
@@ -51,13 +51,13 @@ def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str 
         counts: `folds.fold_class_counts` output.
         measure: "images" (images containing the class) or "annotations".
         value: "share" (of the part's (image, class) pairs or annotations) or "count".
-        palette: a key of `model.PALETTES`.
+        palette: a key of `model.PALETTES` (classes outside XAMI's five: `model.class_colours`).
         fold_label: panel title override for a single fold.
         fold_diffs: per fold, a mean |train - valid| share (a fraction) to print in its panel title,
             so the balance of every fold is read without looking elsewhere.
     """
     column = measure if value == "count" else ("image_share" if measure == "images" else "annotation_share")
-    colours = {k: rgb_to_hex(v) for k, v in PALETTES[palette].items()}
+    colours = class_colour_hex(palette, dict.fromkeys(counts["class_name"]))  # classes in the dataset's order
     folds = list(dict.fromkeys(counts["fold"]))
     n = len(folds)
     cols = min(n, MAX_COLUMNS)

@@ -13,7 +13,7 @@ import re
 import tempfile
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .folds import AUTHORS_K, AUTHORS_SEED, PARTS, FoldSet, make_folds
-from .model import Dataset, filter_keys, filter_label, filter_name, filter_order, split_order
+from .model import Dataset, class_colours, filter_keys, filter_label, filter_name, filter_order, split_order
 from .overlay import Shapes, encode_jpeg, load_frame, placeholder_frame, render_overlay
 from .paths import cache_dir, file_fingerprint
 from .stretch import DEFAULT_LIMITS, DEFAULT_LOWER, DEFAULT_STRETCH, DEFAULT_UPPER, LIMITS, STRETCHES, stretch_image
@@ -337,6 +337,7 @@ class ThumbOptions:
     fill: bool = True
     contour: bool = True
     palette: str = "authors"
+    class_names: tuple[str, ...] = ()  # the dataset's classes, so a class has one colour on every thumbnail
     opacity: float = 0.45
     quality: int = 85
     stretch: str = DEFAULT_STRETCH
@@ -385,7 +386,8 @@ def render_thumbnail(path: str, width: int, height: int, annotations: pd.DataFra
     if not options.overlay:
         return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
     # Drawn at thumbnail size (masks rasterised small), never full size then shrunk.
-    return render_overlay(frame, annotations, options.palette, options.opacity, options.fill, options.contour,
+    colours = class_colours(options.class_names, options.palette) if options.class_names else options.palette
+    return render_overlay(frame, annotations, colours, options.opacity, options.fill, options.contour,
                           boxes=False, labels=False, scale=tw / width, line_width=1)
 
 
@@ -430,6 +432,7 @@ def thumbnail_bytes(path: str, width: int, height: int, annotations: pd.DataFram
 def thumbnails(ds: Dataset, image_ids: Sequence[int], options: ThumbOptions, disk_cache: bool = True) -> list[bytes]:
     """JPEG thumbnails of images, in the order of `image_ids`."""
     image_ids = [int(i) for i in image_ids]
+    options = options if options.class_names else replace(options, class_names=tuple(ds.class_names))
     images = ds.images.set_index("image_id").loc[image_ids, ["path", "width", "height"]]
     ann = ds.annotations
     # Gather the page's annotations once, sorted by image, then slice plain arrays per image.

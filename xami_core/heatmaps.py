@@ -71,7 +71,8 @@ GROUPINGS: dict[str, str] = {
 }
 GRIDS = (32, 64, 128, 256, 512)
 DEFAULT_GRID = 128
-FRAME_PX = 512  # XAMI frames: figure axes are in pixels of a 512 x 512 frame
+FRAME_PX = 512  # XAMI's frames; a HeatmapSet's own `frame` (the data's most common frame) is what figures draw
+Frame = int | tuple[int, int]  # a square frame's side, or (width, height), in pixels
 REST = "rest"  # the complement of a group in difference maps
 # Column order of the authors' figure (artefact_distributions.png): star-loop ... central-ring.
 AUTHORS_CLASS_ORDER: tuple[str, ...] = ("star-loop", "smoke-ring", "read-out-streak", "other", "central-ring")
@@ -95,6 +96,11 @@ class HeatmapSet:
     n_images[g]: images in group g; n_annotations[g, c]: annotations placed on the maps;
     n_class_images[g, c]: images of group g with at least one of them.
     Rows run down the frame (row 0 at y = 0), like the image.
+    frame: (width, height) in px of the frame the figures draw the grid on: the mapped
+    images' most common frame size; frame_sizes: (width, height, images) of every size
+    among them, most common first (more than one: the maps are normalised per frame).
+    n_box_stand_ins: for the mask method, annotations placed without a mask (box-only:
+    their boxes stand in).
     """
 
     counts: np.ndarray
@@ -106,6 +112,9 @@ class HeatmapSet:
     n_class_images: np.ndarray
     method: str
     grid: int
+    frame: tuple[int, int] = (FRAME_PX, FRAME_PX)
+    frame_sizes: tuple[tuple[int, int, int], ...] = ()
+    n_box_stand_ins: int = 0
 
     def index(self, group: str, class_name: str) -> tuple[int, int]:
         """Positions of a group and a class in the arrays."""
@@ -513,9 +522,77 @@ def compute_heatmaps(images: pd.DataFrame, annotations: pd.DataFrame, method: st
         covering = _image_union_maps(ann_map[runs.ann], image_pos[runs.ann], runs, n_maps, grid)
     else:
         covering = np.zeros((n_maps, grid, grid), dtype=np.int32)
+    sizes = frame_sizes(images[(img_group >= 0).to_numpy()])
+    stand_ins = int((keep & (annotations["kind"].to_numpy(dtype=object) == "box")).sum()) \
+        if method == "mask" and "kind" in annotations else 0
     return HeatmapSet(counts=counts.reshape(shape), images=covering.reshape(shape), groups=groups, classes=classes,
                       n_images=n_images, n_annotations=n_annotations, n_class_images=n_class_images,
-                      method=method, grid=grid)
+                      method=method, grid=grid, frame=sizes[0][:2] if sizes else (FRAME_PX, FRAME_PX),
+                      frame_sizes=sizes, n_box_stand_ins=stand_ins)
+
+
+def frame_sizes(images: pd.DataFrame) -> tuple[tuple[int, int, int], ...]:
+    """(width, height, images) of every frame size in an images table, most common first (ties: larger first).
+
+    Sizes that are not positive (a frame whose size is unknown) are left out.
+    """
+    w, h = images["width"].to_numpy(np.int64), images["height"].to_numpy(np.int64)
+    ok = (w > 0) & (h > 0)
+    if not ok.any():
+        return ()
+    pairs, counts = np.unique(np.stack([w[ok], h[ok]], axis=1), axis=0, return_counts=True)
+    order = sorted(range(len(counts)), key=lambda i: (-counts[i], -int(pairs[i, 0]) * int(pairs[i, 1])))
+    return tuple((int(pairs[i, 0]), int(pairs[i, 1]), int(counts[i])) for i in order)
+
+
+def _frame(hs: HeatmapSet, frame_px: Frame | None) -> tuple[int, int]:
+    """(width, height) the figures draw: `frame_px` when given, else the data's own frame."""
+    if frame_px is None:
+        return hs.frame
+    return (int(frame_px), int(frame_px)) if isinstance(frame_px, (int, np.integer)) else (int(frame_px[0]), int(frame_px[1]))
+
+
+def cell_text(hs: HeatmapSet, frame_px: Frame | None = None) -> str:
+    """A cell's size in pixels of the drawn frame: "4 px", or "5 × 3.75 px" for a frame that is not square."""
+    w, h = _frame(hs, frame_px)
+    cw, ch = w / hs.grid, h / hs.grid
+    return f"{cw:g} px" if cw == ch else f"{cw:g} × {ch:g} px"
+
+
+def method_label(hs: HeatmapSet) -> str:
+    """The method as the maps were really made: "exact masks", or that boxes stood in for some or all masks."""
+    total = int(hs.n_annotations.sum())
+    if hs.method != "mask" or hs.n_box_stand_ins == 0:
+        return METHODS[hs.method]
+    if hs.n_box_stand_ins == total:
+        return "boxes (no annotation has a mask)"
+    return f"exact masks (boxes for {hs.n_box_stand_ins:,} of {total:,} annotations)"
+
+
+def frame_note(hs: HeatmapSet) -> str:
+    """What the maps' axes are, from the data: the frame size (or sizes, and what they are normalised to) and the cells."""
+    w, h = hs.frame
+    cells = f"{hs.grid} × {hs.grid} cells of {cell_text(hs)}"
+    if len(hs.frame_sizes) <= 1:
+        return f"Each map is in pixels of a {w} × {h} frame, y down as in the image; {cells}."
+    shown = ", ".join(f"{a} × {b} px ({n:,} image{'' if n == 1 else 's'})" for a, b, n in hs.frame_sizes[:4])
+    more = f" and {len(hs.frame_sizes) - 4} more sizes" if len(hs.frame_sizes) > 4 else ""
+    return (f"Frames differ in size: {shown}{more}. Each annotation is placed relative to its own frame "
+            f"(x / width, y / height), so every frame is stretched onto one grid; the axes show that grid in pixels "
+            f"of the most common frame, {w} × {h}, y down as in the image; {cells} there.")
+
+
+def stand_in_note(hs: HeatmapSet) -> str | None:
+    """For the mask method: how many annotations have no mask and had their boxes stand in (None: all had masks)."""
+    if hs.method != "mask" or hs.n_box_stand_ins == 0:
+        return None
+    total = int(hs.n_annotations.sum())
+    n = hs.n_box_stand_ins
+    note = (f"{n:,} of {total:,} annotations {'has' if n == 1 else 'have'} no mask: "
+            f"{'its box stands' if n == 1 else 'their boxes stand'} in.")
+    if hs.n_box_stand_ins == total:
+        note += " With no mask at all, these maps are the box method's."
+    return note
 
 
 def dataset_heatmaps(ds: Dataset, method: str = "mask", grid: int = DEFAULT_GRID,
@@ -621,31 +698,34 @@ def _extremes(values: np.ndarray) -> tuple[float, float]:
     return (float(pos.max()), float(pos.min())) if pos.size else (1.0, 1.0)
 
 
-def _frame_axis_props(frame_px: int, titles: bool = True, ticks: bool = True) -> tuple[dict, dict]:
-    """x and y axis settings for pixel axes 0..frame_px, y down like the image."""
-    step = frame_px // 4 if frame_px % 4 == 0 else None
-    vals = [i * step for i in range(5)] if step else None
-    xa = {"range": [0, frame_px], "constrain": "domain", "showgrid": False, "zeroline": False, "mirror": True,
+def _quarter_ticks(side: int) -> list[int] | None:
+    return [i * side // 4 for i in range(5)] if side % 4 == 0 else None
+
+
+def _frame_axis_props(frame: tuple[int, int], titles: bool = True, ticks: bool = True) -> tuple[dict, dict]:
+    """x and y axis settings for pixel axes 0..width and 0..height, y down like the image."""
+    width, height = frame
+    xa = {"range": [0, width], "constrain": "domain", "showgrid": False, "zeroline": False, "mirror": True,
           "showline": True, "linecolor": FRAME_LINE, "linewidth": 1, "ticks": "outside" if ticks else "",
-          "tickvals": vals, "showticklabels": ticks, "tickfont": {"size": 11}}
-    ya = dict(xa, range=[frame_px, 0])
+          "tickvals": _quarter_ticks(width), "showticklabels": ticks, "tickfont": {"size": 11}}
+    ya = dict(xa, range=[height, 0], tickvals=_quarter_ticks(height))
     if titles:
         xa["title"] = {"text": "x (px)"}
         ya["title"] = {"text": "y (px)"}
     return xa, ya
 
 
-def _frame_axes(fig: go.Figure, frame_px: int, row: int | None = None, col: int | None = None,
+def _frame_axes(fig: go.Figure, frame: tuple[int, int], row: int | None = None, col: int | None = None,
                 titles: bool = True, ticks: bool = True) -> None:
-    """Pixel axes 0..frame_px, y down like the image."""
-    xa, ya = _frame_axis_props(frame_px, titles, ticks)
+    """Pixel axes of the frame (width, height), y down like the image."""
+    xa, ya = _frame_axis_props(frame, titles, ticks)
     fig.update_xaxes(**xa, row=row, col=col)
     fig.update_yaxes(**ya, row=row, col=col)
 
 
-def _heatmap_trace(z: np.ndarray, frame_px: int, **kwargs) -> go.Heatmap:
-    cell = frame_px / z.shape[0]
-    return go.Heatmap(z=z, x0=cell / 2, dx=cell, y0=cell / 2, dy=cell, hoverongaps=False, **kwargs)
+def _heatmap_trace(z: np.ndarray, frame: tuple[int, int], **kwargs) -> go.Heatmap:
+    cw, ch = frame[0] / z.shape[1], frame[1] / z.shape[0]
+    return go.Heatmap(z=z, x0=cw / 2, dx=cw, y0=ch / 2, dy=ch, hoverongaps=False, **kwargs)
 
 
 def colourscale(name: str) -> str | list:
@@ -660,53 +740,58 @@ def _square(fig: go.Figure, height: int, title: str) -> None:
 
 
 def heatmap_figure(hs: HeatmapSet, group: str, class_name: str, how: str = "share", scale: str = "linear",
-                   colours: str = "viridis", frame_px: int = FRAME_PX, height: int = 640) -> go.Figure:
-    """One large map with hover: the cell's pixels, annotations covering it, images covering it and their share."""
+                   colours: str = "viridis", frame_px: Frame | None = None, height: int = 640) -> go.Figure:
+    """One large map with hover: the cell's pixels, annotations covering it, images covering it and their share.
+
+    `frame_px`: the frame drawn (a side or (width, height)); by default the data's own (`hs.frame`).
+    """
+    frame = _frame(hs, frame_px)
     g, c = hs.index(group, class_name)
     values = normalised(hs, how)[g, c]
-    cell = frame_px / hs.grid
     n = int(hs.n_images[g])
     share = hs.images[g, c] / n if n else np.zeros(values.shape)
     custom = np.stack([hs.counts[g, c], hs.images[g, c], share], axis=-1).astype(np.float32)
     zmin, zmax = _range(values, scale)
     vmax, vmin = _extremes(values)
     fig = go.Figure(_heatmap_trace(
-        _scaled(values, scale), frame_px, customdata=custom, colorscale=colourscale(colours), zmin=zmin, zmax=zmax,
+        _scaled(values, scale), frame, customdata=custom, colorscale=colourscale(colours), zmin=zmin, zmax=zmax,
         colorbar=_colourbar(vmax, vmin, scale, how, _value_label(how)),
-        hovertemplate=(f"pixel x %{{x:.0f}}, y %{{y:.0f}} (cell of {cell:.3g} px)<br>"
+        hovertemplate=(f"pixel x %{{x:.0f}}, y %{{y:.0f}} (cell of {cell_text(hs, frame)})<br>"
                        "annotations covering: %{customdata[0]:,.0f}<br>"
                        f"images covered: %{{customdata[1]:,.0f}} of {n:,} (%{{customdata[2]:.1%}})<extra></extra>")))
-    _frame_axes(fig, frame_px)
+    _frame_axes(fig, frame)
     scale_note = ", log scale" if scale == "log" else ""
     _square(fig, height, f"{class_name} · {group}: {VALUE_LABELS[how]}{scale_note}<br>"
-                         f"<sup>{METHODS[hs.method]}, {hs.grid} × {hs.grid} cells, "
+                         f"<sup>{method_label(hs)}, {hs.grid} × {hs.grid} cells, "
                          f"{int(hs.n_annotations[g, c]):,} annotations in {n:,} images</sup>")
     return fig
 
 
 def difference_figure(hs: HeatmapSet, class_name: str, group: str, other: str = REST, how: str = "share",
-                      frame_px: int = FRAME_PX, height: int = 640) -> go.Figure:
-    """Difference of normalised maps (group minus other) on a diverging scale centred on zero."""
+                      frame_px: Frame | None = None, height: int = 640) -> go.Figure:
+    """Difference of normalised maps (group minus other) on a diverging scale centred on zero (frame: `heatmap_figure`)."""
+    frame = _frame(hs, frame_px)
     c = hs.classes.index(class_name)
     values = difference(hs, group, other, how)[c]
     bound = float(np.abs(values).max()) or 1.0
     other_label = "all other images" if other == REST else other
     fig = go.Figure(_heatmap_trace(
-        values.astype(np.float32), frame_px, colorscale=DIVERGING, zmid=0, zmin=-bound, zmax=bound,
+        values.astype(np.float32), frame, colorscale=DIVERGING, zmid=0, zmin=-bound, zmax=bound,
         colorbar=_colourbar(bound, bound, "linear", how, f"{_value_label(how, diff=True)} ({group} − {other_label})"),
         hovertemplate=(f"pixel x %{{x:.0f}}, y %{{y:.0f}}<br>{group} − {other_label}: "
                        f"%{{z:{'.2%' if how == 'share' else '.3g'}}}<extra></extra>")))
-    _frame_axes(fig, frame_px)
+    _frame_axes(fig, frame)
     _square(fig, height, f"{class_name}: {group} minus {other_label}<br>"
-                         f"<sup>{VALUE_LABELS[how]}, {METHODS[hs.method]}; red: more in {group}, "
+                         f"<sup>{VALUE_LABELS[how]}, {method_label(hs)}; red: more in {group}, "
                          f"blue: more in {other_label}</sup>")
     return fig
 
 
 def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "linear", colours: str = "viridis",
                            groups: Sequence[str] | None = None, classes: Sequence[str] | None = None,
-                           frame_px: int = FRAME_PX, panel_px: int = 230) -> go.Figure:
-    """Rows = groups, columns = classes (the authors' layout); one colour scale per class column."""
+                           frame_px: Frame | None = None, panel_px: int = 230) -> go.Figure:
+    """Rows = groups, columns = classes (the authors' layout); one colour scale per class column (frame: `heatmap_figure`)."""
+    frame = _frame(hs, frame_px)
     groups = list(groups or hs.groups)
     classes = list(classes or display_classes(hs.classes))
     values = normalised(hs, how)
@@ -730,14 +815,14 @@ def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "lin
             g = hs.groups.index(grp)
             # On a log scale z holds log10 values, so hover reads the value from customdata.
             value = "customdata" if scale == "log" else "z"
-            fig.add_trace(_heatmap_trace(_scaled(values[g, c], scale), frame_px, coloraxis=axis,
+            fig.add_trace(_heatmap_trace(_scaled(values[g, c], scale), frame, coloraxis=axis,
                                          customdata=values[g, c].astype(np.float32) if scale == "log" else None,
                                          hovertemplate=f"{grp} · {cls}<br>pixel x %{{x:.0f}}, y %{{y:.0f}}<br>"
                                                        f"{_value_label(how)}: %{{{value}:{'.1%' if how == 'share' else '.3g'}}}"
                                                        "<extra></extra>"),
                           row=i + 1, col=j + 1)
     # All panels' axes in one layout update: per-panel update calls grow with the square of the panels.
-    xa, ya = _frame_axis_props(frame_px, titles=False, ticks=True)
+    xa, ya = _frame_axis_props(frame, titles=False, ticks=True)
     axes = {}
     for i in range(rows):
         for j in range(cols):
@@ -749,7 +834,7 @@ def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "lin
     fig.update_layout(axes)
     fig.update_annotations(font={"size": 12})
     scale_note = ", log scale" if scale == "log" else ""
-    fig.update_layout(title={"text": f"Colour: {VALUE_LABELS[how]}{scale_note} · {METHODS[hs.method]} · "
+    fig.update_layout(title={"text": f"Colour: {VALUE_LABELS[how]}{scale_note} · {method_label(hs)} · "
                                      f"axes in px, y down", "font": {"size": 13}, "x": 0.0, "xanchor": "left",
                              "y": 1.0, "yanchor": "top", "yref": "container", "pad": {"t": 6}},
                       height=rows * panel_px + 140, margin={"l": 40, "r": 10, "t": 60, "b": 70},
@@ -757,8 +842,8 @@ def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "lin
     return fig
 
 
-def map_peak(hs: HeatmapSet, group: str, class_name: str, frame_px: int = FRAME_PX) -> dict | None:
-    """The cell covered by the most images of a map; None for an empty map.
+def map_peak(hs: HeatmapSet, group: str, class_name: str, frame_px: Frame | None = None) -> dict | None:
+    """The cell covered by the most images of a map, in pixels of the frame (default `hs.frame`); None for an empty map.
 
     On a plateau of equal cells (a filled ring is one) the cell nearest the plateau's
     mean position is reported, the first in reading order among equals.
@@ -770,22 +855,22 @@ def map_peak(hs: HeatmapSet, group: str, class_name: str, frame_px: int = FRAME_
     rows, cols = np.nonzero(covering == covering.max())
     nearest = int(np.argmin((rows - rows.mean()) ** 2 + (cols - cols.mean()) ** 2))
     row, col = int(rows[nearest]), int(cols[nearest])
-    cell = frame_px / hs.grid
+    width, height = _frame(hs, frame_px)
     n = int(hs.n_images[g])
-    return {"x": (col + 0.5) * cell, "y": (row + 0.5) * cell, "row": int(row), "col": int(col),
+    return {"x": (col + 0.5) * width / hs.grid, "y": (row + 0.5) * height / hs.grid, "row": int(row), "col": int(col),
             "images": int(covering[row, col]), "n_images": n, "share": covering[row, col] / n,
             "annotations": int(hs.counts[g, c, row, col])}
 
 
 def difference_extremes(hs: HeatmapSet, class_name: str, group: str, other: str = REST, how: str = "share",
-                        frame_px: int = FRAME_PX) -> dict[str, dict]:
-    """Cells of the largest positive ("most") and negative ("least") difference, with their values."""
+                        frame_px: Frame | None = None) -> dict[str, dict]:
+    """Cells of the largest positive ("most") and negative ("least") difference, with their values (px: `map_peak`)."""
     values = difference(hs, group, other, how)[hs.classes.index(class_name)]
-    cell = frame_px / hs.grid
+    width, height = _frame(hs, frame_px)
     out = {}
     for name, index in (("most", np.argmax(values)), ("least", np.argmin(values))):
         row, col = np.unravel_index(int(index), values.shape)
-        out[name] = {"x": (col + 0.5) * cell, "y": (row + 0.5) * cell, "value": float(values[row, col])}
+        out[name] = {"x": (col + 0.5) * width / hs.grid, "y": (row + 0.5) * height / hs.grid, "value": float(values[row, col])}
     return out
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from .archive import extracted_dir
 from .coco import read_coco
-from .model import SPLIT_ORDER, XAMI_CITATION, XAMI_LICENCE, XAMI_URL, Dataset, Provenance, XamiDataError
+from .model import SPLIT_ORDER, Dataset, Problem, XamiDataError
+from .provenance import make_provenance
 from .tables import build_dataset
 
 COCO_FILE = "_annotations.coco.json"
@@ -77,22 +78,16 @@ def load_dataset(path: str | Path, source: str = "local", synthetic: bool = Fals
     if not folder.is_dir():
         raise XamiDataError(f"{path}: expected a folder or a .zip archive")
     layout = detect_layout(folder)
-    provenance = Provenance(
-        source=source,
-        path=str(path),
-        layout=layout.kind,
-        synthetic=synthetic,
-        licence="synthetic, free to use" if synthetic else XAMI_LICENCE,
-        citation=XAMI_CITATION,
-        url="" if synthetic else XAMI_URL,
-    )
+    problems: list[Problem] = []
     if layout.kind == "yolov8-seg":
         from .yolo import read_yolo  # noqa: PLC0415 - optional reader, loaded on demand
 
         parts, problems = read_yolo(layout.root)
-        return build_dataset(parts, provenance, problems)
-    parts = [read_coco(folder / COCO_FILE, split) for split, folder in layout.splits]
-    return build_dataset(parts, provenance)
+    else:
+        parts = [read_coco(folder / COCO_FILE, split) for split, folder in layout.splits]
+    # XAMI's licence and citation only for data recognised as XAMI (see `provenance`).
+    provenance = make_provenance(parts, source=source, path=str(path), layout=layout.kind, synthetic=synthetic)
+    return build_dataset(parts, provenance, problems)
 
 
 def source_fingerprint(path: str | Path) -> tuple:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import colorsys
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -38,7 +40,15 @@ PALETTES: dict[str, dict[str, tuple[int, int, int]]] = {
     "authors": AUTHOR_COLOURS,
     "colour-blind safe": COLOURBLIND_COLOURS,
 }
-FALLBACK_COLOUR = (128, 128, 128)
+FALLBACK_COLOUR = (128, 128, 128)  # only for a class missing from the class list a colour is asked for
+# Classes outside the five XAMI names, in order of first appearance: CARTO's "Safe" palette
+# (Paul Tol's colour-blind-safe "muted" nine plus a dark red-brown; plotly ships it as
+# `plotly.colors.qualitative.Safe`), without its grey, so no class reads as "unknown".
+EXTRA_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (136, 204, 238), (204, 102, 119), (221, 204, 119), (17, 119, 51), (51, 34, 136),
+    (170, 68, 153), (68, 170, 153), (153, 153, 51), (136, 34, 85), (102, 17, 0),
+)
+MIN_COLOUR_DISTANCE = 48.0  # RGB distance below which an extra colour is skipped as too close to one in use
 
 # XMM-OM filters: letter in the file name -> (filter name, effective wavelength in nm).
 # The white filter is unfiltered (broad band): it sorts last, with no wavelength.
@@ -137,9 +147,65 @@ def rgb_to_hex(rgb: tuple[int, int, int]) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def class_colour_hex(palette: str = "authors") -> dict[str, str]:
-    """Hex colours per class for a named palette."""
-    return {name: rgb_to_hex(rgb) for name, rgb in PALETTES[palette].items()}
+def _generated_colour(i: int) -> tuple[int, int, int]:
+    """The i-th colour past the extra palette: golden-angle hues at three lightnesses (distinct, not CVD-tuned)."""
+    r, g, b = colorsys.hls_to_rgb((0.11 + i * 0.618033988749895) % 1.0, (0.5, 0.65, 0.38)[i % 3], 0.65)
+    return (round(r * 255), round(g * 255), round(b * 255))
+
+
+def class_colours(class_names: Iterable[str], palette: str = "authors") -> dict[str, tuple[int, int, int]]:
+    """RGB colour of every class of a dataset's class list under a palette.
+
+    The five XAMI classes keep the palette's colour. Every other class, in the order of
+    `class_names` (a dataset's class-id order), takes the next colour of `EXTRA_COLOURS`
+    that is not within `MIN_COLOUR_DISTANCE` of a colour already given; past that list,
+    generated hues (distinct, but no longer chosen for colour-blind readers). No two
+    classes share a colour. Raises ValueError for a palette not in `PALETTES`.
+    """
+    if palette not in PALETTES:
+        raise ValueError(f"palette must be one of {list(PALETTES)}, got {palette!r}")
+    return dict(_class_colours(tuple(dict.fromkeys(class_names)), palette))
+
+
+@functools.lru_cache(maxsize=64)
+def _class_colours(names: tuple[str, ...], palette: str) -> tuple[tuple[str, tuple[int, int, int]], ...]:
+    """`class_colours`, cached: every thumbnail and overlay asks again for the same class list."""
+    base = PALETTES[palette]
+    out = {name: base[name] for name in names if name in base}
+    candidates = iter(EXTRA_COLOURS)
+    generated = 0
+    for name in names:
+        if name in out:
+            continue
+        used = list(out.values())
+        for rgb in candidates:
+            if all(sum((a - b) ** 2 for a, b in zip(rgb, u)) >= MIN_COLOUR_DISTANCE ** 2 for u in used):
+                break
+        else:
+            rgb = _generated_colour(generated)
+            generated += 1
+            while rgb in used:  # a guard: the golden-angle hues do not repeat in practice
+                rgb, generated = _generated_colour(generated), generated + 1
+        out[name] = rgb
+    return tuple((name, out[name]) for name in names)
+
+
+def class_colour(name: str, palette: str, class_names: Iterable[str]) -> tuple[int, int, int]:
+    """The colour of class `name` under `palette`, given the dataset's class list (see `class_colours`).
+
+    A name missing from the list is placed after it. Raises ValueError for an unknown palette.
+    """
+    names = list(class_names)
+    return class_colours(names if name in names else [*names, name], palette)[name]
+
+
+def class_colour_hex(palette: str = "authors", class_names: Iterable[str] | None = None) -> dict[str, str]:
+    """Hex colours per class for a named palette and a dataset's class list (default: the five XAMI classes).
+
+    Raises ValueError for an unknown palette.
+    """
+    names = CLASS_NAMES if class_names is None else class_names
+    return {name: rgb_to_hex(rgb) for name, rgb in class_colours(names, palette).items()}
 
 
 class XamiDataError(Exception):
@@ -170,6 +236,11 @@ class Provenance:
     licence: str
     citation: str
     url: str = ""
+    # True only for data recognised as XAMI (see `provenance.recognise_xami`): only then do
+    # `licence`, `citation` and `url` name XAMI's; otherwise they are what the files state.
+    recognised_xami: bool = False
+    recognition: str = ""  # why the data was (or was not) recognised as XAMI, for the pages to say
+    description: str = ""  # the files' own description (info block), or "not stated"
 
     @property
     def label(self) -> str:
@@ -203,6 +274,10 @@ class Dataset:
     def class_names(self) -> list[str]:
         """Visible class names in category-id order."""
         return list(self.categories["name"])
+
+    def class_colours(self, palette: str = "authors") -> dict[str, tuple[int, int, int]]:
+        """RGB per visible class under a palette (`model.class_colours` of this class list)."""
+        return class_colours(self.class_names, palette)
 
     def annotations_of(self, image_id: int) -> pd.DataFrame:
         """The annotations of one image."""

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
 
-from .model import AUTHOR_COLOURS, CLASS_NAMES, FALLBACK_COLOUR, PALETTES
+from .model import CLASS_NAMES, FALLBACK_COLOUR, class_colours
 from .stretch import DEFAULT_LIMITS, DEFAULT_LOWER, DEFAULT_STRETCH, DEFAULT_UPPER, stretch_image
 from .tables import RLE_BATCH, rle_to_compressed
 
@@ -125,12 +125,15 @@ class Shapes:
         return Shapes(self.ann_id[keep], self.class_name[keep], self.kind[keep], self.segmentation[keep], self.box[keep])
 
 
-def resolve_colours(colours: Colours) -> dict[str, RGB]:
-    """Class colours from a palette name, a mapping, or None (the authors' colours)."""
-    if colours is None:
-        return dict(AUTHOR_COLOURS)
-    if isinstance(colours, str):
-        return dict(PALETTES[colours])
+def resolve_colours(colours: Colours, class_names: Iterable[str] = CLASS_NAMES) -> dict[str, RGB]:
+    """Class colours from a mapping, or from a palette name (None: the authors') for `class_names`.
+
+    A palette name gives every class of `class_names` its colour (`model.class_colours`):
+    pass the dataset's class list, so a class outside XAMI's five has the same colour in
+    every frame. Raises ValueError for an unknown palette name.
+    """
+    if colours is None or isinstance(colours, str):
+        return class_colours(class_names, colours or "authors")
     return {k: tuple(int(c) for c in v) for k, v in colours.items()}
 
 
@@ -353,7 +356,8 @@ def render_overlay(image: np.ndarray, annotations: pd.DataFrame | Shapes, colour
     Args:
         image: 2-D grayscale or H x W x 3 RGB array (already stretched for display).
         annotations: rows of `Dataset.annotations` for this image.
-        colours: class name -> RGB, or a palette name of `model.PALETTES`; authors' by default.
+        colours: class name -> RGB (`Dataset.class_colours(palette)`, the same in every frame), or a
+            palette name of `model.PALETTES` for the classes drawn here; authors' by default.
         opacity: alpha of the filled masks (0 to 1).
         fill, contour, boxes, labels: what to draw. Box-only annotations always get a
             dashed box (they have no mask).
@@ -364,7 +368,6 @@ def render_overlay(image: np.ndarray, annotations: pd.DataFrame | Shapes, colour
             input file (`coco_id`) when `annotations` is a table that has it.
         line_width, font_scale: override the sizes derived from the output size.
     """
-    pal = resolve_colours(colours)
     rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else np.ascontiguousarray(image[..., :3])
     h, w = rgb.shape[:2]
     if scale is None:
@@ -377,6 +380,7 @@ def render_overlay(image: np.ndarray, annotations: pd.DataFrame | Shapes, colour
     out = rgb.copy()
     names = anns.class_name
     order = [c for c in CLASS_NAMES if c in set(names)] + sorted(set(names) - set(CLASS_NAMES))
+    pal = resolve_colours(colours, order)  # a palette name: colours for the classes drawn here
 
     if fill and opacity > 0:
         unions = class_union_masks(anns, h, w, scale)

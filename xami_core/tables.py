@@ -11,14 +11,13 @@ from pycocotools import mask as mask_utils
 
 from .coco import SplitRecords
 from .model import (
-    AUTHOR_COLOURS,
     CLASS_IDS,
-    FALLBACK_COLOUR,
     FILTERS,
     Dataset,
     Problem,
     Provenance,
     XamiDataError,
+    class_colours,
     rgb_to_hex,
 )
 
@@ -33,12 +32,12 @@ def _visible_categories(parts: list[SplitRecords], used: set[str]) -> list[dict[
             by_name.setdefault(cat["name"], cat)
     parents = {c["supercategory"] for c in by_name.values()}
     visible = [c for c in by_name.values() if c["name"] in used or c["name"] not in parents]
-    out = []
-    for cat in visible:
-        class_id = CLASS_IDS.get(cat["name"], cat["id"])
-        colour = AUTHOR_COLOURS.get(cat["name"], FALLBACK_COLOUR)
-        out.append({"class_id": class_id, "name": cat["name"], "supercategory": cat["supercategory"], "colour": rgb_to_hex(colour)})
-    return sorted(out, key=lambda c: (c["class_id"], c["name"]))
+    out = sorted(({"class_id": CLASS_IDS.get(cat["name"], cat["id"]), "name": cat["name"],
+                   "supercategory": cat["supercategory"]} for cat in visible),
+                 key=lambda c: (c["class_id"], c["name"]))
+    # The authors' colours for XAMI's five, a distinct colour-blind-safe one each for any other class.
+    colours = class_colours([c["name"] for c in out], "authors")
+    return [c | {"colour": rgb_to_hex(colours[c["name"]])} for c in out]
 
 
 def _polygon_geometry(parts_per_ann: list[list[list[float]]]) -> dict[str, np.ndarray]:

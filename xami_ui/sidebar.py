@@ -21,7 +21,7 @@ from xami_core.model import PALETTES, XAMI_URL, Dataset, XamiDataError
 from xami_core.sample import sample_root
 from xami_core.st_cache import cached_dataset
 
-from .context import PALETTE_KEY, set_current
+from .context import PALETTE_KEY, md_escape, set_current
 
 SAMPLE = "Synthetic sample (bundled)"
 HUB = "XAMI from Hugging Face"
@@ -303,8 +303,10 @@ def load_current_ui() -> Dataset:
         st.sidebar.warning("Showing a **synthetic sample**: generated frames, not real XAMI data.")
         st.session_state[_OBS_INFO_CHOICE] = None
     else:
-        st.sidebar.caption(f"{ds.provenance.layout} · {len(ds.images):,} images · {len(ds.annotations):,} annotations  \n"
-                           f"Licence {ds.provenance.licence} · cite {SHORT_CITATION}")
+        prov = ds.provenance
+        terms = (f"XAMI data · licence {prov.licence} · cite {SHORT_CITATION}" if prov.recognised_xami
+                 else f"Not recognised as XAMI · licence (as the files state it): {md_escape(prov.licence)}")
+        st.sidebar.caption(f"{prov.layout} · {len(ds.images):,} images · {len(ds.annotations):,} annotations  \n{terms}")
         obs_info_ui()
     n_err = sum(p.severity == "error" for p in ds.problems)
     n_warn = len(ds.problems) - n_err
