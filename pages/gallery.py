@@ -197,7 +197,7 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
         else "this image does not match the current filters"
     c4.caption(where)
     st.subheader(gallery.detail_title(img))
-    st.caption(f"`{img['file_name']}` · {int(img['width'])}×{int(img['height'])} px · "
+    st.caption(f"`{img['file_name']}` · {gallery.frame_size_text(img)} · "
                f"{int(img['n_annotations'])} annotation(s) · {gallery.file_id_text(img)}")
     detail = display_ui()
     d1, d2 = st.columns([3, 1])

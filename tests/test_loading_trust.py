@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
@@ -25,6 +26,7 @@ from tests.builders import coco, image, polygon_ann, square, write_split
 from xami_core import XamiDataError
 from xami_core.coco import read_coco
 from xami_core.folds import _names_in_folder
+from xami_core.gallery import frame_size_text
 from xami_core.loader import load_dataset
 from xami_core.metadata import read_obs_info
 from xami_core.overlay import load_frame
@@ -386,3 +388,30 @@ def test_deep_json_in_a_fold_folder_falls_back_to_its_image_files(tmp_path):
     _write_frames(part, ["S0000000001_U_a.jpg"])
     (part / "_annotations.coco.json").write_text(DEEP)
     assert _names_in_folder(part) == ["S0000000001_U_a.jpg"]
+
+
+@pytest.mark.parametrize(
+    "width, height, declared_width, declared_height, text",
+    [
+        # sizes agree
+        (512, 512, 512, 512, "512×512 px"),
+        # the file is larger than declared
+        (1024, 1024, 512, 512, "1024×1024 px (the file's size; its annotation file declares 512×512)"),
+        # the declared size was unusable (e.g. width true)
+        (512, 512, 0, 0, "512×512 px (the file's size; its annotation file declares no usable size)"),
+    ],
+)
+def test_frame_size_text(width, height, declared_width, declared_height, text):
+    row = pd.Series({"width": width, "height": height, "declared_width": declared_width,
+                     "declared_height": declared_height})
+    assert frame_size_text(row) == text
+
+
+def test_unknown_filter_letter_and_missing_key_are_said(tmp_path):
+    names = ["S0000000001_X_a.jpg", "S0000000002_X_b.jpg", "frame.jpg", "S0000000003_U_c.jpg"]
+    ds = _load_records(tmp_path, [image(i, name=n, width=16, height=16) for i, n in enumerate(names, 1)], [])
+    p = _one(ds, "filter letter 'X' in 2 file name(s) is not one of the seven XMM-OM filters",
+             "listed as 'X (unknown filter)'")
+    assert p.severity == "warning"
+    _one(ds, "1 file name(s) do not start with an observation key", "listed under 'no observation key'")
+    assert list(ds.images["filter_name"]) == ["X (unknown filter)", "X (unknown filter)", "no observation key", "U"]

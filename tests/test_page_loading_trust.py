@@ -12,6 +12,7 @@ from PIL import Image
 
 from tests import builders as b
 from tests.apptest import page_test, texts
+from xami_core.loader import load_dataset
 
 PAGES = ("pages/overview.py", "pages/gallery.py", "pages/folds.py", "pages/heatmaps.py")
 SIZE = 64
@@ -99,3 +100,11 @@ def test_every_page_in_chromium_shows_no_traceback(bad_folder):
     finally:
         browser.close()
         server.close()
+
+
+def test_gallery_detail_says_which_frame_size_its_numbers_use(bad_folder):
+    # Image 4 is declared 64 x 32; its file is 64 x 64: masks, areas and display use the file.
+    ds = load_dataset(bad_folder)
+    image_id = int(ds.images.loc[ds.images["coco_id"] == 4, "image_id"].iloc[0])
+    at = page_test("pages/gallery.py", query={"data": str(bad_folder), "image": str(image_id)})
+    assert "64×64 px (the file's size; its annotation file declares 64×32)" in texts(at)

@@ -568,7 +568,7 @@ def _names_in_folder(folder: Path) -> list[str]:
         try:
             data = json.loads(coco.read_text(encoding="utf-8"))
             return [str(im["file_name"]) for im in data.get("images", []) if isinstance(im, dict) and "file_name" in im]
-        except (json.JSONDecodeError, OSError, UnicodeDecodeError, AttributeError):
+        except (json.JSONDecodeError, OSError, UnicodeDecodeError, AttributeError, TypeError, RecursionError):
             pass  # fall back to the image files beside it
     return sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 

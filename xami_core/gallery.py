@@ -276,6 +276,20 @@ def file_id_text(image: pd.Series) -> str:
     return f"image id {image['coco_id']} in the {image['split']} split's annotation file"
 
 
+def frame_size_text(image: pd.Series) -> str:
+    """The frame's size as the numbers use it, and the declared one when the annotation file differs.
+
+    e.g. "512×512 px", or "1024×1024 px (the file's size; its annotation file declares 512×512)".
+    """
+    width, height = int(image["width"]), int(image["height"])
+    text = f"{width}×{height} px"
+    declared = (int(image.get("declared_width", width)), int(image.get("declared_height", height)))
+    if declared != (width, height):
+        said = f"{declared[0]}×{declared[1]}" if all(declared) else "no usable size"
+        text += f" (the file's size; its annotation file declares {said})"
+    return text
+
+
 def hidden_annotation_ids(table: pd.DataFrame, edited_rows: dict) -> list[int]:
     """Internal annotation ids (`ann_id`, the table's index) whose "show" box was unticked in
     the detail table (`st.data_editor` edits, keyed by row position)."""

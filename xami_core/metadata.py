@@ -113,7 +113,7 @@ def fetch_obs_info(url: str | None = None, refresh: bool = False, timeout: float
         raise XamiDataError(f"{url}: more than {MAX_BYTES} bytes; not an observation metadata file")
     try:
         json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise XamiDataError(f"{url}: the download is not JSON ({exc}); expected {OBS_INFO_FILE}") from exc
     fd, tmp = tempfile.mkstemp(prefix=".obs_info-", dir=target.parent)
     try:
@@ -141,6 +141,9 @@ def read_obs_info(path: str | Path) -> ObsMetadata:
         raise XamiDataError(f"{file}: cannot be read ({exc})") from exc
     except json.JSONDecodeError as exc:
         raise XamiDataError(f"{file}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise XamiDataError(f"{file}: JSON nested deeper than can be read; expected an object of observation "
+                            "records") from exc
     if not isinstance(data, dict):
         raise XamiDataError(f"{file}: expected an object keyed by '<obs key>.fits', found {type(data).__name__}")
     problems: list[Problem] = []

@@ -10,6 +10,7 @@ boxes, labels) and does the compositing.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from PIL import Image
 from pycocotools import mask as mask_utils
 
+from .limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 from .model import CLASS_NAMES, FALLBACK_COLOUR, class_colours
 from .stretch import DEFAULT_LIMITS, DEFAULT_LOWER, DEFAULT_STRETCH, DEFAULT_UPPER, stretch_image
 from .tables import RLE_BATCH, rle_to_compressed
@@ -47,13 +50,18 @@ def _to_gray_uint8(img: np.ndarray) -> np.ndarray:
 
 
 def load_frame(path: str | Path, reduce: int = 1) -> np.ndarray | None:
-    """A frame as 2-D uint8, or None if it cannot be read.
+    """A frame as 2-D uint8 (pixels as stored, EXIF orientation ignored), or None.
+
+    None when the file is missing, cannot be decoded, or its header declares more pixels
+    than `limits.MAX_IMAGE_PIXELS` (checked before anything is decoded).
 
     JPEGs are read as grayscale (with `reduce` in 1, 2, 4, 8, decoded at 1/reduce size
     by the JPEG decoder itself, which is what makes thumbnails cheap); PNG/TIFF are read
     unchanged so 16-bit frames keep their depth until they are scaled.
     """
     path = str(path)
+    if not _decodable(path):
+        return None
     if path.lower().endswith((".png", ".tif", ".tiff")):
         img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
         if img is None:
@@ -65,8 +73,22 @@ def load_frame(path: str | Path, reduce: int = 1) -> np.ndarray | None:
         return img
     flag = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
             4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 8: cv2.IMREAD_REDUCED_GRAYSCALE_8}[reduce]
-    img = cv2.imread(path, flag)
+    # Pixels as stored: annotations are in stored coordinates, so an EXIF rotation would move
+    # the frame away from its masks (the loader reports such files).
+    img = cv2.imread(path, flag | cv2.IMREAD_IGNORE_ORIENTATION)
     return None if img is None else _to_gray_uint8(img)
+
+
+def _decodable(path: str) -> bool:
+    """Whether the file's header promises a frame small enough to decode (see `limits`)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+    except Exception:  # noqa: BLE001 - unreadable or missing: the caller shows its placeholder
+        return False
+    return width <= MAX_IMAGE_SIDE and height <= MAX_IMAGE_SIDE and width * height <= MAX_IMAGE_PIXELS
 
 
 def placeholder_frame(width: int, height: int, message: str = "image file missing") -> np.ndarray:

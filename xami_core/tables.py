@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -10,18 +9,24 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from .coco import SplitRecords
+from .image_files import FILE_OK, base_name
 from .model import (
     CLASS_IDS,
     FILTERS,
+    NO_KEY_LABEL,
     Dataset,
     Problem,
     Provenance,
     XamiDataError,
     class_colours,
+    filter_name,
     rgb_to_hex,
 )
 
 OBS_PATTERN = r"^(?P<obs_id>S(?P<obsid>\d{10})_(?P<filter_letter>[A-Z]))"
+# What a reader puts in each image record (see coco.read_coco and yolo.read_yolo).
+IMAGE_RECORD_COLUMNS = ("coco_id", "file_name", "width", "height", "declared_width", "declared_height",
+                        "size_problem", "path", "file_status", "exif_orientation")
 
 
 def _visible_categories(parts: list[SplitRecords], used: set[str]) -> list[dict[str, Any]]:
@@ -155,40 +160,46 @@ def _rle_geometry(rles: list[dict]) -> dict[str, np.ndarray]:
 
 
 def _images_table(parts: list[SplitRecords], problems: list[Problem]) -> pd.DataFrame:
+    """One row per image of every split; the readers have already located and measured the files.
+
+    `width`/`height` are the canvas the numbers use (the file's size when it opens, else the
+    declared one); `declared_width`/`declared_height` are what the annotation file says (0 when
+    it says nothing usable). The observation key comes from the file's base name, wherever the
+    file sits (`images/S0...jpg` as CVAT writes it).
+    """
     frames = []
     for recs in parts:
         if not recs.images:
             continue
-        frame = pd.DataFrame.from_records(recs.images)
+        frame = pd.DataFrame.from_records(recs.images, columns=list(IMAGE_RECORD_COLUMNS))
         frame.insert(0, "split", recs.split)
-        try:
-            present = set(os.listdir(recs.image_dir))
-        except OSError:
-            present = set()
-        frame["path"] = [str(recs.image_dir / f) for f in frame["file_name"]]
-        frame["has_file"] = frame["file_name"].isin(present)
-        for name in frame.loc[~frame["has_file"], "file_name"].head(20):
-            problems.append(Problem(str(recs.image_dir / name), recs.source_file, "image file is missing; its annotations are kept", "warning"))
-        n_missing = int((~frame["has_file"]).sum())
-        if n_missing > 20:
-            problems.append(Problem(str(recs.image_dir), recs.source_file, f"{n_missing - 20} more image files are missing", "warning"))
         frames.append(frame)
     if not frames:
         return pd.DataFrame()
-    images = pd.concat(frames, ignore_index=True)
+    images = pd.concat(frames, ignore_index=True).drop(columns="size_problem")
+    for column in ("width", "height", "declared_width", "declared_height", "exif_orientation"):
+        images[column] = images[column].astype(np.int64)
+    images["has_file"] = (images["file_status"] == FILE_OK).to_numpy()
     images.insert(0, "image_id", np.arange(len(images), dtype=np.int64))
-    obs = images["file_name"].str.extract(OBS_PATTERN)
+    names = images["file_name"].map(base_name)
+    obs = names.str.extract(OBS_PATTERN)
     images["obs_id"] = obs["obs_id"]
     images["obsid"] = obs["obsid"]
     images["filter_letter"] = obs["filter_letter"]
-    images["filter_name"] = images["filter_letter"].map({k: v[0] for k, v in FILTERS.items()})
+    images["filter_name"] = images["filter_letter"].map(filter_name).astype("str")  # every row named
     images["wavelength_nm"] = images["filter_letter"].map({k: v[1] for k, v in FILTERS.items()}).astype("float64")
-    unparsed = images.loc[images["obs_id"].isna(), "file_name"]
+    unparsed = names[images["obs_id"].isna()]
     if len(unparsed):
         problems.append(Problem(
             str(parts[0].image_dir), f"image {unparsed.iloc[0]}",
             f"{len(unparsed)} file name(s) do not start with an observation key "
-            "'S' + 10-digit ObsID + '_' + filter letter; filter unknown", "warning"))
+            f"'S' + 10-digit ObsID + '_' + filter letter; listed under '{NO_KEY_LABEL}'", "warning"))
+    unknown = images["filter_letter"].notna() & ~images["filter_letter"].isin(list(FILTERS))
+    for letter, group in names[unknown].groupby(images.loc[unknown, "filter_letter"]):
+        problems.append(Problem(
+            str(parts[0].image_dir), f"image {group.iloc[0]}",
+            f"filter letter '{letter}' in {len(group)} file name(s) is not one of the seven XMM-OM filters "
+            f"({', '.join(FILTERS)}); listed as '{filter_name(letter)}'", "warning"))
     return images
 
 
