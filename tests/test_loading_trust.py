@@ -415,3 +415,110 @@ def test_unknown_filter_letter_and_missing_key_are_said(tmp_path):
     assert p.severity == "warning"
     _one(ds, "1 file name(s) do not start with an observation key", "listed under 'no observation key'")
     assert list(ds.images["filter_name"]) == ["X (unknown filter)", "X (unknown filter)", "no observation key", "U"]
+
+
+# ---------------------------------------------------------------------------------------
+# Found by trying to break the loader
+
+
+@pytest.mark.parametrize(
+    "change, needles, kept",
+    [
+        # digits that str.isdigit accepts but int() does not
+        ({"image_id": "²"}, ("image_id '²' is not an image of this file",), False),
+        # a digit string longer than any id
+        ({"image_id": "9" * 5000}, ("is not an image of this file",), False),
+        # the same for a category id
+        ({"category_id": "²"}, ("category_id '²' is not a known category",), False),
+        # a stored area that is negative: the mask area is used, with a word
+        ({"area": -100}, ("expected an area from 0 to 256 px, found -100",), True),
+        # a stored area that is not a number
+        ({"area": "12"}, ("found '12'; the mask area is used instead",), True),
+        # an RLE string with a non-ASCII character
+        ({"segmentation": {"size": [16, 16], "counts": "€T3]l3"}}, ("non-ASCII",), False),
+    ],
+)
+def test_inputs_found_by_a_reviewer(tmp_path, change, needles, kept):
+    ann = {**polygon_ann(5, 1, 3, square(2, 2, 4)), **change}
+    ds = _load_records(tmp_path, [GOOD], [GOOD_ANN, ann])
+    assert len(ds.annotations) == (2 if kept else 1)
+    _one(ds, *needles)
+
+
+def test_string_category_ids_are_refused_by_name(tmp_path):
+    cats = [{"id": "a", "name": "foo", "supercategory": ""}, {"id": 1, "name": "bar", "supercategory": ""}]
+    folder = tmp_path / "d"
+    write_split(folder, coco([GOOD], [polygon_ann(1, 1, "a", square(2, 2, 4)), polygon_ann(2, 1, 1, square(2, 2, 4))],
+                             categories=cats), with_images=False)
+    _write_frames(folder, [GOOD["file_name"]])
+    ds = load_dataset(folder)
+    assert list(ds.annotations["class_name"]) == ["bar"]
+    _one(ds, "category 'foo'", "expected an integer category id, found the string 'a'")
+
+
+def test_too_many_polygon_parts_are_cut(tmp_path):
+    tri = [1, 1, 3, 1, 2, 3]
+    ann = polygon_ann(5, 1, 3, *([tri] * 1500))
+    ds = _load_records(tmp_path, [GOOD], [ann])
+    _one(ds, "1,500 polygon parts, more than 1,000")
+    assert ds.annotations["n_parts"].tolist() == [1000]
+
+
+def test_a_fifo_named_as_a_frame_does_not_block(tmp_path):
+    folder = tmp_path / "d"
+    name = "S0000000006_U_fifo.jpg"
+    write_split(folder, coco([GOOD, image(6, name=name, width=16, height=16)], [GOOD_ANN]), with_images=False)
+    _write_frames(folder, [GOOD["file_name"]])
+    os.mkfifo(folder / name)
+    ds = load_dataset(folder)
+    _one(ds, "image id 6", "unreadable (not a regular file)")
+    assert load_frame(folder / name) is None
+
+
+def test_more_classes_than_class_bits_is_said(tmp_path):
+    cats = [{"id": i, "name": f"c{i}", "supercategory": ""} for i in range(1, 71)]
+    folder = tmp_path / "d"
+    write_split(folder, coco([GOOD], [polygon_ann(1, 1, 65, square(2, 2, 4))], categories=cats), with_images=False)
+    _write_frames(folder, [GOOD["file_name"]])
+    ds = load_dataset(folder)
+    _one(ds, "70 classes", "the first 63 only", severity="warning")
+    assert ds.annotations["class_name"].tolist() == ["c65"]
+
+
+@pytest.mark.parametrize(
+    "yaml_text, needles",
+    [
+        # a key that int() accepts but that is not the plain id
+        ("names: {'0 ': a, 1: b}\n", ("expected integer class ids as keys, found '0 '",)),
+        # the same class twice
+        ("names: [artefacts, artefacts, star-loop]\n", ("expected distinct class names, found ['artefacts']",)),
+        # a YAML alias bomb in nc: the message stays short
+        ("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+         "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+         "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+         "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+         "names: [a, b]\nnc: *h\n", ("nc is [[...], [...]", "2 names are listed")),
+        # a split folder name longer than the file system allows
+        ("names: [a]\ntrain: " + "x" * 400 + "\n", ("not found",)),
+    ],
+)
+def test_yolo_data_yaml_members_of_each_kind(tmp_path, yaml_text, needles):
+    from xami_core.yolo import read_yolo
+
+    root = tmp_path / "y"
+    (root / "train" / "images").mkdir(parents=True)
+    (root / "train" / "labels").mkdir()
+    (root / "data.yaml").write_text(yaml_text)
+    cv2.imwrite(str(root / "train" / "images" / "S0000000001_U_a.png"), np.zeros((16, 16), np.uint8))
+    parts, problems = read_yolo(root)
+    found = problems + [p for r in parts for p in r.problems]
+    hits = [p for p in found if all(n in p.message for n in needles)]
+    assert len(hits) == 1, [str(p) for p in found]
+    assert len(hits[0].message) < 400
+
+
+def test_fingerprint_of_a_huge_tree_answers_at_once(tmp_path):
+    # "/" used to be walked in full; now only the files the loader would read are looked at.
+    from xami_core.loader import source_fingerprint
+
+    assert source_fingerprint(Path("/")) == ("/", "no layout")

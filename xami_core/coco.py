@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .image_files import FILE_MISSING, FILE_OK, probe_images
-from .limits import MAX_POLYGON_VERTICES, coordinate_range, frame_size_problem
+from .limits import MAX_POLYGON_PARTS, MAX_POLYGON_VERTICES, coordinate_range, frame_size_problem
 from .model import Problem
 from .rle import rle_problem
 
@@ -73,7 +73,8 @@ def _check_id(value: Any) -> tuple[Any, str | None]:
 
 def _same_value_other_type(key: Any, table: dict) -> Any:
     """The key of `table` equal to `key` up to int/str type ("3" vs 3), or None."""
-    if isinstance(key, str) and key.strip().lstrip("-").isdigit():
+    digits = key[1:] if isinstance(key, str) and key.startswith("-") else key
+    if isinstance(digits, str) and digits.isascii() and digits.isdigit() and len(digits) < 19:
         other: Any = int(key)
     elif isinstance(key, int):
         other = str(key)
@@ -135,6 +136,10 @@ def _parse_polygon_parts(
     (x_lo, x_hi), (y_lo, y_hi) = coordinate_range(frame[0]), coordinate_range(frame[1])
     parts: list[list[float]] = []
     n_vertices = 0
+    if len(seg) > MAX_POLYGON_PARTS:
+        problems.append(Problem(file, record, f"{len(seg):,} polygon parts, more than {MAX_POLYGON_PARTS:,} in one "
+                                              f"annotation; only the first {MAX_POLYGON_PARTS:,} are read"))
+        seg = seg[:MAX_POLYGON_PARTS]
     for k, part in enumerate(seg):
         where = f"{record}, polygon {k}"
         # Type check per part, not per value: this runs on every coordinate of the dataset.
@@ -190,6 +195,17 @@ def _parse_bbox(bbox: Any, record: str, frame: tuple[int, int], file: str, probl
     return bbox
 
 
+def _parse_area(area: Any, record: str, frame: tuple[int, int], file: str, problems: list[Problem]) -> float | None:
+    """The stored area if it is a number from 0 to the frame's pixel count; else None (the mask area is used)."""
+    if area is None:
+        return None
+    if _is_number(area) and 0 <= area <= frame[0] * frame[1]:
+        return area
+    problems.append(Problem(file, record, f"expected an area from 0 to {frame[0] * frame[1]} px, found "
+                                          f"{area!r}"[:160] + "; the mask area is used instead", "warning"))
+    return None
+
+
 def _parse_rle(seg: dict, record: str, image: dict, file: str, problems: list[Problem]) -> dict | None:
     """A checked RLE dict (counts as given), or None with the reason reported."""
     counts = seg.get("counts")
@@ -220,7 +236,7 @@ def _parse_annotation(
         "coco_image_id": image["coco_id"],
         "category_id": category_id,
         "bbox": bbox,
-        "area": ann.get("area") if _is_number(ann.get("area")) else None,
+        "area": _parse_area(ann.get("area"), record, frame, file, problems),
         "parts": None,
         "rle": None,
     }
@@ -259,8 +275,9 @@ def _read_categories(raw: list, file: str, problems: list[Problem]) -> list[dict
             continue
         cat_id, note = _check_id(cat["id"])
         record = f"category {cat['name']!r}"
-        if cat_id is None:
-            problems.append(Problem(file, record, f"{note}; category skipped"))
+        if cat_id is None or isinstance(cat_id, str):
+            why = note or f"expected an integer category id, found the string {cat_id!r}"
+            problems.append(Problem(file, record, f"{why}; category skipped"))
             continue
         if note:
             problems.append(Problem(file, record, f"id {note}", "warning"))

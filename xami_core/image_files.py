@@ -72,6 +72,8 @@ def _probe_one(path: Path, root: Path) -> tuple[str, str, str, int, int, int]:
         return "", FILE_OUTSIDE, "resolves outside the dataset folder (a symbolic link?)", 0, 0, 0
     shown = str(resolved)
     try:
+        if resolved.exists() and not resolved.is_file():  # a folder, a FIFO or a device would block or fail
+            return shown, FILE_UNREADABLE, "not a regular file", 0, 0, 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(resolved) as im:

@@ -19,6 +19,8 @@ MAX_IMAGE_PIXELS = 8192 * 8192
 MAX_OUTSIDE_FRAMES = 1.0
 # Vertices in one annotation (all its polygon parts). XAMI's longest has a few hundred.
 MAX_POLYGON_VERTICES = 100_000
+# Polygon parts in one annotation. pycocotools merges parts one by one; XAMI's have a few.
+MAX_POLYGON_PARTS = 1_000
 # A YOLO coordinate is normalised to 0..1; beyond this margin it cannot be a frame position.
 YOLO_COORD_MIN, YOLO_COORD_MAX = -MAX_OUTSIDE_FRAMES, 1.0 + MAX_OUTSIDE_FRAMES
 

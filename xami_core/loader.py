@@ -98,5 +98,11 @@ def source_fingerprint(path: str | Path) -> tuple:
     if path.is_file():
         st = path.stat()
         return (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    files = sorted([*path.rglob(COCO_FILE), *path.rglob(YOLO_FILE)])[:64]
-    return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    # The files the loader reads, found the way it finds them (never a walk of the whole tree:
+    # a path like "/" or "~" must answer at once).
+    try:
+        layout = detect_layout(path)
+    except (XamiDataError, OSError):
+        return (str(path), "no layout")
+    files = [layout.root / YOLO_FILE] if layout.kind == "yolov8-seg" else [d / COCO_FILE for _, d in layout.splits]
+    return tuple((str(f), st.st_size, st.st_mtime_ns) for f in files if f.is_file() for st in [f.stat()])

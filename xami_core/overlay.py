@@ -10,6 +10,7 @@ boxes, labels) and does the compositing.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -80,7 +81,9 @@ def load_frame(path: str | Path, reduce: int = 1) -> np.ndarray | None:
 
 
 def _decodable(path: str) -> bool:
-    """Whether the file's header promises a frame small enough to decode (see `limits`)."""
+    """Whether `path` is a regular file whose header promises a frame small enough to decode (see `limits`)."""
+    if not os.path.isfile(path):  # a FIFO or device would block the decoder
+        return False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -26,7 +26,9 @@ def decode_counts_string(counts: str | bytes) -> np.ndarray | str:
     Returns:
         int64 array of shape (n_runs,), or a message (str) saying what is wrong.
     """
-    raw = counts.encode("latin-1", "replace") if isinstance(counts, str) else bytes(counts)
+    if isinstance(counts, str) and not counts.isascii():
+        return "characters outside '0'..'o' (non-ASCII text)"
+    raw = counts.encode("ascii") if isinstance(counts, str) else bytes(counts)
     if not raw:
         return np.zeros(0, dtype=np.int64)
     c = np.frombuffer(raw, dtype=np.uint8).astype(np.int64)

@@ -24,6 +24,7 @@ from .model import (
 )
 
 OBS_PATTERN = r"^(?P<obs_id>S(?P<obsid>\d{10})_(?P<filter_letter>[A-Z]))"
+MAX_CLASS_BITS = 63  # classes that fit the per-image class bitset (int64, sign bit unused)
 # What a reader puts in each image record (see coco.read_coco and yolo.read_yolo).
 IMAGE_RECORD_COLUMNS = ("coco_id", "file_name", "width", "height", "declared_width", "declared_height",
                         "size_problem", "path", "file_status", "exif_orientation")
@@ -283,7 +284,12 @@ def build_dataset(parts: list[SplitRecords], provenance: Provenance, extra_probl
     images["n_annotations"] = np.bincount(img_ids, minlength=len(images)).astype(np.int64)
     code = pd.Categorical(ann["class_name"], categories=list(categories["name"])).codes.astype(np.int64)
     mask = np.zeros(len(images), dtype=np.int64)
-    np.bitwise_or.at(mask, img_ids, np.left_shift(np.int64(1), code))
+    in_bits = code < MAX_CLASS_BITS  # an int64 holds 63 class bits; more would overflow silently
+    np.bitwise_or.at(mask, img_ids[in_bits], np.left_shift(np.int64(1), code[in_bits]))
+    if len(categories) > MAX_CLASS_BITS:
+        problems.append(Problem(provenance.path, "categories", f"{len(categories)} classes: the class filters "
+                                f"(gallery, folds) tell apart the first {MAX_CLASS_BITS} only; counts per class "
+                                "are exact", "warning"))
     images["class_mask"] = mask
     images["label"] = authors_labels(img_ids, ann["category_id"].to_numpy(), len(images))
     images["classes"] = class_sets(mask, list(categories["name"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +26,39 @@ def _class_names(data: dict, file: str, problems: list[Problem]) -> list[str] | 
     """Class names by YOLO id, from a list or an {id: name} mapping."""
     names = data.get("names")
     if isinstance(names, dict):
-        try:
-            ids = sorted(int(k) for k in names)
-        except (TypeError, ValueError):
-            problems.append(Problem(file, "names", f"expected integer class ids as keys, found {list(names)!r}"))
-            return None
+        by_id: dict[int, Any] = {}
+        for key, name in names.items():
+            if isinstance(key, bool) or not (isinstance(key, int) or (isinstance(key, str) and key.isascii()
+                                                                     and key.isdigit() and len(key) < 10)):
+                problems.append(Problem(file, "names", f"expected integer class ids as keys, found {_short(key)}"))
+                return None
+            by_id[int(key)] = name
+        ids = sorted(by_id)
         if ids != list(range(len(ids))):
-            problems.append(Problem(file, "names", f"expected class ids 0..{len(ids) - 1}, found {ids}"))
+            problems.append(Problem(file, "names", f"expected class ids 0..{len(ids) - 1}, found {_short(ids)}"))
             return None
-        names = [names[k] if k in names else names[str(k)] for k in ids]
+        names = [by_id[k] for k in ids]
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        problems.append(Problem(file, "names", f"expected a list of class names, found {names!r}"))
+        problems.append(Problem(file, "names", f"expected a list of class names, found {_short(names)}"))
+        return None
+    if len(set(names)) != len(names):
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        problems.append(Problem(file, "names", f"expected distinct class names, found {_short(repeated)} more than once"))
         return None
     nc = data.get("nc")
     if nc is not None and nc != len(names):
-        problems.append(Problem(file, "nc", f"nc is {nc} but {len(names)} names are listed; using the names", "warning"))
+        problems.append(Problem(file, "nc", f"nc is {_short(nc)} but {len(names)} names are listed; using the names",
+                                "warning"))
     return names
+
+
+def _short(value: Any) -> str:
+    """A bounded repr for messages: YAML aliases can make a tiny file expand to a huge structure."""
+    return _SHORT.repr(value)
+
+
+_SHORT = reprlib.Repr()  # keyword arguments arrive only in Python 3.12
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 1, 6, 6, 60, 60
 
 
 def _categories(names: list[str]) -> tuple[list[dict[str, Any]], dict[int, int]]:
@@ -56,6 +74,14 @@ def _categories(names: list[str]) -> tuple[list[dict[str, Any]], dict[int, int]]
     return cats, dict(enumerate(ids))
 
 
+def _is_dir_inside(path: Path, root: Path) -> bool:
+    """Whether `path` is a folder inside `root`; False for names the file system refuses (too long, NUL, loops)."""
+    try:
+        return path.is_dir() and path.resolve().is_relative_to(root.resolve())
+    except (OSError, ValueError, RuntimeError):
+        return False
+
+
 def _split_dirs(root: Path, data: dict, file: str, problems: list[Problem]) -> list[tuple[str, Path]]:
     """(split, folder holding images/ and labels/) from data.yaml, else from the folders present."""
     found: dict[Path, str] = {}
@@ -67,10 +93,10 @@ def _split_dirs(root: Path, data: dict, file: str, problems: list[Problem]) -> l
         # Roboflow writes '../train/images' (relative to a parent folder): try both readings,
         # and never leave the dataset folder.
         candidates = [root / rel.lstrip("./"), root / rel]
-        hit = next((c for c in candidates if c.is_dir() and c.resolve().is_relative_to(root.resolve())), None)
+        hit = next((c for c in candidates if _is_dir_inside(c, root)), None)
         if hit is None:
             if key != "test":  # exporters often name a test split that was not exported
-                problems.append(Problem(file, key, f"folder '{rel}' not found in {root}; using the split folders present", "warning"))
+                problems.append(Problem(file, key, f"folder {_short(rel)} not found in {root}; using the split folders present", "warning"))
             continue
         folder = hit.parent if hit.name == "images" else hit
         name = folder.name if folder != root else default_name
