@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -290,26 +291,38 @@ def _read_categories(raw: list, file: str, problems: list[Problem]) -> list[dict
     return cats
 
 
+def _record_id(rec: dict, kind: str, required: tuple[str, ...], seen: Container, file: str,
+               problems: list[Problem]) -> tuple[Any, str, bool]:
+    """(id, record label, usable) of an image or annotation record, its problems reported.
+
+    Unusable: a required key is missing, the id cannot be an id, or an earlier record has it.
+    """
+    rec_id, note = _check_id(rec.get("id"))
+    record = f"{kind} id {rec_id if rec_id is not None else repr(rec.get('id'))[:40]}"
+    missing = [k for k in required if k not in rec]
+    if missing:
+        problems.append(Problem(file, record, f"missing required key(s): {', '.join(missing)}; {kind} skipped"))
+        return rec_id, record, False
+    if rec_id is None:
+        problems.append(Problem(file, record, f"{note}; {kind} skipped"))
+        return None, record, False
+    if note:
+        problems.append(Problem(file, record, f"id {note}", "warning"))
+    if rec_id in seen:
+        problems.append(Problem(file, record, f"duplicate {kind} id; later record skipped"))
+        return rec_id, record, False
+    return rec_id, record, True
+
+
 def _read_image_records(raw: list[dict], file: str, problems: list[Problem]) -> tuple[dict[Any, dict], dict[Any, str]]:
     """Image records keyed by their checked id, and the ids skipped with the reason."""
     images: dict[Any, dict] = {}
     skipped: dict[Any, str] = {}
     for im in raw:
-        missing_keys = [k for k in REQUIRED_IMAGE_KEYS if k not in im]
-        image_id, note = _check_id(im.get("id"))
-        record = f"image id {image_id if image_id is not None else repr(im.get('id'))[:40]}"
-        if missing_keys:
-            problems.append(Problem(file, record, f"missing required key(s): {', '.join(missing_keys)}; image skipped"))
-            if image_id is not None:
+        image_id, record, ok = _record_id(im, "image", REQUIRED_IMAGE_KEYS, images, file, problems)
+        if not ok:
+            if image_id is not None and image_id not in images:  # a usable id, but required keys missing
                 skipped[image_id] = "it lacks required keys"
-            continue
-        if image_id is None:
-            problems.append(Problem(file, record, f"{note}; image skipped"))
-            continue
-        if note:
-            problems.append(Problem(file, record, f"id {note}", "warning"))
-        if image_id in images:
-            problems.append(Problem(file, record, "duplicate image id; later record skipped"))
             continue
         if not isinstance(im["file_name"], str):
             problems.append(Problem(file, record, f"expected a file_name string, found {im['file_name']!r}"[:160]
@@ -390,19 +403,8 @@ def _read_annotation_records(raw: list[dict], images: dict[Any, dict], skipped_i
     seen: set = set()
     cross_type: list[tuple[Any, Any]] = []
     for ann in raw:
-        missing = [k for k in REQUIRED_ANNOTATION_KEYS if k not in ann]
-        ann_id, note = _check_id(ann.get("id"))
-        record = f"annotation id {ann_id if ann_id is not None else repr(ann.get('id'))[:40]}"
-        if missing:
-            problems.append(Problem(file, record, f"missing required key(s): {', '.join(missing)}; annotation skipped"))
-            continue
-        if ann_id is None:
-            problems.append(Problem(file, record, f"{note}; annotation skipped"))
-            continue
-        if note:
-            problems.append(Problem(file, record, f"id {note}", "warning"))
-        if ann_id in seen:
-            problems.append(Problem(file, record, "duplicate annotation id; later record skipped"))
+        ann_id, record, ok = _record_id(ann, "annotation", REQUIRED_ANNOTATION_KEYS, seen, file, problems)
+        if not ok:
             continue
         image_key, note = _check_id(ann["image_id"])
         if image_key is None:
