@@ -8,24 +8,27 @@ Sections: loading (COCO parsing and mask geometry), heatmaps, thumbnails, figure
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import inspect
 import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
 
 from .loader import COCO_FILE, load_dataset
 from .sample import sample_root
-from .tables import _mask_areas, _polygon_geometry
 
 # Other sections live beside the code they measure; each exposes `benchmark() -> DataFrame`.
 SECTION_MODULES: dict[str, str] = {
@@ -62,46 +65,105 @@ def tiled_coco(src: Path, dst: Path, times: int) -> Path:
 
 
 def naive_geometry(parts_per_ann: list[list[list[float]]], height: int, width: int) -> np.ndarray:
-    """The straightforward way: per annotation, pycocotools area and box, a Python shoelace centroid."""
+    """The per-annotation way, kept as the reference the tests compare the loader with.
+
+    Per annotation: pycocotools area and box of the merged parts, and the shoelace centroid
+    with numpy on each part (columns: x, y, w, h, mask area, cx, cy).
+    """
     out = np.zeros((len(parts_per_ann), 7))
     for i, parts in enumerate(parts_per_ann):
         rle = mask_utils.merge(mask_utils.frPyObjects(parts, height, width))
         x, y, w, h = mask_utils.toBbox(rle)
         area = cx = cy = 0.0
         for part in parts:
-            pts = np.reshape(part, (-1, 2))
-            for (x0, y0), (x1, y1) in zip(pts, np.roll(pts, -1, axis=0)):
-                cross = x0 * y1 - x1 * y0
-                area += cross / 2
-                cx += (x0 + x1) * cross / 6
-                cy += (y0 + y1) * cross / 6
+            xs, ys = np.asarray(part[0::2]), np.asarray(part[1::2])
+            xn, yn = np.roll(xs, -1), np.roll(ys, -1)
+            cross = xs * yn - xn * ys
+            area += cross.sum() / 2
+            cx += ((xs + xn) * cross).sum() / 6
+            cy += ((ys + yn) * cross).sum() / 6
         out[i] = (x, y, w, h, float(mask_utils.area(rle)), cx / area if area else 0.0, cy / area if area else 0.0)
     return out
 
 
-def loading_benchmark(sizes: dict[str, int] | None = None) -> pd.DataFrame:
-    """Loading a COCO file end to end, and its mask geometry vectorised vs per annotation."""
+def pycocotools_tables(json_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What a competent user writes for the same tables: `pycocotools.COCO` (json.load and its
+    index), then pandas, with mask areas and boxes from pycocotools per annotation."""
+    with contextlib.redirect_stdout(io.StringIO()):  # COCO() prints its progress
+        coco = COCO(str(json_path))
+    anns = coco.dataset["annotations"]
+    table = pd.DataFrame(anns).drop(columns="segmentation")
+    # Roboflow writes box-only annotations as `segmentation: []`, which annToRLE cannot take: boxes stand in.
+    has_mask = np.array([bool(a["segmentation"]) for a in anns])
+    rles = [coco.annToRLE(a) for a, m in zip(anns, has_mask) if m]
+    boxes = np.array([a["bbox"] for a in anns], dtype=np.float64).reshape(-1, 4)
+    boxes[has_mask] = np.array([mask_utils.toBbox(r) for r in rles]).reshape(-1, 4)
+    areas = boxes[:, 2] * boxes[:, 3]
+    areas[has_mask] = [float(mask_utils.area(r)) for r in rles]
+    table["mask_area"] = areas
+    table[["box_x", "box_y", "box_w", "box_h"]] = boxes
+    images = pd.DataFrame(coco.dataset["images"])
+    images["n_annotations"] = images["id"].map(table.groupby("image_id").size()).fillna(0).astype(np.int64)
+    return images, table
+
+
+# The loading steps measured, each in a fresh process (peak resident memory is a process's high-water mark).
+LOAD_STEPS: dict[str, Callable[[Path], object]] = {
+    "XAMI Explorer load_dataset": lambda folder: load_dataset(folder),
+    "pycocotools.COCO + pandas": lambda folder: pycocotools_tables(folder / COCO_FILE),
+}
+
+
+def _measure_in_child(step: str, folder: Path) -> dict[str, float]:
+    """Run one step in a fresh Python process: its CPU time and the process's peak resident memory."""
+    code = ("import sys; from pathlib import Path; from xami_core.bench import _child; "
+            "_child(sys.argv[1], Path(sys.argv[2]))")
+    done = subprocess.run([sys.executable, "-c", code, step, str(folder)], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _child(step: str, folder: Path) -> None:
+    """The child's side of `_measure_in_child`: imports first, then the step alone is measured."""
+    fn = LOAD_STEPS[step]
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
+    start = time.process_time()
+    fn(folder)
+    cpu = time.process_time() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"cpu_s": cpu, "peak_rss_mib": peak, "rss_after_imports_mib": base}))  # noqa: T201
+
+
+def with_frames(folder: Path) -> Path:
+    """Give every image of a tiled COCO folder a real frame file (hard links to one sample frame)."""
+    data = json.loads((folder / COCO_FILE).read_text())
+    frame = next(sample_root().glob("train/*.jpg"))
+    for im in data["images"]:
+        target = folder / im["file_name"]
+        if not target.exists():
+            os.link(frame, target)
+    return folder
+
+
+def loading_benchmark(sizes: dict[str, int] | None = None, runs: int = 3) -> pd.DataFrame:
+    """Cold loads, each in a fresh process: process CPU time and peak resident memory, ours
+    against `pycocotools.COCO` + pandas, `runs` times each (min and median)."""
     train_json = sample_root() / "train" / COCO_FILE
     rows = []
     with tempfile.TemporaryDirectory(prefix="xami-bench-") as tmp:
         for label, times in (sizes or LOAD_SIZES).items():
-            folder = tiled_coco(train_json, Path(tmp) / f"x{times}" / "train", times)
-            start = time.perf_counter()
-            ds = load_dataset(folder)
-            t_load = time.perf_counter() - start
-            tracemalloc.start()  # a second, traced load: tracing slows Python down, so it is not timed
-            load_dataset(folder)
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-            polygons = ds.annotations[ds.annotations["kind"] == "polygon"]
-            parts = list(polygons["segmentation"])
-            h = w = 512
-            t_ours = timed(lambda: (_polygon_geometry(parts), _mask_areas(parts, np.full(len(parts), h), np.full(len(parts), w))), 3)  # noqa: B023
-            t_naive = timed(lambda: naive_geometry(parts, h, w))  # noqa: B023
-            rows.append({"size": label, "images": len(ds.images), "annotations": len(ds.annotations),
-                         "load end to end (s)": t_load, "peak memory while loading (MB)": peak / 1e6,
-                         "geometry, vectorised (s)": t_ours, "geometry, per annotation (s)": t_naive,
-                         "speed-up": t_naive / t_ours})
+            folder = with_frames(tiled_coco(train_json, Path(tmp) / f"x{times}" / "train", times))
+            data = json.loads((folder / COCO_FILE).read_text())
+            results = {step: [_measure_in_child(step, folder) for _ in range(runs)] for step in LOAD_STEPS}
+            for step, runs_of_step in results.items():
+                cpu = [r["cpu_s"] for r in runs_of_step]
+                rss = [r["peak_rss_mib"] for r in runs_of_step]
+                rows.append({"size": label, "images": len(data["images"]), "annotations": len(data["annotations"]),
+                             "way": step, "CPU min (s)": min(cpu), "CPU median (s)": float(np.median(cpu)),
+                             "peak RSS min (MiB)": min(rss), "peak RSS median (MiB)": float(np.median(rss)),
+                             "RSS after imports (MiB)": runs_of_step[0]["rss_after_imports_mib"]})
+            ours, theirs = (np.median([r["cpu_s"] for r in results[s]]) for s in LOAD_STEPS)
+            rows[-1]["speed-up of ours (CPU median; below 1: slower)"] = float(theirs / ours)
     return pd.DataFrame(rows)
 
 

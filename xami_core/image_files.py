@@ -54,15 +54,16 @@ def base_name(file_name: str) -> str:
     return PureWindowsPath(file_name).name
 
 
-def _probe_one(path: Path, root: Path) -> tuple[str, str, str, int, int, int]:
+def _probe_one(path: Path, root: Path, resolved: Path | None = None) -> tuple[str, str, str, int, int, int]:
     """(path, status, detail, width, height, EXIF orientation) of one frame file, header only.
 
     The path is the resolved one (what is read; it tells two records apart) when it resolves
     inside `root`; "" when it resolves outside (never read, and nothing said about it); the
-    name as given when it cannot be resolved.
+    name as given when it cannot be resolved. `resolved`, when given, is the path already
+    resolved by the caller (its folder resolved, its last component not a link).
     """
     try:
-        resolved = path.resolve()
+        resolved = resolved or path.resolve()
     except RuntimeError:  # Python before 3.13 raises this on a symbolic-link loop
         return str(path), FILE_UNREADABLE, "symbolic-link loop", 0, 0, 0
     except OSError as exc:  # a link loop (3.13+), a name longer than the file system allows
@@ -107,12 +108,26 @@ def probe_images(image_dir: Path, file_names: Sequence[str]) -> pd.DataFrame:
     except (OSError, RuntimeError):
         root = image_dir
     rows = []
+    folders: dict[str, Path | None] = {}  # each distinct folder resolved once (most frames share one)
     for name in file_names:
         why = file_name_problem(name)
         if why is not None:
             rows.append(("", FILE_BAD_NAME, why, 0, 0, 0))
             continue
-        rows.append(_probe_one(image_dir / name, root))
+        path = image_dir / name
+        parent = str(path.parent)
+        if parent not in folders:
+            try:
+                folders[parent] = path.parent.resolve()
+            except (OSError, RuntimeError):
+                folders[parent] = None
+        # Only the last component is left to resolve: a link there goes through the full check.
+        folder = folders[parent]
+        try:
+            quick = folder / path.name if folder is not None and not path.is_symlink() else None
+        except OSError:  # a name longer than the file system allows: the full check says so
+            quick = None
+        rows.append(_probe_one(path, root, resolved=quick))
     frame = pd.DataFrame.from_records(rows, columns=list(PROBE_COLUMNS))
     for column in ("file_width", "file_height", "exif_orientation"):
         frame[column] = frame[column].astype(np.int64)
