@@ -14,7 +14,8 @@ import numpy as np
 
 from .image_files import FILE_MISSING, FILE_OK, probe_images
 from .limits import MAX_POLYGON_PARTS, MAX_POLYGON_VERTICES, coordinate_range, frame_size_problem
-from .model import Problem
+from .model import Problem, XamiDataError
+from .paths import MAX_JSON_MB_ENV, max_json_bytes
 from .rle import rle_problem
 
 TOP_LEVEL_KEYS = frozenset({"info", "licenses", "categories", "images", "annotations"})
@@ -106,10 +107,20 @@ def _report_unknown_keys(
 
 
 def read_json(path: Path) -> tuple[dict | None, Problem | None]:
-    """Parse a JSON file, or return a problem that says why it cannot be read."""
+    """Parse a JSON file of at most `XAMI_MAX_JSON_MB`, or return a problem that says why it is not read."""
     file = str(path)
     if not path.is_file():
         return None, Problem(file, "file", "annotation file not found")
+    try:
+        limit, size = max_json_bytes(), path.stat().st_size
+    except XamiDataError as exc:  # a bad setting: said, not ignored
+        return None, Problem(file, "file", str(exc))
+    except OSError as exc:
+        return None, Problem(file, "file", f"cannot be read: {exc}")
+    if size > limit:  # json.load holds the text and every object at once: several times the file's size
+        return None, Problem(file, "file", f"{size:,} bytes ({size / 1024**2:,.1f} MB), more than the "
+                                           f"{limit / 1024**2:g} MB this server parses ({MAX_JSON_MB_ENV}); "
+                                           "not read. Raise the setting to read it")
     try:
         with path.open("rb") as handle:
             data = json.load(handle)

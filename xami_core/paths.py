@@ -13,6 +13,11 @@ from .model import XamiDataError
 APP_NAME = "xami-explorer"
 DEFAULT_NAME_MAX = 255  # bytes per file name on every common file system
 SHOWN_CHARS = 120  # longer paths are shortened in messages
+# Settings that bound the work one request may cause (read at call time, so a test or a
+# deployment may change them while the process runs).
+MAX_JSON_MB_ENV, DEFAULT_MAX_JSON_MB = "XAMI_MAX_JSON_MB", 512.0  # XAMI's largest JSON is about 3 MB
+CACHE_MAX_GB_ENV, DEFAULT_CACHE_MAX_GB = "XAMI_CACHE_MAX_GB", 5.0  # XAMI extracted is about 0.1 GB
+MAX_ZIP_MEMBERS_ENV, DEFAULT_MAX_ZIP_MEMBERS = "XAMI_MAX_ZIP_MEMBERS", 50_000  # XAMI's archives hold about 1,200
 
 
 def cache_dir() -> Path:
@@ -21,6 +26,40 @@ def cache_dir() -> Path:
     root = Path(override) if override else Path(platformdirs.user_cache_dir(APP_NAME))
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def setting_number(name: str, default: float) -> float:
+    """The positive number in environment variable `name`, else `default` when it is unset or blank.
+
+    Raises:
+        XamiDataError: the variable holds anything but a positive finite number (naming it and its value).
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):  # NaN fails both comparisons
+        raise XamiDataError(f"setting {name}={shown(raw, 40)}: expected a positive number (default {default:g}); "
+                            "fix or unset it and restart the server")
+    return value
+
+
+def max_json_bytes() -> int:
+    """The largest JSON file a reader parses (`XAMI_MAX_JSON_MB`, default 512), in bytes; XamiDataError if the setting is bad."""
+    return int(setting_number(MAX_JSON_MB_ENV, DEFAULT_MAX_JSON_MB) * 1024**2)
+
+
+def cache_quota_bytes() -> int:
+    """The cache's total size after which extractions and thumbnails are evicted (`XAMI_CACHE_MAX_GB`, default 5)."""
+    return int(setting_number(CACHE_MAX_GB_ENV, DEFAULT_CACHE_MAX_GB) * 1024**3)
+
+
+def max_zip_members() -> int:
+    """The most members an archive may hold to be extracted (`XAMI_MAX_ZIP_MEMBERS`, default 50,000)."""
+    return int(setting_number(MAX_ZIP_MEMBERS_ENV, DEFAULT_MAX_ZIP_MEMBERS))
 
 
 def file_fingerprint(path: Path) -> tuple[str, int, int]:

@@ -20,6 +20,18 @@ YAML_SPLIT_KEYS = (("train", "train"), ("val", "valid"), ("test", "test"))
 MIN_POLYGON_NUMBERS = 6  # three points
 BOX_NUMBERS = 4  # a detection line: cx cy w h
 EDGE_TOLERANCE = 0.01  # exporters round; a polygon on the frame edge may sit just outside 0..1
+MAX_DATA_FILE_BYTES = 1 << 20  # a data.yaml names a few folders and classes: a few hundred bytes
+ALIASES_REFUSED = "data.yaml uses YAML aliases (&/*), which this reader refuses"
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """A safe loader that refuses anchors and aliases: nested aliases expand to billions of nodes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, ALIASES_REFUSED, event.start_mark)
+        return super().compose_node(parent, index)
 
 
 def _class_names(data: dict, file: str, problems: list[Problem]) -> list[str] | None:
@@ -214,13 +226,22 @@ def read_yolo(root: Path) -> tuple[list[SplitRecords], list[Problem]]:
     file = str(root / DATA_FILE)
     problems: list[Problem] = []
     try:
-        data = yaml.safe_load((root / DATA_FILE).read_text(encoding="utf-8"))
+        size = (root / DATA_FILE).stat().st_size
+        if size > MAX_DATA_FILE_BYTES:
+            return [], [Problem(file, "file", f"{size:,} bytes; a data.yaml is a few hundred bytes and this reader "
+                                              f"reads at most {MAX_DATA_FILE_BYTES:,}")]
+        data = yaml.load((root / DATA_FILE).read_text(encoding="utf-8"), Loader=_NoAliasLoader)  # noqa: S506 - safe loader
     except (OSError, UnicodeDecodeError) as exc:
         return [], [Problem(file, "file", f"cannot be read: {exc}")]
+    except RecursionError:
+        return [], [Problem(file, "file", "YAML nested deeper than can be read; a data.yaml is two levels deep")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "file"
-        return [], [Problem(file, where, f"malformed YAML: {getattr(exc, 'problem', exc)}")]
+        problem = getattr(exc, "problem", None) or exc
+        if problem == ALIASES_REFUSED:
+            return [], [Problem(file, where, f"{ALIASES_REFUSED}; write each value out in full")]
+        return [], [Problem(file, where, f"malformed YAML: {problem}")]
     if not isinstance(data, dict):
         return [], [Problem(file, "top level", f"expected a mapping with 'names', found {type(data).__name__}")]
     names = _class_names(data, file, problems)
