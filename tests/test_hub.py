@@ -590,3 +590,61 @@ def test_one_probe_before_a_download_none_for_a_cached_copy(stub, monkeypatch, s
 def test_probe_timeout_setting(monkeypatch, value, seconds):
     monkeypatch.setenv(hub_mod.PROBE_TIMEOUT_ENV, value)
     assert hub_mod.probe_timeout() == seconds
+
+
+# ---------------------------------------------------------------- a damaged copy in the Hub cache (issue 16, item 7)
+
+
+def _damage_blob(tmp_path: Path) -> Path:
+    """Cut the one cached blob to half its length (a truncated download), returning it."""
+    (blob,) = _blobs(tmp_path)
+    data = blob.read_bytes()
+    blob.write_bytes(data[: len(data) // 2])
+    return blob
+
+
+@pytest.mark.parametrize("refresh", [False, True])  # a plain load, and --refresh (which used to fail for good)
+def test_a_truncated_cached_blob_is_downloaded_again(stub, archives, tmp_path, refresh):
+    hub_mod.download_variant("xami_dataset")
+    _damage_blob(tmp_path)
+    stub.requests.clear()
+    folder = hub_mod.hub_dataset_path("xami_dataset", refresh=refresh)
+    assert (folder / COMPLETE_MARKER).exists()
+    assert stub.count("GET") == 1  # downloaded again, once
+    (blob,) = _blobs(tmp_path)
+    assert blob.read_bytes() == archives["xami_dataset.zip"]
+
+
+def test_a_blob_damaged_at_the_source_says_what_to_do(stub, archives, tmp_path):
+    good = archives["xami_dataset.zip"]
+    stub.files["xami_dataset.zip"] = good[: len(good) // 2]  # the Hub (or a proxy) serves a cut file
+    with pytest.raises(XamiDataError, match="still damaged after downloading it again") as err:
+        hub_mod.hub_dataset_path("xami_dataset")
+    assert "HTTPS_PROXY" in str(err.value) and "delete" in str(err.value)
+    assert stub.count("GET") == 2  # the first download and one more, no loop
+    assert _extracted(tmp_path) == []
+
+
+def test_a_damaged_copy_while_offline_is_removed_and_said(stub, tmp_path, monkeypatch):
+    hub_mod.download_variant("xami_dataset")
+    _damage_blob(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(XamiDataError, match="was damaged .* and has been deleted; downloading it again failed: Offline"):
+        hub_mod.hub_dataset_path("xami_dataset")
+    assert _blobs(tmp_path) == [] and hub_mod.cached_archive("xami_dataset") is None
+
+
+def test_a_damaged_zip_outside_the_hub_cache_is_never_deleted(stub, archives, tmp_path):
+    good = archives["xami_dataset.zip"]
+    local = tmp_path / "mine.zip"
+    local.write_bytes(good[: len(good) // 2])
+    with pytest.raises(XamiDataError, match="not a readable zip archive"):
+        load_dataset(local)
+    assert local.read_bytes() == good[: len(good) // 2]
+
+
+def test_cli_extract_to_dest_downloads_a_damaged_copy_again(stub, archives, tmp_path):
+    hub_mod.download_variant("xami_dataset_yolov8")
+    _damage_blob(tmp_path)
+    folder = hub_mod.extract_variant_to("xami_dataset_yolov8", tmp_path / "out")
+    assert (folder / COMPLETE_MARKER).exists() and load_dataset(folder).provenance.layout == "yolov8-seg"

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import socket
 import stat
 import tempfile
+import threading
 import time
 import zipfile
 import zlib
@@ -24,10 +26,12 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from .model import XamiDataError
-from .paths import cache_dir, file_fingerprint, name_max, shown
+from .paths import (CACHE_MAX_GB_ENV, MAX_ZIP_MEMBERS_ENV, cache_dir, cache_quota_bytes, file_fingerprint,
+                    max_zip_members, name_max, shown)
 
 DEFAULT_MAX_BYTES = 4 * 1024**3  # the real archives unpack to well under 100 MB
-DEFAULT_MAX_MEMBERS = 200_000
+EXTRACTED = "extracted"  # cache folder of extracted archives: evictable, one entry per archive version
+THUMBS = "thumbs"  # cache folder of thumbnails (gallery.thumbs_dir): evictable, one entry per file
 CHUNK = 1 << 20
 COMPLETE_MARKER = ".xami-extracted"
 PARTIAL_SUFFIX = ".xami-partial"  # temporary folders: only names ending so are ever removed outside the cache
@@ -38,6 +42,10 @@ STEM_BYTES = 80  # of a long name reused in a cache or temporary folder name, wh
 # What a damaged or unsupported member raises while it is read (CRC, deflate, encryption, method).
 READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError)
 BytesCallback = Callable[[int, int], None]
+
+
+class DamagedArchiveError(XamiDataError):
+    """An archive whose bytes are damaged (truncated, bad CRC): a fresh copy may cure it, unlike a refused one."""
 
 
 def _member_target(info: zipfile.ZipInfo, archive: Path) -> PurePosixPath:
@@ -60,24 +68,34 @@ def _member_target(info: zipfile.ZipInfo, archive: Path) -> PurePosixPath:
 
 
 def extract_zip_to(archive: Path, dest: Path, max_bytes: int = DEFAULT_MAX_BYTES,
-                   max_members: int = DEFAULT_MAX_MEMBERS, on_bytes: BytesCallback | None = None) -> Path:
+                   max_members: int | None = None, on_bytes: BytesCallback | None = None) -> Path:
     """Extract `archive` into `dest` (which must not exist) safely and atomically.
 
     Members are checked before anything is written; bytes are counted while copying
     (headers can lie), and the folder appears under `dest` only when complete.
     `on_bytes(done, total)` reports progress (total: the declared unpacked size).
+    `max_members` defaults to the `XAMI_MAX_ZIP_MEMBERS` setting.
+
+    Raises:
+        DamagedArchiveError: the archive or a member cannot be read (truncated, bad CRC).
+        XamiDataError: a member is refused (escapes, links, too many, too large) or cannot be written.
     """
+    limit = max_zip_members() if max_members is None else max_members
     try:
         zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except zipfile.BadZipFile as exc:
+        raise DamagedArchiveError(f"{archive}: not a readable zip archive ({exc})") from exc
+    except OSError as exc:
         raise XamiDataError(f"{archive}: not a readable zip archive ({exc})") from exc
     with zf:
         infos = zf.infolist()
-        if len(infos) > max_members:
-            raise XamiDataError(f"{archive}: {len(infos)} members, more than the limit of {max_members}")
+        if len(infos) > limit:
+            raise XamiDataError(f"{archive}: {len(infos)} members, more than the limit of {limit} this server "
+                                f"extracts ({MAX_ZIP_MEMBERS_ENV}; a XAMI archive holds about 1,200); refusing to extract")
         declared = sum(i.file_size for i in infos)
         if declared > max_bytes:
-            raise XamiDataError(f"{archive}: unpacks to {declared} bytes, more than the ceiling of {max_bytes}")
+            raise XamiDataError(f"{archive}: unpacks to {declared} bytes, more than the ceiling of {max_bytes} "
+                                f"(at most the cache quota, {CACHE_MAX_GB_ENV}); refusing to extract")
         targets = [(info, _member_target(info, archive)) for info in infos]
         targets = [(info, rel) for info, rel in targets if rel.parts and rel.parts[0] != "__MACOSX"]
         _check_names(targets, archive, name_max(dest.parent))
@@ -105,11 +123,12 @@ def extract_zip_to(archive: Path, dest: Path, max_bytes: int = DEFAULT_MAX_BYTES
                             if on_bytes is not None:
                                 on_bytes(written, declared)
                 except READ_ERRORS as exc:
-                    raise XamiDataError(f"{archive}: member '{info.filename}' cannot be read ({exc}); the archive is damaged or uses an unsupported format") from exc
+                    raise DamagedArchiveError(f"{archive}: member '{info.filename}' cannot be read ({exc}); the archive is damaged or uses an unsupported format") from exc
                 except OSError as exc:  # disk full, permissions, a path longer than the system allows
                     raise XamiDataError(f"{archive}: member '{shown(info.filename)}' cannot be written to {shown(str(out.parent))} ({exc.strerror or exc})") from exc
             (tmp / OWNER_FILE).unlink(missing_ok=True)
-            (tmp / COMPLETE_MARKER).write_text(str(archive))
+            # A new token per extraction: a folder deleted and extracted again is told apart (`extraction_id`).
+            (tmp / COMPLETE_MARKER).write_text(f"{archive}\n{secrets.token_hex(8)}\n")
             try:
                 os.replace(tmp, dest)
             except OSError as exc:
@@ -213,8 +232,8 @@ def remove_stale_temps(parent: Path | None = None) -> list[Path]:
             root = cache_dir()
         except OSError:
             return []
-        return [*remove_stale_temps(root / "extracted"), *remove_stale_temps(root / UPLOADS),
-                *_remove_old_unmarked(root / "extracted"), *_remove_old_unmarked(root / UPLOADS)]
+        return [*remove_stale_temps(root / EXTRACTED), *remove_stale_temps(root / UPLOADS),
+                *_remove_old_unmarked(root / EXTRACTED), *_remove_old_unmarked(root / UPLOADS)]
     removed = []
     try:
         entries = [p for p in parent.iterdir() if p.name.startswith(".") and p.name.endswith(PARTIAL_SUFFIX)]
@@ -252,58 +271,252 @@ def extraction_target(archive: Path) -> Path:
     """Where `extracted_dir` puts (or has put) this version of `archive`; complete when it holds the marker."""
     key = hashlib.sha1(repr(file_fingerprint(archive)).encode()).hexdigest()[:12]
     # A long archive name is cut: the folder's name must stay within the file system's limit.
-    return cache_dir() / "extracted" / f"{_stem(archive.stem)}-{key}"
+    return cache_dir() / EXTRACTED / f"{_stem(archive.stem)}-{key}"
 
 
-def extracted_dir(archive: Path, max_bytes: int = DEFAULT_MAX_BYTES, on_bytes: BytesCallback | None = None) -> Path:
-    """The cached extraction of `archive`, made once per archive content version."""
+def extraction_id(folder: Path) -> str | None:
+    """The token of a complete extraction in `folder` (new each time it is made), or None when there is none."""
+    try:
+        return (folder / COMPLETE_MARKER).read_text(errors="replace")
+    except OSError:
+        return None
+
+
+def extracted_dir(archive: Path, max_bytes: int | None = None, on_bytes: BytesCallback | None = None) -> Path:
+    """The cached extraction of `archive`, made once per archive content version (again if it was deleted).
+
+    `max_bytes` defaults to the smaller of `DEFAULT_MAX_BYTES` and the cache quota. After a new
+    extraction, the least recently used cache entries are evicted down to the quota (`evict_cache`).
+
+    Raises:
+        DamagedArchiveError: the archive cannot be read; XamiDataError: it is refused or cannot be written.
+    """
     dest = extraction_target(archive)
-    if (dest / COMPLETE_MARKER).exists():
+    marker = dest / COMPLETE_MARKER
+    if marker.exists():
+        try:
+            os.utime(dest)  # "last used", for eviction (a complete extraction's folder is never written again)
+        except OSError:
+            pass
         return dest
     if dest.exists():  # a leftover without the marker: never use it
         shutil.rmtree(dest, ignore_errors=True)
     _remove_old_unmarked(dest.parent)
-    return extract_zip_to(archive, dest, max_bytes=max_bytes, on_bytes=on_bytes)
+    quota = cache_quota_bytes()
+    limit = min(DEFAULT_MAX_BYTES, quota) if max_bytes is None else max_bytes
+    extract_zip_to(archive, dest, max_bytes=limit, on_bytes=on_bytes)
+    evict_cache(quota, keep=(dest,))
+    return dest
 
 
-# --- uploads: the bytes a user sent, extracted into the cache under their content hash -------------
+_EVICTION_LOCK = threading.Lock()
+
+
+def _tree_size(path: Path) -> int:
+    """Bytes of the files under `path` (or of the file itself); entries that vanish meanwhile count 0."""
+    try:
+        if not path.is_dir() or path.is_symlink():
+            return path.lstat().st_size
+    except OSError:
+        return 0
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def _last_used(path: Path) -> float:
+    """When an entry was last used: an extraction's folder is touched on each use; a file's latest access or write."""
+    try:
+        st = path.stat()
+    except OSError:
+        return 0.0
+    return st.st_mtime if path.is_dir() else max(st.st_mtime, st.st_atime)
+
+
+def evictable_entries(root: Path | None = None) -> list[Path]:
+    """The cache entries eviction may remove: complete extracted archives and thumbnail files.
+
+    Never: the sample, uploads (their own expiry), downloaded metadata, or a folder still being
+    written (temporary folders are hidden and have no marker).
+    """
+    root = cache_dir() if root is None else root
+    entries: list[Path] = []
+    try:
+        entries += [p for p in (root / EXTRACTED).iterdir()
+                    if not p.name.startswith(".") and not p.is_symlink() and (p / COMPLETE_MARKER).is_file()]
+    except OSError:
+        pass
+    try:
+        entries += [p for p in (root / THUMBS).glob("*/*.jpg") if p.is_file() and not p.is_symlink()]
+    except OSError:
+        pass
+    return entries
+
+
+def _remove_entry(path: Path) -> None:
+    """Remove a file, or a folder by first renaming it to a hidden name (readers see it whole or gone)."""
+    if not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
+    doomed = path.with_name(f".{_stem(path.name)}-{secrets.token_hex(4)}.xami-evicted")
+    os.replace(path, doomed)  # a leftover (a crash midway) is removed a day later by `_remove_old_unmarked`
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def evict_cache(quota: int | None = None, keep: tuple[Path, ...] = (), root: Path | None = None) -> list[Path]:
+    """Remove least recently used evictable entries until the whole cache is within `quota` bytes; returns them.
+
+    `quota` defaults to `XAMI_CACHE_MAX_GB`; `keep` (the entry just written, the one being loaded)
+    is never removed. When only unevictable data is left over the quota, eviction stops there.
+    Never raises for a file that cannot be examined or removed (it is skipped).
+    """
+    root = cache_dir() if root is None else root
+    quota = cache_quota_bytes() if quota is None else quota
+    kept = {os.path.abspath(p) for p in keep}
+    removed: list[Path] = []
+    with _EVICTION_LOCK:  # two sessions finishing extractions at once must not count each other's removals twice
+        total = _tree_size(root)
+        if total <= quota:
+            return removed
+        candidates = sorted((p for p in evictable_entries(root) if os.path.abspath(p) not in kept), key=_last_used)
+        for entry in candidates:
+            if total <= quota:
+                break
+            size = _tree_size(entry)
+            try:
+                _remove_entry(entry)
+            except OSError:
+                continue
+            total -= size
+            removed.append(entry)
+    return removed
+
+
+# --- uploads: the bytes a user sent, extracted into the cache under a random secret key ------------
+# The key is the upload's only name: a random secret (not derived from the content, so nobody can
+# test whether a file was uploaded), kept in the uploading session and put in a link only when its
+# user shares it. Uploads expire after XAMI_UPLOAD_TTL_HOURS and can be deleted by their user.
 UPLOADS = "uploads"
-UPLOAD_KEY_LENGTH = 16  # hex digits of SHA-256: enough to tell uploads apart, short enough for a link
+UPLOAD_KEY_BYTES = 24  # secrets.token_urlsafe: 32 characters of A-Z a-z 0-9 - _
+UPLOAD_KEY_LENGTH = 32
+_KEY_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+UPLOAD_TTL_ENV = "XAMI_UPLOAD_TTL_HOURS"
+DEFAULT_UPLOAD_TTL_HOURS = 24.0
 
 
-def upload_key(data: bytes) -> str:
-    """The content key of uploaded bytes (the first hex digits of their SHA-256)."""
-    return hashlib.sha256(data).hexdigest()[:UPLOAD_KEY_LENGTH]
+def new_upload_key() -> str:
+    """A fresh random secret naming one upload (192 bits, URL-safe)."""
+    return secrets.token_urlsafe(UPLOAD_KEY_BYTES)
 
 
 def is_upload_key(key: str) -> bool:
-    """Whether `key` has the form `upload_key` returns (so it is safe inside a path)."""
-    return len(key) == UPLOAD_KEY_LENGTH and all(c in "0123456789abcdef" for c in key)
+    """Whether `key` has the form `new_upload_key` returns (so it is safe inside a path)."""
+    return isinstance(key, str) and len(key) == UPLOAD_KEY_LENGTH and set(key) <= _KEY_CHARACTERS
 
 
-def uploaded_dir(key: str) -> Path | None:
-    """The extracted folder of an earlier upload with this key, or None if there is none."""
+def upload_ttl_hours() -> float:
+    """Hours an upload is kept, from XAMI_UPLOAD_TTL_HOURS (default 24); raises XamiDataError for a bad value."""
+    raw = os.environ.get(UPLOAD_TTL_ENV, "").strip()
+    if not raw:
+        return DEFAULT_UPLOAD_TTL_HOURS
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = float("nan")
+    if not hours > 0 or hours == float("inf"):
+        raise XamiDataError(f"{UPLOAD_TTL_ENV}='{shown(raw, 40)}': expected a number of hours above 0 (default "
+                            f"{DEFAULT_UPLOAD_TTL_HOURS:g}); uploads are off until it is fixed")
+    return hours
+
+
+def _upload_age_s(folder: Path, now: float) -> float | None:
+    """Seconds since the upload was extracted (its marker's time); None when it is not a complete upload."""
+    try:
+        return now - (folder / COMPLETE_MARKER).stat().st_mtime
+    except OSError:
+        return None
+
+
+def uploaded_dir(key: str, now: float | None = None) -> Path | None:
+    """The extracted folder of the upload with this secret key, or None if there is none (or it expired)."""
     if not is_upload_key(key):
         return None
     folder = cache_dir() / UPLOADS / key
-    return folder if (folder / COMPLETE_MARKER).exists() else None
+    age = _upload_age_s(folder, time.time() if now is None else now)
+    try:
+        ttl_s = upload_ttl_hours() * 3600
+    except XamiDataError:
+        return None
+    return folder if age is not None and age <= ttl_s and not folder.is_symlink() else None
 
 
-def extract_upload(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES,
-                   on_bytes: BytesCallback | None = None) -> Path:
-    """Extract uploaded zip bytes safely into the cache, once per content; returns the folder.
+def delete_upload(key: str) -> bool:
+    """Remove the upload with this secret key from the cache; whether there was one. Never raises."""
+    if not is_upload_key(key):
+        return False
+    folder = cache_dir() / UPLOADS / key
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    # Renamed first, so a session still reading it sees it gone rather than half deleted.
+    trash = folder.with_name(f".{key}-deleted{PARTIAL_SUFFIX}")
+    try:
+        os.replace(folder, trash)
+    except OSError:
+        trash = folder
+    shutil.rmtree(trash, ignore_errors=True)
+    return not folder.exists()
 
-    The bytes pass through a temporary file with a fixed short name (the user's file name
-    may be longer than the file system allows; it only appears in messages) and
-    `extract_zip_to`, with all its checks; the temporary file is removed afterwards.
+
+def remove_expired_uploads(now: float | None = None) -> list[Path]:
+    """Delete uploads older than XAMI_UPLOAD_TTL_HOURS (and leftovers of the old content-hash keys); returns them.
+
+    Never raises: with a bad setting nothing is removed (the sidebar says what is wrong).
+    """
+    try:
+        ttl_s = upload_ttl_hours() * 3600
+        parent = cache_dir() / UPLOADS
+        entries = [p for p in parent.iterdir() if not p.name.startswith(".")]
+    except (XamiDataError, OSError):
+        return []
+    now = time.time() if now is None else now
+    removed = []
+    for folder in entries:
+        age = _upload_age_s(folder, now)
+        expired = age is not None and age > ttl_s
+        legacy = not is_upload_key(folder.name)  # e.g. the content-hash keys of earlier versions
+        if (expired or legacy) and folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                removed.append(folder)
+    return removed
+
+
+def extract_upload(data: bytes, filename: str, key: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+                   on_bytes: BytesCallback | None = None) -> tuple[str, Path]:
+    """Extract uploaded zip bytes safely into the cache under a secret key; returns (key, folder).
+
+    `key` (from `new_upload_key`) names the upload; a new one is made when it is None. The
+    bytes pass through a temporary file with a fixed short name (the user's file name may be
+    longer than the file system allows; it only appears in messages) and `extract_zip_to`,
+    with all its checks; the temporary file is removed afterwards. Expired uploads go first.
 
     Raises:
-        XamiDataError: the upload is not a usable zip; the message names it as 'uploaded file <name>'.
+        XamiDataError: uploads are off (a bad XAMI_UPLOAD_TTL_HOURS), or the upload is not a usable
+            zip; the message names it as 'uploaded file <name>'.
     """
-    key = upload_key(data)
+    upload_ttl_hours()  # a bad setting refuses the upload, with the message
+    key = new_upload_key() if key is None else key
+    if not is_upload_key(key):
+        raise XamiDataError("an upload key must come from new_upload_key()")
     done = uploaded_dir(key)
     if done is not None:
-        return done
+        return key, done
+    remove_expired_uploads()
     name = PurePosixPath(filename.replace("\\", "/")).name or "upload.zip"
     label = f"uploaded file '{shown(name)}'"
     parent = cache_dir() / UPLOADS
@@ -312,7 +525,7 @@ def extract_upload(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTE
     except OSError as exc:
         raise XamiDataError(f"{label}: the cache folder {parent} cannot be created ({exc})") from exc
     _remove_old_unmarked(parent)  # and `extract_zip_to` removes stale `*.xami-partial` folders
-    staging = _make_temp(parent / f"{key}-upload")
+    staging = _make_temp(parent / "upload")  # not named after the key: the key is a secret
     archive = staging / "upload.zip"
     try:
         try:
@@ -324,4 +537,4 @@ def extract_upload(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTE
         raise XamiDataError(str(exc).replace(str(archive), label)) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return parent / key
+    return key, parent / key

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .archive import COMPLETE_MARKER, extract_zip_to, extracted_dir, extraction_target
+from .archive import COMPLETE_MARKER, DamagedArchiveError, extract_zip_to, extracted_dir, extraction_target
 from .model import XamiDataError
 from .paths import checked_path
 
@@ -260,13 +260,15 @@ def _explain(exc: BaseException, v: Variant, settings: HubSettings) -> str:
             f"Nothing half-written is kept; try again.{tail}")
 
 
-def download_variant(name: str, progress: ProgressCallback | None = None, refresh: bool = False) -> Path:
+def download_variant(name: str, progress: ProgressCallback | None = None, refresh: bool = False,
+                     force: bool = False) -> Path:
     """The variant's zip in the Hugging Face cache, downloaded on first use.
 
     Args:
         name: a key of `VARIANTS`.
         progress: called with `Progress` reports while bytes arrive.
         refresh: ask the Hub for a newer revision even when a cached copy exists.
+        force: download the file again even when the cached copy is current (a damaged copy).
 
     Raises:
         XamiDataError: the Hub cannot be reached (said within `probe_timeout()` seconds) and
@@ -274,7 +276,7 @@ def download_variant(name: str, progress: ProgressCallback | None = None, refres
     """
     v = variant(name)
     cached = cached_archive(name)
-    if cached is not None and not refresh:  # later starts: no network traffic at all
+    if cached is not None and not (refresh or force):  # later starts: no network traffic at all
         return cached
     settings = hub_settings()
     timeout = probe_timeout()
@@ -293,6 +295,7 @@ def download_variant(name: str, progress: ProgressCallback | None = None, refres
             repo_id=REPO_ID, filename=v.filename, repo_type=REPO_TYPE, revision=REVISION,
             cache_dir=str(settings.cache_dir), endpoint=settings.endpoint,
             local_files_only=settings.offline, tqdm_class=_tqdm_adapter(meter),
+            force_download=force and not settings.offline,  # offline: the library refuses both at once
         )
     except (OSError, ValueError, httpx2.HTTPError) as exc:
         # huggingface_hub's errors are OSError/HTTPError subclasses; a cut transfer is httpx2's.
@@ -309,12 +312,65 @@ def ready_dataset_path(name: str) -> Path | None:
     return folder if (folder / COMPLETE_MARKER).exists() else None
 
 
+def _cached_blob(archive: Path, settings: HubSettings) -> Path | None:
+    """The file behind `archive` (a snapshot link to a blob) when both lie inside the Hugging Face cache, else None."""
+    try:
+        cache = settings.cache_dir.resolve()
+        blob = archive.resolve()
+        inside = blob.is_relative_to(cache) and archive.absolute().is_relative_to(cache)
+    except (OSError, RuntimeError):
+        return None
+    return blob if inside else None
+
+
+def _extract_or_download_again(name: str, archive: Path, extract: Callable[[Path], Path],
+                               progress: ProgressCallback | None) -> Path:
+    """`extract(archive)`; a damaged copy in the Hugging Face cache is deleted and downloaded again, once.
+
+    Only a file inside the Hub cache folder this module uses is ever deleted (never a user's file).
+    """
+    try:
+        return extract(archive)
+    except DamagedArchiveError as exc:
+        settings = hub_settings()
+        blob = _cached_blob(archive, settings)
+        if blob is None:
+            raise
+        v = variant(name)
+        for path in (archive, blob):  # the snapshot's link, then the blob it points to
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as gone:
+                raise XamiDataError(f"The cached copy of '{v.filename}' ({blob}) is damaged ({exc}) and cannot be "
+                                    f"deleted ({gone}). Delete it by hand, then download again.") from gone
+        damage = str(exc).replace(str(archive), f"'{v.filename}'")
+        try:
+            archive = download_variant(name, progress=progress, force=True)
+        except XamiDataError as failed:
+            raise XamiDataError(f"The cached copy of '{v.filename}' in the Hugging Face cache was damaged ({damage}) "
+                                f"and has been deleted; downloading it again failed: {failed}") from failed
+        try:
+            return extract(archive)
+        except DamagedArchiveError as again:
+            raise XamiDataError(
+                f"'{v.filename}' from {settings.endpoint} is still damaged after downloading it again ({again}). "
+                f"Something between here and the Hub alters the file (a proxy?) or the Hub's copy is damaged: check "
+                f"HF_ENDPOINT and HTTPS_PROXY, then delete {archive.parent} and try again. "
+                "The synthetic sample stays available.") from again
+
+
 def hub_dataset_path(name: str = DEFAULT_VARIANT, progress: ProgressCallback | None = None,
                      refresh: bool = False) -> Path:
-    """The extracted folder of a variant (downloaded and extracted once), ready for `load_dataset`."""
+    """The extracted folder of a variant (downloaded and extracted once), ready for `load_dataset`.
+
+    A damaged copy in the Hugging Face cache (truncated, bad CRC) is deleted and downloaded again, once.
+
+    Raises:
+        XamiDataError: the download or the extraction failed; the message says why and what to do.
+    """
     archive = download_variant(name, progress=progress, refresh=refresh)
     meter = _Meter("extract", progress)
-    return extracted_dir(archive, on_bytes=meter.report)
+    return _extract_or_download_again(name, archive, lambda a: extracted_dir(a, on_bytes=meter.report), progress)
 
 
 def extract_variant_to(name: str, dest: Path, progress: ProgressCallback | None = None,
@@ -327,4 +383,5 @@ def extract_variant_to(name: str, dest: Path, progress: ProgressCallback | None 
     if target.exists():
         raise XamiDataError(f"{target} already exists; remove it or choose another --dest")
     meter = _Meter("extract", progress)
-    return extract_zip_to(archive, target, on_bytes=meter.report)
+    return _extract_or_download_again(name, archive, lambda a: extract_zip_to(a, target, on_bytes=meter.report),
+                                      progress)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .archive import extracted_dir
+from .archive import COMPLETE_MARKER, extracted_dir, extraction_id, extraction_target
 from .coco import read_coco
 from .model import SPLIT_ORDER, Dataset, Problem, XamiDataError
 from .provenance import make_provenance
@@ -106,3 +106,35 @@ def source_fingerprint(path: str | Path) -> tuple:
         return (str(path), "no layout")
     files = [layout.root / YOLO_FILE] if layout.kind == "yolov8-seg" else [d / COCO_FILE for _, d in layout.splits]
     return tuple((str(f), st.st_size, st.st_mtime_ns) for f in files if f.is_file() for st in [f.stat()])
+
+
+def is_zip(path: Path) -> bool:
+    """Whether `load_dataset` treats `path` as an archive to extract (an existing `.zip` file)."""
+    return path.suffix.lower() == ".zip" and path.is_file()
+
+
+def needs_extraction(path: str | Path) -> bool:
+    """Whether loading `path` first extracts an archive (a zip without a complete cached extraction)."""
+    try:
+        path = Path(path).expanduser()
+        return is_zip(path) and not (extraction_target(path) / COMPLETE_MARKER).exists()
+    except (OSError, ValueError, RuntimeError):  # unusable paths: `load_dataset` says why
+        return False
+
+
+def extraction_key(path: str | Path) -> str:
+    """For a zip, its cached extraction's token, extracted now when missing (deleted, evicted); '' for anything else.
+
+    Part of a loaded dataset's cache key: the archive's fingerprint does not change when its
+    extracted copy is deleted, but this token does, so the dataset is loaded (and extracted) again.
+
+    Raises:
+        XamiDataError: the archive cannot be extracted (damaged, refused, cache not writable).
+    """
+    try:
+        path = Path(path).expanduser()
+        if not is_zip(path):
+            return ""
+    except (OSError, ValueError, RuntimeError):
+        return ""
+    return extraction_id(extracted_dir(path)) or ""

@@ -6,15 +6,57 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from .loader import load_dataset
-from .model import Dataset
+import threading
+from collections import OrderedDict
+
+from .loader import extraction_key, load_dataset, needs_extraction
+from .model import Dataset, XamiDataError
+
+FAILED_LOADS = 64  # failures remembered (short messages); the oldest is forgotten first
+_failed: OrderedDict[tuple, str] = OrderedDict()  # (path, source, synthetic, fingerprint) -> message
+_failed_lock = threading.Lock()  # sessions run in threads
 
 
 @st.cache_data(show_spinner="Loading dataset…", max_entries=8)
-def cached_dataset(path: str, source: str, synthetic: bool, fingerprint: tuple) -> Dataset:
-    """Load a dataset once per (path, content fingerprint)."""
-    del fingerprint  # part of the cache key only: an edited file changes it
+def _loaded_dataset(path: str, source: str, synthetic: bool, fingerprint: tuple, extraction: str) -> Dataset:
+    """Load a dataset once per (path, content fingerprint, extraction token)."""
+    del fingerprint, extraction  # part of the cache key only: an edited file or a new extraction changes it
     return load_dataset(path, source=source, synthetic=synthetic)
+
+
+def cached_dataset(path: str, source: str, synthetic: bool, fingerprint: tuple) -> Dataset:
+    """Load a dataset once per (path, content fingerprint); a zip's deleted extraction is made again.
+
+    A failure is remembered per fingerprint too (Streamlit does not cache exceptions), so a
+    rerun answers at once with the same message; an edited source is tried again.
+
+    Raises:
+        XamiDataError: the source cannot be loaded (the message of the first attempt).
+    """
+    key = (path, source, synthetic, fingerprint)
+    with _failed_lock:
+        message = _failed.get(key)
+    if message is not None:
+        raise XamiDataError(message)
+    try:
+        if needs_extraction(path):
+            with st.spinner("Extracting the archive into the cache…"):
+                extraction = extraction_key(path)
+        else:
+            extraction = extraction_key(path)  # touches the extraction's "last used" time
+        return _loaded_dataset(path, source, synthetic, fingerprint, extraction)
+    except XamiDataError as exc:
+        with _failed_lock:
+            _failed[key] = str(exc)
+            while len(_failed) > FAILED_LOADS:
+                _failed.popitem(last=False)
+        raise
+
+
+def forget_failed_loads() -> None:
+    """Forget every remembered failure (tests; a deployment that fixed its settings)."""
+    with _failed_lock:
+        _failed.clear()
 
 
 # --- folds (issue 4: pages/folds.py) -------------------------------------------------------
