@@ -13,6 +13,7 @@ from xami_core.model import XamiDataError
 from xami_core.st_cache import cached_fold_files, cached_folds, cached_method_comparison
 from xami_ui.context import current_dataset, current_palette, dataset_key, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
+from xami_ui.text import md_literal
 
 FILES = "files"
 METHOD_CHOICES = ["stratified", "kfold", "multilabel", "published", FILES]
@@ -114,14 +115,14 @@ try:
     else:
         folds = cached_folds(key, ds, method, k, seed)
 except XamiDataError as exc:
-    st.error(f"{exc}\n\nPick another fold method, or check the folder.", icon=":material/error:")
+    st.error(f"{md_literal(exc)}\n\nPick another fold method, or check the folder.", icon=":material/error:")
     st.stop()
 
 n_folds = len(folds.folds)
-st.markdown(f"**{folds.label}** · {n_folds} fold{'s' if n_folds > 1 else ''} over {ds.images['image_id'].nunique():,} "
-            f"images" + (f" (splits pooled: {', '.join(ds.splits)})" if len(ds.splits) > 1 and method != "published" else ""))
+st.markdown(f"**{md_literal(folds.label)}** · {n_folds} fold{'s' if n_folds > 1 else ''} over {ds.images['image_id'].nunique():,} "
+            f"images" + (f" (splits pooled: {md_literal(', '.join(ds.splits))})" if len(ds.splits) > 1 and method != "published" else ""))
 for note in folds.warnings:
-    st.warning(f"Splitter warning: {note} See the rare label combinations below.", icon=":material/warning:")
+    st.warning(f"Splitter warning: {md_literal(note)} See the rare label combinations below.", icon=":material/warning:")
 if folds.problems:
     with st.expander(f"Fold file problems ({len(folds.problems)})", expanded=True):
         st.dataframe([vars(p) for p in folds.problems], width="stretch", hide_index=True)
@@ -138,7 +139,7 @@ m2.metric("Mean |train − valid| share (authors)", F.pp_text(summary.mean_autho
           help="Averaged over folds; per fold: mean over the six keys '0'..'5' of the authors' notebook (one of "
                "which never holds a class, so the sum over five classes is divided by six), in percentage points (pp).")
 m3.metric("Largest class difference", F.pp_text(summary.worst_diff),
-          help=f"{summary.worst_class} in fold {summary.worst_fold}" if summary.worst_class else None)
+          help=f"{md_literal(summary.worst_class)} in fold {summary.worst_fold}" if summary.worst_class else None)
 m4.metric("Smallest chi-square p", "n/a" if math.isnan(summary.min_p) else f"{summary.min_p:.3f}",
           help="Chi-square test of independence between part (train/valid) and class, per fold; a small p "
                "(below 0.05) means the class mix differs between train and valid.")

@@ -14,6 +14,7 @@ from xami_core.model import XamiDataError, class_colour_hex, filter_label
 from xami_core.st_cache import cached_folds
 from xami_ui.context import current_dataset, current_palette, dataset_key, terms_caption_ui
 from xami_ui.export import chart_ui
+from xami_ui.text import html_literal, md_code, md_literal
 
 ds = current_dataset()
 palette = current_palette()
@@ -127,8 +128,10 @@ def order_ui() -> tuple[str, int]:
 def legend_ui() -> None:
     """The class abbreviations used under thumbnails, in the palette's colours."""
     colours = class_colour_hex(palette, ds.class_names)
-    chips = " ".join(f"<span style='white-space:nowrap'><span style='color:{colours.get(c, '#888')}'>⬤</span> "
-                     f"<b>{gallery.CLASS_ABBREV.get(c, c)}</b> {c}</span> &nbsp;" for c in ds.class_names)
+    # Class names come from the files: escaped, they show as text inside this HTML.
+    chips = " ".join(f"<span style='white-space:nowrap'><span style='color:{html_literal(colours.get(c, '#888'))}'>⬤</span> "
+                     f"<b>{html_literal(gallery.CLASS_ABBREV.get(c, c))}</b> {html_literal(c)}</span> &nbsp;"
+                     for c in ds.class_names)
     st.markdown(f"<small>{chips}</small>", unsafe_allow_html=True)
 
 
@@ -151,7 +154,7 @@ def grid_ui(matches: pd.DataFrame, sort: str, seed: int, detail: gallery.DetailV
     options = gallery.ThumbOptions(size=gallery.THUMB_SIZES[thumb], overlay=show_overlay, palette=palette,
                                    stretch=detail.stretch, limits=detail.limits, lower=detail.lower, upper=detail.upper)
     pictures = gallery.thumbnails(ds, shown["image_id"].tolist(), options)
-    captions = gallery.thumbnail_captions(ds, shown)
+    captions = gallery.thumbnail_captions(ds, shown, escape=md_literal)
     n_cols = {"small": 8, "medium": 6, "large": 4}[thumb]
     for row_start in range(0, len(shown), n_cols):
         cols = st.columns(n_cols)
@@ -175,7 +178,7 @@ def display_ui() -> gallery.DetailView:
                                "border outside the detector window.")
     lower, upper = c3.slider("Percentile limits", 0.0, 100.0, key=K["pct"], step=0.1,
                              disabled=limits != "percentile")
-    shown = st.pills("Classes shown", ds.class_names, selection_mode="multi", key=K["shown"],
+    shown = st.pills("Classes shown", ds.class_names, selection_mode="multi", key=K["shown"], format_func=md_literal,
                      help="Toggle classes on and off (also: click a class in the figure legend).")
     hidden = tuple(c for c in ds.class_names if c not in (shown or []))
     return gallery.DetailView(stretch=how, limits=limits, lower=float(lower), upper=float(upper), hidden_classes=hidden)
@@ -196,9 +199,9 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
     where = f"image {order.index(image_id) + 1} of {len(order):,} matching the filters" if image_id in order \
         else "this image does not match the current filters"
     c4.caption(where)
-    st.subheader(gallery.detail_title(img))
-    st.caption(f"`{img['file_name']}` · {gallery.frame_size_text(img)} · "
-               f"{int(img['n_annotations'])} annotation(s) · {gallery.file_id_text(img)}")
+    st.subheader(md_literal(gallery.detail_title(img)))
+    st.caption(f"{md_code(img['file_name'])} · {md_literal(gallery.frame_size_text(img))} · "
+               f"{int(img['n_annotations'])} annotation(s) · {md_literal(gallery.file_id_text(img))}")
     detail = display_ui()
     d1, d2 = st.columns([3, 1])
     draw = set(d1.pills("Draw", DRAW, selection_mode="multi", key=K["draw"]) or [])
@@ -207,7 +210,7 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
     table = gallery.annotation_table(ds, image_id)
     frame = overlay.load_frame(img["path"])
     if frame is None:
-        st.warning(f"Image file missing or unreadable: `{img['path']}`. Its annotations are still listed.")
+        st.warning(f"Image file missing or unreadable: {md_code(img['path'])}. Its annotations are still listed.")
         frame = overlay.placeholder_frame(int(img["width"]), int(img["height"]))
     else:
         frame = stretch.stretch_image(frame, detail.stretch, detail.limits, detail.lower, detail.upper)
@@ -255,7 +258,7 @@ if flt.fold:
     try:
         folds = cached_folds(dataset_key(), ds, "stratified", AUTHORS_K, AUTHORS_SEED)
     except XamiDataError as exc:
-        st.warning(f"The fold part filter is ignored: the authors' folds cannot be made here. {exc}",
+        st.warning(f"The fold part filter is ignored: the authors' folds cannot be made here. {md_literal(exc)}",
                    icon=":material/warning:")
         flt = replace(flt, fold=None)
 matches = gallery.select_images(ds, flt, sort, seed, folds)

@@ -10,6 +10,7 @@ from xami_core.model import XamiDataError
 from xami_core.st_cache import cached_heatmaps, cached_small_multiples
 from xami_ui.context import current_dataset, dataset_key, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
+from xami_ui.text import md_literal
 
 FOLD_METHODS = ["stratified", "kfold", "multilabel", "published"]
 # Widget keys double as query-parameter names, so a view can be shared as a link.
@@ -151,15 +152,15 @@ _publish({Q_BY: by, Q_METHOD: method, Q_NORM: how, Q_SCALE: scale, Q_COLOURS: co
 try:
     hs = cached_heatmaps(key, ds, method, grid, by, *fold_args)
 except XamiDataError as exc:
-    st.error(f"{exc}\n\nPick another fold method or grouping.", icon=":material/error:")
+    st.error(f"{md_literal(exc)}\n\nPick another fold method or grouping.", icon=":material/error:")
     st.stop()
 
-st.markdown(" · ".join(f"**{g}**: {int(n):,} images" for g, n in zip(hs.groups, hs.n_images, strict=True))
-            + f" — {H.method_label(hs)}, {grid} × {grid} cells of {H.cell_text(hs)}")
-st.caption(H.frame_note(hs))  # frame size(s) and cells from the data, not assumed
+st.markdown(" · ".join(f"**{md_literal(g)}**: {int(n):,} images" for g, n in zip(hs.groups, hs.n_images, strict=True))
+            + f" — {md_literal(H.method_label(hs))}, {grid} × {grid} cells of {md_literal(H.cell_text(hs))}")
+st.caption(md_literal(H.frame_note(hs)))  # frame size(s) and cells from the data, not assumed
 stand_in = H.stand_in_note(hs)
 if stand_in:
-    st.info(f"**Method: {H.METHODS[method]}.** {stand_in}", icon=":material/crop_square:")
+    st.info(f"**Method: {H.METHODS[method]}.** {md_literal(stand_in)}", icon=":material/crop_square:")
 
 st.subheader("Annotations per class and group")
 summary = H.summary_table(hs)
@@ -186,10 +187,10 @@ with left:
         other_label = "the rest" if other == H.REST else other
         for end, label in (("most", f"Most in {group}"), ("least", f"Most in {other_label}")):
             value = ends[end]["value"]
-            st.metric(label, f"x {ends[end]['x']:.0f}, y {ends[end]['y']:.0f} px",
+            st.metric(md_literal(label), f"x {ends[end]['x']:.0f}, y {ends[end]['y']:.0f} px",
                       f"{value:+.1%}" if how == "share" else f"{value:+.3g}", delta_color="off")
     elif peak is None:
-        st.info(f"No {cls} annotation in {group}.")
+        st.info(f"No {md_literal(cls)} annotation in {md_literal(group)}.")
     else:
         st.metric("Most covered cell", f"x {peak['x']:.0f}, y {peak['y']:.0f} px",
                   help="Centre of the cell covered by the most images of the group (the middle of a plateau).")

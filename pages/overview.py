@@ -12,7 +12,8 @@ from xami_core.loader import source_fingerprint
 from xami_core.model import XamiDataError, filter_name
 from xami_core.published import published_comparison
 from xami_core.st_cache import cached_obs_info
-from xami_ui.context import current_dataset, current_palette, md_escape
+from xami_ui.context import current_dataset, current_palette
+from xami_ui.text import md_code, md_literal
 from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.sidebar import current_obs_info_path
 
@@ -25,16 +26,16 @@ if prov.synthetic:
     st.warning("**Synthetic sample.** These frames and annotations are generated to look like XAMI; they are "
                "not real XMM-OM data. Load the real dataset from the sidebar.", icon=":material/science:")
 elif prov.recognised_xami:
-    st.info(f"**Source:** {prov.source} · `{prov.path}` · layout `{prov.layout}`  \n"
-            f"**XAMI data:** {md_escape(prov.recognition)}.  \n"
-            f"**Licence:** {prov.licence} · [dataset]({prov.url})  \n**Cite:** {prov.citation}", icon=":material/license:")
+    st.info(f"**Source:** {md_literal(prov.source)} · {md_code(prov.path)} · layout {md_code(prov.layout)}  \n"
+            f"**XAMI data:** {md_literal(prov.recognition)}.  \n"
+            f"**Licence:** {md_literal(prov.licence)} · [dataset]({prov.url})  \n**Cite:** {md_literal(prov.citation)}", icon=":material/license:")
 else:
     # Not XAMI: the terms the files carry, shown literally (never as markdown the data could inject).
-    st.info(f"**Source:** {prov.source} · `{prov.path}` · layout `{prov.layout}`  \n"
-            f"**Not recognised as XAMI data:** {md_escape(prov.recognition)}. XAMI's licence and citation do not "
+    st.info(f"**Source:** {md_literal(prov.source)} · {md_code(prov.path)} · layout {md_code(prov.layout)}  \n"
+            f"**Not recognised as XAMI data:** {md_literal(prov.recognition)}. XAMI's licence and citation do not "
             "apply; these are the terms the files themselves state.  \n"
-            f"**Licence (as the files state it):** {md_escape(prov.licence)}  \n"
-            f"**Description (as the files state it):** {md_escape(prov.description)}", icon=":material/license:")
+            f"**Licence (as the files state it):** {md_literal(prov.licence)}  \n"
+            f"**Description (as the files state it):** {md_literal(prov.description)}", icon=":material/license:")
 
 summary = stats.split_summary(ds)
 total = summary.loc[stats.TOTAL]
@@ -104,29 +105,29 @@ if source.path is None:
         fetch = st.button("Fetch observation metadata from GitHub", key="overview_fetch_obs_info", icon=":material/download:")
     if fetch:
         try:
-            with st.spinner(f"Fetching {source.url}…"):
+            with st.spinner(f"Fetching {md_literal(source.url)}…"):
                 source = replace(source, path=metadata.fetch_obs_info(source.url))
             offer.empty()
         except XamiDataError as exc:
-            st.warning(f"{exc}", icon=":material/cloud_off:")
+            st.warning(md_literal(exc), icon=":material/cloud_off:")
 meta = None
 if source.path is not None:
     try:
         meta = cached_obs_info(str(source.path), source.label, source_fingerprint(source.path))
     except XamiDataError as exc:
-        st.warning(f"Observation metadata unavailable: {exc} The rest of this page is unaffected.")
+        st.warning(f"Observation metadata unavailable: {md_literal(exc)} The rest of this page is unaffected.")
 if meta is not None:
     joined = metadata.join_metadata(ds.images, meta)
     coverage = metadata.metadata_coverage(joined)
     made_up = " Random pointings and exposure times, made for the sample." if source.synthetic else ""
-    st.caption(f"Source: {meta.source}.{made_up}")
+    st.caption(f"Source: {md_literal(meta.source)}.{made_up}")
     cols = st.columns(3)
     cols[0].metric("Images with metadata", f"{coverage.loc[metadata.TOTAL, 'with metadata']:,}")
     cols[1].metric("Images without metadata", f"{coverage.loc[metadata.TOTAL, 'without metadata']:,}")
     cols[2].metric("Observations matched", f"{coverage.loc[metadata.TOTAL, 'observations']:,}")
     if meta.problems:
         st.warning(f"{len(meta.problems)} problem(s) in the metadata file: "
-                   + "; ".join(str(p) for p in meta.problems[:3]) + ("…" if len(meta.problems) > 3 else ""))
+                   + md_literal("; ".join(str(p) for p in meta.problems[:3])) + ("…" if len(meta.problems) > 3 else ""))
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Exposure time per image**")

@@ -150,7 +150,7 @@ ROBOFLOW_INFO = {"year": "2022", "version": "2", "description": "Exported via ro
     ],
 )
 def test_other_data_shows_its_own_terms_not_xamis(tmp_path, info, licenses, licence, description):
-    from xami_ui.context import md_escape
+    from xami_ui.text import md_literal as md_escape
 
     names = [f"leaf-{i}" for i in range(10)]
     images = [b.image(i, f"IMG_{i:04d}_jpg.rf.{'c' * 32}.jpg", 64, 64) for i in range(3)]
@@ -160,7 +160,8 @@ def test_other_data_shows_its_own_terms_not_xamis(tmp_path, info, licenses, lice
     shown = texts(at)
     assert f"**Licence (as the files state it):** {md_escape(licence)}" in shown
     assert f"**Description (as the files state it):** {md_escape(description)}" in shown
-    assert "**Not recognised as XAMI data:** its 10 classes (leaf-0, leaf-1, leaf-2, leaf-3, leaf-4…) are not XAMI's" in shown
+    assert ("**Not recognised as XAMI data:** "
+            + md_escape("its 10 classes (leaf-0, leaf-1, leaf-2, leaf-3, leaf-4…) are not XAMI's")) in shown
     for xami_term in ("CC BY-NC 3.0 IGO", "Dima", "arXiv:2406.17323", "XAMI data ·"):
         assert xami_term not in shown  # on the page
         assert all(xami_term not in c.value for c in at.sidebar.caption)  # and in the sidebar

@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -246,19 +246,24 @@ def class_counts(ds: Dataset) -> pd.DataFrame:
     return pd.DataFrame(counts, index=pd.Index(ds.images["image_id"].to_numpy(), name="image_id"), columns=names)
 
 
-def counts_caption(counts: pd.Series) -> str:
-    """A short per-class count line for a thumbnail ("RS 2 · SR 1"; "no artefact")."""
-    parts = [f"{CLASS_ABBREV.get(name, name)} {int(n)}" for name, n in counts.items() if n > 0]
+def counts_caption(counts: pd.Series, escape: Callable[[str], str] = str) -> str:
+    """A short per-class count line for a thumbnail ("RS 2 · SR 1"; "no artefact"); `escape` is applied to class names."""
+    parts = [f"{escape(CLASS_ABBREV.get(name, name))} {int(n)}" for name, n in counts.items() if n > 0]
     return " · ".join(parts) if parts else "no artefact"
 
 
-def thumbnail_captions(ds: Dataset, images: pd.DataFrame) -> list[str]:
-    """Under each thumbnail: observation, filter, split and the image's id in its file, then its per-class counts."""
+def thumbnail_captions(ds: Dataset, images: pd.DataFrame, escape: Callable[[str], str] = str) -> list[str]:
+    """Under each thumbnail (markdown): observation, filter, split and the image's id in its file, then per-class counts.
+
+    `escape` is applied to every text taken from the files (file, split and class names), so a
+    page can show them literally (e.g. `xami_ui.text.md_literal`).
+    """
     counts = class_counts(ds).reindex(images["image_id"]).fillna(0)
-    heads = [f"**{obs if isinstance(obs, str) else name}** · {filter_name(letter)} · {split} · id {coco_id}"
+    heads = [f"**{escape(obs if isinstance(obs, str) else name)}** · {escape(filter_name(letter))} · {escape(split)} · "
+             f"id {escape(str(coco_id))}"
              for obs, name, letter, split, coco_id in zip(images["obs_id"], images["file_name"], images["filter_letter"],
                                                           images["split"], images["coco_id"])]
-    return [f"{head}  \n{counts_caption(row)}" for head, (_, row) in zip(heads, counts.iterrows())]
+    return [f"{head}  \n{counts_caption(row, escape)}" for head, (_, row) in zip(heads, counts.iterrows())]
 
 
 def detail_title(image: pd.Series) -> str:
