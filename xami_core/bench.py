@@ -1,8 +1,9 @@
 """The one benchmark command: `python -m xami_core.bench [--quick] [--only SECTION ...]`.
 
-Each section times the core's way and, in the same run, the straightforward way
-(one Python step per annotation or per image), and prints both with the speed-up.
-Sections: loading (COCO parsing and mask geometry), heatmaps, thumbnails, figures.
+Each section times the core's way and, in the same run, what a user would write instead,
+and prints both. Loading runs each way in a fresh process (process CPU time and peak resident
+memory, three runs, min and median) against `pycocotools.COCO` + pandas; heatmaps, thumbnails
+and figures time the core against a per-annotation or per-image loop. BENCHMARKS.md holds a run.
 """
 
 from __future__ import annotations
