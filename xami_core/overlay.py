@@ -454,7 +454,7 @@ def render_overlay(image: np.ndarray, annotations: pd.DataFrame | Shapes, colour
             rects.append((tw + 2 * pad, th + base + 2 * pad, th, base))
             anchors.append((int(bx), int(by), int(bw), int(bh)))
         spots = place_labels(rects, anchors, w, h)
-        for text, cls, (cw, ch, th, base), (x, y) in zip(texts, names, rects, spots):
+        for text, cls, (cw, ch, th, _base), (x, y) in zip(texts, names, rects, spots):
             colour = pal.get(cls, FALLBACK_COLOUR)
             # A chip in the class colour with a thin dark rim reads on bright and dark sky alike.
             cv2.rectangle(out, (x, y), (x + cw - 1, y + ch - 1), colour, -1)
