@@ -1,4 +1,4 @@
-"""A deployment setting: restrict the local paths users may open to configured roots."""
+"""Deployment settings: the local paths users may open (allowed roots), and whether they may upload."""
 
 from __future__ import annotations
 
@@ -6,30 +6,67 @@ import os
 from pathlib import Path
 
 from .model import XamiDataError
-from .paths import checked_path, shown
+from .paths import cache_dir, checked_path, shown
 
 ALLOWED_ROOTS_ENV = "XAMI_ALLOWED_ROOTS"
+ALLOW_UPLOADS_ENV = "XAMI_ALLOW_UPLOADS"
+_YES = {"1", "true", "yes", "on"}
+_NO = {"0", "false", "no", "off"}
 
 
 def allowed_roots() -> list[Path]:
-    """The roots from `XAMI_ALLOWED_ROOTS` (os.pathsep-separated), resolved; empty means no restriction."""
-    raw = os.environ.get(ALLOWED_ROOTS_ENV, "")
-    return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+    """The roots from `XAMI_ALLOWED_ROOTS` (os.pathsep-separated), resolved; empty means no restriction.
+
+    Raises:
+        XamiDataError: the setting is present but names no folder (blank, or only separators):
+            local paths are then refused, never opened without a restriction.
+    """
+    raw = os.environ.get(ALLOWED_ROOTS_ENV)
+    if raw is None:
+        return []
+    roots = [Path(p.strip()).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+    if not roots:
+        raise XamiDataError(f"{ALLOWED_ROOTS_ENV}='{shown(raw, 40)}' names no folder, so no local path is opened; "
+                            f"the deployment should list folders separated by '{os.pathsep}', or unset it")
+    return roots
+
+
+def uploads_allowed() -> bool:
+    """Whether users may upload zips (`XAMI_ALLOW_UPLOADS`, default yes); raises XamiDataError for a bad value."""
+    raw = os.environ.get(ALLOW_UPLOADS_ENV, "").strip().lower()
+    if not raw or raw in _YES:
+        return True
+    if raw in _NO:
+        return False
+    raise XamiDataError(f"{ALLOW_UPLOADS_ENV}='{shown(raw, 40)}': expected 1 or 0 (yes/no, true/false, on/off); "
+                        "uploads are off until it is fixed")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or path.is_relative_to(folder)
 
 
 def check_local_path(path: str | Path, what: str = "path") -> Path:
-    """The resolved path if it may be opened, else XamiDataError (bad path, or outside the allowed roots).
+    """The resolved path if it may be opened, else XamiDataError (bad path, the app's cache, outside the allowed roots).
 
     The path first passes `paths.checked_path` (NUL bytes, over-long names, link loops);
-    symbolic links and '..' are then resolved, so neither can step out of a root.
+    symbolic links and '..' are then resolved, so neither can step out of a root. The cache
+    folder (users' uploads, extractions) is never a local data source, roots or not.
     """
     checked = checked_path(path, what=what)
     try:
         resolved = checked.resolve()
     except (OSError, RuntimeError) as exc:  # a link loop that appeared since the check, a vanished folder
         raise XamiDataError(f"{what} '{shown(str(path))}': cannot be resolved ({exc})") from exc
+    try:
+        cache = cache_dir().resolve()
+    except (OSError, RuntimeError):
+        cache = None
+    if cache is not None and _inside(resolved, cache):
+        raise XamiDataError(f"{what} '{shown(str(path))}': inside this server's cache folder, which holds other "
+                            "users' uploads and is never opened as a path; upload the zip or choose another path")
     roots = allowed_roots()
-    if roots and not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+    if roots and not any(_inside(resolved, root) for root in roots):
         raise XamiDataError(
             f"{shown(str(path))}: outside the folders this deployment allows ({ALLOWED_ROOTS_ENV}: "
             f"{', '.join(str(r) for r in roots)}). Choose a path under one of them."

@@ -22,6 +22,7 @@ from xami_core.sample import sample_root
 from xami_core.st_cache import cached_dataset
 
 from .context import PALETTE_KEY, md_escape, set_current
+from .text import md_code
 
 SAMPLE = "Synthetic sample (bundled)"
 HUB = "XAMI from Hugging Face"
@@ -35,8 +36,16 @@ PATH_KEY = "data_path"
 VARIANT_KEY = "hf_variant"
 UPLOADER_KEY = "upload_zip"
 OBS_INFO_KEY = "obs_info_path"
-_UPLOAD_KEY = "_xami_upload_key"  # content key of the upload in use (survives the uploader being cleared)
-_UPLOAD_FILE = "_xami_upload_file"  # (uploader file id, content key): hash each upload once
+SHARE_KEY = "upload_share"  # the toggle: put the upload's secret key in the link
+DELETE_KEY = "upload_delete"
+_UPLOAD_KEY = "_xami_upload_key"  # secret key of the upload in use (survives the uploader being cleared)
+_UPLOAD_FILE = "_xami_upload_file"  # (uploader file id, secret key): extract each chosen file once
+_UPLOAD_DELETED = "_xami_upload_deleted"  # uploader file id whose upload the user deleted: not extracted again
+# The session's own copy of what its user chose. Streamlit drops a widget's state when a page change
+# arrives before the browser has drawn that widget (several sessions at once make runs slow enough):
+# the path box came back empty and the session fell to the sample. Widgets are re-seeded from this.
+_CHOICE = "_xami_choice"
+_CHOICE_KEYS = (SOURCE_KEY, PATH_KEY, VARIANT_KEY, SHARE_KEY, PALETTE_KEY)
 _OBS_INFO_CHOICE = "_xami_obs_info_choice"
 _HF_REQUEST = "_xami_hf_request"  # the variant whose download button was pressed
 PROGRESS_EVERY_S = 0.15  # at most this often: each update is a message to the browser
@@ -54,11 +63,20 @@ def start_path() -> str | None:
     return args.data or os.environ.get("XAMI_DATA") or None
 
 
+def _remember(key: str, value: object) -> None:
+    """Record the user's choice for `key` in the session's own copy (see _CHOICE)."""
+    st.session_state[_CHOICE] = {**st.session_state.get(_CHOICE, {}), key: value}
+
+
 def _init_state() -> None:
-    """First run of a session: the query string, then the start path, then the sample."""
-    if SOURCE_KEY in st.session_state:
+    """First run of a session: the query string, then the start path, then the sample; later runs restore dropped widgets."""
+    if _CHOICE in st.session_state:
+        for key, value in st.session_state[_CHOICE].items():
+            if key not in st.session_state:  # dropped by Streamlit, not changed by the user
+                st.session_state[key] = value
         return
     archive.remove_stale_temps()  # folders a killed download or extraction left behind (archive module doc)
+    archive.remove_expired_uploads()  # older than XAMI_UPLOAD_TTL_HOURS
     query = st.query_params
     wanted = query.get("data") or start_path()
     if wanted == QUERY_WORDS[HUB]:
@@ -66,8 +84,9 @@ def _init_state() -> None:
         st.session_state[VARIANT_KEY] = query.get("hf") if query.get("hf") in hub.VARIANTS else hub.DEFAULT_VARIANT
     elif wanted == QUERY_WORDS[UPLOAD]:
         st.session_state[SOURCE_KEY] = UPLOAD
-        if archive.is_upload_key(query.get("upload", "")):
+        if archive.is_upload_key(query.get("upload", "")):  # a link its uploader chose to share
             st.session_state[_UPLOAD_KEY] = query["upload"]
+            st.session_state[SHARE_KEY] = True
     elif wanted and wanted != QUERY_WORDS[SAMPLE]:
         st.session_state[SOURCE_KEY] = LOCAL
         st.session_state[PATH_KEY] = wanted
@@ -75,6 +94,7 @@ def _init_state() -> None:
         st.session_state[SOURCE_KEY] = SAMPLE
     if query.get("palette") in PALETTES:
         st.session_state[PALETTE_KEY] = query["palette"]
+    st.session_state[_CHOICE] = {k: st.session_state[k] for k in _CHOICE_KEYS if k in st.session_state}
 
 
 def _set_query(data: str, **extra: str) -> None:
@@ -134,6 +154,7 @@ def _hub_ui() -> Loaded | None:
                                 format_func=lambda n: hub.VARIANTS[n].filename,
                                 help="The archives of the Hugging Face dataset iulia-elisa/XAMI-dataset. "
                                      "HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE and HF_TOKEN apply.")
+    _remember(VARIANT_KEY, name)
     v = hub.VARIANTS[name]
     st.sidebar.caption(f"{v.title}, about {v.approx_mb:g} MB · [{hub.REPO_ID}]({XAMI_URL})")
     _set_query(QUERY_WORDS[HUB], hf=name)
@@ -146,7 +167,7 @@ def _hub_ui() -> Loaded | None:
         try:
             hub.download_variant(name)  # says clearly why it cannot be had
         except XamiDataError as exc:
-            st.error(f"{exc}", icon=":material/cloud_off:")
+            st.error(md_code(exc), icon=":material/cloud_off:")
             return None
     needs_download = cached is None and not settings.offline
     requested = st.session_state.pop(_HF_REQUEST, None) == name
@@ -165,7 +186,7 @@ def _hub_ui() -> Loaded | None:
         folder = _with_progress(lambda report: hub.hub_dataset_path(name, progress=report), title=title,
                                 start_text="Connecting…" if needs_download else "Starting…")
     except XamiDataError as exc:
-        st.error(f"{exc}", icon=":material/cloud_off:")
+        st.error(md_code(exc), icon=":material/cloud_off:")
         if needs_download:  # the disabled button's key is taken in this run: a retry button replaces it
             _download_button(button, v, key="hf_retry")
         return None
@@ -175,14 +196,19 @@ def _hub_ui() -> Loaded | None:
 
 def _local_ui() -> Loaded | None:
     """A folder or zip path, refused outside the deployment's allowed roots."""
-    path = st.sidebar.text_input("Folder or .zip path", key=PATH_KEY,
-                                 placeholder="/data/xami_dataset or xami_dataset.zip",
-                                 help="Any XAMI layout: split folders with _annotations.coco.json, "
-                                      "the no_splits data/ folder, a folder with one COCO file, a YOLOv8-seg "
-                                      "folder with data.yaml, or a zip of these.").strip()
-    roots = access.allowed_roots()
+    raw = st.sidebar.text_input("Folder or .zip path", key=PATH_KEY,
+                                placeholder="/data/xami_dataset or xami_dataset.zip",
+                                help="Any XAMI layout: split folders with _annotations.coco.json, "
+                                     "the no_splits data/ folder, a folder with one COCO file, a YOLOv8-seg "
+                                     "folder with data.yaml, or a zip of these.")
+    _remember(PATH_KEY, raw)
+    path = raw.strip()
+    try:
+        roots = access.allowed_roots()
+    except XamiDataError:  # said once at the top of the sidebar; check_local_path refuses every path
+        roots = []
     if roots:
-        st.sidebar.caption("This deployment opens paths under: " + ", ".join(f"`{r}`" for r in roots))
+        st.sidebar.caption("This deployment opens paths under: " + ", ".join(md_code(r) for r in roots))
     if not path:
         st.sidebar.info("Enter a path; showing the synthetic sample meanwhile.")
         _set_query(QUERY_WORDS[SAMPLE])
@@ -191,7 +217,7 @@ def _local_ui() -> Loaded | None:
     try:
         resolved = access.check_local_path(path, what="data path")
     except XamiDataError as exc:
-        st.error(f"Path refused. {exc}\n\nShowing the synthetic sample instead.", icon=":material/block:")
+        st.error(f"Path refused. {md_code(exc)}\n\nShowing the synthetic sample instead.", icon=":material/block:")
         return None
     return str(resolved), "local", False
 
@@ -201,51 +227,100 @@ def _forget_upload() -> None:
     st.session_state.pop(_UPLOAD_KEY, None)
 
 
+def _delete_upload() -> None:
+    """The delete button's callback: remove this session's upload from the server and stop sharing it."""
+    key = st.session_state.pop(_UPLOAD_KEY, None)
+    known = st.session_state.pop(_UPLOAD_FILE, None)
+    if known:  # the uploader still holds the file: do not extract it again on the next run
+        st.session_state[_UPLOAD_DELETED] = known[0]
+    if key:
+        archive.delete_upload(key)
+    st.session_state[SHARE_KEY] = False
+    _remember(SHARE_KEY, False)
+
+
+def _upload_settings_ui() -> float | None:
+    """The hours an upload is kept; None (with the reason shown) when this deployment takes no uploads."""
+    try:
+        allowed = access.uploads_allowed()
+        ttl = archive.upload_ttl_hours()
+    except XamiDataError as exc:
+        st.sidebar.error(f"Uploads are off: {md_code(exc)}", icon=":material/block:")
+        return None
+    if not allowed:
+        st.sidebar.info(f"Uploads are turned off on this deployment ({access.ALLOW_UPLOADS_ENV}=0); "
+                        "showing the synthetic sample.")
+        return None
+    return ttl
+
+
 def _upload_ui() -> Loaded | None:
-    """A zip sent through the browser, extracted safely into the cache under its content hash."""
+    """A zip sent through the browser, extracted into the cache under a secret key only this session knows."""
+    ttl = _upload_settings_ui()
+    if ttl is None:
+        _set_query(QUERY_WORDS[UPLOAD])
+        return None
     limit = st.get_option("server.maxUploadSize")
     file = st.sidebar.file_uploader(
         "XAMI archive (.zip)", type=["zip"], key=UPLOADER_KEY, on_change=_forget_upload,
         help=f"Any XAMI layout, zipped; up to {limit} MB (server.maxUploadSize in .streamlit/config.toml). "
-             "It is checked and extracted into this server's cache once per content.")
+             f"It is checked and extracted into this server's cache under a secret key only this browser session "
+             f"knows (unless you share it in the link), and removed after {ttl:g} hours or when you delete it.")
+    if file is not None and file.file_id == st.session_state.get(_UPLOAD_DELETED):
+        st.sidebar.info(f"Deleted {md_code(file.name)} from this server. Choose a file to upload again; "
+                        "showing the synthetic sample meanwhile.")
+        _set_query(QUERY_WORDS[UPLOAD])
+        return None
     if file is not None:
         known = st.session_state.get(_UPLOAD_FILE)
-        data = None if known and known[0] == file.file_id else file.getvalue()
-        key = known[1] if data is None else archive.upload_key(data)
-        folder = archive.uploaded_dir(key)
-        if folder is None:
+        key = known[1] if known and known[0] == file.file_id else None
+        folder = archive.uploaded_dir(key) if key else None
+        if folder is None:  # a new file, or this file's upload expired: a new secret key
             try:
-                data = file.getvalue() if data is None else data
-                folder = _with_progress(
-                    lambda report: archive.extract_upload(data, file.name, on_bytes=hub.byte_meter("extract", report)),
-                    title=f"**Checking and extracting `{file.name}`** into the cache", start_text="Starting…")
+                key, folder = _with_progress(
+                    lambda report: archive.extract_upload(file.getvalue(), file.name,
+                                                          on_bytes=hub.byte_meter("extract", report)),
+                    title=f"**Checking and extracting {md_code(file.name)}** into the cache", start_text="Starting…")
             except XamiDataError as exc:
-                st.error(f"Could not use the upload. {exc}\n\nShowing the synthetic sample instead.")
+                st.error(f"Could not use the upload. {md_code(exc)}\n\nShowing the synthetic sample instead.")
                 _set_query(QUERY_WORDS[UPLOAD])
                 return None
         st.session_state[_UPLOAD_FILE] = (file.file_id, key)
         st.session_state[_UPLOAD_KEY] = key
-        st.sidebar.caption(f"`{file.name}` · content key `{key}`")
+        st.sidebar.caption(f"{md_code(file.name)} · kept for {ttl:g} h")
     elif key := st.session_state.get(_UPLOAD_KEY):
         folder = archive.uploaded_dir(key)
         if folder is None:
-            st.error(f"The upload this link refers to ({key}) is not in this server's cache any more; "
-                     "upload the zip again. Showing the synthetic sample meanwhile.")
+            st.session_state.pop(_UPLOAD_KEY, None)
+            st.error("The upload this link refers to is not on this server (it expired, was deleted, or the link "
+                     "is incomplete); upload the zip again. Showing the synthetic sample meanwhile.")
             _set_query(QUERY_WORDS[UPLOAD])
             return None
-        st.sidebar.caption(f"Showing an earlier upload (content key `{key}`); choose a file to replace it.")
+        st.sidebar.caption("Showing an upload shared in the link; choose a file to replace it.")
     else:
         st.sidebar.info("Choose a .zip; showing the synthetic sample meanwhile.")
         _set_query(QUERY_WORDS[UPLOAD])
         return None
-    _set_query(QUERY_WORDS[UPLOAD], upload=key)
+    share = st.sidebar.toggle(
+        "Share this upload in the link", key=SHARE_KEY,
+        help="Off: only this browser session can open the upload. On: the page's link carries the upload's "
+             "secret key, and anyone with the link can open it until it expires or is deleted.")
+    _remember(SHARE_KEY, share)
+    st.sidebar.button("Delete this upload from the server", key=DELETE_KEY, icon=":material/delete:",
+                      on_click=_delete_upload, width="stretch")
+    _set_query(QUERY_WORDS[UPLOAD], upload=key if share else None)
     return str(folder), "upload", False
 
 
 def data_source_ui() -> Loaded:
     """Sidebar widgets for the data source; returns (path, source label, synthetic), the sample when none is ready."""
     _init_state()
+    try:
+        access.allowed_roots()
+    except XamiDataError as exc:  # a misconfigured deployment: said at start, and every local path is refused
+        st.sidebar.error(f"Deployment setting: {md_code(exc)}", icon=":material/block:")
     choice = st.sidebar.radio("Data source", SOURCES, key=SOURCE_KEY)
+    _remember(SOURCE_KEY, choice)
     chosen = {HUB: _hub_ui, LOCAL: _local_ui, UPLOAD: _upload_ui}.get(choice)
     loaded = chosen() if chosen else None
     if loaded is None:
@@ -268,7 +343,7 @@ def obs_info_ui() -> str | None:
             try:
                 checked = str(access.check_local_path(path, what="metadata file"))
             except XamiDataError as exc:
-                st.error(f"Path refused. {exc}")
+                st.error(f"Path refused. {md_code(exc)}")
     st.session_state[_OBS_INFO_CHOICE] = checked
     return checked
 
@@ -282,6 +357,7 @@ def palette_ui() -> str:
     """Sidebar choice of class colours."""
     palette = st.sidebar.selectbox("Class colours", list(PALETTES), key=PALETTE_KEY,
                                    help="The authors' colours, or the Okabe-Ito colour-blind-safe set.")
+    _remember(PALETTE_KEY, palette)
     st.query_params["palette"] = palette
     return palette
 
@@ -293,7 +369,7 @@ def load_current_ui() -> Dataset:
         fingerprint = source_fingerprint(path)
         ds = cached_dataset(path, source, synthetic, fingerprint)
     except (XamiDataError, OSError) as exc:  # OSError: a file that vanished or became unreadable while loading
-        st.error(f"Could not load this data source. {exc}\n\nShowing the synthetic sample instead. "
+        st.error(f"Could not load this data source. {md_code(exc)}\n\nShowing the synthetic sample instead. "
                  "Check the path, or see the README for the supported layouts.")
         path, source, synthetic = _sample()
         fingerprint = source_fingerprint(path)
