@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 import shutil
@@ -30,6 +31,13 @@ NO_BROWSER_HELP = (
     "`plotly_get_chrome`), then try again. Meanwhile the camera button in each chart's toolbar still "
     "downloads SVG or PNG from your own browser."
 )
+
+
+# Chromium's canvas limits (measured with kaleido 1 and Debian's Chromium: 16384 x 16384 and 8192 x 32768
+# render, 16385 x 16384 and 65536 x 100 come back as a 3-byte "data:," instead of a PNG).
+MAX_PNG_PIXELS = 2**28
+MAX_PNG_SIDE = 65535
+SIGNATURES = {"png": (b"\x89PNG\r\n\x1a\n",), "pdf": (b"%PDF-",), "svg": (b"<svg", b"<?xml")}
 
 
 class FigureExportError(Exception):
@@ -65,6 +73,31 @@ class ExportSize:
         """
         (lw, lh), (pw, ph) = self.layout_px(), self.png_px()
         return max(pw / lw, ph / lh) * (1 + 1e-9)
+
+
+def png_size_problem(size: ExportSize) -> str | None:
+    """Why the renderer cannot make a PNG of `size` (too many pixels, or a side too long), or None if it can."""
+    (lw, lh), scale = size.layout_px(), size.png_scale()
+    # The browser draws the layout size times the scale (a pixel or so more than the PNG, trimmed after).
+    rw, rh = math.floor(lw * scale) + 1, math.floor(lh * scale) + 1
+    if rw * rh <= MAX_PNG_PIXELS and max(rw, rh) <= MAX_PNG_SIDE:
+        return None
+    w, h = size.png_px()
+    fit = math.sqrt(MAX_PNG_PIXELS / (rw * rh)) * min(1.0, MAX_PNG_SIDE / max(rw, rh))
+    lower = (f"lower the resolution to {math.floor(size.dpi * fit)} dpi or less, or the size" if size.unit == "mm"
+             else "make it smaller")
+    return (f"A PNG of {w:,} × {h:,} pixels is larger than the renderer (Chromium) can draw: at most "
+            f"{MAX_PNG_PIXELS / 1e6:.0f} million pixels (about 16,000 × 16,000) and {MAX_PNG_SIDE:,} pixels per side. "
+            f"To export it, {lower}; or choose PDF or SVG, which have no pixel limit.")
+
+
+def _check_output(data: bytes, fmt: str) -> bytes:
+    """`data` if it starts as a `fmt` file should; raises FigureExportError otherwise (never a broken download)."""
+    head = data.lstrip()[:64] if fmt == "svg" else data[:8]
+    if not any(head.startswith(sig) for sig in SIGNATURES[fmt]):
+        raise FigureExportError(f"the renderer returned {len(data):,} bytes that are not a {fmt.upper()} file "
+                                f"(it starts {data[:16]!r}); try a smaller size or another format")
+    return data
 
 
 def find_browser() -> str | None:
@@ -138,6 +171,9 @@ def render_figure(fig: go.Figure, fmt: str, size: ExportSize) -> bytes:
     if browser is None:
         raise FigureExportError(NO_BROWSER_HELP)
     os.environ.setdefault("BROWSER_PATH", browser)  # kaleido then uses the browser found here
+    if fmt == "png" and (problem := png_size_problem(size)):
+        raise FigureExportError(problem)
+    start_figure_server()  # a one-shot render would start a browser with its profile in $HOME/.config
     width, height = size.layout_px()
     scale = size.png_scale() if fmt == "png" else 1.0
     try:
@@ -147,6 +183,7 @@ def render_figure(fig: go.Figure, fmt: str, size: ExportSize) -> bytes:
     except Exception as exc:  # kaleido reports browser trouble with several exception types
         raise FigureExportError(f"rendering the {fmt.upper()} failed in kaleido ({type(exc).__name__}: {exc}). "
                                 f"{NO_BROWSER_HELP if 'browser' in str(exc).lower() else ''}".strip()) from exc
+    data = _check_output(data, fmt)
     return _trim_png(data, size.png_px()) if fmt == "png" else data
 
 
@@ -171,7 +208,27 @@ def start_figure_server() -> None:
     os.environ.setdefault("BROWSER_PATH", browser)
     import kaleido  # noqa: PLC0415 - only needed when rendering
 
-    kaleido.start_sync_server(silence_warnings=True)
+    kaleido.start_sync_server(silence_warnings=True, browser_cls=_confined_chromium())
+
+
+def _confined_chromium() -> type:
+    """choreographer's Chromium with HOME and the XDG folders inside its temporary profile.
+
+    choreographer already passes a temporary `--user-data-dir` (removed when the browser stops), but
+    Chromium still keeps its crash reports in `$XDG_CONFIG_HOME/chromium` (default `~/.config/chromium`)
+    and dconf writes `~/.cache`; pointing those at the temporary profile leaves nothing behind.
+    """
+    from choreographer.browsers.chromium import Chromium  # noqa: PLC0415 - only needed when rendering
+
+    class ConfinedChromium(Chromium):
+        def get_env(self) -> dict[str, str]:
+            env = dict(super().get_env())
+            home = str(self.tmp_dir.path)  # made by pre_open(), which runs before get_env()
+            env.update(HOME=home, XDG_CONFIG_HOME=f"{home}/config", XDG_CACHE_HOME=f"{home}/cache",
+                       XDG_DATA_HOME=f"{home}/data")
+            return env
+
+    return ConfinedChromium
 
 
 def stop_figure_server() -> None:

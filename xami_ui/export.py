@@ -15,6 +15,7 @@ from xami_core.export import (
     chart_config,
     find_browser,
     paper_figure,
+    png_size_problem,
     render_figure,
     table_to_csv,
     table_to_latex,
@@ -65,6 +66,9 @@ def export_figure_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7, w
         paper = st.toggle("Paper theme (white, serif, print sizes)", value=True, key=f"{key}_paper")
         title = st.text_input("Title (optional)", key=f"{key}_title", placeholder="none: the caption carries it")
         if fmt == "png":
+            if problem := png_size_problem(size):
+                st.error(problem, icon=":material/error:")  # no download that would hold a broken file
+                return
             w, h = size.png_px()
             st.caption(f"PNG of {w} × {h} pixels.")
 
