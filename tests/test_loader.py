@@ -185,8 +185,10 @@ def test_nothing_loadable_raises_a_clear_error(tmp_path):
     b.write_split(tmp_path / "train", "{not json")
     with pytest.raises(XamiDataError, match=r"No images could be loaded.*malformed JSON"):
         load_dataset(tmp_path / "train")
+    # A folder with nothing a layout needs (pytest's shared temp root could hold other tests' files).
+    (tmp_path / "empty" / "notes").mkdir(parents=True)
     with pytest.raises(XamiDataError, match="no XAMI layout found"):
-        load_dataset(tmp_path / "train" / ".." / "..")
+        load_dataset(tmp_path / "empty")
     with pytest.raises(XamiDataError, match="no such file"):
         load_dataset(tmp_path / "nope")
 
