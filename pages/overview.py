@@ -166,7 +166,7 @@ for col, image_id, png in zip(st.columns(4), examples, pictures):
     row = images.loc[image_id]
     names = ", ".join(sorted(row["classes"])) or "no artefact"
     obs = row["obs_id"] if isinstance(row["obs_id"], str) else row["file_name"]
-    col.image(png, caption=f"{obs} ({filter_name(row['filter_letter'])}, {row['split']}, image id {row['coco_id']}): {names}",
+    col.image(png, caption=md_literal(f"{obs} ({filter_name(row['filter_letter'])}, {row['split']}, image id {row['coco_id']}): {names}"),
               width="stretch")
 
 if ds.problems:

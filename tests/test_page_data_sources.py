@@ -43,8 +43,8 @@ def buttons(at) -> set[str]:
 
 
 def shown_text(at) -> str:
-    """texts(at) as the reader sees it: markdown's backslash escapes removed."""
-    return re.sub(r"\\(.)", r"\1", texts(at))
+    """texts(at) as the reader sees it: markdown's backslash escapes and invisible word joiners removed."""
+    return re.sub(r"\\(.)", r"\1", texts(at)).replace("\u2060", "")
 
 
 @pytest.fixture()

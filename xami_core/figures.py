@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -9,6 +11,17 @@ from .model import class_colour_hex, filter_label, split_order
 
 SPLIT_PATTERNS = {"train": "", "valid": "/", "test": ".", "all": ""}
 FONT = "Helvetica, Arial, sans-serif"
+
+
+def plot_text(text: object) -> str:
+    """Text from the data (a class, split, file or filter name) made literal for plotly's text.
+
+    Plotly draws a subset of HTML (`<a href>`, `<b>`, `<br>`, entities) in names, tick labels, titles,
+    hover and annotations, and fills `%{...}` placeholders in templates: `<`, `>` and `&` become
+    entities and `%` becomes `&#37;` (plotly converts entities after filling templates), so the
+    text shows as typed. Quotes stay: without `<` no attribute can open, and plotly has no `&quot;`.
+    """
+    return html.escape(str(text), quote=False).replace("%", "&#37;")
 
 
 def base_layout(fig: go.Figure, title: str | None = None, height: int = 380) -> go.Figure:
@@ -36,17 +49,18 @@ def class_distribution_figure(counts: pd.DataFrame, value: str = "annotations", 
     colours = class_colour_hex(palette, dict.fromkeys(counts["class_name"]))  # classes in the dataset's order
     fig = go.Figure()
     for split, part in counts.groupby("split", sort=False):
+        shown = plot_text(split)
         fig.add_bar(
-            x=part["class_name"], y=part[value], name=split,
+            x=[plot_text(c) for c in part["class_name"]], y=part[value], name=shown,
             marker=dict(color=[colours.get(c, "#888888") for c in part["class_name"]],
                         line=dict(color="#333333", width=0.8),
                         pattern=dict(shape=SPLIT_PATTERNS.get(split, "x"), fgcolor="#333333", size=6)),
-            hovertemplate=f"%{{x}}<br>{split}: %{{y}}<extra></extra>",
+            hovertemplate=f"%{{x}}<br>{shown}: %{{y}}<extra></extra>",
             text=[f"{v:.1%}" if "share" in value else f"{v:,}" for v in part[value]],
             textposition="outside", cliponaxis=False, showlegend=False,
         )
         # A neutral legend entry per split: colour is the class, the hatch is the split.
-        fig.add_bar(x=[None], y=[None], name=split, showlegend=True, hoverinfo="skip",
+        fig.add_bar(x=[None], y=[None], name=shown, showlegend=True, hoverinfo="skip",
                     marker=dict(color="#ffffff", line=dict(color="#333333", width=0.8),
                                 pattern=dict(shape=SPLIT_PATTERNS.get(split, "x"), fgcolor="#333333", size=6)))
     base_layout(fig, title)
@@ -63,16 +77,17 @@ def class_distribution_figure(counts: pd.DataFrame, value: str = "annotations", 
 def filter_figure(per_filter: pd.DataFrame, value: str = "images", title: str | None = None) -> go.Figure:
     """Stacked bars per observation filter (ordered by wavelength), one segment per split."""
     def label(letter: str) -> str:
-        return filter_label(letter, sep="<br>")
+        return plot_text(filter_label(letter, sep="\n")).replace("\n", "<br>")  # an unknown letter is data
 
     order = list(dict.fromkeys(per_filter["filter_letter"]))
     splits = split_order(per_filter["split"])
     fig = go.Figure()
     for split in splits:  # legend and stack in the conventional split order (train first)
         part = per_filter[per_filter["split"] == split]
-        fig.add_bar(x=[label(f) for f in part["filter_letter"]], y=part[value], name=split,
+        shown = plot_text(split)
+        fig.add_bar(x=[label(f) for f in part["filter_letter"]], y=part[value], name=shown,
                     marker=dict(color="#4c6a92" if split != "valid" else "#a8bbd6", line=dict(color="#333333", width=0.6)),
-                    hovertemplate=f"%{{x}}<br>{split}: %{{y:,}} {value}<extra></extra>")
+                    hovertemplate=f"%{{x}}<br>{shown}: %{{y:,}} {value}<extra></extra>")
     base_layout(fig, title)
     fig.update_layout(barmode="stack", legend_traceorder="normal")
     fig.update_xaxes(title="XMM-OM filter (effective wavelength)", categoryorder="array", categoryarray=[label(f) for f in order])

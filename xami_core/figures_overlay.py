@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .figures import plot_text
 from .model import CLASS_NAMES, FALLBACK_COLOUR, rgb_to_hex
 from .overlay import (
     ink_colour,
@@ -39,10 +40,10 @@ def _closed_path(parts: list[np.ndarray]) -> tuple[list[float | None], list[floa
 
 
 def hover_text(class_name: str, ann_id: object, kind: str, area: float, box: Iterable[float]) -> str:
-    """Hover text of one annotation: class, id (the one in its input file), area and box in pixels."""
+    """Hover text (plotly markup) of one annotation: class, id (the one in its input file), area and box in pixels."""
     x, y, w, h = (float(v) for v in box)
     what = "box only (no mask)" if kind == "box" else f"mask area {area:,.0f} px²"
-    return (f"<b>{class_name}</b> · annotation {ann_id}<br>{what}<br>"
+    return (f"<b>{plot_text(class_name)}</b> · annotation {plot_text(ann_id)}<br>{what}<br>"
             f"box x {x:.1f}, y {y:.1f}, w {w:.1f}, h {h:.1f} px")
 
 
@@ -59,7 +60,7 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
         opacity: fill alpha of the masks.
         fill, contour, boxes, labels: what to draw (box-only annotations always get a dashed box).
         hidden_classes, hidden_ann_ids: toggled-off classes and annotations.
-        title: figure title; height: figure height in pixels.
+        title: figure title, plotly markup (pass names from the data through `figures.plot_text`); height: in pixels.
     """
     pal = resolve_colours(colours, [*CLASS_NAMES, *sorted(set(annotations["class_name"]) - set(CLASS_NAMES))])
     h, w = frame.shape[:2]
@@ -85,7 +86,7 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
         text = hover_text(cls, file_id.get(ann_id, ann_id), kind, float(area.get(ann_id, np.nan)), one.box[0])
         legend = cls not in shown_legend
         shown_legend.add(cls)
-        common = dict(legendgroup=cls, name=cls, showlegend=legend, hoverlabel=dict(bgcolor=_rgba(colour, 0.95), font=dict(color=rgb_to_hex(ink_colour(colour)))))
+        common = dict(legendgroup=plot_text(cls), name=plot_text(cls), showlegend=legend, hoverlabel=dict(bgcolor=_rgba(colour, 0.95), font=dict(color=rgb_to_hex(ink_colour(colour)))))
         if kind == "box":
             xs, ys = _closed_path([np.array([[bx, by], [bx + bw, by], [bx + bw, by + bh], [bx, by + bh]])])
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=_rgba(colour, 0.04),
@@ -101,7 +102,7 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
             if boxes:
                 bxs, bys = _closed_path([np.array([[bx, by], [bx + bw, by], [bx + bw, by + bh], [bx, by + bh]])])
                 fig.add_trace(go.Scatter(x=bxs, y=bys, mode="lines", line=dict(color=_rgba(line, 0.8), width=1, dash="dot"),
-                                         hoverinfo="skip", legendgroup=cls, showlegend=False, name=f"{cls} box"))
+                                         hoverinfo="skip", legendgroup=plot_text(cls), showlegend=False, name=f"{plot_text(cls)} box"))
         if labels:
             chips.append((f"{cls} {file_id.get(ann_id, ann_id)}", colour, (int(bx), int(by), int(bw), int(bh))))
     fig.update_layout(
@@ -127,7 +128,7 @@ def _label_chips(chips: list[tuple[str, tuple[int, int, int], tuple[int, int, in
     per_px = max(width, height) / max(fig_height - 90, 100)
     rects = [(int(len(t) * 6.3 * per_px) + 4, int(17 * per_px), 0, 0) for t, _, _ in chips]
     spots = place_labels(rects, [a for _, _, a in chips], width, height)
-    return [dict(x=x, y=y, xref="x", yref="y", text=text, showarrow=False, xanchor="left", yanchor="top",
+    return [dict(x=x, y=y, xref="x", yref="y", text=plot_text(text), showarrow=False, xanchor="left", yanchor="top",
                  font=dict(size=11, color=rgb_to_hex(ink_colour(colour))), bgcolor=_rgba(colour, 0.9), bordercolor="black",
                  borderwidth=1, borderpad=1)
             for (text, colour, _), (x, y) in zip(chips, spots)]

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import SPLIT_PATTERNS, base_layout
+from .figures import SPLIT_PATTERNS, base_layout, plot_text
 from .folds import METHOD_LABELS, PARTS
 from .model import FILTERS, class_colour_hex, filter_wavelength
 
@@ -27,14 +27,14 @@ _LETTER_OF_NAME = {name: letter for letter, (name, _) in FILTERS.items()}
 
 
 def _column_label(column: str, what: str) -> str:
-    """Heatmap column label: the class name, or the filter with its effective wavelength."""
+    """Heatmap column label (plotly text): the class name, or the filter with its effective wavelength."""
     if what != "filter":
-        return column
+        return plot_text(column)
     letter = _LETTER_OF_NAME.get(column)
     if letter is None:  # an unknown letter's name already says so ("X (unknown filter)"), as does "no observation key"
-        return column
+        return plot_text(column)
     unit = " nm" if FILTERS[letter][1] is not None else ""
-    return f"{column}<br>{filter_wavelength(letter)}{unit}"
+    return f"{plot_text(column)}<br>{filter_wavelength(letter)}{unit}"
 
 
 def fold_name(fold: int, n_folds: int) -> str:
@@ -62,7 +62,7 @@ def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str 
     n = len(folds)
     cols = min(n, MAX_COLUMNS)
     rows = math.ceil(n / cols)
-    names = [fold_label or fold_name(f, n) for f in folds]
+    names = [plot_text(fold_label) if fold_label else fold_name(f, n) for f in folds]
     diffs = fold_diffs or {}
     titles = [f"{name} · mean |Δ| {diffs[f] * 100:.2f} pp" if np.isfinite(diffs.get(f, np.nan)) else name
               for name, f in zip(names, folds)]
@@ -75,7 +75,7 @@ def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str 
             sel = counts[(counts["fold"] == fold) & (counts["part"] == part)]
             y = sel[column].to_numpy(np.float64)
             fig.add_bar(
-                x=sel["class_name"], y=y, name=part, legendgroup=part, showlegend=False,
+                x=[plot_text(k) for k in sel["class_name"]], y=y, name=part, legendgroup=part, showlegend=False,
                 marker=dict(color=[colours.get(k, "#888888") for k in sel["class_name"]], line=dict(color=LINE, width=0.8),
                             pattern=dict(shape=SPLIT_PATTERNS.get(part, ""), fgcolor=LINE, size=5)),
                 customdata=np.stack([sel["images"], sel["annotations"], sel["part_images"]], axis=1),
@@ -149,10 +149,11 @@ def method_comparison_figure(table: pd.DataFrame, column: str = "authors_mean_di
     fig = go.Figure()
     for method, part in table.groupby("method", sort=False):
         y = part[column].to_numpy(np.float64) * 100.0
-        fig.add_bar(x=[f"fold {f}" for f in part["fold"]], y=y, name=METHOD_LABELS.get(method, method),
+        label = plot_text(METHOD_LABELS.get(method, method))
+        fig.add_bar(x=[f"fold {f}" for f in part["fold"]], y=y, name=label,
                     marker=dict(color=METHOD_COLOURS.get(method, "#888888"), line=dict(color=LINE, width=0.6)),
                     text=[f"{v:.2f}" for v in y], textposition="outside", cliponaxis=False,
-                    hovertemplate="%{x}<br>" + METHOD_LABELS.get(method, method)
+                    hovertemplate="%{x}<br>" + label
                     + ": %{y:.3f} percentage points<extra></extra>")
     base_layout(fig, title, height=380)
     fig.update_layout(barmode="group", bargap=0.3)

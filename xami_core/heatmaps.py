@@ -46,6 +46,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from pycocotools import mask as mask_utils
 
+from .figures import plot_text
 from .model import Dataset, XamiDataError, filter_keys, filter_label, filter_order, split_order
 from .tables import rle_to_compressed
 
@@ -761,7 +762,7 @@ def heatmap_figure(hs: HeatmapSet, group: str, class_name: str, how: str = "shar
                        f"images covered: %{{customdata[1]:,.0f}} of {n:,} (%{{customdata[2]:.1%}})<extra></extra>")))
     _frame_axes(fig, frame)
     scale_note = ", log scale" if scale == "log" else ""
-    _square(fig, height, f"{class_name} · {group}: {VALUE_LABELS[how]}{scale_note}<br>"
+    _square(fig, height, f"{plot_text(class_name)} · {plot_text(group)}: {VALUE_LABELS[how]}{scale_note}<br>"
                          f"<sup>{method_label(hs)}, {hs.grid} × {hs.grid} cells, "
                          f"{int(hs.n_annotations[g, c]):,} annotations in {n:,} images</sup>")
     return fig
@@ -774,15 +775,16 @@ def difference_figure(hs: HeatmapSet, class_name: str, group: str, other: str = 
     c = hs.classes.index(class_name)
     values = difference(hs, group, other, how)[c]
     bound = float(np.abs(values).max()) or 1.0
-    other_label = "all other images" if other == REST else other
+    other_label = "all other images" if other == REST else plot_text(other)
+    group_label = plot_text(group)  # names from the data, shown in plotly text below
     fig = go.Figure(_heatmap_trace(
         values.astype(np.float32), frame, colorscale=DIVERGING, zmid=0, zmin=-bound, zmax=bound,
-        colorbar=_colourbar(bound, bound, "linear", how, f"{_value_label(how, diff=True)} ({group} − {other_label})"),
-        hovertemplate=(f"pixel x %{{x:.0f}}, y %{{y:.0f}}<br>{group} − {other_label}: "
+        colorbar=_colourbar(bound, bound, "linear", how, f"{_value_label(how, diff=True)} ({group_label} − {other_label})"),
+        hovertemplate=(f"pixel x %{{x:.0f}}, y %{{y:.0f}}<br>{group_label} − {other_label}: "
                        f"%{{z:{'.2%' if how == 'share' else '.3g'}}}<extra></extra>")))
     _frame_axes(fig, frame)
-    _square(fig, height, f"{class_name}: {group} minus {other_label}<br>"
-                         f"<sup>{VALUE_LABELS[how]}, {method_label(hs)}; red: more in {group}, "
+    _square(fig, height, f"{plot_text(class_name)}: {group_label} minus {other_label}<br>"
+                         f"<sup>{VALUE_LABELS[how]}, {method_label(hs)}; red: more in {group_label}, "
                          f"blue: more in {other_label}</sup>")
     return fig
 
@@ -798,7 +800,7 @@ def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "lin
     rows, cols = len(groups), len(classes)
     gap = 0.05 / max(rows, 1) + 0.25 / max(rows, 1) * 60 / panel_px
     fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.025, vertical_spacing=min(gap, 0.3 / max(rows - 1, 1)),
-                        subplot_titles=[f"{g} · {c}" for g in groups for c in classes])
+                        subplot_titles=[f"{plot_text(g)} · {plot_text(c)}" for g in groups for c in classes])
     for j, cls in enumerate(classes):
         c = hs.classes.index(cls)
         column = values[[hs.groups.index(g) for g in groups], c]
@@ -817,7 +819,7 @@ def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "lin
             value = "customdata" if scale == "log" else "z"
             fig.add_trace(_heatmap_trace(_scaled(values[g, c], scale), frame, coloraxis=axis,
                                          customdata=values[g, c].astype(np.float32) if scale == "log" else None,
-                                         hovertemplate=f"{grp} · {cls}<br>pixel x %{{x:.0f}}, y %{{y:.0f}}<br>"
+                                         hovertemplate=f"{plot_text(grp)} · {plot_text(cls)}<br>pixel x %{{x:.0f}}, y %{{y:.0f}}<br>"
                                                        f"{_value_label(how)}: %{{{value}:{'.1%' if how == 'share' else '.3g'}}}"
                                                        "<extra></extra>"),
                           row=i + 1, col=j + 1)

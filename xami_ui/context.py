@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,13 +11,12 @@ import streamlit as st
 
 from xami_core.model import Dataset
 
+from .text import md_literal
+
 _DATASET = "_xami_dataset"
 _DATASET_KEY = "_xami_dataset_key"
 PALETTE_KEY = "palette"
 _THIS_RUN = threading.local()  # Streamlit runs each session's script in its own thread
-# Characters that make markdown or Streamlit directives mid-line (links, images, emphasis, HTML,
-# tables, :icons: and :colour[...], $maths$); data text never starts a line, so "#", "-" stay.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~:$])")
 
 
 def set_current(ds: Dataset, key: str) -> None:
@@ -77,11 +75,6 @@ def synthetic_notice_ui(ds: Dataset) -> None:
                    icon=":material/science:")
 
 
-def md_escape(text: str) -> str:
-    """Text from the data shown literally in Streamlit markdown: no link, image, emphasis or HTML it carries."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
-
-
 def terms_caption_ui(ds: Dataset) -> None:
     """A page's one-line caption of the data's terms: XAMI's licence and citation only for data recognised as XAMI."""
     prov = ds.provenance
@@ -90,4 +83,4 @@ def terms_caption_ui(ds: Dataset) -> None:
     elif prov.recognised_xami:
         st.caption(f"XAMI data · licence {prov.licence} · cite: {prov.citation}")
     else:
-        st.caption(f"Not recognised as XAMI data · licence (as the files state it): {md_escape(prov.licence)}")
+        st.caption(f"Not recognised as XAMI data · licence (as the files state it): {md_literal(prov.licence)}")

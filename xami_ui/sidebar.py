@@ -21,8 +21,8 @@ from xami_core.model import PALETTES, XAMI_URL, Dataset, XamiDataError
 from xami_core.sample import sample_root
 from xami_core.st_cache import cached_dataset
 
-from .context import PALETTE_KEY, md_escape, set_current
-from .text import md_code
+from .context import PALETTE_KEY, set_current
+from .text import md_code, md_literal as md_escape
 
 SAMPLE = "Synthetic sample (bundled)"
 HUB = "XAMI from Hugging Face"
