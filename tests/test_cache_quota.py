@@ -86,15 +86,20 @@ def test_a_new_extraction_evicts_older_ones_beyond_the_quota(tmp_path, monkeypat
 
 @pytest.fixture()
 def counted_loads(monkeypatch):
-    """st_cache's loader replaced by a counter; the load caches emptied before and after."""
+    """st_cache's loaders (in process and in a worker) wrapped in a counter; the load caches emptied before and after."""
     calls: list[str] = []
-    real = st_cache.load_dataset
+    real, real_worker = st_cache.load_dataset, st_cache.load_in_worker
 
     def load(path, source="local", synthetic=False):
         calls.append(path)
         return real(path, source=source, synthetic=synthetic)
 
+    def load_in_worker(path, source, synthetic):
+        calls.append(path)
+        return real_worker(path, source, synthetic)
+
     monkeypatch.setattr(st_cache, "load_dataset", load)
+    monkeypatch.setattr(st_cache, "load_in_worker", load_in_worker)
     st_cache._loaded_dataset.clear()
     st_cache.forget_failed_loads()
     yield calls

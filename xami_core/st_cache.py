@@ -11,16 +11,21 @@ from collections import OrderedDict
 
 from .loader import extraction_key, load_dataset, needs_extraction
 from .model import Dataset, XamiDataError
+from .worker import load_in_worker, load_in_worker_enabled
 
 FAILED_LOADS = 64  # failures remembered (short messages); the oldest is forgotten first
 _failed: OrderedDict[tuple, str] = OrderedDict()  # (path, source, synthetic, fingerprint) -> message
 _failed_lock = threading.Lock()  # sessions run in threads
 
 
-@st.cache_data(show_spinner="Loading dataset…", max_entries=8)
+# A resource, not data: a Dataset is immutable (frozen, and no page or core function changes its
+# tables), so every rerun and session shares one object; `st.cache_data` unpickled a copy per rerun.
+@st.cache_resource(show_spinner="Loading dataset…", max_entries=8)
 def _loaded_dataset(path: str, source: str, synthetic: bool, fingerprint: tuple, extraction: str) -> Dataset:
-    """Load a dataset once per (path, content fingerprint, extraction token)."""
+    """Load a dataset once per (path, content fingerprint, extraction token), in a limited worker process."""
     del fingerprint, extraction  # part of the cache key only: an edited file or a new extraction changes it
+    if load_in_worker_enabled():
+        return load_in_worker(path, source, synthetic)
     return load_dataset(path, source=source, synthetic=synthetic)
 
 
@@ -31,7 +36,8 @@ def cached_dataset(path: str, source: str, synthetic: bool, fingerprint: tuple) 
     rerun answers at once with the same message; an edited source is tried again.
 
     Raises:
-        XamiDataError: the source cannot be loaded (the message of the first attempt).
+        XamiDataError: the source cannot be loaded, or its load went over `XAMI_LOAD_MAX_GB` or
+            `XAMI_LOAD_TIMEOUT_S` (the message of the first attempt).
     """
     key = (path, source, synthetic, fingerprint)
     with _failed_lock:
