@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from .model import XamiDataError
 from .paths import (CACHE_MAX_GB_ENV, MAX_ZIP_MEMBERS_ENV, cache_dir, cache_quota_bytes, file_fingerprint,
-                    max_zip_members, name_max, shown)
+                    max_zip_members, name_max, positive_number, shown)
 
 DEFAULT_MAX_BYTES = 4 * 1024**3  # the real archives unpack to well under 100 MB
 EXTRACTED = "extracted"  # cache folder of extracted archives: evictable, one entry per archive version
@@ -424,11 +424,8 @@ def upload_ttl_hours() -> float:
     raw = os.environ.get(UPLOAD_TTL_ENV, "").strip()
     if not raw:
         return DEFAULT_UPLOAD_TTL_HOURS
-    try:
-        hours = float(raw)
-    except ValueError:
-        hours = float("nan")
-    if not hours > 0 or hours == float("inf"):
+    hours = positive_number(raw)
+    if hours is None:
         raise XamiDataError(f"{UPLOAD_TTL_ENV}='{shown(raw, 40)}': expected a number of hours above 0 (default "
                             f"{DEFAULT_UPLOAD_TTL_HOURS:g}); uploads are off until it is fixed")
     return hours

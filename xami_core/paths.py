@@ -28,6 +28,15 @@ def cache_dir() -> Path:
     return root
 
 
+def positive_number(raw: str) -> float | None:
+    """`raw` read as a positive finite number, or None when it is not one (text, 0, negative, inf, NaN)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if 0 < value < float("inf") else None  # NaN fails both comparisons
+
+
 def setting_number(name: str, default: float) -> float:
     """The positive number in environment variable `name`, else `default` when it is unset or blank.
 
@@ -37,11 +46,8 @@ def setting_number(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not (0 < value < float("inf")):  # NaN fails both comparisons
+    value = positive_number(raw)
+    if value is None:
         raise XamiDataError(f"setting {name}={shown(raw, 40)}: expected a positive number (default {default:g}); "
                             "fix or unset it and restart the server")
     return value
