@@ -8,6 +8,7 @@ from pathlib import Path
 from .archive import COMPLETE_MARKER, extracted_dir, extraction_id, extraction_target
 from .coco import read_coco
 from .model import SPLIT_ORDER, Dataset, Problem, XamiDataError
+from .paths import checked_path
 from .provenance import make_provenance
 from .tables import build_dataset
 
@@ -69,12 +70,10 @@ def load_dataset(path: str | Path, source: str = "local", synthetic: bool = Fals
         source: a provenance label ("local", "synthetic sample", "Hugging Face", "upload").
         synthetic: whether this is generated data (it is then labelled so everywhere).
     """
-    from .paths import checked_path  # noqa: PLC0415 - kept beside its one use (issue 17)
-
     path = checked_path(path, what="data path")  # NUL byte, over-long name, link loop: XamiDataError
     if not path.exists():
         raise XamiDataError(f"{path}: no such file or folder")
-    folder = extracted_dir(path) if path.is_file() and path.suffix.lower() == ".zip" else path
+    folder = extracted_dir(path) if is_zip(path) else path
     if not folder.is_dir():
         raise XamiDataError(f"{path}: expected a folder or a .zip archive")
     layout = detect_layout(folder)

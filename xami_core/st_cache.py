@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-
-import threading
-from collections import OrderedDict
 
 from .loader import extraction_key, load_dataset, needs_extraction
 from .model import Dataset, XamiDataError
