@@ -50,8 +50,9 @@ def file_name_problem(name: object) -> str | None:
 
 
 def base_name(file_name: str) -> str:
-    """The file's own name without any folder prefix (either slash)."""
-    return PureWindowsPath(file_name).name
+    """The file's own name without any folder prefix (either slash); plain string operations,
+    as it runs over every image of a dataset."""
+    return file_name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _probe_one(path: Path, root: Path, resolved: Path | None = None) -> tuple[str, str, str, int, int, int]:

@@ -26,7 +26,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .coco import SplitRecords
-from .hub import HUB_SOURCE  # the label of data downloaded from the published archives
+from .hub import HUB_SOURCE
+from .image_files import base_name  # the label of data downloaded from the published archives
 from .model import CLASS_NAMES, PARENT_CATEGORY, XAMI_CITATION, XAMI_LICENCE, XAMI_URL, Provenance
 from .tables import OBS_PATTERN
 
@@ -57,9 +58,7 @@ def recognise_xami(parts: Sequence[SplitRecords], source: str) -> tuple[bool, st
     # Roboflow's parent category (XAMI's `artefacts`, "none" above it) is no class.
     cats = [c for r in parts for c in r.categories]
     names = {c["name"] for c in cats} - {c.get("supercategory") for c in cats} - {PARENT_CATEGORY}
-    # The base name, after either slash (as `image_files.base_name`, with plain string operations:
-    # this runs over every image of the dataset).
-    files = [str(im.get("file_name", "")).replace("\\", "/").rsplit("/", 1)[-1] for r in parts for im in r.images]
+    files = [base_name(str(im.get("file_name", ""))) for r in parts for im in r.images]
     match = _OBS_RE.match
     off_pattern = sum(match(f) is None for f in files)
     if names != set(CLASS_NAMES):
