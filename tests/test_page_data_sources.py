@@ -515,9 +515,11 @@ def test_hub_download_with_progress_in_chromium(slow_hub):
         assert page.get_by_text("Downloading xami_dataset.zip from iulia-elisa/XAMI-dataset").is_visible()
         assert page.get_by_role("button", name="Download xami_dataset.zip").is_disabled()  # a click would interrupt it
         page.get_by_text("Source: Hugging Face").wait_for(timeout=60_000)
+        metrics = page.locator("[data-testid='stMetricValue']")
+        metrics.first.wait_for(timeout=60_000)  # the load runs in a worker after the download
         browser.settle()
         assert bar.count() == 0  # the bar goes when done
-        values = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+        values = metrics.all_inner_texts()
         assert values[:2] == ["4", "4"]
         assert page.get_by_text(XAMI_LICENCE).first.is_visible()
         page.get_by_role("button", name="Fetch observation metadata from GitHub").click()
