@@ -6,11 +6,11 @@ import math
 
 import streamlit as st
 
-from xami_core import folds as F
 from xami_core.access import check_local_path
-from xami_core.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
+from xami_core.analysis import folds as F
 from xami_core.model import XamiDataError
-from xami_core.st_cache import cached_fold_files, cached_folds, cached_method_comparison
+from xami_core.render.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
+from xami_ui.cache import cached_fold_files, cached_folds, cached_method_comparison
 from xami_ui.context import current_dataset, current_palette, dataset_key, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.text import md_literal

@@ -7,11 +7,12 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from xami_core import gallery, overlay, stretch
-from xami_core.figures_overlay import overlay_figure
-from xami_core.folds import AUTHORS_K, AUTHORS_SEED, PARTS
+from xami_core.analysis import gallery
+from xami_core.analysis.folds import AUTHORS_K, AUTHORS_SEED, PARTS
 from xami_core.model import XamiDataError, class_colour_hex, filter_label
-from xami_core.st_cache import cached_folds
+from xami_core.render import overlay, stretch
+from xami_core.render.figures_overlay import overlay_figure
+from xami_ui.cache import cached_folds
 from xami_ui.context import current_dataset, current_palette, dataset_key, terms_caption_ui
 from xami_ui.export import chart_ui
 from xami_ui.text import html_literal, md_code, md_literal
@@ -221,7 +222,7 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
     fig = overlay_figure(frame, anns, ds.class_colours(palette), opacity, fill="fill" in draw, contour="contour" in draw,
                          boxes="box" in draw, labels="label" in draw, hidden_classes=detail.hidden_classes,
                          hidden_ann_ids=hidden_ids, height=840)
-    chart_ui(fig, name=f"{img['obs_id']}_overlay", key="gallery_figure", aspect=1.0, zoom=True)
+    chart_ui(fig, name=f"{img['obs_key']}_overlay", key="gallery_figure", aspect=1.0, zoom=True)
     st.caption("Scroll to zoom, drag to pan, double-click to reset. Hover a mask for its class, id, area and box.")
 
     st.markdown("**Annotations** (untick *show* to hide one)")
@@ -243,7 +244,7 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
                                    hidden_ann_ids=hidden_ids, label_ids=True)
         return overlay.encode_png(rgb)
 
-    e2.download_button("Download overlaid PNG", data=_png, file_name=f"{img['obs_id']}_overlay_{factor}x.png",
+    e2.download_button("Download overlaid PNG", data=_png, file_name=f"{img['obs_key']}_overlay_{factor}x.png",
                        mime="image/png", icon=":material/download:", on_click="ignore", key="gallery_download")
     return detail
 

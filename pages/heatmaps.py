@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from xami_core import folds as F
-from xami_core import heatmaps as H
+from xami_core.analysis import folds as F
+from xami_core.analysis import heatmaps as H
 from xami_core.model import XamiDataError
-from xami_core.st_cache import cached_heatmaps, cached_small_multiples
+from xami_ui.cache import cached_heatmaps, cached_small_multiples
 from xami_ui.context import current_dataset, dataset_key, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.text import md_literal

@@ -6,16 +6,17 @@ from dataclasses import replace
 
 import streamlit as st
 
-from xami_core import gallery, metadata, stats
-from xami_core.figures import class_distribution_figure, filter_figure
-from xami_core.loader import source_fingerprint
+from xami_core.analysis import gallery, stats
+from xami_core.analysis.published import published_comparison
+from xami_core.io import metadata
+from xami_core.io.loader import source_fingerprint
 from xami_core.model import XamiDataError, filter_name
-from xami_core.published import published_comparison
-from xami_core.st_cache import cached_obs_info
+from xami_core.render.figures import class_distribution_figure, filter_figure
+from xami_ui.cache import cached_obs_info
 from xami_ui.context import current_dataset, current_palette
-from xami_ui.text import md_code, md_literal
 from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.sidebar import current_obs_info_path
+from xami_ui.text import md_code, md_literal
 
 ds = current_dataset()
 palette = current_palette()
@@ -165,7 +166,7 @@ pictures = gallery.thumbnails(ds, examples, gallery.ThumbOptions(size=384, palet
 for col, image_id, png in zip(st.columns(4), examples, pictures):
     row = images.loc[image_id]
     names = ", ".join(sorted(row["classes"])) or "no artefact"
-    obs = row["obs_id"] if isinstance(row["obs_id"], str) else row["file_name"]
+    obs = row["obs_key"] if isinstance(row["obs_key"], str) else row["file_name"]
     col.image(png, caption=md_literal(f"{obs} ({filter_name(row['filter_letter'])}, {row['split']}, image id {row['coco_id']}): {names}"),
               width="stretch")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from xami_core import XamiDataError
-from xami_core import archive as archive_mod
-from xami_core.archive import COMPLETE_MARKER, extract_zip_to, extracted_dir
+from xami_core.io import archive as archive_mod
+from xami_core.io.archive import COMPLETE_MARKER, extract_zip_to, extracted_dir
 
 
 def _zip(path: Path, members: list[tuple[str, bytes, int | None]]) -> Path:
@@ -327,7 +327,7 @@ def test_a_file_named_like_a_temporary_folder_is_left_alone(tmp_path):
 KILLED_EXTRACTION = """
 import sys, time
 from pathlib import Path
-from xami_core.archive import extract_zip_to
+from xami_core.io.archive import extract_zip_to
 extract_zip_to(Path(sys.argv[1]), Path(sys.argv[2]), on_bytes=lambda done, total: time.sleep(60))
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xami_core import bench
+from benchmarks import run as bench
 
 
 def test_naive_geometry_agrees_with_the_loader(sample_ds):

@@ -12,8 +12,8 @@ import pytest
 
 from tests import builders as b
 from xami_core import XamiDataError, load_dataset
-from xami_core.archive import extracted_dir
-from xami_core.coco import read_json
+from xami_core.io.archive import extracted_dir
+from xami_core.io.coco import read_json
 from xami_core.paths import setting_number
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ import json, resource, sys
 from pathlib import Path
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 sys.path.insert(0, {root!r})
-from xami_core.yolo import read_yolo
+from xami_core.io.yolo import read_yolo
 parts, problems = read_yolo(Path(sys.argv[1]))
 print(json.dumps({{"splits": [p.split for p in parts], "problems": [[p.record, p.message] for p in problems]}}))
 """

@@ -10,9 +10,9 @@ import pytest
 
 from tests import builders as b
 from xami_core import XamiDataError
-from xami_core import st_cache
-from xami_core.archive import COMPLETE_MARKER, evict_cache, extracted_dir, extraction_target
-from xami_core.loader import source_fingerprint
+from xami_core.io.archive import COMPLETE_MARKER, evict_cache, extracted_dir, extraction_target
+from xami_core.io.loader import source_fingerprint
+from xami_ui import cache as st_cache
 
 ENTRY = 1000  # bytes per made-up cache entry
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests import builders as b
-from xami_core import load_dataset, stats
-from xami_core.figures import class_distribution_figure
+from xami_core import load_dataset
+from xami_core.analysis import stats
 from xami_core.model import (
     AUTHOR_COLOURS,
     CLASS_NAMES,
@@ -23,7 +23,8 @@ from xami_core.model import (
     class_colours,
     rgb_to_hex,
 )
-from xami_core.overlay import render_overlay
+from xami_core.render.figures import class_distribution_figure
+from xami_core.render.overlay import render_overlay
 
 TEN = [f"class-{i}" for i in range(10)]
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from tests import builders as b
-from xami_core.archive import extract_upload
-from xami_core.loader import load_dataset
+from xami_core.io.archive import extract_upload
+from xami_core.io.loader import load_dataset
 
 SIZE = 16
 

@@ -12,9 +12,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from xami_core import export as E
-from xami_core.__main__ import main as cli_main
-from xami_core.sample import sample_root
+from xami_core.cli import main as cli_main
+from xami_core.io.sample import sample_root
+from xami_core.render import export as E
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,8 +4,8 @@ the browser it starts leaves no profile behind."""
 from __future__ import annotations
 
 import os
-import subprocess
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import pytest
 
 from tests.apptest import page_test
-from xami_core import export as E
+from xami_core.render import export as E
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_browser = pytest.mark.skipif(E.find_browser() is None, reason="needs Chrome or Chromium")
@@ -65,7 +65,7 @@ def test_output_that_is_not_the_format_is_an_error(monkeypatch, fmt, returned):
 
 PROFILE_SCRIPT = """
 import plotly.graph_objects as go
-from xami_core import export as E
+from xami_core.render import export as E
 data = E.render_figure(go.Figure(go.Bar(x=[1, 2], y=[3, 4])), "png", E.ExportSize(40, 30))
 assert data.startswith(b"\\x89PNG"), data[:16]
 E.stop_figure_server()

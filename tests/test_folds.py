@@ -20,12 +20,12 @@ from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from tests import builders as b
-from xami_core import folds as F
 from xami_core import load_dataset
-from xami_core.__main__ import main as cli_main
-from xami_core.coco import read_coco
-from xami_core.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
+from xami_core.analysis import folds as F
+from xami_core.cli import main as cli_main
+from xami_core.io.coco import read_coco
 from xami_core.model import AUTHOR_COLOURS, XamiDataError, rgb_to_hex
+from xami_core.render.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -151,7 +151,7 @@ def wide_ids_fixture(root: Path, n: int = 48) -> Path:
     ([3, 10], "103"),  # "10" < "3" as text
 ])
 def test_authors_labels_sort_ids_as_text(ids, label):
-    from xami_core.tables import authors_labels
+    from xami_core.io.tables import authors_labels
 
     # image 1 holds the annotations, images 0 and 2 hold none
     got = authors_labels(np.ones(len(ids), dtype=np.int64), np.asarray(ids, dtype=np.int64), 3)
@@ -189,9 +189,9 @@ def test_rare_class_warning_is_captured(sample_ds):
     fs = F.make_folds(sample_ds, "stratified", 4, 42)
     assert any("least populated class" in w for w in fs.warnings)
     rare = F.rare_labels(sample_ds, 4)
-    counts = sample_ds.images["label"].value_counts()
-    assert set(rare["label"]) == set(counts[counts < 4].index)
-    assert (rare["images"].to_numpy() == counts.loc[rare["label"]].to_numpy()).all()
+    counts = sample_ds.images["strat_label"].value_counts()
+    assert set(rare["strat_label"]) == set(counts[counts < 4].index)
+    assert (rare["images"].to_numpy() == counts.loc[rare["strat_label"]].to_numpy()).all()
     assert not F.make_folds(sample_ds, "kfold", 4, 42).warnings  # KFold ignores labels
 
 
@@ -309,8 +309,8 @@ def test_tiny_rare_labels(tiny):
     # Five images, five different label strings: all rare for k = 2, none for k = 1.
     ds, _ = tiny
     rare = F.rare_labels(ds, 2)
-    assert sorted(rare["label"]) == ["", "1", "13", "3", "35"]
-    assert rare.set_index("label").loc["", "classes"] == F.NO_ARTEFACT
+    assert sorted(rare["strat_label"]) == ["", "1", "13", "3", "35"]
+    assert rare.set_index("strat_label").loc["", "classes"] == F.NO_ARTEFACT
     assert F.rare_labels(ds, 1).empty
 
 

@@ -10,8 +10,9 @@ import pytest
 from sklearn.model_selection import StratifiedKFold
 
 from tests import builders as b
-from xami_core import gallery, load_dataset
-from xami_core.gallery import GalleryFilter, ThumbOptions
+from xami_core import load_dataset
+from xami_core.analysis import gallery
+from xami_core.analysis.gallery import GalleryFilter, ThumbOptions
 
 CR, OT, RS, SR, SL = "central-ring", "other", "read-out-streak", "smoke-ring", "star-loop"
 CATEGORY = {CR: 1, OT: 2, RS: 3, SR: 4, SL: 5}
@@ -58,13 +59,13 @@ def fx(tmp_path_factory):
 def numbers(ds, rows) -> set[int]:
     """Observation numbers of image rows (a boolean mask or a DataFrame)."""
     images = ds.images[rows] if isinstance(rows, np.ndarray) else rows
-    return {int(o[1:11]) - 100000000 for o in images["obs_id"]}
+    return {int(o[1:11]) - 100000000 for o in images["obs_key"]}
 
 
 def test_fixture_is_what_the_table_says(fx):
     assert len(fx.images) == 9 and len(fx.annotations) == 13
     assert sorted(fx.annotations["mask_area"]) == sorted([100, 400, 25, 900, 16, 36, 49, 64, 81, 144, 100, 9, 121])
-    by_obs = fx.annotations.merge(fx.images[["image_id", "obs_id"]]).groupby("obs_id")["mask_area"].max()
+    by_obs = fx.annotations.merge(fx.images[["image_id", "obs_key"]]).groupby("obs_key")["mask_area"].max()
     assert by_obs[obs(3, "V")] == 900 and by_obs[obs(8, "W")] == 100 and by_obs[obs(9, "L")] == 121
 
 
@@ -132,7 +133,7 @@ def test_filters(fx, flt, expected):
 
 
 def test_image_ids_restrict(fx):
-    ids = fx.images.loc[fx.images["obs_id"].isin([obs(1, "L"), obs(6, "M")]), "image_id"]
+    ids = fx.images.loc[fx.images["obs_key"].isin([obs(1, "L"), obs(6, "M")]), "image_id"]
     assert numbers(fx, gallery.filter_mask(fx, GalleryFilter(image_ids=frozenset(ids)))) == {1, 6}
 
 
@@ -181,7 +182,7 @@ def brute_force(ds, flt: GalleryFilter) -> set[int]:
         if flt.area:
             classes_ok = want if (want and flt.class_mode != "none") else present
             ok &= any(flt.area[0] <= a.mask_area <= flt.area[1] and a.class_name in classes_ok for a in anns[img.image_id])
-        ok &= flt.search.strip().lower() in f"{img.obs_id}|{img.file_name}".lower()
+        ok &= flt.search.strip().lower() in f"{img.obs_key}|{img.file_name}".lower()
         if ok:
             out.add(int(img.image_id))
     return out
@@ -209,7 +210,7 @@ def test_filters_match_brute_force_on_the_sample(sample_ds, flt):
 def test_fold_part_is_the_authors_stratified_fold(sample_ds, fold, part):
     # Independently: sklearn's StratifiedKFold(4, shuffle, 42) on the label strings, images in id order.
     img = sample_ds.images.sort_values("image_id")
-    labels = np.asarray(img["label"].to_numpy(), dtype=str)
+    labels = np.asarray(img["strat_label"].to_numpy(), dtype=str)
     splits = list(StratifiedKFold(n_splits=4, shuffle=True, random_state=42).split(np.zeros((len(img), 1)), labels))
     train, valid = splits[fold]
     expected = set(img["image_id"].to_numpy()[valid if part == "valid" else train].tolist())
@@ -224,7 +225,7 @@ def test_fold_part_is_the_authors_stratified_fold(sample_ds, fold, part):
 ])
 def test_sorting(fx, sort, expected):
     order = gallery.sort_images(fx, fx.images, sort)
-    assert [int(o[1:11]) - 100000000 for o in order["obs_id"]] == expected
+    assert [int(o[1:11]) - 100000000 for o in order["obs_key"]] == expected
 
 
 def test_sorting_matches_python_sorted_on_the_sample(sample_ds):
@@ -232,7 +233,7 @@ def test_sorting_matches_python_sorted_on_the_sample(sample_ds):
     largest = sample_ds.annotations.groupby("image_id")["mask_area"].max()
     rank = {"train": 0, "valid": 1}
     cases = {
-        "observation": sorted(images.itertuples(), key=lambda r: (r.obs_id, rank[r.split], r.image_id)),
+        "observation": sorted(images.itertuples(), key=lambda r: (r.obs_key, rank[r.split], r.image_id)),
         "annotations": sorted(images.itertuples(), key=lambda r: (-r.n_annotations, r.image_id)),
         "largest": sorted(images.itertuples(), key=lambda r: (-largest.get(r.image_id, 0.0), r.image_id)),
     }
@@ -254,7 +255,7 @@ def test_shuffle_is_a_reproducible_permutation(sample_ds):
 
 def test_select_images_filters_then_sorts(fx):
     got = gallery.select_images(fx, GalleryFilter(filters=("L",)), "annotations")
-    assert [int(o[1:11]) - 100000000 for o in got["obs_id"]] == [5, 1, 9, 2, 7]
+    assert [int(o[1:11]) - 100000000 for o in got["obs_key"]] == [5, 1, 9, 2, 7]
 
 
 def test_class_counts_and_captions(sample_ds, fx):
@@ -369,7 +370,7 @@ def test_detail_rejects_bad_values(fx):
 
 
 def test_annotation_table_and_hidden_ids(fx):
-    image_id = int(fx.images.loc[fx.images["obs_id"] == obs(5, "L"), "image_id"].iloc[0])
+    image_id = int(fx.images.loc[fx.images["obs_key"] == obs(5, "L"), "image_id"].iloc[0])
     table = gallery.annotation_table(fx, image_id)
     assert table["class"].tolist() == [RS, SR, SL]  # class order, then id
     assert table["mask area (px²)"].tolist() == [81.0, 49.0, 64.0]
@@ -479,7 +480,7 @@ def test_filter_params_keep_unknown_and_missing_keys(mix, params, expected):
 ])
 def test_filter_by_unknown_and_missing_keys(mix, key, files):
     rows = mix.images[gallery.filter_mask(mix, GalleryFilter(filters=(key,)))]
-    assert set(rows["obs_id"].fillna(rows["file_name"])) == files
+    assert set(rows["obs_key"].fillna(rows["file_name"])) == files
 
 
 @pytest.mark.parametrize("split, coco_id, title, caption_head", [

@@ -11,9 +11,9 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from tests import builders as b
-from xami_core import heatmaps as hm
 from xami_core import load_dataset
-from xami_core.folds import make_folds
+from xami_core.analysis import heatmaps as hm
+from xami_core.analysis.folds import make_folds
 
 # ---------------------------------------------------------------- brute-force references
 
@@ -71,7 +71,7 @@ def reference_cells(row, method: str, h: int, w: int, grid: int) -> np.ndarray:
     """What one annotation covers under `method`, computed without the core."""
     if method == "centroid":
         if row.kind == "box":  # a box-only annotation: its centre
-            cx, cy = row.box_x + row.box_w / 2, row.box_y + row.box_h / 2
+            cx, cy = row.mask_box_x + row.mask_box_w / 2, row.mask_box_y + row.mask_box_h / 2
         else:
             cx, cy = exact_centroid(row.segmentation, row.kind, h, w)
         out = np.zeros((grid, grid), dtype=bool)
@@ -79,7 +79,7 @@ def reference_cells(row, method: str, h: int, w: int, grid: int) -> np.ndarray:
         out[min(max(math.floor(cy * grid / h), 0), grid - 1), min(max(math.floor(cx * grid / w), 0), grid - 1)] = True
         return out
     if row.kind == "box" or method == "box":
-        return cells_of_box(row.box_x, row.box_y, row.box_w, row.box_h, h, w, grid)
+        return cells_of_box(row.mask_box_x, row.mask_box_y, row.mask_box_w, row.mask_box_h, h, w, grid)
     return cells_of_pixels(pixel_mask(row.segmentation, row.kind, h, w), grid)
 
 
@@ -204,7 +204,7 @@ def test_sample_masks_at_pixel_grid_are_pycocotools_masks(sample_ds):
     for row in sample_ds.annotations.itertuples():
         g, c = hs.index(row.split, row.class_name)
         if row.kind == "box":
-            expected[g, c] += cells_of_box(row.box_x, row.box_y, row.box_w, row.box_h, 512, 512, 512)
+            expected[g, c] += cells_of_box(row.mask_box_x, row.mask_box_y, row.mask_box_w, row.mask_box_h, 512, 512, 512)
         else:
             expected[g, c] += pixel_mask(row.segmentation, row.kind, 512, 512)
     np.testing.assert_array_equal(hs.counts, expected)

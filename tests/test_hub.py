@@ -27,9 +27,9 @@ import pytest
 from tests import builders as b
 from tests.test_yolo import coco_to_yolo
 from xami_core import XamiDataError, load_dataset
-from xami_core import hub as hub_mod
-from xami_core.__main__ import main as cli_main
-from xami_core.archive import COMPLETE_MARKER
+from xami_core.cli import main as cli_main
+from xami_core.io import hub as hub_mod
+from xami_core.io.archive import COMPLETE_MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

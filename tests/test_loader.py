@@ -14,8 +14,8 @@ from pycocotools.coco import COCO
 
 from tests import builders as b
 from xami_core import XamiDataError, detect_layout, load_dataset
-from xami_core.loader import source_fingerprint
-from xami_core.sample import sample_root
+from xami_core.io.loader import source_fingerprint
+from xami_core.io.sample import sample_root
 
 # ---------------------------------------------------------------- the sample vs pycocotools
 
@@ -48,9 +48,9 @@ def test_sample_geometry_matches_opencv(sample_ds):
     for row in anns.itertuples():
         parts = [np.asarray(p, np.float32).reshape(-1, 2) for p in row.segmentation]  # OpenCV takes float32
         pts = np.concatenate(parts)
-        assert row.box_x == pytest.approx(pts[:, 0].min(), abs=1e-4)
-        assert row.box_w == pytest.approx(pts[:, 0].max() - pts[:, 0].min(), abs=1e-3)
-        assert row.box_h == pytest.approx(pts[:, 1].max() - pts[:, 1].min(), abs=1e-3)
+        assert row.mask_box_x == pytest.approx(pts[:, 0].min(), abs=1e-4)
+        assert row.mask_box_w == pytest.approx(pts[:, 0].max() - pts[:, 0].min(), abs=1e-3)
+        assert row.mask_box_h == pytest.approx(pts[:, 1].max() - pts[:, 1].min(), abs=1e-3)
         assert row.polygon_area == pytest.approx(sum(cv2.contourArea(p) for p in parts), rel=1e-5)
         if len(parts) == 1:
             m = cv2.moments(parts[0])
@@ -90,16 +90,16 @@ def test_quirks_load_with_expected_geometry(tmp_path):
     ds = load_dataset(tmp_path / "ds")
     ann = ds.annotations.set_index("coco_id")
     assert list(ds.splits) == ["train"] and len(ds.images) == 3 and len(ann) == 5
-    assert ann.loc[11, "n_parts"] == 2 and ann.loc[11, "box_h"] == 304
+    assert ann.loc[11, "n_parts"] == 2 and ann.loc[11, "mask_box_h"] == 304
     assert ann.loc[12, "kind"] == "box" and ann.loc[12, "mask_area"] == 1200 and ann.loc[12, "cx"] == 20
     rle = mask_utils.frPyObjects(RLE_UNCOMPRESSED, 512, 512)
     assert ann.loc[13, "kind"] == "rle" and ann.loc[13, "mask_area"] == mask_utils.area(rle)
     assert ann.loc[10, "mask_area"] == mask_utils.area(mask_utils.frPyObjects([b.square(10, 10, 20)], 512, 512))[0]
     assert ann.loc[10, "cx"] == pytest.approx(20) and ann.loc[10, "cy"] == pytest.approx(20)
     img = ds.images.set_index("coco_id")
-    assert img.loc[2, "n_annotations"] == 0 and img.loc[2, "label"] == ""
-    assert img.loc[0, "label"] == "3" and img.loc[1, "label"] == "145"
-    assert img.loc[1, "filter_name"] == "UVM2" and img.loc[0, "obs_id"] == "S0743200101_V"
+    assert img.loc[2, "n_annotations"] == 0 and img.loc[2, "strat_label"] == ""
+    assert img.loc[0, "strat_label"] == "3" and img.loc[1, "strat_label"] == "145"
+    assert img.loc[1, "filter_name"] == "UVM2" and img.loc[0, "obs_key"] == "S0743200101_V"
     assert not ds.problems
 
 
@@ -246,7 +246,7 @@ def test_fingerprint_changes_when_a_file_is_edited(tmp_path):
 
 def test_classes_follow_names_whatever_the_file_ids(tmp_path):
     # A file numbering the classes 0..4 with no Roboflow parent (as in the authors' no_splits notebook).
-    from xami_core import folds as F
+    from xami_core.analysis import folds as F
     from xami_core.model import CLASS_NAMES
 
     cats = [{"id": i, "name": name, "supercategory": "none"} for i, name in enumerate(CLASS_NAMES)]
@@ -261,7 +261,7 @@ def test_classes_follow_names_whatever_the_file_ids(tmp_path):
     assert img.loc[0, "classes"] == {"read-out-streak", "star-loop"} and img.loc[1, "classes"] == {"central-ring"}
     assert img.loc[2, "classes"] == frozenset()
     # the authors' label strings keep the file's own ids
-    assert list(img["label"]) == ["24", "0", "", "3"]
+    assert list(img["strat_label"]) == ["24", "0", "", "3"]
     # the per-fold COCO export names every annotation's class as the input did
     folds = F.make_folds(ds, "kfold", 2, 0)
     exported = {}

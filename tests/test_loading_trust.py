@@ -24,13 +24,13 @@ from pycocotools import mask as mask_utils
 
 from tests.builders import coco, image, polygon_ann, square, write_split
 from xami_core import XamiDataError
-from xami_core.coco import read_coco
-from xami_core.folds import _names_in_folder
-from xami_core.gallery import frame_size_text
-from xami_core.loader import load_dataset
-from xami_core.metadata import read_obs_info
-from xami_core.overlay import load_frame
-from xami_core.rle import decode_counts_string, rle_problem
+from xami_core.analysis.folds import _names_in_folder
+from xami_core.analysis.gallery import frame_size_text
+from xami_core.io.coco import read_coco
+from xami_core.io.loader import load_dataset
+from xami_core.io.metadata import read_obs_info
+from xami_core.io.rle import decode_counts_string, rle_problem
+from xami_core.render.overlay import load_frame
 
 CASES = Path(__file__).parent / "data" / "cases"
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,10 +57,10 @@ def test_huge_coordinate_is_bounded_in_a_subprocess(tmp_path):
     script = textwrap.dedent(f"""
         import resource, json
         resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))
-        from xami_core.loader import load_dataset
+        from xami_core.io.loader import load_dataset
         ds = load_dataset({str(CASES / 'huge-coord')!r})
         ann = ds.annotations
-        print(json.dumps({{"n": len(ann), "kind": ann["kind"].tolist(), "box_h": ann["box_h"].tolist(),
+        print(json.dumps({{"n": len(ann), "kind": ann["kind"].tolist(), "mask_box_h": ann["mask_box_h"].tolist(),
                           "problems": [[p.file, p.record, p.message, p.severity] for p in ds.problems]}}))
     """)
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -68,7 +68,7 @@ def test_huge_coordinate_is_bounded_in_a_subprocess(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     # The record is kept as box-only (its stored bbox is sane), so the count stays 1.
-    assert out["n"] == 1 and out["kind"] == ["box"] and out["box_h"] == [pytest.approx(393.687)]
+    assert out["n"] == 1 and out["kind"] == ["box"] and out["mask_box_h"] == [pytest.approx(393.687)]
     (vertex,) = [p for p in out["problems"] if "far outside" in p[2]]
     assert vertex[0].endswith("_annotations.coco.json")
     assert vertex[1] == "annotation id 0, polygon 0"
@@ -90,7 +90,7 @@ def test_file_name_with_a_folder_prefix():
     assert ds.problems == ()
     (row,) = ds.images.to_dict("records")
     assert row["has_file"] and row["file_status"] == "ok"
-    assert row["obs_id"] == "S0104177001_U" and row["obsid"] == "0104177001"
+    assert row["obs_key"] == "S0104177001_U" and row["obsid"] == "0104177001"
     assert row["filter_letter"] == "U" and row["wavelength_nm"] == 344.0
 
 
@@ -503,7 +503,7 @@ def test_more_classes_than_class_bits_is_said(tmp_path):
     ],
 )
 def test_yolo_data_yaml_members_of_each_kind(tmp_path, yaml_text, needles):
-    from xami_core.yolo import read_yolo
+    from xami_core.io.yolo import read_yolo
 
     root = tmp_path / "y"
     (root / "train" / "images").mkdir(parents=True)
@@ -519,6 +519,6 @@ def test_yolo_data_yaml_members_of_each_kind(tmp_path, yaml_text, needles):
 
 def test_fingerprint_of_a_huge_tree_answers_at_once(tmp_path):
     # "/" used to be walked in full; now only the files the loader would read are looked at.
-    from xami_core.loader import source_fingerprint
+    from xami_core.io.loader import source_fingerprint
 
     assert source_fingerprint(Path("/")) == ("/", "no layout")

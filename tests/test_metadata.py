@@ -14,8 +14,8 @@ from tests import builders as b
 from tests.conftest import OBS_INFO_COPY, OBS_INFO_COPY_RECORDS
 from tests.test_hub import StubHub
 from xami_core import XamiDataError
-from xami_core import metadata as m
-from xami_core.tables import build_dataset
+from xami_core.io import metadata as m
+from xami_core.io.tables import build_dataset
 
 # A real copy, cut down (tests/data/README.md): the file format and values exactly as the authors publish them.
 REFERENCE = OBS_INFO_COPY
@@ -29,8 +29,8 @@ def _images(names_by_split: dict[str, list[str]]) -> pd.DataFrame:
         rows += [{"split": split, "file_name": n} for n in names]
     images = pd.DataFrame(rows)
     obs = images["file_name"].str.extract(r"^(S\d{10}_[A-Z])")
-    images["obs_id"] = obs[0]
-    images["filter_letter"] = images["obs_id"].str[-1]
+    images["obs_key"] = obs[0]
+    images["filter_letter"] = images["obs_key"].str[-1]
     return images
 
 
@@ -130,7 +130,7 @@ def test_coverage_per_split_by_brute_force():
     rng = np.random.default_rng(3)
     keys = [f"S{int(k):010d}_{f}" for k, f in zip(rng.integers(1, 40, 60), rng.choice(list("UVBLMSW"), 60))]
     splits = rng.choice(["train", "valid"], 60)
-    images = pd.DataFrame({"split": splits, "obs_id": keys, "file_name": [f"{k}_x.jpg" for k in keys]})
+    images = pd.DataFrame({"split": splits, "obs_key": keys, "file_name": [f"{k}_x.jpg" for k in keys]})
     known = sorted(set(keys))[::2]
     meta = pd.DataFrame({"obs_key": known, "ra_deg": 1.0, "dec_deg": 1.0, "exposure_s": 1.0, "pa_deg": 1.0})
     table = m.metadata_coverage(m.join_metadata(images, meta))
@@ -145,7 +145,7 @@ def test_the_sample_carries_metadata_for_every_image(sample_ds):
     meta = m.load_obs_metadata(synthetic=True)
     assert meta.source == m.SYNTHETIC_LABEL
     joined = m.join_metadata(sample_ds.images, meta)
-    assert joined["has_metadata"].all() and len(meta.table) == sample_ds.images["obs_id"].nunique()
+    assert joined["has_metadata"].all() and len(meta.table) == sample_ds.images["obs_key"].nunique()
 
 
 # ---------------------------------------------------------------- exposure, sky positions, figures
@@ -154,7 +154,7 @@ def test_the_sample_carries_metadata_for_every_image(sample_ds):
 @pytest.mark.parametrize("dex", [0.05, 0.1, 0.25])  # the default, coarser, much coarser
 def test_exposure_histogram_matches_numpy(dex):
     meta = m.read_obs_info(REFERENCE).table
-    images = meta.assign(obs_id=meta["obs_key"], split=np.where(np.arange(len(meta)) % 4 == 0, "valid", "train"))
+    images = meta.assign(obs_key=meta["obs_key"], split=np.where(np.arange(len(meta)) % 4 == 0, "valid", "train"))
     hist = m.exposure_histogram(images.assign(has_metadata=True), dex=dex)
     exposure = meta["exposure_s"].to_numpy()
     k0, k1 = math.floor(np.log10(exposure.min()) / dex + 1e-9), math.floor(np.log10(exposure.max()) / dex + 1e-9)
@@ -182,7 +182,7 @@ def test_exposure_on_a_bin_edge_starts_that_bin():
     ],
 )
 def test_galactic_coordinates_of_known_objects(ra, dec, l, b_):
-    images = pd.DataFrame({"obs_id": ["S0000000001_V"], "split": ["train"], "filter_letter": ["V"], "ra_deg": [ra],
+    images = pd.DataFrame({"obs_key": ["S0000000001_V"], "split": ["train"], "filter_letter": ["V"], "ra_deg": [ra],
                            "dec_deg": [dec], "exposure_s": [1.0], "pa_deg": [0.0], "has_metadata": [True]})
     pos = m.sky_positions(images, "galactic")
     assert pos.loc[0, "lat_deg"] == pytest.approx(b_, abs=0.01)
@@ -193,10 +193,10 @@ def test_galactic_coordinates_of_known_objects(ra, dec, l, b_):
 
 
 def test_sky_positions_leave_out_images_without_metadata():
-    images = pd.DataFrame({"obs_id": ["a", "b"], "split": ["train"] * 2, "filter_letter": ["V"] * 2,
+    images = pd.DataFrame({"obs_key": ["a", "b"], "split": ["train"] * 2, "filter_letter": ["V"] * 2,
                            "ra_deg": [10.0, np.nan], "dec_deg": [5.0, np.nan], "exposure_s": [1.0, np.nan],
                            "pa_deg": [0.0, np.nan], "has_metadata": [True, False]})
-    assert m.sky_positions(images)["obs_id"].tolist() == ["a"]
+    assert m.sky_positions(images)["obs_key"].tolist() == ["a"]
     with pytest.raises(ValueError, match="frame must be one of icrs, galactic"):
         m.sky_positions(images, "fk4")
 
@@ -218,7 +218,7 @@ def test_hammer_aitoff(lon, lat, x, y):
 
 def test_sky_map_figure_plots_every_pointing_by_filter():
     meta = m.read_obs_info(REFERENCE).table
-    images = meta.assign(obs_id=meta["obs_key"], split="all", filter_letter=meta["obs_key"].str[-1], has_metadata=True)
+    images = meta.assign(obs_key=meta["obs_key"], split="all", filter_letter=meta["obs_key"].str[-1], has_metadata=True)
     for frame in ("icrs", "galactic"):
         pos = m.sky_positions(images, frame)
         fig = m.sky_map_figure(pos, frame)
@@ -327,10 +327,10 @@ def test_which_file_is_used(github, monkeypatch, tmp_path, local, synthetic, env
 
 
 def test_the_loader_images_table_joins(tmp_path):
-    """End to end: a dataset built by the loader joins on its obs_id column."""
+    """End to end: a dataset built by the loader joins on its obs_key column."""
     data = b.coco([b.image(0, name="S0555020101_U_png.rf." + "1" * 32 + ".jpg"), b.image(1)], [])
     b.write_split(tmp_path / "train", data)
-    from xami_core.coco import read_coco
+    from xami_core.io.coco import read_coco
 
     ds = build_dataset([read_coco(tmp_path / "train" / "_annotations.coco.json", "train")],
                        provenance=_provenance(tmp_path))
@@ -354,7 +354,7 @@ def _provenance(path):
     ],
 )
 def test_reference_ring_passes_through_a_known_point(frame, lon, lat, name):
-    images = pd.DataFrame({"obs_id": ["S0000000001_V"], "split": ["train"], "filter_letter": ["V"], "ra_deg": [0.0],
+    images = pd.DataFrame({"obs_key": ["S0000000001_V"], "split": ["train"], "filter_letter": ["V"], "ra_deg": [0.0],
                            "dec_deg": [0.0], "exposure_s": [1.0], "pa_deg": [0.0], "has_metadata": [True]})
     (ring,) = [t for t in m.sky_map_figure(m.sky_positions(images, frame), frame).data if t.name == name]
     x, y = m.hammer_aitoff(np.array([lon]), np.array([lat]))

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from pycocotools import mask as mask_utils
 
-from xami_core import overlay
-from xami_core.figures_overlay import hover_text, overlay_figure
 from xami_core.model import AUTHOR_COLOURS, COLOURBLIND_COLOURS, PALETTES
+from xami_core.render import overlay
+from xami_core.render.figures_overlay import hover_text, overlay_figure
 
 # One known polygon on a 20 x 20 frame (COCO coordinates: pixel i covers [i, i + 1)).
 POLY = [3.2, 2.5, 16.7, 4.1, 14.3, 15.8, 5.1, 13.2]
@@ -27,7 +27,7 @@ def annotations(*rows: tuple) -> pd.DataFrame:
     out = []
     for ann_id, cls, kind, seg, box in rows:
         out.append({"ann_id": ann_id, "class_name": cls, "kind": kind, "segmentation": seg,
-                    "box_x": box[0], "box_y": box[1], "box_w": box[2], "box_h": box[3], "mask_area": np.nan})
+                    "mask_box_x": box[0], "mask_box_y": box[1], "mask_box_w": box[2], "mask_box_h": box[3], "mask_area": np.nan})
     frame = pd.DataFrame(out)
     frame["segmentation"] = pd.Series([r[3] for r in rows], dtype=object)
     return frame

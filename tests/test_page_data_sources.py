@@ -17,12 +17,11 @@ import pytest
 
 from tests.apptest import page_test, table_with, texts
 from tests.conftest import OBS_INFO_COPY
-from tests.test_hub import (  # noqa: F401 - fixtures
-    StubHub, archives, closed_port_url, hub_env, no_internet, padded, point_hf_at, run_bounded)
+from tests.test_hub import StubHub, archives, closed_port_url, hub_env, no_internet, padded, point_hf_at, run_bounded  # noqa: F401 - fixtures
 from xami_core import XamiDataError, load_dataset
-from xami_core import archive as archive_mod
-from xami_core import hub as hub_mod
-from xami_core import metadata as meta_mod
+from xami_core.io import archive as archive_mod
+from xami_core.io import hub as hub_mod
+from xami_core.io import metadata as meta_mod
 from xami_core.model import XAMI_LICENCE
 from xami_ui import sidebar
 

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from tests.apptest import page_test
-from xami_core.export import ExportSize
+from xami_core.render.export import ExportSize
 
 PAGES_WITH_CHARTS = ["pages/overview.py", "pages/folds.py", "pages/heatmaps.py"]
 

@@ -20,8 +20,8 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from tests import builders as b
 from tests.apptest import page_test, texts
-from xami_core import folds as F
-from xami_core.__main__ import main as cli_main
+from xami_core.analysis import folds as F
+from xami_core.cli import main as cli_main
 
 PAGE = "pages/folds.py"
 F_METHOD, F_K, F_SEED = "fold_method", "fold_k", "fold_seed"  # widget keys, also the query parameters
@@ -220,8 +220,8 @@ def test_default_view_is_the_authors_folds():
         assert np.asarray(trace.y, float) == pytest.approx(want, abs=1e-10)
 
     # Rare label strings: the sklearn warning is shown, and the table lists them with counts.
-    rare = frame_with(at, "label")
-    assert dict(zip(rare["label"], rare["images"])) == rare_expected(4)
+    rare = frame_with(at, "strat_label")
+    assert dict(zip(rare["strat_label"], rare["images"])) == rare_expected(4)
     assert f"Rare label combinations ({len(rare_expected(4))})" in texts(at)
     assert any("least populated class" in w.value for w in at.warning)
 

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests import builders as b
 from tests.apptest import page_test, texts
-from xami_core import gallery
+from xami_core.analysis import gallery
 
 PAGE = "pages/gallery.py"
 SL, SR, RS, CR = "star-loop", "smoke-ring", "read-out-streak", "central-ring"
@@ -48,7 +48,7 @@ def test_link_shows_the_filtered_gallery(sample_ds):
     assert own_params(at) == QUERY  # the URL keeps the view
     # Under each thumbnail: observation, filter and per-class counts.
     first = sample_ds.images.set_index("image_id").loc[ids[0]]
-    assert any(f"**{first['obs_id']}** · UVW1" in c.value and "SL" in c.value and "SR" not in c.value for c in at.caption)
+    assert any(f"**{first['obs_key']}** · UVW1" in c.value and "SL" in c.value and "SR" not in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize("query, has, without", [
@@ -92,7 +92,7 @@ def test_open_image_from_link_and_navigate_within_the_filter(sample_ds):
     query = QUERY | {"image": str(ids[1]), "stretch": "asinh", "limits": "zscale", "hide": RS}
     at = page_test(PAGE, query=query)
     img = sample_ds.images.set_index("image_id").loc[ids[1]]
-    assert [s.value for s in at.main.subheader] == [f"{img['obs_id']} · UVW1 (291 nm) · {img['split']}"]
+    assert [s.value for s in at.main.subheader] == [f"{img['obs_key']} · UVW1 (291 nm) · {img['split']}"]
     assert f"image 2 of {len(ids)} matching the filters" in texts(at)
     assert at.selectbox(key="gallery_stretch").value == "asinh" and at.selectbox(key="gallery_limits").value == "zscale"
     assert RS not in at.get("button_group")[0].value  # "Classes shown" pills: the hidden class is off

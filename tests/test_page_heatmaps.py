@@ -10,7 +10,7 @@ import pytest
 
 from tests.apptest import page_test, texts
 from xami_core import load_dataset, sample_root
-from xami_core.folds import make_folds
+from xami_core.analysis.folds import make_folds
 from xami_core.model import FILTER_ORDER
 
 PAGE = "pages/heatmaps.py"

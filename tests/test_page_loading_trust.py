@@ -12,7 +12,7 @@ from PIL import Image
 
 from tests import builders as b
 from tests.apptest import page_test, texts
-from xami_core.loader import load_dataset
+from xami_core.io.loader import load_dataset
 
 PAGES = ("pages/overview.py", "pages/gallery.py", "pages/folds.py", "pages/heatmaps.py")
 SIZE = 64

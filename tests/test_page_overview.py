@@ -8,7 +8,8 @@ from playwright.sync_api import expect
 from tests import builders as b
 from tests.apptest import page_test, table_with, texts
 from tests.test_loader import quirks_coco
-from xami_core import load_dataset, stats
+from xami_core import load_dataset
+from xami_core.analysis import stats
 
 
 def test_overview_shows_the_sample_counts(sample_ds):

@@ -36,10 +36,11 @@ import json  # noqa: E402 - the figure tests' own imports, kept with them
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from xami_core import fold_figures, folds, heatmaps, stats  # noqa: E402
-from xami_core.figures import class_distribution_figure, plot_text  # noqa: E402
-from xami_core.figures_overlay import overlay_figure  # noqa: E402
-from xami_core.loader import load_dataset  # noqa: E402
+from xami_core.analysis import folds, heatmaps, stats  # noqa: E402
+from xami_core.io.loader import load_dataset  # noqa: E402
+from xami_core.render import fold_figures  # noqa: E402
+from xami_core.render.figures import class_distribution_figure, plot_text  # noqa: E402
+from xami_core.render.figures_overlay import overlay_figure  # noqa: E402
 
 LINK_CLASS = '[x](http://example.invalid)<a href="http://example.invalid">y</a>'
 # What plotly must receive: < > & as entities (plotly turns them back into characters when it draws).

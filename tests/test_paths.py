@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from xami_core import XamiDataError, load_dataset
-from xami_core import folds as F
-from xami_core import hub as hub_mod
-from xami_core.__main__ import main as cli_main
 from xami_core.access import check_local_path
+from xami_core.analysis import folds as F
+from xami_core.cli import main as cli_main
+from xami_core.io import hub as hub_mod
 from xami_core.paths import checked_path, shown
 
 

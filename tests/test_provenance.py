@@ -8,10 +8,16 @@ import pytest
 
 from tests import builders as b
 from xami_core import load_dataset
-from xami_core.coco import SplitRecords
-from xami_core.hub import HUB_SOURCE
+from xami_core.io.coco import SplitRecords
+from xami_core.io.hub import HUB_SOURCE
+from xami_core.io.provenance import (
+    NOT_STATED,
+    description_from_files,
+    licence_from_files,
+    make_provenance,
+    recognise_xami,
+)
 from xami_core.model import XAMI_CITATION, XAMI_LICENCE, XAMI_URL
-from xami_core.provenance import NOT_STATED, description_from_files, licence_from_files, make_provenance, recognise_xami
 
 CC_BY = {"id": 1, "url": "https://creativecommons.org/licenses/by/4.0/", "name": "CC BY 4.0"}
 CC_BY_TEXT = "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)"

@@ -11,8 +11,9 @@ import pytest
 from pycocotools.coco import COCO
 
 from tests import builders as b
-from xami_core import load_dataset, stats
-from xami_core.published import (
+from xami_core import load_dataset
+from xami_core.analysis import stats
+from xami_core.analysis.published import (
     PUBLISHED_CLASSES,
     PUBLISHED_FILTER_ANNOTATIONS,
     PUBLISHED_FILTER_IMAGES,

@@ -9,12 +9,14 @@ import pandas as pd
 import pytest
 
 from tests import builders as b
-from xami_core import folds as F
-from xami_core import gallery, heatmaps, load_dataset, metadata, stats
-from xami_core.figures import filter_figure
-from xami_core.fold_figures import deviation_heatmap
+from xami_core import load_dataset
+from xami_core.analysis import folds as F
+from xami_core.analysis import gallery, heatmaps, stats
+from xami_core.analysis.published import published_comparison
+from xami_core.io import metadata
 from xami_core.model import NO_KEY, Problem, filter_label, filter_name
-from xami_core.published import published_comparison
+from xami_core.render.figures import filter_figure
+from xami_core.render.fold_figures import deviation_heatmap
 
 # What the fixture holds, counted from its definition (not by the code under test).
 ROWS = [(split, image_id, letter or NO_KEY, n) for split, rows in b.FILTER_MIX.items() for image_id, letter, n in rows]
@@ -93,7 +95,7 @@ def _gallery(ds):
 
 def _sky_map(ds):
     img = ds.images
-    positions = pd.DataFrame({"obs_id": img["obs_id"].fillna(img["file_name"]), "split": img["split"],
+    positions = pd.DataFrame({"obs_key": img["obs_key"].fillna(img["file_name"]), "split": img["split"],
                               "filter_letter": img["filter_letter"], "ra_deg": 10.0 * img["image_id"],
                               "dec_deg": 5.0, "exposure_s": 1000.0, "pa_deg": 0.0,
                               "lon_deg": 10.0 * img["image_id"], "lat_deg": 5.0})

@@ -14,7 +14,7 @@ from astropy.visualization import (
     ZScaleInterval,
 )
 
-from xami_core import stretch
+from xami_core.render import stretch
 
 ASTROPY = {"linear": LinearStretch(), "sqrt": SqrtStretch(), "log": LogStretch(a=1000.0), "asinh": AsinhStretch(a=0.1)}
 

@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 
 from tests import builders as b
-from xami_core import XamiDataError, st_cache
-from xami_core.loader import load_dataset, source_fingerprint
-from xami_core.sample import write_sample
-from xami_core.worker import load_in_worker, run_limited
+from xami_core import XamiDataError
+from xami_core.io.loader import load_dataset, source_fingerprint
+from xami_core.io.sample import write_sample
+from xami_core.io.worker import load_in_worker, run_limited
+from xami_ui import cache as st_cache
 
 from .worker_targets import allocate, die, environment, raise_, sleep_after_writing_pid
+
 
 def _write_coco(root: Path) -> Path:
     folder = root / "coco"

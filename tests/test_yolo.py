@@ -14,8 +14,8 @@ import yaml
 
 from tests import builders as b
 from xami_core import load_dataset, sample_root
+from xami_core.io.yolo import read_yolo
 from xami_core.model import CLASS_NAMES
-from xami_core.yolo import read_yolo
 
 
 def coco_to_yolo(src: Path, dst: Path, names: list[str] | None = None, yaml_style: str = "roboflow") -> Path:
@@ -83,7 +83,7 @@ def test_yolo_variant_gives_the_same_counts(sample_pair):
     per_class = ["split", "class_name"]
     assert coco.annotations.groupby(per_class).size().to_dict() == yolo.annotations.groupby(per_class).size().to_dict()
     # the same images per split, with the same label strings and annotation counts
-    cols = ["split", "file_name", "width", "height", "n_annotations", "label", "filter_letter"]
+    cols = ["split", "file_name", "width", "height", "n_annotations", "strat_label", "filter_letter"]
     left = coco.images[cols].sort_values(["split", "file_name"], ignore_index=True)
     right = yolo.images[cols].sort_values(["split", "file_name"], ignore_index=True)
     assert left.equals(right)
@@ -96,11 +96,11 @@ def test_yolo_geometry_matches_coco(sample_pair):
     coco, yolo = sample_pair
     def ordered(ds):
         ann = ds.annotations.merge(ds.images[["image_id", "file_name"]], on="image_id")
-        keys = ann[["box_x", "box_y", "cx", "cy"]].round(1).add_prefix("r_")
+        keys = ann[["mask_box_x", "mask_box_y", "cx", "cy"]].round(1).add_prefix("r_")
         return pd.concat([ann, keys], axis=1).sort_values(["split", "file_name", "class_name", *keys.columns])
 
     a, b_ = ordered(coco), ordered(yolo)
-    for col in ("box_x", "box_y", "box_w", "box_h", "cx", "cy"):
+    for col in ("mask_box_x", "mask_box_y", "mask_box_w", "mask_box_h", "cx", "cy"):
         np.testing.assert_allclose(a[col].to_numpy(), b_[col].to_numpy(), atol=2e-3)
     assert (a["kind"].to_numpy() == b_["kind"].to_numpy()).all()  # the box-only annotation stays a box
 
@@ -120,7 +120,7 @@ def test_reordered_names_keep_xami_ids(tmp_path):
     yolo_root = coco_to_yolo(coco_root, tmp_path / "yolo", names=names)
     coco, yolo = load_dataset(coco_root), load_dataset(yolo_root)
     assert dict(zip(yolo.categories["name"], yolo.categories["class_id"])) == dict(zip(coco.categories["name"], coco.categories["class_id"]))
-    assert sorted(yolo.images["label"]) == sorted(coco.images["label"])
+    assert sorted(yolo.images["strat_label"]) == sorted(coco.images["strat_label"])
 
 
 def _tiny_yolo(root: Path, label_text: str, names: object = None, size: tuple[int, int] = (40, 30)) -> Path:

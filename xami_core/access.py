@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .model import XamiDataError
-from .paths import cache_dir, checked_path, shown
+from xami_core.model import XamiDataError
+from xami_core.paths import cache_dir, checked_path, shown
 
 ALLOWED_ROOTS_ENV = "XAMI_ALLOWED_ROOTS"
 ALLOW_UPLOADS_ENV = "XAMI_ALLOW_UPLOADS"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .model import XamiDataError
+from xami_core.model import XamiDataError
 
 APP_NAME = "xami-explorer"
 DEFAULT_NAME_MAX = 255  # bytes per file name on every common file system

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from xami_core.export import (
+from xami_core.render.export import (
     COLUMN_WIDTHS_MM,
     FORMATS,
     MIME,
@@ -20,7 +20,7 @@ from xami_core.export import (
     table_to_csv,
     table_to_latex,
 )
-from xami_core.st_cache import figure_server
+from xami_ui.cache import figure_server
 
 TOOLBAR_KEY = "export_toolbar"
 CUSTOM = "custom"

@@ -15,14 +15,16 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from xami_core import access, archive, hub
-from xami_core.loader import source_fingerprint
+from xami_core import access
+from xami_core.io import archive, hub
+from xami_core.io.loader import source_fingerprint
+from xami_core.io.sample import sample_root
 from xami_core.model import PALETTES, XAMI_URL, Dataset, XamiDataError
-from xami_core.sample import sample_root
-from xami_core.st_cache import cached_dataset
+from xami_ui.cache import cached_dataset
 
 from .context import PALETTE_KEY, set_current
-from .text import md_code, md_literal as md_escape
+from .text import md_code
+from .text import md_literal as md_escape
 
 SAMPLE = "Synthetic sample (bundled)"
 HUB = "XAMI from Hugging Face"

@@ -1,0 +1,75 @@
+"""`python -m xami_core folds`: make k folds reproducibly, write the authors' mskf_k.csv files, print the balance."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from xami_core.analysis import folds as F
+from xami_core.io.loader import load_dataset
+from xami_core.model import Dataset, XamiDataError
+from xami_core.paths import checked_path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the `folds` subcommand."""
+    parser = subparsers.add_parser(
+        "folds", help="make k folds and write mskf_k.csv files",
+        description="Make folds over all images of a dataset (splits pooled, in JSON order) and write one "
+                    "mskf_<i>.csv per fold (IMADE_ID, IMAGE_PATH, SPLIT), as the authors' notebook does. "
+                    "The defaults reproduce the authors' folds: stratified, k 4, seed 42.")
+    parser.add_argument("--data", required=True, help="dataset folder or .zip (any XAMI layout)")
+    parser.add_argument("--method", choices=F.METHODS, default="stratified",
+                        help="stratified (authors), kfold, multilabel, or published (the split as one fold)")
+    parser.add_argument("--k", type=int, default=F.AUTHORS_K, help=f"number of folds, {F.K_MIN}..{F.K_MAX} (default 4)")
+    parser.add_argument("--seed", type=int, default=F.AUTHORS_SEED, help="random_state of the splitter (default 42)")
+    parser.add_argument("--out", required=True, help="output folder (created if missing)")
+    parser.add_argument("--path-prefix", default=None,
+                        help="write IMAGE_PATH as PREFIX/<file name> instead of the absolute image path")
+    parser.add_argument("--coco", action="store_true",
+                        help="also write mskf_coco.zip: mskf_<i>/{train,valid}/_annotations.coco.json")
+    parser.add_argument("--measure", choices=F.MEASURES, default="images",
+                        help="count (image, class) pairs (authors) or annotations for the balance figures")
+
+
+def balance_report(ds: Dataset, folds: F.FoldSet, measure: str = "images") -> str:
+    """The balance figures as plain text, one line per fold."""
+    bal = F.fold_balance(ds, folds, measure)
+    lines = [f"{folds.label}; {len(ds.images)} images; balance of {measure}"
+             + (" ((image, class) pairs)" if measure == "images" else ""),
+             f"{'fold':>4} {'train':>6} {'valid':>6} {'empty t/v':>9} {'mean|d| auth':>12} {'mean|d| cls':>11} "
+             f"{'max|d|':>7} {'class of max':<16} {'JS (bits)':>9} {'chi2':>7} {'p':>6}"]
+    for r in bal.itertuples():
+        lines.append(f"{r.fold:>4} {r.train_images:>6} {r.valid_images:>6} {f'{r.train_empty}/{r.valid_empty}':>9} "
+                     f"{r.authors_mean_diff * 100:>10.3f}pp {r.mean_abs_diff * 100:>9.3f}pp {r.max_abs_diff * 100:>5.2f}pp "
+                     f"{r.max_diff_class:<16} {r.js_divergence:>9.5f} {r.chi2:>7.2f} {r.p_value:>6.3f}")
+    lines.append(f"mean over folds: authors' mean |train - valid| share {bal['authors_mean_diff'].mean() * 100:.3f} "
+                 "percentage points")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Make the folds, write the files, print the balance; 0 on success."""
+    if args.method != "published" and not (F.K_MIN <= args.k <= F.K_MAX):
+        print(f"error: --k must be between {F.K_MIN} and {F.K_MAX}, got {args.k}", file=sys.stderr)
+        return 2
+    out = checked_path(args.out, what="--out folder")  # over-long name, link loop: a message before any work
+    ds = load_dataset(args.data)
+    folds = F.make_folds(ds, args.method, args.k, args.seed)
+    written = F.write_fold_csvs(ds, folds, out, args.path_prefix)
+    if args.coco:
+        target = out / "mskf_coco.zip"
+        try:
+            target.write_bytes(F.fold_coco_zip(ds, folds))
+        except OSError as exc:
+            raise XamiDataError(f"{target}: cannot be written ({exc.strerror or exc})") from exc
+        written.append(target)
+    for note in folds.warnings:
+        print(f"warning: {note}", file=sys.stderr)
+    rare = F.rare_labels(ds, folds.k if args.method != "published" else 1)
+    if len(rare):
+        print("rare label combinations (fewer images than folds): "
+              + ", ".join(f"'{r.strat_label}' ({r.classes}): {r.images}" for r in rare.itertuples()), file=sys.stderr)
+    print(balance_report(ds, folds, args.measure))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0

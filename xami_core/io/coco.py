@@ -1,0 +1,522 @@
+"""Read and validate one COCO instance-segmentation file (Roboflow export)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Container
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xami_core.io.image_files import FILE_MISSING, FILE_OK, probe_images
+from xami_core.io.rle import rle_problem
+from xami_core.limits import MAX_POLYGON_PARTS, MAX_POLYGON_VERTICES, coordinate_range, frame_size_problem
+from xami_core.model import Problem, XamiDataError
+from xami_core.paths import MAX_JSON_MB_ENV, max_json_bytes
+
+TOP_LEVEL_KEYS = frozenset({"info", "licenses", "categories", "images", "annotations"})
+IMAGE_KEYS = frozenset({"id", "license", "file_name", "height", "width", "date_captured", "extra"})
+ANNOTATION_KEYS = frozenset(
+    {"id", "image_id", "category_id", "bbox", "area", "segmentation", "iscrowd", "extra"}
+)
+CATEGORY_KEYS = frozenset({"id", "name", "supercategory"})
+REQUIRED_IMAGE_KEYS = ("id", "file_name", "width", "height")
+REQUIRED_ANNOTATION_KEYS = ("id", "image_id", "category_id")
+MIN_POLYGON_NUMBERS = 6  # three points
+NUMBER_TYPES = frozenset({int, float})  # JSON numbers; bool is excluded on purpose
+MAX_MISSING_LISTED = 20  # missing image files named one by one; the rest are counted
+
+
+@dataclass
+class SplitRecords:
+    """The validated records of one split, ready for `tables.build_dataset`.
+
+    Annotations carry `parts` (a list of float lists, one per polygon), or `rle`
+    (a pycocotools RLE dict), or neither (a box-only annotation).
+    """
+
+    split: str
+    source_file: str
+    image_dir: Path
+    images: list[dict[str, Any]] = field(default_factory=list)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    categories: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)  # the file's own `info` block, as written
+    licenses: list[dict[str, Any]] = field(default_factory=list)  # the file's own `licenses` block
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_id(value: Any) -> tuple[Any, str | None]:
+    """(id, note) for a record id: ints and strings as they are, an integral float as an int.
+
+    Returns (None, why) when the value cannot be an id (a list, an object, a boolean, null,
+    a fraction); (id, note) with a note when it was read as something other than written.
+    """
+    if isinstance(value, bool) or value is None:
+        return None, f"expected an integer or string id, found {value!r}"
+    if isinstance(value, int):
+        if abs(value) >= 2**63:
+            return None, f"expected an id that fits in 64 bits, found {value}"
+        return value, None
+    if isinstance(value, str):
+        return value, None
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value), f"{value!r} is a float; read as {int(value)}"
+    return None, f"expected an integer or string id, found {type(value).__name__} {value!r}"[:160]
+
+
+def _same_value_other_type(key: Any, table: dict) -> Any:
+    """The key of `table` equal to `key` up to int/str type ("3" vs 3), or None."""
+    digits = key[1:] if isinstance(key, str) and key.startswith("-") else key
+    if isinstance(digits, str) and digits.isascii() and digits.isdigit() and len(digits) < 19:
+        other: Any = int(key)
+    elif isinstance(key, int):
+        other = str(key)
+    else:
+        return None
+    return other if other in table else None
+
+
+def _report_unknown_keys(
+    records: list[dict], allowed: frozenset[str], kind: str, file: str, problems: list[Problem]
+) -> None:
+    """One warning per unknown key, naming the first record that has it."""
+    first_seen: dict[str, Any] = {}
+    counts: dict[str, int] = defaultdict(int)
+    for rec in records:
+        for key in rec.keys() - allowed:
+            counts[key] += 1
+            first_seen.setdefault(key, rec.get("id", "?"))
+    for key in sorted(counts):
+        problems.append(
+            Problem(
+                file=file,
+                record=f"{kind} id {first_seen[key]}",
+                message=f"unknown key '{key}' in {counts[key]} {kind} record(s); ignored",
+                severity="warning",
+            )
+        )
+
+
+def read_json(path: Path) -> tuple[dict | None, Problem | None]:
+    """Parse a JSON file of at most `XAMI_MAX_JSON_MB`, or return a problem that says why it is not read."""
+    file = str(path)
+    if not path.is_file():
+        return None, Problem(file, "file", "annotation file not found")
+    try:
+        limit, size = max_json_bytes(), path.stat().st_size
+    except XamiDataError as exc:  # a bad setting: said, not ignored
+        return None, Problem(file, "file", str(exc))
+    except OSError as exc:
+        return None, Problem(file, "file", f"cannot be read: {exc}")
+    if size > limit:  # json.load holds the text and every object at once: several times the file's size
+        return None, Problem(file, "file", f"{size:,} bytes ({size / 1024**2:,.1f} MB), more than the "
+                                           f"{limit / 1024**2:g} MB this server parses ({MAX_JSON_MB_ENV}); "
+                                           "not read. Raise the setting to read it")
+    try:
+        with path.open("rb") as handle:
+            data = json.load(handle)
+    except json.JSONDecodeError as exc:
+        return None, Problem(
+            file, f"line {exc.lineno}, column {exc.colno}", f"malformed JSON: {exc.msg}"
+        )
+    except RecursionError:
+        return None, Problem(file, "file", "JSON nested deeper than can be read (thousands of levels); "
+                                           "a COCO file is at most a few levels deep")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return None, Problem(file, "file", f"cannot be read: {exc}")
+    return data, None
+
+
+def _parse_polygon_parts(
+    seg: list, record: str, frame: tuple[int, int], file: str, problems: list[Problem]
+) -> list[list[float]] | None:
+    """Valid polygon parts of a segmentation list; None when none is usable.
+
+    `frame` is the (width, height) canvas in px; a vertex further outside it than
+    `limits.coordinate_range` allows makes its part unusable (it would send the rasteriser
+    into a canvas of that size).
+    """
+    (x_lo, x_hi), (y_lo, y_hi) = coordinate_range(frame[0]), coordinate_range(frame[1])
+    parts: list[list[float]] = []
+    n_vertices = 0
+    if len(seg) > MAX_POLYGON_PARTS:
+        problems.append(Problem(file, record, f"{len(seg):,} polygon parts, more than {MAX_POLYGON_PARTS:,} in one "
+                                              f"annotation; only the first {MAX_POLYGON_PARTS:,} are read"))
+        seg = seg[:MAX_POLYGON_PARTS]
+    for k, part in enumerate(seg):
+        where = f"{record}, polygon {k}"
+        # Type check per part, not per value: this runs on every coordinate of the dataset.
+        if not isinstance(part, list) or not set(map(type, part)) <= NUMBER_TYPES:
+            problems.append(Problem(file, where, "expected a flat list of finite numbers; polygon part ignored"))
+            continue
+        try:
+            values = np.asarray(part, dtype=np.float64)
+        except OverflowError:  # an integer too large for a float
+            values = np.array([np.inf])
+        if not np.isfinite(values).all():
+            problems.append(Problem(file, where, "expected a flat list of finite numbers; polygon part ignored"))
+            continue
+        if len(part) % 2:
+            problems.append(Problem(file, where, f"expected an even number of coordinates, found {len(part)}; "
+                                                 "polygon part ignored"))
+            continue
+        if len(part) < MIN_POLYGON_NUMBERS:
+            problems.append(Problem(file, where, f"expected at least 3 points ({MIN_POLYGON_NUMBERS} numbers), "
+                                                 f"found {len(part)} numbers; polygon part ignored"))
+            continue
+        xs, ys = values[0::2], values[1::2]
+        if xs.min() < x_lo or xs.max() > x_hi or ys.min() < y_lo or ys.max() > y_hi:
+            bad = int(np.flatnonzero((xs < x_lo) | (xs > x_hi) | (ys < y_lo) | (ys > y_hi))[0])
+            problems.append(Problem(
+                file, where,
+                f"vertex {bad} at ({xs[bad]:.6g}, {ys[bad]:.6g}) px lies far outside the {frame[0]} x {frame[1]} "
+                f"frame (expected x in {x_lo:g}..{x_hi:g}, y in {y_lo:g}..{y_hi:g}); polygon part ignored"))
+            continue
+        n_vertices += len(part) // 2
+        if n_vertices > MAX_POLYGON_VERTICES:
+            problems.append(Problem(file, where, f"more than {MAX_POLYGON_VERTICES:,} vertices in one annotation; "
+                                                 "the remaining polygon parts are ignored"))
+            break
+        parts.append(values.tolist())
+    return parts or None
+
+
+def _parse_bbox(bbox: Any, record: str, frame: tuple[int, int], file: str, problems: list[Problem]) -> list | None:
+    """The stored [x, y, w, h] box if it is four finite numbers inside the frame's bounds, else None."""
+    if bbox is None:
+        return None
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
+        problems.append(Problem(file, record, f"expected bbox [x, y, w, h] of 4 numbers, found {bbox!r}"[:200]
+                                + "; bbox ignored", "warning"))
+        return None
+    x, y, w, h = bbox
+    (x_lo, x_hi), (y_lo, y_hi) = coordinate_range(frame[0]), coordinate_range(frame[1])
+    if w < 0 or h < 0 or x < x_lo or y < y_lo or x + w > x_hi or y + h > y_hi:
+        problems.append(Problem(file, record, f"bbox {bbox!r} is not a box in or near the {frame[0]} x {frame[1]} "
+                                              "frame (negative size, or far outside); bbox ignored", "warning"))
+        return None
+    return bbox
+
+
+def _parse_area(area: Any, record: str, frame: tuple[int, int], file: str, problems: list[Problem]) -> float | None:
+    """The stored area if it is a number from 0 to the frame's pixel count; else None (the mask area is used)."""
+    if area is None:
+        return None
+    if _is_number(area) and 0 <= area <= frame[0] * frame[1]:
+        return area
+    problems.append(Problem(file, record, f"expected an area from 0 to {frame[0] * frame[1]} px, found "
+                                          f"{area!r}"[:160] + "; the mask area is used instead", "warning"))
+    return None
+
+
+def _parse_rle(seg: dict, record: str, image: dict, file: str, problems: list[Problem]) -> dict | None:
+    """A checked RLE dict (counts as given), or None with the reason reported."""
+    counts = seg.get("counts")
+    if isinstance(counts, list) and counts and set(map(type, counts)) <= {int, float}:
+        floats = [v for v in counts if isinstance(v, float)]
+        if floats and all(math.isfinite(v) and v.is_integer() for v in floats):
+            problems.append(Problem(file, record, "RLE run lengths written as floats (e.g. "
+                                                  f"{floats[0]!r}); read as integers", "warning"))
+            counts = [int(v) for v in counts]
+    rle = {"size": seg.get("size"), "counts": counts}
+    height, width = image["declared_height"] or image["height"], image["declared_width"] or image["width"]
+    why = rle_problem(rle, height, width)
+    if why is not None:
+        problems.append(Problem(file, record, f"{why}; annotation skipped"))
+        return None
+    return rle
+
+
+def _parse_annotation(
+    ann: dict, ann_id: Any, image: dict, category_id: Any, file: str, problems: list[Problem]
+) -> dict | None:
+    """One annotation whose ids are already checked: its box, area and segmentation."""
+    record = f"annotation id {ann_id}"
+    frame = (image["width"], image["height"])
+    bbox = _parse_bbox(ann.get("bbox"), record, frame, file, problems)
+    out = {
+        "coco_id": ann_id,
+        "coco_image_id": image["coco_id"],
+        "category_id": category_id,
+        "bbox": bbox,
+        "area": _parse_area(ann.get("area"), record, frame, file, problems),
+        "parts": None,
+        "rle": None,
+    }
+    seg = ann.get("segmentation", [])
+    if isinstance(seg, dict):
+        out["rle"] = _parse_rle(seg, record, image, file, problems)
+        return out if out["rle"] is not None else None
+    if not isinstance(seg, list):
+        problems.append(Problem(file, record, "expected a list of polygons or an RLE dict, found "
+                                              f"{type(seg).__name__}; annotation skipped"))
+        return None
+    if seg:
+        out["parts"] = _parse_polygon_parts(seg, record, frame, file, problems)
+        if out["parts"] is not None:
+            return out
+        # The record still counts (the published numbers count every annotation): keep its box.
+        if bbox is not None and bbox[2] > 0 and bbox[3] > 0:
+            problems.append(Problem(file, record, "no usable polygon; kept as a box-only annotation (its bbox)",
+                                    "warning"))
+            return out
+        problems.append(Problem(file, record, "no usable polygon and no usable bbox; annotation skipped"))
+        return None
+    if bbox is None:  # [] : a box-only annotation needs its box
+        problems.append(Problem(file, record, "no segmentation and no bbox; annotation skipped"))
+        return None
+    return out
+
+
+def _read_categories(raw: list, file: str, problems: list[Problem]) -> list[dict[str, Any]]:
+    """Categories with a usable id and name; the others reported."""
+    cats: list[dict[str, Any]] = []
+    seen: set = set()
+    for cat in raw:
+        if not isinstance(cat, dict) or "id" not in cat or not isinstance(cat.get("name"), str):
+            problems.append(Problem(file, f"category {cat!r}"[:80], "expected 'id' and a 'name' string; skipped"))
+            continue
+        cat_id, note = _check_id(cat["id"])
+        record = f"category {cat['name']!r}"
+        if cat_id is None or isinstance(cat_id, str):
+            why = note or f"expected an integer category id, found the string {cat_id!r}"
+            problems.append(Problem(file, record, f"{why}; category skipped"))
+            continue
+        if note:
+            problems.append(Problem(file, record, f"id {note}", "warning"))
+        if cat_id in seen:
+            problems.append(Problem(file, record, f"duplicate category id {cat_id}; later record skipped"))
+            continue
+        seen.add(cat_id)
+        supercategory = cat.get("supercategory", "")
+        cats.append({"id": cat_id, "name": cat["name"], "supercategory": supercategory if isinstance(supercategory, str) else ""})
+    return cats
+
+
+def _record_id(rec: dict, kind: str, required: tuple[str, ...], seen: Container, file: str,
+               problems: list[Problem]) -> tuple[Any, str, bool]:
+    """(id, record label, usable) of an image or annotation record, its problems reported.
+
+    Unusable: a required key is missing, the id cannot be an id, or an earlier record has it.
+    """
+    rec_id, note = _check_id(rec.get("id"))
+    record = f"{kind} id {rec_id if rec_id is not None else repr(rec.get('id'))[:40]}"
+    missing = [k for k in required if k not in rec]
+    if missing:
+        problems.append(Problem(file, record, f"missing required key(s): {', '.join(missing)}; {kind} skipped"))
+        return rec_id, record, False
+    if rec_id is None:
+        problems.append(Problem(file, record, f"{note}; {kind} skipped"))
+        return None, record, False
+    if note:
+        problems.append(Problem(file, record, f"id {note}", "warning"))
+    if rec_id in seen:
+        problems.append(Problem(file, record, f"duplicate {kind} id; later record skipped"))
+        return rec_id, record, False
+    return rec_id, record, True
+
+
+def _read_image_records(raw: list[dict], file: str, problems: list[Problem]) -> tuple[dict[Any, dict], dict[Any, str]]:
+    """Image records keyed by their checked id, and the ids skipped with the reason."""
+    images: dict[Any, dict] = {}
+    skipped: dict[Any, str] = {}
+    for im in raw:
+        image_id, record, ok = _record_id(im, "image", REQUIRED_IMAGE_KEYS, images, file, problems)
+        if not ok:
+            if image_id is not None and image_id not in images:  # a usable id, but required keys missing
+                skipped[image_id] = "it lacks required keys"
+            continue
+        if not isinstance(im["file_name"], str):
+            problems.append(Problem(file, record, f"expected a file_name string, found {im['file_name']!r}"[:160]
+                                    + "; image skipped"))
+            skipped[image_id] = "its file_name is not a string"
+            continue
+        size_problem = frame_size_problem(im["width"], im["height"])
+        images[image_id] = {
+            "coco_id": image_id,
+            "file_name": im["file_name"],
+            "declared_width": 0 if size_problem else im["width"],
+            "declared_height": 0 if size_problem else im["height"],
+            "size_problem": size_problem,
+        }
+    return images, skipped
+
+
+def _settle_frame_sizes(images: dict[Any, dict], image_dir: Path, file: str, problems: list[Problem],
+                        skipped: dict[Any, str]) -> None:
+    """Give each image its file's facts and the canvas its numbers use; drop images with no usable size.
+
+    The canvas is the file's own size (read from its header) whenever the file opens, so masks,
+    areas and the detail view agree with the pixels shown; else the declared size.
+    """
+    probe = probe_images(image_dir, [im["file_name"] for im in images.values()])
+    seen_paths: dict[str, Any] = {}
+    n_missing = 0
+    for (image_id, im), row in zip(list(images.items()), probe.itertuples(index=False)):
+        record = f"image id {image_id}"
+        im.update(path=row.path, file_status=row.file_status, exif_orientation=row.exif_orientation)
+        file_ok = row.file_status == FILE_OK
+        if file_ok:
+            im["width"], im["height"] = row.file_width, row.file_height
+        elif im["declared_width"]:
+            im["width"], im["height"] = im["declared_width"], im["declared_height"]
+        if im["size_problem"]:
+            if not file_ok:
+                problems.append(Problem(file, record, f"{im['size_problem']}, and the file gives no size "
+                                                      f"({row.file_status}); image skipped"))
+                skipped[image_id] = "it has no usable size"
+                del images[image_id]
+                continue
+            problems.append(Problem(file, record, f"{im['size_problem']}; the file's size "
+                                                  f"{row.file_width} x {row.file_height} is used", "warning"))
+        elif file_ok and (row.file_width, row.file_height) != (im["declared_width"], im["declared_height"]):
+            problems.append(Problem(
+                file, record,
+                f"declared {im['declared_width']} x {im['declared_height']} px, but the file "
+                f"{im['file_name']} is {row.file_width} x {row.file_height} px; the file's size is used "
+                "for masks, areas and display", "warning"))
+        if row.file_status == FILE_MISSING:
+            n_missing += 1
+            if n_missing <= MAX_MISSING_LISTED:
+                problems.append(Problem(row.path, f"{file}, {record}", "image file is missing; its annotations are kept",
+                                        "warning"))
+        elif not file_ok:
+            detail = f" ({row.file_detail})" if row.file_detail else ""
+            problems.append(Problem(file, record, f"image file {im['file_name']!r}: {row.file_status}{detail}; "
+                                                  "not shown, its annotations are kept", "warning"))
+        if row.exif_orientation not in (0, 1):
+            problems.append(Problem(file, record, f"the file carries EXIF orientation {row.exif_orientation}; it is "
+                                                  "shown as stored (not rotated), as the annotations' coordinates "
+                                                  "assume", "warning"))
+        if file_ok:
+            other = seen_paths.setdefault(row.path, image_id)
+            if other != image_id:
+                problems.append(Problem(file, record, f"points at the same file as image id {other} "
+                                                      f"({im['file_name']}); both kept", "warning"))
+    if n_missing > MAX_MISSING_LISTED:
+        problems.append(Problem(str(image_dir), file, f"{n_missing - MAX_MISSING_LISTED} more image files are "
+                                                      "missing; their annotations are kept", "warning"))
+
+
+def _read_annotation_records(raw: list[dict], images: dict[Any, dict], skipped_images: dict[Any, str],
+                             cat_ids: set, file: str, problems: list[Problem]) -> list[dict]:
+    """Annotations whose ids resolve, each parsed; one warning per file for ids matched across types."""
+    out: list[dict] = []
+    seen: set = set()
+    cross_type: list[tuple[Any, Any]] = []
+    for ann in raw:
+        ann_id, record, ok = _record_id(ann, "annotation", REQUIRED_ANNOTATION_KEYS, seen, file, problems)
+        if not ok:
+            continue
+        image_key, note = _check_id(ann["image_id"])
+        if image_key is None:
+            problems.append(Problem(file, record, f"image_id: {note}; annotation skipped"))
+            continue
+        if note:
+            problems.append(Problem(file, record, f"image_id {note}", "warning"))
+        if image_key not in images:
+            other = _same_value_other_type(image_key, images)
+            if other is not None:
+                cross_type.append((ann_id, image_key))
+                image_key = other
+            elif image_key in skipped_images:
+                problems.append(Problem(file, record, f"its image (id {image_key!r}) was skipped because "
+                                                      f"{skipped_images[image_key]}; annotation skipped"))
+                continue
+            else:
+                problems.append(Problem(file, record, f"image_id {image_key!r} is not an image of this file; "
+                                                      "annotation skipped"))
+                continue
+        category_id, note = _check_id(ann["category_id"])
+        if category_id is None:
+            problems.append(Problem(file, record, f"category_id: {note}; annotation skipped"))
+            continue
+        if note:
+            problems.append(Problem(file, record, f"category_id {note}", "warning"))
+        if category_id not in cat_ids:
+            other = _same_value_other_type(category_id, dict.fromkeys(cat_ids))
+            if other is None:
+                problems.append(Problem(file, record, f"category_id {category_id!r} is not a known category; "
+                                                      "annotation skipped"))
+                continue
+            problems.append(Problem(file, record, f"category_id {category_id!r} is a {type(category_id).__name__} "
+                                                  f"where the category ids are {type(other).__name__}s; matched to "
+                                                  f"category {other!r} and kept", "warning"))
+            category_id = other
+        parsed = _parse_annotation(ann, ann_id, images[image_key], category_id, file, problems)
+        if parsed is not None:
+            seen.add(ann_id)
+            out.append(parsed)
+    if cross_type:
+        first_ann, first_key = cross_type[0]
+        image_type = type(next(iter(images))).__name__
+        problems.append(Problem(
+            file, f"annotation id {first_ann}",
+            f"{len(cross_type)} annotation(s) give image_id as a {type(first_key).__name__} ({first_key!r}) where "
+            f"this file's image ids are {'numbers' if image_type == 'int' else 'strings'}; matched by value and kept",
+            "warning"))
+    return out
+
+
+def read_coco(path: Path, split: str, image_dir: Path | None = None) -> SplitRecords:
+    """Read one COCO file; problems are collected, valid records are kept.
+
+    Each image's file is located and its header read (see `image_files.probe_images`), so
+    records carry the frame size their numbers use. Never raises for bad content: every
+    problem is a `Problem` naming the file and the record.
+
+    Args:
+        path: the `_annotations.coco.json` file.
+        split: the split name given to its images.
+        image_dir: where the image files are (default: beside the JSON).
+    """
+    file = str(path)
+    recs = SplitRecords(split=split, source_file=file, image_dir=image_dir or path.parent)
+    data, problem = read_json(path)
+    if problem is not None:
+        recs.problems.append(problem)
+        return recs
+    if not isinstance(data, dict):
+        recs.problems.append(Problem(file, "top level", f"expected a JSON object, found {type(data).__name__}"))
+        return recs
+    missing = [k for k in ("images", "annotations", "categories") if not isinstance(data.get(k), list)]
+    if missing:
+        recs.problems.append(
+            Problem(file, "top level", f"expected list(s) under key(s): {', '.join(missing)}")
+        )
+        return recs
+    problems = recs.problems
+    for key in sorted(data.keys() - TOP_LEVEL_KEYS):
+        problems.append(Problem(file, "top level", f"unknown key '{key}'; ignored", "warning"))
+    if isinstance(data.get("info"), dict):
+        recs.info = data["info"]
+    if isinstance(data.get("licenses"), list):
+        recs.licenses = [lic for lic in data["licenses"] if isinstance(lic, dict)]
+
+    recs.categories = _read_categories(data["categories"], file, problems)
+    _report_unknown_keys([c for c in data["categories"] if isinstance(c, dict)], CATEGORY_KEYS, "category", file, problems)
+
+    raw_images = [im for im in data["images"] if isinstance(im, dict)]
+    if len(raw_images) != len(data["images"]):
+        problems.append(Problem(file, "images", "non-object entries in 'images' skipped"))
+    images, skipped = _read_image_records(raw_images, file, problems)
+    _settle_frame_sizes(images, recs.image_dir, file, problems, skipped)
+    _report_unknown_keys(raw_images, IMAGE_KEYS, "image", file, problems)
+    recs.images = list(images.values())
+
+    raw_anns = [a for a in data["annotations"] if isinstance(a, dict)]
+    if len(raw_anns) != len(data["annotations"]):
+        problems.append(Problem(file, "annotations", "non-object entries in 'annotations' skipped"))
+    cat_ids = {c["id"] for c in recs.categories}
+    recs.annotations = _read_annotation_records(raw_anns, images, skipped, cat_ids, file, problems)
+    _report_unknown_keys(raw_anns, ANNOTATION_KEYS, "annotation", file, problems)
+    return recs

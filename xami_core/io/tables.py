@@ -1,0 +1,323 @@
+"""Build the tidy tables of a `Dataset` from validated records, geometry vectorised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pycocotools import mask as mask_utils
+
+from xami_core.io.coco import SplitRecords
+from xami_core.io.image_files import FILE_OK, base_name
+from xami_core.model import (
+    CLASS_IDS,
+    FILTERS,
+    NO_KEY_LABEL,
+    Dataset,
+    Problem,
+    Provenance,
+    XamiDataError,
+    class_colours,
+    filter_name,
+    rgb_to_hex,
+)
+
+OBS_PATTERN = r"^(?P<obs_key>S(?P<obsid>\d{10})_(?P<filter_letter>[A-Z]))"
+MAX_CLASS_BITS = 63  # classes that fit the per-image class bitset (int64, sign bit unused)
+# What a reader puts in each image record (see coco.read_coco and yolo.read_yolo).
+IMAGE_RECORD_COLUMNS = ("coco_id", "file_name", "width", "height", "declared_width", "declared_height",
+                        "size_problem", "path", "file_status", "exif_orientation")
+
+
+def _visible_categories(parts: list[SplitRecords], used: set[str]) -> list[dict[str, Any]]:
+    """Union of categories by name, hiding unused parents (Roboflow's id 0)."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for recs in parts:
+        for cat in recs.categories:
+            by_name.setdefault(cat["name"], cat)
+    parents = {c["supercategory"] for c in by_name.values()}
+    visible = [c for c in by_name.values() if c["name"] in used or c["name"] not in parents]
+    out = sorted(({"class_id": CLASS_IDS.get(cat["name"], cat["id"]), "name": cat["name"],
+                   "supercategory": cat["supercategory"]} for cat in visible),
+                 key=lambda c: (c["class_id"], c["name"]))
+    # The authors' colours for XAMI's five, a distinct colour-blind-safe one each for any other class.
+    colours = class_colours([c["name"] for c in out], "authors")
+    return [c | {"colour": rgb_to_hex(colours[c["name"]])} for c in out]
+
+
+def _polygon_geometry(parts_per_ann: list[list[list[float]]]) -> dict[str, np.ndarray]:
+    """Bounding boxes, shoelace areas, centroids and vertex counts, vectorised.
+
+    `parts_per_ann` holds, per annotation, its polygon parts (flat x, y lists).
+    """
+    n = len(parts_per_ann)
+    part_lists = [np.asarray(p, dtype=np.float64) for parts in parts_per_ann for p in parts]
+    n_parts = np.fromiter((len(parts) for parts in parts_per_ann), dtype=np.int64, count=n)
+    if not part_lists:
+        empty = np.zeros(0)
+        return {k: empty for k in ("x0", "y0", "x1", "y1", "poly_area", "cx", "cy")} | {
+            "n_vertices": np.zeros(0, dtype=np.int64), "n_parts": n_parts}
+    flat = np.concatenate(part_lists)
+    xs, ys = flat[0::2], flat[1::2]
+    part_len = np.fromiter((len(p) // 2 for p in part_lists), dtype=np.int64, count=len(part_lists))
+    part_start = np.concatenate(([0], np.cumsum(part_len)[:-1]))
+    part_ann = np.repeat(np.arange(n), n_parts)
+    ann_vertices = np.bincount(part_ann, weights=part_len, minlength=n).astype(np.int64)
+    ann_start = np.concatenate(([0], np.cumsum(ann_vertices)[:-1]))
+
+    x0 = np.minimum.reduceat(xs, ann_start)
+    x1 = np.maximum.reduceat(xs, ann_start)
+    y0 = np.minimum.reduceat(ys, ann_start)
+    y1 = np.maximum.reduceat(ys, ann_start)
+
+    # Shoelace per part: each vertex pairs with the next one, the last with the first.
+    # Coordinates relative to the part's first vertex avoid cancellation in the cross products.
+    nxt = np.arange(len(xs)) + 1
+    nxt[part_start + part_len - 1] = part_start
+    origin_x = np.repeat(xs[part_start], part_len)
+    origin_y = np.repeat(ys[part_start], part_len)
+    rx, ry = xs - origin_x, ys - origin_y
+    cross = rx * ry[nxt] - rx[nxt] * ry
+    a_part = 0.5 * np.add.reduceat(cross, part_start)
+    # Moments about the part's origin; adding origin * area moves them back to frame coordinates.
+    cx_part_num = np.add.reduceat((rx + rx[nxt]) * cross, part_start) / 6.0 + xs[part_start] * a_part
+    cy_part_num = np.add.reduceat((ry + ry[nxt]) * cross, part_start) / 6.0 + ys[part_start] * a_part
+    # A part's centroid is num / A; weighting by |A| gives num * sign(A).
+    sign = np.sign(a_part)
+    area = np.bincount(part_ann, weights=np.abs(a_part), minlength=n)
+    cx_num = np.bincount(part_ann, weights=cx_part_num * sign, minlength=n)
+    cy_num = np.bincount(part_ann, weights=cy_part_num * sign, minlength=n)
+    mean_x = np.bincount(part_ann, weights=np.add.reduceat(xs, part_start), minlength=n) / ann_vertices
+    mean_y = np.bincount(part_ann, weights=np.add.reduceat(ys, part_start), minlength=n) / ann_vertices
+    degenerate = area <= 1e-9
+    safe = np.where(degenerate, 1.0, area)
+    cx = np.where(degenerate, mean_x, cx_num / safe)
+    cy = np.where(degenerate, mean_y, cy_num / safe)
+    return {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "poly_area": area, "cx": cx, "cy": cy,
+            "n_vertices": ann_vertices, "n_parts": n_parts}
+
+
+def _mask_areas(parts_per_ann: list[list[list[float]]], heights: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Pixel areas of polygon masks as pycocotools rasterises them (COCO convention)."""
+    out = np.zeros(len(parts_per_ann))
+    sizes = np.stack([heights, widths], axis=1)
+    for h, w in {tuple(s) for s in sizes.tolist()}:
+        idx = np.flatnonzero((heights == h) & (widths == w))
+        flat_parts = [p for i in idx for p in parts_per_ann[i]]
+        counts = np.fromiter((len(parts_per_ann[i]) for i in idx), dtype=np.int64, count=len(idx))
+        rles = mask_utils.frPyObjects(flat_parts, int(h), int(w))
+        part_area = rle_areas(rles)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        out[idx] = np.add.reduceat(part_area, starts)
+        # Parts of one annotation may overlap: merge the (few) multi-part ones.
+        for j in np.flatnonzero(counts > 1):
+            merged = mask_utils.merge(rles[starts[j]:starts[j] + counts[j]])
+            out[idx[j]] = float(mask_utils.area(merged))
+    return out
+
+
+# pycocotools 2.0.11 overflows a uint8 counter on lists of more than 255 RLEs.
+RLE_BATCH = 255
+
+
+def rle_areas(rles: list[dict]) -> np.ndarray:
+    """Pixel areas of RLEs, in batches pycocotools accepts."""
+    if not rles:
+        return np.zeros(0)
+    return np.concatenate([mask_utils.area(rles[i:i + RLE_BATCH]) for i in range(0, len(rles), RLE_BATCH)]).astype(np.float64)
+
+
+def rle_boxes(rles: list[dict]) -> np.ndarray:
+    """[x, y, w, h] boxes of RLEs, in batches pycocotools accepts."""
+    if not rles:
+        return np.zeros((0, 4))
+    return np.concatenate([mask_utils.toBbox(rles[i:i + RLE_BATCH]) for i in range(0, len(rles), RLE_BATCH)]).astype(np.float64)
+
+
+def rle_to_compressed(rle: dict) -> dict:
+    """A compressed RLE (string counts) from either RLE form."""
+    if isinstance(rle["counts"], list):
+        h, w = rle["size"]
+        return mask_utils.frPyObjects(rle, h, w)
+    counts = rle["counts"]
+    return {"size": rle["size"], "counts": counts.encode() if isinstance(counts, str) else counts}
+
+
+def _rle_geometry(rles: list[dict]) -> dict[str, np.ndarray]:
+    """Boxes, areas and centroids of RLE masks (decoded one by one: RLEs are rare)."""
+    compressed = [rle_to_compressed(r) for r in rles]
+    if not compressed:
+        return {k: np.zeros(0) for k in ("x0", "y0", "x1", "y1", "area", "cx", "cy")}
+    boxes = rle_boxes(compressed)
+    areas = rle_areas(compressed)
+    cx, cy = np.zeros(len(rles)), np.zeros(len(rles))
+    for i, rle in enumerate(compressed):
+        ys, xs = np.nonzero(mask_utils.decode(rle))
+        if len(xs):
+            cx[i], cy[i] = xs.mean() + 0.5, ys.mean() + 0.5
+    return {"x0": boxes[:, 0], "y0": boxes[:, 1], "x1": boxes[:, 0] + boxes[:, 2],
+            "y1": boxes[:, 1] + boxes[:, 3], "area": areas, "cx": cx, "cy": cy}
+
+
+def _images_table(parts: list[SplitRecords], problems: list[Problem]) -> pd.DataFrame:
+    """One row per image of every split; the readers have already located and measured the files.
+
+    `width`/`height` are the canvas the numbers use (the file's size when it opens, else the
+    declared one); `declared_width`/`declared_height` are what the annotation file says (0 when
+    it says nothing usable). The observation key comes from the file's base name, wherever the
+    file sits (`images/S0...jpg` as CVAT writes it).
+    """
+    frames = []
+    for recs in parts:
+        if not recs.images:
+            continue
+        frame = pd.DataFrame.from_records(recs.images, columns=list(IMAGE_RECORD_COLUMNS))
+        frame.insert(0, "split", recs.split)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame()
+    images = pd.concat(frames, ignore_index=True).drop(columns="size_problem")
+    for column in ("width", "height", "declared_width", "declared_height", "exif_orientation"):
+        images[column] = images[column].astype(np.int64)
+    images["has_file"] = (images["file_status"] == FILE_OK).to_numpy()
+    images.insert(0, "image_id", np.arange(len(images), dtype=np.int64))
+    names = images["file_name"].map(base_name)
+    obs = names.str.extract(OBS_PATTERN)
+    images["obs_key"] = obs["obs_key"]
+    images["obsid"] = obs["obsid"]
+    images["filter_letter"] = obs["filter_letter"]
+    images["filter_name"] = images["filter_letter"].map(filter_name).astype("str")  # every row named
+    images["wavelength_nm"] = images["filter_letter"].map({k: v[1] for k, v in FILTERS.items()}).astype("float64")
+    unparsed = names[images["obs_key"].isna()]
+    if len(unparsed):
+        problems.append(Problem(
+            str(parts[0].image_dir), f"image {unparsed.iloc[0]}",
+            f"{len(unparsed)} file name(s) do not start with an observation key "
+            f"'S' + 10-digit ObsID + '_' + filter letter; listed under '{NO_KEY_LABEL}'", "warning"))
+    unknown = images["filter_letter"].notna() & ~images["filter_letter"].isin(list(FILTERS))
+    for letter, group in names[unknown].groupby(images.loc[unknown, "filter_letter"]):
+        problems.append(Problem(
+            str(parts[0].image_dir), f"image {group.iloc[0]}",
+            f"filter letter '{letter}' in {len(group)} file name(s) is not one of the seven XMM-OM filters "
+            f"({', '.join(FILTERS)}); listed as '{filter_name(letter)}'", "warning"))
+    return images
+
+
+def build_dataset(parts: list[SplitRecords], provenance: Provenance, extra_problems: list[Problem] | None = None) -> Dataset:
+    """Assemble a `Dataset` from the records of one or more splits."""
+    problems: list[Problem] = list(extra_problems or [])
+    for recs in parts:
+        problems.extend(recs.problems)
+    images = _images_table(parts, problems)
+    if images.empty:
+        detail = "; ".join(str(p) for p in problems if p.severity == "error")[:2000]
+        raise XamiDataError(f"No images could be loaded from {provenance.path}. {detail}".strip())
+
+    # Map (split, file category id) -> class name, and (split, file image id) -> image_id.
+    cat_name = {(r.split, c["id"]): c["name"] for r in parts for c in r.categories}
+    ann_rows = [(r.split, a) for r in parts for a in r.annotations]
+    used_names = {cat_name[(s, a["category_id"])] for s, a in ann_rows}
+    categories = pd.DataFrame(_visible_categories(parts, used_names),
+                              columns=["class_id", "name", "supercategory", "colour"])
+    class_id_of = dict(zip(categories["name"], categories["class_id"]))
+
+    key = pd.MultiIndex.from_arrays([images["split"], images["coco_id"]])
+    image_id_of = pd.Series(images["image_id"].to_numpy(), index=key)
+    n = len(ann_rows)
+    ann = pd.DataFrame({
+        "split": pd.Series([s for s, _ in ann_rows], dtype="str"),
+        "coco_id": [a["coco_id"] for _, a in ann_rows],
+        "category_id": np.fromiter((a["category_id"] for _, a in ann_rows), dtype=np.int64, count=n),
+        "class_name": pd.Series([cat_name[(s, a["category_id"])] for s, a in ann_rows], dtype="str"),
+    })
+    ann.insert(0, "ann_id", np.arange(n, dtype=np.int64))
+    lookup = pd.MultiIndex.from_arrays([ann["split"], [a["coco_image_id"] for _, a in ann_rows]])
+    ann.insert(1, "image_id", image_id_of.reindex(lookup).to_numpy().astype(np.int64))
+    ann["class_id"] = ann["class_name"].map(class_id_of).astype(np.int64)
+    kind = np.array(["polygon" if a["parts"] else "rle" if a["rle"] else "box" for _, a in ann_rows], dtype=object)
+    ann["kind"] = pd.Series(kind, dtype="str")
+    ann["segmentation"] = pd.Series([a["parts"] if a["parts"] else a["rle"] for _, a in ann_rows], dtype=object)
+
+    stored = np.array([a["bbox"] if a["bbox"] is not None else [np.nan] * 4 for _, a in ann_rows], dtype=np.float64).reshape(n, 4)
+    ann["bbox_x"], ann["bbox_y"], ann["bbox_w"], ann["bbox_h"] = stored.T
+    ann["area"] = np.array([a["area"] if a["area"] is not None else np.nan for _, a in ann_rows], dtype=np.float64)
+
+    # Geometry from the masks: polygons vectorised, RLEs through pycocotools, boxes as stored.
+    geo = {k: np.full(n, np.nan) for k in ("x0", "y0", "x1", "y1", "mask_area", "poly_area", "cx", "cy")}
+    n_vertices = np.zeros(n, dtype=np.int64)
+    n_parts = np.zeros(n, dtype=np.int64)
+    img_h = images["height"].to_numpy()[ann["image_id"].to_numpy()]
+    img_w = images["width"].to_numpy()[ann["image_id"].to_numpy()]
+    poly = np.flatnonzero(kind == "polygon")
+    if len(poly):
+        poly_parts = [ann_rows[i][1]["parts"] for i in poly]
+        g = _polygon_geometry(poly_parts)
+        for k in ("x0", "y0", "x1", "y1", "cx", "cy", "poly_area"):
+            geo[k][poly] = g[k]
+        geo["mask_area"][poly] = _mask_areas(poly_parts, img_h[poly], img_w[poly])
+        n_vertices[poly], n_parts[poly] = g["n_vertices"], g["n_parts"]
+    rle = np.flatnonzero(kind == "rle")
+    if len(rle):
+        g = _rle_geometry([ann_rows[i][1]["rle"] for i in rle])
+        for k in ("x0", "y0", "x1", "y1", "cx", "cy"):
+            geo[k][rle] = g[k]
+        geo["mask_area"][rle] = g["area"]
+    box = np.flatnonzero(kind == "box")
+    if len(box):
+        geo["x0"][box], geo["y0"][box] = stored[box, 0], stored[box, 1]
+        geo["x1"][box], geo["y1"][box] = stored[box, 0] + stored[box, 2], stored[box, 1] + stored[box, 3]
+        geo["cx"][box] = stored[box, 0] + stored[box, 2] / 2
+        geo["cy"][box] = stored[box, 1] + stored[box, 3] / 2
+        geo["mask_area"][box] = stored[box, 2] * stored[box, 3]
+    ann["mask_box_x"], ann["mask_box_y"] = geo["x0"], geo["y0"]
+    ann["mask_box_w"], ann["mask_box_h"] = geo["x1"] - geo["x0"], geo["y1"] - geo["y0"]
+    ann["mask_area"] = geo["mask_area"]
+    ann["polygon_area"] = geo["poly_area"]  # exact (shoelace); NaN for RLE and box-only
+    ann["cx"], ann["cy"] = geo["cx"], geo["cy"]
+    ann["n_vertices"], ann["n_parts"] = n_vertices, n_parts
+    ann.loc[ann["area"].isna(), "area"] = ann["mask_area"]
+
+    # Per image: annotation count, class bits (bit i: the i-th visible class, by name, whatever
+    # ids the file uses) and the authors' label string (built from the file's own ids).
+    img_ids = ann["image_id"].to_numpy()
+    images["n_annotations"] = np.bincount(img_ids, minlength=len(images)).astype(np.int64)
+    code = pd.Categorical(ann["class_name"], categories=list(categories["name"])).codes.astype(np.int64)
+    mask = np.zeros(len(images), dtype=np.int64)
+    in_bits = code < MAX_CLASS_BITS  # an int64 holds 63 class bits; more would overflow silently
+    np.bitwise_or.at(mask, img_ids[in_bits], np.left_shift(np.int64(1), code[in_bits]))
+    if len(categories) > MAX_CLASS_BITS:
+        problems.append(Problem(provenance.path, "categories", f"{len(categories)} classes: the class filters "
+                                f"(gallery, folds) tell apart the first {MAX_CLASS_BITS} only; counts per class "
+                                "are exact", "warning"))
+    images["class_bits"] = mask
+    images["strat_label"] = authors_labels(img_ids, ann["category_id"].to_numpy(), len(images))
+    images["classes"] = class_sets(mask, list(categories["name"]))
+    return Dataset(images=images, annotations=ann, categories=categories, provenance=provenance, problems=tuple(problems))
+
+
+def authors_labels(image_ids: np.ndarray, category_ids: np.ndarray, n_images: int) -> np.ndarray:
+    """The authors' label per image: its distinct category ids as text, sorted as text, joined.
+
+    Their notebook sorts `str(category_id)`, so ids from 10 up order as text ({3, 10} gives
+    "103"); an image without annotations gets "". These strings are what StratifiedKFold
+    stratifies on, so they follow the file's own ids.
+    """
+    pairs = pd.DataFrame({"image": image_ids, "cat": np.asarray(category_ids).astype(str)}).drop_duplicates()
+    pairs = pairs.sort_values(["image", "cat"])
+    out = np.full(n_images, "", dtype=object)
+    if len(pairs):
+        images = pairs["image"].to_numpy(np.int64)
+        starts = np.flatnonzero(np.r_[True, images[1:] != images[:-1]])
+        # np.add on object arrays concatenates the strings, per image, in one C loop.
+        out[images[starts]] = np.add.reduceat(pairs["cat"].to_numpy(dtype=object), starts)
+    return out
+
+
+def class_sets(class_bits: np.ndarray, names: list[str]) -> np.ndarray:
+    """Per image, the frozenset of class names whose bits are set (bit i: `names[i]`)."""
+    unique, inverse = np.unique(class_bits, return_inverse=True)
+    table = [frozenset(name for i, name in enumerate(names) if (int(u) >> i) & 1) for u in unique]
+    out = np.empty(len(table), dtype=object)
+    out[:] = table
+    return out[inverse]

@@ -1,0 +1,134 @@
+"""The detail view's interactive figure: a frame with its masks, zoom, pan and hover."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from xami_core.model import CLASS_NAMES, FALLBACK_COLOUR, rgb_to_hex
+from xami_core.render.figures import plot_text
+from xami_core.render.overlay import (
+    Colours,
+    encode_png,
+    ink_colour,
+    outline_colour,
+    place_labels,
+    polygon_outlines,
+    resolve_colours,
+    rle_outlines,
+    visible_annotations,
+)
+
+
+def _rgba(rgb: tuple[int, int, int], alpha: float) -> str:
+    return f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{alpha:.3f})"
+
+
+def _closed_path(parts: list[np.ndarray]) -> tuple[list[float | None], list[float | None]]:
+    """x and y lists of closed polygons separated by None (one scatter trace, many parts)."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for p in parts:
+        ring = np.vstack([p, p[:1]])
+        xs += ring[:, 0].tolist() + [None]
+        ys += ring[:, 1].tolist() + [None]
+    return xs, ys
+
+
+def hover_text(class_name: str, ann_id: object, kind: str, area: float, box: Iterable[float]) -> str:
+    """Hover text (plotly markup) of one annotation: class, id (the one in its input file), area and box in pixels."""
+    x, y, w, h = (float(v) for v in box)
+    what = "box only (no mask)" if kind == "box" else f"mask area {area:,.0f} px²"
+    return (f"<b>{plot_text(class_name)}</b> · annotation {plot_text(ann_id)}<br>{what}<br>"
+            f"box x {x:.1f}, y {y:.1f}, w {w:.1f}, h {h:.1f} px")
+
+
+def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colours = None, opacity: float = 0.4,
+                   *, fill: bool = True, contour: bool = True, boxes: bool = True, labels: bool = True,
+                   hidden_classes: Iterable[str] = (), hidden_ann_ids: Iterable[int] = (),
+                   title: str = "", height: int = 720) -> go.Figure:
+    """A plotly figure of a displayed frame with one filled trace per annotation.
+
+    Args:
+        frame: the stretched 2-D uint8 frame (or RGB), in the annotations' pixel grid.
+        annotations: rows of `Dataset.annotations` for this image (needs mask_area).
+        colours: class name -> RGB (`Dataset.class_colours(palette)`) or a palette name; the authors' by default.
+        opacity: fill alpha of the masks.
+        fill, contour, boxes, labels: what to draw (box-only annotations always get a dashed box).
+        hidden_classes, hidden_ann_ids: toggled-off classes and annotations.
+        title: figure title, plotly markup (pass names from the data through `figures.plot_text`); height: in pixels.
+    """
+    pal = resolve_colours(colours, [*CLASS_NAMES, *sorted(set(annotations["class_name"]) - set(CLASS_NAMES))])
+    h, w = frame.shape[:2]
+    src = "data:image/png;base64," + base64.b64encode(encode_png(frame)).decode()
+    fig = go.Figure()
+    # Pixel i covers [i, i+1) in COCO coordinates: its centre sits at i + 0.5.
+    fig.add_trace(go.Image(source=src, x0=0.5, y0=0.5, dx=1, dy=1, name="frame",
+                           hovertemplate="x %{x:.0f}, y %{y:.0f} px<extra></extra>"))
+    keep = visible_annotations(annotations, hidden_classes, hidden_ann_ids)
+    area = dict(zip(annotations["ann_id"], annotations["mask_area"])) if "mask_area" in annotations else {}
+    # Users see the annotation's id in its input file (what the input-problems table names).
+    file_id = dict(zip(annotations["ann_id"], annotations["coco_id"])) if "coco_id" in annotations else {}
+    order = {c: i for i, c in enumerate(CLASS_NAMES)}
+    rows = sorted(range(len(keep)), key=lambda i: (order.get(keep.class_name[i], 99), keep.ann_id[i]))
+    shown_legend: set[str] = set()
+    chips = []
+    for i in rows:  # one trace per annotation, so hover names that annotation (a frame has a few dozen)
+        one = keep.take(slice(i, i + 1))
+        cls, ann_id, kind = str(one.class_name[0]), int(one.ann_id[0]), str(one.kind[0])
+        colour = pal.get(cls, FALLBACK_COLOUR)
+        line = outline_colour(colour)
+        bx, by, bw, bh = one.box[0]
+        text = hover_text(cls, file_id.get(ann_id, ann_id), kind, float(area.get(ann_id, np.nan)), one.box[0])
+        legend = cls not in shown_legend
+        shown_legend.add(cls)
+        common = dict(legendgroup=plot_text(cls), name=plot_text(cls), showlegend=legend, hoverlabel=dict(bgcolor=_rgba(colour, 0.95), font=dict(color=rgb_to_hex(ink_colour(colour)))))
+        if kind == "box":
+            xs, ys = _closed_path([np.array([[bx, by], [bx + bw, by], [bx + bw, by + bh], [bx, by + bh]])])
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=_rgba(colour, 0.04),
+                                     line=dict(color=_rgba(line, 1), width=1.5, dash="dash"),
+                                     hoveron="fills", text=text, hoverinfo="text", **common))
+        else:
+            parts = polygon_outlines(one) + rle_outlines(one)
+            xs, ys = _closed_path(parts)
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself" if fill else "none",
+                                     fillcolor=_rgba(colour, opacity if fill else 0.0),
+                                     line=dict(color=_rgba(line, 1 if contour else 0), width=1.5 if contour else 0),
+                                     hoveron="fills" if fill else "points+fills", text=text, hoverinfo="text", **common))
+            if boxes:
+                bxs, bys = _closed_path([np.array([[bx, by], [bx + bw, by], [bx + bw, by + bh], [bx, by + bh]])])
+                fig.add_trace(go.Scatter(x=bxs, y=bys, mode="lines", line=dict(color=_rgba(line, 0.8), width=1, dash="dot"),
+                                         hoverinfo="skip", legendgroup=plot_text(cls), showlegend=False, name=f"{plot_text(cls)} box"))
+        if labels:
+            chips.append((f"{cls} {file_id.get(ann_id, ann_id)}", colour, (int(bx), int(by), int(bw), int(bh))))
+    fig.update_layout(
+        annotations=_label_chips(chips, w, h, height), height=height, margin=dict(l=60, r=10, t=70 if title else 40, b=50),  # the legend sits above the frame
+        title=dict(text=title, x=0.01, font=dict(size=14)) if title else None,
+        dragmode="pan", plot_bgcolor="black",
+        legend=dict(title=dict(text="class (click to hide)"), itemsizing="constant", orientation="h",
+                    yanchor="bottom", y=1.02, x=0.0, groupclick="togglegroup"),
+        uirevision="keep",  # keep zoom and pan when toggles redraw the figure
+    )
+    fig.update_xaxes(range=[0, w], title_text="x (pixel)", showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(range=[h, 0], title_text="y (pixel)", showgrid=False, zeroline=False,
+                     scaleanchor="x", scaleratio=1, constrain="domain")
+    return fig
+
+
+def _label_chips(chips: list[tuple[str, tuple[int, int, int], tuple[int, int, int, int]]], width: int, height: int,
+                 fig_height: int) -> list[dict]:
+    """Plotly annotations for label chips, placed like the PNG labels so they do not overlap."""
+    if not chips:
+        return []
+    # Chip size in data pixels at the unzoomed view (11 px font, about 6.3 px per character).
+    per_px = max(width, height) / max(fig_height - 90, 100)
+    rects = [(int(len(t) * 6.3 * per_px) + 4, int(17 * per_px), 0, 0) for t, _, _ in chips]
+    spots = place_labels(rects, [a for _, _, a in chips], width, height)
+    return [dict(x=x, y=y, xref="x", yref="y", text=plot_text(text), showarrow=False, xanchor="left", yanchor="top",
+                 font=dict(size=11, color=rgb_to_hex(ink_colour(colour))), bgcolor=_rgba(colour, 0.9), bordercolor="black",
+                 borderwidth=1, borderpad=1)
+            for (text, colour, _), (x, y) in zip(chips, spots)]
