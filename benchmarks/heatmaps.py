@@ -21,6 +21,7 @@ from pycocotools import mask as mask_utils
 
 from benchmarks.run import timed
 from xami_core.analysis import heatmaps as hm
+from xami_core.analysis import rasterise
 from xami_core.io.loader import load_dataset
 from xami_core.io.sample import sample_root
 
@@ -53,7 +54,7 @@ def naive_heatmaps(images: pd.DataFrame, annotations: pd.DataFrame, method: str,
         if method == "centroid":
             out[g, c, min(int(a.cy * grid / h), grid - 1), min(int(a.cx * grid / w), grid - 1)] += 1
         elif method == "box" or a.kind == "box":
-            c0, c1, r0, r1 = (int(v[0]) for v in hm.box_cells(np.array([a.mask_box_x]), np.array([a.mask_box_y]), np.array([a.mask_box_w]),
+            c0, c1, r0, r1 = (int(v[0]) for v in rasterise.box_cells(np.array([a.mask_box_x]), np.array([a.mask_box_y]), np.array([a.mask_box_w]),
                                                               np.array([a.mask_box_h]), np.array([w]), np.array([h]), grid))
             out[g, c, r0:r1, c0:c1] += 1
         else:

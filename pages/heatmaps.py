@@ -7,6 +7,7 @@ import streamlit as st
 from xami_core.analysis import folds as F
 from xami_core.analysis import heatmaps as H
 from xami_core.model import XamiDataError
+from xami_core.render import heatmap_figures as HF
 from xami_ui.cache import cached_heatmaps, cached_small_multiples
 from xami_ui.context import current_dataset, dataset_key, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
@@ -60,8 +61,8 @@ def view_controls_ui(default_by: str) -> tuple[str, str, str, str, str, int]:
     _restore(Q_BY, _choice(Q_BY, list(H.GROUPINGS), default_by))
     _restore(Q_METHOD, _choice(Q_METHOD, list(H.METHODS), "mask"))
     _restore(Q_NORM, _choice(Q_NORM, list(H.NORMALISATIONS), "share"))
-    _restore(Q_SCALE, _choice(Q_SCALE, list(H.SCALES), "linear"))
-    _restore(Q_COLOURS, _choice(Q_COLOURS, list(H.COLOURSCALES), "viridis"))
+    _restore(Q_SCALE, _choice(Q_SCALE, list(HF.SCALES), "linear"))
+    _restore(Q_COLOURS, _choice(Q_COLOURS, list(HF.COLOURSCALES), "viridis"))
     _restore(Q_GRID, _choice(Q_GRID, list(H.GRIDS), H.DEFAULT_GRID))
     c1, c2, c3 = st.columns([1.2, 1.4, 1.6])
     c4, c5, c6 = st.columns([1.2, 1.4, 1.6])
@@ -70,9 +71,9 @@ def view_controls_ui(default_by: str) -> tuple[str, str, str, str, str, int]:
                            "the observation filter (by wavelength), or all images together.")
     method = c2.segmented_control("Method", list(H.METHODS), key=Q_METHOD, help=METHOD_HELP) or "mask"
     how = c3.segmented_control("Normalise", list(H.NORMALISATIONS), key=Q_NORM, help=NORM_HELP) or "share"
-    scale = c4.segmented_control("Colour scale", list(H.SCALES), key=Q_SCALE,
+    scale = c4.segmented_control("Colour scale", list(HF.SCALES), key=Q_SCALE,
                                  help="A log scale shows the faint wings next to the bright central ring.") or "linear"
-    colours = c5.selectbox("Colours", list(H.COLOURSCALES), key=Q_COLOURS,
+    colours = c5.selectbox("Colours", list(HF.COLOURSCALES), key=Q_COLOURS,
                            help="Viridis and cividis are perceptually uniform (cividis also for colour-blind "
                                 "readers); authors' blues is the white–sky blue–navy scale of the XAMI figure.")
     grid = c6.selectbox("Grid", list(H.GRIDS), key=Q_GRID, format_func=lambda g: f"{g} × {g}",
@@ -174,7 +175,7 @@ chart_ui(cached_small_multiples(key, hs, (method, grid, by, *fold_args), how, sc
          name=f"heatmaps_{method}_{by}_{how}",
          key="hm_grid_chart", aspect=0.6, wide=True)
 st.caption(f"Rows: {H.GROUPINGS[by]}; columns: classes in the order of the authors' figure. Colour: "
-           f"{H.VALUE_LABELS[how]}{' (log scale)' if scale == 'log' else ''}, one scale per class column (shared by "
+           f"{HF.VALUE_LABELS[how]}{' (log scale)' if scale == 'log' else ''}, one scale per class column (shared by "
            "its rows, so groups compare directly); blank cells: no annotation of the class.")
 
 st.subheader("One map")
@@ -199,7 +200,7 @@ with left:
 _publish({Q_CLASS: cls, Q_GROUP: group, Q_DIFF: diff} | ({Q_OTHER: other} if diff else {}),
          drop=() if diff else (Q_OTHER,))
 with right:
-    fig = (H.difference_figure(hs, cls, group, other, how=how) if diff
-           else H.heatmap_figure(hs, group, cls, how=how, scale=scale, colours=colours))
+    fig = (HF.difference_figure(hs, cls, group, other, how=how) if diff
+           else HF.heatmap_figure(hs, group, cls, how=how, scale=scale, colours=colours))
     chart_ui(fig, name=f"heatmap_{cls}_{group}{'_difference' if diff else ''}_{method}".replace(" ", "_"),
              key="hm_single_chart", aspect=1.0)

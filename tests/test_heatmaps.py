@@ -13,7 +13,9 @@ from pycocotools import mask as mask_utils
 from tests import builders as b
 from xami_core import load_dataset
 from xami_core.analysis import heatmaps as hm
+from xami_core.analysis import rasterise
 from xami_core.analysis.folds import make_folds
+from xami_core.render import heatmap_figures as hf
 
 # ---------------------------------------------------------------- brute-force references
 
@@ -243,7 +245,7 @@ def test_sample_on_a_coarse_grid_matches_block_any(sample_ds, method):
 ], ids=["zeros", "ones", "diagonal", "noise", "band", "pad"])
 def test_rle_decoding_matches_the_mask(mask):
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    counts, owner = hm.decode_rle_counts([rle["counts"]])
+    counts, owner = rasterise.decode_rle_counts([rle["counts"]])
     # Brute force: alternating run lengths of the column-major pixels, zeros first (possibly an empty run).
     expected, value, run = [], False, 0
     for pixel in mask.ravel(order="F"):
@@ -259,7 +261,7 @@ def test_rle_decoding_matches_the_mask(mask):
 def test_rle_decoding_of_several_strings_keeps_them_apart():
     masks = [band_mask(512, 512), np.eye(9, dtype=bool), np.zeros((4, 4), bool)]
     strings = [mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))["counts"] for m in masks]
-    counts, owner = hm.decode_rle_counts(strings)
+    counts, owner = rasterise.decode_rle_counts(strings)
     assert [int(counts[owner == i].sum()) for i in range(3)] == [m.size for m in masks]
 
 
@@ -271,7 +273,7 @@ def test_rle_decoding_of_several_strings_keeps_them_apart():
 ])
 def test_merge_intervals_is_the_union(intervals):
     key, lo, hi = (np.array(v) for v in zip(*intervals, strict=True))
-    mk, ml, mh = hm.merge_intervals(key, lo, hi)
+    mk, ml, mh = rasterise.merge_intervals(key, lo, hi)
     covered = {(k, i) for k, a, z in intervals for i in range(a, z)}
     assert {(k, i) for k, a, z in zip(mk, ml, mh, strict=True) for i in range(a, z)} == covered
     assert sum(mh - ml) == len(covered)  # disjoint
@@ -337,7 +339,7 @@ def test_difference_extremes_by_hand(tmp_path):
 
 def test_difference_figure_is_diverging_and_centred(tmp_path):
     hs = hm.dataset_heatmaps(tiny_ds(tmp_path), method="mask", grid=4, by="split")
-    trace = hm.difference_figure(hs, "star-loop", "train", "valid").data[0]
+    trace = hf.difference_figure(hs, "star-loop", "train", "valid").data[0]
     assert trace.zmid == 0 and trace.zmin == pytest.approx(-2 / 3) and trace.zmax == pytest.approx(2 / 3)
     assert trace.colorscale[0][1] != trace.colorscale[-1][1]
     np.testing.assert_allclose(np.asarray(trace.z), cells(c00=2 / 3, c11=-2 / 3), rtol=1e-6)
@@ -349,7 +351,7 @@ def test_difference_figure_is_diverging_and_centred(tmp_path):
 ])
 def test_colour_scale_values_and_blank_zeros(tmp_path, scale, expected_z):
     hs = hm.dataset_heatmaps(tiny_ds(tmp_path), method="mask", grid=4, by="split")
-    fig = hm.heatmap_figure(hs, "train", "star-loop", how="count", scale=scale)
+    fig = hf.heatmap_figure(hs, "train", "star-loop", how="count", scale=scale)
     z = np.asarray(fig.data[0].z, dtype=float)
     blank = cells(c00=1, c11=1) == 0
     assert np.isnan(z[blank]).all()
@@ -438,7 +440,7 @@ def test_peak_on_a_plateau_is_its_middle():
 
 def test_small_multiples_layout(sample_ds):
     hs = hm.dataset_heatmaps(sample_ds, method="box", grid=64, by="split")
-    fig = hm.small_multiples_figure(hs, how="max", colours="authors' blues")
+    fig = hf.small_multiples_figure(hs, how="max", colours="authors' blues")
     titles = [a.text for a in fig.layout.annotations]
     assert titles[:5] == [f"train · {c}" for c in hm.AUTHORS_CLASS_ORDER]  # train row first, authors' column order
     assert titles[5:] == [f"valid · {c}" for c in hm.AUTHORS_CLASS_ORDER]
@@ -447,9 +449,9 @@ def test_small_multiples_layout(sample_ds):
 
 def test_rasterising_in_chunks_changes_nothing(sample_ds, monkeypatch):
     # Large sets are rasterised in chunks to bound memory: 7 chunks give the same runs as one.
-    whole = hm.compute_mask_runs(sample_ds.images, sample_ds.annotations, 64)
-    monkeypatch.setattr(hm, "MASK_CHUNK", 100)
-    chunked = hm.compute_mask_runs(sample_ds.images, sample_ds.annotations, 64)
+    whole = rasterise.compute_mask_runs(sample_ds.images, sample_ds.annotations, 64)
+    monkeypatch.setattr(rasterise, "MASK_CHUNK", 100)
+    chunked = rasterise.compute_mask_runs(sample_ds.images, sample_ds.annotations, 64)
     order_a = np.lexsort((whole.lo, whole.col, whole.ann))
     order_b = np.lexsort((chunked.lo, chunked.col, chunked.ann))
     for field in ("ann", "col", "lo", "hi"):
@@ -505,7 +507,7 @@ def test_frame_text_comes_from_the_data(tmp_path, sizes, grid, frame, cell, note
     ds = sized_dataset(tmp_path, sizes, ["polygon"])
     hs = hm.dataset_heatmaps(ds, method="box", grid=grid, by="all")
     assert hs.frame == frame and hm.cell_text(hs) == cell and note in hm.frame_note(hs)
-    fig = hm.heatmap_figure(hs, "all images", "crater")
+    fig = hf.heatmap_figure(hs, "all images", "crater")
     assert list(fig.layout.xaxis.range) == [0, frame[0]] and list(fig.layout.yaxis.range) == [frame[1], 0]
     # The box (8..24 px) of the first image, in the drawn frame's pixels: its cells start at x = 8 * frame / width.
     w0, h0 = sizes[0]
@@ -538,4 +540,4 @@ def test_boxes_standing_in_for_masks_are_counted(tmp_path, kinds, method, label,
     hs = hm.dataset_heatmaps(ds, method=method, grid=64, by="all")
     assert hs.n_box_stand_ins == (sum(k == "box" for k in kinds) if method == "mask" else 0)
     assert hm.method_label(hs) == label and hm.stand_in_note(hs) == note
-    assert label in hm.heatmap_figure(hs, "all images", "crater").layout.title.text
+    assert label in hf.heatmap_figure(hs, "all images", "crater").layout.title.text

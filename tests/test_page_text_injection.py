@@ -38,7 +38,7 @@ import pytest  # noqa: E402
 
 from xami_core.analysis import folds, heatmaps, stats  # noqa: E402
 from xami_core.io.loader import load_dataset  # noqa: E402
-from xami_core.render import fold_figures  # noqa: E402
+from xami_core.render import fold_figures, heatmap_figures  # noqa: E402
 from xami_core.render.figures import class_distribution_figure, plot_text  # noqa: E402
 from xami_core.render.figures_overlay import overlay_figure  # noqa: E402
 
@@ -85,11 +85,11 @@ FIGURES = {
     # the gallery's detail view: legend, hover, label chips
     "overlay": lambda ds: overlay_figure(np.zeros((64, 64), np.uint8), ds.annotations_of(int(ds.images["image_id"][0]))),
     # the heatmaps page's large map: title
-    "heatmap": lambda ds: heatmaps.heatmap_figure(_split_maps(ds), "train", LINK_CLASS),
+    "heatmap": lambda ds: heatmap_figures.heatmap_figure(_split_maps(ds), "train", LINK_CLASS),
     # the difference map: title, colour bar, hover
-    "difference": lambda ds: heatmaps.difference_figure(_split_maps(ds), LINK_CLASS, "train"),
+    "difference": lambda ds: heatmap_figures.difference_figure(_split_maps(ds), LINK_CLASS, "train"),
     # the small multiples: panel titles, hover
-    "small multiples": lambda ds: heatmaps.small_multiples_figure(_split_maps(ds)),
+    "small multiples": lambda ds: heatmap_figures.small_multiples_figure(_split_maps(ds)),
 }
 
 

@@ -93,13 +93,15 @@ def cached_method_comparison(ds_key: str, _ds: Dataset, k: int, seed: int, measu
 
 # --- heatmaps (issue 5: pages/heatmaps.py) -------------------------------------------------
 from xami_core.analysis import heatmaps as _heatmaps  # noqa: E402 - section-local import, keeps the sections independent
+from xami_core.analysis import rasterise as _rasterise  # noqa: E402 - section-local import, keeps the sections independent
+from xami_core.render import heatmap_figures as _heatmap_figures  # noqa: E402 - section-local import, keeps the sections independent
 
 
 @st.cache_data(show_spinner="Rasterising masks…", max_entries=8)
-def cached_mask_runs(ds_key: str, _ds: Dataset, grid: int) -> _heatmaps.Runs:
+def cached_mask_runs(ds_key: str, _ds: Dataset, grid: int) -> _rasterise.Runs:
     """Exact masks of the current dataset on a grid, rasterised once per dataset and grid."""
     del ds_key  # cache key: identifies `_ds`
-    return _heatmaps.mask_runs(_ds.images, _ds.annotations, grid)
+    return _rasterise.mask_runs(_ds.images, _ds.annotations, grid)
 
 
 @st.cache_data(show_spinner="Accumulating heatmaps…", max_entries=24)
@@ -145,4 +147,4 @@ def cached_small_multiples(ds_key: str, _hs: _heatmaps.HeatmapSet, view: tuple, 
     only changes the single map below reuses this figure.
     """
     del ds_key, view  # cache key: they identify `_hs`
-    return _heatmaps.small_multiples_figure(_hs, how=how, scale=scale, colours=colours)
+    return _heatmap_figures.small_multiples_figure(_hs, how=how, scale=scale, colours=colours)

@@ -18,6 +18,7 @@ from xami_core.analysis import stats
 from xami_core.model import Dataset, class_colour_hex
 from xami_core.render.figures import class_distribution_figure, filter_figure
 from xami_core.render.fold_figures import fold_class_figure, method_comparison_figure
+from xami_core.render.heatmap_figures import small_multiples_figure
 from xami_core.render.overlay import encode_png, full_overlay
 
 
@@ -94,7 +95,7 @@ def dataset_figures(ds: Dataset, palette: str = "authors", k: int = F.AUTHORS_K,
         return F.make_folds(ds, "stratified", k, seed)
 
     def heatmap_grid() -> go.Figure:
-        return hm.small_multiples_figure(hm.dataset_heatmaps(ds, method="mask", by="split"), how="share")
+        return small_multiples_figure(hm.dataset_heatmaps(ds, method="mask", by="split"), how="share")
 
     def examples() -> go.Figure:
         shown = sorted(set().union(*ds.images.set_index("image_id").loc[stats.example_images(ds, n=4), "classes"]))
