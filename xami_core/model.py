@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from xami_core.schema import TABLES, table_mismatch
+
 # Categories as the Roboflow export numbers them. Id 0 is an unused parent.
 PARENT_CATEGORY = "artefacts"
 CLASS_NAMES: tuple[str, ...] = (
@@ -212,6 +214,10 @@ class XamiDataError(Exception):
     """Input that cannot be loaded; the message names the file, record and problem."""
 
 
+class SchemaError(XamiDataError):
+    """A `Dataset` table that does not match `schema.TABLES`: a column missing, extra or of another dtype."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found in the input; the rest of the dataset still loads."""
@@ -252,11 +258,15 @@ class Provenance:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Tidy, typed tables of one loaded dataset.
+    """Tidy, typed tables of one loaded dataset, checked against the schema when made.
 
-    images: one row per image (`image_id` is unique across splits).
-    annotations: one row per annotation (`ann_id` unique across splits).
-    categories: the visible classes with their colours.
+    images: one row per image; annotations: one row per annotation; categories: the visible
+    classes with their colours. `xami_core/schema.py` describes every column (dtype, unit,
+    meaning); it is the one place they are described.
+
+    Raises:
+        SchemaError: a table lacks a column of the schema, has one it does not describe, or
+            one of another dtype (the message names the table and the column).
     """
 
     images: pd.DataFrame
@@ -264,6 +274,12 @@ class Dataset:
     categories: pd.DataFrame
     provenance: Provenance
     problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for table in TABLES:  # dtypes only: as cheap for a million rows as for ten
+            mismatch = table_mismatch(table, getattr(self, table))
+            if mismatch is not None:
+                raise SchemaError(f"{self.provenance.path}: {mismatch}")
 
     @property
     def splits(self) -> list[str]:

@@ -205,7 +205,12 @@ def _images_table(parts: list[SplitRecords], problems: list[Problem]) -> pd.Data
 
 
 def build_dataset(parts: list[SplitRecords], provenance: Provenance, extra_problems: list[Problem] | None = None) -> Dataset:
-    """Assemble a `Dataset` from the records of one or more splits."""
+    """Assemble a `Dataset` from the records of one or more splits (columns: `xami_core.schema`).
+
+    Raises:
+        XamiDataError: no image could be loaded (the message gives the errors found).
+        SchemaError: a table does not match the schema (a defect of this module, not of the input).
+    """
     problems: list[Problem] = list(extra_problems or [])
     for recs in parts:
         problems.extend(recs.problems)
@@ -213,28 +218,23 @@ def build_dataset(parts: list[SplitRecords], provenance: Provenance, extra_probl
     if images.empty:
         detail = "; ".join(str(p) for p in problems if p.severity == "error")[:2000]
         raise XamiDataError(f"No images could be loaded from {provenance.path}. {detail}".strip())
-
-    # Map (split, file category id) -> class name, and (split, file image id) -> image_id.
+    # (split, the file's category id) -> class name: each split's file numbers its own categories.
     cat_name = {(r.split, c["id"]): c["name"] for r in parts for c in r.categories}
     ann_rows = [(r.split, a) for r in parts for a in r.annotations]
     used_names = {cat_name[(s, a["category_id"])] for s, a in ann_rows}
     categories = pd.DataFrame(_visible_categories(parts, used_names),
                               columns=["class_id", "name", "supercategory", "colour"])
-    class_id_of = dict(zip(categories["name"], categories["class_id"]))
+    annotations = _annotations_table(ann_rows, cat_name, images, categories)
+    _add_image_summaries(images, annotations, categories, provenance.path, problems)
+    return Dataset(images=images, annotations=annotations, categories=categories, provenance=provenance,
+                   problems=tuple(problems))
 
-    key = pd.MultiIndex.from_arrays([images["split"], images["coco_id"]])
-    image_id_of = pd.Series(images["image_id"].to_numpy(), index=key)
+
+def _annotations_table(ann_rows: list[tuple[str, dict[str, Any]]], cat_name: dict[tuple[str, Any], str],
+                       images: pd.DataFrame, categories: pd.DataFrame) -> pd.DataFrame:
+    """One row per annotation: ids and class, the stored box and area, the geometry of the mask."""
+    ann = _annotation_ids(ann_rows, cat_name, images, categories)
     n = len(ann_rows)
-    ann = pd.DataFrame({
-        "split": pd.Series([s for s, _ in ann_rows], dtype="str"),
-        "coco_id": [a["coco_id"] for _, a in ann_rows],
-        "category_id": np.fromiter((a["category_id"] for _, a in ann_rows), dtype=np.int64, count=n),
-        "class_name": pd.Series([cat_name[(s, a["category_id"])] for s, a in ann_rows], dtype="str"),
-    })
-    ann.insert(0, "ann_id", np.arange(n, dtype=np.int64))
-    lookup = pd.MultiIndex.from_arrays([ann["split"], [a["coco_image_id"] for _, a in ann_rows]])
-    ann.insert(1, "image_id", image_id_of.reindex(lookup).to_numpy().astype(np.int64))
-    ann["class_id"] = ann["class_name"].map(class_id_of).astype(np.int64)
     kind = np.array(["polygon" if a["parts"] else "rle" if a["rle"] else "box" for _, a in ann_rows], dtype=object)
     ann["kind"] = pd.Series(kind, dtype="str")
     ann["segmentation"] = pd.Series([a["parts"] if a["parts"] else a["rle"] for _, a in ann_rows], dtype=object)
@@ -243,57 +243,91 @@ def build_dataset(parts: list[SplitRecords], provenance: Provenance, extra_probl
     ann["bbox_x"], ann["bbox_y"], ann["bbox_w"], ann["bbox_h"] = stored.T
     ann["area"] = np.array([a["area"] if a["area"] is not None else np.nan for _, a in ann_rows], dtype=np.float64)
 
-    # Geometry from the masks: polygons vectorised, RLEs through pycocotools, boxes as stored.
-    geo = {k: np.full(n, np.nan) for k in ("x0", "y0", "x1", "y1", "mask_area", "poly_area", "cx", "cy")}
-    n_vertices = np.zeros(n, dtype=np.int64)
-    n_parts = np.zeros(n, dtype=np.int64)
-    img_h = images["height"].to_numpy()[ann["image_id"].to_numpy()]
-    img_w = images["width"].to_numpy()[ann["image_id"].to_numpy()]
-    poly = np.flatnonzero(kind == "polygon")
-    if len(poly):
-        poly_parts = [ann_rows[i][1]["parts"] for i in poly]
-        g = _polygon_geometry(poly_parts)
-        for k in ("x0", "y0", "x1", "y1", "cx", "cy", "poly_area"):
-            geo[k][poly] = g[k]
-        geo["mask_area"][poly] = _mask_areas(poly_parts, img_h[poly], img_w[poly])
-        n_vertices[poly], n_parts[poly] = g["n_vertices"], g["n_parts"]
-    rle = np.flatnonzero(kind == "rle")
-    if len(rle):
-        g = _rle_geometry([ann_rows[i][1]["rle"] for i in rle])
-        for k in ("x0", "y0", "x1", "y1", "cx", "cy"):
-            geo[k][rle] = g[k]
-        geo["mask_area"][rle] = g["area"]
-    box = np.flatnonzero(kind == "box")
-    if len(box):
-        geo["x0"][box], geo["y0"][box] = stored[box, 0], stored[box, 1]
-        geo["x1"][box], geo["y1"][box] = stored[box, 0] + stored[box, 2], stored[box, 1] + stored[box, 3]
-        geo["cx"][box] = stored[box, 0] + stored[box, 2] / 2
-        geo["cy"][box] = stored[box, 1] + stored[box, 3] / 2
-        geo["mask_area"][box] = stored[box, 2] * stored[box, 3]
+    rows = ann["image_id"].to_numpy()
+    geo = _mask_geometry([a for _, a in ann_rows], kind, stored,
+                         images["height"].to_numpy()[rows], images["width"].to_numpy()[rows])
     ann["mask_box_x"], ann["mask_box_y"] = geo["x0"], geo["y0"]
     ann["mask_box_w"], ann["mask_box_h"] = geo["x1"] - geo["x0"], geo["y1"] - geo["y0"]
     ann["mask_area"] = geo["mask_area"]
     ann["polygon_area"] = geo["poly_area"]  # exact (shoelace); NaN for RLE and box-only
     ann["cx"], ann["cy"] = geo["cx"], geo["cy"]
-    ann["n_vertices"], ann["n_parts"] = n_vertices, n_parts
+    ann["n_vertices"], ann["n_parts"] = geo["n_vertices"], geo["n_parts"]
     ann.loc[ann["area"].isna(), "area"] = ann["mask_area"]
+    return ann
 
-    # Per image: annotation count, class bits (bit i: the i-th visible class, by name, whatever
-    # ids the file uses) and the authors' label string (built from the file's own ids).
+
+def _annotation_ids(ann_rows: list[tuple[str, dict[str, Any]]], cat_name: dict[tuple[str, Any], str],
+                    images: pd.DataFrame, categories: pd.DataFrame) -> pd.DataFrame:
+    """The id columns: row id, image row, split, the file's ids, class name and class id."""
+    n = len(ann_rows)
+    ann = pd.DataFrame({
+        "split": pd.Series([s for s, _ in ann_rows], dtype="str"),
+        # No rows: int64, as for files with integer ids (pandas would make an empty list float64).
+        "coco_id": pd.Series([a["coco_id"] for _, a in ann_rows], dtype=None if n else np.int64),
+        "category_id": np.fromiter((a["category_id"] for _, a in ann_rows), dtype=np.int64, count=n),
+        "class_name": pd.Series([cat_name[(s, a["category_id"])] for s, a in ann_rows], dtype="str"),
+    })
+    ann.insert(0, "ann_id", np.arange(n, dtype=np.int64))
+    # (split, the file's image id) -> image_id: image ids are unique within a split only.
+    image_id_of = pd.Series(images["image_id"].to_numpy(), index=pd.MultiIndex.from_arrays([images["split"], images["coco_id"]]))
+    lookup = pd.MultiIndex.from_arrays([ann["split"], [a["coco_image_id"] for _, a in ann_rows]])
+    ann.insert(1, "image_id", image_id_of.reindex(lookup).to_numpy().astype(np.int64))
+    ann["class_id"] = ann["class_name"].map(dict(zip(categories["name"], categories["class_id"]))).astype(np.int64)
+    return ann
+
+
+def _mask_geometry(records: list[dict[str, Any]], kind: np.ndarray, stored: np.ndarray, img_h: np.ndarray,
+                   img_w: np.ndarray) -> dict[str, np.ndarray]:
+    """Per annotation, the box (x0, y0, x1, y1), areas, centroid and vertex counts of its mask, in px.
+
+    Polygons vectorised, RLEs through pycocotools, box-only annotations from their stored box
+    (`stored`, n x 4 [x, y, w, h]); `img_h`/`img_w` are each annotation's canvas.
+    """
+    n = len(records)
+    geo = {k: np.full(n, np.nan) for k in ("x0", "y0", "x1", "y1", "mask_area", "poly_area", "cx", "cy")}
+    geo["n_vertices"], geo["n_parts"] = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    poly = np.flatnonzero(kind == "polygon")
+    if len(poly):
+        poly_parts = [records[i]["parts"] for i in poly]
+        g = _polygon_geometry(poly_parts)
+        for k in ("x0", "y0", "x1", "y1", "cx", "cy", "poly_area", "n_vertices", "n_parts"):
+            geo[k][poly] = g[k]
+        geo["mask_area"][poly] = _mask_areas(poly_parts, img_h[poly], img_w[poly])
+    rle = np.flatnonzero(kind == "rle")
+    if len(rle):
+        g = _rle_geometry([records[i]["rle"] for i in rle])
+        for k in ("x0", "y0", "x1", "y1", "cx", "cy"):
+            geo[k][rle] = g[k]
+        geo["mask_area"][rle] = g["area"]
+    box = np.flatnonzero(kind == "box")
+    if len(box):
+        x, y, w, h = stored[box].T
+        geo["x0"][box], geo["y0"][box], geo["x1"][box], geo["y1"][box] = x, y, x + w, y + h
+        geo["cx"][box], geo["cy"][box] = x + w / 2, y + h / 2
+        geo["mask_area"][box] = w * h
+    return geo
+
+
+def _add_image_summaries(images: pd.DataFrame, ann: pd.DataFrame, categories: pd.DataFrame, source: str,
+                         problems: list[Problem]) -> None:
+    """Per image: annotation count, class bitset, the authors' stratification string and class set.
+
+    Bit i of `class_bits` is the i-th visible class, by name, whatever ids the file uses; the
+    stratification string is built from the file's own ids, as the authors built it.
+    """
     img_ids = ann["image_id"].to_numpy()
     images["n_annotations"] = np.bincount(img_ids, minlength=len(images)).astype(np.int64)
     code = pd.Categorical(ann["class_name"], categories=list(categories["name"])).codes.astype(np.int64)
-    mask = np.zeros(len(images), dtype=np.int64)
+    bits = np.zeros(len(images), dtype=np.int64)
     in_bits = code < MAX_CLASS_BITS  # an int64 holds 63 class bits; more would overflow silently
-    np.bitwise_or.at(mask, img_ids[in_bits], np.left_shift(np.int64(1), code[in_bits]))
+    np.bitwise_or.at(bits, img_ids[in_bits], np.left_shift(np.int64(1), code[in_bits]))
     if len(categories) > MAX_CLASS_BITS:
-        problems.append(Problem(provenance.path, "categories", f"{len(categories)} classes: the class filters "
+        problems.append(Problem(source, "categories", f"{len(categories)} classes: the class filters "
                                 f"(gallery, folds) tell apart the first {MAX_CLASS_BITS} only; counts per class "
                                 "are exact", "warning"))
-    images["class_bits"] = mask
+    images["class_bits"] = bits
     images["strat_label"] = authors_labels(img_ids, ann["category_id"].to_numpy(), len(images))
-    images["classes"] = class_sets(mask, list(categories["name"]))
-    return Dataset(images=images, annotations=ann, categories=categories, provenance=provenance, problems=tuple(problems))
+    images["classes"] = class_sets(bits, list(categories["name"]))
 
 
 def authors_labels(image_ids: np.ndarray, category_ids: np.ndarray, n_images: int) -> np.ndarray:
