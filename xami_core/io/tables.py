@@ -1,4 +1,4 @@
-"""Build the tidy tables of a `Dataset` from validated records, geometry vectorised."""
+"""Build the tidy tables of a `Dataset` from validated records, geometry vectorised (columns: `xami_core.schema`)."""
 
 from __future__ import annotations
 
@@ -161,12 +161,11 @@ def _rle_geometry(rles: list[dict]) -> dict[str, np.ndarray]:
 
 
 def _images_table(parts: list[SplitRecords], problems: list[Problem]) -> pd.DataFrame:
-    """One row per image of every split; the readers have already located and measured the files.
+    """One row per image of every split (columns: `schema.IMAGE_COLUMNS`); the readers have already
+    located and measured the files.
 
-    `width`/`height` are the canvas the numbers use (the file's size when it opens, else the
-    declared one); `declared_width`/`declared_height` are what the annotation file says (0 when
-    it says nothing usable). The observation key comes from the file's base name, wherever the
-    file sits (`images/S0...jpg` as CVAT writes it).
+    The observation key comes from the file's base name, wherever the file sits (`images/S0...jpg`
+    as CVAT writes it).
     """
     frames = []
     for recs in parts:
