@@ -7,7 +7,9 @@ import math
 import streamlit as st
 
 from xami_core.access import check_local_path
+from xami_core.analysis import fold_balance
 from xami_core.analysis import folds as F
+from xami_core.io import fold_files
 from xami_core.model import XamiDataError
 from xami_core.render.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
 from xami_ui.cache import cached_fold_files, cached_folds, cached_method_comparison
@@ -54,7 +56,7 @@ def _init_view() -> None:
     st.session_state[Q_METHOD] = raw(Q_METHOD) if raw(Q_METHOD) in METHOD_CHOICES else "stratified"
     st.session_state[Q_K] = _int_value(raw(Q_K), F.AUTHORS_K, F.K_MIN, F.K_MAX)
     st.session_state[Q_SEED] = _int_value(raw(Q_SEED), F.AUTHORS_SEED, 0, 2**32 - 1)
-    st.session_state[Q_MEASURE] = raw(Q_MEASURE) if raw(Q_MEASURE) in F.MEASURES else "images"
+    st.session_state[Q_MEASURE] = raw(Q_MEASURE) if raw(Q_MEASURE) in fold_balance.MEASURES else "images"
     st.session_state[Q_VALUE] = raw(Q_VALUE) if raw(Q_VALUE) in ("share", "count") else "share"
     st.session_state[Q_DIR] = raw(Q_DIR) or ""
 
@@ -70,7 +72,7 @@ def fold_controls_ui() -> tuple[str, int, int, str, str, str]:
                         help="The authors used k = 4.")
     seed = c3.number_input("Seed", min_value=0, max_value=2**32 - 1, step=1, key=Q_SEED, disabled=fixed,
                            help="random_state of the shuffling splitter; the authors used 42.")
-    measure = c4.segmented_control("Count", list(F.MEASURES), key=Q_MEASURE,
+    measure = c4.segmented_control("Count", list(fold_balance.MEASURES), key=Q_MEASURE,
                                    help="images: (image, class) pairs, the authors' measure; "
                                         "annotations: artefact instances.") or "images"
     value = c5.segmented_control("Show", ["share", "count"], key=Q_VALUE) or "share"
@@ -111,7 +113,7 @@ try:
             st.info("Enter the folder that holds the fold files (mskf_k.csv or mskf_k/ folders).")
             st.stop()
         check_local_path(folder)  # a deployment's allowed roots apply to fold folders too
-        folds = cached_fold_files(key, ds, folder, F.fold_files_fingerprint(folder))
+        folds = cached_fold_files(key, ds, folder, fold_files.fold_files_fingerprint(folder))
     else:
         folds = cached_folds(key, ds, method, k, seed)
 except XamiDataError as exc:
@@ -127,18 +129,18 @@ if folds.problems:
     with st.expander(f"Fold file problems ({len(folds.problems)})", expanded=True):
         st.dataframe([vars(p) for p in folds.problems], width="stretch", hide_index=True)
 
-counts = F.fold_class_counts(ds, folds)
-balance = F.fold_balance(ds, folds, measure, counts=counts)
-deviation = F.fold_deviation(counts, measure)
-summary = F.balance_summary(balance)
+counts = fold_balance.fold_class_counts(ds, folds)
+balance = fold_balance.fold_balance(ds, folds, measure, counts=counts)
+deviation = fold_balance.fold_deviation(counts, measure)
+summary = fold_balance.balance_summary(balance)
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Valid images per fold", f"{summary.valid_min:,}" if summary.valid_min == summary.valid_max
           else f"{summary.valid_min:,}–{summary.valid_max:,}")
-m2.metric("Mean |train − valid| share (authors)", F.pp_text(summary.mean_authors_diff),
+m2.metric("Mean |train − valid| share (authors)", fold_balance.pp_text(summary.mean_authors_diff),
           help="Averaged over folds; per fold: mean over the six keys '0'..'5' of the authors' notebook (one of "
                "which never holds a class, so the sum over five classes is divided by six), in percentage points (pp).")
-m3.metric("Largest class difference", F.pp_text(summary.worst_diff),
+m3.metric("Largest class difference", fold_balance.pp_text(summary.worst_diff),
           help=f"{md_literal(summary.worst_class)} in fold {summary.worst_fold}" if summary.worst_class else None)
 m4.metric("Smallest chi-square p", "n/a" if math.isnan(summary.min_p) else f"{summary.min_p:.3f}",
           help="Chi-square test of independence between part (train/valid) and class, per fold; a small p "
@@ -161,7 +163,7 @@ shown = balance.rename(columns={
     "mean_abs_diff": "mean |Δ| (classes)", "max_abs_diff": "max |Δ|", "max_diff_class": "class of max",
     "js_divergence": "Jensen-Shannon (bits)", "chi2": "chi-square", "p_value": "p"})
 pp = ["mean |Δ| (authors)", "mean |Δ| (classes)", "max |Δ|"]
-st.dataframe(shown.style.format({**{c: F.pp_text for c in pp},
+st.dataframe(shown.style.format({**{c: fold_balance.pp_text for c in pp},
                                  "Jensen-Shannon (bits)": "{:.5f}", "chi-square": "{:.2f}", "p": "{:.3f}"}, na_rep="n/a"),
              width="stretch", hide_index=True,
              column_order=["fold", "train images", "valid images", *pp, "class of max", "Jensen-Shannon (bits)",
@@ -190,23 +192,23 @@ if method in ("stratified", "kfold", "multilabel"):
     st.subheader("K-fold vs stratified K-fold (the authors' comparison)")
     comparison = cached_method_comparison(key, ds, k, seed, measure, compared)
     chart_ui(method_comparison_figure(comparison), name=f"kfold_vs_stratified_k{k}_seed{seed}", key="fold_comparison_chart")
-    means = F.comparison_means(comparison)
+    means = fold_balance.comparison_means(comparison)
     st.caption(f"Computed live for k = {k}, seed = {seed}: mean |train − valid| share per fold (authors' measure, "
                "percentage points); lower is better balanced. Mean over folds: "
-               + ", ".join(f"{F.METHOD_LABELS[m]} {F.pp_text(v)}" for m, v in means.items()) + ".")
+               + ", ".join(f"{F.METHOD_LABELS[m]} {fold_balance.pp_text(v)}" for m, v in means.items()) + ".")
 else:
     comparison = None
 
 st.subheader("Observation filters per fold")
-filter_counts = F.fold_filter_counts(ds, folds)
-chart_ui(deviation_heatmap(F.fold_filter_deviation(filter_counts), what="filter", n_folds=n_folds),
+filter_counts = fold_balance.fold_filter_counts(ds, folds)
+chart_ui(deviation_heatmap(fold_balance.fold_filter_deviation(filter_counts), what="filter", n_folds=n_folds),
          name=f"fold_filter_deviation_{tag}", key="fold_filter_chart", aspect=0.5)
 st.caption("Valid minus train share of images per filter, filters from long (V) to short (UVW2) wavelength, "
            "the broad-band White filter last. Filters are not stratified: only chance balances them. "
            "Image counts per filter, fold and part:")
-st.dataframe(F.fold_filter_table(filter_counts), width="stretch")
+st.dataframe(fold_balance.fold_filter_table(filter_counts), width="stretch")
 
-empty = F.empty_per_fold(ds, folds)
+empty = fold_balance.empty_per_fold(ds, folds)
 k_used = n_folds if method in ("published", FILES) else k
 rare = F.rare_labels(ds, k_used)
 left, right = st.columns([2, 3])
@@ -235,15 +237,15 @@ tables = {"fold_balance": balance, "fold_class_counts": counts, "fold_class_devi
 if comparison is not None:
     tables["kfold_vs_stratified"] = comparison
 d1, d2, d3 = st.columns(3)
-d1.download_button("mskf_k.csv files (zip)", data=lambda: F.fold_csvs_zip(ds, folds, prefix),
+d1.download_button("mskf_k.csv files (zip)", data=lambda: fold_files.fold_csvs_zip(ds, folds, prefix),
                    file_name=f"mskf_csv_{tag}.zip", mime="application/zip", on_click="ignore",
                    icon=":material/download:", help="One mskf_i.csv per fold (IMADE_ID, IMAGE_PATH, SPLIT), "
                    "as the authors' notebook writes them.")
-d2.download_button("Per-fold COCO JSONs (zip)", data=lambda: F.fold_coco_zip(ds, folds),
+d2.download_button("Per-fold COCO JSONs (zip)", data=lambda: fold_files.fold_coco_zip(ds, folds),
                    file_name=f"mskf_coco_{tag}.zip", mime="application/zip", on_click="ignore",
                    icon=":material/download:", help="mskf_i/{train,valid}/_annotations.coco.json filtered from "
                    "the loaded records, categories as in the input (parent id 0 included); no images.")
-d3.download_button("Tables on this page (CSV zip)", data=lambda: F.tables_csv_zip(tables),
+d3.download_button("Tables on this page (CSV zip)", data=lambda: fold_files.tables_csv_zip(tables),
                    file_name=f"fold_balance_{tag}.zip", mime="application/zip", on_click="ignore",
                    icon=":material/table:")
 st.caption("IMADE_ID (the authors' spelling) is the image id of the COCO file when the folds come from a single "

@@ -21,8 +21,10 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from tests import builders as b
 from xami_core import load_dataset
+from xami_core.analysis import fold_balance
 from xami_core.analysis import folds as F
 from xami_core.cli import main as cli_main
+from xami_core.io import fold_files
 from xami_core.io.coco import read_coco
 from xami_core.model import AUTHOR_COLOURS, XamiDataError, rgb_to_hex
 from xami_core.render.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
@@ -251,7 +253,7 @@ def js_by_hand(p: list[float], q: list[float]) -> float:
 
 def test_tiny_class_counts(tiny):
     ds, fs = tiny
-    c = F.fold_class_counts(ds, fs).set_index(["part", "class_name"])
+    c = fold_balance.fold_class_counts(ds, fs).set_index(["part", "class_name"])
     # (image, class) pairs and annotations per part and class
     assert c.loc[("train", "central-ring"), "images"] == 1 and c.loc[("train", "read-out-streak"), "images"] == 2
     assert c.loc[("train", "read-out-streak"), "annotations"] == 3 and c.loc[("valid", "star-loop"), "annotations"] == 1
@@ -270,7 +272,7 @@ def test_tiny_class_counts(tiny):
 ])
 def test_tiny_balance(tiny, measure, authors, classes, largest, p, q):
     ds, fs = tiny
-    bal = F.fold_balance(ds, fs, measure).iloc[0]
+    bal = fold_balance.fold_balance(ds, fs, measure).iloc[0]
     assert bal["authors_mean_diff"] == pytest.approx(authors)
     assert bal["mean_abs_diff"] == pytest.approx(classes)
     assert bal["max_abs_diff"] == pytest.approx(largest)
@@ -283,7 +285,7 @@ def test_tiny_balance(tiny, measure, authors, classes, largest, p, q):
 def test_tiny_chi_square(tiny):
     # Counts over used classes: train (1, 2, 0), valid (1, 1, 1); expected (1, 1.5, 0.5) per row.
     ds, fs = tiny
-    bal = F.fold_balance(ds, fs, "images").iloc[0]
+    bal = fold_balance.fold_balance(ds, fs, "images").iloc[0]
     chi2 = 2 * (0.5**2 / 1.5 + 0.5**2 / 0.5)
     assert bal["chi2"] == pytest.approx(chi2) and bal["dof"] == 2
     assert bal["p_value"] == pytest.approx(math.exp(-chi2 / 2))  # chi-square survival function with 2 dof
@@ -291,17 +293,17 @@ def test_tiny_chi_square(tiny):
 
 def test_tiny_deviation_and_filters(tiny):
     ds, fs = tiny
-    dev = F.fold_deviation(F.fold_class_counts(ds, fs), "images")
+    dev = fold_balance.fold_deviation(fold_balance.fold_class_counts(ds, fs), "images")
     assert list(dev.columns) == ds.class_names
     assert dev.loc[0].to_numpy() == pytest.approx([0, 0, -1 / 3, 0, 1 / 3])
-    fc = F.fold_filter_counts(ds, fs)
+    fc = fold_balance.fold_filter_counts(ds, fs)
     assert list(dict.fromkeys(fc["filter_letter"])) == ["V", "L", "W"]  # by wavelength, White last
     shares = fc.set_index(["part", "filter_letter"])["share"]
     assert shares[("train", "V")] == pytest.approx(1 / 3) and shares[("train", "L")] == pytest.approx(2 / 3)
     assert shares[("valid", "V")] == pytest.approx(1 / 2) and shares[("valid", "W")] == pytest.approx(1 / 2)
-    fdev = F.fold_filter_deviation(fc)
+    fdev = fold_balance.fold_filter_deviation(fc)
     assert fdev.loc[0, "UVW1"] == pytest.approx(-2 / 3) and fdev.loc[0, "White"] == pytest.approx(1 / 2)
-    empty = F.empty_per_fold(ds, fs).set_index("part")
+    empty = fold_balance.empty_per_fold(ds, fs).set_index("part")
     assert empty.loc["train", "empty_images"] == 1 and empty.loc["valid", "empty_images"] == 0
 
 
@@ -316,15 +318,15 @@ def test_tiny_rare_labels(tiny):
 
 def test_balance_summary(tiny, sample_ds):
     ds, fs = tiny
-    bal = F.fold_balance(ds, fs, "images")
-    summary = F.balance_summary(bal)
+    bal = fold_balance.fold_balance(ds, fs, "images")
+    summary = fold_balance.balance_summary(bal)
     assert (summary.valid_min, summary.valid_max) == (2, 2)
     assert summary.mean_authors_diff == pytest.approx(2 / 3 / 6)
     assert (summary.worst_diff, summary.worst_class, summary.worst_fold) == (pytest.approx(1 / 3), "read-out-streak", 0)
     assert summary.min_p == pytest.approx(bal["p_value"].iloc[0])
     # Over several folds: the extremes of the per-fold rows.
-    bal = F.fold_balance(sample_ds, F.make_folds(sample_ds, "kfold", 3, 1))
-    summary = F.balance_summary(bal)
+    bal = fold_balance.fold_balance(sample_ds, F.make_folds(sample_ds, "kfold", 3, 1))
+    summary = fold_balance.balance_summary(bal)
     worst = bal.loc[bal["max_abs_diff"].idxmax()]
     assert (summary.valid_min, summary.valid_max) == (53, 54)
     assert summary.worst_diff == worst["max_abs_diff"] and summary.worst_fold == worst["fold"]
@@ -336,9 +338,9 @@ def test_balance_summary_without_annotations(tmp_path):
     b.write_split(tmp_path / "train", b.coco([b.image(0), b.image(1)], []))
     b.write_split(tmp_path / "valid", b.coco([b.image(0)], []))
     ds = load_dataset(tmp_path)
-    summary = F.balance_summary(F.fold_balance(ds, F.make_folds(ds, "published")))
+    summary = fold_balance.balance_summary(fold_balance.fold_balance(ds, F.make_folds(ds, "published")))
     assert math.isnan(summary.mean_authors_diff) and math.isnan(summary.worst_diff) and math.isnan(summary.min_p)
-    assert summary.worst_class == "" and F.pp_text(summary.worst_diff) == "n/a"
+    assert summary.worst_class == "" and fold_balance.pp_text(summary.worst_diff) == "n/a"
 
 
 @pytest.mark.parametrize(("fraction", "text"), [
@@ -347,19 +349,19 @@ def test_balance_summary_without_annotations(tmp_path):
     (float("nan"), "n/a"),  # undefined
 ])
 def test_pp_text(fraction, text):
-    assert F.pp_text(fraction) == text
+    assert fold_balance.pp_text(fraction) == text
 
 
 def test_js_divergence_edges():
-    assert F.js_divergence(np.array([1, 2, 3]), np.array([2, 4, 6])) == pytest.approx(0)  # same distribution
-    assert F.js_divergence(np.array([1, 0]), np.array([0, 1])) == pytest.approx(1)  # disjoint: 1 bit
-    assert math.isnan(F.js_divergence(np.zeros(3), np.ones(3)))  # an empty part
+    assert fold_balance.js_divergence(np.array([1, 2, 3]), np.array([2, 4, 6])) == pytest.approx(0)  # same distribution
+    assert fold_balance.js_divergence(np.array([1, 0]), np.array([0, 1])) == pytest.approx(1)  # disjoint: 1 bit
+    assert math.isnan(fold_balance.js_divergence(np.zeros(3), np.ones(3)))  # an empty part
 
 
 def test_method_comparison_matches_balance(sample_ds):
-    comp = F.method_comparison(sample_ds, 4, 42)
+    comp = fold_balance.method_comparison(sample_ds, 4, 42)
     for method in ("kfold", "stratified"):
-        bal = F.fold_balance(sample_ds, F.make_folds(sample_ds, method, 4, 42))
+        bal = fold_balance.fold_balance(sample_ds, F.make_folds(sample_ds, method, 4, 42))
         got = comp[comp["method"] == method]["authors_mean_diff"].to_numpy()
         assert got == pytest.approx(bal["authors_mean_diff"].to_numpy())
 
@@ -369,7 +371,7 @@ def test_authors_measure_matches_their_percentages(sample_ds):
     _, labels = F.fold_input(sample_ds)
     fs = F.make_folds(sample_ds, "stratified", 4, 42)
     pos = {int(i): n for n, i in enumerate(F.fold_input(sample_ds)[0])}
-    ours = F.fold_balance(sample_ds, fs)
+    ours = fold_balance.fold_balance(sample_ds, fs)
     for fold in fs.folds:
         pct = {}
         for part in F.PARTS:
@@ -414,12 +416,12 @@ def test_csv_bytes_match_the_authors_writer(no_splits):
     expected = authors_write_csv(skf_image_ids, names, prefix, ids)
     fs = F.make_folds(ds, "stratified", 4, 42)
     for fold in fs.folds:
-        assert F.fold_csv_text(ds, fs, fold, prefix).encode() == expected[fold]
+        assert fold_files.fold_csv_text(ds, fs, fold, prefix).encode() == expected[fold]
 
 
 def test_csv_default_paths_are_the_loaded_files(sample_ds):
     fs = F.make_folds(sample_ds, "kfold", 3, 5)
-    frame = F.fold_csv_frame(sample_ds, fs, 1)
+    frame = fold_files.fold_csv_frame(sample_ds, fs, 1)
     assert list(frame.columns) == ["IMADE_ID", "IMAGE_PATH", "SPLIT"]
     assert all(Path(p).is_absolute() and Path(p).is_file() for p in frame["IMAGE_PATH"])
     # A split layout reuses COCO ids per file: the global image_id is written instead.
@@ -430,25 +432,25 @@ def test_csv_default_paths_are_the_loaded_files(sample_ds):
 def test_csv_round_trip(sample_ds, tmp_path, method, k, seed):
     # Write mskf_i.csv, read the folder back: the same folds.
     fs = F.make_folds(sample_ds, method, k, seed)
-    written = F.write_fold_csvs(sample_ds, fs, tmp_path)
+    written = fold_files.write_fold_csvs(sample_ds, fs, tmp_path)
     assert [p.name for p in written] == [f"mskf_{i}.csv" for i in fs.folds]
-    back = F.read_fold_files(tmp_path, sample_ds)
+    back = fold_files.read_fold_files(tmp_path, sample_ds)
     assert back.method == "files" and not back.problems
     pd.testing.assert_frame_equal(back.assignments, fs.assignments.sort_values(["fold", "image_id"], ignore_index=True))
 
 
 def test_csv_zip_holds_every_fold(sample_ds):
     fs = F.make_folds(sample_ds, "stratified", 4, 42)
-    with zipfile.ZipFile(io.BytesIO(F.fold_csvs_zip(sample_ds, fs, "imgs"))) as zf:
+    with zipfile.ZipFile(io.BytesIO(fold_files.fold_csvs_zip(sample_ds, fs, "imgs"))) as zf:
         assert zf.namelist() == [f"mskf_{i}.csv" for i in range(4)]
-        assert zf.read("mskf_2.csv").decode() == F.fold_csv_text(sample_ds, fs, 2, "imgs")
+        assert zf.read("mskf_2.csv").decode() == fold_files.fold_csv_text(sample_ds, fs, 2, "imgs")
 
 
 def test_coco_zip_reads_back(no_splits, tmp_path):
     # mskf_i/{train,valid}/_annotations.coco.json: valid COCO, categories as the input, folders read back as folds.
     root, ds = no_splits
     fs = F.make_folds(ds, "stratified", 3, 42)
-    with zipfile.ZipFile(io.BytesIO(F.fold_coco_zip(ds, fs))) as zf:
+    with zipfile.ZipFile(io.BytesIO(fold_files.fold_coco_zip(ds, fs))) as zf:
         zf.extractall(tmp_path)
     original = json.loads((root / "data" / "_annotations.coco.json").read_text())
     for fold in fs.folds:
@@ -464,7 +466,7 @@ def test_coco_zip_reads_back(no_splits, tmp_path):
             # Values compare as numbers: the reader keeps coordinates as floats (14 == 14.0).
             got = sorted((a["id"], a["image_id"], a["category_id"], a["segmentation"]) for a in data["annotations"])
             assert got == sorted((a["id"], a["image_id"], a["category_id"], a["segmentation"]) for a in want)
-    back = F.read_fold_files(tmp_path, ds)
+    back = fold_files.read_fold_files(tmp_path, ds)
     pd.testing.assert_frame_equal(back.assignments, fs.assignments.sort_values(["fold", "image_id"], ignore_index=True))
 
 
@@ -472,7 +474,7 @@ def test_authors_reader_selects_the_right_images(no_splits, tmp_path):
     # Their create_directories_and_copy_files keeps images whose JSON id is in IMADE_ID of the part.
     root, ds = no_splits
     fs = F.make_folds(ds, "stratified", 4, 42)
-    F.write_fold_csvs(ds, fs, tmp_path)
+    fold_files.write_fold_csvs(ds, fs, tmp_path)
     coco_data = json.loads((root / "data" / "_annotations.coco.json").read_text())
     image_data = pd.read_csv(tmp_path / "mskf_1.csv")
     split_ids = image_data[image_data["SPLIT"] == "valid"]["IMADE_ID"].tolist()
@@ -485,13 +487,13 @@ def test_authors_reader_selects_the_right_images(no_splits, tmp_path):
 
 def test_read_fold_files_reports_problems(sample_ds, tmp_path):
     fs = F.make_folds(sample_ds, "kfold", 2, 0)
-    F.write_fold_csvs(sample_ds, fs, tmp_path)
+    fold_files.write_fold_csvs(sample_ds, fs, tmp_path)
     path = tmp_path / "mskf_0.csv"
     lines = path.read_text().splitlines()
     lines[1] = "999,somewhere/S0000000000_V_png.rf.unknown.jpg,train"  # no such image
     lines[2] = lines[2].rsplit(",", 1)[0] + ",test"  # an unknown part
     path.write_text("\n".join(lines) + "\n")
-    back = F.read_fold_files(tmp_path, sample_ds)
+    back = fold_files.read_fold_files(tmp_path, sample_ds)
     messages = " | ".join(str(p) for p in back.problems)
     assert "matches no image" in messages and "expected SPLIT train or valid" in messages
     assert "2 of 160 dataset images are not in this fold" in messages
@@ -506,7 +508,7 @@ def test_read_fold_files_errors(sample_ds, tmp_path, content, match):
     if content is not None:
         (tmp_path / "mskf_0.csv").write_text(content)
     with pytest.raises(XamiDataError, match=match):
-        F.read_fold_files(tmp_path, sample_ds)
+        fold_files.read_fold_files(tmp_path, sample_ds)
 
 
 def test_fold_folders_from_image_files(sample_ds, tmp_path):
@@ -518,7 +520,7 @@ def test_fold_folders_from_image_files(sample_ds, tmp_path):
         folder.mkdir(parents=True)
         for name in names.loc[fs.part_ids(0, part)]:
             (folder / name).write_bytes(b"")
-    back = F.read_fold_files(tmp_path, sample_ds)
+    back = fold_files.read_fold_files(tmp_path, sample_ds)
     expected = fs.assignments[fs.assignments["fold"] == 0].sort_values("image_id", ignore_index=True)
     pd.testing.assert_frame_equal(back.assignments, expected)
 
@@ -528,7 +530,7 @@ def test_fold_folders_from_image_files(sample_ds, tmp_path):
 
 def test_fold_class_figure_uses_class_colours(sample_ds):
     fs = F.make_folds(sample_ds, "stratified", 4, 42)
-    counts = F.fold_class_counts(sample_ds, fs)
+    counts = fold_balance.fold_class_counts(sample_ds, fs)
     fig = fold_class_figure(counts, measure="annotations", value="count")
     bars = [t for t in fig.data if t.showlegend is False]
     assert len(bars) == 4 * 2  # one train and one valid trace per fold
@@ -540,7 +542,7 @@ def test_fold_class_figure_uses_class_colours(sample_ds):
 
 def test_heatmap_is_centred(sample_ds):
     fs = F.make_folds(sample_ds, "kfold", 4, 42)
-    dev = F.fold_deviation(F.fold_class_counts(sample_ds, fs))
+    dev = fold_balance.fold_deviation(fold_balance.fold_class_counts(sample_ds, fs))
     fig = deviation_heatmap(dev)
     hm = fig.data[0]
     assert hm.zmid == 0 and hm.zmin == -hm.zmax
@@ -560,15 +562,15 @@ def test_heatmap_colour_floor(largest, floor, limit):
 
 def test_filter_heatmap_names_wavelengths(tiny):
     ds, fs = tiny
-    fig = deviation_heatmap(F.fold_filter_deviation(F.fold_filter_counts(ds, fs)), what="filter")
+    fig = deviation_heatmap(fold_balance.fold_filter_deviation(fold_balance.fold_filter_counts(ds, fs)), what="filter")
     assert list(fig.data[0].x) == ["V<br>543 nm", "UVW1<br>291 nm", "White<br>broad band"]  # by wavelength
     assert "wavelength" in fig.layout.xaxis.title.text
 
 
 def test_fold_panels_carry_their_balance(sample_ds):
     fs = F.make_folds(sample_ds, "stratified", 4, 42)
-    counts = F.fold_class_counts(sample_ds, fs)
-    bal = F.fold_balance(sample_ds, fs, counts=counts)
+    counts = fold_balance.fold_class_counts(sample_ds, fs)
+    bal = fold_balance.fold_balance(sample_ds, fs, counts=counts)
     fig = fold_class_figure(counts, fold_diffs=dict(zip(bal["fold"], bal["authors_mean_diff"])))
     titles = [a.text for a in fig.layout.annotations]
     assert titles == [f"fold {f} · mean |Δ| {d * 100:.2f} pp" for f, d in zip(bal["fold"], bal["authors_mean_diff"])]
@@ -579,7 +581,7 @@ def test_fold_panels_carry_their_balance(sample_ds):
 
 
 def test_comparison_figure(sample_ds):
-    comp = F.method_comparison(sample_ds, 3, 1)
+    comp = fold_balance.method_comparison(sample_ds, 3, 1)
     fig = method_comparison_figure(comp)
     assert [t.name for t in fig.data] == ["K-fold", "stratified K-fold (authors)"]
     assert np.allclose(fig.data[1].y, comp[comp["method"] == "stratified"]["authors_mean_diff"] * 100)
@@ -598,7 +600,7 @@ def test_cli_writes_csvs(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["mskf_0.csv", "mskf_1.csv", "mskf_2.csv", "mskf_3.csv", "mskf_coco.zip"]
     printed = capsys.readouterr()
     ds = load_dataset(sample_root())
-    mean = F.fold_balance(ds, F.make_folds(ds, "stratified", 4, 42))["authors_mean_diff"].mean() * 100
+    mean = fold_balance.fold_balance(ds, F.make_folds(ds, "stratified", 4, 42))["authors_mean_diff"].mean() * 100
     assert f"{mean:.3f} percentage points" in printed.out
     assert "least populated class" in printed.err
 

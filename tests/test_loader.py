@@ -247,6 +247,7 @@ def test_fingerprint_changes_when_a_file_is_edited(tmp_path):
 def test_classes_follow_names_whatever_the_file_ids(tmp_path):
     # A file numbering the classes 0..4 with no Roboflow parent (as in the authors' no_splits notebook).
     from xami_core.analysis import folds as F
+    from xami_core.io import fold_files
     from xami_core.model import CLASS_NAMES
 
     cats = [{"id": i, "name": name, "supercategory": "none"} for i, name in enumerate(CLASS_NAMES)]
@@ -265,7 +266,7 @@ def test_classes_follow_names_whatever_the_file_ids(tmp_path):
     # the per-fold COCO export names every annotation's class as the input did
     folds = F.make_folds(ds, "kfold", 2, 0)
     exported = {}
-    for coco in F.fold_coco(ds, folds).values():
+    for coco in fold_files.fold_coco(ds, folds).values():
         name_of = {c["id"]: c["name"] for c in coco["categories"]}
         exported |= {a["id"]: name_of[a["category_id"]] for a in coco["annotations"]}
     assert exported == dict(zip(ds.annotations["coco_id"], ds.annotations["class_name"]))

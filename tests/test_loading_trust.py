@@ -24,9 +24,9 @@ from pycocotools import mask as mask_utils
 
 from tests.builders import coco, image, polygon_ann, square, write_split
 from xami_core import XamiDataError
-from xami_core.analysis.folds import _names_in_folder
 from xami_core.analysis.gallery import frame_size_text
 from xami_core.io.coco import read_coco
+from xami_core.io.fold_files import _names_in_folder
 from xami_core.io.loader import load_dataset
 from xami_core.io.metadata import read_obs_info
 from xami_core.io.rle import decode_counts_string, rle_problem

@@ -22,6 +22,7 @@ from tests import builders as b
 from tests.apptest import page_test, texts
 from xami_core.analysis import folds as F
 from xami_core.cli import main as cli_main
+from xami_core.io import fold_files
 
 PAGE = "pages/folds.py"
 F_METHOD, F_K, F_SEED = "fold_method", "fold_k", "fold_seed"  # widget keys, also the query parameters
@@ -299,7 +300,7 @@ def write_with_page_export(out: Path, method: str, k: int, seed: int) -> None:
     from xami_core import load_dataset, sample_root
 
     ds = load_dataset(sample_root())
-    with zipfile.ZipFile(io.BytesIO(F.fold_csvs_zip(ds, F.make_folds(ds, method, k, seed)))) as zf:
+    with zipfile.ZipFile(io.BytesIO(fold_files.fold_csvs_zip(ds, F.make_folds(ds, method, k, seed)))) as zf:
         zf.extractall(out)
 
 

@@ -36,7 +36,7 @@ import json  # noqa: E402 - the figure tests' own imports, kept with them
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from xami_core.analysis import folds, heatmaps, stats  # noqa: E402
+from xami_core.analysis import fold_balance, folds, heatmaps, stats  # noqa: E402
 from xami_core.io.loader import load_dataset  # noqa: E402
 from xami_core.render import fold_figures, heatmap_figures  # noqa: E402
 from xami_core.render.figures import class_distribution_figure, plot_text  # noqa: E402
@@ -78,10 +78,10 @@ FIGURES = {
     # the overview's class bars: categorical ticks and hover
     "class bars": lambda ds: class_distribution_figure(stats.class_counts(ds)),
     # the folds page's panels: class ticks, hover
-    "fold classes": lambda ds: fold_figures.fold_class_figure(folds.fold_class_counts(ds, folds.published_folds(ds))),
+    "fold classes": lambda ds: fold_figures.fold_class_figure(fold_balance.fold_class_counts(ds, folds.published_folds(ds))),
     # the fold deviation heatmap: class columns
     "fold deviation": lambda ds: fold_figures.deviation_heatmap(
-        folds.fold_deviation(folds.fold_class_counts(ds, folds.published_folds(ds)))),
+        fold_balance.fold_deviation(fold_balance.fold_class_counts(ds, folds.published_folds(ds)))),
     # the gallery's detail view: legend, hover, label chips
     "overlay": lambda ds: overlay_figure(np.zeros((64, 64), np.uint8), ds.annotations_of(int(ds.images["image_id"][0]))),
     # the heatmaps page's large map: title

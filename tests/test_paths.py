@@ -17,6 +17,7 @@ from xami_core import XamiDataError, load_dataset
 from xami_core.access import check_local_path
 from xami_core.analysis import folds as F
 from xami_core.cli import main as cli_main
+from xami_core.io import fold_files
 from xami_core.io import hub as hub_mod
 from xami_core.paths import checked_path, shown
 
@@ -121,9 +122,9 @@ def _entry_points(ds):
     return {
         "allowed-roots check (sidebar path box, ?data=, metadata file)": lambda p: check_local_path(p, what="data path"),
         "load_dataset (--data, XAMI_DATA)": lambda p: load_dataset(p),
-        "fold folder import": lambda p: F.read_fold_files(p, ds),
-        "fold folder fingerprint": lambda p: F.fold_files_fingerprint(p),
-        "fold files export": lambda p: F.write_fold_csvs(ds, folds, p),
+        "fold folder import": lambda p: fold_files.read_fold_files(p, ds),
+        "fold folder fingerprint": lambda p: fold_files.fold_files_fingerprint(p),
+        "fold files export": lambda p: fold_files.write_fold_csvs(ds, folds, p),
         "download --dest": lambda p: hub_mod.extract_variant_to("xami_dataset", p),
     }
 
@@ -169,14 +170,14 @@ def test_fold_export_into_a_file_is_a_message(sample_ds, tmp_path):
     blocker.write_text("a file where the folder should be")
     folds = F.make_folds(sample_ds, "stratified", 4, 42)
     with pytest.raises(XamiDataError, match=r"fold files folder '.*taken/sub': cannot be written"):
-        F.write_fold_csvs(sample_ds, folds, blocker / "sub")
+        fold_files.write_fold_csvs(sample_ds, folds, blocker / "sub")
 
 
 def test_fold_fingerprint_skips_a_looping_fold_file(sample_ds, tmp_path):
     folds = F.make_folds(sample_ds, "stratified", 4, 42)
-    F.write_fold_csvs(sample_ds, folds, tmp_path)
+    fold_files.write_fold_csvs(sample_ds, folds, tmp_path)
     (tmp_path / "mskf_9.csv").symlink_to(tmp_path / "mskf_9.csv")  # a link to itself, named like a fold file
-    fingerprint = F.fold_files_fingerprint(tmp_path)
+    fingerprint = fold_files.fold_files_fingerprint(tmp_path)
     assert ("mskf_9.csv", "unreadable") in fingerprint
-    back = F.read_fold_files(tmp_path, sample_ds)  # the four real files still load
+    back = fold_files.read_fold_files(tmp_path, sample_ds)  # the four real files still load
     assert back.assignments["fold"].nunique() == 4

@@ -10,8 +10,8 @@ import pytest
 
 from tests import builders as b
 from xami_core import load_dataset
+from xami_core.analysis import fold_balance, gallery, heatmaps, stats
 from xami_core.analysis import folds as F
-from xami_core.analysis import gallery, heatmaps, stats
 from xami_core.analysis.published import published_comparison
 from xami_core.io import metadata
 from xami_core.model import NO_KEY, Problem, filter_label, filter_name
@@ -53,14 +53,14 @@ def test_filter_counts_keeps_every_filter_in_one_order(mix):
 
 def _fold_counts(ds):
     # Over one fold, train + valid hold every image once.
-    counts = F.fold_filter_counts(ds, F.make_folds(ds, "kfold", k=2, seed=0))
+    counts = fold_balance.fold_filter_counts(ds, F.make_folds(ds, "kfold", k=2, seed=0))
     one = counts[counts["fold"] == 0]
     return one.groupby("filter_letter", sort=False)["images"].sum()
 
 
 def _fold_table(ds):
-    counts = F.fold_filter_counts(ds, F.make_folds(ds, "kfold", k=2, seed=0))
-    table = F.fold_filter_table(counts)
+    counts = fold_balance.fold_filter_counts(ds, F.make_folds(ds, "kfold", k=2, seed=0))
+    table = fold_balance.fold_filter_table(counts)
     names = {filter_name(k): k for k in ORDER}
     return (table["fold 0 train"] + table["fold 0 valid"]).rename(index=names)
 
@@ -125,8 +125,8 @@ def test_every_table_grouped_by_filter_keeps_every_image(mix, count):
 
 
 def test_fold_filter_deviation_labels_unknown_filters_as_unknown(mix):
-    counts = F.fold_filter_counts(mix, F.make_folds(mix, "kfold", k=2, seed=0))
-    fig = deviation_heatmap(F.fold_filter_deviation(counts), what="filter")
+    counts = fold_balance.fold_filter_counts(mix, F.make_folds(mix, "kfold", k=2, seed=0))
+    fig = deviation_heatmap(fold_balance.fold_filter_deviation(counts), what="filter")
     assert list(fig.data[0].x) == ["V<br>543 nm", "UVW1<br>291 nm", "White<br>broad band", "X (unknown filter)",
                                    "no observation key"]
 

@@ -66,7 +66,9 @@ def forget_failed_loads() -> None:
 
 
 # --- folds (issue 4: pages/folds.py) -------------------------------------------------------
+from xami_core.analysis import fold_balance as _fold_balance  # noqa: E402 - section-local import, keeps the sections independent
 from xami_core.analysis import folds as _folds  # noqa: E402 - section-local import, keeps the sections independent
+from xami_core.io import fold_files as _fold_files  # noqa: E402 - section-local import, keeps the sections independent
 
 
 @st.cache_data(show_spinner="Making folds…", max_entries=64)
@@ -80,7 +82,7 @@ def cached_folds(ds_key: str, _ds: Dataset, method: str, k: int, seed: int) -> _
 def cached_fold_files(ds_key: str, _ds: Dataset, folder: str, fingerprint: tuple) -> _folds.FoldSet:
     """Folds read from the authors' files in `folder`, reloaded when those files change."""
     del ds_key, fingerprint
-    return _folds.read_fold_files(folder, _ds)
+    return _fold_files.read_fold_files(folder, _ds)
 
 
 @st.cache_data(show_spinner="Comparing K-fold and stratified K-fold…", max_entries=64)
@@ -88,7 +90,7 @@ def cached_method_comparison(ds_key: str, _ds: Dataset, k: int, seed: int, measu
                              methods: tuple[str, ...] = ("kfold", "stratified")) -> pd.DataFrame:
     """The authors' K-fold vs stratified comparison for one k and seed (optionally more methods)."""
     del ds_key
-    return _folds.method_comparison(_ds, k, seed, methods=methods, measure=measure)
+    return _fold_balance.method_comparison(_ds, k, seed, methods=methods, measure=measure)
 
 
 # --- heatmaps (issue 5: pages/heatmaps.py) -------------------------------------------------

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from xami_core.analysis import fold_balance
 from xami_core.analysis import folds as F
+from xami_core.io import fold_files
 from xami_core.io.loader import load_dataset
 from xami_core.model import Dataset, XamiDataError
 from xami_core.paths import checked_path
@@ -28,13 +30,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="write IMAGE_PATH as PREFIX/<file name> instead of the absolute image path")
     parser.add_argument("--coco", action="store_true",
                         help="also write mskf_coco.zip: mskf_<i>/{train,valid}/_annotations.coco.json")
-    parser.add_argument("--measure", choices=F.MEASURES, default="images",
+    parser.add_argument("--measure", choices=fold_balance.MEASURES, default="images",
                         help="count (image, class) pairs (authors) or annotations for the balance figures")
 
 
 def balance_report(ds: Dataset, folds: F.FoldSet, measure: str = "images") -> str:
     """The balance figures as plain text, one line per fold."""
-    bal = F.fold_balance(ds, folds, measure)
+    bal = fold_balance.fold_balance(ds, folds, measure)
     lines = [f"{folds.label}; {len(ds.images)} images; balance of {measure}"
              + (" ((image, class) pairs)" if measure == "images" else ""),
              f"{'fold':>4} {'train':>6} {'valid':>6} {'empty t/v':>9} {'mean|d| auth':>12} {'mean|d| cls':>11} "
@@ -56,11 +58,11 @@ def run(args: argparse.Namespace) -> int:
     out = checked_path(args.out, what="--out folder")  # over-long name, link loop: a message before any work
     ds = load_dataset(args.data)
     folds = F.make_folds(ds, args.method, args.k, args.seed)
-    written = F.write_fold_csvs(ds, folds, out, args.path_prefix)
+    written = fold_files.write_fold_csvs(ds, folds, out, args.path_prefix)
     if args.coco:
         target = out / "mskf_coco.zip"
         try:
-            target.write_bytes(F.fold_coco_zip(ds, folds))
+            target.write_bytes(fold_files.fold_coco_zip(ds, folds))
         except OSError as exc:
             raise XamiDataError(f"{target}: cannot be written ({exc.strerror or exc})") from exc
         written.append(target)

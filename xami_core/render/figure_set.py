@@ -12,9 +12,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from xami_core.analysis import fold_balance, stats
 from xami_core.analysis import folds as F
 from xami_core.analysis import heatmaps as hm
-from xami_core.analysis import stats
 from xami_core.model import Dataset, class_colour_hex
 from xami_core.render.figures import class_distribution_figure, filter_figure
 from xami_core.render.fold_figures import fold_class_figure, method_comparison_figure
@@ -110,9 +110,9 @@ def dataset_figures(ds: Dataset, palette: str = "authors", k: int = F.AUTHORS_K,
         PaperFigure("filters", "Images per XMM-OM filter, ordered by effective wavelength.",
                     lambda: filter_figure(stats.filter_split_counts(ds), value="images")),
         PaperFigure("fold_balance", f"Class shares in train and valid of each fold (stratified K-fold, k = {k}, seed {seed}).",
-                    lambda: fold_class_figure(F.fold_class_counts(ds, folds()), palette=palette), 180.0, 70.0),
+                    lambda: fold_class_figure(fold_balance.fold_class_counts(ds, folds()), palette=palette), 180.0, 70.0),
         PaperFigure("kfold_vs_stratified", f"Mean absolute train-valid class share difference per fold, K-fold vs stratified K-fold (k = {k}, seed {seed}).",
-                    lambda: method_comparison_figure(F.method_comparison(ds, k, seed))),
+                    lambda: method_comparison_figure(fold_balance.method_comparison(ds, k, seed))),
         PaperFigure("heatmaps", "Where each artefact class falls on the detector (mask coverage, fraction of images), per split.",
                     heatmap_grid, 180.0, 110.0),
         PaperFigure("examples", "Example frames with their annotations in the class colours.", examples, 180.0, 52.0),
@@ -128,6 +128,6 @@ def dataset_tables(ds: Dataset, k: int = F.AUTHORS_K, seed: int = F.AUTHORS_SEED
                      percent_columns=tuple(c for c in classes.columns if c.endswith("share")))
     yield PaperTable("filters", "Images and annotations per XMM-OM filter.", stats.filter_counts(ds), index=False)
     folds = F.make_folds(ds, "stratified", k, seed)
-    balance = F.fold_balance(ds, folds)
+    balance = fold_balance.fold_balance(ds, folds)
     yield PaperTable("fold_balance", f"Balance of the stratified K-fold split (k = {k}, seed {seed}).", balance,
                      index=False)

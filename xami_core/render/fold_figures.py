@@ -48,7 +48,7 @@ def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str 
     """Small multiples, one panel per fold: per class, train (solid) vs valid (hatched) bars.
 
     Args:
-        counts: `folds.fold_class_counts` output.
+        counts: `fold_balance.fold_class_counts` output.
         measure: "images" (images containing the class) or "annotations".
         value: "share" (of the part's (image, class) pairs or annotations) or "count".
         palette: a key of `model.PALETTES` (classes outside XAMI's five: `model.class_colours`).
@@ -114,7 +114,7 @@ def deviation_heatmap(deviation: pd.DataFrame, title: str | None = None, what: s
     """Fold x category heatmap of valid minus train share in percentage points, diverging around zero.
 
     Args:
-        deviation: `folds.fold_deviation` or `folds.fold_filter_deviation` output (fractions).
+        deviation: `fold_balance.fold_deviation` or `fold_balance.fold_filter_deviation` output (fractions).
         what: the column axis name ("class" or "filter"); filters get their effective wavelength.
         floor_pp: the colour scale spans at least ± this many percentage points, so a well balanced
             fold stays pale instead of being stretched to full colour by its largest tiny deviation.
@@ -143,7 +143,7 @@ def method_comparison_figure(table: pd.DataFrame, column: str = "authors_mean_di
     """Grouped bars per fold, one bar per method: the mean |train - valid| share difference (percentage points).
 
     Args:
-        table: `folds.method_comparison` output.
+        table: `fold_balance.method_comparison` output.
         column: "authors_mean_diff" (the authors' figure) or "mean_abs_diff" (over classes only).
     """
     fig = go.Figure()
