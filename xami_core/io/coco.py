@@ -239,42 +239,46 @@ def _parse_rle(seg: dict, record: str, image: dict, file: str, problems: list[Pr
 def _parse_annotation(
     ann: dict, ann_id: Any, image: dict, category_id: Any, file: str, problems: list[Problem]
 ) -> dict | None:
-    """One annotation whose ids are already checked: its box, area and segmentation."""
+    """One annotation whose ids are already checked: its box, area and segmentation (None: skipped)."""
     record = f"annotation id {ann_id}"
     frame = (image["width"], image["height"])
     bbox = _parse_bbox(ann.get("bbox"), record, frame, file, problems)
-    out = {
-        "coco_id": ann_id,
-        "coco_image_id": image["coco_id"],
-        "category_id": category_id,
-        "bbox": bbox,
-        "area": _parse_area(ann.get("area"), record, frame, file, problems),
-        "parts": None,
-        "rle": None,
-    }
-    seg = ann.get("segmentation", [])
+    area = _parse_area(ann.get("area"), record, frame, file, problems)
+    mask = _parse_segmentation(ann.get("segmentation", []), bbox, record, image, file, problems)
+    if mask is None:
+        return None
+    return {"coco_id": ann_id, "coco_image_id": image["coco_id"], "category_id": category_id, "bbox": bbox,
+            "area": area, **mask}
+
+
+def _parse_segmentation(seg: Any, bbox: list | None, record: str, image: dict, file: str,
+                        problems: list[Problem]) -> dict[str, Any] | None:
+    """The mask as {"parts": polygon parts or None, "rle": RLE dict or None}; both None: box-only.
+
+    None when the annotation is skipped: an unusable RLE, a segmentation of another type, or
+    no usable polygon and no usable box to fall back on.
+    """
     if isinstance(seg, dict):
-        out["rle"] = _parse_rle(seg, record, image, file, problems)
-        return out if out["rle"] is not None else None
+        rle = _parse_rle(seg, record, image, file, problems)
+        return {"parts": None, "rle": rle} if rle is not None else None
     if not isinstance(seg, list):
         problems.append(Problem(file, record, "expected a list of polygons or an RLE dict, found "
                                               f"{type(seg).__name__}; annotation skipped"))
         return None
-    if seg:
-        out["parts"] = _parse_polygon_parts(seg, record, frame, file, problems)
-        if out["parts"] is not None:
-            return out
-        # The record still counts (the published numbers count every annotation): keep its box.
-        if bbox is not None and bbox[2] > 0 and bbox[3] > 0:
-            problems.append(Problem(file, record, "no usable polygon; kept as a box-only annotation (its bbox)",
-                                    "warning"))
-            return out
-        problems.append(Problem(file, record, "no usable polygon and no usable bbox; annotation skipped"))
-        return None
-    if bbox is None:  # [] : a box-only annotation needs its box
-        problems.append(Problem(file, record, "no segmentation and no bbox; annotation skipped"))
-        return None
-    return out
+    if not seg:  # [] : a box-only annotation needs its box
+        if bbox is None:
+            problems.append(Problem(file, record, "no segmentation and no bbox; annotation skipped"))
+            return None
+        return {"parts": None, "rle": None}
+    parts = _parse_polygon_parts(seg, record, (image["width"], image["height"]), file, problems)
+    if parts is not None:
+        return {"parts": parts, "rle": None}
+    # The record still counts (the published numbers count every annotation): keep its box.
+    if bbox is not None and bbox[2] > 0 and bbox[3] > 0:
+        problems.append(Problem(file, record, "no usable polygon; kept as a box-only annotation (its bbox)", "warning"))
+        return {"parts": None, "rle": None}
+    problems.append(Problem(file, record, "no usable polygon and no usable bbox; annotation skipped"))
+    return None
 
 
 def _read_categories(raw: list, file: str, problems: list[Problem]) -> list[dict[str, Any]]:
@@ -407,6 +411,48 @@ def _settle_frame_sizes(images: dict[Any, dict], image_dir: Path, file: str, pro
                                                       "missing; their annotations are kept", "warning"))
 
 
+def _reference(value: Any, key: str, record: str, file: str, problems: list[Problem]) -> Any:
+    """An annotation's `image_id` or `category_id` read as an id (see `_check_id`); None when it cannot be one."""
+    ref, note = _check_id(value)
+    if ref is None:
+        problems.append(Problem(file, record, f"{key}: {note}; annotation skipped"))
+    elif note:
+        problems.append(Problem(file, record, f"{key} {note}", "warning"))
+    return ref
+
+
+def _image_of(image_key: Any, images: dict[Any, dict], skipped_images: dict[Any, str], record: str, file: str,
+              problems: list[Problem]) -> tuple[Any, bool]:
+    """(the image's key in `images`, whether it was matched across types: "3" for 3); key None: skipped."""
+    if image_key in images:
+        return image_key, False
+    other = _same_value_other_type(image_key, images)
+    if other is not None:
+        return other, True
+    if image_key in skipped_images:
+        problems.append(Problem(file, record, f"its image (id {image_key!r}) was skipped because "
+                                              f"{skipped_images[image_key]}; annotation skipped"))
+    else:
+        problems.append(Problem(file, record, f"image_id {image_key!r} is not an image of this file; "
+                                              "annotation skipped"))
+    return None, False
+
+
+def _category_of(category_id: Any, cat_ids: set, record: str, file: str, problems: list[Problem]) -> Any:
+    """The category id as the categories write it ("3" matched to 3, with a warning); None: skipped."""
+    if category_id in cat_ids:
+        return category_id
+    other = _same_value_other_type(category_id, dict.fromkeys(cat_ids))
+    if other is None:
+        problems.append(Problem(file, record, f"category_id {category_id!r} is not a known category; "
+                                              "annotation skipped"))
+        return None
+    problems.append(Problem(file, record, f"category_id {category_id!r} is a {type(category_id).__name__} "
+                                          f"where the category ids are {type(other).__name__}s; matched to "
+                                          f"category {other!r} and kept", "warning"))
+    return other
+
+
 def _read_annotation_records(raw: list[dict], images: dict[Any, dict], skipped_images: dict[Any, str],
                              cat_ids: set, file: str, problems: list[Problem]) -> list[dict]:
     """Annotations whose ids resolve, each parsed; one warning per file for ids matched across types."""
@@ -417,41 +463,19 @@ def _read_annotation_records(raw: list[dict], images: dict[Any, dict], skipped_i
         ann_id, record, ok = _record_id(ann, "annotation", REQUIRED_ANNOTATION_KEYS, seen, file, problems)
         if not ok:
             continue
-        image_key, note = _check_id(ann["image_id"])
+        written = _reference(ann["image_id"], "image_id", record, file, problems)
+        if written is None:
+            continue
+        image_key, crossed = _image_of(written, images, skipped_images, record, file, problems)
         if image_key is None:
-            problems.append(Problem(file, record, f"image_id: {note}; annotation skipped"))
             continue
-        if note:
-            problems.append(Problem(file, record, f"image_id {note}", "warning"))
-        if image_key not in images:
-            other = _same_value_other_type(image_key, images)
-            if other is not None:
-                cross_type.append((ann_id, image_key))
-                image_key = other
-            elif image_key in skipped_images:
-                problems.append(Problem(file, record, f"its image (id {image_key!r}) was skipped because "
-                                                      f"{skipped_images[image_key]}; annotation skipped"))
-                continue
-            else:
-                problems.append(Problem(file, record, f"image_id {image_key!r} is not an image of this file; "
-                                                      "annotation skipped"))
-                continue
-        category_id, note = _check_id(ann["category_id"])
+        if crossed:
+            cross_type.append((ann_id, written))
+        category_id = _reference(ann["category_id"], "category_id", record, file, problems)
+        if category_id is not None:
+            category_id = _category_of(category_id, cat_ids, record, file, problems)
         if category_id is None:
-            problems.append(Problem(file, record, f"category_id: {note}; annotation skipped"))
             continue
-        if note:
-            problems.append(Problem(file, record, f"category_id {note}", "warning"))
-        if category_id not in cat_ids:
-            other = _same_value_other_type(category_id, dict.fromkeys(cat_ids))
-            if other is None:
-                problems.append(Problem(file, record, f"category_id {category_id!r} is not a known category; "
-                                                      "annotation skipped"))
-                continue
-            problems.append(Problem(file, record, f"category_id {category_id!r} is a {type(category_id).__name__} "
-                                                  f"where the category ids are {type(other).__name__}s; matched to "
-                                                  f"category {other!r} and kept", "warning"))
-            category_id = other
         parsed = _parse_annotation(ann, ann_id, images[image_key], category_id, file, problems)
         if parsed is not None:
             seen.add(ann_id)
@@ -465,6 +489,33 @@ def _read_annotation_records(raw: list[dict], images: dict[Any, dict], skipped_i
             f"this file's image ids are {'numbers' if image_type == 'int' else 'strings'}; matched by value and kept",
             "warning"))
     return out
+
+
+def _dict_entries(raw: list, key: str, file: str, problems: list[Problem]) -> list[dict]:
+    """The objects of a top-level list ('images', 'annotations'); other entries skipped with one problem."""
+    entries = [entry for entry in raw if isinstance(entry, dict)]
+    if len(entries) != len(raw):
+        problems.append(Problem(file, key, f"non-object entries in '{key}' skipped"))
+    return entries
+
+
+def _top_level(path: Path, problems: list[Problem]) -> dict | None:
+    """The parsed file if it is an object with the three lists; unknown top-level keys reported."""
+    file = str(path)
+    data, problem = read_json(path)
+    if problem is not None:
+        problems.append(problem)
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem(file, "top level", f"expected a JSON object, found {type(data).__name__}"))
+        return None
+    missing = [k for k in ("images", "annotations", "categories") if not isinstance(data.get(k), list)]
+    if missing:
+        problems.append(Problem(file, "top level", f"expected list(s) under key(s): {', '.join(missing)}"))
+        return None
+    for key in sorted(data.keys() - TOP_LEVEL_KEYS):
+        problems.append(Problem(file, "top level", f"unknown key '{key}'; ignored", "warning"))
+    return data
 
 
 def read_coco(path: Path, split: str, image_dir: Path | None = None) -> SplitRecords:
@@ -481,22 +532,10 @@ def read_coco(path: Path, split: str, image_dir: Path | None = None) -> SplitRec
     """
     file = str(path)
     recs = SplitRecords(split=split, source_file=file, image_dir=image_dir or path.parent)
-    data, problem = read_json(path)
-    if problem is not None:
-        recs.problems.append(problem)
-        return recs
-    if not isinstance(data, dict):
-        recs.problems.append(Problem(file, "top level", f"expected a JSON object, found {type(data).__name__}"))
-        return recs
-    missing = [k for k in ("images", "annotations", "categories") if not isinstance(data.get(k), list)]
-    if missing:
-        recs.problems.append(
-            Problem(file, "top level", f"expected list(s) under key(s): {', '.join(missing)}")
-        )
-        return recs
     problems = recs.problems
-    for key in sorted(data.keys() - TOP_LEVEL_KEYS):
-        problems.append(Problem(file, "top level", f"unknown key '{key}'; ignored", "warning"))
+    data = _top_level(path, problems)
+    if data is None:
+        return recs
     if isinstance(data.get("info"), dict):
         recs.info = data["info"]
     if isinstance(data.get("licenses"), list):
@@ -505,17 +544,13 @@ def read_coco(path: Path, split: str, image_dir: Path | None = None) -> SplitRec
     recs.categories = _read_categories(data["categories"], file, problems)
     _report_unknown_keys([c for c in data["categories"] if isinstance(c, dict)], CATEGORY_KEYS, "category", file, problems)
 
-    raw_images = [im for im in data["images"] if isinstance(im, dict)]
-    if len(raw_images) != len(data["images"]):
-        problems.append(Problem(file, "images", "non-object entries in 'images' skipped"))
+    raw_images = _dict_entries(data["images"], "images", file, problems)
     images, skipped = _read_image_records(raw_images, file, problems)
     _settle_frame_sizes(images, recs.image_dir, file, problems, skipped)
     _report_unknown_keys(raw_images, IMAGE_KEYS, "image", file, problems)
     recs.images = list(images.values())
 
-    raw_anns = [a for a in data["annotations"] if isinstance(a, dict)]
-    if len(raw_anns) != len(data["annotations"]):
-        problems.append(Problem(file, "annotations", "non-object entries in 'annotations' skipped"))
+    raw_anns = _dict_entries(data["annotations"], "annotations", file, problems)
     cat_ids = {c["id"] for c in recs.categories}
     recs.annotations = _read_annotation_records(raw_anns, images, skipped, cat_ids, file, problems)
     _report_unknown_keys(raw_anns, ANNOTATION_KEYS, "annotation", file, problems)
