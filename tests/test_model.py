@@ -21,6 +21,7 @@ from xami_core.model import (
     filter_name,
     filter_order,
     filter_wavelength,
+    split_key,
     split_order,
 )
 
@@ -96,3 +97,4 @@ def test_filter_order(present, expected):
 )
 def test_split_order(present, expected):
     assert split_order(present) == expected
+    assert sorted(set(present), key=split_key) == expected  # the sort key every split ordering uses

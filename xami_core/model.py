@@ -126,10 +126,15 @@ def filter_label(letter: object, sep: str = " ") -> str:
     return f"{name}{sep}({nm:.0f} nm)" if nm is not None else f"{name}{sep}({BROAD_BAND})"
 
 
+def split_key(name: object) -> tuple[int, str]:
+    """The sort key of a split name: the conventional ones (train, valid, test, all) in that order, then others by name."""
+    text = str(name)
+    return (SPLIT_ORDER.index(text) if text in SPLIT_ORDER else len(SPLIT_ORDER), text)
+
+
 def split_order(present: Iterable[object]) -> list[str]:
-    """Split names in display order: the conventional ones (train, valid, test, all), then others sorted."""
-    names = {str(s) for s in present}
-    return [s for s in SPLIT_ORDER if s in names] + sorted(names - set(SPLIT_ORDER))
+    """Split names in display order (`split_key`), each once."""
+    return sorted({str(s) for s in present}, key=split_key)
 
 
 XAMI_LICENCE = "CC BY-NC 3.0 IGO"

@@ -9,7 +9,7 @@ from xami_core.io.archive import COMPLETE_MARKER, extracted_dir, extraction_id, 
 from xami_core.io.coco import read_coco
 from xami_core.io.provenance import make_provenance
 from xami_core.io.tables import build_dataset
-from xami_core.model import SPLIT_ORDER, Dataset, Problem, XamiDataError
+from xami_core.model import SPLIT_ORDER, Dataset, Problem, XamiDataError, split_key
 from xami_core.paths import checked_path
 
 COCO_FILE = "_annotations.coco.json"
@@ -32,10 +32,6 @@ def split_name(folder: Path) -> str:
     return "all" if folder.name == "data" else folder.name
 
 
-def _split_order(name: str) -> tuple[int, str]:
-    return (SPLIT_ORDER.index(name) if name in SPLIT_ORDER else len(SPLIT_ORDER), name)
-
-
 def detect_layout(path: Path) -> Layout:
     """Find the dataset layout at `path`, descending through single wrapper folders."""
     root = path
@@ -52,7 +48,7 @@ def detect_layout(path: Path) -> Layout:
             continue
         with_json = [d for d in subdirs if (d / COCO_FILE).is_file()]
         known = [d for d in subdirs if d.name in SPLIT_ORDER]  # a split folder whose JSON is missing still counts
-        split_dirs = sorted({*with_json, *known}, key=lambda d: _split_order(split_name(d)))
+        split_dirs = sorted({*with_json, *known}, key=lambda d: split_key(split_name(d)))
         if with_json:
             return Layout("coco-splits", root, tuple((split_name(d), d) for d in split_dirs))
         break

@@ -12,7 +12,7 @@ import yaml
 from xami_core.io.coco import SplitRecords
 from xami_core.io.image_files import FILE_OK, probe_images
 from xami_core.limits import MAX_POLYGON_VERTICES, YOLO_COORD_MAX, YOLO_COORD_MIN
-from xami_core.model import CLASS_IDS, PARENT_CATEGORY, Problem
+from xami_core.model import CLASS_IDS, PARENT_CATEGORY, Problem, split_key
 
 DATA_FILE = "data.yaml"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
@@ -128,57 +128,71 @@ def _parse_label_file(path: Path, width: int, height: int, yolo_to_cat: dict[int
         problems.append(Problem(file, "file", f"cannot be read: {exc}"))
         return []
     out: list[dict[str, Any]] = []
-    scale = np.array([width, height], dtype=np.float64)
     for lineno, line in enumerate(text.splitlines(), start=1):
-        tokens = line.split()
-        if not tokens:
+        if not line.split():
             continue
-        record = f"line {lineno}"
-        try:
-            cls = int(tokens[0])
-            values = np.array(tokens[1:], dtype=np.float64)
-        except ValueError:
-            problems.append(Problem(file, record, f"expected 'class x1 y1 x2 y2 ...' of numbers, found {line.strip()[:60]!r}"))
-            continue
-        if cls not in yolo_to_cat:
-            problems.append(Problem(file, record, f"expected a class id 0..{len(yolo_to_cat) - 1} from data.yaml, found {cls}"))
-            continue
-        n = len(values)
-        if not np.isfinite(values).all():
-            problems.append(Problem(file, record, "expected finite coordinates, found NaN or infinity"))
-            continue
-        if n != BOX_NUMBERS and (n % 2 or n < MIN_POLYGON_NUMBERS):
-            problems.append(Problem(file, record, f"expected an even number (at least {MIN_POLYGON_NUMBERS}) of polygon "
-                                                  f"coordinates or 4 box numbers, found {n}"))
-            continue
-        if n == BOX_NUMBERS:  # centre and size: the box's corners are what must lie near the frame
-            values_at = np.concatenate((values[:2] - values[2:] / 2, values[:2] + values[2:] / 2))
-        else:
-            values_at = values
-        if values_at.min() < YOLO_COORD_MIN or values_at.max() > YOLO_COORD_MAX or (n == BOX_NUMBERS and values[2:].min() < 0):
-            # Far outside the frame: it would send the rasteriser into a canvas of that size.
-            problems.append(Problem(file, record, f"expected coordinates normalised to 0..1, found "
-                                                  f"{values.min():.4g}..{values.max():.4g}, far outside the frame "
-                                                  f"(allowed {YOLO_COORD_MIN:g}..{YOLO_COORD_MAX:g}); line skipped"))
-            continue
-        if values.min() < -EDGE_TOLERANCE or values.max() > 1 + EDGE_TOLERANCE:
-            problems.append(Problem(file, record, f"expected coordinates normalised to 0..1, found "
-                                                  f"{values.min():.4g}..{values.max():.4g}; kept", "warning"))
-        if n // 2 > MAX_POLYGON_VERTICES:
-            problems.append(Problem(file, record, f"more than {MAX_POLYGON_VERTICES:,} vertices; line skipped"))
-            continue
-        ann: dict[str, Any] = {"coco_id": next_id + len(out), "coco_image_id": image_index,
-                               "category_id": yolo_to_cat[cls], "area": None, "parts": None, "rle": None}
-        if n == BOX_NUMBERS:  # a box-only instance: centre and size
-            cx, cy, w, h = values * np.tile(scale, 2)
-            ann["bbox"] = [float(cx - w / 2), float(cy - h / 2), float(w), float(h)]
-        else:
-            pts = values.reshape(-1, 2) * scale
-            lo, hi = pts.min(axis=0), pts.max(axis=0)
-            ann["parts"] = [pts.ravel().tolist()]
-            ann["bbox"] = [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]
-        out.append(ann)
+        parsed = _label_line(line, f"line {lineno}", yolo_to_cat, file, problems)
+        if parsed is not None:
+            cls, values = parsed
+            out.append(_label_annotation(values, (width, height), yolo_to_cat[cls], next_id + len(out), image_index))
     return out
+
+
+def _label_line(line: str, record: str, yolo_to_cat: dict[int, int], file: str,
+                problems: list[Problem]) -> tuple[int, np.ndarray] | None:
+    """(YOLO class id, normalised numbers) of one label line, or None with the reason reported."""
+    tokens = line.split()
+    try:
+        cls = int(tokens[0])
+        values = np.array(tokens[1:], dtype=np.float64)
+    except ValueError:
+        problems.append(Problem(file, record, f"expected 'class x1 y1 x2 y2 ...' of numbers, found {line.strip()[:60]!r}"))
+        return None
+    if cls not in yolo_to_cat:
+        problems.append(Problem(file, record, f"expected a class id 0..{len(yolo_to_cat) - 1} from data.yaml, found {cls}"))
+        return None
+    n = len(values)
+    if not np.isfinite(values).all():
+        problems.append(Problem(file, record, "expected finite coordinates, found NaN or infinity"))
+        return None
+    if n != BOX_NUMBERS and (n % 2 or n < MIN_POLYGON_NUMBERS):
+        problems.append(Problem(file, record, f"expected an even number (at least {MIN_POLYGON_NUMBERS}) of polygon "
+                                              f"coordinates or 4 box numbers, found {n}"))
+        return None
+    if n == BOX_NUMBERS:  # centre and size: the box's corners are what must lie near the frame
+        values_at = np.concatenate((values[:2] - values[2:] / 2, values[:2] + values[2:] / 2))
+    else:
+        values_at = values
+    if values_at.min() < YOLO_COORD_MIN or values_at.max() > YOLO_COORD_MAX or (n == BOX_NUMBERS and values[2:].min() < 0):
+        # Far outside the frame: it would send the rasteriser into a canvas of that size.
+        problems.append(Problem(file, record, f"expected coordinates normalised to 0..1, found "
+                                              f"{values.min():.4g}..{values.max():.4g}, far outside the frame "
+                                              f"(allowed {YOLO_COORD_MIN:g}..{YOLO_COORD_MAX:g}); line skipped"))
+        return None
+    if values.min() < -EDGE_TOLERANCE or values.max() > 1 + EDGE_TOLERANCE:
+        problems.append(Problem(file, record, f"expected coordinates normalised to 0..1, found "
+                                              f"{values.min():.4g}..{values.max():.4g}; kept", "warning"))
+    if n // 2 > MAX_POLYGON_VERTICES:
+        problems.append(Problem(file, record, f"more than {MAX_POLYGON_VERTICES:,} vertices; line skipped"))
+        return None
+    return cls, values
+
+
+def _label_annotation(values: np.ndarray, size: tuple[int, int], category_id: int, coco_id: int,
+                      image_index: int) -> dict[str, Any]:
+    """An annotation record in pixels from a checked line's numbers: a polygon, or a box (4 numbers: centre, size)."""
+    scale = np.array(size, dtype=np.float64)
+    ann: dict[str, Any] = {"coco_id": coco_id, "coco_image_id": image_index, "category_id": category_id,
+                           "area": None, "parts": None, "rle": None}
+    if len(values) == BOX_NUMBERS:  # a box-only instance: centre and size
+        cx, cy, w, h = values * np.tile(scale, 2)
+        ann["bbox"] = [float(cx - w / 2), float(cy - h / 2), float(w), float(h)]
+    else:
+        pts = values.reshape(-1, 2) * scale
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        ann["parts"] = [pts.ravel().tolist()]
+        ann["bbox"] = [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]
+    return ann
 
 
 def _read_split(split: str, folder: Path, yolo_to_cat: dict[int, int], cats: list[dict[str, Any]]) -> SplitRecords:
@@ -252,6 +266,6 @@ def read_yolo(root: Path) -> tuple[list[SplitRecords], list[Problem]]:
     if not splits:
         problems.append(Problem(file, "train/val", f"expected split folders with images/ under {root}, found none"))
     parts = [_read_split(split, folder, yolo_to_cat, cats) for split, folder in splits]
-    order = {"train": 0, "valid": 1, "val": 1, "test": 2}
-    parts.sort(key=lambda r: (order.get(r.split, 9), r.split))
+    # The conventional split order; YOLO's "val" folder is the valid split.
+    parts.sort(key=lambda r: (split_key("valid" if r.split == "val" else r.split), r.split))
     return parts, problems
