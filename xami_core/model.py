@@ -74,6 +74,9 @@ BROAD_BAND = "broad band"
 UNKNOWN_WAVELENGTH = "unknown"
 
 SPLIT_ORDER: tuple[str, ...] = ("train", "valid", "test", "all")
+# Bar colours of splits in charts (CSS hex): the valid split paler, every other split the same blue.
+SPLIT_COLOURS: dict[str, str] = {"valid": "#a8bbd6"}
+SPLIT_COLOUR = "#4c6a92"
 
 
 def filter_key(letter: object) -> str:
@@ -135,6 +138,11 @@ def split_key(name: object) -> tuple[int, str]:
 def split_order(present: Iterable[object]) -> list[str]:
     """Split names in display order (`split_key`), each once."""
     return sorted({str(s) for s in present}, key=split_key)
+
+
+def split_colour(split: object) -> str:
+    """A split's bar colour in charts, CSS hex: the valid split paler, every other split the same blue."""
+    return SPLIT_COLOURS.get(str(split), SPLIT_COLOUR)
 
 
 XAMI_LICENCE = "CC BY-NC 3.0 IGO"

@@ -32,6 +32,7 @@ from xami_core.model import (
     filter_keys,
     filter_label,
     filter_order,
+    split_colour,
     split_order,
 )
 from xami_core.paths import cache_dir
@@ -215,8 +216,6 @@ def missing_metadata(joined: pd.DataFrame) -> pd.DataFrame:
 
 # --- what the Overview shows: coverage, exposure times, pointings ---------------------------------
 TOTAL = "total"
-SPLIT_COLOURS = {"valid": "#a8bbd6"}  # every other split: the default bar colour below
-BAR_COLOUR = "#4c6a92"
 EXPOSURE_BIN_DEX = 0.05  # bin width in log10(seconds): exposures span 800 s to over 100 ks
 FRAMES = {
     # frame -> (name, longitude axis, latitude axis)
@@ -257,8 +256,7 @@ def exposure_histogram(joined: pd.DataFrame, dex: float = EXPOSURE_BIN_DEX) -> p
     splits = joined["split"].to_numpy()[usable]
     counts = pd.crosstab(splits, index)
     all_bins = np.arange(index.min(), index.max() + 1)
-    split_order = list(dict.fromkeys(joined["split"]))
-    counts = counts.reindex(index=[s for s in split_order if s in counts.index], columns=all_bins, fill_value=0)
+    counts = counts.reindex(index=split_order(counts.index), columns=all_bins, fill_value=0)
     long = counts.stack().rename("images").reset_index()
     long.columns = ["split", "bin", "images"]
     long["lo_s"] = 10.0 ** (long["bin"] * dex)
@@ -406,7 +404,7 @@ def exposure_figure(histogram: pd.DataFrame, height: int = 360) -> go.Figure:
         lo, hi = np.log10(part["lo_s"].to_numpy()), np.log10(part["hi_s"].to_numpy())
         ranges = [f"{_seconds(a)}–{_seconds(b)} s" for a, b in zip(part["lo_s"], part["hi_s"])]
         fig.add_bar(x=(lo + hi) / 2, y=part["images"], width=(hi - lo) * 0.92, name=split, customdata=ranges, showlegend=True,
-                    marker=dict(color=SPLIT_COLOURS.get(split, BAR_COLOUR), line=dict(color="#333333", width=0.5)),
+                    marker=dict(color=split_colour(split), line=dict(color="#333333", width=0.5)),
                     hovertemplate=f"%{{customdata}}<br>{split}: %{{y:,}} images<extra></extra>")
     base_layout(fig, height=height)
     fig.update_layout(barmode="stack", bargap=0, legend_traceorder="normal")
