@@ -7,7 +7,7 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
-from xami_core.model import class_colour_hex, filter_label, split_order
+from xami_core.model import class_colour_hex, filter_label, split_colour, split_order
 
 SPLIT_PATTERNS = {"train": "", "valid": "/", "test": ".", "all": ""}
 FONT = "Helvetica, Arial, sans-serif"
@@ -52,7 +52,7 @@ def class_distribution_figure(counts: pd.DataFrame, value: str = "annotations", 
         shown = plot_text(split)
         fig.add_bar(
             x=[plot_text(c) for c in part["class_name"]], y=part[value], name=shown,
-            marker=dict(color=[colours.get(c, "#888888") for c in part["class_name"]],
+            marker=dict(color=[colours[c] for c in part["class_name"]],
                         line=dict(color="#333333", width=0.8),
                         pattern=dict(shape=SPLIT_PATTERNS.get(split, "x"), fgcolor="#333333", size=6)),
             hovertemplate=f"%{{x}}<br>{shown}: %{{y}}<extra></extra>",
@@ -86,7 +86,7 @@ def filter_figure(per_filter: pd.DataFrame, value: str = "images", title: str | 
         part = per_filter[per_filter["split"] == split]
         shown = plot_text(split)
         fig.add_bar(x=[label(f) for f in part["filter_letter"]], y=part[value], name=shown,
-                    marker=dict(color="#4c6a92" if split != "valid" else "#a8bbd6", line=dict(color="#333333", width=0.6)),
+                    marker=dict(color=split_colour(split), line=dict(color="#333333", width=0.6)),
                     hovertemplate=f"%{{x}}<br>{shown}: %{{y:,}} {value}<extra></extra>")
     base_layout(fig, title)
     fig.update_layout(barmode="stack", legend_traceorder="normal")
