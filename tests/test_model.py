@@ -16,6 +16,7 @@ from xami_core.model import (
     FILTER_ORDER,
     FILTERS,
     NO_KEY,
+    filter_detail,
     filter_keys,
     filter_label,
     filter_name,
@@ -27,20 +28,21 @@ from xami_core.model import (
 
 
 @pytest.mark.parametrize(
-    ("letter", "name", "wavelength", "label"),
+    ("letter", "name", "wavelength", "detail", "label"),
     [
-        ("V", "V", "543", "V (543 nm)"),  # the longest wavelength
-        ("L", "UVW1", "291", "UVW1 (291 nm)"),  # a UV filter named by its letter in the file name
-        ("S", "UVW2", "212", "UVW2 (212 nm)"),  # the shortest
-        ("W", "White", "broad band", "White (broad band)"),  # unfiltered: no single wavelength
-        ("X", "X (unknown filter)", "unknown", "X (unknown filter)"),  # a letter XMM-OM does not have
-        ("?", "no observation key", "unknown", "no observation key"),  # the key for a missing letter
-        (None, "no observation key", "unknown", "no observation key"),  # missing
-        (np.nan, "no observation key", "unknown", "no observation key"),  # missing, as pandas writes it
+        ("V", "V", "543", "543 nm", "V (543 nm)"),  # the longest wavelength
+        ("L", "UVW1", "291", "291 nm", "UVW1 (291 nm)"),  # a UV filter named by its letter in the file name
+        ("S", "UVW2", "212", "212 nm", "UVW2 (212 nm)"),  # the shortest
+        ("W", "White", "broad band", "broad band", "White (broad band)"),  # unfiltered: no single wavelength
+        ("X", "X (unknown filter)", "unknown", "unknown filter", "X (unknown filter)"),  # a letter XMM-OM does not have
+        ("?", "no observation key", "unknown", "", "no observation key"),  # the key for a missing letter
+        (None, "no observation key", "unknown", "", "no observation key"),  # missing
+        (np.nan, "no observation key", "unknown", "", "no observation key"),  # missing, as pandas writes it
     ],
 )
-def test_filter_names(letter, name, wavelength, label):
+def test_filter_names(letter, name, wavelength, detail, label):
     assert (filter_name(letter), filter_wavelength(letter), filter_label(letter)) == (name, wavelength, label)
+    assert filter_detail(letter) == detail
 
 
 @pytest.mark.parametrize(

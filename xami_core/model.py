@@ -117,16 +117,26 @@ def filter_wavelength(letter: object) -> str:
     return f"{nm:.0f}" if nm is not None else BROAD_BAND
 
 
+def filter_detail(letter: object) -> str:
+    """What a filter's label says after its name: "291 nm", "broad band" (White), "unknown filter", or ""
+    for a missing letter."""
+    key = filter_key(letter)
+    if key == NO_KEY:
+        return ""
+    if key not in FILTERS:
+        return UNKNOWN_FILTER
+    nm = FILTERS[key][1]
+    return f"{nm:.0f} nm" if nm is not None else BROAD_BAND
+
+
 def filter_label(letter: object, sep: str = " ") -> str:
     """A filter's display label: "UVW1 (291 nm)", "White (broad band)", "X (unknown filter)",
     "no observation key"; `sep` goes between name and detail (e.g. "<br>" in charts)."""
     key = filter_key(letter)
     if key == NO_KEY:
         return NO_KEY_LABEL
-    if key not in FILTERS:
-        return f"{key}{sep}({UNKNOWN_FILTER})"
-    name, nm = FILTERS[key]
-    return f"{name}{sep}({nm:.0f} nm)" if nm is not None else f"{name}{sep}({BROAD_BAND})"
+    name = FILTERS[key][0] if key in FILTERS else key
+    return f"{name}{sep}({filter_detail(key)})"
 
 
 def split_key(name: object) -> tuple[int, str]:
