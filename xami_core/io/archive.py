@@ -82,7 +82,7 @@ def extract_zip_to(archive: Path, dest: Path, max_bytes: int = DEFAULT_MAX_BYTES
 
     Members are checked before anything is written; bytes are counted while copying
     (headers can lie), and the folder appears under `dest` only when complete.
-    `on_bytes(done, total)` reports progress (total: the declared unpacked size).
+    `on_bytes(done, total)` reports progress in bytes (total: the declared unpacked size).
     `max_members` defaults to the `XAMI_MAX_ZIP_MEMBERS` setting.
 
     Raises:
@@ -90,24 +90,8 @@ def extract_zip_to(archive: Path, dest: Path, max_bytes: int = DEFAULT_MAX_BYTES
         XamiDataError: a member is refused (escapes, links, too many, too large) or cannot be written.
     """
     limit = max_zip_members() if max_members is None else max_members
-    try:
-        zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as exc:
-        raise DamagedArchiveError(f"{archive}: not a readable zip archive ({exc})") from exc
-    except OSError as exc:
-        raise XamiDataError(f"{archive}: not a readable zip archive ({exc})") from exc
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > limit:
-            raise XamiDataError(f"{archive}: {len(infos)} members, more than the limit of {limit} this server "
-                                f"extracts ({MAX_ZIP_MEMBERS_ENV}; a XAMI archive holds about 1,200); refusing to extract")
-        declared = sum(i.file_size for i in infos)
-        if declared > max_bytes:
-            raise XamiDataError(f"{archive}: unpacks to {declared} bytes, more than the ceiling of {max_bytes} "
-                                f"(at most the cache quota, {CACHE_MAX_GB_ENV}); refusing to extract")
-        targets = [(info, _member_target(info, archive)) for info in infos]
-        targets = [(info, rel) for info, rel in targets if rel.parts and rel.parts[0] != "__MACOSX"]
-        _check_names(targets, archive, name_max(dest.parent))
+    with _open_zip(archive) as zf:
+        targets, declared = _checked_members(zf, archive, dest, max_bytes, limit)
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -115,40 +99,79 @@ def extract_zip_to(archive: Path, dest: Path, max_bytes: int = DEFAULT_MAX_BYTES
         remove_stale_temps(dest.parent)
         tmp = _make_temp(dest)
         try:
-            written = 0
-            for info, rel in targets:
-                out = tmp.joinpath(*rel.parts)
-                try:
-                    if info.is_dir():
-                        out.mkdir(parents=True, exist_ok=True)
-                        continue
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, out.open("wb") as dst:
-                        while chunk := src.read(CHUNK):
-                            written += len(chunk)
-                            if written > max_bytes:
-                                raise XamiDataError(f"{archive}: member '{info.filename}' pushes the unpacked size past the ceiling of {max_bytes} bytes")
-                            dst.write(chunk)
-                            if on_bytes is not None:
-                                on_bytes(written, declared)
-                except READ_ERRORS as exc:
-                    raise DamagedArchiveError(f"{archive}: member '{info.filename}' cannot be read ({exc}); the archive is damaged or uses an unsupported format") from exc
-                except OSError as exc:  # disk full, permissions, a path longer than the system allows
-                    raise XamiDataError(f"{archive}: member '{shown(info.filename)}' cannot be written to {shown(str(out.parent))} ({exc.strerror or exc})") from exc
-            (tmp / OWNER_FILE).unlink(missing_ok=True)
-            # A new token per extraction: a folder deleted and extracted again is told apart (`extraction_id`).
-            (tmp / COMPLETE_MARKER).write_text(f"{archive}\n{secrets.token_hex(8)}\n")
-            try:
-                os.replace(tmp, dest)
-            except OSError as exc:
-                if not (dest / COMPLETE_MARKER).exists():  # another process did not win the race
-                    raise XamiDataError(f"{archive}: the extracted folder cannot be moved to {shown(str(dest))} "
-                                        f"({exc.strerror or exc})") from exc
-                shutil.rmtree(tmp, ignore_errors=True)
+            _write_members(zf, targets, tmp, archive, max_bytes, declared, on_bytes)
+            _publish(tmp, dest, archive)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return dest
+
+
+def _open_zip(archive: Path) -> zipfile.ZipFile:
+    """The archive opened for reading, or the error that says it is not a readable zip."""
+    try:
+        return zipfile.ZipFile(archive)
+    except zipfile.BadZipFile as exc:
+        raise DamagedArchiveError(f"{archive}: not a readable zip archive ({exc})") from exc
+    except OSError as exc:
+        raise XamiDataError(f"{archive}: not a readable zip archive ({exc})") from exc
+
+
+def _checked_members(zf: zipfile.ZipFile, archive: Path, dest: Path, max_bytes: int,
+                     limit: int) -> tuple[list[tuple[zipfile.ZipInfo, PurePosixPath]], int]:
+    """The members to write with their relative paths (`__MACOSX` left out), and the declared unpacked size
+    in bytes; refused as a whole, before anything is written, when one member or the total is not acceptable."""
+    infos = zf.infolist()
+    if len(infos) > limit:
+        raise XamiDataError(f"{archive}: {len(infos)} members, more than the limit of {limit} this server "
+                            f"extracts ({MAX_ZIP_MEMBERS_ENV}; a XAMI archive holds about 1,200); refusing to extract")
+    declared = sum(i.file_size for i in infos)
+    if declared > max_bytes:
+        raise XamiDataError(f"{archive}: unpacks to {declared} bytes, more than the ceiling of {max_bytes} "
+                            f"(at most the cache quota, {CACHE_MAX_GB_ENV}); refusing to extract")
+    targets = [(info, _member_target(info, archive)) for info in infos]
+    targets = [(info, rel) for info, rel in targets if rel.parts and rel.parts[0] != "__MACOSX"]
+    _check_names(targets, archive, name_max(dest.parent))
+    return targets, declared
+
+
+def _write_members(zf: zipfile.ZipFile, targets: list[tuple[zipfile.ZipInfo, PurePosixPath]], tmp: Path,
+                   archive: Path, max_bytes: int, declared: int, on_bytes: BytesCallback | None) -> None:
+    """Copy the members into `tmp`, counting the bytes actually written against `max_bytes`."""
+    written = 0
+    for info, rel in targets:
+        out = tmp.joinpath(*rel.parts)
+        try:
+            if info.is_dir():
+                out.mkdir(parents=True, exist_ok=True)
+                continue
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, out.open("wb") as dst:
+                while chunk := src.read(CHUNK):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise XamiDataError(f"{archive}: member '{info.filename}' pushes the unpacked size past the ceiling of {max_bytes} bytes")
+                    dst.write(chunk)
+                    if on_bytes is not None:
+                        on_bytes(written, declared)
+        except READ_ERRORS as exc:
+            raise DamagedArchiveError(f"{archive}: member '{info.filename}' cannot be read ({exc}); the archive is damaged or uses an unsupported format") from exc
+        except OSError as exc:  # disk full, permissions, a path longer than the system allows
+            raise XamiDataError(f"{archive}: member '{shown(info.filename)}' cannot be written to {shown(str(out.parent))} ({exc.strerror or exc})") from exc
+
+
+def _publish(tmp: Path, dest: Path, archive: Path) -> None:
+    """Mark the extraction complete and move it to `dest` in one step (another process may have won the race)."""
+    (tmp / OWNER_FILE).unlink(missing_ok=True)
+    # A new token per extraction: a folder deleted and extracted again is told apart (`extraction_id`).
+    (tmp / COMPLETE_MARKER).write_text(f"{archive}\n{secrets.token_hex(8)}\n")
+    try:
+        os.replace(tmp, dest)
+    except OSError as exc:
+        if not (dest / COMPLETE_MARKER).exists():  # another process did not win the race
+            raise XamiDataError(f"{archive}: the extracted folder cannot be moved to {shown(str(dest))} "
+                                f"({exc.strerror or exc})") from exc
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _check_names(targets: list[tuple[zipfile.ZipInfo, PurePosixPath]], archive: Path, limit: int) -> None:
