@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,9 @@ import plotly.graph_objects as go
 from xami_core.model import CLASS_NAMES, FALLBACK_COLOUR, rgb_to_hex
 from xami_core.render.figures import plot_text
 from xami_core.render.overlay import (
+    RGB,
     Colours,
+    Shapes,
     encode_png,
     ink_colour,
     outline_colour,
@@ -22,6 +24,8 @@ from xami_core.render.overlay import (
     rle_outlines,
     visible_annotations,
 )
+
+Chip = tuple[str, RGB, tuple[int, int, int, int]]  # label text, class colour, anchor box (x, y, w, h) in px
 
 
 def _rgba(rgb: tuple[int, int, int], alpha: float) -> str:
@@ -64,12 +68,32 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
     """
     pal = resolve_colours(colours, [*CLASS_NAMES, *sorted(set(annotations["class_name"]) - set(CLASS_NAMES))])
     h, w = frame.shape[:2]
+    fig = _frame_figure(frame)
+    keep = visible_annotations(annotations, hidden_classes, hidden_ann_ids)
+    chips = _add_annotation_traces(fig, keep, annotations, pal, opacity, fill=fill, contour=contour, boxes=boxes)
+    _overlay_layout(fig, _label_chips(chips, w, h, height) if labels else [], w, h, height, title)
+    return fig
+
+
+def _frame_figure(frame: np.ndarray) -> go.Figure:
+    """A figure holding the frame as a PNG image trace on COCO pixel coordinates."""
     src = "data:image/png;base64," + base64.b64encode(encode_png(frame)).decode()
     fig = go.Figure()
     # Pixel i covers [i, i+1) in COCO coordinates: its centre sits at i + 0.5.
     fig.add_trace(go.Image(source=src, x0=0.5, y0=0.5, dx=1, dy=1, name="frame",
                            hovertemplate="x %{x:.0f}, y %{y:.0f} px<extra></extra>"))
-    keep = visible_annotations(annotations, hidden_classes, hidden_ann_ids)
+    return fig
+
+
+def _box_path(box: np.ndarray) -> tuple[list[float | None], list[float | None]]:
+    """The closed outline of an (x, y, w, h) box."""
+    bx, by, bw, bh = box
+    return _closed_path([np.array([[bx, by], [bx + bw, by], [bx + bw, by + bh], [bx, by + bh]])])
+
+
+def _add_annotation_traces(fig: go.Figure, keep: Shapes, annotations: pd.DataFrame, pal: Mapping[str, RGB],
+                           opacity: float, *, fill: bool, contour: bool, boxes: bool) -> list[Chip]:
+    """One filled (or dashed box) trace per visible annotation, classes in XAMI order; returns their label chips."""
     area = dict(zip(annotations["ann_id"], annotations["mask_area"])) if "mask_area" in annotations else {}
     # Users see the annotation's id in its input file (what the input-problems table names).
     file_id = dict(zip(annotations["ann_id"], annotations["coco_id"])) if "coco_id" in annotations else {}
@@ -82,44 +106,46 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
         cls, ann_id, kind = str(one.class_name[0]), int(one.ann_id[0]), str(one.kind[0])
         colour = pal.get(cls, FALLBACK_COLOUR)
         line = outline_colour(colour)
-        bx, by, bw, bh = one.box[0]
         text = hover_text(cls, file_id.get(ann_id, ann_id), kind, float(area.get(ann_id, np.nan)), one.box[0])
         legend = cls not in shown_legend
         shown_legend.add(cls)
         common = dict(legendgroup=plot_text(cls), name=plot_text(cls), showlegend=legend, hoverlabel=dict(bgcolor=_rgba(colour, 0.95), font=dict(color=rgb_to_hex(ink_colour(colour)))))
         if kind == "box":
-            xs, ys = _closed_path([np.array([[bx, by], [bx + bw, by], [bx + bw, by + bh], [bx, by + bh]])])
+            xs, ys = _box_path(one.box[0])
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=_rgba(colour, 0.04),
                                      line=dict(color=_rgba(line, 1), width=1.5, dash="dash"),
                                      hoveron="fills", text=text, hoverinfo="text", **common))
         else:
-            parts = polygon_outlines(one) + rle_outlines(one)
-            xs, ys = _closed_path(parts)
+            xs, ys = _closed_path(polygon_outlines(one) + rle_outlines(one))
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself" if fill else "none",
                                      fillcolor=_rgba(colour, opacity if fill else 0.0),
                                      line=dict(color=_rgba(line, 1 if contour else 0), width=1.5 if contour else 0),
                                      hoveron="fills" if fill else "points+fills", text=text, hoverinfo="text", **common))
             if boxes:
-                bxs, bys = _closed_path([np.array([[bx, by], [bx + bw, by], [bx + bw, by + bh], [bx, by + bh]])])
+                bxs, bys = _box_path(one.box[0])
                 fig.add_trace(go.Scatter(x=bxs, y=bys, mode="lines", line=dict(color=_rgba(line, 0.8), width=1, dash="dot"),
                                          hoverinfo="skip", legendgroup=plot_text(cls), showlegend=False, name=f"{plot_text(cls)} box"))
-        if labels:
-            chips.append((f"{cls} {file_id.get(ann_id, ann_id)}", colour, (int(bx), int(by), int(bw), int(bh))))
+        bx, by, bw, bh = one.box[0]
+        chips.append((f"{cls} {file_id.get(ann_id, ann_id)}", colour, (int(bx), int(by), int(bw), int(bh))))
+    return chips
+
+
+def _overlay_layout(fig: go.Figure, chips: list[dict], width: int, height: int, fig_height: int, title: str) -> None:
+    """Label chips, legend above the frame, pan by default, pixel axes with y down and square pixels."""
     fig.update_layout(
-        annotations=_label_chips(chips, w, h, height), height=height, margin=dict(l=60, r=10, t=70 if title else 40, b=50),  # the legend sits above the frame
+        annotations=chips, height=fig_height, margin=dict(l=60, r=10, t=70 if title else 40, b=50),  # the legend sits above the frame
         title=dict(text=title, x=0.01, font=dict(size=14)) if title else None,
         dragmode="pan", plot_bgcolor="black",
         legend=dict(title=dict(text="class (click to hide)"), itemsizing="constant", orientation="h",
                     yanchor="bottom", y=1.02, x=0.0, groupclick="togglegroup"),
         uirevision="keep",  # keep zoom and pan when toggles redraw the figure
     )
-    fig.update_xaxes(range=[0, w], title_text="x (pixel)", showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(range=[h, 0], title_text="y (pixel)", showgrid=False, zeroline=False,
+    fig.update_xaxes(range=[0, width], title_text="x (pixel)", showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(range=[height, 0], title_text="y (pixel)", showgrid=False, zeroline=False,
                      scaleanchor="x", scaleratio=1, constrain="domain")
-    return fig
 
 
-def _label_chips(chips: list[tuple[str, tuple[int, int, int], tuple[int, int, int, int]]], width: int, height: int,
+def _label_chips(chips: list[Chip], width: int, height: int,
                  fig_height: int) -> list[dict]:
     """Plotly annotations for label chips, placed like the PNG labels so they do not overlap."""
     if not chips:

@@ -68,30 +68,47 @@ def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str 
               for name, f in zip(names, folds)]
     fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=titles,
                         horizontal_spacing=0.02 if cols > 1 else 0.0, vertical_spacing=0.22 / max(rows, 1) + 0.08)
-    unit = "images with the class" if measure == "images" else "annotations"
+    hover_value = "share %{y:.1%}" if value == "share" else \
+        f"%{{y:,}} {'images with the class' if measure == 'images' else 'annotations'}"
     for i, fold in enumerate(folds):
         r, c = divmod(i, cols)
-        for part in PARTS:
-            sel = counts[(counts["fold"] == fold) & (counts["part"] == part)]
-            y = sel[column].to_numpy(np.float64)
-            fig.add_bar(
-                x=[plot_text(k) for k in sel["class_name"]], y=y, name=part, legendgroup=part, showlegend=False,
-                marker=dict(color=[colours.get(k, "#888888") for k in sel["class_name"]], line=dict(color=LINE, width=0.8),
-                            pattern=dict(shape=SPLIT_PATTERNS.get(part, ""), fgcolor=LINE, size=5)),
-                customdata=np.stack([sel["images"], sel["annotations"], sel["part_images"]], axis=1),
-                hovertemplate=(f"{names[i]}, {part}<br>%{{x}}<br>"
-                               + ("share %{y:.1%}" if value == "share" else f"%{{y:,}} {unit}")
-                               + "<br>%{customdata[0]} images with it, %{customdata[1]} annotations"
-                               + "<br>%{customdata[2]} images in the part<extra></extra>"),
-                row=r + 1, col=c + 1,
-            )
-    # Legend swatches in neutral grey: the bar colours are the classes, the pattern is the part.
+        _add_part_bars(fig, counts[counts["fold"] == fold], column, colours, f"{names[i]}, ", hover_value, r + 1, c + 1)
+    _add_part_legend(fig)
+    _fold_class_layout(fig, rows, measure, value)
+    return fig
+
+
+def _part_marker(colour: str | list[str], part: str) -> dict:
+    """Bar marker: the class colour(s), hatched for a part drawn with a pattern (valid), with a dark rim."""
+    return dict(color=colour, line=dict(color=LINE, width=0.8),
+                pattern=dict(shape=SPLIT_PATTERNS.get(part, ""), fgcolor=LINE, size=5))
+
+
+def _add_part_bars(fig: go.Figure, fold_counts: pd.DataFrame, column: str, colours: dict[str, str], where: str,
+                   hover_value: str, row: int, col: int) -> None:
+    """One panel: per part, a bar per class (class colours, the part's pattern), with counts in the hover."""
+    for part in PARTS:
+        sel = fold_counts[fold_counts["part"] == part]
+        fig.add_bar(
+            x=[plot_text(k) for k in sel["class_name"]], y=sel[column].to_numpy(np.float64), name=part, legendgroup=part,
+            showlegend=False, marker=_part_marker([colours.get(k, "#888888") for k in sel["class_name"]], part),
+            customdata=np.stack([sel["images"], sel["annotations"], sel["part_images"]], axis=1),
+            hovertemplate=(f"{where}{part}<br>%{{x}}<br>" + hover_value
+                           + "<br>%{customdata[0]} images with it, %{customdata[1]} annotations"
+                           + "<br>%{customdata[2]} images in the part<extra></extra>"),
+            row=row, col=col,
+        )
+
+
+def _add_part_legend(fig: go.Figure) -> None:
+    """Legend swatches in neutral grey: the bar colours are the classes, the pattern is the part."""
     for part in PARTS:
         fig.add_bar(x=[None], y=[None], name=f"{part} ({'hatched' if SPLIT_PATTERNS.get(part) else 'solid'})",
-                    legendgroup=part,
-                    marker=dict(color="#d9d9d9", line=dict(color=LINE, width=0.8),
-                                pattern=dict(shape=SPLIT_PATTERNS.get(part, ""), fgcolor=LINE, size=5)),
-                    row=1, col=1)
+                    legendgroup=part, marker=_part_marker("#d9d9d9", part), row=1, col=1)
+
+
+def _fold_class_layout(fig: go.Figure, rows: int, measure: str, value: str) -> None:
+    """Height by panel rows, the legend above the panel titles, share or count axes."""
     height = max(360, 300 * rows + 80)
     top, bottom = 80, 110
     base_layout(fig, height=height)
@@ -106,7 +123,6 @@ def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str 
     fig.update_yaxes(tickformat=".0%" if value == "share" else ",", rangemode="tozero")
     for r in range(rows):
         fig.update_yaxes(title_text=ytitle, row=r + 1, col=1)
-    return fig
 
 
 def deviation_heatmap(deviation: pd.DataFrame, title: str | None = None, what: str = "class",

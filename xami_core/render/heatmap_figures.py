@@ -234,16 +234,7 @@ def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "lin
                                                        "<extra></extra>"),
                           row=i + 1, col=j + 1)
     # All panels' axes in one layout update: per-panel update calls grow with the square of the panels.
-    xa, ya = _frame_axis_props(frame, titles=False, ticks=True)
-    axes = {}
-    for i in range(rows):
-        for j in range(cols):
-            n = i * cols + j + 1
-            suffix = "" if n == 1 else str(n)
-            # Tick labels on the outer panels only, as in a printed figure.
-            axes[f"xaxis{suffix}"] = dict(xa, showticklabels=i == rows - 1)
-            axes[f"yaxis{suffix}"] = dict(ya, showticklabels=j == 0, scaleanchor=f"x{suffix}", scaleratio=1)
-    fig.update_layout(axes)
+    fig.update_layout(_panel_axes(frame, rows, cols))
     fig.update_annotations(font={"size": 12})
     scale_note = ", log scale" if scale == "log" else ""
     fig.update_layout(title={"text": f"Colour: {VALUE_LABELS[how]}{scale_note} · {method_label(hs)} · "
@@ -253,3 +244,16 @@ def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "lin
                       plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
     return fig
 
+
+def _panel_axes(frame: tuple[int, int], rows: int, cols: int) -> dict:
+    """Layout entries for the pixel axes of a rows x cols grid of panels, square pixels, tick labels outside only."""
+    xa, ya = _frame_axis_props(frame, titles=False, ticks=True)
+    axes = {}
+    for i in range(rows):
+        for j in range(cols):
+            n = i * cols + j + 1
+            suffix = "" if n == 1 else str(n)
+            # Tick labels on the outer panels only, as in a printed figure.
+            axes[f"xaxis{suffix}"] = dict(xa, showticklabels=i == rows - 1)
+            axes[f"yaxis{suffix}"] = dict(ya, showticklabels=j == 0, scaleanchor=f"x{suffix}", scaleratio=1)
+    return axes

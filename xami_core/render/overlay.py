@@ -376,7 +376,7 @@ def render_overlay(image: np.ndarray, annotations: pd.DataFrame | Shapes, colour
                    scale: float | None = None, hidden_classes: Iterable[str] = (),
                    hidden_ann_ids: Iterable[int] = (), label_ids: bool = False,
                    line_width: int | None = None, font_scale: float | None = None) -> np.ndarray:
-    """An RGB uint8 overlay of `annotations` on a grayscale or RGB `image`.
+    """An RGB uint8 overlay of `annotations` on a grayscale or RGB `image`, H x W x 3 (the image's size).
 
     Args:
         image: 2-D grayscale or H x W x 3 RGB array (already stretched for display).
@@ -406,35 +406,58 @@ def render_overlay(image: np.ndarray, annotations: pd.DataFrame | Shapes, colour
     names = anns.class_name
     order = [c for c in CLASS_NAMES if c in set(names)] + sorted(set(names) - set(CLASS_NAMES))
     pal = resolve_colours(colours, order)  # a palette name: colours for the classes drawn here
-
     if fill and opacity > 0:
-        unions = class_union_masks(anns, h, w, scale)
-        flat = out.reshape(-1, 3)
-        for cls in order:  # one blend per class (at most five), not per annotation
-            if cls not in unions:
-                continue
-            idx = np.flatnonzero(unions[cls].ravel())
-            colour = np.asarray(pal.get(cls, FALLBACK_COLOUR), np.float64)
-            # Blend only the masked pixels: most of a frame is sky and stays untouched.
-            flat[idx] = np.clip(np.rint(flat[idx] * (1.0 - opacity) + colour * opacity), 0, 255).astype(np.uint8)
-
+        _fill_masks(out, anns, order, pal, opacity, scale)
     if contour:
-        for cls in order:
-            sub = anns.take(names == cls)
-            lines = polygon_outlines(sub, scale) + rle_outlines(sub, scale)
-            if lines:
-                cv2.polylines(out, [_fixed(p) for p in lines], True, outline_colour(pal.get(cls, FALLBACK_COLOUR)),
-                              lw, cv2.LINE_AA, SHIFT)
+        _draw_contours(out, anns, order, pal, scale, lw)
+    _draw_boxes(out, anns, order, pal, scale, lw, solid=boxes)
+    if labels:
+        fs = font_scale if font_scale is not None else max(0.3, 0.36 * size / 512)
+        file_id = _file_ids(annotations) if label_ids else {}
+        texts = [f"{c} {file_id.get(i, i)}" if label_ids else str(c) for c, i in zip(names, anns.ann_id)]
+        _draw_labels(out, anns, texts, pal, scale, fs)
+    return out
 
+
+def _fill_masks(out: np.ndarray, anns: Shapes, order: list[str], pal: Mapping[str, RGB], opacity: float,
+                scale: float) -> None:
+    """Blend each class's mask union into `out` (H x W x 3 uint8, in place)."""
+    h, w = out.shape[:2]
+    unions = class_union_masks(anns, h, w, scale)
+    flat = out.reshape(-1, 3)
+    for cls in order:  # one blend per class (at most five), not per annotation
+        if cls not in unions:
+            continue
+        idx = np.flatnonzero(unions[cls].ravel())
+        colour = np.asarray(pal.get(cls, FALLBACK_COLOUR), np.float64)
+        # Blend only the masked pixels: most of a frame is sky and stays untouched.
+        flat[idx] = np.clip(np.rint(flat[idx] * (1.0 - opacity) + colour * opacity), 0, 255).astype(np.uint8)
+
+
+def _draw_contours(out: np.ndarray, anns: Shapes, order: list[str], pal: Mapping[str, RGB], scale: float,
+                   lw: int) -> None:
+    """Mask outlines (polygon and RLE) in each class's outline colour, `lw` px wide."""
+    for cls in order:
+        sub = anns.take(anns.class_name == cls)
+        lines = polygon_outlines(sub, scale) + rle_outlines(sub, scale)
+        if lines:
+            cv2.polylines(out, [_fixed(p) for p in lines], True, outline_colour(pal.get(cls, FALLBACK_COLOUR)),
+                          lw, cv2.LINE_AA, SHIFT)
+
+
+def _draw_boxes(out: np.ndarray, anns: Shapes, order: list[str], pal: Mapping[str, RGB], scale: float, lw: int, *,
+                solid: bool) -> None:
+    """Solid boxes of masked annotations (when `solid`), and always a dashed box for box-only ones."""
+    size = max(out.shape[:2])
     box_xywh = anns.box * scale
     is_box = anns.kind == "box"
     for cls in order:
-        sel = names == cls
+        sel = anns.class_name == cls
         colour = outline_colour(pal.get(cls, FALLBACK_COLOUR))
-        if boxes:
-            solid = box_xywh[sel & ~is_box]
-            if len(solid):
-                xy, wh = solid[:, :2], solid[:, 2:]
+        if solid:
+            boxes = box_xywh[sel & ~is_box]
+            if len(boxes):
+                xy, wh = boxes[:, :2], boxes[:, 2:]
                 corners = np.stack([xy, xy + wh * [1, 0], xy + wh, xy + wh * [0, 1]], axis=1)
                 cv2.polylines(out, list(_fixed(corners)), True, colour, max(1, lw // 2 + (lw % 2)), cv2.LINE_AA, SHIFT)
         dashed = box_xywh[sel & is_box]
@@ -442,25 +465,25 @@ def render_overlay(image: np.ndarray, annotations: pd.DataFrame | Shapes, colour
         if segs:
             cv2.polylines(out, [_fixed(s) for s in segs], False, colour, lw, cv2.LINE_AA, SHIFT)
 
-    if labels:
-        fs = font_scale if font_scale is not None else max(0.3, 0.36 * size / 512)
-        thick = 1 if fs < 0.8 else 2
-        file_id = _file_ids(annotations)
-        texts = [f"{c} {file_id.get(i, i)}" if label_ids else str(c) for c, i in zip(names, anns.ann_id)]
-        pad = max(1, int(round(fs * 4)))
-        rects, anchors = [], []
-        for text, (bx, by, bw, bh) in zip(texts, box_xywh):  # text drawing is per label by nature
-            (tw, th), base = cv2.getTextSize(text, FONT, fs, thick)
-            rects.append((tw + 2 * pad, th + base + 2 * pad, th, base))
-            anchors.append((int(bx), int(by), int(bw), int(bh)))
-        spots = place_labels(rects, anchors, w, h)
-        for text, cls, (cw, ch, th, _base), (x, y) in zip(texts, names, rects, spots):
-            colour = pal.get(cls, FALLBACK_COLOUR)
-            # A chip in the class colour with a thin dark rim reads on bright and dark sky alike.
-            cv2.rectangle(out, (x, y), (x + cw - 1, y + ch - 1), colour, -1)
-            cv2.rectangle(out, (x, y), (x + cw - 1, y + ch - 1), (0, 0, 0), 1)
-            cv2.putText(out, text, (x + pad, y + pad + th), FONT, fs, ink_colour(colour), thick, cv2.LINE_AA)
-    return out
+
+def _draw_labels(out: np.ndarray, anns: Shapes, texts: list[str], pal: Mapping[str, RGB], scale: float,
+                 fs: float) -> None:
+    """A chip per annotation in its class colour with its text, placed by `place_labels`."""
+    h, w = out.shape[:2]
+    thick = 1 if fs < 0.8 else 2
+    pad = max(1, int(round(fs * 4)))
+    rects, anchors = [], []
+    for text, (bx, by, bw, bh) in zip(texts, anns.box * scale):  # text drawing is per label by nature
+        (tw, th), base = cv2.getTextSize(text, FONT, fs, thick)
+        rects.append((tw + 2 * pad, th + base + 2 * pad, th, base))
+        anchors.append((int(bx), int(by), int(bw), int(bh)))
+    spots = place_labels(rects, anchors, w, h)
+    for text, cls, (cw, ch, th, _base), (x, y) in zip(texts, anns.class_name, rects, spots):
+        colour = pal.get(cls, FALLBACK_COLOUR)
+        # A chip in the class colour with a thin dark rim reads on bright and dark sky alike.
+        cv2.rectangle(out, (x, y), (x + cw - 1, y + ch - 1), colour, -1)
+        cv2.rectangle(out, (x, y), (x + cw - 1, y + ch - 1), (0, 0, 0), 1)
+        cv2.putText(out, text, (x + pad, y + pad + th), FONT, fs, ink_colour(colour), thick, cv2.LINE_AA)
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
