@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from xami_ui.context import framed_run
+from pages import folds, gallery, heatmaps, overview
 from xami_ui.export import toolbar_format_ui
 from xami_ui.sidebar import load_current_ui, palette_ui
 
 st.set_page_config(page_title="XAMI Explorer", page_icon=":material/satellite_alt:", layout="wide")
 
+# Each page file defines its page function; the URL paths are the file names, as links have always had them.
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon=":material/bar_chart:", default=True),
-    st.Page("pages/folds.py", title="Fold balance", icon=":material/splitscreen:"),
-    st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
-    st.Page("pages/heatmaps.py", title="Spatial heatmaps", icon=":material/grid_on:"),
+    st.Page(overview.page, title="Overview", icon=":material/bar_chart:", url_path="overview", default=True),
+    st.Page(folds.page, title="Fold balance", icon=":material/splitscreen:", url_path="folds"),
+    st.Page(gallery.page, title="Gallery", icon=":material/photo_library:", url_path="gallery"),
+    st.Page(heatmaps.page, title="Spatial heatmaps", icon=":material/grid_on:", url_path="heatmaps"),
 ]
 
 page = st.navigation(PAGES)
@@ -22,5 +23,4 @@ st.sidebar.title("XAMI Explorer")
 load_current_ui()
 palette_ui()
 toolbar_format_ui()
-with framed_run():
-    page.run()
+page.run()

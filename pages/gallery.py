@@ -9,17 +9,13 @@ import streamlit as st
 
 from xami_core.analysis import gallery
 from xami_core.analysis.folds import AUTHORS_K, AUTHORS_SEED, PARTS
-from xami_core.model import XamiDataError, class_colour_hex, filter_label
+from xami_core.model import Dataset, XamiDataError, class_colour_hex, filter_label
 from xami_core.render import overlay, stretch
 from xami_core.render.figures_overlay import overlay_figure
 from xami_ui.cache import cached_folds
-from xami_ui.context import current_dataset, current_palette, dataset_key, terms_caption_ui
+from xami_ui.context import current_dataset, current_palette, dataset_key, run_app, terms_caption_ui
 from xami_ui.export import chart_ui
 from xami_ui.text import html_literal, md_code, md_literal
-
-ds = current_dataset()
-palette = current_palette()
-prov = ds.provenance
 
 # Every view-defining selection lives in one of these widget keys and in the URL.
 K = {name: f"gallery_{name}" for name in (
@@ -33,29 +29,32 @@ DATASET_KEY = "gallery_dataset"
 ANY = ("any",)  # the fold choice "no fold constraint" (a tuple like the others)
 FOLD_CHOICES = [ANY] + [(f, part) for f in range(AUTHORS_K) for part in PARTS]
 
-params = st.query_params.to_dict()
-flt0 = gallery.filter_from_params(params, ds)
-view0 = gallery.view_from_params(params, ds)
-detail0 = gallery.detail_from_params(params, ds)
-max_ann = gallery.max_annotations(ds)
-area_min, area_max = gallery.area_range(ds)
-if st.session_state.get(DATASET_KEY) != dataset_key():
-    # Another dataset: its classes, filters and ranges differ, so re-seed every widget.
-    for key in K.values():
-        st.session_state.pop(key, None)
-    st.session_state[DATASET_KEY] = dataset_key()
-# Widgets not drawn in a run lose their state; the URL holds it, so restore from there.
-for key, value in {
-    "classes": list(flt0.classes), "mode": flt0.class_mode, "without": list(flt0.without), "empty": flt0.empty, "filters": list(flt0.filters),
-    "split": list(flt0.splits), "fold": flt0.fold or ANY, "nann": flt0.n_annotations or (0, max_ann), "q": flt0.search,
-    "area_lo": float((flt0.area or (area_min, area_max))[0]), "area_hi": float((flt0.area or (area_min, area_max))[1]),
-    "sort": view0.sort, "seed": view0.seed, "page": view0.page, "size": view0.page_size, "thumb": view0.thumb,
-    "overlay": view0.overlay, "stretch": detail0.stretch, "limits": detail0.limits,
-    "pct": (detail0.lower, detail0.upper),
-    "shown": [c for c in ds.class_names if c not in detail0.hidden_classes],
-    "opacity": 0.4, "draw": list(DRAW_DEFAULT), "factor": 1,
-}.items():
-    st.session_state.setdefault(K[key], value)
+
+def _seed_widgets(ds: Dataset) -> gallery.GalleryView:
+    """Seed the widgets from the URL (widgets not drawn in a run lose their state); returns the URL's view."""
+    params = st.query_params.to_dict()
+    flt0 = gallery.filter_from_params(params, ds)
+    view0 = gallery.view_from_params(params, ds)
+    detail0 = gallery.detail_from_params(params, ds)
+    max_ann = gallery.max_annotations(ds)
+    area_min, area_max = gallery.area_range(ds)
+    if st.session_state.get(DATASET_KEY) != dataset_key():
+        # Another dataset: its classes, filters and ranges differ, so re-seed every widget.
+        for key in K.values():
+            st.session_state.pop(key, None)
+        st.session_state[DATASET_KEY] = dataset_key()
+    for key, value in {
+        "classes": list(flt0.classes), "mode": flt0.class_mode, "without": list(flt0.without), "empty": flt0.empty, "filters": list(flt0.filters),
+        "split": list(flt0.splits), "fold": flt0.fold or ANY, "nann": flt0.n_annotations or (0, max_ann), "q": flt0.search,
+        "area_lo": float((flt0.area or (area_min, area_max))[0]), "area_hi": float((flt0.area or (area_min, area_max))[1]),
+        "sort": view0.sort, "seed": view0.seed, "page": view0.page, "size": view0.page_size, "thumb": view0.thumb,
+        "overlay": view0.overlay, "stretch": detail0.stretch, "limits": detail0.limits,
+        "pct": (detail0.lower, detail0.upper),
+        "shown": [c for c in ds.class_names if c not in detail0.hidden_classes],
+        "opacity": 0.4, "draw": list(DRAW_DEFAULT), "factor": 1,
+    }.items():
+        st.session_state.setdefault(K[key], value)
+    return view0
 
 
 def _first_page() -> None:
@@ -71,8 +70,10 @@ def _open(image_id: int | None, back_to_page: int | None = None) -> None:
         st.query_params["image"] = str(image_id)
 
 
-def filters_ui() -> gallery.GalleryFilter:
+def filters_ui(ds: Dataset) -> gallery.GalleryFilter:
     """Sidebar filter widgets; returns the filter they define."""
+    max_ann = gallery.max_annotations(ds)
+    area_min, area_max = gallery.area_range(ds)
     bar = st.sidebar
     bar.subheader("Gallery filters")
     only_empty = st.session_state[K["empty"]] == "only"
@@ -126,7 +127,7 @@ def order_ui() -> tuple[str, int]:
     return sort, int(seed)
 
 
-def legend_ui() -> None:
+def legend_ui(ds: Dataset, palette: str) -> None:
     """The class abbreviations used under thumbnails, in the palette's colours."""
     colours = class_colour_hex(palette, ds.class_names)
     # Class names come from the files: escaped, they show as text inside this HTML.
@@ -136,7 +137,8 @@ def legend_ui() -> None:
     st.markdown(f"<small>{chips}</small>", unsafe_allow_html=True)
 
 
-def grid_ui(matches: pd.DataFrame, sort: str, seed: int, detail: gallery.DetailView) -> gallery.GalleryView:
+def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, sort: str, seed: int,
+            detail: gallery.DetailView) -> gallery.GalleryView:
     """The thumbnail grid with its layout controls; returns the view."""
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
     size = c1.selectbox("Per page", gallery.PAGE_SIZES, key=K["size"], on_change=_first_page)
@@ -149,7 +151,7 @@ def grid_ui(matches: pd.DataFrame, sort: str, seed: int, detail: gallery.DetailV
     shown = matches.iloc[start:stop]
     st.markdown(f"**{len(matches):,}** of {len(ds.images):,} images match · showing "
                 f"{start + 1 if len(shown) else 0}–{stop} · page {page} of {n_pages}")
-    legend_ui()
+    legend_ui(ds, palette)
     if shown.empty:
         st.info("No image matches these filters. Loosen the class mode or clear some filters in the sidebar.")
     options = gallery.ThumbOptions(size=gallery.THUMB_SIZES[thumb], overlay=show_overlay, palette=palette,
@@ -170,7 +172,7 @@ def grid_ui(matches: pd.DataFrame, sort: str, seed: int, detail: gallery.DetailV
                                overlay=bool(show_overlay), image=None)
 
 
-def display_ui() -> gallery.DetailView:
+def display_ui(ds: Dataset) -> gallery.DetailView:
     """Stretch, limits and class toggles of the detail view."""
     c1, c2, c3 = st.columns([1, 1, 2])
     how = c1.selectbox("Stretch", stretch.STRETCHES, key=K["stretch"], format_func=stretch.STRETCH_LABELS.get)
@@ -185,7 +187,7 @@ def display_ui() -> gallery.DetailView:
     return gallery.DetailView(stretch=how, limits=limits, lower=float(lower), upper=float(upper), hidden_classes=hidden)
 
 
-def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.DetailView:
+def detail_ui(ds: Dataset, palette: str, image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.DetailView:
     """The detail view of one frame."""
     img = ds.image(image_id)
     order = matches["image_id"].tolist()
@@ -203,7 +205,7 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
     st.subheader(md_literal(gallery.detail_title(img)))
     st.caption(f"{md_code(img['file_name'])} · {md_literal(gallery.frame_size_text(img))} · "
                f"{int(img['n_annotations'])} annotation(s) · {md_literal(gallery.file_id_text(img))}")
-    detail = display_ui()
+    detail = display_ui(ds)
     d1, d2 = st.columns([3, 1])
     draw = set(d1.pills("Draw", DRAW, selection_mode="multi", key=K["draw"]) or [])
     opacity = d2.slider("Mask opacity", 0.0, 1.0, key=K["opacity"], step=0.05)
@@ -249,37 +251,46 @@ def detail_ui(image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.D
     return detail
 
 
-st.title("Gallery")
-terms_caption_ui(ds)
+def page() -> None:
+    """The Gallery page: filter frames by class, filter and size, page through thumbnails, open one in detail."""
+    ds = current_dataset()
+    palette = current_palette()
+    view0 = _seed_widgets(ds)
+    st.title("Gallery")
+    terms_caption_ui(ds)
 
-flt = filters_ui()
-sort, seed = order_ui()
-folds = None
-if flt.fold:
-    try:
-        folds = cached_folds(dataset_key(), ds, "stratified", AUTHORS_K, AUTHORS_SEED)
-    except XamiDataError as exc:
-        st.warning(f"The fold part filter is ignored: the authors' folds cannot be made here. {md_literal(exc)}",
-                   icon=":material/warning:")
-        flt = replace(flt, fold=None)
-matches = gallery.select_images(ds, flt, sort, seed, folds)
-image_id = view0.image if "image" in st.query_params else None
-if image_id is None:
-    detail = gallery.DetailView(st.session_state[K["stretch"]], st.session_state[K["limits"]],
-                                *st.session_state[K["pct"]],
-                                tuple(c for c in ds.class_names if c not in st.session_state[K["shown"]]))
-    view = grid_ui(matches, sort, seed, detail)
-else:
-    view = gallery.GalleryView(sort=sort, seed=seed, page=int(st.session_state[K["page"]]),
-                               page_size=int(st.session_state[K["size"]]), thumb=st.session_state[K["thumb"]],
-                               overlay=bool(st.session_state[K["overlay"]]), image=image_id)
-    detail = detail_ui(image_id, matches, view.page_size)
+    flt = filters_ui(ds)
+    sort, seed = order_ui()
+    folds = None
+    if flt.fold:
+        try:
+            folds = cached_folds(dataset_key(), ds, "stratified", AUTHORS_K, AUTHORS_SEED)
+        except XamiDataError as exc:
+            st.warning(f"The fold part filter is ignored: the authors' folds cannot be made here. {md_literal(exc)}",
+                       icon=":material/warning:")
+            flt = replace(flt, fold=None)
+    matches = gallery.select_images(ds, flt, sort, seed, folds)
+    image_id = view0.image if "image" in st.query_params else None
+    if image_id is None:
+        detail = gallery.DetailView(st.session_state[K["stretch"]], st.session_state[K["limits"]],
+                                    *st.session_state[K["pct"]],
+                                    tuple(c for c in ds.class_names if c not in st.session_state[K["shown"]]))
+        view = grid_ui(ds, palette, matches, sort, seed, detail)
+    else:
+        view = gallery.GalleryView(sort=sort, seed=seed, page=int(st.session_state[K["page"]]),
+                                   page_size=int(st.session_state[K["size"]]), thumb=st.session_state[K["thumb"]],
+                                   overlay=bool(st.session_state[K["overlay"]]), image=image_id)
+        detail = detail_ui(ds, palette, image_id, matches, view.page_size)
 
-# Write the view back to the URL so a link opens the same view.
-wanted = gallery.filter_to_params(flt) | gallery.view_to_params(view) | gallery.detail_to_params(detail)
-for name in OWN_PARAMS:
-    if name in wanted:
-        if st.query_params.get(name) != wanted[name]:
-            st.query_params[name] = wanted[name]
-    elif name in st.query_params:
-        del st.query_params[name]
+    # Write the view back to the URL so a link opens the same view.
+    wanted = gallery.filter_to_params(flt) | gallery.view_to_params(view) | gallery.detail_to_params(detail)
+    for name in OWN_PARAMS:
+        if name in wanted:
+            if st.query_params.get(name) != wanted[name]:
+                st.query_params[name] = wanted[name]
+        elif name in st.query_params:
+            del st.query_params[name]
+
+
+if __name__ == "__main__":  # run as a script by Streamlit's legacy pages/ mode (see run_app)
+    run_app()

@@ -9,7 +9,7 @@ from xami_core.analysis import heatmaps as H
 from xami_core.model import XamiDataError
 from xami_core.render import heatmap_figures as HF
 from xami_ui.cache import cached_heatmaps, cached_small_multiples
-from xami_ui.context import current_dataset, dataset_key, synthetic_notice_ui
+from xami_ui.context import current_dataset, dataset_key, run_app, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.text import md_literal
 
@@ -129,78 +129,84 @@ def map_controls_ui(hs: H.HeatmapSet) -> tuple[str, str, bool, str]:
     return cls, group, bool(diff and can_diff), other
 
 
-ds = current_dataset()
-key = dataset_key()
+def page() -> None:
+    """The Spatial heatmaps page: where each artefact class falls on the detector."""
+    ds = current_dataset()
+    key = dataset_key()
 
-st.title("Spatial heatmaps")
-if ds.provenance.recognised_xami or ds.provenance.synthetic:
-    st.caption("Where each artefact class falls on the detector. XMM-OM artefacts sit at characteristic places: "
-               "read-out streaks run along columns, star loops gather towards the centre, the central ring is one tight "
-               "spot near x 262, y 283 px in XAMI's 512 px frames.")
-else:
-    st.caption("Where each class falls in the frame.")
-synthetic_notice_ui(ds)
-
-default_by = "split" if len(ds.splits) > 1 else "fold"
-by, method, how, scale, colours, grid = view_controls_ui(default_by)
-fold_args = ("stratified", F.AUTHORS_K, F.AUTHORS_SEED, 0)  # unused unless grouping by fold
-if by == "fold":
-    fold_args = fold_controls_ui()
-_publish({Q_BY: by, Q_METHOD: method, Q_NORM: how, Q_SCALE: scale, Q_COLOURS: colours, Q_GRID: grid}
-         | (dict(zip((Q_FOLD_METHOD, Q_K, Q_SEED, Q_FOLD), fold_args, strict=True)) if by == "fold" else {}),
-         drop=() if by == "fold" else (Q_FOLD_METHOD, Q_K, Q_SEED, Q_FOLD))
-
-try:
-    hs = cached_heatmaps(key, ds, method, grid, by, *fold_args)
-except XamiDataError as exc:
-    st.error(f"{md_literal(exc)}\n\nPick another fold method or grouping.", icon=":material/error:")
-    st.stop()
-
-st.markdown(" · ".join(f"**{md_literal(g)}**: {int(n):,} images" for g, n in zip(hs.groups, hs.n_images, strict=True))
-            + f" — {md_literal(H.method_label(hs))}, {grid} × {grid} cells of {md_literal(H.cell_text(hs))}")
-st.caption(md_literal(H.frame_note(hs)))  # frame size(s) and cells from the data, not assumed
-stand_in = H.stand_in_note(hs)
-if stand_in:
-    st.info(f"**Method: {H.METHODS[method]}.** {md_literal(stand_in)}", icon=":material/crop_square:")
-
-st.subheader("Annotations per class and group")
-summary = H.summary_table(hs)
-st.dataframe(summary, width="stretch")
-table_download_ui(summary, name=f"heatmap_counts_{by}", key="hm_summary_table",
-                  caption="Annotations and images with each class, per group.")
-st.caption("Annotations placed on the maps, and images holding at least one of them, per class and group.")
-
-st.subheader("Class × group")
-chart_ui(cached_small_multiples(key, hs, (method, grid, by, *fold_args), how, scale, colours),
-         name=f"heatmaps_{method}_{by}_{how}",
-         key="hm_grid_chart", aspect=0.6, wide=True)
-st.caption(f"Rows: {H.GROUPINGS[by]}; columns: classes in the order of the authors' figure. Colour: "
-           f"{HF.VALUE_LABELS[how]}{' (log scale)' if scale == 'log' else ''}, one scale per class column (shared by "
-           "its rows, so groups compare directly); blank cells: no annotation of the class.")
-
-st.subheader("One map")
-left, right = st.columns([1, 3])
-with left:
-    cls, group, diff, other = map_controls_ui(hs)
-    peak = H.map_peak(hs, group, cls)
-    if diff:
-        ends = H.difference_extremes(hs, cls, group, other, how=how)
-        other_label = "the rest" if other == H.REST else other
-        for end, label in (("most", f"Most in {group}"), ("least", f"Most in {other_label}")):
-            value = ends[end]["value"]
-            st.metric(md_literal(label), f"x {ends[end]['x']:.0f}, y {ends[end]['y']:.0f} px",
-                      f"{value:+.1%}" if how == "share" else f"{value:+.3g}", delta_color="off")
-    elif peak is None:
-        st.info(f"No {md_literal(cls)} annotation in {md_literal(group)}.")
+    st.title("Spatial heatmaps")
+    if ds.provenance.recognised_xami or ds.provenance.synthetic:
+        st.caption("Where each artefact class falls on the detector. XMM-OM artefacts sit at characteristic places: "
+                   "read-out streaks run along columns, star loops gather towards the centre, the central ring is one tight "
+                   "spot near x 262, y 283 px in XAMI's 512 px frames.")
     else:
-        st.metric("Most covered cell", f"x {peak['x']:.0f}, y {peak['y']:.0f} px",
-                  help="Centre of the cell covered by the most images of the group (the middle of a plateau).")
-        st.metric("Images covering it", f"{peak['images']:,} of {peak['n_images']:,}")
-        st.metric("Share of the group's images", f"{peak['share']:.1%}")
-_publish({Q_CLASS: cls, Q_GROUP: group, Q_DIFF: diff} | ({Q_OTHER: other} if diff else {}),
-         drop=() if diff else (Q_OTHER,))
-with right:
-    fig = (HF.difference_figure(hs, cls, group, other, how=how) if diff
-           else HF.heatmap_figure(hs, group, cls, how=how, scale=scale, colours=colours))
-    chart_ui(fig, name=f"heatmap_{cls}_{group}{'_difference' if diff else ''}_{method}".replace(" ", "_"),
-             key="hm_single_chart", aspect=1.0)
+        st.caption("Where each class falls in the frame.")
+    synthetic_notice_ui(ds)
+
+    default_by = "split" if len(ds.splits) > 1 else "fold"
+    by, method, how, scale, colours, grid = view_controls_ui(default_by)
+    fold_args = ("stratified", F.AUTHORS_K, F.AUTHORS_SEED, 0)  # unused unless grouping by fold
+    if by == "fold":
+        fold_args = fold_controls_ui()
+    _publish({Q_BY: by, Q_METHOD: method, Q_NORM: how, Q_SCALE: scale, Q_COLOURS: colours, Q_GRID: grid}
+             | (dict(zip((Q_FOLD_METHOD, Q_K, Q_SEED, Q_FOLD), fold_args, strict=True)) if by == "fold" else {}),
+             drop=() if by == "fold" else (Q_FOLD_METHOD, Q_K, Q_SEED, Q_FOLD))
+
+    try:
+        hs = cached_heatmaps(key, ds, method, grid, by, *fold_args)
+    except XamiDataError as exc:
+        st.error(f"{md_literal(exc)}\n\nPick another fold method or grouping.", icon=":material/error:")
+        st.stop()
+
+    st.markdown(" · ".join(f"**{md_literal(g)}**: {int(n):,} images" for g, n in zip(hs.groups, hs.n_images, strict=True))
+                + f" — {md_literal(H.method_label(hs))}, {grid} × {grid} cells of {md_literal(H.cell_text(hs))}")
+    st.caption(md_literal(H.frame_note(hs)))  # frame size(s) and cells from the data, not assumed
+    stand_in = H.stand_in_note(hs)
+    if stand_in:
+        st.info(f"**Method: {H.METHODS[method]}.** {md_literal(stand_in)}", icon=":material/crop_square:")
+
+    st.subheader("Annotations per class and group")
+    summary = H.summary_table(hs)
+    st.dataframe(summary, width="stretch")
+    table_download_ui(summary, name=f"heatmap_counts_{by}", key="hm_summary_table",
+                      caption="Annotations and images with each class, per group.")
+    st.caption("Annotations placed on the maps, and images holding at least one of them, per class and group.")
+
+    st.subheader("Class × group")
+    chart_ui(cached_small_multiples(key, hs, (method, grid, by, *fold_args), how, scale, colours),
+             name=f"heatmaps_{method}_{by}_{how}",
+             key="hm_grid_chart", aspect=0.6, wide=True)
+    st.caption(f"Rows: {H.GROUPINGS[by]}; columns: classes in the order of the authors' figure. Colour: "
+               f"{HF.VALUE_LABELS[how]}{' (log scale)' if scale == 'log' else ''}, one scale per class column (shared by "
+               "its rows, so groups compare directly); blank cells: no annotation of the class.")
+
+    st.subheader("One map")
+    left, right = st.columns([1, 3])
+    with left:
+        cls, group, diff, other = map_controls_ui(hs)
+        peak = H.map_peak(hs, group, cls)
+        if diff:
+            ends = H.difference_extremes(hs, cls, group, other, how=how)
+            other_label = "the rest" if other == H.REST else other
+            for end, label in (("most", f"Most in {group}"), ("least", f"Most in {other_label}")):
+                value = ends[end]["value"]
+                st.metric(md_literal(label), f"x {ends[end]['x']:.0f}, y {ends[end]['y']:.0f} px",
+                          f"{value:+.1%}" if how == "share" else f"{value:+.3g}", delta_color="off")
+        elif peak is None:
+            st.info(f"No {md_literal(cls)} annotation in {md_literal(group)}.")
+        else:
+            st.metric("Most covered cell", f"x {peak['x']:.0f}, y {peak['y']:.0f} px",
+                      help="Centre of the cell covered by the most images of the group (the middle of a plateau).")
+            st.metric("Images covering it", f"{peak['images']:,} of {peak['n_images']:,}")
+            st.metric("Share of the group's images", f"{peak['share']:.1%}")
+    _publish({Q_CLASS: cls, Q_GROUP: group, Q_DIFF: diff} | ({Q_OTHER: other} if diff else {}),
+             drop=() if diff else (Q_OTHER,))
+    with right:
+        fig = (HF.difference_figure(hs, cls, group, other, how=how) if diff
+               else HF.heatmap_figure(hs, group, cls, how=how, scale=scale, colours=colours))
+        chart_ui(fig, name=f"heatmap_{cls}_{group}{'_difference' if diff else ''}_{method}".replace(" ", "_"),
+                 key="hm_single_chart", aspect=1.0)
+
+
+if __name__ == "__main__":  # run as a script by Streamlit's legacy pages/ mode (see run_app)
+    run_app()

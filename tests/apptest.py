@@ -11,16 +11,27 @@ APP = str(ROOT / "app.py")
 
 
 def page_test(page: str | None = None, query: dict[str, str] | None = None, timeout: float = 120) -> AppTest:
-    """An AppTest run from app.py, with optional query parameters, switched to `page` (e.g. "pages/folds.py")."""
+    """An AppTest run from app.py, with optional query parameters, opened on `page` (e.g. "pages/folds.py")."""
     at = AppTest.from_file(APP, default_timeout=timeout)
     for key, value in (query or {}).items():
         at.query_params[key] = value
-    at.run()
     if page:
-        at.switch_page(page)
-        at.run()
+        switch_page(at, page)
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def switch_page(at: AppTest, page: str) -> AppTest:
+    """Open the page of the file `page` (e.g. "pages/folds.py") on the next run, as its link does.
+
+    app.py passes each page file's function to `st.Page` with the file name as URL path, and a
+    page is known by its URL path. `AppTest.switch_page` looks a file up among the file pages
+    `st.navigation` registered, so it finds none once a run registered the functions; with the
+    registry forgotten it names the page by its file name, as before a first run.
+    """
+    at._registered_pages = {}
+    return at.switch_page(page)
 
 
 def texts(at: AppTest) -> str:

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from tests.apptest import page_test
+from tests.apptest import page_test, switch_page
 from xami_core.render.export import ExportSize
 
 PAGES_WITH_CHARTS = ["pages/overview.py", "pages/folds.py", "pages/heatmaps.py"]
@@ -33,7 +33,7 @@ def test_toolbar_camera_follows_the_sidebar_choice():
     toolbar = next(w for w in at.sidebar.get("button_group") if w.proto.label == "Chart camera button saves")
     assert toolbar.value == "svg"
     toolbar.set_value("png").run()
-    at.switch_page("pages/folds.py")
+    switch_page(at, "pages/folds.py")
     at.run()
     charts = at.get("plotly_chart")
     assert charts

@@ -19,7 +19,7 @@ from scipy.stats import chi2 as chi2_dist
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from tests import builders as b
-from tests.apptest import page_test, texts
+from tests.apptest import page_test, switch_page, texts
 from xami_core.analysis import folds as F
 from xami_core.cli import main as cli_main
 from xami_core.io import fold_files
@@ -264,11 +264,11 @@ def test_the_view_survives_a_visit_to_another_page():
     at = page_test(PAGE)
     at.selectbox(key=F_METHOD).set_value("kfold").run()
     at.number_input(key=F_K).set_value(6).run()
-    at.switch_page("pages/overview.py").run()
+    switch_page(at, "pages/overview.py").run()
     assert not at.exception
     for name in [n for n in at.query_params if n.startswith("fold_")]:
         del at.query_params[name]
-    at.switch_page(PAGE).run()
+    switch_page(at, PAGE).run()
     assert at.selectbox(key=F_METHOD).value == "kfold" and at.number_input(key=F_K).value == 6
     assert_page_shows(at, "kfold", 6, 42)
     assert (at.query_params[F_METHOD], at.query_params[F_K]) == ("kfold", "6")

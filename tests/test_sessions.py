@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests import builders
-from tests.apptest import page_test
+from tests.apptest import page_test, switch_page
 from xami_ui import sidebar
 
 N_SESSIONS = 4
@@ -101,7 +101,7 @@ def test_widget_state_streamlit_drops_is_restored_from_the_session(tmp_path, mon
         states.widgets.extend(keep)
         return states
 
-    at.switch_page("pages/folds.py")
+    switch_page(at, "pages/folds.py")
     monkeypatch.setattr(at._tree, "get_widget_states", without_dropped)
     at.run()
     assert not at.exception and not at.sidebar.error

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import runpy
 from pathlib import Path
 
 import streamlit as st
@@ -16,7 +14,7 @@ from .text import md_literal
 _DATASET = "_xami_dataset"
 _DATASET_KEY = "_xami_dataset_key"
 PALETTE_KEY = "palette"
-_THIS_RUN = threading.local()  # Streamlit runs each session's script in its own thread
+APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
 def set_current(ds: Dataset, key: str) -> None:
@@ -25,37 +23,22 @@ def set_current(ds: Dataset, key: str) -> None:
     st.session_state[_DATASET_KEY] = key
 
 
-@contextmanager
-def framed_run() -> Iterator[None]:
-    """app.py wraps `page.run()` in this, so a page knows the frame (sidebar, data) ran before it."""
-    _THIS_RUN.framed = True
-    try:
-        yield
-    finally:
-        _THIS_RUN.framed = False
-
-
 def current_dataset() -> Dataset:
-    """The dataset selected in the sidebar."""
-    if not getattr(_THIS_RUN, "framed", False) or _DATASET not in st.session_state:
-        _rerun_through_entrypoint()
+    """The dataset selected in the sidebar (app.py loads it before it runs the page)."""
     return st.session_state[_DATASET]
 
 
-def _rerun_through_entrypoint() -> None:
-    """Run app.py first when Streamlit ran a page file on its own.
+def run_app() -> None:
+    """Run the entrypoint, app.py, in this script run: for a page file Streamlit ran as a script.
 
-    Until some run calls `st.navigation`, Streamlit treats a `pages/` folder as a v1
-    multipage app: a server's first request for a page URL (a shared link) runs that page
-    without app.py, so nothing is loaded, and Streamlit's AppTest re-enters that mode on
-    every run (a widget change would rerun the page alone and drop the sidebar's state).
-    Calling `st.navigation` ends that mode; the rerun then goes through app.py to the same
-    page (page identity is the URL path, which `st.Page` derives from the file name in both
-    modes).
+    Streamlit treats a `pages/` folder next to the entrypoint as a legacy (v1) multipage app
+    until some run in the process calls `st.navigation`: a fresh server's first request for
+    a page URL (a shared link such as /gallery), and every AppTest run, executes that page's
+    file instead of app.py. A page file only defines its page function (app.py passes it to
+    `st.Page`) and calls this when run as `__main__`; app.py then draws the frame and, through
+    `st.navigation` (which ends that mode), the page of the URL, in the same run.
     """
-    pages = sorted(Path(__file__).resolve().parents[1].joinpath("pages").glob("*.py"))
-    st.navigation([st.Page(page) for page in pages], position="hidden")
-    st.rerun()
+    runpy.run_path(str(APP), run_name="__main__")
 
 
 def dataset_key() -> str:
