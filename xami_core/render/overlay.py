@@ -95,7 +95,7 @@ def _decodable(path: str) -> bool:
 
 
 def placeholder_frame(width: int, height: int, message: str = "image file missing") -> np.ndarray:
-    """A dark grey frame with a centred message, shown instead of a missing file."""
+    """A dark grey uint8 frame (height, width) with a centred message, shown instead of a missing file."""
     img = np.full((max(1, height), max(1, width)), PLACEHOLDER_GREY, np.uint8)
     scale = max(0.3, min(width, height) / 512 * 0.9)
     thick = max(1, round(scale * 2))
@@ -111,7 +111,7 @@ def placeholder_frame(width: int, height: int, message: str = "image file missin
 
 
 def read_frame(path: str | Path, width: int = 512, height: int = 512) -> np.ndarray:
-    """A frame as a 2-D uint8 array; a grey placeholder when the file is missing."""
+    """A frame as a 2-D uint8 array (as stored); a grey (height, width) placeholder when the file is missing."""
     img = load_frame(path)
     return placeholder_frame(width, height) if img is None else img
 
@@ -487,7 +487,11 @@ def _draw_labels(out: np.ndarray, anns: Shapes, texts: list[str], pal: Mapping[s
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
-    """PNG bytes of an RGB (or grayscale) uint8 image."""
+    """PNG bytes of an RGB (or grayscale) uint8 image.
+
+    Raises:
+        ValueError: OpenCV cannot encode the array.
+    """
     img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
     ok, buf = cv2.imencode(".png", img)
     if not ok:
@@ -496,7 +500,11 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int = 88) -> bytes:
-    """JPEG bytes of an RGB (or grayscale) uint8 image."""
+    """JPEG bytes of an RGB (or grayscale) uint8 image.
+
+    Raises:
+        ValueError: OpenCV cannot encode the array.
+    """
     img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
@@ -505,7 +513,7 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 88) -> bytes:
 
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour enlargement, so pixels stay square and labels can be drawn crisply."""
+    """Nearest-neighbour enlargement to (H * factor, W * factor[, C]), so pixels stay square and labels can be drawn crisply."""
     if factor == 1:
         return image
     return cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
@@ -515,7 +523,11 @@ def full_overlay(path: str | Path, annotations: pd.DataFrame, width: int, height
                  stretch: str = DEFAULT_STRETCH, limits: str = DEFAULT_LIMITS, lower: float = DEFAULT_LOWER,
                  upper: float = DEFAULT_UPPER,
                  factor: int = 1, **options: object) -> np.ndarray:
-    """The detail view's frame: stretched, enlarged `factor` times, with its overlay (RGB)."""
+    """The detail view's frame: stretched, enlarged `factor` times, with its overlay (RGB uint8, H x W x 3).
+
+    Raises:
+        ValueError: an unknown stretch or limits mode, or bad percentiles (see `stretch.stretch_image`).
+    """
     frame = load_frame(path)
     if frame is None:
         base = placeholder_frame(width * factor, height * factor)

@@ -33,7 +33,11 @@ DEFAULT_LOWER, DEFAULT_UPPER = 0.5, 99.8
 
 
 def make_interval(limits: str = DEFAULT_LIMITS, lower: float = DEFAULT_LOWER, upper: float = DEFAULT_UPPER) -> BaseInterval:
-    """The astropy interval for a limits mode ("percentile", "zscale", "minmax")."""
+    """The astropy interval for a limits mode ("percentile", "zscale", "minmax").
+
+    Raises:
+        ValueError: an unknown mode, or percentiles outside 0 <= lower < upper <= 100.
+    """
     if limits == "percentile":
         if not 0.0 <= lower < upper <= 100.0:
             raise ValueError(f"percentiles must satisfy 0 <= lower < upper <= 100, got {lower}, {upper}")
@@ -47,7 +51,11 @@ def make_interval(limits: str = DEFAULT_LIMITS, lower: float = DEFAULT_LOWER, up
 
 def make_stretch(stretch: str, normalised: np.ndarray | None = None, log_a: float = 1000.0,
                  asinh_a: float = 0.1) -> BaseStretch:
-    """The astropy stretch for a name; histogram equalisation needs the normalised data."""
+    """The astropy stretch for a name; histogram equalisation needs the normalised data.
+
+    Raises:
+        ValueError: an unknown name, or "histeq" without `normalised`.
+    """
     if stretch == "linear":
         return LinearStretch()
     if stretch == "sqrt":
@@ -73,6 +81,12 @@ def display_limits(image: np.ndarray, limits: str = DEFAULT_LIMITS, lower: float
         lower, upper: percentiles for the "percentile" mode.
         ignore_border: compute limits on non-zero pixels only, so the black area outside
             the XMM-OM detector window does not drag the lower limit down.
+
+    Returns:
+        (vmin, vmax) in the frame's pixel values.
+
+    Raises:
+        ValueError: an unknown limits mode or bad percentiles (see `make_interval`).
     """
     values = _window_values(np.asarray(image), ignore_border)
     if values.size == 0:
@@ -104,6 +118,12 @@ def stretch_image(image: np.ndarray, stretch: str = DEFAULT_STRETCH, limits: str
         ignore_border: limits (and the histogram of "histeq") from non-zero pixels only, and
             the black detector border stays black.
         log_a, asinh_a: the `a` parameter of astropy's LogStretch and AsinhStretch.
+
+    Returns:
+        uint8 array of the frame's shape (H, W).
+
+    Raises:
+        ValueError: a frame that is not 2-D, or an unknown stretch or limits mode (see `make_stretch`, `make_interval`).
     """
     data = np.asarray(image)
     if data.ndim != 2:
