@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -37,8 +38,11 @@ def positive_number(raw: str) -> float | None:
     return value if 0 < value < float("inf") else None  # NaN fails both comparisons
 
 
-def setting_number(name: str, default: float) -> float:
+def setting_number(name: str, default: float, refused: Callable[[str], str] | None = None) -> float:
     """The positive number in environment variable `name`, else `default` when it is unset or blank.
+
+    `refused(value)` words the error for a bad value (the value already shortened for display);
+    by default it names the setting and says to fix it and restart.
 
     Raises:
         XamiDataError: the variable holds anything but a positive finite number (naming it and its value).
@@ -48,7 +52,8 @@ def setting_number(name: str, default: float) -> float:
         return default
     value = positive_number(raw)
     if value is None:
-        raise XamiDataError(f"setting {name}={shown(raw, 40)}: expected a positive number (default {default:g}); "
+        raise XamiDataError(refused(shown(raw, 40)) if refused is not None else
+                            f"setting {name}={shown(raw, 40)}: expected a positive number (default {default:g}); "
                             "fix or unset it and restart the server")
     return value
 

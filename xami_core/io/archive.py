@@ -34,7 +34,7 @@ from xami_core.paths import (
     file_fingerprint,
     max_zip_members,
     name_max,
-    positive_number,
+    setting_number,
     shown,
 )
 
@@ -452,15 +452,14 @@ def is_upload_key(key: str) -> bool:
 
 
 def upload_ttl_hours() -> float:
-    """Hours an upload is kept, from XAMI_UPLOAD_TTL_HOURS (default 24); raises XamiDataError for a bad value."""
-    raw = os.environ.get(UPLOAD_TTL_ENV, "").strip()
-    if not raw:
-        return DEFAULT_UPLOAD_TTL_HOURS
-    hours = positive_number(raw)
-    if hours is None:
-        raise XamiDataError(f"{UPLOAD_TTL_ENV}='{shown(raw, 40)}': expected a number of hours above 0 (default "
-                            f"{DEFAULT_UPLOAD_TTL_HOURS:g}); uploads are off until it is fixed")
-    return hours
+    """Hours an upload is kept, from XAMI_UPLOAD_TTL_HOURS (default 24).
+
+    Raises:
+        XamiDataError: the setting is not a positive number (uploads are then off).
+    """
+    return setting_number(UPLOAD_TTL_ENV, DEFAULT_UPLOAD_TTL_HOURS, refused=lambda raw: (
+        f"{UPLOAD_TTL_ENV}='{raw}': expected a number of hours above 0 (default {DEFAULT_UPLOAD_TTL_HOURS:g}); "
+        "uploads are off until it is fixed"))
 
 
 def _upload_age_s(folder: Path, now: float) -> float | None:
