@@ -11,9 +11,9 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from tests import builders as b
+from tests.heatmap_builders import band_mask, cells, tiny_ds
 from xami_core import load_dataset
 from xami_core.analysis import heatmaps as hm
-from xami_core.analysis import rasterise
 from xami_core.analysis.folds import make_folds
 from xami_core.render import heatmap_figures as hf
 
@@ -102,12 +102,6 @@ def rle_of(mask: np.ndarray) -> dict:
     """A compressed RLE with string counts, as a COCO file stores it."""
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode()}
-
-
-def band_mask(h: int, w: int) -> np.ndarray:
-    """A diagonal band: runs that wrap from one column into the next in column-major order."""
-    yy, xx = np.mgrid[0:h, 0:w]
-    return (np.abs(yy - 0.8 * xx - 40) < 6) & (xx > 100) & (xx < 260)
 
 
 # ---------------------------------------------------------------- fixtures as COCO records
@@ -233,75 +227,7 @@ def test_sample_on_a_coarse_grid_matches_block_any(sample_ds, method):
     np.testing.assert_array_equal(hs.images, images)
 
 
-# ---------------------------------------------------------------- building blocks
-
-@pytest.mark.parametrize("mask", [
-    np.zeros((7, 5), bool),                               # all background: a single count
-    np.ones((7, 5), bool),                                # all foreground: counts 0, 35
-    np.eye(40, 30, dtype=bool),                           # many short runs
-    np.random.default_rng(1).random((64, 80)) < 0.5,      # dense noise: small deltas of both signs
-    band_mask(512, 512),                                  # long runs: multi-character numbers
-    np.pad(np.ones((3, 3), bool), ((200, 300), (1, 1))),  # long leading/trailing zeros, negative deltas
-], ids=["zeros", "ones", "diagonal", "noise", "band", "pad"])
-def test_rle_decoding_matches_the_mask(mask):
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    counts, owner = rasterise.decode_rle_counts([rle["counts"]])
-    # Brute force: alternating run lengths of the column-major pixels, zeros first (possibly an empty run).
-    expected, value, run = [], False, 0
-    for pixel in mask.ravel(order="F"):
-        if pixel == value:
-            run += 1
-        else:
-            expected.append(run)
-            value, run = pixel, 1
-    expected.append(run)
-    assert counts.tolist() == expected and (owner == 0).all()
-
-
-def test_rle_decoding_of_several_strings_keeps_them_apart():
-    masks = [band_mask(512, 512), np.eye(9, dtype=bool), np.zeros((4, 4), bool)]
-    strings = [mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))["counts"] for m in masks]
-    counts, owner = rasterise.decode_rle_counts(strings)
-    assert [int(counts[owner == i].sum()) for i in range(3)] == [m.size for m in masks]
-
-
-@pytest.mark.parametrize("intervals", [
-    [(0, 1, 3), (0, 2, 5), (0, 7, 8)],            # overlap, then a gap
-    [(1, 0, 2), (1, 2, 4), (0, 0, 9)],            # touching intervals merge; keys stay apart
-    [(3, 5, 6), (3, 0, 10), (3, 2, 3)],           # one interval swallows the others
-    [(2, 4, 5)],                                  # a single interval
-])
-def test_merge_intervals_is_the_union(intervals):
-    key, lo, hi = (np.array(v) for v in zip(*intervals, strict=True))
-    mk, ml, mh = rasterise.merge_intervals(key, lo, hi)
-    covered = {(k, i) for k, a, z in intervals for i in range(a, z)}
-    assert {(k, i) for k, a, z in zip(mk, ml, mh, strict=True) for i in range(a, z)} == covered
-    assert sum(mh - ml) == len(covered)  # disjoint
-
-
 # ---------------------------------------------------------------- normalisations and differences by hand
-
-def tiny_ds(tmp_path):
-    """Four images on a 4 x 4 grid (128 px cells); star-loops only.
-
-    A (train, V): two squares in cell (0, 0).  B (train, V): cell (0, 0) and cell (1, 1).
-    C (train, U): no annotation.               D (valid, L): cell (1, 1).
-    """
-    train = b.coco([b.image(0, b.file_name(1, "V")), b.image(1, b.file_name(2, "V")), b.image(2, b.file_name(3, "U"))],
-                   [b.polygon_ann(1, 0, 5, b.square(10, 10, 20)), b.polygon_ann(2, 0, 5, b.square(20, 20, 20)),
-                    b.polygon_ann(3, 1, 5, b.square(30, 30, 10)), b.polygon_ann(4, 1, 5, b.square(140, 140, 10))])
-    valid = b.coco([b.image(0, b.file_name(4, "L"))], [b.polygon_ann(1, 0, 5, b.square(150, 150, 10))])
-    b.write_split(tmp_path / "ds" / "train", train)
-    b.write_split(tmp_path / "ds" / "valid", valid)
-    return load_dataset(tmp_path / "ds")
-
-
-def cells(**values: float) -> np.ndarray:
-    """A 4 x 4 map with values at cells named like c01 (row 0, column 1)."""
-    out = np.zeros((4, 4))
-    for name, v in values.items():
-        out[int(name[1]), int(name[2])] = v
-    return out
 
 
 @pytest.mark.parametrize(("how", "train", "valid"), [
@@ -335,31 +261,6 @@ def test_difference_extremes_by_hand(tmp_path):
     ends = hm.difference_extremes(hs, "star-loop", "train", "valid", how="share")
     assert ends["most"] == {"x": 64, "y": 64, "value": pytest.approx(2 / 3)}       # cell (0, 0): train only
     assert ends["least"] == {"x": 192, "y": 192, "value": pytest.approx(-2 / 3)}   # cell (1, 1): 1/3 vs 1
-
-
-def test_difference_figure_is_diverging_and_centred(tmp_path):
-    hs = hm.dataset_heatmaps(tiny_ds(tmp_path), method="mask", grid=4, by="split")
-    trace = hf.difference_figure(hs, "star-loop", "train", "valid").data[0]
-    assert trace.zmid == 0 and trace.zmin == pytest.approx(-2 / 3) and trace.zmax == pytest.approx(2 / 3)
-    assert trace.colorscale[0][1] != trace.colorscale[-1][1]
-    np.testing.assert_allclose(np.asarray(trace.z), cells(c00=2 / 3, c11=-2 / 3), rtol=1e-6)
-
-
-@pytest.mark.parametrize(("scale", "expected_z"), [
-    ("linear", cells(c00=3, c11=1)),                       # zero cells blank, values as they are
-    ("log", cells(c00=np.log10(3), c11=0)),                # log10 of the counts
-])
-def test_colour_scale_values_and_blank_zeros(tmp_path, scale, expected_z):
-    hs = hm.dataset_heatmaps(tiny_ds(tmp_path), method="mask", grid=4, by="split")
-    fig = hf.heatmap_figure(hs, "train", "star-loop", how="count", scale=scale)
-    z = np.asarray(fig.data[0].z, dtype=float)
-    blank = cells(c00=1, c11=1) == 0
-    assert np.isnan(z[blank]).all()
-    np.testing.assert_allclose(z[~blank], expected_z[~blank], rtol=1e-6)
-    assert fig.layout.yaxis.range == (512, 0) and fig.layout.yaxis.scaleanchor == "x"  # y down, square
-    assert fig.layout.xaxis.title.text == "x (px)" and "annotations" in fig.data[0].colorbar.title.text
-    if scale == "log":  # tick labels are data values, not exponents
-        assert list(fig.data[0].colorbar.ticktext) == ["1", "2"]
 
 
 def test_peak_and_summary_by_hand(tmp_path):
@@ -436,26 +337,6 @@ def test_peak_on_a_plateau_is_its_middle():
                        n_annotations=np.array([[4]]), n_class_images=np.array([[4]]), method="mask", grid=8)
     peak = hm.map_peak(hs, "g", "c")
     assert (peak["row"], peak["col"], peak["x"], peak["y"], peak["share"]) == (3, 4, 288, 224, 0.5)
-
-
-def test_small_multiples_layout(sample_ds):
-    hs = hm.dataset_heatmaps(sample_ds, method="box", grid=64, by="split")
-    fig = hf.small_multiples_figure(hs, how="max", colours="authors' blues")
-    titles = [a.text for a in fig.layout.annotations]
-    assert titles[:5] == [f"train · {c}" for c in hm.AUTHORS_CLASS_ORDER]  # train row first, authors' column order
-    assert titles[5:] == [f"valid · {c}" for c in hm.AUTHORS_CLASS_ORDER]
-    assert len(fig.data) == 10 and fig.layout.coloraxis.colorscale[0][1] == "#ffffff"
-
-
-def test_rasterising_in_chunks_changes_nothing(sample_ds, monkeypatch):
-    # Large sets are rasterised in chunks to bound memory: 7 chunks give the same runs as one.
-    whole = rasterise.compute_mask_runs(sample_ds.images, sample_ds.annotations, 64)
-    monkeypatch.setattr(rasterise, "MASK_CHUNK", 100)
-    chunked = rasterise.compute_mask_runs(sample_ds.images, sample_ds.annotations, 64)
-    order_a = np.lexsort((whole.lo, whole.col, whole.ann))
-    order_b = np.lexsort((chunked.lo, chunked.col, chunked.ann))
-    for field in ("ann", "col", "lo", "hi"):
-        np.testing.assert_array_equal(getattr(whole, field)[order_a], getattr(chunked, field)[order_b])
 
 
 # ---------------------------------------------------------------- frame sizes and box stand-ins, from the data
