@@ -1,0 +1,284 @@
+"""Health checks: each finds exactly the problem planted for it, and nothing in a clean dataset."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.builders import categories, coco, file_name, image, polygon_ann, square, write_split
+from xami_core.analysis import health as H
+from xami_core.io.loader import load_dataset
+
+CLASSES = ["central-ring", "other", "read-out-streak", "smoke-ring", "star-loop"]
+CR, OTHER, STREAK, SMOKE = 1, 2, 3, 4  # category ids; star-loop (5) is used only by the clean fixture
+
+
+# Frame file names in XAMI's naming (an observation key first), one per role.
+N = {role: file_name(100_000_000 + i, "L", "abcdef"[i % 6]) for i, role in enumerate(
+    ["a", "b", "empty", "c", "small", "gone", "same", "e", "e2", "twin", "twin-copy", "stray"])}
+
+
+def _noise_frame(path: Path, seed: int, size: tuple[int, int] = (512, 512)) -> np.ndarray:
+    """Write a frame of smooth random structure (distinct perceptual hash per seed); returns its pixels."""
+    rng = np.random.default_rng(seed)
+    pixels = cv2.resize(rng.integers(0, 256, (16, 16)).astype(np.uint8), size[::-1], interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(path), pixels, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return pixels
+
+
+def _write(folder: Path, data: dict, seeds: dict[str, int], sizes: dict[str, tuple[int, int]] | None = None) -> None:
+    """A split folder: the COCO file and one frame per file name (seeded pixels)."""
+    write_split(folder, data, with_images=False)
+    for name, seed in seeds.items():
+        _noise_frame(folder / name, seed, (sizes or {}).get(name, (512, 512)))
+
+
+def _clean(root: Path) -> Path:
+    """Two splits, every class used, a hard negative, nothing wrong."""
+    train = coco([image(1, N["a"]), image(2, N["b"]), image(3, N["empty"])], [
+        polygon_ann(1, 1, 1, square(246, 246, 20)),
+        polygon_ann(2, 1, 3, [100, 0, 104, 0, 104, 200, 100, 200]),
+        polygon_ann(3, 2, 3, [300, 10, 303, 10, 303, 400, 300, 400]),
+        polygon_ann(4, 2, 4, square(50, 50, 30)),
+        polygon_ann(5, 2, 4, square(90, 50, 30)),  # same class, next to the other: not a duplicate
+    ], categories(CLASSES, "artefacts"))
+    valid = coco([image(1, N["c"])], [polygon_ann(1, 1, 5, [200, 200, 260, 210, 240, 260]),
+                                       polygon_ann(2, 1, 2, square(400, 400, 50))], categories(CLASSES, "artefacts"))
+    _write(root / "train", train, {N["a"]: 1, N["b"]: 2, N["empty"]: 3})
+    _write(root / "valid", valid, {N["c"]: 4})
+    return root
+
+
+def _dirty(root: Path) -> Path:
+    """One of each problem, each on its own record (see the comments)."""
+    train = coco([
+        image(1, N["a"]),
+        image(2, N["small"]),  # declared 512 x 512, the file is 256 x 256
+        image(3, N["gone"]),  # listed, file deleted below
+        image(4, N["same"]),  # the valid split lists a different frame under the same name
+        image(5, N["e"]),
+        image(5, N["e2"]),  # duplicate image id: the loader keeps the first
+        image(6, N["twin"]),  # the same pixels as valid's twin-copy.jpg
+    ], [
+        polygon_ann(1, 1, STREAK, [100, 0, 104, 0, 104, 200, 100, 200], bbox=[300, 300, 20, 20]),  # box elsewhere
+        polygon_ann(2, 1, CR, [10, 10, 60, 60, 60, 10, 10, 60]),  # bow tie: self-intersecting
+        polygon_ann(3, 1, OTHER, [200, 200, 220, 220, 240, 240]),  # three collinear points: zero area
+        polygon_ann(4, 1, OTHER, [300, 40, 300, 40, 320, 60]),  # two distinct points
+        polygon_ann(5, 1, CR, square(500, 100, 20)),  # 4 of its vertices... 2 beyond x = 512
+        polygon_ann(6, 5, SMOKE, square(100, 300, 40)),
+        polygon_ann(7, 5, SMOKE, square(101, 300, 40)),  # the same ring again (mask IoU 0.95)
+        polygon_ann(8, 5, STREAK, [1, 1, 5, 5], bbox=[1, 1, 4, 4]),  # two points: dropped at load, kept as a box
+    ], categories(CLASSES, "artefacts"))
+    valid = coco([image(1, N["same"]), image(2, N["twin-copy"])], [polygon_ann(1, 1, SMOKE, square(30, 30, 30))],
+                 categories(CLASSES, "artefacts"))
+    _write(root / "train", train, {N["a"]: 11, N["small"]: 12, N["gone"]: 13, N["same"]: 14, N["e"]: 15,
+                                   N["twin"]: 16, N["stray"]: 17},  # stray.jpg: on disk, listed nowhere
+           sizes={N["small"]: (256, 256)})
+    _write(root / "valid", valid, {N["same"]: 21})
+    shutil.copyfile(root / "train" / N["twin"], root / "valid" / N["twin-copy"])
+    (root / "train" / N["gone"]).unlink()
+    return root
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    return load_dataset(_clean(tmp_path_factory.mktemp("clean")))
+
+
+@pytest.fixture(scope="module")
+def dirty(tmp_path_factory):
+    return load_dataset(_dirty(tmp_path_factory.mktemp("dirty")))
+
+
+def _ids(ds, split: str, coco_id: int) -> int:
+    img = ds.images
+    return int(img.loc[(img["split"] == split) & (img["coco_id"] == coco_id), "image_id"].iloc[0])
+
+
+def _ann(ds, split: str, coco_id: int) -> int:
+    ann = ds.annotations
+    return int(ann.loc[(ann["split"] == split) & (ann["coco_id"] == coco_id), "ann_id"].iloc[0])
+
+
+def test_clean_dataset_flags_nothing(clean):
+    report = H.run_checks(clean, use_hash_cache=False)
+    summary = report.summary.set_index("name")
+    flagged = summary[summary["flagged"]]
+    assert flagged["count"].sum() == 0, flagged[flagged["count"] > 0]
+    assert report.problem_count == 0
+    # The hard negative is counted, not flagged.
+    assert summary.loc[H.HARD_NEGATIVES, "count"] == 1 and not summary.loc[H.HARD_NEGATIVES, "flagged"]
+    assert list(report[H.HARD_NEGATIVES].table["image_id"]) == [_ids(clean, "train", 3)]
+
+
+def test_every_check_has_a_reason_and_a_frame_column(dirty):
+    report = H.run_checks(dirty, use_hash_cache=False)
+    assert len({r.name for r in report.results}) == len(report.results) == 13
+    for result in report.results:
+        assert result.why.endswith(".") and len(result.why) > 40, result.name
+        assert result.table.columns[0] == "image_id" and str(result.table["image_id"].dtype) == "Int64", result.name
+    assert list(report.summary.columns) == ["name", "check", "count", "flagged", "why"]
+
+
+def test_box_vs_polygon(dirty):
+    table = H.check_box_vs_polygon(dirty, min_iou=0.5).table
+    assert list(table["ann_id"]) == [_ann(dirty, "train", 1)]
+    assert table["iou"].iloc[0] == 0.0 and table["image_id"].iloc[0] == _ids(dirty, "train", 1)
+    # A threshold of 0 flags nothing; above 1 is refused.
+    assert H.check_box_vs_polygon(dirty, min_iou=0.0).count == 0
+    with pytest.raises(ValueError, match="min_iou"):
+        H.check_box_vs_polygon(dirty, min_iou=1.5)
+
+
+@pytest.mark.parametrize(("a", "b", "iou"), [
+    ([0, 0, 10, 10], [0, 0, 10, 10], 1.0),  # the same box
+    ([0, 0, 10, 10], [5, 0, 10, 10], 50 / 150),  # half overlapping
+    ([0, 0, 10, 10], [20, 20, 5, 5], 0.0),  # apart
+    ([3, 3, 0, 4], [3, 3, 0, 4], 1.0),  # the same zero-width box (a one-pixel-wide polygon's box)
+    ([3, 3, 0, 4], [4, 3, 0, 4], 0.0),  # two different zero-width boxes
+])
+def test_box_iou(a, b, iou):
+    assert H.box_iou(np.array([a]), np.array([b]))[0] == pytest.approx(iou)
+
+
+def test_box_iou_refuses_bad_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        H.box_iou(np.zeros((2, 4)), np.zeros((3, 4)))
+
+
+def test_degenerate_polygons(dirty):
+    table = H.check_degenerate_polygons(dirty).table
+    found = dict(zip(table["ann_id"].astype("object"), table["reason"]))
+    assert found.pop(_ann(dirty, "train", 2)).startswith("Self-intersection")
+    assert found.pop(_ann(dirty, "train", 3)) == "zero area"
+    assert found.pop(_ann(dirty, "train", 4)) == "fewer than three distinct points"
+    # The two-point polygon the loader dropped: listed from its problem, with its frame.
+    (reason,) = found.values()
+    assert reason.startswith("dropped at load: annotation id 8, polygon 0") and "3 points" in reason
+    dropped = table[table["reason"].str.startswith("dropped")]
+    assert list(dropped["image_id"]) == [_ids(dirty, "train", 5)] and list(dropped["split"]) == ["train"]
+
+
+def test_vertices_outside(dirty):
+    table = H.check_vertices_outside(dirty).table
+    assert list(table["ann_id"]) == [_ann(dirty, "train", 5)]
+    assert table["n_outside"].iloc[0] == 2 and table["max_outside_px"].iloc[0] == pytest.approx(8.0)
+    assert H.check_vertices_outside(dirty, tolerance=8.0).count == 0
+
+
+def test_duplicate_annotations(dirty):
+    table = H.check_duplicate_annotations(dirty, min_iou=0.9).table
+    assert list(zip(table["ann_id"], table["other_ann_id"])) == [(_ann(dirty, "train", 6), _ann(dirty, "train", 7))]
+    assert table["mask_iou"].iloc[0] == pytest.approx(39 / 41)
+    assert H.check_duplicate_annotations(dirty, min_iou=0.96).count == 0
+
+
+def test_duplicate_frames_across_splits(dirty):
+    table = H.check_duplicate_frames(dirty, use_cache=False).table
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert (row["image_id"], row["other_image_id"]) == (_ids(dirty, "train", 6), _ids(dirty, "valid", 2))
+    assert row["distance"] == 0 and row["across_splits"]
+
+
+def test_frame_files(dirty):
+    table = H.check_frame_files(dirty).table
+    assert list(table["image_id"]) == [_ids(dirty, "train", 3)] and list(table["file_status"]) == ["missing"]
+
+
+def test_unlisted_frames(dirty):
+    table = H.check_unlisted_frames(dirty).table
+    assert list(table["file_name"]) == [N["stray"]] and list(table["split"]) == ["train"]
+    assert table["image_id"].isna().all()
+
+
+def test_duplicate_file_names(dirty):
+    table = H.check_duplicate_file_names(dirty).table
+    assert sorted(table["image_id"]) == [_ids(dirty, "train", 4), _ids(dirty, "valid", 1)]
+    assert set(table["reason"]) == {"same file name"}
+
+
+def test_duplicate_ids(dirty):
+    table = H.check_duplicate_ids(dirty).table
+    assert list(table["record"]) == ["image id 5"] and list(table["outcome"]) == ["skipped"]
+    assert list(table["image_id"]) == [_ids(dirty, "train", 5)]  # the record that was kept
+
+
+def test_declared_size(dirty):
+    table = H.check_declared_size(dirty).table
+    assert list(table["image_id"]) == [_ids(dirty, "train", 2)]
+    assert table[["declared_width", "file_width"]].iloc[0].tolist() == [512, 256]
+
+
+def test_unused_classes(dirty):
+    assert list(H.check_unused_classes(dirty).table["class_name"]) == ["star-loop"]
+
+
+def test_loading_problems_are_the_loaders(dirty):
+    table = H.check_loading_problems(dirty).table
+    assert len(table) == len(dirty.problems)
+    assert list(table["message"]) == [p.message for p in dirty.problems]
+
+
+def test_report_csvs(dirty, tmp_path):
+    report = H.run_checks(dirty, use_hash_cache=False)
+    files = report.csv_files()
+    assert set(files) == {"summary.csv"} | {f"{r.name}.csv" for r in report.results}
+    written = report.write_csvs(tmp_path / "out")
+    back = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert len(written) == len(files) and back["count"].tolist() == [r.count for r in report.results]
+    counts = report.summary.set_index("name")["count"]
+    for name in (H.BOX_VS_POLYGON, H.VERTICES_OUTSIDE, H.DUPLICATE_ANNOTATIONS, H.DUPLICATE_FRAMES,
+                 H.FRAME_FILES, H.UNLISTED_FRAMES, H.DUPLICATE_IDS, H.DECLARED_SIZE, H.UNUSED_CLASSES):
+        assert counts[name] == 1, name
+    assert counts[H.DUPLICATE_FILE_NAMES] == 2 and counts[H.DEGENERATE_POLYGONS] == 4
+
+
+def test_hash_pairs_match_brute_force():
+    rng = np.random.default_rng(7)
+    words = rng.integers(0, 2**63, (300, 4), dtype=np.int64).astype(np.uint64) * np.uint64(2) + \
+        rng.integers(0, 2, (300, 4)).astype(np.uint64)
+    # Plant near copies: row 10 + k differs from row k in k bits (k = 0..20).
+    for k in range(21):
+        words[10 + 40 + k] = words[k]
+        for bit in rng.choice(256, k, replace=False):
+            words[10 + 40 + k, bit // 64] ^= np.uint64(1) << np.uint64(bit % 64)
+    for t in (0, 5, 12, 24):
+        i, j, d = H.hash_pairs(words, t)
+        dist = np.bitwise_count(words[:, None, :] ^ words[None, :, :]).sum(-1)
+        bi, bj = np.nonzero(np.triu(dist <= t, 1))
+        assert sorted(zip(i.tolist(), j.tolist(), d.tolist())) == sorted(zip(bi.tolist(), bj.tolist(), dist[bi, bj].tolist()))
+    with pytest.raises(ValueError, match="max_distance"):
+        H.hash_pairs(words, H.MAX_HASH_DISTANCE + 1)
+
+
+def test_hashes_cached_by_path_size_and_mtime(dirty, tmp_path, monkeypatch):
+    cache = tmp_path / "phash.sqlite"
+    calls: list[str] = []
+    real = H.perceptual_hash
+    monkeypatch.setattr(H, "perceptual_hash", lambda path: calls.append(path) or real(path))
+    first = H.frame_hashes(dirty, cache_file=cache)
+    n_files = int((dirty.images["file_status"] == "ok").sum())
+    assert len(first) == n_files and len(calls) == n_files
+    calls.clear()
+    again = H.frame_hashes(dirty, cache_file=cache)
+    assert calls == [] and again.equals(first)
+    # A file written again (new mtime) is hashed again; the others come from the cache.
+    path = dirty.image(_ids(dirty, "train", 1))["path"]
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    H.frame_hashes(dirty, cache_file=cache)
+    assert calls == [path]
+
+
+def test_unusable_cache_only_costs_time(dirty, tmp_path):
+    bad = tmp_path / "phash.sqlite"
+    bad.write_bytes(b"not a database" * 100)
+    hashes = H.frame_hashes(dirty, cache_file=bad)
+    assert len(hashes) == int((dirty.images["file_status"] == "ok").sum())
