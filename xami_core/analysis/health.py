@@ -305,8 +305,11 @@ def check_degenerate_polygons(ds: Dataset) -> CheckResult:
         vertex = np.repeat(g["part_start"][ok], g["part_len"][ok]) + ramp
         rings = shapely.linearrings(g["xs"][vertex], g["ys"][vertex], indices=np.repeat(np.arange(len(ok)), g["part_len"][ok]))
         polygons = shapely.polygons(rings)
-        # No area at all: every point on one line (a bow tie's signed lobes cancel, its hull does not).
-        zero = shapely.area(shapely.convex_hull(polygons)) < ZERO_AREA
+        # No area at all: every point on one line. A bow tie's signed lobes cancel too, so the few
+        # polygons without signed area are asked whether their hull has any.
+        zero = shapely.area(polygons) < ZERO_AREA
+        flat = np.flatnonzero(zero)
+        zero[flat] = shapely.area(shapely.convex_hull(polygons[flat])) < ZERO_AREA
         reason[ok[zero]] = "zero area"
         invalid = ~shapely.is_valid(polygons) & ~zero
         if invalid.any():
