@@ -1,55 +1,30 @@
-"""Folds: the authors' recipe reproduced bit for bit, balance metrics against hand computations,
-the authors' file formats written and read back, and the `folds` command."""
+"""Making folds: the authors' recipe reproduced bit for bit, the other methods, rare label strings,
+and the `folds` command (balance: test_fold_balance.py; files: test_fold_files.py; figures: test_fold_figures.py)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import math
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from tests import builders as b
+from tests.fold_builders import authors_input, no_splits_fixture, tiny_dataset
 from xami_core import load_dataset
 from xami_core.analysis import fold_balance
 from xami_core.analysis import folds as F
 from xami_core.cli import main as cli_main
-from xami_core.io import fold_files
-from xami_core.io.coco import read_coco
-from xami_core.model import AUTHOR_COLOURS, XamiDataError, rgb_to_hex
-from xami_core.render.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
+from xami_core.model import XamiDataError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # --- an independent implementation of the authors' notebook (stratified_kfold.ipynb) -----------
-
-
-def authors_input(json_files: list[Path]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """File names, the (n, 1) image array and label strings, built as the notebook does (JSON order)."""
-    names, images, labels = [], [], []
-    offset = 0
-    for path in json_files:
-        data_in = json.loads(path.read_text())
-        for k in range(len(data_in["images"])):
-            img_id = data_in["images"][k]["id"]
-            annotations = [a for a in data_in["annotations"] if a["image_id"] == img_id]
-            categories = sorted(set(str(annot["category_id"]) for annot in annotations))
-            images.append([offset + k])
-            labels.append("".join(list(categories)))
-            names.append(data_in["images"][k]["file_name"])
-        offset += len(data_in["images"])
-    return names, np.array(images), np.array(labels)
 
 
 def authors_folds(json_files: list[Path], method: str, k: int, seed: int) -> dict[int, dict[str, set[str]]]:
@@ -69,29 +44,6 @@ def ours_by_name(ds, folds: F.FoldSet) -> dict[int, dict[str, set[str]]]:
     """The same shape from a FoldSet."""
     names = ds.images.set_index("image_id")["file_name"]
     return {f: {p: set(names.loc[folds.part_ids(f, p)]) for p in F.PARTS} for f in folds.folds}
-
-
-def no_splits_fixture(root: Path, n: int = 60, seed: int = 3) -> Path:
-    """A no_splits layout (data/_annotations.coco.json) with varied label combinations, hard negatives,
-    a rare combination, and JSON ids deliberately out of order (the recipe follows JSON order)."""
-    rng = np.random.default_rng(seed)
-    ids = rng.permutation(n) + 100
-    letters = list("VBULMSW")
-    images, anns = [], []
-    ann_id = 0
-    for pos, img_id in enumerate(ids):
-        images.append(b.image(int(img_id), b.file_name(200000000 + pos, letters[pos % 7], "ab"[pos % 2]), 64, 64))
-        if pos % 9 == 4:
-            continue  # a hard negative
-        cats = sorted(set(rng.choice([1, 3, 4, 5], size=int(rng.integers(1, 4))).tolist()))
-        if pos == 7:
-            cats = [2]  # "other" alone: a rare label
-        for c in cats:
-            for _ in range(int(rng.integers(1, 3))):
-                anns.append(b.polygon_ann(ann_id, int(img_id), c, b.square(5 + 3 * c, 6, 8)))
-                ann_id += 1
-    b.write_split(root / "data", b.coco(images, anns))
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -230,81 +182,8 @@ def test_published_needs_splits(no_splits):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """train: A {1: 1 ann, 3: 2 anns} (V), B {3: 1} (L), C empty (L); valid: D {1: 1} (V), E {3: 1, 5: 1} (W)."""
-    root = tmp_path_factory.mktemp("tiny")
-    sq = b.square(4, 4, 10)
-    train = b.coco([b.image(0, b.file_name(1, "V"), 64, 64), b.image(1, b.file_name(2, "L"), 64, 64),
-                    b.image(2, b.file_name(3, "L"), 64, 64)],
-                   [b.polygon_ann(0, 0, 1, sq), b.polygon_ann(1, 0, 3, sq), b.polygon_ann(2, 0, 3, sq),
-                    b.polygon_ann(3, 1, 3, sq)])
-    valid = b.coco([b.image(0, b.file_name(4, "V"), 64, 64), b.image(1, b.file_name(5, "W"), 64, 64)],
-                   [b.polygon_ann(0, 0, 1, sq), b.polygon_ann(1, 1, 3, sq), b.polygon_ann(2, 1, 5, sq)])
-    b.write_split(root / "train", train)
-    b.write_split(root / "valid", valid)
-    ds = load_dataset(root)
-    return ds, F.make_folds(ds, "published")
-
-
-def js_by_hand(p: list[float], q: list[float]) -> float:
-    m = [(x + y) / 2 for x, y in zip(p, q)]
-    kl = lambda a: sum(x * math.log2(x / y) for x, y in zip(a, m) if x > 0)  # noqa: E731
-    return 0.5 * kl(p) + 0.5 * kl(q)
-
-
-def test_tiny_class_counts(tiny):
-    ds, fs = tiny
-    c = fold_balance.fold_class_counts(ds, fs).set_index(["part", "class_name"])
-    # (image, class) pairs and annotations per part and class
-    assert c.loc[("train", "central-ring"), "images"] == 1 and c.loc[("train", "read-out-streak"), "images"] == 2
-    assert c.loc[("train", "read-out-streak"), "annotations"] == 3 and c.loc[("valid", "star-loop"), "annotations"] == 1
-    assert c.loc[("train", "read-out-streak"), "image_share"] == pytest.approx(2 / 3)
-    assert c.loc[("train", "read-out-streak"), "annotation_share"] == pytest.approx(3 / 4)
-    assert c.loc[("valid", "star-loop"), "image_share"] == pytest.approx(1 / 3)
-    assert c.loc[("train", "other"), "images"] == 0 and c.loc[("train", "other"), "image_share"] == 0
-    assert c.loc[("train", "central-ring"), "part_images"] == 3 and c.loc[("valid", "central-ring"), "part_images"] == 2
-
-
-@pytest.mark.parametrize(("measure", "authors", "classes", "largest", "p", "q"), [
-    # images: train shares (1/3, 0, 2/3, 0, 0), valid (1/3, 0, 1/3, 0, 1/3); |d| sums to 2/3
-    ("images", 2 / 3 / 6, 2 / 3 / 5, 1 / 3, [1, 0, 2, 0, 0], [1, 0, 1, 0, 1]),
-    # annotations: train (1/4, 0, 3/4, 0, 0), valid (1/3, 0, 1/3, 0, 1/3); |d| = 1/12 + 5/12 + 4/12
-    ("annotations", 10 / 12 / 6, 10 / 12 / 5, 5 / 12, [1, 0, 3, 0, 0], [1, 0, 1, 0, 1]),
-])
-def test_tiny_balance(tiny, measure, authors, classes, largest, p, q):
-    ds, fs = tiny
-    bal = fold_balance.fold_balance(ds, fs, measure).iloc[0]
-    assert bal["authors_mean_diff"] == pytest.approx(authors)
-    assert bal["mean_abs_diff"] == pytest.approx(classes)
-    assert bal["max_abs_diff"] == pytest.approx(largest)
-    assert bal["max_diff_class"] == "read-out-streak"
-    ps, qs = np.array(p) / sum(p), np.array(q) / sum(q)
-    assert bal["js_divergence"] == pytest.approx(js_by_hand(list(ps), list(qs)))
-    assert (bal["train_images"], bal["valid_images"], bal["train_empty"], bal["valid_empty"]) == (3, 2, 1, 0)
-
-
-def test_tiny_chi_square(tiny):
-    # Counts over used classes: train (1, 2, 0), valid (1, 1, 1); expected (1, 1.5, 0.5) per row.
-    ds, fs = tiny
-    bal = fold_balance.fold_balance(ds, fs, "images").iloc[0]
-    chi2 = 2 * (0.5**2 / 1.5 + 0.5**2 / 0.5)
-    assert bal["chi2"] == pytest.approx(chi2) and bal["dof"] == 2
-    assert bal["p_value"] == pytest.approx(math.exp(-chi2 / 2))  # chi-square survival function with 2 dof
-
-
-def test_tiny_deviation_and_filters(tiny):
-    ds, fs = tiny
-    dev = fold_balance.fold_deviation(fold_balance.fold_class_counts(ds, fs), "images")
-    assert list(dev.columns) == ds.class_names
-    assert dev.loc[0].to_numpy() == pytest.approx([0, 0, -1 / 3, 0, 1 / 3])
-    fc = fold_balance.fold_filter_counts(ds, fs)
-    assert list(dict.fromkeys(fc["filter_letter"])) == ["V", "L", "W"]  # by wavelength, White last
-    shares = fc.set_index(["part", "filter_letter"])["share"]
-    assert shares[("train", "V")] == pytest.approx(1 / 3) and shares[("train", "L")] == pytest.approx(2 / 3)
-    assert shares[("valid", "V")] == pytest.approx(1 / 2) and shares[("valid", "W")] == pytest.approx(1 / 2)
-    fdev = fold_balance.fold_filter_deviation(fc)
-    assert fdev.loc[0, "UVW1"] == pytest.approx(-2 / 3) and fdev.loc[0, "White"] == pytest.approx(1 / 2)
-    empty = fold_balance.empty_per_fold(ds, fs).set_index("part")
-    assert empty.loc["train", "empty_images"] == 1 and empty.loc["valid", "empty_images"] == 0
+    """Five images in two parts (see `fold_builders.tiny_dataset`) and their published fold."""
+    return tiny_dataset(tmp_path_factory.mktemp("tiny"))
 
 
 def test_tiny_rare_labels(tiny):
@@ -316,275 +195,10 @@ def test_tiny_rare_labels(tiny):
     assert F.rare_labels(ds, 1).empty
 
 
-def test_balance_summary(tiny, sample_ds):
-    ds, fs = tiny
-    bal = fold_balance.fold_balance(ds, fs, "images")
-    summary = fold_balance.balance_summary(bal)
-    assert (summary.valid_min, summary.valid_max) == (2, 2)
-    assert summary.mean_authors_diff == pytest.approx(2 / 3 / 6)
-    assert (summary.worst_diff, summary.worst_class, summary.worst_fold) == (pytest.approx(1 / 3), "read-out-streak", 0)
-    assert summary.min_p == pytest.approx(bal["p_value"].iloc[0])
-    # Over several folds: the extremes of the per-fold rows.
-    bal = fold_balance.fold_balance(sample_ds, F.make_folds(sample_ds, "kfold", 3, 1))
-    summary = fold_balance.balance_summary(bal)
-    worst = bal.loc[bal["max_abs_diff"].idxmax()]
-    assert (summary.valid_min, summary.valid_max) == (53, 54)
-    assert summary.worst_diff == worst["max_abs_diff"] and summary.worst_fold == worst["fold"]
-    assert summary.mean_authors_diff == pytest.approx(bal["authors_mean_diff"].mean())
-
-
-def test_balance_summary_without_annotations(tmp_path):
-    # Only hard negatives: shares are undefined, the summary says so instead of failing.
-    b.write_split(tmp_path / "train", b.coco([b.image(0), b.image(1)], []))
-    b.write_split(tmp_path / "valid", b.coco([b.image(0)], []))
-    ds = load_dataset(tmp_path)
-    summary = fold_balance.balance_summary(fold_balance.fold_balance(ds, F.make_folds(ds, "published")))
-    assert math.isnan(summary.mean_authors_diff) and math.isnan(summary.worst_diff) and math.isnan(summary.min_p)
-    assert summary.worst_class == "" and fold_balance.pp_text(summary.worst_diff) == "n/a"
-
-
-@pytest.mark.parametrize(("fraction", "text"), [
-    (0.007143, "0.71 pp"),  # a share difference of 0.71 percentage points
-    (0.0, "0.00 pp"),  # perfect balance
-    (float("nan"), "n/a"),  # undefined
-])
-def test_pp_text(fraction, text):
-    assert fold_balance.pp_text(fraction) == text
-
-
-def test_js_divergence_edges():
-    assert fold_balance.js_divergence(np.array([1, 2, 3]), np.array([2, 4, 6])) == pytest.approx(0)  # same distribution
-    assert fold_balance.js_divergence(np.array([1, 0]), np.array([0, 1])) == pytest.approx(1)  # disjoint: 1 bit
-    assert math.isnan(fold_balance.js_divergence(np.zeros(3), np.ones(3)))  # an empty part
-
-
-def test_method_comparison_matches_balance(sample_ds):
-    comp = fold_balance.method_comparison(sample_ds, 4, 42)
-    for method in ("kfold", "stratified"):
-        bal = fold_balance.fold_balance(sample_ds, F.make_folds(sample_ds, method, 4, 42))
-        got = comp[comp["method"] == method]["authors_mean_diff"].to_numpy()
-        assert got == pytest.approx(bal["authors_mean_diff"].to_numpy())
-
-
-def test_authors_measure_matches_their_percentages(sample_ds):
-    # Their `percentages()`: per fold and part, counts over the characters of the label strings / total.
-    _, labels = F.fold_input(sample_ds)
-    fs = F.make_folds(sample_ds, "stratified", 4, 42)
-    pos = {int(i): n for n, i in enumerate(F.fold_input(sample_ds)[0])}
-    ours = fold_balance.fold_balance(sample_ds, fs)
-    for fold in fs.folds:
-        pct = {}
-        for part in F.PARTS:
-            counts = dict.fromkeys("012345", 0)
-            total = 0
-            for image_id in fs.part_ids(fold, part):
-                for cat in labels[pos[int(image_id)]]:
-                    counts[cat] += 1
-                    total += 1
-            pct[part] = {c: v / total for c, v in counts.items()}
-        diffs = [abs(pct["train"][c] - pct["valid"][c]) for c in sorted(pct["train"])]
-        assert ours.loc[fold, "authors_mean_diff"] == pytest.approx(np.mean(diffs), abs=1e-15)
-
-
 # --- the authors' files ------------------------------------------------------------------------
 
 
-def authors_write_csv(skf_image_ids: dict, names: list[str], prefix: str, ids: list[int]) -> dict[int, bytes]:
-    """Their `write_csv`, with csv.DictWriter into memory."""
-    out = {}
-    for mskf in skf_image_ids:
-        buf = io.StringIO(newline="")
-        writer = csv.DictWriter(buf, fieldnames=["IMADE_ID", "IMAGE_PATH", "SPLIT"])
-        writer.writeheader()
-        for split in skf_image_ids[mskf]:
-            for image in skf_image_ids[mskf][split]:
-                writer.writerow({"IMADE_ID": ids[image[0]], "IMAGE_PATH": os.path.join(prefix, names[image[0]]),
-                                 "SPLIT": split})
-        out[mskf] = buf.getvalue().encode()
-    return out
-
-
-def test_csv_bytes_match_the_authors_writer(no_splits):
-    # Byte for byte what their notebook writes (IMADE_ID = the JSON id; CRLF; train rows then valid).
-    root, ds = no_splits
-    json_file = root / "data" / "_annotations.coco.json"
-    names, images, labels = authors_input([json_file])
-    ids = [im["id"] for im in json.loads(json_file.read_text())["images"]]
-    skf = StratifiedKFold(n_splits=4, shuffle=True, random_state=42)
-    skf_image_ids = {i: {"train": images[tr], "valid": images[va]} for i, (tr, va) in enumerate(skf.split(images, labels))}
-    prefix = "../../xami_dataset_no_splits/train"
-    expected = authors_write_csv(skf_image_ids, names, prefix, ids)
-    fs = F.make_folds(ds, "stratified", 4, 42)
-    for fold in fs.folds:
-        assert fold_files.fold_csv_text(ds, fs, fold, prefix).encode() == expected[fold]
-
-
-def test_csv_default_paths_are_the_loaded_files(sample_ds):
-    fs = F.make_folds(sample_ds, "kfold", 3, 5)
-    frame = fold_files.fold_csv_frame(sample_ds, fs, 1)
-    assert list(frame.columns) == ["IMADE_ID", "IMAGE_PATH", "SPLIT"]
-    assert all(Path(p).is_absolute() and Path(p).is_file() for p in frame["IMAGE_PATH"])
-    # A split layout reuses COCO ids per file: the global image_id is written instead.
-    assert frame["IMADE_ID"].is_unique and set(frame["IMADE_ID"]) == set(sample_ds.images["image_id"])
-
-
-@pytest.mark.parametrize(("method", "k", "seed"), [("stratified", 4, 42), ("multilabel", 3, 9), ("published", 1, 0)])
-def test_csv_round_trip(sample_ds, tmp_path, method, k, seed):
-    # Write mskf_i.csv, read the folder back: the same folds.
-    fs = F.make_folds(sample_ds, method, k, seed)
-    written = fold_files.write_fold_csvs(sample_ds, fs, tmp_path)
-    assert [p.name for p in written] == [f"mskf_{i}.csv" for i in fs.folds]
-    back = fold_files.read_fold_files(tmp_path, sample_ds)
-    assert back.method == "files" and not back.problems
-    pd.testing.assert_frame_equal(back.assignments, fs.assignments.sort_values(["fold", "image_id"], ignore_index=True))
-
-
-def test_csv_zip_holds_every_fold(sample_ds):
-    fs = F.make_folds(sample_ds, "stratified", 4, 42)
-    with zipfile.ZipFile(io.BytesIO(fold_files.fold_csvs_zip(sample_ds, fs, "imgs"))) as zf:
-        assert zf.namelist() == [f"mskf_{i}.csv" for i in range(4)]
-        assert zf.read("mskf_2.csv").decode() == fold_files.fold_csv_text(sample_ds, fs, 2, "imgs")
-
-
-def test_coco_zip_reads_back(no_splits, tmp_path):
-    # mskf_i/{train,valid}/_annotations.coco.json: valid COCO, categories as the input, folders read back as folds.
-    root, ds = no_splits
-    fs = F.make_folds(ds, "stratified", 3, 42)
-    with zipfile.ZipFile(io.BytesIO(fold_files.fold_coco_zip(ds, fs))) as zf:
-        zf.extractall(tmp_path)
-    original = json.loads((root / "data" / "_annotations.coco.json").read_text())
-    for fold in fs.folds:
-        for part in F.PARTS:
-            path = tmp_path / f"mskf_{fold}" / part / "_annotations.coco.json"
-            data = json.loads(path.read_text())
-            assert data["categories"] == original["categories"]  # parent id 0 included
-            recs = read_coco(path, part)
-            assert not [p for p in recs.problems if p.severity == "error"]
-            ids = {im["id"] for im in data["images"]}
-            want = [a for a in original["annotations"] if a["image_id"] in ids]
-            assert len(data["annotations"]) == len(want)
-            # Values compare as numbers: the reader keeps coordinates as floats (14 == 14.0).
-            got = sorted((a["id"], a["image_id"], a["category_id"], a["segmentation"]) for a in data["annotations"])
-            assert got == sorted((a["id"], a["image_id"], a["category_id"], a["segmentation"]) for a in want)
-    back = fold_files.read_fold_files(tmp_path, ds)
-    pd.testing.assert_frame_equal(back.assignments, fs.assignments.sort_values(["fold", "image_id"], ignore_index=True))
-
-
-def test_authors_reader_selects_the_right_images(no_splits, tmp_path):
-    # Their create_directories_and_copy_files keeps images whose JSON id is in IMADE_ID of the part.
-    root, ds = no_splits
-    fs = F.make_folds(ds, "stratified", 4, 42)
-    fold_files.write_fold_csvs(ds, fs, tmp_path)
-    coco_data = json.loads((root / "data" / "_annotations.coco.json").read_text())
-    image_data = pd.read_csv(tmp_path / "mskf_1.csv")
-    split_ids = image_data[image_data["SPLIT"] == "valid"]["IMADE_ID"].tolist()
-    chosen = {img["file_name"] for img in coco_data["images"] if img["id"] in split_ids}
-    names = ds.images.set_index("image_id")["file_name"]
-    assert chosen == set(names.loc[fs.part_ids(1, "valid")])
-    for source in image_data["IMAGE_PATH"]:
-        assert Path(source).is_file()  # their copy step reads from here
-
-
-def test_read_fold_files_reports_problems(sample_ds, tmp_path):
-    fs = F.make_folds(sample_ds, "kfold", 2, 0)
-    fold_files.write_fold_csvs(sample_ds, fs, tmp_path)
-    path = tmp_path / "mskf_0.csv"
-    lines = path.read_text().splitlines()
-    lines[1] = "999,somewhere/S0000000000_V_png.rf.unknown.jpg,train"  # no such image
-    lines[2] = lines[2].rsplit(",", 1)[0] + ",test"  # an unknown part
-    path.write_text("\n".join(lines) + "\n")
-    back = fold_files.read_fold_files(tmp_path, sample_ds)
-    messages = " | ".join(str(p) for p in back.problems)
-    assert "matches no image" in messages and "expected SPLIT train or valid" in messages
-    assert "2 of 160 dataset images are not in this fold" in messages
-    assert len(back.assignments[back.assignments["fold"] == 0]) == 158
-
-
-@pytest.mark.parametrize(("content", "match"), [
-    (None, "no fold files found"),  # an empty folder
-    ("a,b\n1,2\n", "no fold file entry matches"),  # a csv without the authors' columns
-])
-def test_read_fold_files_errors(sample_ds, tmp_path, content, match):
-    if content is not None:
-        (tmp_path / "mskf_0.csv").write_text(content)
-    with pytest.raises(XamiDataError, match=match):
-        fold_files.read_fold_files(tmp_path, sample_ds)
-
-
-def test_fold_folders_from_image_files(sample_ds, tmp_path):
-    # mskf_0/{train,valid}/ with only images (no JSON): matched by file name.
-    fs = F.make_folds(sample_ds, "stratified", 2, 42)
-    names = sample_ds.images.set_index("image_id")["file_name"]
-    for part in F.PARTS:
-        folder = tmp_path / "mskf_0" / part
-        folder.mkdir(parents=True)
-        for name in names.loc[fs.part_ids(0, part)]:
-            (folder / name).write_bytes(b"")
-    back = fold_files.read_fold_files(tmp_path, sample_ds)
-    expected = fs.assignments[fs.assignments["fold"] == 0].sort_values("image_id", ignore_index=True)
-    pd.testing.assert_frame_equal(back.assignments, expected)
-
-
 # --- figures ----------------------------------------------------------------------------------
-
-
-def test_fold_class_figure_uses_class_colours(sample_ds):
-    fs = F.make_folds(sample_ds, "stratified", 4, 42)
-    counts = fold_balance.fold_class_counts(sample_ds, fs)
-    fig = fold_class_figure(counts, measure="annotations", value="count")
-    bars = [t for t in fig.data if t.showlegend is False]
-    assert len(bars) == 4 * 2  # one train and one valid trace per fold
-    assert list(bars[0].marker.color) == [rgb_to_hex(AUTHOR_COLOURS[c]) for c in sample_ds.class_names]
-    first = counts[(counts["fold"] == 0) & (counts["part"] == "train")]["annotations"].to_numpy()
-    assert list(bars[0].y) == list(first)
-    assert bars[1].marker.pattern.shape == "/"  # valid is hatched
-
-
-def test_heatmap_is_centred(sample_ds):
-    fs = F.make_folds(sample_ds, "kfold", 4, 42)
-    dev = fold_balance.fold_deviation(fold_balance.fold_class_counts(sample_ds, fs))
-    fig = deviation_heatmap(dev)
-    hm = fig.data[0]
-    assert hm.zmid == 0 and hm.zmin == -hm.zmax
-    assert np.allclose(np.array(hm.z, float), dev.to_numpy() * 100)
-
-
-@pytest.mark.parametrize(("largest", "floor", "limit"), [
-    (0.017, 5.0, 5.0),  # a balanced fold (1.7 pp at most) stays pale: the scale keeps +-5 pp
-    (0.15, 5.0, 15.0),  # a 15 pp deviation sets the scale
-    (0.017, 0.0, 1.7),  # without a floor the largest deviation is full colour
-])
-def test_heatmap_colour_floor(largest, floor, limit):
-    dev = pd.DataFrame({"a": [largest, -largest / 2], "b": [0.0, largest / 3]}, index=[0, 1])
-    hm = deviation_heatmap(dev, floor_pp=floor).data[0]
-    assert hm.zmax == pytest.approx(limit) and hm.zmin == pytest.approx(-limit)
-
-
-def test_filter_heatmap_names_wavelengths(tiny):
-    ds, fs = tiny
-    fig = deviation_heatmap(fold_balance.fold_filter_deviation(fold_balance.fold_filter_counts(ds, fs)), what="filter")
-    assert list(fig.data[0].x) == ["V<br>543 nm", "UVW1<br>291 nm", "White<br>broad band"]  # by wavelength
-    assert "wavelength" in fig.layout.xaxis.title.text
-
-
-def test_fold_panels_carry_their_balance(sample_ds):
-    fs = F.make_folds(sample_ds, "stratified", 4, 42)
-    counts = fold_balance.fold_class_counts(sample_ds, fs)
-    bal = fold_balance.fold_balance(sample_ds, fs, counts=counts)
-    fig = fold_class_figure(counts, fold_diffs=dict(zip(bal["fold"], bal["authors_mean_diff"])))
-    titles = [a.text for a in fig.layout.annotations]
-    assert titles == [f"fold {f} · mean |Δ| {d * 100:.2f} pp" for f, d in zip(bal["fold"], bal["authors_mean_diff"])]
-    assert [a.text for a in fold_class_figure(counts).layout.annotations] == [f"fold {f}" for f in range(4)]
-    # The legend sits above the panel titles (paper y 1.0), not on top of them.
-    assert fig.layout.legend.y > 1.05 and fig.layout.legend.yanchor == "bottom"
-    assert [t.name for t in fig.data if t.showlegend is not False] == ["train (solid)", "valid (hatched)"]
-
-
-def test_comparison_figure(sample_ds):
-    comp = fold_balance.method_comparison(sample_ds, 3, 1)
-    fig = method_comparison_figure(comp)
-    assert [t.name for t in fig.data] == ["K-fold", "stratified K-fold (authors)"]
-    assert np.allclose(fig.data[1].y, comp[comp["method"] == "stratified"]["authors_mean_diff"] * 100)
 
 
 # --- command line ------------------------------------------------------------------------------
