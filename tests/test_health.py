@@ -10,8 +10,9 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from pycocotools import mask as mask_utils
 
-from tests.builders import categories, coco, file_name, image, polygon_ann, square, write_split
+from tests.builders import box_ann, categories, coco, file_name, image, polygon_ann, square, write_split
 from xami_core.analysis import health as H
 from xami_core.io.loader import load_dataset
 
@@ -179,6 +180,25 @@ def test_duplicate_annotations(dirty):
     assert H.check_duplicate_annotations(dirty, min_iou=0.96).count == 0
 
 
+@pytest.mark.parametrize("other", [
+    "rle",  # the same square as a compressed RLE
+    "box",  # a box-only annotation covering the same pixels
+])
+def test_duplicate_annotations_of_every_kind(tmp_path, other):
+    mask = np.zeros((512, 512), np.uint8, order="F")
+    mask[100:140, 100:140] = 1
+    rle = mask_utils.encode(mask)
+    second = ({"id": 2, "image_id": 1, "category_id": SMOKE, "bbox": [100, 100, 40, 40], "area": 1600, "iscrowd": 0,
+               "segmentation": {"size": [512, 512], "counts": rle["counts"].decode()}} if other == "rle"
+              else box_ann(2, 1, SMOKE, [100, 100, 40, 40]))
+    data = coco([image(1, N["a"])], [polygon_ann(1, 1, SMOKE, square(100, 100, 40)), second], categories(CLASSES, "artefacts"))
+    _write(tmp_path / "train", data, {N["a"]: 1})
+    ds = load_dataset(tmp_path)
+    assert set(ds.annotations["kind"]) == {"polygon", other}
+    table = H.check_duplicate_annotations(ds).table
+    assert len(table) == 1 and table["mask_iou"].iloc[0] == pytest.approx(1.0)
+
+
 def test_duplicate_frames_across_splits(dirty):
     table = H.check_duplicate_frames(dirty, use_cache=False).table
     assert len(table) == 1
@@ -275,6 +295,13 @@ def test_hashes_cached_by_path_size_and_mtime(dirty, tmp_path, monkeypatch):
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     H.frame_hashes(dirty, cache_file=cache)
     assert calls == [path]
+
+
+def test_run_checks_keeps_hashes_in_the_cache_folder(dirty):
+    from xami_core.paths import cache_dir
+
+    H.run_checks(dirty)
+    assert (cache_dir() / H.PHASH_DB).is_file()
 
 
 def test_unusable_cache_only_costs_time(dirty, tmp_path):

@@ -47,7 +47,7 @@ DEFAULT_HASH_DISTANCE = 12
 MAX_HASH_DISTANCE = 24  # beyond, the band search compares most pairs and unrelated frames start to match
 PHASH_DB = "phash.sqlite"  # in the cache folder
 PHASH_TABLE = "phash256"  # path, size, mtime_ns -> hash (hex), last used
-MAX_PHASH_ENTRIES = 1_000_000  # about 200 MB at most; least recently used entries go beyond it
+MAX_PHASH_ENTRIES = 250_000  # about 100 MB (some 420 bytes an entry); least recently used entries go beyond it
 HASH_THREADS = 8  # JPEG decoding releases the GIL
 ZERO_AREA = 1e-9  # px²: a polygon part with less area than this has none
 
@@ -376,8 +376,8 @@ def _annotation_rle(row: pd.Series, height: int, width: int) -> dict | None:
     if row["kind"] == "rle":
         rle = rle_to_compressed(row["segmentation"])
         return rle if list(rle["size"]) == [height, width] else None
-    box = [float(row["bbox_x"]), float(row["bbox_y"]), float(row["bbox_w"]), float(row["bbox_h"])]
-    return mask_utils.frPyObjects([box], height, width)[0]
+    box = np.array([[row["bbox_x"], row["bbox_y"], row["bbox_w"], row["bbox_h"]]], dtype=np.float64)
+    return mask_utils.frPyObjects(box, height, width)[0]
 
 
 def check_duplicate_annotations(ds: Dataset, min_iou: float = DEFAULT_MASK_IOU) -> CheckResult:
