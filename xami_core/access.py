@@ -32,7 +32,11 @@ def allowed_roots() -> list[Path]:
 
 
 def uploads_allowed() -> bool:
-    """Whether users may upload zips (`XAMI_ALLOW_UPLOADS`, default yes); raises XamiDataError for a bad value."""
+    """Whether users may upload zips (`XAMI_ALLOW_UPLOADS`, default yes).
+
+    Raises:
+        XamiDataError: the setting is neither a yes (1, true, yes, on) nor a no (0, false, no, off).
+    """
     raw = os.environ.get(ALLOW_UPLOADS_ENV, "").strip().lower()
     if not raw or raw in _YES:
         return True
@@ -47,11 +51,15 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def check_local_path(path: str | Path, what: str = "path") -> Path:
-    """The resolved path if it may be opened, else XamiDataError (bad path, the app's cache, outside the allowed roots).
+    """The resolved path if it may be opened as a data source.
 
     The path first passes `paths.checked_path` (NUL bytes, over-long names, link loops);
     symbolic links and '..' are then resolved, so neither can step out of a root. The cache
     folder (users' uploads, extractions) is never a local data source, roots or not.
+
+    Raises:
+        XamiDataError: the path cannot be looked up or resolved, lies inside the cache folder or
+            outside the allowed roots, or `XAMI_ALLOWED_ROOTS` is set but names no folder.
     """
     checked = checked_path(path, what=what)
     try:

@@ -22,7 +22,11 @@ MAX_ZIP_MEMBERS_ENV, DEFAULT_MAX_ZIP_MEMBERS = "XAMI_MAX_ZIP_MEMBERS", 50_000  #
 
 
 def cache_dir() -> Path:
-    """The cache root (`XAMI_CACHE`, else the platform's user cache folder)."""
+    """The cache root (`XAMI_CACHE`, else the platform's user cache folder), made when missing.
+
+    Raises:
+        OSError: the folder cannot be made (permissions, a file in its place).
+    """
     override = os.environ.get("XAMI_CACHE")
     root = Path(override) if override else Path(platformdirs.user_cache_dir(APP_NAME))
     root.mkdir(parents=True, exist_ok=True)
@@ -59,22 +63,38 @@ def setting_number(name: str, default: float, refused: Callable[[str], str] | No
 
 
 def max_json_bytes() -> int:
-    """The largest JSON file a reader parses (`XAMI_MAX_JSON_MB`, default 512), in bytes; XamiDataError if the setting is bad."""
+    """The largest JSON file a reader parses, in bytes (`XAMI_MAX_JSON_MB`, default 512 MB).
+
+    Raises:
+        XamiDataError: the setting is not a positive number.
+    """
     return int(setting_number(MAX_JSON_MB_ENV, DEFAULT_MAX_JSON_MB) * 1024**2)
 
 
 def cache_quota_bytes() -> int:
-    """The cache's total size after which extractions and thumbnails are evicted (`XAMI_CACHE_MAX_GB`, default 5)."""
+    """The cache's total size in bytes after which extractions and thumbnails are evicted (`XAMI_CACHE_MAX_GB`, default 5 GB).
+
+    Raises:
+        XamiDataError: the setting is not a positive number.
+    """
     return int(setting_number(CACHE_MAX_GB_ENV, DEFAULT_CACHE_MAX_GB) * 1024**3)
 
 
 def max_zip_members() -> int:
-    """The most members an archive may hold to be extracted (`XAMI_MAX_ZIP_MEMBERS`, default 50,000)."""
+    """The most members an archive may hold to be extracted (`XAMI_MAX_ZIP_MEMBERS`, default 50,000).
+
+    Raises:
+        XamiDataError: the setting is not a positive number.
+    """
     return int(setting_number(MAX_ZIP_MEMBERS_ENV, DEFAULT_MAX_ZIP_MEMBERS))
 
 
 def file_fingerprint(path: Path) -> tuple[str, int, int]:
-    """(resolved path, size, mtime in ns): changes when the file is edited."""
+    """(resolved path, size in bytes, mtime in ns): changes when the file is edited.
+
+    Raises:
+        OSError: the file cannot be looked up (missing, no permission).
+    """
     st = path.stat()
     return (str(path.resolve()), st.st_size, st.st_mtime_ns)
 

@@ -25,8 +25,8 @@ PUBLISHED_FILTER_ANNOTATIONS: dict[str, int] = {"V": 880, "B": 1259, "U": 1837, 
 def published_comparison(ds: Dataset) -> pd.DataFrame:
     """Each published number beside the loaded dataset's; splits are compared only where present.
 
-    Columns: quantity, published, found, match. A dataset without train/valid splits (the
-    no_splits variant) is compared on totals, classes and filters only.
+    Columns: quantity (text), published and found (int counts), match (bool). A dataset without
+    train/valid splits (the no_splits variant) is compared on totals, classes and filters only.
     """
     img, ann = ds.images, ds.annotations
     rows: list[tuple[str, int, int]] = []

@@ -13,7 +13,10 @@ TOTAL = "total"
 
 
 def split_summary(ds: Dataset) -> pd.DataFrame:
-    """Images, annotations, images without artefacts and missing files per split, plus a total."""
+    """Images, annotations, images without artefacts and missing files per split, plus a total.
+
+    Rows: the splits in display order, then "total"; int64 counts.
+    """
     img = ds.images
     table = pd.DataFrame({
         "images": img.groupby("split", sort=False).size(),
@@ -27,7 +30,11 @@ def split_summary(ds: Dataset) -> pd.DataFrame:
 
 
 def class_counts(ds: Dataset) -> pd.DataFrame:
-    """Long table: split, class, annotations and their share, images with the class and their share."""
+    """Long table: split, class, annotations and their share, images with the class and their share.
+
+    One row per (split, class), every class in every split (0 when absent). Shares are fractions
+    (0..1): of the split's annotations, and of the split's images (an image counts once per class).
+    """
     ann = ds.annotations
     splits, classes = ds.splits, ds.class_names
     full = pd.MultiIndex.from_product([splits, classes], names=["split", "class_name"])
@@ -41,7 +48,8 @@ def class_counts(ds: Dataset) -> pd.DataFrame:
 
 
 def class_count_table(ds: Dataset) -> pd.DataFrame:
-    """Wide table for display: a row per class, count and share columns per split and in total."""
+    """Wide table for display: a row per class and a "total" row; (split, "annotations") int64 and
+    (split, "share") columns (a fraction 0..1 of the split's annotations), per split and in total."""
     long = class_counts(ds)
     wide = long.pivot(index="class_name", columns="split", values="annotations").reindex(index=ds.class_names, columns=ds.splits)
     if len(ds.splits) > 1:

@@ -405,7 +405,10 @@ def evict_cache(quota: int | None = None, keep: tuple[Path, ...] = (), root: Pat
 
     `quota` defaults to `XAMI_CACHE_MAX_GB`; `keep` (the entry just written, the one being loaded)
     is never removed. When only unevictable data is left over the quota, eviction stops there.
-    Never raises for a file that cannot be examined or removed (it is skipped).
+    A file that cannot be examined or removed is skipped.
+
+    Raises:
+        XamiDataError: `quota` is not given and `XAMI_CACHE_MAX_GB` is not a positive number.
     """
     root = cache_dir() if root is None else root
     quota = cache_quota_bytes() if quota is None else quota

@@ -118,13 +118,21 @@ def hub_settings() -> HubSettings:
 
 
 def variant_label(name: str) -> str:
-    """How a variant is offered to users: 'xami_dataset.zip: COCO, published train/valid split (about 50.5 MB)'."""
+    """How a variant is offered to users: 'xami_dataset.zip: COCO, published train/valid split (about 50.5 MB)'.
+
+    Raises:
+        XamiDataError: `name` is not a published variant.
+    """
     v = variant(name)
     return f"{v.filename}: {v.title} (about {v.approx_mb:g} MB)"
 
 
 def variant(name: str) -> Variant:
-    """A published variant by name, or an error listing the valid names."""
+    """A published variant by name.
+
+    Raises:
+        XamiDataError: `name` is not one of `VARIANTS` (the message lists them).
+    """
     try:
         return VARIANTS[name]
     except KeyError:
@@ -188,7 +196,11 @@ def _tqdm_adapter(meter: _Meter) -> type:
 
 
 def cached_archive(name: str) -> Path | None:
-    """The archive of a variant in the Hugging Face cache, without any network access."""
+    """The archive of a variant in the Hugging Face cache, without any network access; None when not cached.
+
+    Raises:
+        XamiDataError: `name` is not a published variant.
+    """
     from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
 
     found = try_to_load_from_cache(REPO_ID, variant(name).filename, cache_dir=str(hub_settings().cache_dir),
@@ -304,7 +316,11 @@ def download_variant(name: str, progress: ProgressCallback | None = None, refres
 
 
 def ready_dataset_path(name: str) -> Path | None:
-    """The variant's extracted folder if it is already downloaded and extracted (no network, no work), else None."""
+    """The variant's extracted folder if it is already downloaded and extracted (no network, no work), else None.
+
+    Raises:
+        XamiDataError: `name` is not a published variant.
+    """
     archive = cached_archive(name)
     if archive is None:
         return None
@@ -375,7 +391,12 @@ def hub_dataset_path(name: str = DEFAULT_VARIANT, progress: ProgressCallback | N
 
 def extract_variant_to(name: str, dest: Path, progress: ProgressCallback | None = None,
                        refresh: bool = False) -> Path:
-    """Download a variant and extract it into `dest/<variant>` (for the command line); XamiDataError on a bad `dest`."""
+    """Download a variant and extract it into `dest/<variant>` (for the command line); returns that folder.
+
+    Raises:
+        XamiDataError: `dest` cannot be used or `dest/<variant>` exists with something else in it, or the
+            download or the extraction failed (the message says why and what to do).
+    """
     target = checked_path(dest, what="destination folder") / name
     archive = download_variant(name, progress=progress, refresh=refresh)
     if (target / COMPLETE_MARKER).exists():  # done by an earlier run

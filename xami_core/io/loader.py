@@ -33,7 +33,12 @@ def split_name(folder: Path) -> str:
 
 
 def detect_layout(path: Path) -> Layout:
-    """Find the dataset layout at `path`, descending through single wrapper folders."""
+    """Find the dataset layout at `path`, descending through single wrapper folders.
+
+    Raises:
+        XamiDataError: no COCO file or data.yaml where a layout puts them (the message lists the layouts).
+        OSError: a folder cannot be listed.
+    """
     root = path
     for _ in range(MAX_DESCENT + 1):
         if (root / YOLO_FILE).is_file():
@@ -65,6 +70,11 @@ def load_dataset(path: str | Path, source: str = "local", synthetic: bool = Fals
         path: folder or zip archive.
         source: a provenance label ("local", "synthetic sample", "Hugging Face", "upload").
         synthetic: whether this is generated data (it is then labelled so everywhere).
+
+    Raises:
+        XamiDataError: the path cannot be used or does not exist, is neither a folder nor a zip, the
+            zip cannot be extracted, no layout is found, or no image could be loaded. Problems with
+            single records are not raised: they are the dataset's `problems`.
     """
     path = checked_path(path, what="data path")  # NUL byte, over-long name, link loop: XamiDataError
     if not path.exists():

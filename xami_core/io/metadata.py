@@ -104,7 +104,12 @@ def obs_info_source(local: str | Path | None = None, synthetic: bool = False) ->
 
 
 def fetch_obs_info(url: str | None = None, refresh: bool = False, timeout: float = TIMEOUT_S) -> Path:
-    """The metadata file in the cache, downloaded on first use (atomically, size-capped)."""
+    """The metadata file in the cache, downloaded on first use (atomically, at most `MAX_BYTES`).
+
+    Raises:
+        XamiDataError: the download failed, or what came is too large or not JSON.
+        OSError: the cache folder cannot be written.
+    """
     url = url or obs_info_url()
     target = cached_obs_info_path(url)
     if target.is_file() and not refresh:
@@ -142,7 +147,15 @@ def _number(value: object) -> float:
 
 
 def read_obs_info(path: str | Path) -> ObsMetadata:
-    """Parse `{"S0555020101_U.fits": {"EXPOSURE": ..., "RA": ..., "DEC": ..., "PA": ...}, ...}`."""
+    """Parse `{"S0555020101_U.fits": {"EXPOSURE": ..., "RA": ..., "DEC": ..., "PA": ...}, ...}`.
+
+    The table has one row per observation: `obs_key` and `ra_deg`, `dec_deg` (ICRS, degrees),
+    `exposure_s` (seconds), `pa_deg` (degrees); a missing or non-numeric value is NaN. Bad
+    records are `problems`.
+
+    Raises:
+        XamiDataError: the file cannot be read, is not JSON, or is not a JSON object.
+    """
     path = Path(path).expanduser()
     file = str(path)
     try:
@@ -180,7 +193,9 @@ def read_obs_info(path: str | Path) -> ObsMetadata:
 def load_obs_metadata(local: str | Path | None = None, synthetic: bool = False, download: bool = True) -> ObsMetadata:
     """The metadata for a dataset (see `obs_info_source`), downloading the authors' file if allowed.
 
-    Raises XamiDataError with a clear message when it cannot be had (the app goes on without it).
+    Raises:
+        XamiDataError: it cannot be had (not downloaded and `download` is off, the download failed,
+            the file is unreadable); the message says why, and the app goes on without it.
     """
     source = obs_info_source(local, synthetic)
     path = source.path
@@ -265,7 +280,14 @@ def exposure_histogram(joined: pd.DataFrame, dex: float = EXPOSURE_BIN_DEX) -> p
 
 
 def sky_positions(joined: pd.DataFrame, frame: str = "icrs") -> pd.DataFrame:
-    """Pointings of the images with metadata: `lon_deg`, `lat_deg` in `frame` ("icrs" or "galactic") and details."""
+    """Pointings of the images with metadata: `lon_deg`, `lat_deg` in `frame` ("icrs" or "galactic") and details.
+
+    One row per image with metadata: `obs_key`, `split`, `filter_letter`, `ra_deg`, `dec_deg`,
+    `exposure_s`, `pa_deg`, and `lon_deg` in 0..360, `lat_deg` in -90..90 (degrees).
+
+    Raises:
+        ValueError: `frame` is not one of `FRAMES`.
+    """
     if frame not in FRAMES:
         raise ValueError(f"frame must be one of {', '.join(FRAMES)}, not {frame!r}")
     ok = joined["has_metadata"].to_numpy(bool) & joined["ra_deg"].notna().to_numpy() & joined["dec_deg"].notna().to_numpy()

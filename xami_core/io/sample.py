@@ -34,12 +34,20 @@ BOX_ONLY_IMAGE = ("train", 5)  # one box-only annotation, as Roboflow writes it
 
 
 def sample_dir() -> Path:
-    """Where the bundled sample lives (made on first use)."""
+    """Where the bundled sample lives (made on first use).
+
+    Raises:
+        OSError: the cache folder cannot be made.
+    """
     return cache_dir() / f"sample-v{SAMPLE_VERSION}"
 
 
 def sample_root() -> Path:
-    """The sample's dataset folder, generated once and reused."""
+    """The sample's dataset folder, generated once and reused.
+
+    Raises:
+        OSError: the cache folder cannot be written (the sample is generated there).
+    """
     root = sample_dir()
     if not (root / ".complete").exists():
         write_sample(root)
@@ -186,7 +194,11 @@ def _filters(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def write_sample(root: Path) -> Path:
-    """Generate the sample into `root` atomically (temp folder, then rename)."""
+    """Generate the sample into `root` atomically (temp folder, then rename); returns `root`.
+
+    Raises:
+        OSError: `root`'s parent cannot be written.
+    """
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
     try:

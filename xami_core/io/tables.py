@@ -122,14 +122,14 @@ RLE_BATCH = 255
 
 
 def rle_areas(rles: list[dict]) -> np.ndarray:
-    """Pixel areas of RLEs, in batches pycocotools accepts."""
+    """Pixel areas of compressed RLEs (shape (n,), px²), in batches pycocotools accepts."""
     if not rles:
         return np.zeros(0)
     return np.concatenate([mask_utils.area(rles[i:i + RLE_BATCH]) for i in range(0, len(rles), RLE_BATCH)]).astype(np.float64)
 
 
 def rle_boxes(rles: list[dict]) -> np.ndarray:
-    """[x, y, w, h] boxes of RLEs, in batches pycocotools accepts."""
+    """[x, y, w, h] boxes of compressed RLEs (shape (n, 4), px), in batches pycocotools accepts."""
     if not rles:
         return np.zeros((0, 4))
     return np.concatenate([mask_utils.toBbox(rles[i:i + RLE_BATCH]) for i in range(0, len(rles), RLE_BATCH)]).astype(np.float64)
@@ -330,7 +330,8 @@ def _add_image_summaries(images: pd.DataFrame, ann: pd.DataFrame, categories: pd
 
 
 def authors_labels(image_ids: np.ndarray, category_ids: np.ndarray, n_images: int) -> np.ndarray:
-    """The authors' label per image: its distinct category ids as text, sorted as text, joined.
+    """The authors' label per image (object array of shape (n_images,)): its distinct category ids as text,
+    sorted as text, joined.
 
     Their notebook sorts `str(category_id)`, so ids from 10 up order as text ({3, 10} gives
     "103"); an image without annotations gets "". These strings are what StratifiedKFold
@@ -348,7 +349,7 @@ def authors_labels(image_ids: np.ndarray, category_ids: np.ndarray, n_images: in
 
 
 def class_sets(class_bits: np.ndarray, names: list[str]) -> np.ndarray:
-    """Per image, the frozenset of class names whose bits are set (bit i: `names[i]`)."""
+    """Per image, the frozenset of class names whose bits are set (bit i: `names[i]`); an object array of shape (n,)."""
     unique, inverse = np.unique(class_bits, return_inverse=True)
     table = [frozenset(name for i, name in enumerate(names) if (int(u) >> i) & 1) for u in unique]
     out = np.empty(len(table), dtype=object)

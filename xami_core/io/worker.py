@@ -32,12 +32,20 @@ _context_lock = threading.Lock()  # sessions run in threads
 
 
 def load_max_bytes() -> int:
-    """The address space one load may use (`XAMI_LOAD_MAX_GB`, default 8), in bytes; XamiDataError if the setting is bad."""
+    """The address space one load may use, in bytes (`XAMI_LOAD_MAX_GB`, default 8 GB).
+
+    Raises:
+        XamiDataError: the setting is not a positive number.
+    """
     return int(setting_number(LOAD_MAX_GB_ENV, DEFAULT_LOAD_MAX_GB) * 1024**3)
 
 
 def load_timeout_s() -> float:
-    """The seconds one load may take (`XAMI_LOAD_TIMEOUT_S`, default 600); XamiDataError if the setting is bad."""
+    """The seconds one load may take (`XAMI_LOAD_TIMEOUT_S`, default 600).
+
+    Raises:
+        XamiDataError: the setting is not a positive number.
+    """
     return setting_number(LOAD_TIMEOUT_S_ENV, DEFAULT_LOAD_TIMEOUT_S)
 
 
