@@ -113,6 +113,8 @@ def test_clean_dataset_flags_nothing(clean):
     flagged = summary[summary["flagged"]]
     assert flagged["count"].sum() == 0, flagged[flagged["count"] > 0]
     assert report.problem_count == 0
+    assert report.verdict == ("All 12 checks passed; images without annotations (hard negatives): 1 "
+                              "(counted, not flagged).")
     # The hard negative is counted, not flagged.
     assert summary.loc[H.HARD_NEGATIVES, "count"] == 1 and not summary.loc[H.HARD_NEGATIVES, "flagged"]
     assert list(report[H.HARD_NEGATIVES].table["image_id"]) == [_ids(clean, "train", 3)]
@@ -244,6 +246,11 @@ def test_loading_problems_are_the_loaders(dirty):
     table = H.check_loading_problems(dirty).table
     assert len(table) == len(dirty.problems)
     assert list(table["message"]) == [p.message for p in dirty.problems]
+    # Problems that name a record point at its frame: the missing file, the kept duplicate id, the dropped part.
+    framed = dict(zip(table["message"], table["image_id"]))
+    assert framed["image file is missing; its annotations are kept"] == _ids(dirty, "train", 3)
+    assert framed["duplicate image id; later record skipped"] == _ids(dirty, "train", 5)
+    assert table.loc[table["record"] == "annotation id 8", "image_id"].tolist() == [_ids(dirty, "train", 5)]
 
 
 def test_report_csvs(dirty, tmp_path):
@@ -258,6 +265,8 @@ def test_report_csvs(dirty, tmp_path):
                  H.FRAME_FILES, H.UNLISTED_FRAMES, H.DUPLICATE_IDS, H.DECLARED_SIZE, H.UNUSED_CLASSES):
         assert counts[name] == 1, name
     assert counts[H.DUPLICATE_FILE_NAMES] == 2 and counts[H.DEGENERATE_POLYGONS] == 4
+    flagged = report.summary[report.summary["flagged"]]
+    assert report.verdict.startswith(f"12 of 12 checks found {flagged['count'].sum()} records to look at; ")
 
 
 def test_hash_pairs_match_brute_force():

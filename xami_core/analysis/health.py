@@ -51,7 +51,7 @@ MAX_PHASH_ENTRIES = 250_000  # about 100 MB (some 420 bytes an entry); least rec
 HASH_THREADS = 8  # JPEG decoding releases the GIL
 ZERO_AREA = 1e-9  # px²: a polygon part with less area than this has none
 
-# Check names (also the CSV file names), in the order the page lists them.
+# Check names (also the CSV files' names).
 BOX_VS_POLYGON = "box_vs_polygon"
 DEGENERATE_POLYGONS = "degenerate_polygons"
 VERTICES_OUTSIDE = "vertices_outside_frame"
@@ -68,7 +68,8 @@ HARD_NEGATIVES = "images_without_annotations"
 
 _DROPPED_PART = re.compile(r"expected at least 3 points|expected an even number of coordinates")
 _DUPLICATE_ID = re.compile(r"^duplicate (image|annotation|category) id")
-_RECORD_ID = re.compile(r"^(image|annotation) id (?P<id>[^,\s]+)")
+# "image id 3", "annotation id 8, polygon 0", "<file>, image id 3" (a missing frame's record).
+_RECORD_ID = re.compile(r"(?:^|, )(image|annotation) id (?P<id>[^,\s]+)")
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,11 @@ class HealthReport:
     settings: dict[str, float] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> CheckResult:
-        """The result of the check called `name`; KeyError when there is none."""
+        """The result of the check called `name`.
+
+        Raises:
+            KeyError: no check has that name.
+        """
         for result in self.results:
             if result.name == name:
                 return result
@@ -122,6 +127,22 @@ class HealthReport:
     def problem_count(self) -> int:
         """Offending records over all flagged checks."""
         return sum(r.count for r in self.results if r.flagged)
+
+    @property
+    def verdict(self) -> str:
+        """One sentence for the page's headline, e.g. "2 of 12 checks found 5 records to look at; images
+        without annotations (hard negatives): 8 (counted, not flagged)." """
+        flagged = [r for r in self.results if r.flagged]
+        failing = [r for r in flagged if r.count]
+        if failing:
+            n = self.problem_count
+            head = (f"{len(failing)} of {len(flagged)} checks found {n:,} {'record' if n == 1 else 'records'} "
+                    "to look at")
+        else:
+            head = f"All {len(flagged)} checks passed"
+        counted = [r for r in self.results if not r.flagged]
+        tail = "".join(f"; {r.title}: {r.count:,} (counted, not flagged)" for r in counted)
+        return f"{head}{tail}."
 
     def csv_files(self) -> dict[str, bytes]:
         """A CSV per check (`<name>.csv`, UTF-8) plus `summary.csv`."""
@@ -197,7 +218,7 @@ def _problem_rows(ds: Dataset, problems: list[Problem]) -> pd.DataFrame:
     lookup = _record_lookup(ds) if problems else {}
     ids = []
     for p, split in zip(problems, splits):
-        match = _RECORD_ID.match(p.record)
+        match = _RECORD_ID.search(p.record)
         ids.append(lookup.get((match.group(1), split, match.group("id"))) if match and split else None)
     table = _with_frames(ds, ids, pd.DataFrame({
         "file": pd.Series([p.file for p in problems], dtype="str"),
@@ -300,10 +321,9 @@ def check_degenerate_polygons(ds: Dataset) -> CheckResult:
     ok = np.flatnonzero(~few)
     if len(ok):
         # Rings from the parts with three or more distinct points; shapely closes each ring.
-        take = np.repeat(ok, g["part_len"][ok])
-        ramp = np.arange(len(take)) - np.repeat(np.cumsum(g["part_len"][ok]) - g["part_len"][ok], g["part_len"][ok])
-        vertex = np.repeat(g["part_start"][ok], g["part_len"][ok]) + ramp
-        rings = shapely.linearrings(g["xs"][vertex], g["ys"][vertex], indices=np.repeat(np.arange(len(ok)), g["part_len"][ok]))
+        lens = g["part_len"][ok]
+        vertex = np.repeat(g["part_start"][ok], lens) + np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
+        rings = shapely.linearrings(g["xs"][vertex], g["ys"][vertex], indices=np.repeat(np.arange(len(ok)), lens))
         polygons = shapely.polygons(rings)
         # No area at all: every point on one line. A bow tie's signed lobes cancel too, so the few
         # polygons without signed area are asked whether their hull has any.
