@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from xami_core.analysis.folds import PARTS
 from xami_core.analysis.rasterise import (
     Runs,
     box_cells,
@@ -180,7 +181,7 @@ def fold_part_groups(folds: FoldSet, fold: int) -> pd.Series:
     if rows.empty:
         raise ValueError(f"fold {fold} is not in this fold set (folds {folds.folds})")
     name = "published split" if folds.method == "published" else f"fold {fold}"
-    parts = [p for p in ("train", "valid") if p in set(rows["part"])]
+    parts = [p for p in PARTS if p in set(rows["part"])]
     labels = pd.Categorical([f"{name} {p}" for p in rows["part"]], categories=[f"{name} {p}" for p in parts])
     return pd.Series(labels, index=rows["image_id"].to_numpy(np.int64), name="group")
 
