@@ -104,7 +104,7 @@ def sample_groups(ds, kind: str) -> FG.FieldGroups:
 
 
 @pytest.mark.parametrize("kind", ["obsid", "sky 600 arcmin", "threes"])
-@pytest.mark.parametrize("method", GF.GROUPED_METHODS)
+@pytest.mark.parametrize("method", F.GROUPED_METHODS)
 @pytest.mark.parametrize(("k", "seed"), [(3, 0), (4, 42), (5, 7)])
 def test_grouped_folds_never_split_a_group_and_stay_balanced(sample_ds, kind, method, k, seed):
     groups = sample_groups(sample_ds, kind)
@@ -121,7 +121,7 @@ def test_grouped_folds_never_split_a_group_and_stay_balanced(sample_ds, kind, me
     assert diff.mean() <= TOLERANCE_MEAN_PP and diff.max() <= TOLERANCE_FOLD_PP
 
 
-@pytest.mark.parametrize("method", GF.GROUPED_METHODS)
+@pytest.mark.parametrize("method", F.GROUPED_METHODS)
 def test_grouped_folds_are_reproducible(sample_ds, method):
     groups = sample_groups(sample_ds, "sky 600 arcmin")
     one = GF.grouped_folds(sample_ds, groups, method, 4, 1).assignments
@@ -155,7 +155,7 @@ def test_multilabel_group_stratify_on_a_small_case():
 def test_too_few_groups_and_bad_requests(sample_ds):
     ids = sample_ds.images["image_id"].to_numpy(np.int64)
     one = FG.FieldGroups(group=np.zeros(len(ids), dtype=np.int64), image_ids=ids, by="sky", radius_arcmin=10800.0)
-    for method in GF.GROUPED_METHODS:
+    for method in F.GROUPED_METHODS:
         with pytest.raises(XamiDataError, match="1 field groups"):
             GF.grouped_folds(sample_ds, one, method, 2, 0)
     with pytest.raises(ValueError, match="unknown grouped fold method"):
@@ -196,12 +196,88 @@ def test_method_tradeoff_against_an_independent_computation(sample_ds):
     assert table["method"].tolist() == list(methods) and list(table.columns) == list(T.TRADEOFF_COLUMNS)
     group = groups.by_image_id()
     for row in table.itertuples():
-        folds = (GF.grouped_folds(sample_ds, groups, row.method, 4, 42) if row.method in GF.GROUPED_METHODS
+        folds = (GF.grouped_folds(sample_ds, groups, row.method, 4, 42) if row.method in F.GROUPED_METHODS
                  else F.make_folds(sample_ds, row.method, 4, 42))
         expected = independent_row(sample_ds, folds, group)
         for column, value in expected.items():
             assert getattr(row, column) == pytest.approx(value, abs=1e-12), (row.method, column)
     by_method = table.set_index("method")
-    assert (by_method.loc[list(GF.GROUPED_METHODS), "valid_share_leaking"] == 0).all()
+    assert (by_method.loc[list(F.GROUPED_METHODS), "valid_share_leaking"] == 0).all()
     assert (by_method.loc[["published", "kfold", "stratified"], "valid_share_leaking"] > 0.5).all()  # 600' fields
     assert pd.isna(by_method.loc["published", "seed"]) and by_method.loc["stratified", "seed"] == 42
+
+
+def test_make_folds_offers_the_grouped_methods(sample_ds):
+    groups = sample_groups(sample_ds, "sky 600 arcmin")
+    for method in F.GROUPED_METHODS:
+        assert method in F.METHODS and method in F.METHOD_LABELS
+        made = F.make_folds(sample_ds, method, 4, 42, groups=groups)
+        pd.testing.assert_frame_equal(made.assignments, GF.grouped_folds(sample_ds, groups, method, 4, 42).assignments)
+        assert made.label == f"{F.METHOD_LABELS[method]}, k = 4, seed = 42"
+        # Without groups: by ObsID (one frame each in the sample).
+        by_obsid = F.make_folds(sample_ds, method, 4, 42)
+        expected = GF.grouped_folds(sample_ds, FG.field_groups(sample_ds.images), method, 4, 42)
+        pd.testing.assert_frame_equal(by_obsid.assignments, expected.assignments)
+
+
+# --- the folds command ------------------------------------------------------------------------------
+
+
+def test_cli_grouped_folds_with_sky_groups(tmp_path, capsys, sample_ds):
+    import csv
+
+    from xami_core import sample_root
+    from xami_core.cli import main as cli_main
+    from xami_core.io.sample import sample_dir
+
+    obs_info = sample_dir() / "obs_info_synthetic.json"
+    out = tmp_path / "out"
+    code = cli_main(["folds", "--data", str(sample_root()), "--method", "multilabel-group", "--group", "sky",
+                     "--radius-arcmin", "600", "--obs-info", str(obs_info), "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "multilabel stratified group K-fold (fields kept whole), k = 4, seed = 42" in printed
+    assert "field groups: sky neighbours within 600 arcmin: 81 groups" in printed
+    assert "overall: 0 of 160 valid frames (0.00 %) share a field with train" in printed
+    # The files are the grouped folds: each field group's frames in one fold's valid part.
+    ds = sample_ds
+    groups = sample_groups(ds, "sky 600 arcmin").by_image_id()
+    name_to_id = dict(zip(ds.images["path"].map(str), ds.images["image_id"]))
+    fold_of: dict[int, int] = {}
+    for fold in range(4):
+        with (out / f"mskf_{fold}.csv").open() as f:
+            for row in csv.DictReader(f):
+                if row["SPLIT"] == "valid":
+                    fold_of[name_to_id[row["IMAGE_PATH"]]] = fold
+    assert len(fold_of) == len(ds.images)
+    by_group = pd.DataFrame({"group": groups.reindex(list(fold_of)).to_numpy(), "fold": list(fold_of.values())})
+    assert (by_group.groupby("group")["fold"].nunique() == 1).all()
+
+
+def test_cli_reports_the_leakage_of_the_authors_folds(tmp_path, capsys, sample_ds):
+    from xami_core import sample_root
+    from xami_core.cli import main as cli_main
+    from xami_core.io.sample import sample_dir
+
+    obs_info = sample_dir() / "obs_info_synthetic.json"
+    code = cli_main(["folds", "--data", str(sample_root()), "--group", "sky", "--radius-arcmin", "600",
+                     "--obs-info", str(obs_info), "--out", str(tmp_path)])
+    assert code == 0
+    ds = sample_ds
+    table = L.fold_leakage(F.make_folds(ds, "stratified", 4, 42), sample_groups(ds, "sky 600 arcmin"))
+    leaking, valid = int(table["valid_images_leaking"].sum()), int(table["valid_images"].sum())
+    assert leaking > 0
+    assert f"overall: {leaking} of {valid} valid frames ({leaking / valid * 100:.2f} %)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--radius-arcmin", "5"], "--radius-arcmin needs --group sky"),  # a radius without sky groups
+    (["--group", "sky", "--radius-arcmin", "0"], "must be in (0, 10800]"),
+    (["--group", "sky", "--obs-info", "/nonexistent/obs_info.json"], "cannot be read"),
+])
+def test_cli_group_errors(tmp_path, capsys, args, message):
+    from xami_core import sample_root
+    from xami_core.cli import main as cli_main
+
+    assert cli_main(["folds", "--data", str(sample_root()), "--out", str(tmp_path)] + args) == 2
+    assert message in capsys.readouterr().err

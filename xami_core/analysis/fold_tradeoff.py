@@ -18,8 +18,7 @@ import pandas as pd
 
 from xami_core.analysis.field_groups import FieldGroups
 from xami_core.analysis.fold_balance import fold_balance
-from xami_core.analysis.folds import AUTHORS_K, AUTHORS_SEED, METHOD_LABELS, FoldSet, make_folds
-from xami_core.analysis.grouped_folds import GROUPED_METHOD_LABELS, GROUPED_METHODS, grouped_folds
+from xami_core.analysis.folds import AUTHORS_K, AUTHORS_SEED, GROUPED_METHODS, FoldSet, make_folds
 from xami_core.analysis.leakage import fold_leakage, leakage_summary
 from xami_core.model import Dataset
 
@@ -56,7 +55,7 @@ def fold_set_tradeoff(ds: Dataset, fold_sets: Sequence[FoldSet], groups: FieldGr
         diff = balance["authors_mean_diff"].to_numpy(np.float64)
         js = balance["js_divergence"].to_numpy(np.float64)
         rows.append({
-            "method": folds.method, "label": _label(folds), "k": int(folds.k), "seed": folds.seed,
+            "method": folds.method, "label": folds.label, "k": int(folds.k), "seed": folds.seed,
             "authors_mean_diff": _nan_stat(np.nanmean, diff), "authors_max_diff": _nan_stat(np.nanmax, diff),
             "js_divergence_bits": _nan_stat(np.nanmean, js), "js_max_bits": _nan_stat(np.nanmax, js),
             "valid_share_leaking": summary.valid_share, "worst_fold_share_leaking": summary.worst_share,
@@ -76,21 +75,14 @@ def method_tradeoff(ds: Dataset, groups: FieldGroups, k: int = AUTHORS_K, seed: 
         groups: field groups of `ds.images`; the grouped methods keep them whole, and every
             method's leakage is measured against them.
         k: number of folds, 2..10; seed: the splitters' `random_state`.
-        methods: names from `folds.METHODS` ("published" ignores k and seed) and `GROUPED_METHODS`.
+        methods: names from `folds.METHODS` ("published" ignores k and seed).
 
     Raises:
         ValueError: an unknown method or measure, k out of range, or groups of another dataset.
         XamiDataError: a method cannot make k folds of this dataset.
     """
-    fold_sets = [grouped_folds(ds, groups, m, k, seed) if m in GROUPED_METHODS else make_folds(ds, m, k, seed)
-                 for m in methods]
+    fold_sets = [make_folds(ds, m, k, seed, groups=groups) for m in methods]
     return fold_set_tradeoff(ds, fold_sets, groups, measure)
-
-
-def _label(folds: FoldSet) -> str:
-    if folds.method in GROUPED_METHOD_LABELS and folds.method not in METHOD_LABELS:
-        return f"{GROUPED_METHOD_LABELS[folds.method]}, k = {folds.k}, seed = {folds.seed}"
-    return folds.label
 
 
 def _nan_stat(stat: Callable[[np.ndarray], float], values: np.ndarray) -> float:

@@ -17,18 +17,26 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from xami_core.model import Dataset, Problem, XamiDataError
 
-METHODS: tuple[str, ...] = ("published", "stratified", "kfold", "multilabel")
+if TYPE_CHECKING:
+    from xami_core.analysis.field_groups import FieldGroups
+
+# Grouped methods keep every field group (same ObsID, or sky neighbours) whole: analysis.grouped_folds.
+GROUPED_METHODS: tuple[str, ...] = ("stratified-group", "multilabel-group")
+METHODS: tuple[str, ...] = ("published", "stratified", "kfold", "multilabel", *GROUPED_METHODS)
 METHOD_LABELS: dict[str, str] = {
     "published": "published split",
     "stratified": "stratified K-fold (authors)",
     "kfold": "K-fold",
     "multilabel": "multilabel stratified K-fold",
+    "stratified-group": "stratified group K-fold (fields kept whole)",
+    "multilabel-group": "multilabel stratified group K-fold (fields kept whole)",
     "files": "fold files",
 }
 PARTS: tuple[str, ...] = ("train", "valid")
@@ -133,24 +141,32 @@ def published_folds(ds: Dataset) -> FoldSet:
     return FoldSet(out, "published", 1, None, warnings=notes)
 
 
-def make_folds(ds: Dataset, method: str = "stratified", k: int = AUTHORS_K, seed: int = AUTHORS_SEED) -> FoldSet:
+def make_folds(ds: Dataset, method: str = "stratified", k: int = AUTHORS_K, seed: int = AUTHORS_SEED,
+               groups: FieldGroups | None = None) -> FoldSet:
     """Folds over all images of `ds` by a named method.
 
     Args:
         ds: the dataset (its splits are pooled, in image_id order).
-        method: "published", "stratified" (the authors' recipe), "kfold" or "multilabel".
+        method: "published", "stratified" (the authors' recipe), "kfold", "multilabel", or a grouped
+            method that never splits a field group, "stratified-group" or "multilabel-group".
         k: number of folds, 2..10 (ignored for "published").
         seed: `random_state` of the shuffling splitter (ignored for "published").
+        groups: field groups the grouped methods keep whole (`field_groups.field_groups`; default: by ObsID).
 
     Raises:
         ValueError: an unknown method, or k outside `K_MIN`..`K_MAX`.
         XamiDataError: the folds cannot be made (fewer images than folds, every label string rarer than k,
-            no published train/valid split).
+            no published train/valid split, fewer field groups than folds for a grouped method).
     """
     if method == "published":
         return published_folds(ds)
     if method not in METHODS:
         raise ValueError(f"unknown fold method {method!r}; expected one of {', '.join(METHODS)}")
+    if method in GROUPED_METHODS:
+        from xami_core.analysis import field_groups, grouped_folds  # noqa: PLC0415 - grouped_folds imports this module
+
+        chosen = groups if groups is not None else field_groups.obsid_groups(ds.images)
+        return grouped_folds.grouped_folds(ds, chosen, method, k, seed)
     _check_k(k)
     k, seed = int(k), int(seed)
     image_ids, labels = fold_input(ds)

@@ -22,6 +22,7 @@ Two methods, each returning the same `FoldSet` as the other fold methods:
   the most images. Each fold wants 1/k of every class and of all images.
 
 Both never split a group: every image of a group is in the valid part of the same fold.
+`folds.make_folds(ds, method, k, seed, groups)` makes them beside the other methods.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from xami_core.analysis.field_groups import FieldGroups
 from xami_core.analysis.folds import (
     AUTHORS_K,
     AUTHORS_SEED,
+    GROUPED_METHODS,
+    METHOD_LABELS,
     FoldSet,
     _assignments,
     _check_k,
@@ -41,12 +44,6 @@ from xami_core.analysis.folds import (
     fold_input,
 )
 from xami_core.model import Dataset, XamiDataError
-
-GROUPED_METHODS: tuple[str, ...] = ("stratified-group", "multilabel-group")
-GROUPED_METHOD_LABELS: dict[str, str] = {
-    "stratified-group": "stratified group K-fold (fields kept whole)",
-    "multilabel-group": "multilabel stratified group K-fold (fields kept whole)",
-}
 
 
 def groups_in_fold_order(ds: Dataset, groups: FieldGroups) -> np.ndarray:
@@ -164,7 +161,7 @@ def grouped_folds(ds: Dataset, groups: FieldGroups, method: str = "multilabel-gr
             valid_sets = [np.flatnonzero(fold == i) for i in range(k)]
     empty = [i for i, v in enumerate(valid_sets) if len(v) == 0]
     if empty:  # StratifiedGroupKFold can leave a fold empty when a few groups hold most images
-        raise XamiDataError(f"{ds.provenance.path}: {GROUPED_METHOD_LABELS[method]} with k = {k} left fold(s) "
+        raise XamiDataError(f"{ds.provenance.path}: {METHOD_LABELS[method]} with k = {k} left fold(s) "
                             f"{', '.join(map(str, empty))} empty ({n_groups} field groups). Choose a smaller k.")
     notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
     return FoldSet(_assignments(image_ids, valid_sets), method, k, seed, warnings=notes)
