@@ -131,7 +131,7 @@ def legend_ui(ds: Dataset, palette: str) -> None:
     """The class abbreviations used under thumbnails, in the palette's colours."""
     colours = class_colour_hex(palette, ds.class_names)
     # Class names come from the files: escaped, they show as text inside this HTML.
-    chips = " ".join(f"<span style='white-space:nowrap'><span style='color:{html_literal(colours.get(c, '#888'))}'>⬤</span> "
+    chips = " ".join(f"<span style='white-space:nowrap'><span style='color:{html_literal(colours[c])}'>⬤</span> "
                      f"<b>{html_literal(gallery.CLASS_ABBREV.get(c, c))}</b> {html_literal(c)}</span> &nbsp;"
                      for c in ds.class_names)
     st.markdown(f"<small>{chips}</small>", unsafe_allow_html=True)
