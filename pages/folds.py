@@ -13,7 +13,7 @@ from xami_core.io import fold_files
 from xami_core.model import XamiDataError
 from xami_core.render.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
 from xami_ui.cache import cached_fold_files, cached_folds, cached_method_comparison
-from xami_ui.context import current_dataset, current_palette, dataset_key, run_app, synthetic_notice_ui
+from xami_ui.context import current_dataset, current_palette, run_app, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.text import md_literal
 
@@ -98,7 +98,6 @@ def fold_controls_ui() -> tuple[str, int, int, str, str, str]:
 def page() -> None:
     """The Fold balance page: how evenly classes, filters and hard negatives fall into each fold's parts."""
     ds = current_dataset()
-    key = dataset_key()
     palette = current_palette()
 
     st.title("Fold balance")
@@ -115,9 +114,9 @@ def page() -> None:
                 st.info("Enter the folder that holds the fold files (mskf_k.csv or mskf_k/ folders).")
                 st.stop()
             check_local_path(folder)  # a deployment's allowed roots apply to fold folders too
-            folds = cached_fold_files(key, ds, folder, fold_files.fold_files_fingerprint(folder))
+            folds = cached_fold_files(ds, folder, fold_files.fold_files_fingerprint(folder))
         else:
-            folds = cached_folds(key, ds, method, k, seed)
+            folds = cached_folds(ds, method, k, seed)
     except XamiDataError as exc:
         st.error(f"{md_literal(exc)}\n\nPick another fold method, or check the folder.", icon=":material/error:")
         st.stop()
@@ -192,7 +191,7 @@ def page() -> None:
     if method in ("stratified", "kfold", "multilabel"):
         compared = ("kfold", "stratified", "multilabel") if method == "multilabel" else ("kfold", "stratified")
         st.subheader("K-fold vs stratified K-fold (the authors' comparison)")
-        comparison = cached_method_comparison(key, ds, k, seed, measure, compared)
+        comparison = cached_method_comparison(ds, k, seed, measure, compared)
         chart_ui(method_comparison_figure(comparison), name=f"kfold_vs_stratified_k{k}_seed{seed}", key="fold_comparison_chart")
         means = fold_balance.comparison_means(comparison)
         st.caption(f"Computed live for k = {k}, seed = {seed}: mean |train − valid| share per fold (authors' measure, "

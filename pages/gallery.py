@@ -13,7 +13,7 @@ from xami_core.model import Dataset, XamiDataError, class_colour_hex, filter_lab
 from xami_core.render import overlay, stretch
 from xami_core.render.figures_overlay import overlay_figure
 from xami_ui.cache import cached_folds
-from xami_ui.context import current_dataset, current_palette, dataset_key, run_app, terms_caption_ui
+from xami_ui.context import current_dataset, current_palette, run_app, terms_caption_ui
 from xami_ui.export import chart_ui
 from xami_ui.text import html_literal, md_code, md_literal
 
@@ -38,11 +38,11 @@ def _seed_widgets(ds: Dataset) -> gallery.GalleryView:
     detail0 = gallery.detail_from_params(params, ds)
     max_ann = gallery.max_annotations(ds)
     area_min, area_max = gallery.area_range(ds)
-    if st.session_state.get(DATASET_KEY) != dataset_key():
+    if st.session_state.get(DATASET_KEY) != ds.content_key:
         # Another dataset: its classes, filters and ranges differ, so re-seed every widget.
         for key in K.values():
             st.session_state.pop(key, None)
-        st.session_state[DATASET_KEY] = dataset_key()
+        st.session_state[DATASET_KEY] = ds.content_key
     for key, value in {
         "classes": list(flt0.classes), "mode": flt0.class_mode, "without": list(flt0.without), "empty": flt0.empty, "filters": list(flt0.filters),
         "split": list(flt0.splits), "fold": flt0.fold or ANY, "nann": flt0.n_annotations or (0, max_ann), "q": flt0.search,
@@ -264,7 +264,7 @@ def page() -> None:
     folds = None
     if flt.fold:
         try:
-            folds = cached_folds(dataset_key(), ds, "stratified", AUTHORS_K, AUTHORS_SEED)
+            folds = cached_folds(ds, "stratified", AUTHORS_K, AUTHORS_SEED)
         except XamiDataError as exc:
             st.warning(f"The fold part filter is ignored: the authors' folds cannot be made here. {md_literal(exc)}",
                        icon=":material/warning:")

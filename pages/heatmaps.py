@@ -9,7 +9,7 @@ from xami_core.analysis import heatmaps as H
 from xami_core.model import XamiDataError
 from xami_core.render import heatmap_figures as HF
 from xami_ui.cache import cached_heatmaps, cached_small_multiples
-from xami_ui.context import current_dataset, dataset_key, run_app, synthetic_notice_ui
+from xami_ui.context import current_dataset, run_app, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.text import md_literal
 
@@ -132,7 +132,6 @@ def map_controls_ui(hs: H.HeatmapSet) -> tuple[str, str, bool, str]:
 def page() -> None:
     """The Spatial heatmaps page: where each artefact class falls on the detector."""
     ds = current_dataset()
-    key = dataset_key()
 
     st.title("Spatial heatmaps")
     if ds.provenance.recognised_xami or ds.provenance.synthetic:
@@ -153,7 +152,7 @@ def page() -> None:
              drop=() if by == "fold" else (Q_FOLD_METHOD, Q_K, Q_SEED, Q_FOLD))
 
     try:
-        hs = cached_heatmaps(key, ds, method, grid, by, *fold_args)
+        hs = cached_heatmaps(ds, method, grid, by, *fold_args)
     except XamiDataError as exc:
         st.error(f"{md_literal(exc)}\n\nPick another fold method or grouping.", icon=":material/error:")
         st.stop()
@@ -173,7 +172,7 @@ def page() -> None:
     st.caption("Annotations placed on the maps, and images holding at least one of them, per class and group.")
 
     st.subheader("Class × group")
-    chart_ui(cached_small_multiples(key, hs, (method, grid, by, *fold_args), how, scale, colours),
+    chart_ui(cached_small_multiples(ds, (method, grid, by, *fold_args), how, scale, colours),
              name=f"heatmaps_{method}_{by}_{how}",
              key="hm_grid_chart", aspect=0.6, wide=True)
     st.caption(f"Rows: {H.GROUPINGS[by]}; columns: classes in the order of the authors' figure. Colour: "

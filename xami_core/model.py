@@ -285,7 +285,8 @@ class Dataset:
 
     images: one row per image; annotations: one row per annotation; categories: the visible
     classes with their colours. `xami_core/schema.py` describes every column (dtype, unit,
-    meaning); it is the one place they are described.
+    meaning); it is the one place they are described. content_key: identifies the loaded
+    content (set by the app's dataset cache; the per-view caches hash a Dataset by it).
 
     Raises:
         SchemaError: a table lacks a column of the schema, has one it does not describe, or
@@ -297,6 +298,7 @@ class Dataset:
     categories: pd.DataFrame
     provenance: Provenance
     problems: tuple[Problem, ...] = field(default_factory=tuple)
+    content_key: str = ""
 
     def __post_init__(self) -> None:
         for table in TABLES:  # dtypes only: as cheap for a million rows as for ten

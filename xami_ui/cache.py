@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -23,16 +25,19 @@ _failed_lock = threading.Lock()  # sessions run in threads
 @st.cache_resource(show_spinner="Loading dataset…", max_entries=8)
 def _loaded_dataset(path: str, source: str, synthetic: bool, fingerprint: tuple, extraction: str) -> Dataset:
     """Load a dataset once per (path, content fingerprint, extraction token), in a limited worker process."""
-    del fingerprint, extraction  # part of the cache key only: an edited file or a new extraction changes it
+    del extraction  # part of the cache key only: a new extraction of the same content is loaded again
     if load_in_worker_enabled():
-        return load_in_worker(path, source, synthetic)
-    return load_dataset(path, source=source, synthetic=synthetic)
+        ds = load_in_worker(path, source, synthetic)
+    else:
+        ds = load_dataset(path, source=source, synthetic=synthetic)
+    digest = hashlib.sha1(repr((source, synthetic, fingerprint)).encode()).hexdigest()[:16]
+    return replace(ds, content_key=f"{path}|{digest}")
 
 
 def cached_dataset(path: str, source: str, synthetic: bool, fingerprint: tuple) -> Dataset:
     """Load a dataset once per (path, content fingerprint); a zip's deleted extraction is made again.
 
-    A failure is remembered per fingerprint too (Streamlit does not cache exceptions), so a
+    The dataset's `content_key` names that content, for the per-view caches below. A failure is remembered per fingerprint too (Streamlit does not cache exceptions), so a
     rerun answers at once with the same message; an edited source is tried again.
 
     Raises:
@@ -65,32 +70,58 @@ def forget_failed_loads() -> None:
         _failed.clear()
 
 
+def content_key(ds: Dataset) -> str:
+    """A Dataset's key in the per-view caches: its `content_key`, set by `cached_dataset`.
+
+    Raises:
+        ValueError: the dataset has no content key (it was not loaded through `cached_dataset`),
+            so two different datasets would share cache entries.
+    """
+    if not ds.content_key:
+        raise ValueError("a Dataset without a content_key cannot key a cache; load it with cached_dataset")
+    return ds.content_key
+
+
+BY_CONTENT = {Dataset: content_key}  # the `hash_funcs` of every cache taking a Dataset
+
+
 # --- folds (issue 4: pages/folds.py) -------------------------------------------------------
 from xami_core.analysis import fold_balance as _fold_balance  # noqa: E402 - section-local import, keeps the sections independent
 from xami_core.analysis import folds as _folds  # noqa: E402 - section-local import, keeps the sections independent
 from xami_core.io import fold_files as _fold_files  # noqa: E402 - section-local import, keeps the sections independent
 
 
-@st.cache_data(show_spinner="Making folds…", max_entries=64)
-def cached_folds(ds_key: str, _ds: Dataset, method: str, k: int, seed: int) -> _folds.FoldSet:
-    """Folds of the current dataset (keyed by its content key), computed once per method, k and seed."""
-    del ds_key  # cache key: identifies `_ds`
-    return _folds.make_folds(_ds, method, k, seed)
+@st.cache_data(show_spinner="Making folds…", max_entries=64, hash_funcs=BY_CONTENT)
+def cached_folds(ds: Dataset, method: str, k: int, seed: int) -> _folds.FoldSet:
+    """Folds of a dataset, computed once per content, method, k and seed.
+
+    Raises:
+        ValueError: an unknown method, or k outside `folds.K_MIN`..`folds.K_MAX`.
+        XamiDataError: the folds cannot be made (see `folds.make_folds`).
+    """
+    return _folds.make_folds(ds, method, k, seed)
 
 
-@st.cache_data(show_spinner="Reading fold files…", max_entries=16)
-def cached_fold_files(ds_key: str, _ds: Dataset, folder: str, fingerprint: tuple) -> _folds.FoldSet:
-    """Folds read from the authors' files in `folder`, reloaded when those files change."""
-    del ds_key, fingerprint
-    return _fold_files.read_fold_files(folder, _ds)
+@st.cache_data(show_spinner="Reading fold files…", max_entries=16, hash_funcs=BY_CONTENT)
+def cached_fold_files(ds: Dataset, folder: str, fingerprint: tuple) -> _folds.FoldSet:
+    """Folds read from the authors' files in `folder`, reloaded when those files change.
+
+    Raises:
+        XamiDataError: the folder cannot be used or read, or matches no image (see `fold_files.read_fold_files`).
+    """
+    del fingerprint  # cache key only: edited fold files are read again
+    return _fold_files.read_fold_files(folder, ds)
 
 
-@st.cache_data(show_spinner="Comparing K-fold and stratified K-fold…", max_entries=64)
-def cached_method_comparison(ds_key: str, _ds: Dataset, k: int, seed: int, measure: str,
+@st.cache_data(show_spinner="Comparing K-fold and stratified K-fold…", max_entries=64, hash_funcs=BY_CONTENT)
+def cached_method_comparison(ds: Dataset, k: int, seed: int, measure: str,
                              methods: tuple[str, ...] = ("kfold", "stratified")) -> pd.DataFrame:
-    """The authors' K-fold vs stratified comparison for one k and seed (optionally more methods)."""
-    del ds_key
-    return _fold_balance.method_comparison(_ds, k, seed, methods=methods, measure=measure)
+    """The authors' K-fold vs stratified comparison for one k and seed (optionally more methods).
+
+    Raises:
+        XamiDataError: the folds of a method cannot be made (see `folds.make_folds`).
+    """
+    return _fold_balance.method_comparison(ds, k, seed, methods=methods, measure=measure)
 
 
 # --- heatmaps (issue 5: pages/heatmaps.py) -------------------------------------------------
@@ -99,20 +130,24 @@ from xami_core.analysis import rasterise as _rasterise  # noqa: E402 - section-l
 from xami_core.render import heatmap_figures as _heatmap_figures  # noqa: E402 - section-local import, keeps the sections independent
 
 
-@st.cache_data(show_spinner="Rasterising masks…", max_entries=8)
-def cached_mask_runs(ds_key: str, _ds: Dataset, grid: int) -> _rasterise.Runs:
-    """Exact masks of the current dataset on a grid, rasterised once per dataset and grid."""
-    del ds_key  # cache key: identifies `_ds`
-    return _rasterise.mask_runs(_ds.images, _ds.annotations, grid)
+@st.cache_data(show_spinner="Rasterising masks…", max_entries=8, hash_funcs=BY_CONTENT)
+def cached_mask_runs(ds: Dataset, grid: int) -> _rasterise.Runs:
+    """Exact masks of a dataset on a `grid` x `grid` raster, rasterised once per content and grid."""
+    return _rasterise.mask_runs(ds.images, ds.annotations, grid)
 
 
-@st.cache_data(show_spinner="Accumulating heatmaps…", max_entries=24)
-def cached_heatmaps(ds_key: str, _ds: Dataset, method: str, grid: int, by: str, fold_method: str = "stratified",
+@st.cache_data(show_spinner="Accumulating heatmaps…", max_entries=24, hash_funcs=BY_CONTENT)
+def cached_heatmaps(ds: Dataset, method: str, grid: int, by: str, fold_method: str = "stratified",
                     k: int = _folds.AUTHORS_K, seed: int = _folds.AUTHORS_SEED, fold: int = 0) -> _heatmaps.HeatmapSet:
-    """Heatmaps per group and class; `by="fold"` groups one fold's train and valid parts (fold arguments)."""
-    runs = cached_mask_runs(ds_key, _ds, grid) if method == "mask" else None
-    folds = cached_folds(ds_key, _ds, fold_method, k, seed) if by == "fold" else None
-    return _heatmaps.dataset_heatmaps(_ds, method=method, grid=grid, by=by, folds=folds, fold=fold, runs=runs)
+    """Heatmaps per group and class; `by="fold"` groups one fold's train and valid parts (fold arguments).
+
+    Raises:
+        ValueError: an unknown method or grouping, or a fold not in the fold set.
+        XamiDataError: the folds cannot be made (see `folds.make_folds`).
+    """
+    runs = cached_mask_runs(ds, grid) if method == "mask" else None
+    folds = cached_folds(ds, fold_method, k, seed) if by == "fold" else None
+    return _heatmaps.dataset_heatmaps(ds, method=method, grid=grid, by=by, folds=folds, fold=fold, runs=runs)
 
 
 # --- observation metadata (issue 3: pages/overview.py) -------------------------------------
@@ -121,7 +156,11 @@ from xami_core.io import metadata as _metadata  # noqa: E402 - section-local imp
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def cached_obs_info(path: str, label: str, fingerprint: tuple) -> _metadata.ObsMetadata:
-    """An observation-metadata file read once per content version, cited as `label`."""
+    """An observation-metadata file read once per content version, cited as `label`.
+
+    Raises:
+        XamiDataError: the file cannot be read or is not an obs_info JSON (see `metadata.read_obs_info`).
+    """
     del fingerprint  # cache key only: an edited or re-downloaded file is read again
     meta = _metadata.read_obs_info(path)
     return _metadata.ObsMetadata(table=meta.table, source=label, problems=meta.problems)
@@ -140,13 +179,15 @@ def figure_server() -> bool:
     return True
 
 
-@st.cache_data(show_spinner="Drawing the maps…", max_entries=16)
-def cached_small_multiples(ds_key: str, _hs: _heatmaps.HeatmapSet, view: tuple, how: str, scale: str,
-                           colours: str) -> go.Figure:
-    """The class x group figure, built once per heatmap view (`view`: the arguments of `cached_heatmaps`).
+@st.cache_data(show_spinner="Drawing the maps…", max_entries=16, hash_funcs=BY_CONTENT)
+def cached_small_multiples(ds: Dataset, view: tuple, how: str, scale: str, colours: str) -> go.Figure:
+    """The class x group figure, built once per heatmap view (`view`: the arguments of `cached_heatmaps` after `ds`).
 
     plotly validates every panel's settings, which takes a good part of a second; a rerun that
     only changes the single map below reuses this figure.
+
+    Raises:
+        ValueError, XamiDataError: as `cached_heatmaps` for this view.
     """
-    del ds_key, view  # cache key: they identify `_hs`
-    return _heatmap_figures.small_multiples_figure(_hs, how=how, scale=scale, colours=colours)
+    hs = cached_heatmaps(ds, *view)
+    return _heatmap_figures.small_multiples_figure(hs, how=how, scale=scale, colours=colours)

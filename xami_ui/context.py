@@ -12,15 +12,13 @@ from xami_core.model import Dataset
 from .text import md_literal
 
 _DATASET = "_xami_dataset"
-_DATASET_KEY = "_xami_dataset_key"
 PALETTE_KEY = "palette"
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
-def set_current(ds: Dataset, key: str) -> None:
+def set_current(ds: Dataset) -> None:
     """Called once per run by app.py after the sidebar has loaded the data."""
     st.session_state[_DATASET] = ds
-    st.session_state[_DATASET_KEY] = key
 
 
 def current_dataset() -> Dataset:
@@ -39,11 +37,6 @@ def run_app() -> None:
     `st.navigation` (which ends that mode), the page of the URL, in the same run.
     """
     runpy.run_path(str(APP), run_name="__main__")
-
-
-def dataset_key() -> str:
-    """A string that identifies the current dataset's content (for dependent caches)."""
-    return st.session_state[_DATASET_KEY]
 
 
 def current_palette() -> str:

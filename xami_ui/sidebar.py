@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import threading
@@ -376,7 +375,7 @@ def load_current_ui() -> Dataset:
         path, source, synthetic = _sample()
         fingerprint = source_fingerprint(path)
         ds = cached_dataset(path, source, synthetic, fingerprint)
-    set_current(ds, f"{path}|{hashlib.sha1(repr(fingerprint).encode()).hexdigest()[:12]}")
+    set_current(ds)
     if synthetic:
         st.sidebar.warning("Showing a **synthetic sample**: generated frames, not real XAMI data.")
         st.session_state[_OBS_INFO_CHOICE] = None
