@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from xami_core.analysis.folds import METHOD_LABELS, PARTS
-from xami_core.model import FILTERS, class_colour_hex, filter_wavelength
+from xami_core.model import FILTERS, class_colour_hex, filter_detail
 from xami_core.render.figures import SPLIT_PATTERNS, base_layout, plot_text
 
 MAX_COLUMNS = 5
@@ -33,8 +33,7 @@ def _column_label(column: str, what: str) -> str:
     letter = _LETTER_OF_NAME.get(column)
     if letter is None:  # an unknown letter's name already says so ("X (unknown filter)"), as does "no observation key"
         return plot_text(column)
-    unit = " nm" if FILTERS[letter][1] is not None else ""
-    return f"{plot_text(column)}<br>{filter_wavelength(letter)}{unit}"
+    return f"{plot_text(column)}<br>{filter_detail(letter)}"
 
 
 def fold_name(fold: int, n_folds: int) -> str:
@@ -91,7 +90,7 @@ def _add_part_bars(fig: go.Figure, fold_counts: pd.DataFrame, column: str, colou
         sel = fold_counts[fold_counts["part"] == part]
         fig.add_bar(
             x=[plot_text(k) for k in sel["class_name"]], y=sel[column].to_numpy(np.float64), name=part, legendgroup=part,
-            showlegend=False, marker=_part_marker([colours.get(k, "#888888") for k in sel["class_name"]], part),
+            showlegend=False, marker=_part_marker([colours[k] for k in sel["class_name"]], part),
             customdata=np.stack([sel["images"], sel["annotations"], sel["part_images"]], axis=1),
             hovertemplate=(f"{where}{part}<br>%{{x}}<br>" + hover_value
                            + "<br>%{customdata[0]} images with it, %{customdata[1]} annotations"
