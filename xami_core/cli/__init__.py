@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "xami_core.cli.download",  # download   (real data: Hugging Face variants)
     "xami_core.cli.folds",  # folds      (the authors' k folds)
     "xami_core.cli.figures",  # figures  (paper figures and LaTeX tables)
+    "xami_core.cli.evaluate",  # evaluate (predictions scored with pycocotools COCOeval)
 )
 
 

@@ -1,0 +1,138 @@
+"""`python -m xami_core evaluate`: evaluate a model's predictions with pycocotools COCOeval and write the tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from xami_core.analysis import evaluation as EV
+from xami_core.io.loader import load_dataset
+from xami_core.io.predictions import load_predictions, yolo_category_names
+from xami_core.model import XamiDataError
+from xami_core.paths import checked_path
+from xami_core.render.export import table_to_csv, table_to_latex
+
+MAX_PROBLEMS_WRITTEN = 200  # the rest are counted in metrics.json
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the `evaluate` subcommand."""
+    parser = subparsers.add_parser(
+        "evaluate", help="evaluate predictions with pycocotools COCOeval",
+        description="Evaluate a model's predictions (a COCO results .json, or a folder of YOLOv8-seg prediction "
+                    ".txt files) against a dataset with pycocotools COCOeval (segm and bbox), and count TP, FP and "
+                    "FN at one IoU and score threshold. Writes metrics.json and, per IoU type, CSV and booktabs "
+                    "LaTeX tables of the COCO metrics and the threshold counts, the confusion matrix and the "
+                    "per-instance outcomes.")
+    parser.add_argument("--data", required=True, help="dataset folder or .zip (any XAMI layout)")
+    parser.add_argument("--predictions", required=True, help="COCO results .json file or folder of YOLO .txt files")
+    parser.add_argument("--out", required=True, help="output folder (created if missing)")
+    parser.add_argument("--iou", type=float, default=0.5, help="IoU threshold for TP/FP/FN (default 0.5)")
+    parser.add_argument("--score", type=float, default=0.25, help="score threshold for TP/FP/FN (default 0.25)")
+    parser.add_argument("--iou-type", choices=("segm", "bbox", "both"), default="both", help="default both")
+    parser.add_argument("--split", default=None, help="evaluate on this split only; also the split whose image ids "
+                                                      "a COCO results file uses")
+    parser.add_argument("--names", default=None,
+                        help="the model's class names in YOLO index order, comma-separated (for Ultralytics "
+                             "results whose class ids are the model's own)")
+    parser.add_argument("--first-id", type=int, default=1,
+                        help="with --names: the category id of the first name in a COCO results file "
+                             "(Ultralytics: 1; early 8.0 versions: 0)")
+    parser.add_argument("--name", default=None, help="the prediction set's name (default: the file or folder name)")
+    parser.add_argument("--boxes", choices=EV.GT_BOXES, default="stored",
+                        help="ground-truth boxes for bbox: as stored in the file (pycocotools) or from the masks")
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe values: NaN as null, numpy numbers as Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _write(path: Path, data: bytes | str) -> Path:
+    try:
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
+    except OSError as exc:
+        raise XamiDataError(f"{path}: cannot be written ({exc.strerror or exc})") from exc
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load, evaluate, write the files, print the overall numbers; 0 on success."""
+    if not 0 <= args.iou <= 1 or not math.isfinite(args.score):
+        print(f"error: --iou must be within 0..1 and --score a finite number, got {args.iou} and {args.score}",
+              file=sys.stderr)
+        return 2
+    out = checked_path(args.out, what="--out folder")
+    ds = load_dataset(args.data)
+    names = [n.strip() for n in args.names.split(",")] if args.names else None
+    preds = load_predictions(args.predictions, ds, name=args.name, names=names, split=args.split,
+                             category_names=yolo_category_names(names, args.first_id) if names else None)
+    image_ids = None
+    if args.split is not None:
+        if args.split not in ds.splits:
+            raise XamiDataError(f"--split {args.split!r} is not a split of the dataset ({', '.join(ds.splits)})")
+        image_ids = ds.images.loc[ds.images["split"] == args.split, "image_id"].to_numpy()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise XamiDataError(f"{out}: cannot be created ({exc.strerror or exc})") from exc
+    report: dict[str, Any] = {
+        "predictions": preds.name, "source": preds.source, "synthetic": preds.synthetic, "data": str(args.data),
+        "split": args.split or "all", "iou_threshold": args.iou, "score_threshold": args.score,
+        "n_predictions": len(preds.table), "left_out": dict(preds.left_out),
+        "problems": [str(p) for p in preds.problems[:MAX_PROBLEMS_WRITTEN]],
+        "problems_not_listed": max(0, len(preds.problems) - MAX_PROBLEMS_WRITTEN),
+    }
+    written: list[Path] = []
+    for iou_type in (("segm", "bbox") if args.iou_type == "both" else (args.iou_type,)):
+        ev = EV.evaluate(ds, preds, iou_type, image_ids, boxes=args.boxes)
+        metrics = EV.metrics_table(ev)
+        at = EV.at_thresholds(ev, iou=args.iou, score=args.score)
+        what = f"{preds.label}, {iou_type}, {args.split or 'all images'}"
+        written += [
+            _write(out / f"metrics_{iou_type}.csv", table_to_csv(metrics)),
+            _write(out / f"metrics_{iou_type}.tex", table_to_latex(
+                metrics, caption=f"COCO metrics ({what})", label=f"tab:metrics-{iou_type}", decimals=3)),
+            _write(out / f"thresholds_{iou_type}.csv", table_to_csv(at.per_class)),
+            _write(out / f"thresholds_{iou_type}.tex", table_to_latex(
+                at.per_class, caption=f"Counts at IoU {args.iou:g} and score {args.score:g} ({what})",
+                label=f"tab:thresholds-{iou_type}", decimals=3)),
+            _write(out / f"confusion_{iou_type}.csv", table_to_csv(at.confusion)),
+            _write(out / f"instances_{iou_type}.csv", table_to_csv(at.instances, index=False)),
+        ]
+        report[iou_type] = {
+            "stats": dict(zip(EV.METRICS, ev.stats.tolist())),
+            "metrics": metrics.to_dict(orient="index"),
+            "at_thresholds": at.per_class.to_dict(orient="index"),
+            "confusion": at.confusion.to_dict(orient="index"),
+            "left_out": dict(ev.left_out),
+            "n_images": len(ev.image_ids),
+        }
+        row = metrics.loc[EV.ALL]
+        print(f"{iou_type}: AP {row['AP']:.3f}  AP50 {row['AP50']:.3f}  AP75 {row['AP75']:.3f}  "
+              f"AR100 {row['AR100']:.3f}  ({len(ev.image_ids)} images, {int(row['n_gt'])} instances, "
+              f"{int(row['n_pred'])} predictions)")
+    written.append(_write(out / "metrics.json", json.dumps(_plain(report), indent=1)))
+    if preds.n_left_out:
+        print(f"warning: {preds.n_left_out} prediction record(s) left out: "
+              + ", ".join(f"{k} {v}" for k, v in preds.left_out.items()), file=sys.stderr)
+    for problem in [p for p in preds.problems if p.severity == "error"][:10]:
+        print(f"  {problem}", file=sys.stderr)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
