@@ -26,6 +26,7 @@ from plotly.colors import sample_colorscale
 from xami_core.io.sample import sample_dir
 from xami_core.model import (
     FILTER_ORDER,
+    FILTERS,
     OBS_KEY_LENGTH,
     Problem,
     XamiDataError,
@@ -351,9 +352,10 @@ def _reference_ring(frame: str) -> tuple[np.ndarray, np.ndarray, str]:
 
 def _filter_colours() -> dict[str, str]:
     """Filter colours by wavelength: long (V) orange to short (UVW2) deep purple; the broad-band white filter grey."""
-    banded = [f for f in FILTER_ORDER if f != "W"]
+    banded = [f for f in FILTER_ORDER if FILTERS[f][1] is not None]
     ramp = sample_colorscale("Plasma", [0.82 - 0.82 * i / (len(banded) - 1) for i in range(len(banded))])
-    return {**dict(zip(banded, ramp)), "W": "#7f7f7f"}
+    broad = [f for f in FILTER_ORDER if FILTERS[f][1] is None]
+    return {**dict(zip(banded, ramp)), **dict.fromkeys(broad, "#7f7f7f")}
 
 
 def sky_map_figure(positions: pd.DataFrame, frame: str = "icrs", height: int = 480) -> go.Figure:

@@ -7,7 +7,7 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
-from xami_core.model import class_colour_hex, filter_label, split_colour, split_order
+from xami_core.model import class_colour_hex, filter_label, filter_order, split_colour, split_order
 
 SPLIT_PATTERNS = {"train": "", "valid": "/", "test": ".", "all": ""}
 FONT = "Helvetica, Arial, sans-serif"
@@ -79,7 +79,7 @@ def filter_figure(per_filter: pd.DataFrame, value: str = "images", title: str | 
     def label(letter: str) -> str:
         return plot_text(filter_label(letter, sep="\n")).replace("\n", "<br>")  # an unknown letter is data
 
-    order = list(dict.fromkeys(per_filter["filter_letter"]))
+    order = filter_order(per_filter["filter_letter"])
     splits = split_order(per_filter["split"])
     fig = go.Figure()
     for split in splits:  # legend and stack in the conventional split order (train first)
