@@ -185,7 +185,10 @@ def class_colours(class_names: Iterable[str], palette: str = "authors") -> dict[
     `class_names` (a dataset's class-id order), takes the next colour of `EXTRA_COLOURS`
     that is not within `MIN_COLOUR_DISTANCE` of a colour already given; past that list,
     generated hues (distinct, but no longer chosen for colour-blind readers). No two
-    classes share a colour. Raises ValueError for a palette not in `PALETTES`.
+    classes share a colour. Colours are (r, g, b) integers 0..255.
+
+    Raises:
+        ValueError: `palette` is not a key of `PALETTES`.
     """
     if palette not in PALETTES:
         raise ValueError(f"palette must be one of {list(PALETTES)}, got {palette!r}")
@@ -218,16 +221,21 @@ def _class_colours(names: tuple[str, ...], palette: str) -> tuple[tuple[str, tup
 def class_colour(name: str, palette: str, class_names: Iterable[str]) -> tuple[int, int, int]:
     """The colour of class `name` under `palette`, given the dataset's class list (see `class_colours`).
 
-    A name missing from the list is placed after it. Raises ValueError for an unknown palette.
+    A name missing from the list is placed after it. The colour is (r, g, b), integers 0..255.
+
+    Raises:
+        ValueError: `palette` is not a key of `PALETTES`.
     """
     names = list(class_names)
     return class_colours(names if name in names else [*names, name], palette)[name]
 
 
 def class_colour_hex(palette: str = "authors", class_names: Iterable[str] | None = None) -> dict[str, str]:
-    """Hex colours per class for a named palette and a dataset's class list (default: the five XAMI classes).
+    """CSS hex colours ("#rrggbb") per class for a named palette and a dataset's class list (default: the five
+    XAMI classes).
 
-    Raises ValueError for an unknown palette.
+    Raises:
+        ValueError: `palette` is not a key of `PALETTES`.
     """
     names = CLASS_NAMES if class_names is None else class_names
     return {name: rgb_to_hex(rgb) for name, rgb in class_colours(names, palette).items()}
@@ -317,7 +325,11 @@ class Dataset:
         return list(self.categories["name"])
 
     def class_colours(self, palette: str = "authors") -> dict[str, tuple[int, int, int]]:
-        """RGB per visible class under a palette (`model.class_colours` of this class list)."""
+        """RGB per visible class under a palette (`model.class_colours` of this class list).
+
+        Raises:
+            ValueError: `palette` is not a key of `PALETTES`.
+        """
         return class_colours(self.class_names, palette)
 
     def annotations_of(self, image_id: int) -> pd.DataFrame:
@@ -326,5 +338,9 @@ class Dataset:
         return ann[ann["image_id"] == image_id]
 
     def image(self, image_id: int) -> pd.Series:
-        """One image row by its id."""
+        """One image row by its id.
+
+        Raises:
+            IndexError: no image has this id.
+        """
         return self.images.loc[self.images["image_id"] == image_id].iloc[0]
