@@ -96,6 +96,8 @@ class Predictions:
     problems: tuple[Problem, ...] = ()
     left_out: Mapping[str, int] = field(default_factory=dict)
     synthetic: bool = False
+    # Names the content for per-view caches (set by the cache layer, as for `Dataset.content_key`).
+    content_key: str = ""
 
     @property
     def n_left_out(self) -> int:
@@ -354,7 +356,8 @@ def _finish(rows: list[dict[str, Any]], ds: Dataset, name: str, source: str, col
 
 
 def _record_label(i: int, rec: dict) -> str:
-    ids = ", ".join(f"{k} {shown(repr(rec[k]), 60)}" for k in ("image_id", "category_id") if k in rec)
+    """"record 12 (image_id 'S0...', category_id 3)": repr escapes control characters; long values are cut."""
+    ids = ", ".join(f"{k} {repr(rec[k])[:60]}" for k in ("image_id", "category_id") if k in rec)
     return f"record {i}" + (f" ({ids})" if ids else "")
 
 
