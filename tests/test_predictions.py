@@ -171,8 +171,8 @@ def test_ultralytics_stems_and_class_map(ds, tmp_path):
 def test_ids_of_several_splits(tmp_path):
     """Each split of a COCO export numbers its images from 0: ids alone cannot say which image is meant."""
     root = tmp_path / "two"
-    for split, tag in (("train", "a"), ("valid", "b")):
-        images = [b.image(i, b.file_name(200000000 + i, "V", tag + split[0]), width=64, height=48) for i in range(2)]
+    for split, tag, n in (("train", "a", 3), ("valid", "b", 2)):
+        images = [b.image(i, b.file_name(200000000 + i, "V", tag + split[0]), width=64, height=48) for i in range(n)]
         b.write_split(root / split, b.coco(images, [b.polygon_ann(1, 0, 1, b.square(5, 5, 20))]))
     two = load_dataset(root)
     with pytest.raises(XamiDataError, match="more than one split .*train, valid"):
@@ -181,9 +181,14 @@ def test_ids_of_several_splits(tmp_path):
     assert two.images.set_index("image_id").loc[preds.table["image_id"], "split"].tolist() == ["valid", "valid"]
     with pytest.raises(XamiDataError, match="not a split"):
         read(two, tmp_path, [rec(image_id=0)], split="test")
+    # Ids that only one split holds all of (2 is no valid image) are read as that split's, and said so.
+    train = read(two, tmp_path, [rec(image_id=0), rec(image_id=2)])
+    assert train.table["image_id"].tolist() == [0, 2] and preds.splits(two) == ["valid"]
+    assert [p.message for p in train.problems] == ["image ids read as ids of split 'train', the split that holds all "
+                                                   "of them"]
     # Stems are unambiguous across splits.
-    by_stem = read(two, tmp_path, [rec(image_id=stem(two.images.loc[3, "file_name"]))])
-    assert by_stem.table["image_id"].tolist() == [3]
+    by_stem = read(two, tmp_path, [rec(image_id=stem(two.images.loc[4, "file_name"]))])
+    assert by_stem.table["image_id"].tolist() == [4]
 
 
 def write_txt(folder: Path, name: str, lines: list[str]) -> None:

@@ -172,6 +172,9 @@ def _stem_index(ds: Dataset, file: str, col: _Collector) -> dict[str, int]:
 def _id_index(ds: Dataset, ids_in_file: set, split: str | None, file: str, col: _Collector) -> dict[Any, int]:
     """The file's image id -> dataset image id, within `split` or the one split the ids can mean.
 
+    With ids repeated across splits and no `split`, the split holding the most of the file's ids
+    is used (said in a warning); none of them an image id: {} (images are matched by stem).
+
     Raises:
         XamiDataError: `split` is not a split of the dataset, or the ids are image ids of
             more than one split (each split of a COCO export numbers its images from 0).
@@ -182,19 +185,20 @@ def _id_index(ds: Dataset, ids_in_file: set, split: str | None, file: str, col: 
             raise XamiDataError(f"{file}: split {split!r} is not a split of the dataset (it has "
                                 f"{', '.join(ds.splits)})")
         images = images[images["split"] == split]
-    elif not images["coco_id"].is_unique and ids_in_file:
+    elif not images["coco_id"].is_unique:
         per_split = {s: len(ids_in_file & set(g["coco_id"])) for s, g in images.groupby("split")}
         best = max(per_split.values())
         holders = [s for s, n in per_split.items() if n == best]
-        if best and len(holders) > 1:
+        if not best:  # no id of the file is an image id here: match by file stem only
+            return {}
+        if len(holders) > 1:
             raise XamiDataError(
                 f"{file}: the predictions' image ids are image ids of more than one split "
                 f"({', '.join(holders)}; each split numbers its images from 0), so they cannot be matched. "
                 "Say which split the predictions were made on (split=..., --split).")
-        if best:
-            col.warn(file, "image_id", f"image ids read as ids of split {holders[0]!r}, the split that holds "
-                                       f"{'all' if best == len(ids_in_file) else 'most'} of them")
-            images = images[images["split"] == holders[0]]
+        col.warn(file, "image_id", f"image ids read as ids of split {holders[0]!r}, the split that holds "
+                                   f"{'all' if best == len(ids_in_file) else 'most'} of them")
+        images = images[images["split"] == holders[0]]
     return dict(zip(images["coco_id"], images["image_id"].astype(int)))
 
 
@@ -389,8 +393,8 @@ def coco_results_to_predictions(records: Any, ds: Dataset, *, name: str, source:
         col.leave_out(OVER_LIMIT, source, f"records {MAX_PREDICTIONS}..{len(records) - 1}",
                       f"{len(records):,} records, more than the {MAX_PREDICTIONS:,} read", n=len(records) - MAX_PREDICTIONS)
         records = records[:MAX_PREDICTIONS]
-    int_ids = {r["image_id"] for r in records if isinstance(r, dict) and type(r.get("image_id")) is int}
-    by_id = _id_index(ds, int_ids, split, source, col)
+    ids = {r.get("image_id") for r in records if isinstance(r, dict) and type(r.get("image_id")) in (int, str)}
+    by_id = _id_index(ds, ids, split, source, col)
     by_stem = _stem_index(ds, source, col)
     cat_of = _category_index(ds, category_names, source)
     frames = dict(zip(ds.images["image_id"].astype(int), zip(ds.images["width"].astype(int),
