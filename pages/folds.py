@@ -26,72 +26,31 @@ METHOD_HELP = {
     "published": "The train/valid split published on Hugging Face, as one fold.",
     FILES: "mskf_k.csv files or mskf_k/{train,valid}/ folders the authors' scripts wrote, matched by file name.",
 }
-# Widget keys double as query-parameter names, so a view can be shared as a link.
+# Widget keys are the query-parameter names: every control is bound to the link (bind="query-params"),
+# which also keeps its value across a visit to another page; a value the link cannot hold is dropped.
 Q_METHOD, Q_K, Q_SEED, Q_MEASURE, Q_VALUE, Q_DIR = "fold_method", "fold_k", "fold_seed", "fold_measure", "fold_value", "fold_dir"
-
-
-# The last view of this page, kept outside the widgets: Streamlit drops a widget's state when a run
-# does not draw it, so without this a visit to another page would reset method, k and seed.
-VIEW = "_fold_view"
-
-
-def _int_value(raw: str | None, default: int, lo: int, hi: int) -> int:
-    try:
-        value = int(raw) if raw is not None else default
-    except (TypeError, ValueError):
-        return default
-    return value if lo <= value <= hi else default
-
-
-def _init_view() -> None:
-    """Seed the widgets once per visit: the link's query string, else the last view, else the authors' folds."""
-    if Q_METHOD in st.session_state:
-        return
-    last = st.session_state.get(VIEW, {})
-    qp = st.query_params
-
-    def raw(name: str) -> str | None:
-        return qp.get(name) if name in qp else last.get(name)
-
-    st.session_state[Q_METHOD] = raw(Q_METHOD) if raw(Q_METHOD) in METHOD_CHOICES else "stratified"
-    st.session_state[Q_K] = _int_value(raw(Q_K), F.AUTHORS_K, F.K_MIN, F.K_MAX)
-    st.session_state[Q_SEED] = _int_value(raw(Q_SEED), F.AUTHORS_SEED, 0, 2**32 - 1)
-    st.session_state[Q_MEASURE] = raw(Q_MEASURE) if raw(Q_MEASURE) in fold_balance.MEASURES else "images"
-    st.session_state[Q_VALUE] = raw(Q_VALUE) if raw(Q_VALUE) in ("share", "count") else "share"
-    st.session_state[Q_DIR] = raw(Q_DIR) or ""
+BOUND = {"bind": "query-params", "persist_state": "session"}
 
 
 def fold_controls_ui() -> tuple[str, int, int, str, str, str]:
-    """Method, k, seed, measure, value and fold-file folder; mirrored into the query string."""
-    _init_view()
+    """Method, k, seed, measure, value and fold-file folder, the authors' folds by default."""
     c1, c2, c3, c4, c5 = st.columns([3, 1.6, 1.8, 2.6, 2])
-    method = c1.selectbox("Fold method", METHOD_CHOICES, key=Q_METHOD, format_func=lambda m: F.METHOD_LABELS[m],
+    method = c1.selectbox("Fold method", METHOD_CHOICES, key=Q_METHOD, format_func=F.METHOD_LABELS.get, **BOUND,
                           help=" ".join(f"**{F.METHOD_LABELS[m]}**: {h}" for m, h in METHOD_HELP.items()))
     fixed = method in ("published", FILES)
-    k = c2.number_input("Folds k", min_value=F.K_MIN, max_value=F.K_MAX, step=1, key=Q_K, disabled=fixed,
-                        help="The authors used k = 4.")
-    seed = c3.number_input("Seed", min_value=0, max_value=2**32 - 1, step=1, key=Q_SEED, disabled=fixed,
-                           help="random_state of the shuffling splitter; the authors used 42.")
-    measure = c4.segmented_control("Count", list(fold_balance.MEASURES), key=Q_MEASURE,
+    k = c2.number_input("Folds k", min_value=F.K_MIN, max_value=F.K_MAX, value=F.AUTHORS_K, step=1, key=Q_K,
+                        disabled=fixed, help="The authors used k = 4.", **BOUND)
+    seed = c3.number_input("Seed", min_value=0, max_value=2**32 - 1, value=F.AUTHORS_SEED, step=1, key=Q_SEED,
+                           disabled=fixed, help="random_state of the shuffling splitter; the authors used 42.", **BOUND)
+    measure = c4.segmented_control("Count", list(fold_balance.MEASURES), default="images", key=Q_MEASURE, **BOUND,
                                    help="images: (image, class) pairs, the authors' measure; "
                                         "annotations: artefact instances.") or "images"
-    value = c5.segmented_control("Show", ["share", "count"], key=Q_VALUE) or "share"
+    value = c5.segmented_control("Show", ["share", "count"], default="share", key=Q_VALUE, **BOUND) or "share"
     folder = ""
-    last_folder = st.session_state.get(VIEW, {}).get(Q_DIR, "")
     if method == FILES:
-        if Q_DIR not in st.session_state:  # dropped while another method was shown
-            st.session_state[Q_DIR] = last_folder
-        folder = st.text_input("Folder with fold files", key=Q_DIR, placeholder="/data/xami_folds",
+        folder = st.text_input("Folder with fold files", key=Q_DIR, placeholder="/data/xami_folds", **BOUND,
                                help="A folder holding mskf_0.csv, mskf_1.csv, ... (IMADE_ID, IMAGE_PATH, SPLIT) "
                                     "or mskf_0/, mskf_1/, ... each with train/ and valid/.").strip()
-    view = {Q_METHOD: method, Q_K: str(k), Q_SEED: str(seed), Q_MEASURE: measure, Q_VALUE: value}
-    for key, val in view.items():
-        st.query_params[key] = val
-    if folder:
-        st.query_params[Q_DIR] = folder
-    elif Q_DIR in st.query_params:
-        del st.query_params[Q_DIR]
-    st.session_state[VIEW] = view | {Q_DIR: folder if method == FILES else last_folder}
     return method, int(k), int(seed), measure, value, folder
 
 

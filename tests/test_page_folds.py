@@ -26,6 +26,7 @@ from xami_core.io import fold_files
 
 PAGE = "pages/folds.py"
 F_METHOD, F_K, F_SEED = "fold_method", "fold_k", "fold_seed"  # widget keys, also the query parameters
+LINK = F.METHOD_LABELS  # a bound selectbox puts the option as shown in the link ("K-fold")
 CLASS_IDS = (1, 2, 3, 4, 5)
 FILTER_NAMES = {"V": "V", "B": "B", "U": "U", "L": "UVW1", "M": "UVM2", "S": "UVW2", "W": "White"}  # by wavelength
 
@@ -227,7 +228,8 @@ def test_default_view_is_the_authors_folds():
     assert any("least populated class" in w.value for w in at.warning)
 
 
-# Widget changes applied one after another; each must change the numbers and the link.
+# Widget changes applied one after another; each must change the numbers and the widgets bound to
+# the link (the browser writes a bound widget's value into the link; test_folds_in_chromium sees it).
 CHANGES = [
     ("method", "kfold", ("kfold", 4, 42)),  # the authors' baseline
     ("k", 6, ("kfold", 6, 42)),  # more folds
@@ -250,7 +252,8 @@ def test_changing_method_k_and_seed_changes_the_numbers():
         after = frame_with(at, "mean |Δ| (authors)")["mean |Δ| (authors)"].to_numpy()
         assert len(after) != len(before) or not np.allclose(after, before)  # the change is visible
         before = after
-        assert (at.query_params[F_METHOD], at.query_params[F_K], at.query_params[F_SEED]) == (method, str(k), str(seed))
+        assert (at.selectbox(key=F_METHOD).value, at.number_input(key=F_K).value,
+                at.number_input(key=F_SEED).value) == (method, k, seed)
     # With multilabel chosen, its bars join the authors' comparison.
     fig = comparison_figure(at)
     assert [t.name for t in fig.data] == ["K-fold", "stratified K-fold (authors)", "multilabel stratified K-fold"]
@@ -271,15 +274,15 @@ def test_the_view_survives_a_visit_to_another_page():
     switch_page(at, PAGE).run()
     assert at.selectbox(key=F_METHOD).value == "kfold" and at.number_input(key=F_K).value == 6
     assert_page_shows(at, "kfold", 6, 42)
-    assert (at.query_params[F_METHOD], at.query_params[F_K]) == ("kfold", "6")
+    assert (at.query_params[F_METHOD], at.query_params[F_K]) == (LINK["kfold"], "6")  # the link has them again
 
 
 @pytest.mark.parametrize(("query", "shown"), [
     # a shared link: K-fold, k 3, seed 7, annotations as counts
-    ({F_METHOD: "kfold", F_K: "3", F_SEED: "7", "fold_measure": "annotations", "fold_value": "count"},
+    ({F_METHOD: LINK["kfold"], F_K: "3", F_SEED: "7", "fold_measure": "annotations", "fold_value": "count"},
      ("kfold", 3, 7, "annotations", "count")),
     # the published split as one fold
-    ({F_METHOD: "published"}, ("published", 4, 42, "images", "share")),
+    ({F_METHOD: LINK["published"]}, ("published", 4, 42, "images", "share")),
     # the authors' folds with annotation shares
     ({"fold_measure": "annotations"}, ("stratified", 4, 42, "annotations", "share")),
     # nonsense in the link falls back to the authors' settings
@@ -290,8 +293,11 @@ def test_query_params_round_trip(query, shown):
     at = page_test(PAGE, query=query)
     assert at.selectbox(key=F_METHOD).value == method
     assert (at.number_input(key=F_K).value, at.number_input(key=F_SEED).value) == (k, seed)
-    want = {F_METHOD: method, F_K: str(k), F_SEED: str(seed), "fold_measure": measure, "fold_value": value}
-    assert {key: at.query_params[key] for key in want} == want
+    # The link keeps what differs from the authors' view, and drops what it cannot hold.
+    shown_in_link = {F_METHOD: LINK[method], F_K: str(k), F_SEED: str(seed), "fold_measure": measure, "fold_value": value}
+    default = {F_METHOD: LINK["stratified"], F_K: "4", F_SEED: "42", "fold_measure": "images", "fold_value": "share"}
+    want = {key: v for key, v in shown_in_link.items() if v != default[key]}
+    assert {key: v for key, v in at.query_params.items() if key.startswith("fold_")} == want
     assert_page_shows(at, method, k, seed, measure, value)
 
 
@@ -319,7 +325,7 @@ def write_with_command(out: Path, method: str, k: int, seed: int) -> None:
 def test_fold_files_mode_reads_exported_csvs(tmp_path, writer, method, k, seed):
     writer(tmp_path, method, k, seed)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"mskf_{i}.csv" for i in range(k)]
-    at = page_test(PAGE, query={F_METHOD: "files", "fold_dir": str(tmp_path)})
+    at = page_test(PAGE, query={F_METHOD: LINK["files"], "fold_dir": str(tmp_path)})
     assert at.text_input(key="fold_dir").value == str(tmp_path)
     assert f"fold files: {k} folds from {tmp_path}" in texts(at)
     assert not any("Fold file problems" in e.label for e in at.expander)
@@ -333,14 +339,14 @@ def test_fold_files_with_a_bad_row_and_an_empty_folder(tmp_path):
     lines = path.read_text().splitlines()
     lines[1] = lines[1].rsplit(",", 1)[0] + ",test"  # a SPLIT the authors never wrote
     path.write_text("\n".join(lines) + "\n")
-    at = page_test(PAGE, query={F_METHOD: "files", "fold_dir": str(tmp_path / "folds")})
+    at = page_test(PAGE, query={F_METHOD: LINK["files"], "fold_dir": str(tmp_path / "folds")})
     assert any(e.label == "Fold file problems (2)" for e in at.expander)  # the bad row; the image it leaves out
     problems = frame_with(at, "record")
     assert "row 2" in set(problems["record"])
     assert metrics(at)["Valid images per fold"] == "40"
 
     (tmp_path / "empty").mkdir()
-    at = page_test(PAGE, query={F_METHOD: "files", "fold_dir": str(tmp_path / "empty")})
+    at = page_test(PAGE, query={F_METHOD: LINK["files"], "fold_dir": str(tmp_path / "empty")})
     assert any("no fold files found" in e.value for e in at.error)
     assert not at.metric
 
@@ -352,8 +358,7 @@ def test_fold_files_with_a_bad_row_and_an_empty_folder(tmp_path):
 def test_folds_in_chromium(browser, tmp_path):
     from playwright.sync_api import expect
 
-    # Enter through the entrypoint, then follow the navigation link. (On a fresh server a deep link to
-    # /folds is run by Streamlit's old pages/ folder mode, without app.py; see the report.)
+    # Enter through the entrypoint, then follow the navigation link (test_app_frame opens a cold deep link).
     page = browser.open("", wait_for="XAMI dataset overview")
     page.get_by_role("link", name="Fold balance").click()
     page.get_by_text("Train vs valid per class, every fold").wait_for()
@@ -370,7 +375,7 @@ def test_folds_in_chromium(browser, tmp_path):
     page.get_by_text("stratified K-fold (authors), k = 5, seed = 42").wait_for()
     browser.settle()
     expect(page.locator(".js-plotly-plot .annotation-text").filter(has_text="fold 4 ·")).to_have_count(1)
-    assert "fold_k=5" in page.url
+    assert "fold_k=5" in page.url and "fold_method" not in page.url and "fold_seed" not in page.url  # defaults stay out
 
     # K-fold instead of stratified.
     page.get_by_label("Fold method", exact=True).click()
@@ -378,6 +383,8 @@ def test_folds_in_chromium(browser, tmp_path):
     page.get_by_text("K-fold, k = 5, seed = 42").first.wait_for()
     browser.settle()
     expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=60_000)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('fold_method') === 'K-fold'")
+    assert "fold_k=5" in page.url
 
     # Away to the Overview and back: the page comes back as it was left.
     page.get_by_role("link", name="Overview").click()
@@ -405,7 +412,7 @@ def test_folds_in_chromium(browser, tmp_path):
 def test_dataset_without_annotations_shows_the_folds(tmp_path):
     # Twelve frames, no annotation at all: shares are undefined, the page still lays out the folds.
     b.write_split(tmp_path / "ds" / "data", b.coco([b.image(i) for i in range(12)], []))
-    at = page_test(PAGE, query={"data": str(tmp_path / "ds"), "fold_method": "kfold"})
+    at = page_test(PAGE, query={"data": str(tmp_path / "ds"), "fold_method": LINK["kfold"]})
     assert not at.exception
     assert "4 folds over 12 images" in texts(at)
 
@@ -416,5 +423,5 @@ def test_fold_folder_outside_the_allowed_roots_is_refused(tmp_path, monkeypatch)
     outside.mkdir()
     (outside / "mskf_0.csv").write_text("IMADE_ID,IMAGE_PATH,SPLIT\r\n")
     monkeypatch.setenv("XAMI_ALLOWED_ROOTS", str(tmp_path / "allowed"))
-    at = page_test(PAGE, query={"fold_method": "files", "fold_dir": str(outside)})
+    at = page_test(PAGE, query={"fold_method": LINK["files"], "fold_dir": str(outside)})
     assert any("outside the folders this deployment allows" in e.value for e in at.error)
