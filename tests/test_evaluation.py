@@ -306,6 +306,24 @@ def test_compare_and_groups(tmp_path):
     assert math.isnan(groups.loc["second", "AP"])  # no ground truth: COCOeval's -1
 
 
+def test_filter_and_fold_groups(sample_ds):
+    groups = EV.filter_groups(sample_ds)
+    assert list(groups) == ["V (543 nm)", "B (450 nm)", "U (344 nm)", "UVW1 (291 nm)", "UVM2 (231 nm)",
+                            "UVW2 (212 nm)", "White (broad band)"]  # by wavelength, not alphabetically
+    assert sum(len(g) for g in groups.values()) == len(sample_ds.images)
+    letters = sample_ds.images.set_index("image_id")["filter_letter"]
+    assert set(letters.loc[groups["UVW1 (291 nm)"]]) == {"L"}
+    valid = sample_ds.images.loc[sample_ds.images["split"] == "valid", "image_id"].to_numpy()
+    assert sum(len(g) for g in EV.filter_groups(sample_ds, valid).values()) == len(valid)
+    assignments = pd.DataFrame({"fold": [0, 0, 1, 1, 1], "image_id": [3, 1, 1, 2, 3],
+                                "part": ["valid", "valid", "train", "valid", "valid"]})
+    parts = EV.fold_part_groups(assignments)
+    assert list(parts) == ["fold 0 valid", "fold 1 valid"] and parts["fold 0 valid"].tolist() == [1, 3]
+    assert EV.fold_part_groups(assignments, "train")["fold 1 train"].tolist() == [1]
+    with pytest.raises(ValueError, match="missing"):
+        EV.fold_part_groups(assignments.drop(columns="part"))
+
+
 def test_bad_arguments(tmp_path):
     ds, preds = hand_made(tmp_path)
     with pytest.raises(ValueError, match="iou_type"):
@@ -336,6 +354,9 @@ def test_evaluate_command_writes_files(fixture, tmp_path):
         confusion = pd.read_csv(out / f"confusion_{iou_type}.csv", index_col=0)
         assert confusion.to_numpy().sum() > 0 and "background" in confusion.index
         assert (out / f"thresholds_{iou_type}.tex").is_file() and (out / f"instances_{iou_type}.csv").is_file()
+        by_filter = pd.read_csv(out / f"by_filter_{iou_type}.csv", index_col=0)
+        only = independent_eval(gt_file, path, iou_type, ds.images["coco_id"].tolist())  # every image is a UVW1 frame
+        assert list(by_filter.index) == ["UVW1 (291 nm)"] and by_filter["AP"].iloc[0] == pytest.approx(only.stats[0])
     assert report["iou_threshold"] == 0.6 and report["left_out"] == {}
 
 

@@ -26,7 +26,7 @@ from pycocotools.cocoeval import COCOeval
 
 from xami_core.io.predictions import Predictions
 from xami_core.io.tables import RLE_BATCH, rle_to_compressed
-from xami_core.model import Dataset, XamiDataError
+from xami_core.model import Dataset, XamiDataError, filter_keys, filter_label, filter_order
 
 IOU_TYPES = ("segm", "bbox")
 GT_BOXES = ("stored", "mask")
@@ -538,3 +538,33 @@ def metrics_by_group(ds: Dataset, preds: Predictions, groups: Mapping[str, Seque
     table = pd.DataFrame.from_dict(rows, orient="index", columns=[*METRICS, "n_images", "n_gt", "n_pred"])
     table.index.name = "group"
     return table
+
+
+def filter_groups(ds: Dataset, image_ids: Sequence[int] | np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Image ids per XMM-OM filter, labelled "UVW1 (291 nm)" etc., in wavelength order (for `metrics_by_group`).
+
+    Returns:
+        label -> sorted dataset image ids, shape (n,); only filters with images among `image_ids`
+        (default: all images).
+    """
+    images = ds.images if image_ids is None else ds.images[ds.images["image_id"].isin(np.asarray(image_ids))]
+    keys = filter_keys(images["filter_letter"])
+    return {filter_label(k): np.sort(images.loc[keys == k, "image_id"].to_numpy())
+            for k in filter_order(keys.unique())}
+
+
+def fold_part_groups(assignments: pd.DataFrame, part: str = "valid") -> dict[str, np.ndarray]:
+    """Image ids of one part of every fold ("fold 0 valid", ...), from a fold table (columns fold, image_id, part).
+
+    Returns:
+        label -> sorted dataset image ids, shape (n,), folds in order.
+
+    Raises:
+        ValueError: the table lacks one of the columns fold, image_id, part.
+    """
+    missing = {"fold", "image_id", "part"} - set(assignments.columns)
+    if missing:
+        raise ValueError(f"expected fold assignments with columns fold, image_id, part; missing {sorted(missing)}")
+    chosen = assignments[assignments["part"] == part]
+    return {f"fold {int(fold)} {part}": np.sort(group["image_id"].to_numpy())
+            for fold, group in chosen.groupby("fold", sort=True)}

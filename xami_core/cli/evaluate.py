@@ -26,8 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Evaluate a model's predictions (a COCO results .json, or a folder of YOLOv8-seg prediction "
                     ".txt files) against a dataset with pycocotools COCOeval (segm and bbox), and count TP, FP and "
                     "FN at one IoU and score threshold. Writes metrics.json and, per IoU type, CSV and booktabs "
-                    "LaTeX tables of the COCO metrics and the threshold counts, the confusion matrix and the "
-                    "per-instance outcomes.")
+                    "LaTeX tables of the COCO metrics (overall, per class, per filter) and the threshold counts, "
+                    "the confusion matrix and the per-instance outcomes.")
     parser.add_argument("--data", required=True, help="dataset folder or .zip (any XAMI layout)")
     parser.add_argument("--predictions", required=True, help="COCO results .json file or folder of YOLO .txt files")
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
@@ -115,11 +115,19 @@ def run(args: argparse.Namespace) -> int:
             _write(out / f"confusion_{iou_type}.csv", table_to_csv(at.confusion)),
             _write(out / f"instances_{iou_type}.csv", table_to_csv(at.instances, index=False)),
         ]
+        by_filter = EV.metrics_by_group(ds, preds, EV.filter_groups(ds, ev.image_ids), iou_type, boxes=args.boxes)
+        written += [
+            _write(out / f"by_filter_{iou_type}.csv", table_to_csv(by_filter)),
+            _write(out / f"by_filter_{iou_type}.tex", table_to_latex(
+                by_filter, caption=f"COCO metrics per filter ({what})", label=f"tab:by-filter-{iou_type}",
+                decimals=3)),
+        ]
         report[iou_type] = {
             "stats": dict(zip(EV.METRICS, ev.stats.tolist())),
             "metrics": metrics.to_dict(orient="index"),
             "at_thresholds": at.per_class.to_dict(orient="index"),
             "confusion": at.confusion.to_dict(orient="index"),
+            "by_filter": by_filter.to_dict(orient="index"),
             "left_out": dict(ev.left_out),
             "n_images": len(ev.image_ids),
         }
