@@ -331,8 +331,9 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(Exception, match="no image to evaluate"):
         EV.evaluate(ds, preds, "bbox", [1234])
     ev = EV.evaluate(ds, preds, "bbox")
-    with pytest.raises(ValueError, match="iou"):
-        EV.at_thresholds(ev, iou=1.5)
+    for iou in (1.5, 0.0):  # IoU 0 would match boxes that do not touch
+        with pytest.raises(ValueError, match="iou"):
+            EV.at_thresholds(ev, iou=iou)
     with pytest.raises(ValueError, match="iou must be one of"):
         EV.pr_curves(ev, iou=0.52)
 

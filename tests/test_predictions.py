@@ -164,6 +164,9 @@ def test_ultralytics_stems_and_class_map(ds, tmp_path):
     assert len(plain.table) == 2 and plain.left_out == {P.UNKNOWN_CATEGORY: 2}
     assert any("--names" in p.message for p in plain.problems)
     assert P.yolo_category_names(["a", "b"]) == {1: "a", 2: "b"}
+    # Ids written as integral floats (numpy through a custom writer) are the ints they stand for.
+    floats = read(ds, tmp_path, [rec(image_id=11.0, category_id=2.0), rec(image_id=11.5)])
+    assert floats.table["image_id"].tolist() == [1] and floats.left_out == {P.UNKNOWN_IMAGE: 1}
     with pytest.raises(XamiDataError, match="none of the model's class names"):
         read(ds, tmp_path, records, category_names={0: "cat", 1: "dog"})
 

@@ -387,14 +387,15 @@ def at_thresholds(ev: Evaluation, iou: float = 0.5, score: float = 0.25) -> Thre
 
     Args:
         ev: the result of `evaluate`.
-        iou: IoU threshold, 0..1 (any value, not only COCOeval's ten).
+        iou: IoU threshold, above 0 and at most 1 (any value, not only COCOeval's ten; pairs that do
+            not overlap are never matched).
         score: score threshold; predictions below it do not take part.
 
     Raises:
-        ValueError: `iou` outside 0..1 or a non-finite `score`.
+        ValueError: `iou` not in (0, 1] or a non-finite `score`.
     """
-    if not 0 <= iou <= 1 or not np.isfinite(score):
-        raise ValueError(f"iou must be within 0..1 and score finite, got iou={iou}, score={score}")
+    if not 0 < iou <= 1 or not np.isfinite(score):
+        raise ValueError(f"iou must be above 0 and at most 1, and score finite, got iou={iou}, score={score}")
     dt, gt, pairs = ev.dt, ev.gt, ev.pairs
     keep = (dt["in_eval"] & (dt["score"] >= score)).to_numpy()
     dt_class, gt_class = dt["category_id"].to_numpy(), gt["category_id"].to_numpy()

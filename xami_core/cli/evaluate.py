@@ -73,8 +73,8 @@ def _write(path: Path, data: bytes | str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Load, evaluate, write the files, print the overall numbers; 0 on success."""
-    if not 0 <= args.iou <= 1 or not math.isfinite(args.score):
-        print(f"error: --iou must be within 0..1 and --score a finite number, got {args.iou} and {args.score}",
+    if not 0 < args.iou <= 1 or not math.isfinite(args.score):
+        print(f"error: --iou must be above 0 and at most 1, and --score a finite number, got {args.iou} and {args.score}",
               file=sys.stderr)
         return 2
     out = checked_path(args.out, what="--out folder")

@@ -151,14 +151,15 @@ def _is_number(value: Any) -> bool:
     return type(value) in NUMBER_TYPES and math.isfinite(value)
 
 
-def _stem(file_name: str) -> str:
+def image_stem(file_name: str) -> str:
+    """An image's file name without folders and extension: what Ultralytics writes as `image_id`."""
     name = base_name(file_name)
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
 def _stem_index(ds: Dataset, file: str, col: _Collector) -> dict[str, int]:
     """Image file stem -> dataset image id; a stem two images share matches neither (said once)."""
-    stems = ds.images["file_name"].map(_stem)
+    stems = ds.images["file_name"].map(image_stem)
     counts = stems.value_counts()
     shared = counts[counts > 1]
     if len(shared):
@@ -359,6 +360,13 @@ def _finish(rows: list[dict[str, Any]], ds: Dataset, name: str, source: str, col
                        synthetic=synthetic)
 
 
+def _integral(value: Any) -> Any:
+    """A float with an integral value as the int it stands for (3.0 -> 3, as some writers store ids); else as is."""
+    if type(value) is float and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
 def _record_label(i: int, rec: dict) -> str:
     """"record 12 (image_id 'S0...', category_id 3)": repr escapes control characters; long values are cut."""
     ids = ", ".join(f"{k} {repr(rec[k])[:60]}" for k in ("image_id", "category_id") if k in rec)
@@ -412,7 +420,7 @@ def coco_results_to_predictions(records: Any, ds: Dataset, *, name: str, source:
             found = "no 'score'" if "score" not in rec else f"score {shown(repr(score), 40)}"
             col.leave_out(NO_SCORE, source, record, f"expected a finite number 'score', found {found}")
             continue
-        raw_image = rec.get("image_id")
+        raw_image = _integral(rec.get("image_id"))
         image_id = None
         if isinstance(raw_image, (int, str)) and not isinstance(raw_image, bool):
             image_id = by_id.get(raw_image)
@@ -423,7 +431,7 @@ def coco_results_to_predictions(records: Any, ds: Dataset, *, name: str, source:
             col.leave_out(UNKNOWN_IMAGE, source, record, f"image_id {shown(repr(raw_image), 60)} is neither an image "
                                                          "id nor an image file stem of the dataset")
             continue
-        raw_cat = rec.get("category_id")
+        raw_cat = _integral(rec.get("category_id"))
         category_id = cat_of.get(raw_cat) if type(raw_cat) is int else None
         if category_id is None:
             unknown_categories[shown(repr(raw_cat), 40)] += 1

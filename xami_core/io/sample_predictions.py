@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from xami_core.io.image_files import base_name
-from xami_core.io.predictions import Predictions, coco_results_to_predictions
+from xami_core.io.predictions import Predictions, coco_results_to_predictions, image_stem
 from xami_core.io.sample import sample_dir
 from xami_core.model import Dataset
 
@@ -34,11 +33,6 @@ SCALE_SD = 0.06  # relative change of an instance's size
 SHIFT_SD = 0.05  # shift as a fraction of the instance's shorter side
 VERTEX_SD = 0.02  # per-vertex jitter, likewise
 SHIFT_FLOOR_PX = 0.3
-
-
-def _stem(file_name: str) -> str:
-    name = base_name(file_name)
-    return name.rsplit(".", 1)[0] if "." in name else name
 
 
 def _reshape(points: np.ndarray, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
@@ -84,7 +78,7 @@ def synthetic_prediction_records(ds: Dataset, seed: int = SYNTHETIC_SEED) -> lis
     a Poisson(`SPURIOUS_PER_IMAGE`) number of random ellipses of random classes (scores about 0.3).
     """
     rng = np.random.default_rng(seed)
-    frames = {int(i): (_stem(f), int(w), int(h)) for i, f, w, h in
+    frames = {int(i): (image_stem(f), int(w), int(h)) for i, f, w, h in
               zip(ds.images["image_id"], ds.images["file_name"], ds.images["width"], ds.images["height"])}
     class_ids = ds.categories["class_id"].astype(int).to_numpy()
     out: list[dict[str, Any]] = []
