@@ -61,6 +61,12 @@ def _no_annotations(root: Path) -> Path:
     return root
 
 
+def _no_categories(root: Path) -> Path:
+    """A file with no categories at all: the categories table has no rows but keeps its dtypes."""
+    b.write_split(root, b.coco([b.image(1)], [], categories=[]))
+    return root
+
+
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Dataset]:
     """The sample and each fixture layout, loaded."""
@@ -70,12 +76,14 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Dataset]:
         "coco": load_dataset(_coco(tmp / "coco")),
         "string ids": load_dataset(_string_ids(tmp / "ids")),
         "no annotations": load_dataset(_no_annotations(tmp / "empty")),
+        "no categories": load_dataset(_no_categories(tmp / "no categories")),
         "yolo": load_dataset(_yolo(tmp / "yolo")),
         "filter mix": load_dataset(b.write_filter_mix(tmp / "mix")),
     }
 
 
-@pytest.mark.parametrize("source", ["sample", "coco", "string ids", "no annotations", "yolo", "filter mix"])
+@pytest.mark.parametrize("source", ["sample", "coco", "string ids", "no annotations", "no categories", "yolo",
+                                    "filter mix"])
 @pytest.mark.parametrize("table", list(TABLES))
 def test_loader_builds_the_schema(loaded, source, table):
     frame = getattr(loaded[source], table)
@@ -86,6 +94,7 @@ def test_loader_builds_the_schema(loaded, source, table):
 def test_fixtures_cover_every_kind(loaded):
     assert set(loaded["coco"].annotations["kind"]) == {"polygon", "box", "rle"}
     assert len(loaded["no annotations"].annotations) == 0
+    assert len(loaded["no categories"].categories) == 0
     assert loaded["string ids"].images["coco_id"].tolist() == ["a", "b"]
     assert loaded["string ids"].images["obs_key"].isna().sum() == 1
 

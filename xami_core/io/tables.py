@@ -222,7 +222,7 @@ def build_dataset(parts: list[SplitRecords], provenance: Provenance, extra_probl
     ann_rows = [(r.split, a) for r in parts for a in r.annotations]
     used_names = {cat_name[(s, a["category_id"])] for s, a in ann_rows}
     categories = pd.DataFrame(_visible_categories(parts, used_names),
-                              columns=["class_id", "name", "supercategory", "colour"])
+                              columns=["class_id", "name", "supercategory", "colour"]).astype({"class_id": np.int64})
     annotations = _annotations_table(ann_rows, cat_name, images, categories)
     _add_image_summaries(images, annotations, categories, provenance.path, problems)
     return Dataset(images=images, annotations=annotations, categories=categories, provenance=provenance,
