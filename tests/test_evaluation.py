@@ -295,6 +295,18 @@ def test_confusion_and_outcomes_known_answers(tmp_path, iou_type):
     assert strict.confusion.loc["other", "background"] == 1
 
 
+def test_no_predictions(tmp_path):
+    """A model that finds nothing: AP 0 where there is ground truth, every instance a miss."""
+    ds, _ = hand_made(tmp_path)
+    nothing = coco_results_to_predictions([], ds, name="nothing", source="memory")
+    for iou_type in EV.IOU_TYPES:
+        ev = EV.evaluate(ds, nothing, iou_type)
+        assert ev.stats[0] == 0.0 and len(ev.dt) == 0
+        report = EV.at_thresholds(ev)
+        assert report.confusion["background"].tolist() == [1, 1, 1, 0, 0, 0]
+        assert set(report.instances["outcome"]) == {"FN"}
+
+
 def test_compare_and_groups(tmp_path):
     ds, preds = hand_made(tmp_path)
     ev = EV.evaluate(ds, preds, "bbox")
