@@ -14,7 +14,8 @@ from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.text import md_literal
 
 FOLD_METHODS = ["stratified", "kfold", "multilabel", "published"]
-# Widget keys double as query-parameter names, so a view can be shared as a link.
+# Widget keys are the query-parameter names: every control is bound to the link (bind="query-params"),
+# which also keeps its value across a visit to another page; a value the link cannot hold is dropped.
 Q_BY, Q_METHOD, Q_NORM, Q_SCALE, Q_COLOURS, Q_GRID = "hm_by", "hm_method", "hm_norm", "hm_scale", "hm_colours", "hm_grid"
 Q_FOLD_METHOD, Q_K, Q_SEED, Q_FOLD = "hm_fold_method", "hm_k", "hm_seed", "hm_fold"
 Q_CLASS, Q_GROUP, Q_DIFF, Q_OTHER = "hm_class", "hm_group", "hm_diff", "hm_other"
@@ -23,60 +24,33 @@ METHOD_HELP = ("**mask**: the exact annotated pixels (polygons and RLE rasterise
 NORM_HELP = ("**share**: fraction of the group's images in which the class covers the cell (comparable between "
              "groups of different sizes). **count**: annotations covering the cell. **max**: counts divided by the "
              "map's own maximum, as the authors' figure shows them.")
+BOUND = {"bind": "query-params", "persist_state": "session"}
 
 
-def _choice(name: str, options: list, default):
-    """A query-string value if it is one of `options`, else `default`."""
-    value = st.query_params.get(name)
-    matches = [o for o in options if str(o) == value]
-    return matches[0] if matches else default
-
-
-def _int_param(name: str, default: int, lo: int, hi: int) -> int:
-    try:
-        value = int(st.query_params.get(name, default))
-    except (TypeError, ValueError):
-        return default
-    return value if lo <= value <= hi else default
-
-
-def _restore(key: str, value) -> None:
-    """Seed a widget from the URL the first time it is drawn (a page left and revisited loses widget state)."""
-    if key not in st.session_state:
-        st.session_state[key] = value
-
-
-def _publish(values: dict[str, object], drop: tuple[str, ...] = ()) -> None:
-    """Mirror the view into the query string; parameters of hidden widgets are dropped."""
-    for key, value in values.items():
-        if st.query_params.get(key) != str(value):
-            st.query_params[key] = str(value)
-    for key in drop:
-        if key in st.query_params:
-            del st.query_params[key]
+def _index(options: list, value: object) -> int:
+    """The position of `value` in `options`, for a bound selectbox's default (0 when absent)."""
+    return options.index(value) if value in options else 0
 
 
 def view_controls_ui(default_by: str) -> tuple[str, str, str, str, str, int]:
     """Grouping, method, normalisation, scale, colour scale and grid resolution."""
-    _restore(Q_BY, _choice(Q_BY, list(H.GROUPINGS), default_by))
-    _restore(Q_METHOD, _choice(Q_METHOD, list(H.METHODS), "mask"))
-    _restore(Q_NORM, _choice(Q_NORM, list(H.NORMALISATIONS), "share"))
-    _restore(Q_SCALE, _choice(Q_SCALE, list(HF.SCALES), "linear"))
-    _restore(Q_COLOURS, _choice(Q_COLOURS, list(HF.COLOURSCALES), "viridis"))
-    _restore(Q_GRID, _choice(Q_GRID, list(H.GRIDS), H.DEFAULT_GRID))
     c1, c2, c3 = st.columns([1.2, 1.4, 1.6])
     c4, c5, c6 = st.columns([1.2, 1.4, 1.6])
-    by = c1.selectbox("Group by", list(H.GROUPINGS), key=Q_BY, format_func=H.GROUPINGS.get,
+    by = c1.selectbox("Group by", list(H.GROUPINGS), index=_index(list(H.GROUPINGS), default_by), key=Q_BY,
+                      format_func=H.GROUPINGS.get, **BOUND,
                       help="Rows of the small multiples: the published split, one fold's train and valid parts, "
                            "the observation filter (by wavelength), or all images together.")
-    method = c2.segmented_control("Method", list(H.METHODS), key=Q_METHOD, help=METHOD_HELP) or "mask"
-    how = c3.segmented_control("Normalise", list(H.NORMALISATIONS), key=Q_NORM, help=NORM_HELP) or "share"
-    scale = c4.segmented_control("Colour scale", list(HF.SCALES), key=Q_SCALE,
+    method = c2.segmented_control("Method", list(H.METHODS), default="mask", key=Q_METHOD, help=METHOD_HELP,
+                                  **BOUND) or "mask"
+    how = c3.segmented_control("Normalise", list(H.NORMALISATIONS), default="share", key=Q_NORM, help=NORM_HELP,
+                               **BOUND) or "share"
+    scale = c4.segmented_control("Colour scale", list(HF.SCALES), default="linear", key=Q_SCALE, **BOUND,
                                  help="A log scale shows the faint wings next to the bright central ring.") or "linear"
-    colours = c5.selectbox("Colours", list(HF.COLOURSCALES), key=Q_COLOURS,
+    colours = c5.selectbox("Colours", list(HF.COLOURSCALES), key=Q_COLOURS, **BOUND,
                            help="Viridis and cividis are perceptually uniform (cividis also for colour-blind "
                                 "readers); authors' blues is the white–sky blue–navy scale of the XAMI figure.")
-    grid = c6.selectbox("Grid", list(H.GRIDS), key=Q_GRID, format_func=lambda g: f"{g} × {g}",
+    grid = c6.selectbox("Grid", list(H.GRIDS), index=_index(list(H.GRIDS), H.DEFAULT_GRID), key=Q_GRID,
+                        format_func=lambda g: f"{g} × {g}", **BOUND,
                         help="Cells per side of the detector grid: one cell per pixel when it equals the frame's "
                              "side (512 for XAMI); frames of other sizes are scaled onto the same grid.")
     return by, method, how, scale, colours, int(grid)
@@ -84,47 +58,35 @@ def view_controls_ui(default_by: str) -> tuple[str, str, str, str, str, int]:
 
 def fold_controls_ui() -> tuple[str, int, int, int]:
     """Which fold set and which fold's parts to compare (the authors' stratified k = 4, seed 42 by default)."""
-    _restore(Q_FOLD_METHOD, _choice(Q_FOLD_METHOD, FOLD_METHODS, "stratified"))
-    _restore(Q_K, _int_param(Q_K, F.AUTHORS_K, F.K_MIN, F.K_MAX))
-    _restore(Q_SEED, _int_param(Q_SEED, F.AUTHORS_SEED, 0, 2**32 - 1))
     c1, c2, c3, c4 = st.columns([3, 1.5, 1.5, 1.5])
-    fold_method = c1.selectbox("Fold method", FOLD_METHODS, key=Q_FOLD_METHOD, format_func=F.METHOD_LABELS.get)
+    fold_method = c1.selectbox("Fold method", FOLD_METHODS, key=Q_FOLD_METHOD, format_func=F.METHOD_LABELS.get, **BOUND)
     fixed = fold_method == "published"
-    k = c2.number_input("Folds k", min_value=F.K_MIN, max_value=F.K_MAX, step=1, key=Q_K, disabled=fixed,
-                        help="The authors used k = 4.")
-    seed = c3.number_input("Seed", min_value=0, max_value=2**32 - 1, step=1, key=Q_SEED, disabled=fixed,
-                           help="random_state of the shuffling splitter; the authors used 42.")
+    k = c2.number_input("Folds k", min_value=F.K_MIN, max_value=F.K_MAX, value=F.AUTHORS_K, step=1, key=Q_K,
+                        disabled=fixed, help="The authors used k = 4.", **BOUND)
+    seed = c3.number_input("Seed", min_value=0, max_value=2**32 - 1, value=F.AUTHORS_SEED, step=1, key=Q_SEED,
+                           disabled=fixed, help="random_state of the shuffling splitter; the authors used 42.", **BOUND)
     n_folds = 1 if fixed else int(k)
-    _restore(Q_FOLD, _int_param(Q_FOLD, 0, 0, n_folds - 1))
-    if st.session_state[Q_FOLD] > n_folds - 1:
-        st.session_state[Q_FOLD] = 0
-    fold = c4.selectbox("Fold", list(range(n_folds)), key=Q_FOLD, help="Numbered from 0, as in mskf_0.csv.")
+    # A fold past the new k is not an option: the selectbox falls back to fold 0.
+    fold = c4.selectbox("Fold", list(range(n_folds)), key=Q_FOLD, help="Numbered from 0, as in mskf_0.csv.", **BOUND)
     return fold_method, int(k), int(seed), int(fold)
 
 
 def map_controls_ui(hs: H.HeatmapSet) -> tuple[str, str, bool, str]:
-    """Class, group, and whether to show a difference map (and against what)."""
+    """Class, group, and whether to show a difference map (and against what).
+
+    The options follow the heatmaps shown; a choice the new options lack falls back to the first.
+    """
     classes = H.display_classes(hs.classes)
-    for key, options, default in ((Q_CLASS, classes, "star-loop" if "star-loop" in classes else classes[0]),
-                                  (Q_GROUP, list(hs.groups), hs.groups[0])):
-        _restore(key, _choice(key, options, default))
-        if st.session_state[key] not in options:  # the grouping changed under it
-            st.session_state[key] = default
-    _restore(Q_DIFF, st.query_params.get(Q_DIFF) == "True")
-    cls = st.selectbox("Class", classes, key=Q_CLASS)
-    group = st.selectbox("Group", list(hs.groups), key=Q_GROUP)
+    cls = st.selectbox("Class", classes, index=_index(classes, "star-loop"), key=Q_CLASS, **BOUND)
+    group = st.selectbox("Group", list(hs.groups), key=Q_GROUP, **BOUND)
     can_diff = len(hs.groups) > 1
-    diff = st.toggle("Difference map", key=Q_DIFF, disabled=not can_diff,
+    diff = st.toggle("Difference map", key=Q_DIFF, disabled=not can_diff, **BOUND,
                      help="This group's map minus another's (or all other images'), on a diverging scale "
                           "centred on zero. Use the share normalisation to compare groups of different sizes.")
-    others = [g for g in hs.groups if g != group] + [H.REST]
-    default_other = others[0]
-    _restore(Q_OTHER, _choice(Q_OTHER, others, default_other))
-    if st.session_state[Q_OTHER] not in others:
-        st.session_state[Q_OTHER] = default_other
     other = H.REST
     if diff and can_diff:
-        other = st.selectbox("Minus", others, key=Q_OTHER,
+        others = [g for g in hs.groups if g != group] + [H.REST]
+        other = st.selectbox("Minus", others, key=Q_OTHER, **BOUND,
                              format_func=lambda g: "all other images" if g == H.REST else g)
     return cls, group, bool(diff and can_diff), other
 
@@ -147,10 +109,6 @@ def page() -> None:
     fold_args = ("stratified", F.AUTHORS_K, F.AUTHORS_SEED, 0)  # unused unless grouping by fold
     if by == "fold":
         fold_args = fold_controls_ui()
-    _publish({Q_BY: by, Q_METHOD: method, Q_NORM: how, Q_SCALE: scale, Q_COLOURS: colours, Q_GRID: grid}
-             | (dict(zip((Q_FOLD_METHOD, Q_K, Q_SEED, Q_FOLD), fold_args, strict=True)) if by == "fold" else {}),
-             drop=() if by == "fold" else (Q_FOLD_METHOD, Q_K, Q_SEED, Q_FOLD))
-
     try:
         hs = cached_heatmaps(ds, method, grid, by, *fold_args)
     except XamiDataError as exc:
@@ -198,8 +156,6 @@ def page() -> None:
                       help="Centre of the cell covered by the most images of the group (the middle of a plateau).")
             st.metric("Images covering it", f"{peak['images']:,} of {peak['n_images']:,}")
             st.metric("Share of the group's images", f"{peak['share']:.1%}")
-    _publish({Q_CLASS: cls, Q_GROUP: group, Q_DIFF: diff} | ({Q_OTHER: other} if diff else {}),
-             drop=() if diff else (Q_OTHER,))
     with right:
         fig = (HF.difference_figure(hs, cls, group, other, how=how) if diff
                else HF.heatmap_figure(hs, group, cls, how=how, scale=scale, colours=colours))

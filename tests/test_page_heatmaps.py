@@ -11,6 +11,7 @@ import pytest
 from tests.apptest import page_test, texts
 from xami_core import load_dataset, sample_root
 from xami_core.analysis.folds import make_folds
+from xami_core.analysis.heatmaps import GROUPINGS
 from xami_core.model import FILTER_ORDER
 
 PAGE = "pages/heatmaps.py"
@@ -49,10 +50,13 @@ def test_default_view_counts_match_the_annotations(sample_ds):
     assert f"exact masks (boxes for 1 of {n:,} annotations), 128 × 128 cells of 4 px" in texts(at)
     assert f"1 of {n:,} annotations has no mask: its box stands in." in texts(at)
     assert "Each map is in pixels of a 512 × 512 frame, y down as in the image; 128 × 128 cells of 4 px." in texts(at)
-    # The defaults: exact masks, shares of images, perceptually uniform colours, train row over valid row.
-    assert {k: at.query_params[k] for k in ("hm_by", "hm_method", "hm_norm", "hm_scale", "hm_colours", "hm_grid")} == {
-        "hm_by": "split", "hm_method": "mask", "hm_norm": "share", "hm_scale": "linear", "hm_colours": "viridis",
-        "hm_grid": "128"}
+    # The defaults: exact masks, shares of images, perceptually uniform colours, train row over valid row;
+    # the link holds no setting (a bound widget leaves its default out of it).
+    assert (at.selectbox(key="hm_by").value, at.segmented_control(key="hm_method").value,
+            at.segmented_control(key="hm_norm").value, at.segmented_control(key="hm_scale").value,
+            at.selectbox(key="hm_colours").value, at.selectbox(key="hm_grid").value) == (
+        "split", "mask", "share", "linear", "viridis", 128)
+    assert not [k for k in at.query_params if k.startswith("hm_")]
     small, single = plotly_figures(at)
     titles = [a["text"] for a in small["layout"]["annotations"]]
     assert titles == [f"{g} · {c}" for g in ("train", "valid") for c in CLASS_ORDER]
@@ -65,7 +69,7 @@ def test_switching_method_to_box_keeps_counts_and_changes_the_maps(sample_ds):
     before = plotly_figures(at)[1]["data"][0]["z"]
     at.segmented_control(key="hm_method").set_value("box").run()
     assert not at.exception
-    assert at.query_params["hm_method"] == "box"
+    assert at.segmented_control(key="hm_method").value == "box"  # bound: the browser test sees it in the link
     assert "boxes (authors' method), 128 × 128" in texts(at)
     assert shown_table(at) == expected_table(sample_ds, sample_ds.images.set_index("image_id")["split"])
     assert plotly_figures(at)[1]["data"][0]["z"] != before  # boxes cover more cells than the star-loop masks
@@ -82,11 +86,11 @@ def test_grouping_by_filter_orders_rows_by_wavelength(sample_ds):
     small = plotly_figures(at)[0]
     rows = [a["text"].split(" · ")[0] for a in small["layout"]["annotations"]][::5]
     assert rows == [names[f] for f in FILTER_ORDER]
-    assert at.query_params["hm_by"] == "filter"
+    assert at.selectbox(key="hm_by").value == "filter"
 
 
 def test_grouping_by_fold_part_uses_the_authors_folds(sample_ds):
-    at = page_test(PAGE, query={"hm_by": "fold", "hm_fold": "2"})
+    at = page_test(PAGE, query={"hm_by": GROUPINGS["fold"], "hm_fold": "2"})  # a bound selectbox's link shows the label
     assert at.selectbox(key="hm_fold_method").value == "stratified"
     assert at.number_input(key="hm_k").value == 4 and at.number_input(key="hm_seed").value == 42
     folds = make_folds(sample_ds, "stratified", 4, 42)
@@ -94,7 +98,7 @@ def test_grouping_by_fold_part_uses_the_authors_folds(sample_ds):
     assert shown_table(at) == expected_table(sample_ds, "fold 2 " + part)
     assert f"**fold 2 valid**: {len(folds.part_ids(2, 'valid'))} images" in texts(at)
     at.selectbox(key="hm_fold").set_value(0).run()
-    assert at.query_params["hm_fold"] == "0" and "**fold 0 train**" in texts(at)
+    assert at.selectbox(key="hm_fold").value == 0 and "**fold 0 train**" in texts(at)
 
 
 def test_a_single_set_defaults_to_the_authors_folds(tmp_path):
@@ -103,16 +107,16 @@ def test_a_single_set_defaults_to_the_authors_folds(tmp_path):
     folder = Path(shutil.copytree(sample_root() / "valid", tmp_path / "valid"))
     ds = load_dataset(folder)
     at = page_test(PAGE, query={"data": str(folder)})
-    assert at.selectbox(key="hm_by").value == "fold" and at.query_params["hm_fold"] == "0"
+    assert at.selectbox(key="hm_by").value == "fold" and at.selectbox(key="hm_fold").value == 0
     folds = make_folds(ds, "stratified", 4, 42)
     part = folds.assignments[folds.assignments["fold"] == 0].set_index("image_id")["part"]
     assert shown_table(at) == expected_table(ds, "fold 0 " + part)
 
 
 def test_a_shared_link_restores_the_view():
-    at = page_test(PAGE, query={"hm_method": "centroid", "hm_norm": "count", "hm_scale": "log", "hm_grid": "64",
+    at = page_test(PAGE, query={"hm_method": "centroid", "hm_norm": "count", "hm_scale": "log", "hm_grid": "64 × 64",
                                 "hm_colours": "authors' blues", "hm_class": "central-ring", "hm_group": "valid"})
-    assert at.segmented_control(key="hm_method").value == "centroid"
+    assert at.segmented_control(key="hm_method").value == "centroid" and at.selectbox(key="hm_grid").value == 64
     assert at.selectbox(key="hm_class").value == "central-ring" and at.selectbox(key="hm_group").value == "valid"
     metrics = {m.label: m.value for m in at.metric}
     # Centroids of the valid central rings: the most covered 8 px cell sits on x 262, y 283 px.
@@ -127,7 +131,7 @@ def test_difference_map_is_centred_on_zero():
     at = page_test(PAGE, query={"hm_class": "star-loop"})
     at.toggle(key="hm_diff").set_value(True).run()
     assert not at.exception
-    assert at.selectbox(key="hm_other").value == "valid" and at.query_params["hm_other"] == "valid"
+    assert at.selectbox(key="hm_other").value == "valid"
     trace = plotly_figures(at)[1]["data"][0]
     assert trace["zmid"] == 0 and trace["zmax"] > 0 and trace["zmin"] == -trace["zmax"]
     assert "star-loop: train minus valid" in plotly_figures(at)[1]["layout"]["title"]["text"]
@@ -145,8 +149,7 @@ def test_bad_query_values_fall_back_to_defaults():
 def test_heatmaps_in_chromium(browser):
     from playwright.sync_api import expect
 
-    # The entrypoint first: on a fresh server Streamlit serves a deep link from pages/ before app.py has
-    # registered st.navigation (streamlit/streamlit#9624), so the page would run without the sidebar's data.
+    # The entrypoint first, then the page's link in the same session (test_app_frame opens a cold deep link).
     browser.open("", wait_for="Example frames")
     page = browser.open("heatmaps", wait_for="Class × group")
     expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)  # the small multiples and the single map
