@@ -189,10 +189,11 @@ def _iou_block(dt: list | np.ndarray, gt: list | np.ndarray) -> np.ndarray:
 
 def _all_pairs(dt: pd.DataFrame, dt_geom: list | np.ndarray, gt: pd.DataFrame, gt_geom: list | np.ndarray) -> pd.DataFrame:
     """(dt_index, gt_index, iou) for every detection and ground truth of one image with IoU > 0, any class."""
-    dt_img, gt_img = dt["image_id"].to_numpy(), gt["image_id"].to_numpy()
+    dt_rows = dt.groupby("image_id").indices  # image id -> row positions, one pass
+    gt_rows = gt.groupby("image_id").indices
     frames = []
-    for image_id in np.intersect1d(dt_img, gt_img):
-        di, gi = np.flatnonzero(dt_img == image_id), np.flatnonzero(gt_img == image_id)
+    for image_id in sorted(dt_rows.keys() & gt_rows.keys()):
+        di, gi = dt_rows[image_id], gt_rows[image_id]
         if isinstance(dt_geom, np.ndarray):
             ious = _iou_block(dt_geom[di], gt_geom[gi])
         else:
