@@ -243,6 +243,10 @@ def test_results_round_trip(ds, tmp_path):
     again = P.coco_results_to_predictions(P.predictions_to_coco_results(preds, ds), ds, name="again", source="memory")
     cols = ["image_id", "category_id", "score", "kind", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "mask_area", "area"]
     pd.testing.assert_frame_equal(again.table[cols], preds.table[cols])
+    by_stem = P.predictions_to_coco_results(preds, ds, image_key="stem")
+    assert [r["image_id"] for r in by_stem] == [stem(NAMES[0]), stem(NAMES[1])]
+    with pytest.raises(ValueError, match="image_key"):
+        P.predictions_to_coco_results(preds, ds, image_key="path")
 
 
 def test_synthetic_predictions(sample_ds, tmp_path):

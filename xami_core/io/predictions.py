@@ -634,14 +634,26 @@ def load_predictions(path: str | Path, ds: Dataset, *, name: str | None = None,
     return read_coco_results(checked, ds, name=name, category_names=category_names, split=split)
 
 
-def predictions_to_coco_results(preds: Predictions, ds: Dataset) -> list[dict[str, Any]]:
-    """The predictions as a COCO results list, with the dataset's image ids (`coco_id`) and class ids.
+def predictions_to_coco_results(preds: Predictions, ds: Dataset, image_key: str = "coco_id") -> list[dict[str, Any]]:
+    """The predictions as a COCO results list, with the dataset's class ids.
 
     A record carries `bbox` only when its input did, and its segmentation as it came
     (polygons, or the RLE with string counts), so `COCO.loadRes` of the list gives the areas
     this product evaluates with (see `eval_area`).
+
+    Args:
+        preds: the prediction set.
+        ds: the dataset it was read for.
+        image_key: "coco_id" (the image ids of the annotation file, which repeat across the
+            splits of a COCO export) or "stem" (the image file's stem, as Ultralytics writes it).
+
+    Raises:
+        ValueError: an unknown `image_key`.
     """
-    coco_id = dict(zip(ds.images["image_id"].astype(int), ds.images["coco_id"]))
+    if image_key not in ("coco_id", "stem"):
+        raise ValueError(f"image_key must be 'coco_id' or 'stem', got {image_key!r}")
+    keys = ds.images["coco_id"] if image_key == "coco_id" else ds.images["file_name"].map(image_stem)
+    coco_id = dict(zip(ds.images["image_id"].astype(int), keys))
     out = []
     for row in preds.table.itertuples(index=False):
         rec: dict[str, Any] = {"image_id": coco_id[row.image_id], "category_id": int(row.category_id),
