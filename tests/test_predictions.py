@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pycocotools import mask as mask_utils
 
 from tests import builders as b
 from xami_core import load_dataset
@@ -239,7 +240,11 @@ def test_yolo_names_and_missing_folder(ds, tmp_path):
 
 
 def test_results_round_trip(ds, tmp_path):
-    preds = read(ds, tmp_path, [rec(), rec(image_id=11, segmentation={"size": [48, 64], "counts": "fb02\\2"})])
+    mask = np.zeros((48, 64), dtype=np.uint8, order="F")
+    mask[10:20, 30:45] = 1
+    counts = mask_utils.encode(mask)["counts"].decode()
+    preds = read(ds, tmp_path, [rec(), rec(image_id=11, segmentation={"size": [48, 64], "counts": counts})])
+    assert preds.table["kind"].tolist() == ["polygon", "rle"] and preds.table.loc[1, "mask_area"] == 150
     again = P.coco_results_to_predictions(P.predictions_to_coco_results(preds, ds), ds, name="again", source="memory")
     cols = ["image_id", "category_id", "score", "kind", "bbox_x", "bbox_y", "bbox_w", "bbox_h", "mask_area", "area"]
     pd.testing.assert_frame_equal(again.table[cols], preds.table[cols])
