@@ -1,33 +1,29 @@
-"""Heatmap timings: vectorised paths vs a straightforward per-annotation loop, in one run.
+"""The heatmaps section: `compute_heatmaps` against a plain numpy loop over annotations.
 
-`benchmark()` is the "heatmaps" section of `python -m xami_core.bench`;
-`python -m xami_core.heatmaps_bench` prints it alone. Sizes: the synthetic sample, an
-XAMI-size table (the sample tiled to 1120 images / 6349 annotations, about XAMI's 1055 /
-7021) and a large table (100,000 images) made by tiling the sample's tables (no image
-files needed). Per size and method: the first computation of every class x split map
-(for masks, rasterisation included), a repeat of it (masks cached per table and grid),
-a cache hit as the app sees it (unpickling the result, what `st.cache_data` does), a
-regrouping by filter, and the naive loop (timed on a slice and scaled up when large).
+Both compute, for every split x class, the annotations covering each cell and the images in
+which the class covers it (the maps the page normalises), on the sample's tables tiled with
+fresh image ids to each size. The baseline is what a competent numpy user writes: cells from
+vectorised arithmetic, then `np.add.at` for centroids, a loop of array slices for boxes, and
+for masks one pycocotools decode per annotation reduced to the grid with numpy.
 """
 
 from __future__ import annotations
 
-import pickle
-import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
 
-from benchmarks.run import timed
+from benchmarks.run import Case, tiling
 from xami_core.analysis import heatmaps as hm
-from xami_core.analysis import rasterise
 from xami_core.io.loader import load_dataset
 from xami_core.io.sample import sample_root
+from xami_core.model import split_order
 
-SIZES = {"sample": 1, "XAMI size": 7, "large (100k images)": 625}
-QUICK_SIZES = {"sample": 1, "XAMI size": 7}
-TARGET_XAMI_S = 0.5  # the issue's goal for all classes x splits at XAMI size
+GRID = hm.DEFAULT_GRID
+METHODS = ("box", "centroid", "mask")
 
 
 def tile_tables(images: pd.DataFrame, annotations: pd.DataFrame, times: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -41,82 +37,110 @@ def tile_tables(images: pd.DataFrame, annotations: pd.DataFrame, times: int) -> 
     return img, ann
 
 
-def naive_heatmaps(images: pd.DataFrame, annotations: pd.DataFrame, method: str, grid: int,
-                   classes: tuple[str, ...], limit: int | None = None) -> np.ndarray:
-    """The straightforward version: one Python step per annotation (splits as groups, counts only)."""
-    groups = [s for s in ("train", "valid", "test", "all") if s in set(images["split"])]
-    out = np.zeros((len(groups), len(classes), grid, grid), dtype=np.int32)
-    size = images.set_index("image_id")[["width", "height"]]
-    ann = annotations if limit is None else annotations.iloc[:limit]
-    for a in ann.itertuples(index=False):
-        w, h = size.at[a.image_id, "width"], size.at[a.image_id, "height"]
-        g, c = groups.index(a.split), classes.index(a.class_name)
-        if method == "centroid":
-            out[g, c, min(int(a.cy * grid / h), grid - 1), min(int(a.cx * grid / w), grid - 1)] += 1
-        elif method == "box" or a.kind == "box":
-            c0, c1, r0, r1 = (int(v[0]) for v in rasterise.box_cells(np.array([a.mask_box_x]), np.array([a.mask_box_y]), np.array([a.mask_box_w]),
-                                                              np.array([a.mask_box_h]), np.array([w]), np.array([h]), grid))
-            out[g, c, r0:r1, c0:c1] += 1
+def _box_cells(x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray, width: np.ndarray, height: np.ndarray,
+               grid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cells [c0, c1) x [r0, r1) a box overlaps, clipped to the frame, at least one."""
+    c0 = np.minimum(np.floor(np.clip(x, 0, width) * grid / width), grid - 1).astype(np.int64)
+    r0 = np.minimum(np.floor(np.clip(y, 0, height) * grid / height), grid - 1).astype(np.int64)
+    c1 = np.maximum(np.ceil(np.clip(x + w, 0, width) * grid / width).astype(np.int64), c0 + 1)
+    r1 = np.maximum(np.ceil(np.clip(y + h, 0, height) * grid / height).astype(np.int64), r0 + 1)
+    return c0, c1, r0, r1
+
+
+def _mask_cells(rle: dict, height: int, width: int, grid: int) -> np.ndarray:
+    """Grid cells (grid, grid) bool that a mask's pixels (unit squares) overlap; frames at least `grid` a side."""
+    ys, xs = np.nonzero(mask_utils.decode(rle))
+    cells = np.zeros((grid, grid), dtype=bool)
+    r0, r1 = ys * grid // height, -(-(ys + 1) * grid // height) - 1
+    c0, c1 = xs * grid // width, -(-(xs + 1) * grid // width) - 1
+    for r in (r0, r1):  # a pixel overlaps at most two cells a side
+        for c in (c0, c1):
+            cells[r, c] = True
+    return cells
+
+
+def loop_heatmaps(images: pd.DataFrame, annotations: pd.DataFrame, method: str, classes: tuple[str, ...],
+                  grid: int = GRID) -> tuple[np.ndarray, np.ndarray]:
+    """The baseline: (counts, images covering) maps, each (splits, classes, grid, grid) int."""
+    groups = split_order(pd.unique(images["split"]))
+    image_row = pd.Index(images["image_id"]).get_indexer(annotations["image_id"])
+    group = pd.Index(groups).get_indexer(images["split"])[image_row]
+    cls = pd.Index(classes).get_indexer(annotations["class_name"])
+    width = images["width"].to_numpy(np.int64)[image_row]
+    height = images["height"].to_numpy(np.int64)[image_row]
+    area = annotations["mask_area"].to_numpy(float)
+    counts = np.zeros((len(groups), len(classes), grid, grid), dtype=np.int64)
+    covering = np.zeros_like(counts)
+    if method == "centroid":
+        cx, cy = annotations["cx"].to_numpy(float), annotations["cy"].to_numpy(float)
+        ok = (group >= 0) & (cls >= 0) & np.isfinite(cx) & np.isfinite(cy)
+        col = np.clip(np.floor(np.round(cx[ok] * grid / width[ok], 9)), 0, grid - 1).astype(np.int64)
+        row = np.clip(np.floor(np.round(cy[ok] * grid / height[ok], 9)), 0, grid - 1).astype(np.int64)
+        np.add.at(counts, (group[ok], cls[ok], row, col), 1)
+        once = np.unique(np.stack([image_row[ok], group[ok], cls[ok], row, col]), axis=1)
+        np.add.at(covering, tuple(once[1:]), 1)
+        return counts, covering
+    box = annotations[["mask_box_x", "mask_box_y", "mask_box_w", "mask_box_h"]].to_numpy(float)
+    ok = (group >= 0) & (cls >= 0)
+    ok &= ~(area <= 0) if method == "mask" else np.isfinite(box).all(axis=1)
+    c0, c1, r0, r1 = _box_cells(*box.T, width, height, grid)
+    kind = annotations["kind"].to_numpy(dtype=object)
+    seg = annotations["segmentation"].to_numpy(dtype=object)
+    # One image at a time: the classes' cells covered in this image, added once per image.
+    order = np.flatnonzero(ok)[np.argsort(image_row[ok], kind="stable")]
+    cover = np.zeros((len(classes), grid, grid), dtype=bool)
+    touched: set[int] = set()
+    current = current_group = -1
+    for i in order:
+        if image_row[i] != current:
+            for c in touched:
+                covering[current_group, c] += cover[c]
+                cover[c] = False
+            touched.clear()
+            current, current_group = image_row[i], group[i]
+        g, c = group[i], cls[i]
+        if method == "box" or kind[i] == "box":
+            counts[g, c, r0[i]:r1[i], c0[i]:c1[i]] += 1
+            cover[c, r0[i]:r1[i], c0[i]:c1[i]] = True
         else:
-            rle = mask_utils.merge(mask_utils.frPyObjects(a.segmentation, h, w)) if a.kind == "polygon" else a.segmentation
-            m = mask_utils.decode(rle).astype(bool)
-            ys, xs = np.nonzero(m)
-            cells = np.zeros((grid, grid), dtype=bool)
-            cells[(ys * grid) // h, (xs * grid) // w] = True  # grid divides the frame in this benchmark
-            out[g, c] += cells
-    return out
+            h, w = int(height[i]), int(width[i])
+            if kind[i] == "polygon":
+                rle = mask_utils.merge(mask_utils.frPyObjects(seg[i], h, w))
+            else:
+                rle = seg[i] if isinstance(seg[i]["counts"], (bytes, str)) else mask_utils.frPyObjects(seg[i], *seg[i]["size"])
+            cells = _mask_cells(rle, h, w, grid)
+            counts[g, c] += cells
+            cover[c] |= cells
+        touched.add(c)
+    for c in touched:
+        covering[current_group, c] += cover[c]
+    return counts, covering
 
 
-def benchmark(grid: int = hm.DEFAULT_GRID, sizes: dict[str, int] | None = None, quick: bool = False,
-              naive_mask_limit: int = 1000, naive_limit: int = 20_000) -> pd.DataFrame:
-    """Seconds per size and method: first and repeated all classes x splits, cache hit, regrouping, naive loop.
-
-    The naive loops run on at most `naive_mask_limit` (masks) or `naive_limit` (boxes,
-    centroids) annotations and are scaled up linearly beyond that ("naive estimated").
-    `quick` skips the large size.
-    """
+def prepare(arg: dict) -> tuple[pd.DataFrame, pd.DataFrame, str, tuple[str, ...]]:
+    """The child's input: the sample's tables tiled `arg["times"]` over, the method and the classes."""
     ds = load_dataset(sample_root(), source="synthetic sample", synthetic=True)
-    classes = tuple(ds.class_names)
-    rows = []
-    for label, times in (sizes or (QUICK_SIZES if quick else SIZES)).items():
-        images, annotations = tile_tables(ds.images, ds.annotations, times)
-        for method in hm.METHODS:
-            # A fresh copy of the table per method: the mask cache is keyed by the table, so the first call is cold.
-            table = annotations.copy()
-            start = time.perf_counter()
-            hs = hm.compute_heatmaps(images, table, method, grid, "split", classes)
-            t_first = time.perf_counter() - start
-            t_again = timed(lambda: hm.compute_heatmaps(images, table, method, grid, "split", classes), repeat=2)  # noqa: B023
-            stored = pickle.dumps(hs, protocol=pickle.HIGHEST_PROTOCOL)
-            t_hit = timed(lambda: pickle.loads(stored), repeat=3)  # noqa: B023
-            t_filter = timed(lambda: hm.compute_heatmaps(images, table, method, grid, "filter", classes))  # noqa: B023
-            cap = naive_mask_limit if method == "mask" else naive_limit
-            limit = cap if len(table) > cap else None
-            t_naive = timed(lambda: naive_heatmaps(images, table, method, grid, classes, limit))  # noqa: B023
-            if limit is not None:
-                t_naive *= len(table) / limit
-            rows.append({"size": label, "images": len(images), "annotations": len(table), "method": method,
-                         "grid": grid, "all classes x splits, first (s)": t_first,
-                         "again, masks cached (s)": t_again, "cache hit, unpickle (s)": t_hit,
-                         "result (MB)": len(stored) / 1e6, "regroup by filter (s)": t_filter,
-                         "naive loop (s)": t_naive, "naive estimated": limit is not None,
-                         "speed-up (first)": t_naive / t_first})
-    return pd.DataFrame(rows)
+    images, annotations = tile_tables(ds.images, ds.annotations, arg["times"])
+    return images, annotations, arg["method"], tuple(ds.class_names)
 
 
-heatmap_benchmarks = benchmark  # the earlier name
+def ours(prepared: tuple) -> object:
+    """`compute_heatmaps` by split, every class, counts and images covering."""
+    images, annotations, method, classes = prepared
+    return hm.compute_heatmaps(images, annotations, method, GRID, "split", classes)
 
 
-def main() -> None:
-    """Print the benchmark table."""
-    pd.set_option("display.width", 220)
-    pd.set_option("display.max_columns", 20)
-    table = benchmark()
-    print(table.round(4).to_string(index=False))  # noqa: T201 - a command-line report
-    xami = table[table["size"] == "XAMI size"]
-    worst = float(xami["all classes x splits, first (s)"].max())
-    print(f"\nXAMI size, slowest method from scratch: {worst:.3f} s (target {TARGET_XAMI_S} s)")  # noqa: T201
+def baseline(prepared: tuple) -> object:
+    """The numpy loop."""
+    images, annotations, method, classes = prepared
+    return loop_heatmaps(images, annotations, method, classes)
 
 
-if __name__ == "__main__":
-    main()
+def cases(name: str, sizes: dict[str, int | None], tmp: Path) -> Iterator[Case]:
+    """Each method at each size."""
+    ds = load_dataset(sample_root(), source="synthetic sample", synthetic=True)
+    for label, target in sizes.items():
+        times = tiling(target, len(ds.images))
+        for method in METHODS:
+            yield Case(f"{method} maps, splits x classes", label, times * len(ds.images), times * len(ds.annotations),
+                       __name__, "ours", "baseline", {"times": times, "method": method})

@@ -1,44 +1,60 @@
-"""The benchmark runner behind `python -m xami_core.bench [--quick] [--only SECTION ...]`.
+"""The benchmark runner behind `python -m xami_core.bench [--quick] [--only SECTION ...] [--max-images N]`.
 
-Each section times the core's way and, in the same run, what a user would write instead,
-and prints both. Loading runs each way in a fresh process (process CPU time and peak resident
-memory, three runs, min and median) against `pycocotools.COCO` + pandas; heatmaps, thumbnails
-and figures time the core against a per-annotation or per-image loop. BENCHMARKS.md holds a run.
+Every measured section compares the core with what a competent user writes instead, in the
+same run, on the same input, computing the same result (tests/test_bench.py checks that):
+`json.load` + `pycocotools.COCO` + pandas for loading, a numpy slicing loop over annotations
+for heatmaps, a plain PIL thumbnail loop for a gallery page, a pandas mask for the filter.
+Each way runs in a fresh Python process, several times: the process CPU time of the step alone
+and the process's peak resident memory while it runs (VmHWM, reset once the input is ready),
+min and median, with the ratio ours / baseline. Sizes are the sample tiled on the fly with
+fresh ids: the sample, XAMI size (~1k images), 20k and 150k images. BENCHMARKS.md holds a run.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import gc
 import importlib
 import inspect
-import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pycocotools import mask as mask_utils
-from pycocotools.coco import COCO
 
-from xami_core.io.loader import COCO_FILE, load_dataset
-from xami_core.io.sample import sample_root
+# Sizes as numbers of images (None: the sample as it is); each section tiles its input to them.
+SIZES: dict[str, int | None] = {"sample": None, "XAMI size": 1_055, "20k": 20_000, "150k": 150_000}
+QUICK_SIZES = ("sample", "XAMI size")
+LARGE = 50_000  # sizes above this many images run `--large-runs` times (a 150k load takes minutes)
+# Measured sections (each module has `cases(sizes, tmp)`), then sections with tables of their own.
+MEASURED = {"loading": "benchmarks.loading", "heatmaps": "benchmarks.heatmaps",
+            "thumbnails": "benchmarks.gallery", "filter": "benchmarks.gallery"}
+OTHER = {"figures": "benchmarks.figures", "pages": "benchmarks.pages"}
 
-# Other sections live beside the code they measure; each exposes `benchmark() -> DataFrame`.
-SECTION_MODULES: dict[str, str] = {
-    "heatmaps": "benchmarks.heatmaps",
-    "thumbnails": "benchmarks.gallery",
-    "figures": "benchmarks.figures",
-}
-LOAD_SIZES = {"sample": 1, "XAMI size (~1k images)": 7, "large (~20k images)": 125}
-QUICK_LOAD_SIZES = {"sample": 1, "XAMI size (~1k images)": 7}
+
+@dataclass(frozen=True)
+class Case:
+    """One row of a section's table: two ways of computing one result on one input.
+
+    `module` holds `prepare(arg) -> input` (not measured) and the two ways, each a function
+    of that input named by `ours` and `baseline`.
+    """
+
+    what: str
+    size: str
+    images: int
+    annotations: int
+    module: str
+    ours: str
+    baseline: str
+    arg: dict = field(default_factory=dict)
 
 
 def timed(fn: Callable[[], object], repeat: int = 1) -> float:
@@ -51,152 +67,142 @@ def timed(fn: Callable[[], object], repeat: int = 1) -> float:
     return float(best)
 
 
-def tiled_coco(src: Path, dst: Path, times: int) -> Path:
-    """Write a COCO file repeating the records of `src` `times` over, with fresh ids (no image files)."""
-    data = json.loads(src.read_text())
-    n_img = max(im["id"] for im in data["images"]) + 1
-    n_ann = max(a["id"] for a in data["annotations"]) + 1
-    images, anns = [], []
-    for t in range(times):
-        images += [im | {"id": im["id"] + t * n_img} for im in data["images"]]
-        anns += [a | {"id": a["id"] + t * n_ann, "image_id": a["image_id"] + t * n_img} for a in data["annotations"]]
-    dst.mkdir(parents=True, exist_ok=True)
-    (dst / COCO_FILE).write_text(json.dumps(data | {"images": images, "annotations": anns}))
-    return dst
+def tiling(target: int | None, base: int) -> int:
+    """How many copies of `base` images make about `target` images (1 for the sample itself)."""
+    return 1 if target is None else max(1, round(target / base))
 
 
-def naive_geometry(parts_per_ann: list[list[list[float]]], height: int, width: int) -> np.ndarray:
-    """The per-annotation way, kept as the reference the tests compare the loader with.
+def _status_mib(key: str) -> float:
+    """A `/proc/self/status` figure (VmRSS, VmHWM) in MiB."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {key} in /proc/self/status")
 
-    Per annotation: pycocotools area and box of the merged parts, and the shoelace centroid
-    with numpy on each part (columns: x, y, w, h, mask area, cx, cy).
+
+def _child(module: str, way: str, arg: str) -> None:
+    """The child's side of `measure_once`: prepare the input, then measure one way alone.
+
+    Peak memory is the process's VmHWM after resetting it once the input is ready (so it is the
+    high-water mark while the step runs, input included). `ru_maxrss` would not do: after
+    exec it keeps the parent's high-water mark, and the parent holds the tiled input.
     """
-    out = np.zeros((len(parts_per_ann), 7))
-    for i, parts in enumerate(parts_per_ann):
-        rle = mask_utils.merge(mask_utils.frPyObjects(parts, height, width))
-        x, y, w, h = mask_utils.toBbox(rle)
-        area = cx = cy = 0.0
-        for part in parts:
-            xs, ys = np.asarray(part[0::2]), np.asarray(part[1::2])
-            xn, yn = np.roll(xs, -1), np.roll(ys, -1)
-            cross = xs * yn - xn * ys
-            area += cross.sum() / 2
-            cx += ((xs + xn) * cross).sum() / 6
-            cy += ((ys + yn) * cross).sum() / 6
-        out[i] = (x, y, w, h, float(mask_utils.area(rle)), cx / area if area else 0.0, cy / area if area else 0.0)
-    return out
+    mod = importlib.import_module(module)
+    prepared = mod.prepare(json.loads(arg))
+    fn = getattr(mod, way)
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")  # reset VmHWM to the current resident size
+    before = _status_mib("VmRSS")
+    cpu, wall = time.process_time(), time.perf_counter()
+    fn(prepared)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(json.dumps({"cpu_s": cpu, "wall_s": wall, "rss_before_mib": before,  # noqa: T201 - read by the parent
+                      "peak_rss_mib": _status_mib("VmHWM")}))
 
 
-def pycocotools_tables(json_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What a competent user writes for the same tables: `pycocotools.COCO` (json.load and its
-    index), then pandas, with mask areas and boxes from pycocotools per annotation."""
-    with contextlib.redirect_stdout(io.StringIO()):  # COCO() prints its progress
-        coco = COCO(str(json_path))
-    anns = coco.dataset["annotations"]
-    table = pd.DataFrame(anns).drop(columns="segmentation")
-    # Roboflow writes box-only annotations as `segmentation: []`, which annToRLE cannot take: boxes stand in.
-    has_mask = np.array([bool(a["segmentation"]) for a in anns])
-    rles = [coco.annToRLE(a) for a, m in zip(anns, has_mask) if m]
-    boxes = np.array([a["bbox"] for a in anns], dtype=np.float64).reshape(-1, 4)
-    boxes[has_mask] = np.array([mask_utils.toBbox(r) for r in rles]).reshape(-1, 4)
-    areas = boxes[:, 2] * boxes[:, 3]
-    areas[has_mask] = [float(mask_utils.area(r)) for r in rles]
-    table["mask_area"] = areas
-    table[["mask_box_x", "mask_box_y", "mask_box_w", "mask_box_h"]] = boxes
-    images = pd.DataFrame(coco.dataset["images"])
-    images["n_annotations"] = images["id"].map(table.groupby("image_id").size()).fillna(0).astype(np.int64)
-    return images, table
-
-
-# The loading steps measured, each in a fresh process (peak resident memory is a process's high-water mark).
-LOAD_STEPS: dict[str, Callable[[Path], object]] = {
-    "XAMI Explorer load_dataset": lambda folder: load_dataset(folder),
-    "pycocotools.COCO + pandas": lambda folder: pycocotools_tables(folder / COCO_FILE),
-}
-
-
-def _measure_in_child(step: str, folder: Path) -> dict[str, float]:
-    """Run one step in a fresh Python process: its CPU time and the process's peak resident memory."""
-    code = ("import sys; from pathlib import Path; from benchmarks.run import _child; "
-            "_child(sys.argv[1], Path(sys.argv[2]))")
-    done = subprocess.run([sys.executable, "-c", code, step, str(folder)], capture_output=True, text=True,
-                          check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+def measure_once(module: str, way: str, arg: dict) -> dict[str, float]:
+    """Run one way in a fresh Python process: its CPU and wall time, resident memory before and at peak."""
+    code = "import sys; from benchmarks.run import _child; _child(*sys.argv[1:])"
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    done = subprocess.run([sys.executable, "-c", code, module, way, json.dumps(arg)], capture_output=True,
+                          text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{module}.{way} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _child(step: str, folder: Path) -> None:
-    """The child's side of `_measure_in_child`: imports first, then the step alone is measured."""
-    fn = LOAD_STEPS[step]
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
-    start = time.process_time()
-    fn(folder)
-    cpu = time.process_time() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"cpu_s": cpu, "peak_rss_mib": peak, "rss_after_imports_mib": base}))  # noqa: T201
+def measure(case: Case, runs: int) -> dict[str, object]:
+    """One table row: both ways `runs` times (interleaved), min and median, ratios ours / baseline."""
+    results: dict[str, list[dict[str, float]]] = {case.ours: [], case.baseline: []}
+    for _ in range(runs):
+        for way in results:
+            results[way].append(measure_once(case.module, way, case.arg))
+    ours, base = results[case.ours], results[case.baseline]
+
+    def med(rs: list[dict[str, float]], key: str) -> float:
+        return float(np.median([r[key] for r in rs]))
+
+    return {"size": case.size, "images": case.images, "annotations": case.annotations, "what": case.what,
+            "runs": runs,
+            "ours CPU min (s)": min(r["cpu_s"] for r in ours), "ours CPU med (s)": med(ours, "cpu_s"),
+            "base CPU min (s)": min(r["cpu_s"] for r in base), "base CPU med (s)": med(base, "cpu_s"),
+            "CPU ours/base": med(ours, "cpu_s") / max(med(base, "cpu_s"), 1e-9),
+            "ours wall med (s)": med(ours, "wall_s"), "base wall med (s)": med(base, "wall_s"),
+            "RSS before (MiB)": med(ours, "rss_before_mib"),
+            "ours peak RSS (MiB)": med(ours, "peak_rss_mib"), "base peak RSS (MiB)": med(base, "peak_rss_mib"),
+            "peak ours/base": med(ours, "peak_rss_mib") / med(base, "peak_rss_mib")}
 
 
-def with_frames(folder: Path) -> Path:
-    """Give every image of a tiled COCO folder a real frame file (hard links to one sample frame)."""
-    data = json.loads((folder / COCO_FILE).read_text())
-    frame = next(sample_root().glob("train/*.jpg"))
-    for im in data["images"]:
-        target = folder / im["file_name"]
-        if not target.exists():
-            os.link(frame, target)
-    return folder
-
-
-def loading_benchmark(sizes: dict[str, int] | None = None, runs: int = 3) -> pd.DataFrame:
-    """Cold loads, each in a fresh process: process CPU time and peak resident memory, ours
-    against `pycocotools.COCO` + pandas, `runs` times each (min and median)."""
-    train_json = sample_root() / "train" / COCO_FILE
+def measured_section(name: str, sizes: dict[str, int | None], runs: int, large_runs: int,
+                     on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """All rows of one measured section; `on_row` sees each row as soon as it is measured."""
+    module = importlib.import_module(MEASURED[name])
     rows = []
     with tempfile.TemporaryDirectory(prefix="xami-bench-") as tmp:
-        for label, times in (sizes or LOAD_SIZES).items():
-            folder = with_frames(tiled_coco(train_json, Path(tmp) / f"x{times}" / "train", times))
-            data = json.loads((folder / COCO_FILE).read_text())
-            results = {step: [_measure_in_child(step, folder) for _ in range(runs)] for step in LOAD_STEPS}
-            for step, runs_of_step in results.items():
-                cpu = [r["cpu_s"] for r in runs_of_step]
-                rss = [r["peak_rss_mib"] for r in runs_of_step]
-                rows.append({"size": label, "images": len(data["images"]), "annotations": len(data["annotations"]),
-                             "way": step, "CPU min (s)": min(cpu), "CPU median (s)": float(np.median(cpu)),
-                             "peak RSS min (MiB)": min(rss), "peak RSS median (MiB)": float(np.median(rss)),
-                             "RSS after imports (MiB)": runs_of_step[0]["rss_after_imports_mib"]})
-            ours, theirs = (np.median([r["cpu_s"] for r in results[s]]) for s in LOAD_STEPS)
-            rows[-1]["speed-up of ours (CPU median; below 1: slower)"] = float(theirs / ours)
+        for case in module.cases(name, sizes, Path(tmp)):
+            row = measure(case, large_runs if case.images > LARGE else runs)
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
     return pd.DataFrame(rows)
 
 
-def run_sections(names: Sequence[str], quick: bool) -> dict[str, pd.DataFrame]:
-    """Run the named sections; a section whose module is absent is reported, not fatal."""
-    out: dict[str, pd.DataFrame] = {}
+def chosen_sizes(quick: bool, max_images: int, only: Sequence[str] = ()) -> dict[str, int | None]:
+    """The sizes a run measures: the quick ones, or all up to `max_images` images (of those in `only`, if given)."""
+    return {label: n for label, n in SIZES.items()
+            if (label in QUICK_SIZES if quick else (n is None or n <= max_images)) and (not only or label in only)}
+
+
+def run_sections(names: Sequence[str], quick: bool, max_images: int = 150_000, runs: int = 3,
+                 large_runs: int = 1, on_row: Callable[[dict], None] | None = None,
+                 only_sizes: Sequence[str] = ()) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Each named section's table, in order."""
+    sizes = chosen_sizes(quick, max_images, only_sizes)
     for name in names:
-        if name == "loading":
-            out[name] = loading_benchmark(QUICK_LOAD_SIZES if quick else None)
+        if name in MEASURED:
+            yield name, measured_section(name, sizes, runs, large_runs, on_row)
             continue
-        module = importlib.import_module(SECTION_MODULES[name])
+        module = importlib.import_module(OTHER[name])
         kwargs = {"quick": True} if quick and "quick" in inspect.signature(module.benchmark).parameters else {}
-        out[name] = module.benchmark(**kwargs)
-    return out
+        yield name, module.benchmark(**kwargs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print every section's table."""
+    """Print every section's table (and each measured row as it comes, to stderr)."""
     parser = argparse.ArgumentParser(prog="python -m xami_core.bench", description=__doc__.splitlines()[0])
-    choices = ["loading", *SECTION_MODULES]
+    choices = [*MEASURED, *OTHER]
     parser.add_argument("--only", nargs="+", choices=choices, default=choices, help="sections to run")
-    parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="the sample and XAMI size, one run each (a smoke run)")
+    parser.add_argument("--max-images", type=int, default=150_000, help="skip sizes above this many images")
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=(), help="only these sizes")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each way up to 50,000 images")
+    parser.add_argument("--large-runs", type=int, default=1, help="runs of each way above 50,000 images")
+    parser.add_argument("--json", type=Path, help="also write every table to this JSON file")
     args = parser.parse_args(argv)
+    runs = 1 if args.quick else args.runs
     # Thumbnails and other cache writers go to a throwaway cache unless the user set one.
     os.environ.setdefault("XAMI_CACHE", tempfile.mkdtemp(prefix="xami-bench-cache-"))
-    pd.set_option("display.width", 220)
+    pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 30)
-    print(f"XAMI Explorer benchmark · {os.cpu_count()} CPU(s) · numpy {np.__version__} · pandas {pd.__version__}")  # noqa: T201
-    for name, table in run_sections(args.only, args.quick).items():
+    print(f"XAMI Explorer benchmark · {os.cpu_count()} CPU(s) · Python {sys.version.split()[0]} · "  # noqa: T201
+          f"numpy {np.__version__} · pandas {pd.__version__} · CPU and peak RSS per way in a fresh process")
+    saved = {}
+
+    def progress(row: dict) -> None:
+        print(f"  measured {row['what']} at {row['size']}: CPU ours/base {row['CPU ours/base']:.2f}",  # noqa: T201
+              file=sys.stderr, flush=True)
+
+    for name, table in run_sections(args.only, args.quick, args.max_images, runs, args.large_runs, progress,
+                                    args.sizes):
         print(f"\n== {name} ==")  # noqa: T201
         print(table.round(4).to_string(index=False))  # noqa: T201
         sys.stdout.flush()
+        saved[name] = table.to_dict(orient="records")
+        if args.json:
+            args.json.write_text(json.dumps(saved, indent=1, default=str))
     return 0
 
 
