@@ -17,57 +17,35 @@ from xami_ui.context import current_dataset, current_palette, run_app, terms_cap
 from xami_ui.export import chart_ui
 from xami_ui.text import html_literal, md_code, md_literal
 
-# Every view-defining selection lives in one of these widget keys and in the URL.
-K = {name: f"gallery_{name}" for name in (
-    "classes", "mode", "without", "empty", "filters", "split", "fold", "nann", "area_lo", "area_hi", "q",
-    "sort", "seed", "page", "size", "thumb", "overlay", "stretch", "limits", "pct", "shown", "opacity", "draw", "factor")}
-OWN_PARAMS = ("classes", "mode", "without", "empty", "filters", "split", "fold", "nann", "area", "q", "sort", "seed", "page",
-              "size", "thumb", "overlay", "image", "stretch", "limits", "pct", "hide")
+# Every selection that defines the view is a widget bound to the link (bind="query-params"): its key is
+# the query parameter's name; Streamlit seeds it from the link, drops a value that is not an option and
+# keeps it across a visit to another page. The open image is the link's `image` parameter (set by buttons).
+BOUND = {"bind": "query-params", "persist_state": "session"}
+IMAGE = "image"
 DRAW = ("fill", "contour", "box", "label")
 DRAW_DEFAULT = ["fill", "contour", "label"]  # boxes add clutter on top of a contour: on request
-DATASET_KEY = "gallery_dataset"
 ANY = ("any",)  # the fold choice "no fold constraint" (a tuple like the others)
 FOLD_CHOICES = [ANY] + [(f, part) for f in range(AUTHORS_K) for part in PARTS]
 
 
-def _seed_widgets(ds: Dataset) -> gallery.GalleryView:
-    """Seed the widgets from the URL (widgets not drawn in a run lose their state); returns the URL's view."""
-    params = st.query_params.to_dict()
-    flt0 = gallery.filter_from_params(params, ds)
-    view0 = gallery.view_from_params(params, ds)
-    detail0 = gallery.detail_from_params(params, ds)
-    max_ann = gallery.max_annotations(ds)
-    area_min, area_max = gallery.area_range(ds)
-    if st.session_state.get(DATASET_KEY) != ds.content_key:
-        # Another dataset: its classes, filters and ranges differ, so re-seed every widget.
-        for key in K.values():
-            st.session_state.pop(key, None)
-        st.session_state[DATASET_KEY] = ds.content_key
-    for key, value in {
-        "classes": list(flt0.classes), "mode": flt0.class_mode, "without": list(flt0.without), "empty": flt0.empty, "filters": list(flt0.filters),
-        "split": list(flt0.splits), "fold": flt0.fold or ANY, "nann": flt0.n_annotations or (0, max_ann), "q": flt0.search,
-        "area_lo": float((flt0.area or (area_min, area_max))[0]), "area_hi": float((flt0.area or (area_min, area_max))[1]),
-        "sort": view0.sort, "seed": view0.seed, "page": view0.page, "size": view0.page_size, "thumb": view0.thumb,
-        "overlay": view0.overlay, "stretch": detail0.stretch, "limits": detail0.limits,
-        "pct": (detail0.lower, detail0.upper),
-        "shown": [c for c in ds.class_names if c not in detail0.hidden_classes],
-        "opacity": 0.4, "draw": list(DRAW_DEFAULT), "factor": 1,
-    }.items():
-        st.session_state.setdefault(K[key], value)
-    return view0
-
-
 def _first_page() -> None:
-    st.session_state[K["page"]] = 1
+    st.session_state["page"] = 1
 
 
 def _open(image_id: int | None, back_to_page: int | None = None) -> None:
     if image_id is None:
-        st.query_params.pop("image", None)
+        st.query_params.pop(IMAGE, None)
         if back_to_page:
-            st.session_state[K["page"]] = back_to_page  # the grid page that holds the image just seen
+            st.session_state["page"] = back_to_page  # the grid page that holds the image just seen
     else:
-        st.query_params["image"] = str(image_id)
+        st.query_params[IMAGE] = str(image_id)
+
+
+def open_image(ds: Dataset) -> int | None:
+    """The image the link opens (its `image` parameter), if it names one of the dataset's images."""
+    raw = st.query_params.get(IMAGE, "")
+    image_id = int(raw) if raw.isdigit() else None
+    return image_id if image_id is not None and image_id in set(ds.images["image_id"].tolist()) else None
 
 
 def filters_ui(ds: Dataset) -> gallery.GalleryFilter:
@@ -76,35 +54,39 @@ def filters_ui(ds: Dataset) -> gallery.GalleryFilter:
     area_min, area_max = gallery.area_range(ds)
     bar = st.sidebar
     bar.subheader("Gallery filters")
-    only_empty = st.session_state[K["empty"]] == "only"
-    classes = bar.multiselect("Classes", ds.class_names, key=K["classes"], on_change=_first_page,
-                              disabled=only_empty, help="Ignored while only images without artefacts are shown.")
-    mode = bar.radio("Images with", gallery.CLASS_MODES, key=K["mode"], horizontal=True, on_change=_first_page,
-                     format_func=gallery.CLASS_MODE_LABELS.get, disabled=only_empty,
-                     help="any: at least one selected class · all: every selected class · none: no selected "
-                          "class · exactly: the image's classes are exactly the selected ones.")
-    without = bar.multiselect("…and none of", ds.class_names, key=K["without"], on_change=_first_page,
-                              disabled=only_empty, help="Classes the image must not have, e.g. a smoke ring "
-                                                        "but no read-out streak.")
-    empty = bar.radio("Images without artefacts", gallery.EMPTY_MODES, key=K["empty"], horizontal=True,
-                      format_func=gallery.EMPTY_MODE_LABELS.get, on_change=_first_page,
+    class_slot = bar.container()  # drawn above the empty-image choice, which decides whether they apply
+    empty = bar.radio("Images without artefacts", gallery.EMPTY_MODES, key="empty", horizontal=True,
+                      format_func=gallery.EMPTY_MODE_LABELS.get, on_change=_first_page, **BOUND,
                       help="About 5 % of XAMI frames have no annotation on purpose (hard negatives).")
-    filters = bar.multiselect("XMM-OM filter", gallery.filter_choices(ds), key=K["filters"], on_change=_first_page,
-                              format_func=filter_label)
-    splits = bar.multiselect("Split", ds.splits, key=K["split"], on_change=_first_page)
-    fold = bar.selectbox("Fold part", FOLD_CHOICES, key=K["fold"], on_change=_first_page,
+    only_empty = empty == "only"
+    with class_slot:
+        classes = st.multiselect("Classes", ds.class_names, key="classes", on_change=_first_page, disabled=only_empty,
+                                 help="Ignored while only images without artefacts are shown.", **BOUND)
+        mode = st.radio("Images with", gallery.CLASS_MODES, key="mode", horizontal=True, on_change=_first_page,
+                        format_func=gallery.CLASS_MODE_LABELS.get, disabled=only_empty, **BOUND,
+                        help="any: at least one selected class · all: every selected class · none: no selected "
+                             "class · exactly: the image's classes are exactly the selected ones.")
+        without = st.multiselect("…and none of", ds.class_names, key="without", on_change=_first_page,
+                                 disabled=only_empty, **BOUND,
+                                 help="Classes the image must not have, e.g. a smoke ring but no read-out streak.")
+    filters = bar.multiselect("XMM-OM filter", gallery.filter_choices(ds), key="filters", on_change=_first_page,
+                              format_func=filter_label, **BOUND)
+    splits = bar.multiselect("Split", ds.splits, key="split", on_change=_first_page, **BOUND)
+    fold = bar.selectbox("Fold part", FOLD_CHOICES, key="fold", on_change=_first_page, **BOUND,
                          format_func=lambda v: "any" if v == ANY else f"fold {v[0]} · {v[1]}",
                          help=f"A part of the authors' folds: stratified {AUTHORS_K}-fold on the images' label "
                               f"strings, seed {AUTHORS_SEED} (their mskf_k files).")
-    nann = bar.slider("Number of annotations", 0, max_ann, key=K["nann"], on_change=_first_page)
+    nann = sorted(bar.slider("Number of annotations", 0, max_ann, (0, max_ann), key="nann", on_change=_first_page,
+                             **BOUND))  # a link may give the ends either way round
     c1, c2 = bar.columns(2)
-    lo = c1.number_input("Instance area ≥ (px²)", area_min, area_max, key=K["area_lo"], step=10.0, format="%.0f",
-                         on_change=_first_page)
-    hi = c2.number_input("and ≤ (px²)", area_min, area_max, key=K["area_hi"], step=10.0, format="%.0f", on_change=_first_page,
+    lo = c1.number_input("Instance area ≥ (px²)", area_min, area_max, area_min, key="area_lo", step=10.0,
+                         format="%.0f", on_change=_first_page, **BOUND)
+    hi = c2.number_input("and ≤ (px²)", area_min, area_max, area_max, key="area_hi", step=10.0, format="%.0f",
+                         on_change=_first_page, **BOUND,
                          help="An image matches if it has an instance (of a selected class, else of any class) "
                               "whose mask area is in this range.")
-    search = bar.text_input("Find observation, file or id", key=K["q"], placeholder="e.g. 0743200101, _L or image id 12",
-                            on_change=_first_page,
+    search = bar.text_input("Find observation, file or id", key="q", placeholder="e.g. 0743200101, _L or image id 12",
+                            on_change=_first_page, **BOUND,
                             help="Part of an observation id or file name; or a record as the input-problems table "
                                  "names it: `image id 12`, `annotation id 7` (ids of the annotation file; they "
                                  "repeat across split files, so pick a split to narrow it down).")
@@ -113,17 +95,17 @@ def filters_ui(ds: Dataset) -> gallery.GalleryFilter:
         empty=empty, filters=tuple(filters),
         splits=tuple(splits), fold=None if fold == ANY else tuple(fold),
         n_annotations=None if tuple(nann) == (0, max_ann) else (int(nann[0]), int(nann[1])),
-        area=None if (lo, hi) == (area_min, area_max) else (float(lo), float(hi)),
+        area=None if (lo, hi) == (area_min, area_max) or lo > hi else (float(lo), float(hi)),
         search=search)
 
 
 def order_ui() -> tuple[str, int]:
     """Sidebar sort widgets; returns (sort, seed)."""
-    sort = st.sidebar.selectbox("Sort by", gallery.SORTS, key=K["sort"], format_func=gallery.SORT_LABELS.get,
-                                on_change=_first_page)
-    seed = st.session_state[K["seed"]]
+    sort = st.sidebar.selectbox("Sort by", gallery.SORTS, key="sort", format_func=gallery.SORT_LABELS.get,
+                                on_change=_first_page, **BOUND)
+    seed = 0
     if sort == "shuffle":
-        seed = st.sidebar.number_input("Shuffle seed", 0, 2**31 - 1, key=K["seed"], on_change=_first_page)
+        seed = st.sidebar.number_input("Shuffle seed", 0, 2**31 - 1, key="seed", on_change=_first_page, **BOUND)
     return sort, int(seed)
 
 
@@ -137,51 +119,57 @@ def legend_ui(ds: Dataset, palette: str) -> None:
     st.markdown(f"<small>{chips}</small>", unsafe_allow_html=True)
 
 
-def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, sort: str, seed: int,
-            detail: gallery.DetailView) -> gallery.GalleryView:
-    """The thumbnail grid with its layout controls; returns the view."""
-    c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
-    size = c1.selectbox("Per page", gallery.PAGE_SIZES, key=K["size"], on_change=_first_page)
-    thumb = c2.segmented_control("Thumbnails", list(gallery.THUMB_SIZES), key=K["thumb"]) or "medium"
-    show_overlay = c3.toggle("Masks on thumbnails", key=K["overlay"])
-    _, _, n_pages = gallery.page_slice(len(matches), st.session_state[K["page"]], size)
-    st.session_state[K["page"]] = min(max(1, st.session_state[K["page"]]), n_pages)
-    page = c4.number_input(f"Page (of {n_pages})", 1, n_pages, key=K["page"])
+def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, detail: gallery.DetailView) -> None:
+    """The thumbnail grid with its layout controls and pages."""
+    c1, c2, c3 = st.columns([1, 1, 2])
+    size = c1.selectbox("Per page", gallery.PAGE_SIZES, index=gallery.PAGE_SIZES.index(48), key="size",
+                        on_change=_first_page, **BOUND)
+    thumb = c2.segmented_control("Thumbnails", list(gallery.THUMB_SIZES), default="medium", key="thumb",
+                                 **BOUND) or "medium"
+    show_overlay = c3.toggle("Masks on thumbnails", value=True, key="overlay", **BOUND)
+    _, _, n_pages = gallery.page_slice(len(matches), 1, size)
+    status, grid = st.container(), st.container()  # filled once the page links below them say which page
+    page = st.pagination(n_pages, key="page", **BOUND)
     start, stop, _ = gallery.page_slice(len(matches), page, size)
     shown = matches.iloc[start:stop]
-    st.markdown(f"**{len(matches):,}** of {len(ds.images):,} images match · showing "
-                f"{start + 1 if len(shown) else 0}–{stop} · page {page} of {n_pages}")
-    legend_ui(ds, palette)
-    if shown.empty:
-        st.info("No image matches these filters. Loosen the class mode or clear some filters in the sidebar.")
-    options = gallery.ThumbOptions(size=gallery.THUMB_SIZES[thumb], overlay=show_overlay, palette=palette,
-                                   stretch=detail.stretch, limits=detail.limits, lower=detail.lower, upper=detail.upper)
-    pictures = gallery.thumbnails(ds, shown["image_id"].tolist(), options)
-    captions = gallery.thumbnail_captions(ds, shown, escape=md_literal)
-    n_cols = {"small": 8, "medium": 6, "large": 4}[thumb]
-    for row_start in range(0, len(shown), n_cols):
-        cols = st.columns(n_cols)
-        for col, image_id, pic, caption in zip(cols, shown["image_id"].iloc[row_start:row_start + n_cols],
-                                               pictures[row_start:row_start + n_cols],
-                                               captions[row_start:row_start + n_cols]):
-            col.image(pic, width="stretch")
-            col.caption(caption)
-            col.button("Open", key=f"gallery_open_{int(image_id)}", on_click=_open, args=(int(image_id),),
-                       icon=":material/zoom_in:", width="stretch")
-    return gallery.GalleryView(sort=sort, seed=seed, page=int(page), page_size=int(size), thumb=thumb,
-                               overlay=bool(show_overlay), image=None)
+    with status.container():
+        st.markdown(f"**{len(matches):,}** of {len(ds.images):,} images match · showing "
+                    f"{start + 1 if len(shown) else 0}–{stop} · page {page} of {n_pages}")
+        legend_ui(ds, palette)
+    with grid:
+        if shown.empty:
+            st.info("No image matches these filters. Loosen the class mode or clear some filters in the sidebar.")
+        options = gallery.ThumbOptions(size=gallery.THUMB_SIZES[thumb], overlay=show_overlay, palette=palette,
+                                       stretch=detail.stretch, limits=detail.limits, lower=detail.lower, upper=detail.upper)
+        pictures = gallery.thumbnails(ds, shown["image_id"].tolist(), options)
+        captions = gallery.thumbnail_captions(ds, shown, escape=md_literal)
+        n_cols = {"small": 8, "medium": 6, "large": 4}[thumb]
+        for row_start in range(0, len(shown), n_cols):
+            cols = st.columns(n_cols)
+            for col, image_id, pic, caption in zip(cols, shown["image_id"].iloc[row_start:row_start + n_cols],
+                                                   pictures[row_start:row_start + n_cols],
+                                                   captions[row_start:row_start + n_cols]):
+                col.image(pic, width="stretch")
+                col.caption(caption)
+                col.button("Open", key=f"gallery_open_{int(image_id)}", on_click=_open, args=(int(image_id),),
+                           icon=":material/zoom_in:", width="stretch")
 
 
 def display_ui(ds: Dataset) -> gallery.DetailView:
     """Stretch, limits and class toggles of the detail view."""
     c1, c2, c3 = st.columns([1, 1, 2])
-    how = c1.selectbox("Stretch", stretch.STRETCHES, key=K["stretch"], format_func=stretch.STRETCH_LABELS.get)
-    limits = c2.selectbox("Limits", stretch.LIMITS, key=K["limits"], format_func=stretch.LIMIT_LABELS.get,
+    how = c1.selectbox("Stretch", stretch.STRETCHES, index=stretch.STRETCHES.index(stretch.DEFAULT_STRETCH),
+                       key="stretch", format_func=stretch.STRETCH_LABELS.get, **BOUND)
+    limits = c2.selectbox("Limits", stretch.LIMITS, index=stretch.LIMITS.index(stretch.DEFAULT_LIMITS), key="limits",
+                          format_func=stretch.LIMIT_LABELS.get, **BOUND,
                           help="zscale: IRAF's zscale (astropy ZScaleInterval). Limits ignore the black "
                                "border outside the detector window.")
-    lower, upper = c3.slider("Percentile limits", 0.0, 100.0, key=K["pct"], step=0.1,
-                             disabled=limits != "percentile")
-    shown = st.pills("Classes shown", ds.class_names, selection_mode="multi", key=K["shown"], format_func=md_literal,
+    lower, upper = sorted(c3.slider("Percentile limits", 0.0, 100.0, (stretch.DEFAULT_LOWER, stretch.DEFAULT_UPPER),
+                                    key="pct", step=0.1, disabled=limits != "percentile", **BOUND))
+    if lower == upper:  # an empty interval (both ends dragged together, or such a link) stretches nothing
+        lower, upper = stretch.DEFAULT_LOWER, stretch.DEFAULT_UPPER
+    shown = st.pills("Classes shown", ds.class_names, selection_mode="multi", default=ds.class_names, key="shown",
+                     format_func=md_literal, **BOUND,
                      help="Toggle classes on and off (also: click a class in the figure legend).")
     hidden = tuple(c for c in ds.class_names if c not in (shown or []))
     return gallery.DetailView(stretch=how, limits=limits, lower=float(lower), upper=float(upper), hidden_classes=hidden)
@@ -207,8 +195,9 @@ def detail_ui(ds: Dataset, palette: str, image_id: int, matches: pd.DataFrame, p
                f"{int(img['n_annotations'])} annotation(s) · {md_literal(gallery.file_id_text(img))}")
     detail = display_ui(ds)
     d1, d2 = st.columns([3, 1])
-    draw = set(d1.pills("Draw", DRAW, selection_mode="multi", key=K["draw"]) or [])
-    opacity = d2.slider("Mask opacity", 0.0, 1.0, key=K["opacity"], step=0.05)
+    draw = set(d1.pills("Draw", DRAW, selection_mode="multi", default=DRAW_DEFAULT, key="gallery_draw",
+                        persist_state="session") or [])
+    opacity = d2.slider("Mask opacity", 0.0, 1.0, 0.4, key="gallery_opacity", step=0.05, persist_state="session")
 
     table = gallery.annotation_table(ds, image_id)
     frame = overlay.load_frame(img["path"])
@@ -235,7 +224,7 @@ def detail_ui(ds: Dataset, palette: str, image_id: int, matches: pd.DataFrame, p
                                   "stored area (px²)": st.column_config.NumberColumn(format="%.1f")})
 
     e1, e2 = st.columns([1, 3])
-    factor = e1.selectbox("PNG scale", (1, 2, 4), key=K["factor"], format_func=lambda f: f"{f}× ({f * int(img['width'])} px)",
+    factor = e1.selectbox("PNG scale", (1, 2, 4), key="gallery_factor", persist_state="session", format_func=lambda f: f"{f}× ({f * int(img['width'])} px)",
                           help="1× is the frame's full resolution; larger scales keep pixels square and labels sharp.")
 
     def _png() -> bytes:
@@ -255,7 +244,6 @@ def page() -> None:
     """The Gallery page: filter frames by class, filter and size, page through thumbnails, open one in detail."""
     ds = current_dataset()
     palette = current_palette()
-    view0 = _seed_widgets(ds)
     st.title("Gallery")
     terms_caption_ui(ds)
 
@@ -270,26 +258,18 @@ def page() -> None:
                        icon=":material/warning:")
             flt = replace(flt, fold=None)
     matches = gallery.select_images(ds, flt, sort, seed, folds)
-    image_id = view0.image if "image" in st.query_params else None
+    image_id = open_image(ds)
     if image_id is None:
-        detail = gallery.DetailView(st.session_state[K["stretch"]], st.session_state[K["limits"]],
-                                    *st.session_state[K["pct"]],
-                                    tuple(c for c in ds.class_names if c not in st.session_state[K["shown"]]))
-        view = grid_ui(ds, palette, matches, sort, seed, detail)
+        # The thumbnails use the detail view's display settings (kept while the detail view is closed).
+        lower, upper = sorted(st.session_state.get("pct", (stretch.DEFAULT_LOWER, stretch.DEFAULT_UPPER)))
+        if lower == upper:
+            lower, upper = stretch.DEFAULT_LOWER, stretch.DEFAULT_UPPER
+        detail = gallery.DetailView(st.session_state.get("stretch", stretch.DEFAULT_STRETCH),
+                                    st.session_state.get("limits", stretch.DEFAULT_LIMITS), lower, upper,
+                                    tuple(c for c in ds.class_names if c not in st.session_state.get("shown", ds.class_names)))
+        grid_ui(ds, palette, matches, detail)
     else:
-        view = gallery.GalleryView(sort=sort, seed=seed, page=int(st.session_state[K["page"]]),
-                                   page_size=int(st.session_state[K["size"]]), thumb=st.session_state[K["thumb"]],
-                                   overlay=bool(st.session_state[K["overlay"]]), image=image_id)
-        detail = detail_ui(ds, palette, image_id, matches, view.page_size)
-
-    # Write the view back to the URL so a link opens the same view.
-    wanted = gallery.filter_to_params(flt) | gallery.view_to_params(view) | gallery.detail_to_params(detail)
-    for name in OWN_PARAMS:
-        if name in wanted:
-            if st.query_params.get(name) != wanted[name]:
-                st.query_params[name] = wanted[name]
-        elif name in st.query_params:
-            del st.query_params[name]
+        detail_ui(ds, palette, image_id, matches, int(st.session_state.get("size", 48)))
 
 
 if __name__ == "__main__":  # run as a script by Streamlit's legacy pages/ mode (see run_app)

@@ -299,73 +299,6 @@ def test_page_of(image_id, size, expected):
 
 
 # ---------------------------------------------------------------------------------------
-# Links
-
-
-@pytest.mark.parametrize("flt", [
-    GalleryFilter(),  # defaults: nothing in the link
-    GalleryFilter(classes=(SR,), without=(RS,), filters=("L",)),
-    GalleryFilter(classes=(SR, SL), class_mode="exactly", empty="exclude", splits=("valid",)),
-    GalleryFilter(empty="only", search="0100000004"),
-    GalleryFilter(n_annotations=(1, 2), area=(20.5, 400)),
-    GalleryFilter(fold=(3, "valid"), classes=(CR,), class_mode="none"),
-])
-def test_filter_round_trips_through_query_params(fx, flt):
-    params = gallery.filter_to_params(flt)
-    assert all(isinstance(v, str) for v in params.values())
-    assert gallery.filter_from_params(params, fx) == flt
-
-
-def test_default_filter_gives_an_empty_query(fx):
-    assert gallery.filter_to_params(GalleryFilter()) == {}
-
-
-@pytest.mark.parametrize("params, expected", [
-    ({"classes": "smoke-ring,comet"}, GalleryFilter(classes=(SR,))),  # unknown class dropped
-    ({"mode": "most"}, GalleryFilter()),  # bad mode: default
-    ({"empty": "sometimes"}, GalleryFilter()),
-    ({"filters": "L,Q"}, GalleryFilter(filters=("L",))),  # unknown filter letter dropped
-    ({"nann": "3-1"}, GalleryFilter()),  # reversed range ignored
-    ({"nann": "x-2"}, GalleryFilter()),  # malformed
-    ({"nann": "1-99"}, GalleryFilter(n_annotations=(1, 3))),  # clipped to the dataset's maximum (3)
-    ({"nann": "0-3"}, GalleryFilter()),  # the whole span: no constraint
-    ({"area": "50..5000"}, GalleryFilter(area=(50.0, 900.0))),  # ".." accepted, clipped to the largest area
-    ({"fold": "7-valid"}, GalleryFilter()),  # beyond the authors' 4 folds
-    ({"fold": "1-test"}, GalleryFilter()),
-])
-def test_bad_or_out_of_range_params(fx, params, expected):
-    assert gallery.filter_from_params(params, fx) == expected
-
-
-@pytest.mark.parametrize("view", [
-    gallery.GalleryView(),
-    gallery.GalleryView(sort="shuffle", seed=42, page=3, page_size=96, thumb="small", overlay=False, image=4),
-    gallery.GalleryView(sort="largest", image=0),
-])
-def test_view_round_trips(fx, view):
-    assert gallery.view_from_params(gallery.view_to_params(view), fx) == view
-
-
-def test_view_drops_unknown_image_and_bad_values(fx):
-    view = gallery.view_from_params({"image": "999", "size": "13", "thumb": "huge", "sort": "best", "page": "-2"}, fx)
-    assert view == gallery.GalleryView()
-
-
-@pytest.mark.parametrize("detail", [
-    gallery.DetailView(),
-    gallery.DetailView(stretch="asinh", limits="zscale", hidden_classes=(RS, SL)),
-    gallery.DetailView(stretch="histeq", lower=1.0, upper=99.0),
-])
-def test_detail_round_trips(fx, detail):
-    assert gallery.detail_from_params(gallery.detail_to_params(detail), fx) == detail
-
-
-def test_detail_rejects_bad_values(fx):
-    got = gallery.detail_from_params({"stretch": "cube", "limits": "auto", "pct": "90-10", "hide": "comet"}, fx)
-    assert got == gallery.DetailView()
-
-
-# ---------------------------------------------------------------------------------------
 # Detail helpers
 
 
@@ -463,15 +396,6 @@ def mix(tmp_path_factory):
 
 def test_filter_choices_offer_every_filter_in_order(mix):
     assert gallery.filter_choices(mix) == ["V", "L", "W", "X", "?"]
-
-
-@pytest.mark.parametrize("params, expected", [
-    ({"filters": "X"}, ("X",)),  # an unknown letter present in the data is a valid choice
-    ({"filters": "?,V"}, ("?", "V")),  # so is "no observation key"
-    ({"filters": "S"}, ()),  # a known letter absent from the data is dropped
-])
-def test_filter_params_keep_unknown_and_missing_keys(mix, params, expected):
-    assert gallery.filter_from_params(params, mix).filters == expected
 
 
 @pytest.mark.parametrize("key, files", [

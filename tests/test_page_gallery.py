@@ -16,8 +16,9 @@ from xami_core.analysis import gallery
 
 PAGE = "pages/gallery.py"
 SL, SR, RS, CR = "star-loop", "smoke-ring", "read-out-streak", "central-ring"
-# A view a user shares: star loops without smoke rings on UVW1 frames, most annotations first.
-QUERY = {"classes": SL, "without": SR, "filters": "L", "sort": "annotations"}
+# A view a user shares: star loops without smoke rings on UVW1 frames, most annotations first. The
+# widgets are bound to the link, which holds an option as the widget shows it.
+QUERY = {"classes": SL, "without": SR, "filters": "UVW1 (291 nm)", "sort": gallery.SORT_LABELS["annotations"]}
 
 
 def expected_ids(ds, has: set[str], without: set[str] = frozenset(), letters: set[str] | None = None) -> list[int]:
@@ -41,10 +42,10 @@ def test_link_shows_the_filtered_gallery(sample_ds):
     assert len(ids) > 5
     assert f"**{len(ids)}** of 160 images match · showing 1–{len(ids)} · page 1 of 1" in texts(at)
     assert open_buttons(at) == ids  # the thumbnails, in the chosen order
-    assert at.sidebar.multiselect(key="gallery_classes").value == [SL]
-    assert at.sidebar.multiselect(key="gallery_without").value == [SR]
-    assert at.sidebar.multiselect(key="gallery_filters").value == ["L"]
-    assert at.sidebar.selectbox(key="gallery_sort").value == "annotations"
+    assert at.sidebar.multiselect(key="classes").value == [SL]
+    assert at.sidebar.multiselect(key="without").value == [SR]
+    assert at.sidebar.multiselect(key="filters").value == ["L"]
+    assert at.sidebar.selectbox(key="sort").value == "annotations"
     assert own_params(at) == QUERY  # the URL keeps the view
     # Under each thumbnail: observation, filter and per-class counts.
     first = sample_ds.images.set_index("image_id").loc[ids[0]]
@@ -52,49 +53,52 @@ def test_link_shows_the_filtered_gallery(sample_ds):
 
 
 @pytest.mark.parametrize("query, has, without", [
-    ({"classes": f"{RS},{CR}", "mode": "exactly"}, {RS, CR}, None),  # exactly these two classes
-    ({"empty": "only"}, set(), None),  # hard negatives only
+    ({"classes": [RS, CR], "mode": gallery.CLASS_MODE_LABELS["exactly"]}, {RS, CR}, None),  # exactly these two classes
+    ({"empty": gallery.EMPTY_MODE_LABELS["only"]}, set(), None),  # hard negatives only
 ])
 def test_class_modes_in_the_page(sample_ds, query, has, without):
     at = page_test(PAGE, query=query)
-    if without is None and query.get("mode") == "exactly":
+    if without is None and "mode" in query:
         n = sum(r == frozenset(has) for r in sample_ds.images["classes"])
     else:
         n = int((sample_ds.images["n_annotations"] == 0).sum())
-        assert at.sidebar.multiselect(key="gallery_classes").disabled  # classes make no sense here
+        assert at.sidebar.multiselect(key="classes").disabled  # classes make no sense here
     assert n > 0 and f"**{n}** of 160 images match" in texts(at)
 
 
 def test_widgets_change_the_count_and_the_link(sample_ds):
     at = page_test(PAGE)
     assert "**160** of 160 images match · showing 1–48 · page 1 of 4" in texts(at)
-    at.sidebar.multiselect(key="gallery_classes").set_value([SR, SL]).run()
-    at.sidebar.radio(key="gallery_mode").set_value("all").run()
+    at.sidebar.multiselect(key="classes").set_value([SR, SL]).run()
+    at.sidebar.radio(key="mode").set_value("all").run()
     n = sum({SR, SL} <= c for c in sample_ds.images["classes"])
     assert f"**{n}** of 160 images match" in texts(at)
-    assert own_params(at) == {"classes": f"{SR},{SL}", "mode": "all"}
-    at.sidebar.selectbox(key="gallery_fold").set_value((1, "valid")).run()
+    # The widgets are bound to the link: the browser writes them into it (test_gallery_in_chromium sees it).
+    assert (at.sidebar.multiselect(key="classes").value, at.sidebar.radio(key="mode").value) == ([SR, SL], "all")
+    at.sidebar.selectbox(key="fold").set_value((1, "valid")).run()
     part = set(gallery.authors_folds(sample_ds).part_ids(1, "valid").tolist())
     n_fold = sum({SR, SL} <= r.classes and r.image_id in part for r in sample_ds.images.itertuples())
-    assert f"**{n_fold}** of 160 images match" in texts(at) and at.query_params["fold"] == "1-valid"
+    assert f"**{n_fold}** of 160 images match" in texts(at) and at.sidebar.selectbox(key="fold").value == (1, "valid")
 
 
 def test_paging_and_page_size():
     at = page_test(PAGE, query={"size": "24", "page": "2"})
     assert "showing 25–48 · page 2 of 7" in texts(at) and len(open_buttons(at)) == 24
-    at.selectbox(key="gallery_size").set_value(96).run()
+    assert at.pagination(key="page").value == 2
+    at.selectbox(key="size").set_value(96).run()
     assert "showing 1–96 · page 1 of 2" in texts(at)  # a new page size starts at page 1
-    assert own_params(at) == {"size": "96"}
+    assert (at.selectbox(key="size").value, at.pagination(key="page").value) == (96, 1)
 
 
 def test_open_image_from_link_and_navigate_within_the_filter(sample_ds):
     ids = expected_ids(sample_ds, {SL}, {SR}, {"L"})
-    query = QUERY | {"image": str(ids[1]), "stretch": "asinh", "limits": "zscale", "hide": RS}
+    query = QUERY | {"image": str(ids[1]), "stretch": "asinh", "limits": "zscale",
+                     "shown": [c for c in sample_ds.class_names if c != RS]}
     at = page_test(PAGE, query=query)
     img = sample_ds.images.set_index("image_id").loc[ids[1]]
     assert [s.value for s in at.main.subheader] == [f"{img['obs_key']} · UVW1 (291 nm) · {img['split']}"]
     assert f"image 2 of {len(ids)} matching the filters" in texts(at)
-    assert at.selectbox(key="gallery_stretch").value == "asinh" and at.selectbox(key="gallery_limits").value == "zscale"
+    assert at.selectbox(key="stretch").value == "asinh" and at.selectbox(key="limits").value == "zscale"
     assert RS not in at.get("button_group")[0].value  # "Classes shown" pills: the hidden class is off
     table = at.data_editor[0].value
     assert len(table) == img["n_annotations"] and set(table["class"]) == set(img["classes"])
@@ -115,10 +119,10 @@ def test_open_image_from_link_and_navigate_within_the_filter(sample_ds):
 
 def test_open_button_and_back_returns_to_the_images_page(sample_ds):
     at = page_test(PAGE, query={"size": "24"})
-    at.number_input(key="gallery_page").set_value(3).run()
+    at.pagination(key="page").set_value(3).run()
     third = open_buttons(at)
     at.button(key=f"gallery_open_{third[5]}").click().run()
-    assert at.query_params["image"] == str(third[5]) and at.query_params["page"] == "3"
+    assert at.query_params["image"] == str(third[5]) and at.session_state["page"] == 3
     for _ in range(20):  # walk 20 frames on: onto page 4
         at.button(key="gallery_next").click().run()
     order = gallery.select_images(sample_ds, gallery.GalleryFilter())["image_id"].tolist()
@@ -174,7 +178,9 @@ def test_gallery_in_chromium(browser, sample_ds, tmp_path):
     # Toggle a class off: it leaves the figure and enters the link.
     page.locator("[data-testid='stMain'] [data-testid='stButtonGroup']").first.get_by_role("button", name=RS).click()
     browser.settle()
-    page.wait_for_function("() => location.search.includes('hide=read-out-streak')")
+    # The link lists the classes shown, the hidden one left out.
+    shown_in_link = "() => new URLSearchParams(location.search).getAll('shown')"
+    page.wait_for_function(f"() => ({shown_in_link})().length > 0 && !({shown_in_link})().includes('{RS}')")
     assert RS not in page.locator(".js-plotly-plot .legendtext").all_text_contents()
     browser.screenshot("gallery_detail", full_height=1700)
 
@@ -193,7 +199,8 @@ def test_gallery_in_chromium(browser, sample_ds, tmp_path):
     fresh = browser.context.new_page()
     fresh.goto(link)
     fresh.get_by_text(gallery.detail_title(img)).wait_for(timeout=60_000)
-    assert "hide=read-out-streak" in fresh.url and "classes=star-loop" in fresh.url
+    assert "classes=star-loop" in fresh.url and "shown=" in fresh.url and f"shown={RS}" not in fresh.url
+    assert RS not in fresh.locator(".js-plotly-plot .legendtext").all_text_contents()
     fresh.close()
 
 
@@ -201,7 +208,7 @@ def test_fold_filter_on_a_dataset_too_small_for_folds(tmp_path):
     # Three frames cannot make four folds: the fold filter is set aside with a warning, the rest works.
     b.write_split(tmp_path / "ds" / "train", b.coco([b.image(i) for i in range(3)],
                                                    [b.polygon_ann(0, 0, 3, b.square(5, 5, 10))]))
-    at = page_test(PAGE, query={"data": str(tmp_path / "ds"), "fold": "0-valid"})
+    at = page_test(PAGE, query={"data": str(tmp_path / "ds"), "fold": "fold 0 · valid"})
     assert any("fold part filter is ignored" in w.value for w in at.warning)
     assert "**3** of 3 images match" in texts(at)
 
@@ -232,7 +239,77 @@ def test_gallery_finds_and_names_records_by_the_files_ids(tmp_path):
 def test_gallery_filters_by_unknown_and_missing_filter_keys(tmp_path, choice, n):
     root = b.write_filter_mix(tmp_path / "mix")
     at = page_test(PAGE, query={"data": str(root)})
-    picker = at.sidebar.multiselect(key="gallery_filters")
+    picker = at.sidebar.multiselect(key="filters")
     assert picker.options == ["V (543 nm)", "UVW1 (291 nm)", "White (broad band)", "X (unknown filter)", "no observation key"]
     picker.set_value([choice]).run()
     assert f"**{n}** of 8 images match" in texts(at)
+
+
+# ---------------------------------------------------------------------------------------
+# Links: every selection is a widget bound to the link (bind="query-params"); a link holds an
+# option as the widget shows it. These replace the tests of the hand-written link encoder.
+
+
+@pytest.mark.parametrize("link, widgets", [
+    # classes in "exactly" mode, images without artefacts hidden, one split
+    ({"classes": [SR, SL], "mode": gallery.CLASS_MODE_LABELS["exactly"], "empty": gallery.EMPTY_MODE_LABELS["exclude"],
+      "split": "valid"}, {"classes": [SR, SL], "mode": "exactly", "empty": "exclude", "split": ["valid"]}),
+    # a search, both ranges and a part of the authors' folds
+    ({"q": "0100000004", "nann": ["1", "3"], "area_lo": "200", "area_hi": "400", "fold": "fold 3 · valid"},
+     {"q": "0100000004", "nann": (1, 3), "area_lo": 200.0, "area_hi": 400.0, "fold": (3, "valid")}),
+    # the layout: a seeded shuffle, page 3 of 24 small thumbnails without masks
+    ({"sort": gallery.SORT_LABELS["shuffle"], "seed": "42", "page": "3", "size": "24", "thumb": "small",
+      "overlay": "false"}, {"sort": "shuffle", "seed": 42, "page": 3, "size": 24, "thumb": "small", "overlay": False}),
+])
+def test_a_link_opens_its_view_and_keeps_it(link, widgets):
+    at = page_test(PAGE, query=link)
+    assert {key: at.session_state[key] for key in widgets} == widgets
+    assert own_params(at) == link  # nothing dropped, nothing added
+
+
+@pytest.mark.parametrize("link, key, value, kept", [
+    ({"classes": [SR, "comet"]}, "classes", [SR], SR),  # an unknown class is dropped, the known one kept
+    ({"mode": "most"}, "mode", "any", None),  # not an option: the default
+    ({"empty": "sometimes"}, "empty", "include", None),
+    ({"filters": ["UVW1 (291 nm)", "Q"]}, "filters", ["L"], "UVW1 (291 nm)"),  # an unknown filter is dropped
+    ({"nann": ["1", "99"]}, "nann", "all", None),  # beyond the largest number of annotations: no constraint
+    ({"nann": "x"}, "nann", "all", None),  # not a number
+    ({"area_lo": "5"}, "area_lo", "smallest", None),  # below the smallest instance
+    ({"fold": "fold 7 · valid"}, "fold", ("any",), None),  # the authors made four folds
+    ({"size": "13"}, "size", 48, None),
+    ({"thumb": "huge"}, "thumb", "medium", None),
+    ({"sort": "best"}, "sort", "observation", None),
+    ({"page": "-2"}, "page", 1, None),
+])
+def test_a_link_value_the_widget_cannot_hold_falls_back(sample_ds, link, key, value, kept):
+    at = page_test(PAGE, query=link)
+    if value == "all":
+        value = (0, gallery.max_annotations(sample_ds))
+    elif value == "smallest":
+        value = gallery.area_range(sample_ds)[0]
+    assert at.session_state[key] == value
+    assert own_params(at) == ({key: kept} if kept else {})  # the link keeps only what the widget holds
+
+
+def test_a_link_with_range_ends_reversed_or_bad_display_values(sample_ds):
+    # Ends either way round mean the same range; display values that are not options fall back.
+    image_id = int(sample_ds.images["image_id"].iloc[4])
+    at = page_test(PAGE, query={"nann": ["3", "1"], "image": str(image_id), "stretch": "cube", "limits": "auto",
+                                "pct": ["90", "10"], "shown": "comet"})
+    n = int(sample_ds.images["n_annotations"].between(1, 3).sum())
+    assert f"of {n:,} matching the filters" in texts(at) or "does not match the current filters" in texts(at)
+    assert (at.session_state["stretch"], at.session_state["limits"]) == ("linear", "percentile")
+    assert at.session_state["shown"] == sample_ds.class_names  # an unknown class: every class shown
+    at.button(key="gallery_back").click().run()
+    assert f"**{n}** of 160 images match" in texts(at)
+
+
+@pytest.mark.parametrize("link, chosen", [
+    (["X (unknown filter)"], ["X"]),  # an unknown letter present in the data is a valid choice
+    (["no observation key", "V (543 nm)"], ["?", "V"]),  # so is "no observation key"
+    (["UVW2 (212 nm)"], []),  # a known filter absent from the data is dropped
+])
+def test_filter_links_keep_unknown_and_missing_keys(tmp_path, link, chosen):
+    root = b.write_filter_mix(tmp_path / "mix")
+    at = page_test(PAGE, query={"data": str(root), "filters": link})
+    assert at.sidebar.multiselect(key="filters").value == chosen

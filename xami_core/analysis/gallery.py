@@ -29,8 +29,6 @@ from xami_core.render.stretch import (
     DEFAULT_LOWER,
     DEFAULT_STRETCH,
     DEFAULT_UPPER,
-    LIMITS,
-    STRETCHES,
     stretch_image,
 )
 
@@ -479,99 +477,7 @@ def clear_memory_cache() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Query parameters: a view as a link
-
-
-def _split_list(value: str | None) -> list[str]:
-    return [v for v in (value or "").split(",") if v]
-
-
-def _range(value: str | None, cast: type = float) -> tuple | None:
-    """ "lo-hi" (or "lo..hi") to a (lo, hi) tuple; None when absent or malformed."""
-    if not value:
-        return None
-    text = value.replace("..", "-")
-    lo, sep, hi = text.partition("-")
-    try:
-        pair = (cast(lo), cast(hi)) if sep else None
-    except ValueError:
-        return None
-    return pair if pair and pair[0] <= pair[1] else None
-
-
-def _fmt_number(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:g}"
-
-
-def filter_to_params(flt: GalleryFilter) -> dict[str, str]:
-    """Query parameters of a filter; defaults are left out so links stay short."""
-    out: dict[str, str] = {}
-    if flt.classes:
-        out["classes"] = ",".join(flt.classes)
-    if flt.class_mode != "any":
-        out["mode"] = flt.class_mode
-    if flt.without:
-        out["without"] = ",".join(flt.without)
-    if flt.empty != "include":
-        out["empty"] = flt.empty
-    if flt.filters:
-        out["filters"] = ",".join(flt.filters)
-    if flt.splits:
-        out["split"] = ",".join(flt.splits)
-    if flt.n_annotations is not None:
-        out["nann"] = "-".join(_fmt_number(v) for v in flt.n_annotations)
-    if flt.area is not None:
-        out["area"] = "-".join(_fmt_number(v) for v in flt.area)
-    if flt.search.strip():
-        out["q"] = flt.search.strip()
-    if flt.fold is not None:
-        out["fold"] = f"{int(flt.fold[0])}-{flt.fold[1]}"
-    return out
-
-
-def _fold(value: str | None) -> tuple[int, str] | None:
-    """ "2-valid" to (2, "valid"); None when absent or malformed."""
-    number, _, part = (value or "").partition("-")
-    if not number.isdigit() or part not in PARTS:
-        return None
-    return int(number), part
-
-
-def _clamp(pair: tuple | None, lo: float, hi: float) -> tuple | None:
-    """A (lo, hi) range clipped into [lo, hi]; None when it covers the whole span (no constraint)."""
-    if pair is None:
-        return None
-    a, b = (type(pair[0])(min(max(v, lo), hi)) for v in pair)
-    return None if (a, b) == (lo, hi) else (a, b)
-
-
-def filter_from_params(params: dict[str, str], ds: Dataset) -> GalleryFilter:
-    """A filter from query parameters.
-
-    Unknown classes, filters, splits and modes are dropped; number and area ranges are
-    clipped to what the dataset holds, so the widgets can show them.
-    """
-    names = set(ds.class_names)
-    letters = set(filter_keys(ds.images["filter_letter"]))
-    splits = set(ds.images["split"])
-    mode = params.get("mode", "any")
-    empty = params.get("empty", "include")
-    area_lo, area_hi = area_range(ds)
-    fold = _fold(params.get("fold"))
-    if fold is not None and fold[0] >= AUTHORS_K:
-        fold = None
-    return GalleryFilter(
-        classes=tuple(c for c in _split_list(params.get("classes")) if c in names),
-        class_mode=mode if mode in CLASS_MODES else "any",
-        without=tuple(c for c in _split_list(params.get("without")) if c in names),
-        empty=empty if empty in EMPTY_MODES else "include",
-        filters=tuple(f for f in _split_list(params.get("filters")) if f in letters),
-        splits=tuple(s for s in _split_list(params.get("split")) if s in splits),
-        n_annotations=_clamp(_range(params.get("nann"), int), 0, max_annotations(ds)),
-        area=_clamp(_range(params.get("area"), float), area_lo, area_hi),
-        search=params.get("q", ""),
-        fold=fold,
-    )
+# The detail view and the grid's layout choices
 
 
 def annotation_table(ds: Dataset, image_id: int) -> pd.DataFrame:
@@ -597,103 +503,11 @@ THUMB_SIZES: dict[str, int] = {"small": 128, "medium": 192, "large": 256}
 
 
 @dataclass(frozen=True)
-class GalleryView:
-    """How the gallery is laid out: order, page, sizes, overlays, and the open image."""
-
-    sort: str = "observation"
-    seed: int = 0
-    page: int = 1
-    page_size: int = 48
-    thumb: str = "medium"
-    overlay: bool = True
-    image: int | None = None
-
-
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value) if value not in (None, "") else default
-    except ValueError:
-        return default
-
-
-def view_to_params(view: GalleryView) -> dict[str, str]:
-    """Query parameters of a gallery view (defaults left out)."""
-    base = GalleryView()
-    out: dict[str, str] = {}
-    if view.sort != base.sort:
-        out["sort"] = view.sort
-    if view.sort == "shuffle":
-        out["seed"] = str(view.seed)
-    if view.page != base.page:
-        out["page"] = str(view.page)
-    if view.page_size != base.page_size:
-        out["size"] = str(view.page_size)
-    if view.thumb != base.thumb:
-        out["thumb"] = view.thumb
-    if not view.overlay:
-        out["overlay"] = "0"
-    if view.image is not None:
-        out["image"] = str(view.image)
-    return out
-
-
-def view_from_params(params: dict[str, str], ds: Dataset | None = None) -> GalleryView:
-    """A gallery view from query parameters; bad values fall back to defaults."""
-    sort = params.get("sort", "observation")
-    size = _int(params.get("size"), 48)
-    thumb = params.get("thumb", "medium")
-    image = _int(params.get("image"), -1)
-    if ds is not None and image not in set(ds.images["image_id"].tolist()):
-        image = -1
-    return GalleryView(
-        sort=sort if sort in SORTS else "observation",
-        seed=_int(params.get("seed"), 0),
-        page=max(1, _int(params.get("page"), 1)),
-        page_size=size if size in PAGE_SIZES else 48,
-        thumb=thumb if thumb in THUMB_SIZES else "medium",
-        overlay=params.get("overlay", "1") != "0",
-        image=image if image >= 0 else None,
-    )
-
-
-@dataclass(frozen=True)
 class DetailView:
-    """The detail view's display choices that belong in a shared link."""
+    """The detail view's display choices: stretch, limits and percentiles, classes hidden."""
 
     stretch: str = DEFAULT_STRETCH
     limits: str = DEFAULT_LIMITS
     lower: float = DEFAULT_LOWER
     upper: float = DEFAULT_UPPER
     hidden_classes: tuple[str, ...] = ()
-
-
-def detail_to_params(view: DetailView) -> dict[str, str]:
-    """Query parameters of the detail view (defaults left out)."""
-    base = DetailView()
-    out: dict[str, str] = {}
-    if view.stretch != base.stretch:
-        out["stretch"] = view.stretch
-    if view.limits != base.limits:
-        out["limits"] = view.limits
-    if (view.lower, view.upper) != (base.lower, base.upper):
-        out["pct"] = f"{view.lower:g}-{view.upper:g}"
-    if view.hidden_classes:
-        out["hide"] = ",".join(view.hidden_classes)
-    return out
-
-
-def detail_from_params(params: dict[str, str], ds: Dataset) -> DetailView:
-    """The detail view from query parameters; bad values fall back to defaults."""
-    base = DetailView()
-    stretch = params.get("stretch", base.stretch)
-    limits = params.get("limits", base.limits)
-    pct = _range(params.get("pct"), float)
-    if pct is None or not (0 <= pct[0] < pct[1] <= 100):
-        pct = (base.lower, base.upper)
-    names = set(ds.class_names)
-    return DetailView(
-        stretch=stretch if stretch in STRETCHES else base.stretch,
-        limits=limits if limits in LIMITS else base.limits,
-        lower=pct[0], upper=pct[1],
-        hidden_classes=tuple(c for c in _split_list(params.get("hide")) if c in names),
-    )
