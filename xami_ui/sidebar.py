@@ -46,7 +46,7 @@ _UPLOAD_DELETED = "_xami_upload_deleted"  # uploader file id whose upload the us
 # arrives before the browser has drawn that widget (several sessions at once make runs slow enough):
 # the path box came back empty and the session fell to the sample. Widgets are re-seeded from this.
 _CHOICE = "_xami_choice"
-_CHOICE_KEYS = (SOURCE_KEY, PATH_KEY, VARIANT_KEY, SHARE_KEY, PALETTE_KEY)
+_CHOICE_KEYS = (SOURCE_KEY, PATH_KEY, VARIANT_KEY, SHARE_KEY)
 _OBS_INFO_CHOICE = "_xami_obs_info_choice"
 _HF_REQUEST = "_xami_hf_request"  # the variant whose download button was pressed
 PROGRESS_EVERY_S = 0.15  # at most this often: each update is a message to the browser
@@ -93,8 +93,6 @@ def _init_state() -> None:
         st.session_state[PATH_KEY] = wanted
     else:
         st.session_state[SOURCE_KEY] = SAMPLE
-    if query.get("palette") in PALETTES:
-        st.session_state[PALETTE_KEY] = query["palette"]
     st.session_state[_CHOICE] = {k: st.session_state[k] for k in _CHOICE_KEYS if k in st.session_state}
 
 
@@ -355,12 +353,10 @@ def current_obs_info_path() -> str | None:
 
 
 def palette_ui() -> str:
-    """Sidebar choice of class colours."""
-    palette = st.sidebar.selectbox("Class colours", list(PALETTES), key=PALETTE_KEY,
-                                   help="The authors' colours, or the Okabe-Ito colour-blind-safe set.")
-    _remember(PALETTE_KEY, palette)
-    st.query_params["palette"] = palette
-    return palette
+    """Sidebar choice of class colours, bound to the link's `palette` parameter (absent for the authors' colours)."""
+    return st.sidebar.selectbox("Class colours", list(PALETTES), key=PALETTE_KEY, bind="query-params",
+                                persist_state="session",
+                                help="The authors' colours, or the Okabe-Ito colour-blind-safe set.")
 
 
 def load_current_ui() -> Dataset:
