@@ -22,7 +22,12 @@ def set_current(ds: Dataset) -> None:
 
 
 def current_dataset() -> Dataset:
-    """The dataset selected in the sidebar (app.py loads it before it runs the page)."""
+    """The dataset selected in the sidebar (app.py loads it before it runs the page).
+
+    Raises:
+        KeyError: no run of app.py has loaded a dataset in this session (a page function called
+            outside the app's navigation).
+    """
     return st.session_state[_DATASET]
 
 
