@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import subprocess
@@ -167,7 +168,8 @@ def test_batch_command_writes_the_full_set(tmp_path, capsys):
     for name in EXPECTED_FIGURES:
         assert (out / f"{name}.svg").read_bytes().lstrip().startswith((b"<svg", b"<?xml"))
     classes = pd.read_csv(out / "classes.csv", index_col=0)
-    assert int(classes.loc["total", "total annotations"]) == 907
+    in_files = sum(len(json.loads(f.read_text())["annotations"]) for f in sample_root().glob("*/_annotations.coco.json"))
+    assert in_files > 0 and int(classes.loc["total", "total annotations"]) == in_files
 
 
 def test_batch_command_without_browser_writes_tables_and_exits_3(tmp_path, capsys, monkeypatch):

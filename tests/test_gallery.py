@@ -341,13 +341,25 @@ def test_thumbnails_have_the_requested_size_and_order(sample_ds, size):
 
 
 def test_thumbnail_overlay_shows_class_colour(sample_ds):
-    # A frame with a central ring (cyan): its mask pixels turn cyan with the overlay, not without.
-    row = sample_ds.annotations[sample_ds.annotations["class_name"] == CR].iloc[0]
+    # A frame with a central ring (cyan): its own mask pixels (where no other annotation overlaps) turn cyan
+    # with the overlay, not without.
+    def pixels(segmentations) -> np.ndarray:  # drawn independently at 512 -> 256
+        out = np.zeros((256, 256), np.uint8)
+        for seg in segmentations:
+            cv2.fillPoly(out, [np.round(np.reshape(p, (-1, 2)) / 2).astype(np.int32) for p in seg], 1)
+        return out
+
+    def own_pixels(row) -> np.ndarray:
+        others = sample_ds.annotations_of(row["image_id"]).query("ann_id != @row.ann_id and kind == 'polygon'")
+        alone = pixels([row["segmentation"]]) & ~cv2.dilate(pixels(others["segmentation"]), np.ones((5, 5), np.uint8))
+        return cv2.erode(alone, np.ones((3, 3), np.uint8)).astype(bool)  # off every contour line
+
+    rings = sample_ds.annotations[sample_ds.annotations["class_name"] == CR]
+    row, inside = next((r, m) for _, r in rings.iterrows() if (m := own_pixels(r)).sum() > 20)
     on = decode(gallery.thumbnails(sample_ds, [row["image_id"]], ThumbOptions(size=256), disk_cache=False)[0])
     off = decode(gallery.thumbnails(sample_ds, [row["image_id"]], ThumbOptions(size=256, overlay=False), disk_cache=False)[0])
-    x, y = int(row["cx"] / 2), int(row["cy"] / 2)  # 512 -> 256
-    b_on, g_on, r_on = on[y, x].astype(int)
-    b_off, g_off, r_off = off[y, x].astype(int)
+    b_on, g_on, r_on = on[inside].astype(float).mean(axis=0)
+    b_off, g_off, r_off = off[inside].astype(float).mean(axis=0)
     assert g_on - r_on > 60 and b_on - r_on > 60  # cyan (1, 252, 214) blended in
     assert abs(g_off - r_off) < 12  # grey without the overlay
 

@@ -88,16 +88,16 @@ def test_groups_of_another_dataset_are_refused():
 
 
 # --- grouped folds on the sample --------------------------------------------------------------------
-TOLERANCE_MEAN_PP = 1.2  # authors' mean |train - valid| share, mean over folds (sample: KFold 1.27-1.44)
-TOLERANCE_FOLD_PP = 1.5  # the same, worst fold (sample: KFold 1.84-2.44)
+TOLERANCE_MEAN_PP = 1.5  # authors' mean |train - valid| share, mean over folds (sample: KFold 1.25-2.24)
+TOLERANCE_FOLD_PP = 1.6  # the same, worst fold (sample: KFold 1.67-3.37)
 
 
 def sample_groups(ds, kind: str) -> FG.FieldGroups:
     from xami_core.io.metadata import load_obs_metadata
 
-    if kind == "obsid":  # one frame per ObsID in the sample
+    if kind == "obsid":  # every filter of one observation
         return FG.field_groups(ds.images, by="obsid")
-    if kind == "sky 600 arcmin":  # 81 groups of up to 7 frames
+    if kind == "sky 600 arcmin":  # large groups of neighbouring pointings
         return FG.field_groups(ds.images, by="sky", radius_arcmin=600.0, metadata=load_obs_metadata(synthetic=True))
     ids = ds.images["image_id"].to_numpy(np.int64)  # runs of three consecutive frames
     return FG.FieldGroups(group=ids // 3, image_ids=ids, by="obsid")
@@ -119,6 +119,8 @@ def test_grouped_folds_never_split_a_group_and_stay_balanced(sample_ds, kind, me
     assert L.fold_leakage(folds, groups)["valid_images_leaking"].sum() == 0
     diff = B.fold_balance(sample_ds, folds)["authors_mean_diff"] * 100
     assert diff.mean() <= TOLERANCE_MEAN_PP and diff.max() <= TOLERANCE_FOLD_PP
+    unstratified = B.fold_balance(sample_ds, F.make_folds(sample_ds, "kfold", k, seed))["authors_mean_diff"] * 100
+    assert diff.mean() < unstratified.mean()  # better balanced than plain K-fold with the same k and seed
 
 
 @pytest.mark.parametrize("method", F.GROUPED_METHODS)
@@ -237,7 +239,9 @@ def test_cli_grouped_folds_with_sky_groups(tmp_path, capsys, sample_ds):
     assert code == 0
     printed = capsys.readouterr().out
     assert "multilabel stratified group K-fold (fields kept whole), k = 4, seed = 42" in printed
-    assert "field groups: sky neighbours within 600 arcmin: 81 groups" in printed
+    n_groups = sample_groups(sample_ds, "sky 600 arcmin").n_groups
+    assert 1 < n_groups < len(sample_ds.images)
+    assert f"field groups: sky neighbours within 600 arcmin: {n_groups} groups" in printed
     assert "overall: 0 of 160 valid frames (0.00 %) share a field with train" in printed
     # The files are the grouped folds: each field group's frames in one fold's valid part.
     ds = sample_ds

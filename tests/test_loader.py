@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import shapely
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
@@ -51,7 +52,10 @@ def test_sample_geometry_matches_opencv(sample_ds):
         assert row.mask_box_x == pytest.approx(pts[:, 0].min(), abs=1e-4)
         assert row.mask_box_w == pytest.approx(pts[:, 0].max() - pts[:, 0].min(), abs=1e-3)
         assert row.mask_box_h == pytest.approx(pts[:, 1].max() - pts[:, 1].min(), abs=1e-3)
-        assert row.polygon_area == pytest.approx(sum(cv2.contourArea(p) for p in parts), rel=1e-5)
+        # Areas in float64 with shapely (OpenCV's float32 points round the sample's 2-decimal vertices).
+        exact = sum(shapely.Polygon(np.reshape(p, (-1, 2))).area for p in row.segmentation)
+        assert row.polygon_area == pytest.approx(exact, rel=1e-9)
+        assert row.polygon_area == pytest.approx(sum(cv2.contourArea(p) for p in parts), rel=1e-4)
         if len(parts) == 1:
             m = cv2.moments(parts[0])
             assert (row.cx, row.cy) == pytest.approx((m["m10"] / m["m00"], m["m01"] / m["m00"]), rel=1e-5)

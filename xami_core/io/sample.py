@@ -4,7 +4,10 @@ The frames imitate XMM-OM images: sky noise, point sources with halos, black bor
 outside the detector window, and artefacts where they sit on the real detector
 (read-out streaks in columns through bright stars, smoke rings offset from bright
 stars, star loops towards the centre, the central ring near (262, 283), rare large
-diffuse patches). It is not real data and is labelled "synthetic sample" everywhere.
+diffuse patches). Like XAMI, some observations appear in several filters (one ObsID, one
+pointing) and some targets were observed twice (two ObsIDs a few arcmin apart), so the
+fold-leakage views have something to find. It is not real data and is labelled "synthetic
+sample" everywhere.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 from xami_core.model import CLASS_IDS, FILTER_ORDER, PARENT_CATEGORY
 from xami_core.paths import cache_dir
 
-SAMPLE_VERSION = 1
+SAMPLE_VERSION = 2
 SAMPLE_SEED = 20240625
 SIZE = 512
 SPLIT_SIZES = {"train": 120, "valid": 40}
@@ -31,6 +34,11 @@ CENTRAL_RING_XY = (262.0, 283.0)
 FILTER_WEIGHTS = {"V": 102, "B": 116, "U": 193, "L": 403, "M": 175, "S": 63, "W": 3}
 EMPTY_EVERY = 19  # every 19th frame is a hard negative without artefacts
 BOX_ONLY_IMAGE = ("train", 5)  # one box-only annotation, as Roboflow writes it
+# Real XAMI: 1000 observation keys over 827 ObsIDs (about 17 % of frames share their observation
+# with another filter's frame); some targets were also observed again.
+SAME_OBSERVATION_SHARE = 0.2
+REVISIT_SHARE = 0.1
+REVISIT_OFFSET_ARCMIN = 6.0
 
 
 def sample_dir() -> Path:
@@ -193,6 +201,35 @@ def _filters(rng: np.random.Generator, n: int) -> list[str]:
     return out
 
 
+def _observations(rng: np.random.Generator, letters: list[str]) -> list[tuple[int, tuple[float, float]]]:
+    """An (ObsID, (RA, Dec) in degrees) per frame of the given filter letters, in order.
+
+    A frame joins an earlier observation that lacks its filter with probability
+    `SAME_OBSERVATION_SHARE`; a new observation points within `REVISIT_OFFSET_ARCMIN` of an earlier
+    one with probability `REVISIT_SHARE`, else anywhere on the sky (uniform on the sphere).
+    """
+    observations: list[tuple[int, tuple[float, float], set[str]]] = []
+    out = []
+    for letter in letters:
+        open_obs = [o for o in observations if letter not in o[2]]
+        if open_obs and rng.random() < SAME_OBSERVATION_SHARE:
+            obsid, pointing, filters = open_obs[int(rng.integers(len(open_obs)))]
+            filters.add(letter)
+        else:
+            obsid = int(rng.integers(100_000_000, 999_999_999))
+            if observations and rng.random() < REVISIT_SHARE:
+                ra0, dec0 = observations[int(rng.integers(len(observations)))][1]
+                offset = rng.uniform(-1, 1, size=2) * REVISIT_OFFSET_ARCMIN / 60 / np.sqrt(2)
+                dec = float(np.clip(dec0 + offset[1], -89.9, 89.9))
+                ra = float((ra0 + offset[0] / max(np.cos(np.radians(dec)), 0.01)) % 360)
+            else:
+                ra, dec = float(rng.uniform(0, 360)), float(np.degrees(np.arcsin(rng.uniform(-1, 1))))
+            pointing = (round(ra, 5), round(dec, 5))
+            observations.append((obsid, pointing, {letter}))
+        out.append((obsid, pointing))
+    return out
+
+
 def write_sample(root: Path) -> Path:
     """Generate the sample into `root` atomically (temp folder, then rename); returns `root`.
 
@@ -205,16 +242,18 @@ def write_sample(root: Path) -> Path:
         rng = np.random.default_rng(SAMPLE_SEED)
         obs_info: dict[str, dict[str, float]] = {}
         ann_id = 0
-        for split, n in SPLIT_SIZES.items():
+        letters = {split: _filters(rng, n) for split, n in SPLIT_SIZES.items()}
+        pointings = iter(_observations(rng, [f for split in SPLIT_SIZES for f in letters[split]]))
+        for split_index, split in enumerate(SPLIT_SIZES):
             folder = tmp / "xami_dataset" / split
             folder.mkdir(parents=True)
             coco = _coco_header() | {"images": [], "annotations": []}
-            for i, letter in enumerate(_filters(rng, n)):
-                obsid = int(rng.integers(100_000_000, 999_999_999))
+            for i, letter in enumerate(letters[split]):
+                obsid, (ra, dec) = next(pointings)
                 key = f"S{obsid:010d}_{letter}"
                 digest = hashlib.md5(f"{split}{i}{key}".encode()).hexdigest()
                 name = f"{key}_png.rf.{digest}.jpg"
-                frame = _Frame(np.random.default_rng([SAMPLE_SEED, i, len(split)]),
+                frame = _Frame(np.random.default_rng([SAMPLE_SEED, split_index, i]),
                                empty=(i % EMPTY_EVERY == EMPTY_EVERY - 1), box_only=(split, i) == BOX_ONLY_IMAGE)
                 cv2.imwrite(str(folder / name), frame.pixels(), [cv2.IMWRITE_JPEG_QUALITY, 90])
                 coco["images"].append({"id": i, "license": 1, "file_name": name, "height": SIZE,
@@ -232,9 +271,7 @@ def write_sample(root: Path) -> Path:
                                                 "area": round(bbox[2] * bbox[3], 2), "segmentation": [], "iscrowd": 0})
                     ann_id += 1
                 obs_info[f"{key}.fits"] = {"EXPOSURE": float(rng.choice([1000.0, 2000.0, 4000.0, 5000.0])),
-                                           "RA": round(float(rng.uniform(0, 360)), 5),
-                                           "DEC": round(float(np.degrees(np.arcsin(rng.uniform(-1, 1)))), 5),
-                                           "PA": round(float(rng.uniform(0, 360)), 5)}
+                                           "RA": ra, "DEC": dec, "PA": round(float(rng.uniform(0, 360)), 5)}
             (folder / "_annotations.coco.json").write_text(json.dumps(coco))
         (tmp / "obs_info_synthetic.json").write_text(json.dumps(obs_info, indent=1))
         (tmp / "README.txt").write_text("Synthetic XAMI-like sample made by XAMI Explorer. Not real data.\n")
