@@ -93,11 +93,13 @@ def pandas_filter(images: pd.DataFrame, annotations: pd.DataFrame, has: str, wit
 
 
 def prepare(arg: dict) -> tuple[Dataset, list[int]]:
-    """The child's input: the tiled dataset and the first gallery page's ids, no thumbnail cached."""
+    """The child's input: the tiled dataset and a gallery page's ids (48 distinct frames), no thumbnail cached."""
     shutil.rmtree(gallery.thumbs_dir(), ignore_errors=True)  # the sample stays in the cache folder
     gallery.clear_memory_cache()
     ds = tiled(load_dataset(sample_root(), source="synthetic sample", synthetic=True), arg["times"])
-    ids = gallery.select_images(ds, gallery.GalleryFilter())["image_id"].tolist()[:PAGE]
+    # The first page of distinct frames: tiled copies of one frame would share one cached thumbnail.
+    order = gallery.select_images(ds, gallery.GalleryFilter())
+    ids = order.drop_duplicates("path")["image_id"].tolist()[:PAGE]
     return ds, ids
 
 

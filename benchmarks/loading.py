@@ -1,7 +1,7 @@
 """The loading section: a cold `load_dataset` against `json.load` + `pycocotools.COCO` + pandas.
 
-Input: the sample's train split tiled with fresh ids to each size, every image a real frame
-file (hard links to one sample frame). The baseline builds the same tables the way a competent
+Input: the sample's train split tiled with fresh ids to each size, every image a frame file of
+its own name (hard links to one sample frame). The baseline builds the same tables the way a competent
 user would: `COCO(path)` (json.load and its index), one pass over the annotations with
 pycocotools for the mask area and numpy on each polygon part for box, shoelace area and
 centroid, then pandas `groupby` for the per-image counts.
@@ -33,14 +33,22 @@ def train_json() -> Path:
     return sample_root() / "train" / COCO_FILE
 
 
+def copy_name(file_name: str, t: int) -> str:
+    """The file name of copy `t` of a frame: the original for copy 0, else a suffix before the extension."""
+    if t == 0:
+        return file_name
+    stem, dot, ext = file_name.rpartition(".")
+    return f"{stem}_{t}.{ext}" if dot else f"{file_name}_{t}"
+
+
 def tiled_coco(src: Path, dst: Path, times: int) -> Path:
-    """Write a COCO file repeating the records of `src` `times` over, with fresh ids (no image files)."""
+    """Write a COCO file repeating the records of `src` `times` over, with fresh ids and file names (no image files)."""
     data = json.loads(src.read_text())
     n_img = max(im["id"] for im in data["images"]) + 1
     n_ann = max(a["id"] for a in data["annotations"]) + 1
     images, anns = [], []
     for t in range(times):
-        images += [im | {"id": im["id"] + t * n_img} for im in data["images"]]
+        images += [im | {"id": im["id"] + t * n_img, "file_name": copy_name(im["file_name"], t)} for im in data["images"]]
         anns += [a | {"id": a["id"] + t * n_ann, "image_id": a["image_id"] + t * n_img} for a in data["annotations"]]
     dst.mkdir(parents=True, exist_ok=True)
     (dst / COCO_FILE).write_text(json.dumps(data | {"images": images, "annotations": anns}))
@@ -48,7 +56,7 @@ def tiled_coco(src: Path, dst: Path, times: int) -> Path:
 
 
 def with_frames(folder: Path) -> Path:
-    """Give every image of a tiled COCO folder a real frame file (hard links to one sample frame)."""
+    """Give every image of a tiled COCO folder its own frame file (hard links to one sample frame)."""
     data = json.loads((folder / COCO_FILE).read_text())
     frame = next(sample_root().glob("train/*.jpg"))
     for name in {im["file_name"] for im in data["images"]}:
