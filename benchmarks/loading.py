@@ -55,14 +55,15 @@ def tiled_coco(src: Path, dst: Path, times: int) -> Path:
     return dst
 
 
-def with_frames(folder: Path) -> Path:
-    """Give every image of a tiled COCO folder its own frame file (hard links to one sample frame)."""
-    data = json.loads((folder / COCO_FILE).read_text())
-    frame = next(sample_root().glob("train/*.jpg"))
-    for name in {im["file_name"] for im in data["images"]}:
-        target = folder / name
-        if not target.exists():
-            os.link(frame, target)
+def with_frames(folder: Path, src: Path, times: int) -> Path:
+    """Give every image of `tiled_coco(src, folder, times)` a frame file: a hard link to its original's frame."""
+    originals = [im["file_name"] for im in json.loads(src.read_text())["images"]]
+    for name in originals:
+        frame = src.parent / name
+        for t in range(times):
+            target = folder / copy_name(name, t)
+            if not target.exists():
+                os.link(frame, target)
     return folder
 
 
@@ -146,6 +147,6 @@ def cases(name: str, sizes: dict[str, int | None], tmp: Path) -> Iterator[Case]:
     base = json.loads(src.read_text())
     for label, target in sizes.items():
         times = tiling(target, len(base["images"]))
-        folder = with_frames(tiled_coco(src, tmp / f"x{times}" / "train", times))
+        folder = with_frames(tiled_coco(src, tmp / f"x{times}" / "train", times), src, times)
         yield Case("cold load", label, times * len(base["images"]), times * len(base["annotations"]),
                    __name__, "ours", "baseline", {"folder": str(folder)})

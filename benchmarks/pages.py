@@ -85,7 +85,7 @@ def benchmark(quick: bool = False, runs: int = 3) -> pd.DataFrame:
     with tempfile.TemporaryDirectory(prefix="xami-bench-pages-") as tmp:
         base = len(json.loads(train_json().read_text())["images"])
         times = tiling(SIZES["XAMI size"], base)
-        xami = with_frames(tiled_coco(train_json(), Path(tmp) / "xami" / "train", times))
+        xami = with_frames(tiled_coco(train_json(), Path(tmp) / "xami" / "train", times), train_json(), times)
         sizes = {"sample": ("", 160)} if quick else {"sample": ("", 160), "XAMI size": (str(xami.parent), times * base)}
         for label, (data, n_images) in sizes.items():
             for page in PAGES:
