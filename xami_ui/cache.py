@@ -191,3 +191,79 @@ def cached_small_multiples(ds: Dataset, view: tuple, how: str, scale: str, colou
     """
     hs = cached_heatmaps(ds, *view)
     return _heatmap_figures.small_multiples_figure(hs, how=how, scale=scale, colours=colours)
+
+
+# --- predictions (issue 12: pages/predictions.py) ------------------------------------------
+from xami_core.analysis import evaluation as _evaluation  # noqa: E402 - section-local import, keeps the sections independent
+from xami_core.io import predictions as _predictions  # noqa: E402 - section-local import, keeps the sections independent
+from xami_core.io import sample_predictions as _sample_predictions  # noqa: E402 - section-local import, keeps the sections independent
+
+
+def predictions_key(preds: _predictions.Predictions) -> str:
+    """A prediction set's key in the per-view caches: its `content_key`, set where it is loaded below.
+
+    Raises:
+        ValueError: the set has no content key (it was not loaded through these caches), so two
+            different sets would share cache entries.
+    """
+    if not preds.content_key:
+        raise ValueError("Predictions without a content_key cannot key a cache; load them with cached_predictions")
+    return preds.content_key
+
+
+BY_PREDICTIONS = BY_CONTENT | {_predictions.Predictions: predictions_key}  # caches taking a Dataset and Predictions
+
+
+# Resources, as datasets are: a prediction set is immutable and holds every mask, so sessions share one object.
+@st.cache_resource(show_spinner="Reading predictions…", max_entries=16, hash_funcs=BY_CONTENT)
+def cached_predictions(ds: Dataset, path: str, name: str, fingerprint: tuple) -> _predictions.Predictions:
+    """A results file or YOLO folder read for `ds` once per content (`fingerprint`: `predictions_fingerprint`).
+
+    Raises:
+        XamiDataError: the path cannot be read or matched (see `predictions.load_predictions`).
+    """
+    preds = _predictions.load_predictions(path, ds, name=name or None)
+    digest = hashlib.sha1(repr((name, fingerprint)).encode()).hexdigest()[:16]
+    return replace(preds, content_key=f"{content_key(ds)}|{path}|{digest}")
+
+
+@st.cache_resource(show_spinner="Making the synthetic predictions…", max_entries=4, hash_funcs=BY_CONTENT)
+def cached_synthetic_predictions(ds: Dataset) -> _predictions.Predictions:
+    """The deterministic synthetic prediction set for `ds` (the bundled sample's), made once per content."""
+    preds = _sample_predictions.synthetic_predictions(ds)
+    return replace(preds, content_key=f"{content_key(ds)}|synthetic-v{_sample_predictions.SYNTHETIC_VERSION}")
+
+
+@st.cache_data(show_spinner="Running COCOeval…", max_entries=32, hash_funcs=BY_PREDICTIONS)
+def cached_evaluation(ds: Dataset, preds: _predictions.Predictions, iou_type: str,
+                      image_ids: tuple[int, ...]) -> _evaluation.Evaluation:
+    """pycocotools COCOeval of `preds` on the images `image_ids`, run once per (content, subset, IoU type).
+
+    Raises:
+        ValueError: an unknown `iou_type`.
+        XamiDataError: no image of the dataset is in `image_ids`.
+    """
+    return _evaluation.evaluate(ds, preds, iou_type, list(image_ids))
+
+
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BY_PREDICTIONS)
+def cached_thresholds(ds: Dataset, preds: _predictions.Predictions, iou_type: str, image_ids: tuple[int, ...],
+                      iou: float, score: float) -> _evaluation.ThresholdReport:
+    """Counts at one IoU and score threshold, from the cached COCOeval run (a new threshold never reruns it).
+
+    Raises:
+        ValueError: as `evaluation.at_thresholds`, or an unknown `iou_type`.
+        XamiDataError: as `cached_evaluation`.
+    """
+    return _evaluation.at_thresholds(cached_evaluation(ds, preds, iou_type, image_ids), iou=iou, score=score)
+
+
+@st.cache_data(show_spinner="Running COCOeval per group…", max_entries=32, hash_funcs=BY_PREDICTIONS)
+def cached_group_metrics(ds: Dataset, preds: _predictions.Predictions, iou_type: str,
+                         groups: tuple[tuple[str, tuple[int, ...]], ...]) -> pd.DataFrame:
+    """Overall COCO metrics per image group ((label, image ids) pairs): one COCOeval run per group, once.
+
+    Raises:
+        ValueError: an unknown `iou_type`.
+    """
+    return _evaluation.metrics_by_group(ds, preds, dict(groups), iou_type)

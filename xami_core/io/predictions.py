@@ -634,6 +634,29 @@ def load_predictions(path: str | Path, ds: Dataset, *, name: str | None = None,
     return read_coco_results(checked, ds, name=name, category_names=category_names, split=split)
 
 
+def predictions_fingerprint(path: str | Path) -> tuple:
+    """What identifies a predictions file or folder for caches: name, size and mtime (of each .txt in a folder).
+
+    Raises:
+        XamiDataError: the path cannot be used (see `paths.checked_path`).
+    """
+    checked = checked_path(path, what="predictions path")
+    try:
+        if checked.is_dir():
+            root = checked / "labels" if not any(checked.glob("*.txt")) and (checked / "labels").is_dir() else checked
+            out: list[tuple] = [(str(root.resolve()), "folder")]
+            for k, file in enumerate(sorted(root.glob("*.txt"))):
+                if k >= MAX_PREDICTION_FILES:  # the reader refuses such a folder
+                    break
+                stat = file.stat()
+                out.append((file.name, stat.st_size, stat.st_mtime_ns))
+            return tuple(out)
+        stat = checked.stat()
+        return (str(checked.resolve()), stat.st_size, stat.st_mtime_ns)
+    except (OSError, RuntimeError):  # missing or unreadable: the reader says why
+        return (str(checked), "unreadable")
+
+
 def predictions_to_coco_results(preds: Predictions, ds: Dataset, image_key: str = "coco_id") -> list[dict[str, Any]]:
     """The predictions as a COCO results list, with the dataset's class ids.
 
