@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.apptest import page_test, table_with, texts
 from tests.conftest import OBS_INFO_COPY
@@ -106,11 +107,19 @@ def test_choosing_the_hub_in_the_sidebar_round_trips_through_the_link(hub):
     at = page_test()
     assert at.query_params["data"] == "sample" and "hf" not in at.query_params
     at.sidebar.radio(key=sidebar.SOURCE_KEY).set_value(sidebar.HUB).run()
-    assert (at.query_params["data"], at.query_params["hf"]) == ("hf", hub_mod.DEFAULT_VARIANT)
+    # The radio and the variant box are bound to the link: the browser writes their values into it
+    # (test_source_choice_in_the_link_in_chromium); the server names the variant the box starts at.
+    assert at.query_params["hf"] == hub_mod.DEFAULT_VARIANT
+    assert at.sidebar.selectbox(key=sidebar.VARIANT_KEY).value == hub_mod.DEFAULT_VARIANT
     at.sidebar.selectbox(key=sidebar.VARIANT_KEY).set_value("xami_dataset_yolov8").run()
-    assert at.query_params["hf"] == "xami_dataset_yolov8"
+    assert any("xami_dataset_yolov8.zip" in b.label for b in at.sidebar.button)
     at.sidebar.radio(key=sidebar.SOURCE_KEY).set_value(sidebar.SAMPLE).run()
-    assert at.query_params["data"] == "sample" and "hf" not in at.query_params
+    assert "hf" not in at.query_params  # the variant box is gone, and its parameter with it
+    assert metrics(at)["Images"] == SAMPLE_IMAGES
+    # The link the browser then holds opens the same choice in a new session.
+    again = page_test(query={"data": "hf", "hf": "xami_dataset_yolov8"})
+    assert again.sidebar.radio(key=sidebar.SOURCE_KEY).value == sidebar.HUB
+    assert again.sidebar.selectbox(key=sidebar.VARIANT_KEY).value == "xami_dataset_yolov8"
     assert hub.requests == []
 
 
@@ -422,6 +431,34 @@ def test_local_paths_obey_the_allowed_roots(roots, relative, allowed):
         assert metrics(at)["Images"] == SAMPLE_IMAGES
 
 
+def test_an_old_path_link_opens_its_data_and_the_link_takes_the_new_form(roots):
+    path = str(roots / "allowed" / "xami_dataset")
+    at = page_test(query={"data": path})  # a link made before the source widgets were bound to it
+    assert at.sidebar.radio(key=sidebar.SOURCE_KEY).value == sidebar.LOCAL
+    assert at.sidebar.text_input(key=sidebar.PATH_KEY).value == path
+    assert metrics(at)["Images"] == "4" and not at.error
+    assert dict(at.query_params) == {"data": "path", "path": path}  # rewritten in the same run
+    at.run()  # the next run (the radio now bound to the link) keeps it
+    assert dict(at.query_params) == {"data": "path", "path": path} and metrics(at)["Images"] == "4"
+    new = page_test(query={"data": "path", "path": path})  # the new form opens the same view
+    assert metrics(new)["Images"] == "4" and dict(new.query_params) == {"data": "path", "path": path}
+
+
+@pytest.mark.parametrize(
+    ("query", "source"),
+    [
+        ({"data": "path"}, sidebar.LOCAL),  # the path choice with an empty box: the sample meanwhile
+        ({"data": "upload", "path": "/elsewhere"}, sidebar.UPLOAD),  # a path another source does not use
+        ({"data": "nonsense-word"}, sidebar.LOCAL),  # not a choice: read as an old link's path
+    ],
+)
+def test_source_links_without_a_usable_dataset_show_the_sample(query, source):
+    at = page_test(query=query)
+    assert at.sidebar.radio(key=sidebar.SOURCE_KEY).value == source
+    assert metrics(at)["Images"] == SAMPLE_IMAGES
+    assert at.query_params["data"] == sidebar.LINK_WORDS[source]
+
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -474,7 +511,7 @@ def test_start_path_from_the_environment(monkeypatch, archives, tmp_path):  # no
     monkeypatch.setenv("XAMI_DATA", str(tmp_path))
     at = page_test()
     assert at.sidebar.radio(key=sidebar.SOURCE_KEY).value == sidebar.LOCAL
-    assert metrics(at)["Images"] == "4" and at.query_params["data"] == str(tmp_path)
+    assert metrics(at)["Images"] == "4" and (at.query_params["data"], at.query_params["path"]) == ("path", str(tmp_path))
 
 
 # ---------------------------------------------------------------- in a real browser
@@ -547,6 +584,29 @@ def test_upload_a_zip_in_chromium(browser, archives, tmp_path):  # noqa: F811
     assert re.search(r"upload=[A-Za-z0-9_-]{32}(&|$)", page.url), page.url
     assert page.get_by_text("yolov8-seg").first.is_visible()
     browser.screenshot("upload_overview")
+
+
+@pytest.mark.browser
+def test_source_choice_in_the_link_in_chromium(browser, tmp_path, archives):  # noqa: F811
+    """The bound source widgets write the link; an old `?data=/path` link opens and takes the new form."""
+    with zipfile.ZipFile(io.BytesIO(archives["xami_dataset.zip"])) as zf:
+        zf.extractall(tmp_path)
+    path = str(tmp_path / "xami_dataset")
+    params = "() => Object.fromEntries(new URLSearchParams(location.search))"
+    page = browser.open(f"?data={path}", wait_for="4 images")
+    page.wait_for_function(f"() => {{ const p = ({params})(); return p.data === 'path' && p.path === {json.dumps(path)}; }}")
+    sidebar = page.locator("[data-testid='stSidebar']")
+    expect(sidebar.get_by_role("textbox", name="Folder or .zip path")).to_have_value(path)
+    browser.screenshot("source_old_link")
+    sidebar.get_by_text("hf", exact=True).click()
+    page.wait_for_function(f"() => {{ const p = ({params})(); return p.data === 'hf' && p.hf === 'xami_dataset' && !p.path; }}")
+    page.get_by_text("Not downloaded yet").wait_for()
+    sidebar.get_by_text("sample", exact=True).click()
+    page.wait_for_function(f"() => {{ const p = ({params})(); return p.data === 'sample' && !p.hf && !p.path; }}")
+    sidebar.get_by_text("path", exact=True).click()  # the session kept the path: it returns to box and link
+    page.wait_for_function(f"() => ({params})().path === {json.dumps(path)}")
+    page.get_by_text("4 images").first.wait_for()
+    assert "data=path" in page.url
 
 
 @pytest.mark.browser

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import threading
@@ -12,6 +13,7 @@ from typing import TypeVar
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
+from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from xami_core import access
@@ -30,11 +32,18 @@ HUB = "XAMI from Hugging Face"
 LOCAL = "Local folder or zip"
 UPLOAD = "Upload a zip"
 SOURCES = (SAMPLE, HUB, LOCAL, UPLOAD)
-# The `data` query parameter: one of these words, or a local path.
-QUERY_WORDS = {SAMPLE: "sample", HUB: "hf", UPLOAD: "upload"}
-SOURCE_KEY = "data_source"
-PATH_KEY = "data_path"
-VARIANT_KEY = "hf_variant"
+# The source choice, the path box and the Hub variant are widgets bound to the link (bind="query-params"):
+# their keys are the query parameters' names, and a link holds the radio's word for the source, e.g.
+# `?data=path&path=/data/xami`, `?data=hf&hf=xami_dataset`, `?data=sample`, `?data=upload`.
+# Before these widgets existed `data` held a local path itself (`?data=/data/xami`); such links still open.
+LINK_WORDS = {SAMPLE: "sample", HUB: "hf", LOCAL: "path", UPLOAD: "upload"}
+SOURCE_KEY = "data"
+PATH_KEY = "path"
+VARIANT_KEY = "hf"
+# Not a selection but a share token: the secret key of an upload, in the link only while its uploader
+# shares it (the toggle). The server makes it; a bound widget would show it and let a link type one in.
+UPLOAD_PARAM = "upload"
+BOUND = {"bind": "query-params", "persist_state": "session"}
 UPLOADER_KEY = "upload_zip"
 OBS_INFO_KEY = "obs_info_path"
 SHARE_KEY = "upload_share"  # the toggle: put the upload's secret key in the link
@@ -69,42 +78,62 @@ def _remember(key: str, value: object) -> None:
     st.session_state[_CHOICE] = {**st.session_state.get(_CHOICE, {}), key: value}
 
 
-def _init_state() -> None:
-    """First run of a session: the query string, then the start path, then the sample; later runs restore dropped widgets."""
+def _init_state() -> bool:
+    """Complete the link before the bound widgets read it; later runs restore dropped widgets.
+
+    A session's first run: a link without `data` gets the start path (else the sample), and an old
+    link's `?data=/some/path` becomes `?data=path&path=/some/path`. The widgets have no default
+    (index None), so every choice, the sample too, stays in the link. Returns True on the run that
+    rewrote an old link: Streamlit would drop its `data` value (not an option) if the radio were bound
+    on that run, so the radio is bound from the next run on.
+    """
     if _CHOICE in st.session_state:
         for key, value in st.session_state[_CHOICE].items():
             if key not in st.session_state:  # dropped by Streamlit, not changed by the user
                 st.session_state[key] = value
-        return
+        _relink()
+        return False
     archive.remove_stale_temps()  # folders a killed download or extraction left behind (archive module doc)
     archive.remove_expired_uploads()  # older than XAMI_UPLOAD_TTL_HOURS
     query = st.query_params
-    wanted = query.get("data") or start_path()
-    if wanted == QUERY_WORDS[HUB]:
-        st.session_state[SOURCE_KEY] = HUB
-        st.session_state[VARIANT_KEY] = query.get("hf") if query.get("hf") in hub.VARIANTS else hub.DEFAULT_VARIANT
-    elif wanted == QUERY_WORDS[UPLOAD]:
-        st.session_state[SOURCE_KEY] = UPLOAD
-        if archive.is_upload_key(query.get("upload", "")):  # a link its uploader chose to share
-            st.session_state[_UPLOAD_KEY] = query["upload"]
-            st.session_state[SHARE_KEY] = True
-    elif wanted and wanted != QUERY_WORDS[SAMPLE]:
-        st.session_state[SOURCE_KEY] = LOCAL
-        st.session_state[PATH_KEY] = wanted
-    else:
+    word = query.get(SOURCE_KEY)
+    old_path = word if word and word not in LINK_WORDS.values() else None
+    if word == LINK_WORDS[UPLOAD] and archive.is_upload_key(query.get(UPLOAD_PARAM, "")):
+        st.session_state[_UPLOAD_KEY] = query[UPLOAD_PARAM]  # a link its uploader chose to share
+        st.session_state[SHARE_KEY] = True
+    path = old_path or (None if word else start_path())
+    if path:  # nothing is bound yet in a session's first run: the link may be written
+        st.session_state[SOURCE_KEY], st.session_state[PATH_KEY] = LOCAL, path
+        query[SOURCE_KEY], query[PATH_KEY] = LINK_WORDS[LOCAL], path
+    elif not word:
         st.session_state[SOURCE_KEY] = SAMPLE
+        query[SOURCE_KEY] = LINK_WORDS[SAMPLE]
     st.session_state[_CHOICE] = {k: st.session_state[k] for k in _CHOICE_KEYS if k in st.session_state}
+    return old_path is not None
 
 
-def _set_query(data: str, **extra: str) -> None:
-    """Make the link describe the source: `data` plus only the parameters that source uses."""
-    wanted = {"data": data, "hf": extra.get("hf"), "upload": extra.get("upload")}
-    for name, value in wanted.items():
-        if value is None:
-            if name in st.query_params:
-                del st.query_params[name]
-        elif st.query_params.get(name) != value:
-            st.query_params[name] = value
+def _relink() -> None:
+    """Put back the parameters of the bound source widgets that Streamlit took out of the link.
+
+    When Streamlit drops a widget's state (see _CHOICE) it also removes its parameter from the link
+    and unbinds it; the session kept the value (persist_state), and the link must say it again.
+    """
+    source = st.session_state.get(SOURCE_KEY)
+    wanted = {SOURCE_KEY: LINK_WORDS.get(source),
+              PATH_KEY: st.session_state.get(PATH_KEY) if source == LOCAL else None,
+              VARIANT_KEY: st.session_state.get(VARIANT_KEY) if source == HUB else None}
+    for key, value in wanted.items():
+        if value and key not in st.query_params:
+            with contextlib.suppress(StreamlitAPIException):  # still bound: the browser writes it
+                st.query_params[key] = value
+
+
+def _share_in_link(key: str | None) -> None:
+    """Put an upload's secret key in the link's `upload` parameter, or take it out (None)."""
+    if key is None:
+        st.query_params.pop(UPLOAD_PARAM, None)
+    elif st.query_params.get(UPLOAD_PARAM) != key:
+        st.query_params[UPLOAD_PARAM] = key
 
 
 def _sample() -> Loaded:
@@ -149,14 +178,16 @@ def _download_button(slot: DeltaGenerator, v: hub.Variant, key: str = "hf_downlo
 
 def _hub_ui() -> Loaded | None:
     """The published variant, downloaded on request (or found in the cache), extracted once."""
-    name = st.sidebar.selectbox("Published variant", list(hub.VARIANTS), key=VARIANT_KEY,
-                                format_func=lambda n: hub.VARIANTS[n].filename,
+    if st.session_state.get(VARIANT_KEY) is None:  # first shown: the default, named in the link too
+        st.session_state[VARIANT_KEY] = hub.DEFAULT_VARIANT
+        if VARIANT_KEY not in st.query_params:  # not bound while the box was not drawn
+            st.query_params[VARIANT_KEY] = hub.DEFAULT_VARIANT
+    name = st.sidebar.selectbox("Published variant", list(hub.VARIANTS), key=VARIANT_KEY, index=None, **BOUND,
                                 help="The archives of the Hugging Face dataset iulia-elisa/XAMI-dataset. "
                                      "HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE and HF_TOKEN apply.")
     _remember(VARIANT_KEY, name)
     v = hub.VARIANTS[name]
     st.sidebar.caption(f"{v.title}, about {v.approx_mb:g} MB · [{hub.REPO_ID}]({XAMI_URL})")
-    _set_query(QUERY_WORDS[HUB], hf=name)
     ready = hub.ready_dataset_path(name)
     if ready is not None:  # later starts: nothing to fetch or extract
         return str(ready), hub.HUB_SOURCE, False
@@ -195,7 +226,7 @@ def _hub_ui() -> Loaded | None:
 
 def _local_ui() -> Loaded | None:
     """A folder or zip path, refused outside the deployment's allowed roots."""
-    raw = st.sidebar.text_input("Folder or .zip path", key=PATH_KEY,
+    raw = st.sidebar.text_input("Folder or .zip path", key=PATH_KEY, **BOUND,
                                 placeholder="/data/xami_dataset or xami_dataset.zip",
                                 help="Any XAMI layout: split folders with _annotations.coco.json, "
                                      "the no_splits data/ folder, a folder with one COCO file, a YOLOv8-seg "
@@ -210,9 +241,7 @@ def _local_ui() -> Loaded | None:
         st.sidebar.caption("This deployment opens paths under: " + ", ".join(md_code(r) for r in roots))
     if not path:
         st.sidebar.info("Enter a path; showing the synthetic sample meanwhile.")
-        _set_query(QUERY_WORDS[SAMPLE])
         return None
-    _set_query(path)
     try:
         resolved = access.check_local_path(path, what="data path")
     except XamiDataError as exc:
@@ -257,7 +286,7 @@ def _upload_ui() -> Loaded | None:
     """A zip sent through the browser, extracted into the cache under a secret key only this session knows."""
     ttl = _upload_settings_ui()
     if ttl is None:
-        _set_query(QUERY_WORDS[UPLOAD])
+        _share_in_link(None)
         return None
     limit = st.get_option("server.maxUploadSize")
     file = st.sidebar.file_uploader(
@@ -268,7 +297,7 @@ def _upload_ui() -> Loaded | None:
     if file is not None and file.file_id == st.session_state.get(_UPLOAD_DELETED):
         st.sidebar.info(f"Deleted {md_code(file.name)} from this server. Choose a file to upload again; "
                         "showing the synthetic sample meanwhile.")
-        _set_query(QUERY_WORDS[UPLOAD])
+        _share_in_link(None)
         return None
     if file is not None:
         known = st.session_state.get(_UPLOAD_FILE)
@@ -282,7 +311,7 @@ def _upload_ui() -> Loaded | None:
                     title=f"**Checking and extracting {md_code(file.name)}** into the cache", start_text="Starting…")
             except XamiDataError as exc:
                 st.error(f"Could not use the upload. {md_code(exc)}\n\nShowing the synthetic sample instead.")
-                _set_query(QUERY_WORDS[UPLOAD])
+                _share_in_link(None)
                 return None
         st.session_state[_UPLOAD_FILE] = (file.file_id, key)
         st.session_state[_UPLOAD_KEY] = key
@@ -293,12 +322,12 @@ def _upload_ui() -> Loaded | None:
             st.session_state.pop(_UPLOAD_KEY, None)
             st.error("The upload this link refers to is not on this server (it expired, was deleted, or the link "
                      "is incomplete); upload the zip again. Showing the synthetic sample meanwhile.")
-            _set_query(QUERY_WORDS[UPLOAD])
+            _share_in_link(None)
             return None
         st.sidebar.caption("Showing an upload shared in the link; choose a file to replace it.")
     else:
         st.sidebar.info("Choose a .zip; showing the synthetic sample meanwhile.")
-        _set_query(QUERY_WORDS[UPLOAD])
+        _share_in_link(None)
         return None
     share = st.sidebar.toggle(
         "Share this upload in the link", key=SHARE_KEY,
@@ -307,26 +336,26 @@ def _upload_ui() -> Loaded | None:
     _remember(SHARE_KEY, share)
     st.sidebar.button("Delete this upload from the server", key=DELETE_KEY, icon=":material/delete:",
                       on_click=_delete_upload, width="stretch")
-    _set_query(QUERY_WORDS[UPLOAD], upload=key if share else None)
+    _share_in_link(key if share else None)
     return str(folder), "upload", False
 
 
 def data_source_ui() -> Loaded:
     """Sidebar widgets for the data source; returns (path, source label, synthetic), the sample when none is ready."""
-    _init_state()
+    old_link = _init_state()
     try:
         access.allowed_roots()
     except XamiDataError as exc:  # a misconfigured deployment: said at start, and every local path is refused
         st.sidebar.error(f"Deployment setting: {md_code(exc)}", icon=":material/block:")
-    choice = st.sidebar.radio("Data source", SOURCES, key=SOURCE_KEY)
+    choice = st.sidebar.radio("Data source", SOURCES, key=SOURCE_KEY, index=None, format_func=LINK_WORDS.get,
+                              captions=SOURCES, bind=None if old_link else "query-params", persist_state="session")
+    choice = choice or SAMPLE  # an empty `?data=` clears the radio
     _remember(SOURCE_KEY, choice)
+    if choice != UPLOAD:
+        _share_in_link(None)
     chosen = {HUB: _hub_ui, LOCAL: _local_ui, UPLOAD: _upload_ui}.get(choice)
     loaded = chosen() if chosen else None
-    if loaded is None:
-        if choice == SAMPLE:
-            _set_query(QUERY_WORDS[SAMPLE])
-        return _sample()
-    return loaded
+    return _sample() if loaded is None else loaded
 
 
 def obs_info_ui() -> str | None:
