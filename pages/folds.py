@@ -3,33 +3,63 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from urllib.parse import urlencode
 
+import pandas as pd
 import streamlit as st
 
 from xami_core.access import check_local_path
-from xami_core.analysis import fold_balance
+from xami_core.analysis import field_groups, fold_balance, fold_tradeoff, leakage
 from xami_core.analysis import folds as F
-from xami_core.io import fold_files
-from xami_core.model import XamiDataError
+from xami_core.io import fold_files, metadata
+from xami_core.io.loader import source_fingerprint
+from xami_core.model import Dataset, XamiDataError
 from xami_core.render.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
-from xami_ui.cache import cached_fold_files, cached_folds, cached_method_comparison
+from xami_core.render.leakage_figures import (
+    BALANCED_LIMIT_PP,
+    class_difference_figure,
+    fold_verdict,
+    tradeoff_figure,
+    verdict_words,
+)
+from xami_ui.cache import (
+    cached_field_groups,
+    cached_fold_files,
+    cached_folds,
+    cached_grouped_folds,
+    cached_method_comparison,
+    cached_method_tradeoff,
+    cached_obs_info,
+)
 from xami_ui.context import current_dataset, current_palette, run_app, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
+from xami_ui.sidebar import current_obs_info_path
 from xami_ui.text import md_literal
 
 FILES = "files"
-METHOD_CHOICES = ["stratified", "kfold", "multilabel", "published", FILES]
+METHOD_CHOICES = ["stratified", "kfold", "multilabel", *F.GROUPED_METHODS, "published", FILES]
 METHOD_HELP = {
     "stratified": "The authors' recipe: StratifiedKFold on each image's label string (its sorted class ids).",
     "kfold": "Plain shuffled KFold, the baseline the authors compared against.",
     "multilabel": "Iterative multilabel stratification (iterative-stratification) on the image x class matrix.",
+    "stratified-group": "scikit-learn's StratifiedGroupKFold on the authors' label strings, with the field groups "
+                        "below as groups: a field never sits in both train and valid.",
+    "multilabel-group": "Grouped iterative stratification (Sechidis et al. 2011, with a field group in the place of "
+                        "an image) of the image x class matrix: fields kept whole, classes balanced.",
     "published": "The train/valid split published on Hugging Face, as one fold.",
     FILES: "mskf_k.csv files or mskf_k/{train,valid}/ folders the authors' scripts wrote, matched by file name.",
 }
 # Widget keys are the query-parameter names: every control is bound to the link (bind="query-params"),
 # which also keeps its value across a visit to another page; a value the link cannot hold is dropped.
 Q_METHOD, Q_K, Q_SEED, Q_MEASURE, Q_VALUE, Q_DIR = "fold_method", "fold_k", "fold_seed", "fold_measure", "fold_value", "fold_dir"
+Q_GROUP, Q_RADIUS = "fold_group", "fold_radius"
 BOUND = {"bind": "query-params", "persist_state": "session"}
+RADIUS_MAX_ARCMIN = 600.0  # 10 degrees: far beyond any field of the Optical Monitor
+# The link parameters that name the data source (xami_ui.sidebar) and the colours: the gallery link keeps them.
+SOURCE_PARAMS = ("data", "hf", "upload", "palette")
+GALLERY_SEARCH = "q"  # the gallery's search text (pages/gallery.py), bound to the link
+MEAN_PP, WORST_PP, LEAK_SHARE = "mean |Δ| (pp)", "worst fold |Δ| (pp)", "leakage (share of valid)"  # comparison columns
 
 
 def fold_controls_ui() -> tuple[str, int, int, str, str, str]:
@@ -54,6 +84,173 @@ def fold_controls_ui() -> tuple[str, int, int, str, str, str]:
     return method, int(k), int(seed), measure, value, folder
 
 
+def grouping_ui() -> tuple[str, float | None]:
+    """How frames are grouped into sky fields (ObsID or sky neighbours) and the neighbour radius (sky only)."""
+    c1, c2, _ = st.columns([3, 1.6, 6.4])
+    by = c1.segmented_control("Field groups", list(field_groups.GROUPINGS), default="obsid", key=Q_GROUP, **BOUND,
+                              format_func=field_groups.GROUPINGS.get,
+                              help="Frames that show the same sky field. **same ObsID**: every filter of one "
+                                   "observation. **sky neighbours**: observations whose pointings (RA, Dec of the "
+                                   "observation metadata) lie within the radius, joined transitively. Leakage is "
+                                   "measured against these groups, and the grouped methods keep them whole.") or "obsid"
+    if by != "sky":
+        return by, None
+    radius = c2.number_input("Radius (arcmin)", min_value=0.1, max_value=RADIUS_MAX_ARCMIN,
+                             value=field_groups.OM_FOV_ARCMIN, step=1.0, format="%g", key=Q_RADIUS, **BOUND,
+                             help="Pointings closer than this join one field; the default, 17 arcmin, is the "
+                                  "Optical Monitor's field of view (17 × 17 arcmin).")
+    return by, float(radius)
+
+
+def obs_info_key_ui(ds: Dataset) -> tuple[str, str, tuple] | None:
+    """The observation-metadata file for sky groups as the key of `cached_obs_info`; None while there is none."""
+    source = metadata.obs_info_source(local=current_obs_info_path(), synthetic=ds.provenance.synthetic)
+    if source.path is None:
+        offer = st.empty()
+        with offer.container():
+            st.info("Sky groups need the observations' pointings, which are not in the dataset archives: the authors "
+                    f"publish them in their GitHub repository (about {metadata.APPROX_KB} kB, cached once fetched), or "
+                    "give a local copy in the sidebar under *Observation metadata file*. Until then every frame keeps "
+                    "its ObsID group.", icon=":material/travel_explore:")
+            fetch = st.button("Fetch observation metadata from GitHub", key="fold_fetch_obs_info",
+                              icon=":material/download:")
+        if not fetch:
+            return None
+        try:
+            with st.spinner(f"Fetching {md_literal(source.url)}…"):
+                source = replace(source, path=metadata.fetch_obs_info(source.url))
+            offer.empty()
+        except XamiDataError as exc:
+            st.warning(md_literal(exc), icon=":material/cloud_off:")
+            return None
+    try:
+        key = (str(source.path), source.label, source_fingerprint(source.path))
+        cached_obs_info(*key)  # read (and checked) once per content; the groups read it from the cache
+    except (XamiDataError, OSError) as exc:
+        st.warning(f"Observation metadata unavailable: {md_literal(exc)} Every frame keeps its ObsID group.",
+                   icon=":material/warning:")
+        return None
+    return key
+
+
+def groups_caption(groups: field_groups.FieldGroups, meta_label: str | None) -> str:
+    """One line on the field groups: how many, how many of several frames, and the frames that fell back."""
+    s = field_groups.groups_summary(groups)
+    text = (f"Field groups ({groups.label}): {s['groups']:,} groups of {s['images']:,} frames; {s['groups_of_several']:,} "
+            f"hold several frames ({s['images_in_groups_of_several']:,} frames, largest {s['largest_group']}).")
+    if groups.by == "sky":
+        text += (f" Pointings from {md_literal(meta_label)}." if meta_label else "")
+        text += (f" **{groups.n_without_position:,} frame{'s' if groups.n_without_position != 1 else ''} without a "
+                 f"pointing (no metadata) fell back to {'their' if groups.n_without_position != 1 else 'its'} ObsID "
+                 "group.**" if groups.n_without_position else " Every frame with an ObsID has a pointing.")
+    if groups.n_without_obsid:
+        text += f" {groups.n_without_obsid:,} frames without an ObsID in the file name are groups of their own."
+    return text
+
+
+def gallery_link(obsid: str) -> str:
+    """A link to the gallery searching for `obsid` (all its frames), on the same data source and colours."""
+    params = {name: st.query_params[name] for name in SOURCE_PARAMS if name in st.query_params}
+    return "gallery?" + urlencode({**params, GALLERY_SEARCH: obsid})
+
+
+def leakage_ui(ds: Dataset, folds: F.FoldSet, groups: field_groups.FieldGroups, table: pd.DataFrame,
+               tag: str) -> dict[str, pd.DataFrame]:
+    """Per fold (`table`: `leakage.fold_leakage`), the frames whose field sits on both sides, and the leaking
+    groups with gallery links; returns the tables for the export."""
+    st.subheader("Field leakage per fold")
+    n_folds = len(table)
+    shown = table.assign(fold=[fold_name_text(f, n_folds) for f in table["fold"]]).rename(columns={
+        "train_images": "train frames", "valid_images": "valid frames", "train_groups": "fields in train",
+        "valid_groups": "fields in valid", "leaking_groups": "leaking groups",
+        "train_images_leaking": "train frames of leaking groups", "valid_images_leaking": "valid frames leaking",
+        "valid_share_leaking": "valid share leaking"})
+    st.dataframe(shown.style.format({"valid share leaking": "{:.1%}"}, na_rep="n/a"), width="stretch", hide_index=True)
+    st.caption(f"A field group ({groups.label}) leaks when it has frames in both train and valid of a fold. Valid "
+               "frames leaking: valid frames whose field is also in train; valid share leaking: their share of the "
+               "fold's valid frames. A fold set that keeps fields whole (the grouped methods) has 0 everywhere.")
+    table_download_ui(shown, name=f"fold_leakage_{tag}", key="fold_leakage_table", index=False,
+                      caption=f"Field leakage per fold ({folds.label}; field groups: {groups.label}).")
+    leaks = leakage.leaking_groups(folds, groups, ds.images)
+    st.subheader(f"Leaking groups ({len(leaks):,})")
+    if leaks.empty:
+        st.caption("No field group has frames on both sides of a fold.")
+    else:
+        first = leaks["obsids"].str.split(", ").str[0]
+        listed = pd.DataFrame({
+            "fold": [fold_name_text(f, n_folds) for f in leaks["fold"]], "group": leaks["group"],
+            "ObsIDs": leaks["obsids"], "train frames": leaks["train_images"], "valid frames": leaks["valid_images"],
+            "gallery": [gallery_link(o) for o in first]})
+        st.dataframe(listed, width="stretch", hide_index=True, height=min(36 * (len(listed) + 1) + 2, 400),
+                     column_config={"gallery": st.column_config.LinkColumn(
+                         "open in gallery", display_text=rf"[?&]{GALLERY_SEARCH}=(\d+)",
+                         help="Opens the gallery (in a new tab) searching for this ObsID: all its frames, side by side.")})
+        several = int((leaks["n_obsids"] > 1).sum())
+        st.caption("Each link opens the gallery searching for the group's ObsID, which shows every frame of that "
+                   "observation side by side, train and valid."
+                   + (f" {several:,} group{'s' if several != 1 else ''} join{'' if several != 1 else 's'} several "
+                      "ObsIDs (sky neighbours): the gallery's search finds one ObsID at a time, so the link opens the "
+                      "first; search the others by the ObsIDs listed." if several else ""))
+    return {"fold_leakage": table, "leaking_groups": leaks}
+
+
+def fold_name_text(fold: int, n_folds: int) -> str:
+    """A fold as the tables name it: its number, or "published" for the single published fold."""
+    return "published" if n_folds == 1 else str(int(fold))
+
+
+def tradeoff_ui(ds: Dataset, folds: F.FoldSet, method: str, k: int, seed: int, measure: str, grouping: tuple,
+                groups: field_groups.FieldGroups) -> pd.DataFrame | None:
+    """Every method made with this k and seed (and the fold set shown), on class balance and leakage at once."""
+    st.subheader(f"Balance against leakage, every method (k = {k}, seed = {seed})")
+    methods = fold_tradeoff.COMPARED_METHODS
+    if {"train", "valid"} <= set(ds.images["split"]):
+        methods = ("published", *methods)
+    try:
+        table = cached_method_tradeoff(ds, k, seed, measure, methods, *grouping)
+    except XamiDataError as exc:
+        st.warning(f"The methods cannot all be compared at k = {k}: {md_literal(exc)}", icon=":material/warning:")
+        return None
+    if method == FILES:  # the files are not one of the methods: compared beside them
+        table = pd.concat([table, fold_tradeoff.fold_set_tradeoff(ds, [folds], groups, measure)], ignore_index=True)
+    chart_ui(tradeoff_figure(table, current=method), name=f"balance_vs_leakage_k{k}_seed{seed}_{groups.by}",
+             key="fold_tradeoff_chart", aspect=0.6)
+    shown = pd.DataFrame({
+        "method": [F.METHOD_LABELS[m] if m in F.METHODS else label for m, label in zip(table["method"], table["label"])],
+        "verdict": [verdict_words(d, s) for d, s in zip(table["authors_max_diff"],
+                                                                                 table["valid_share_leaking"])],
+        MEAN_PP: table["authors_mean_diff"] * 100, WORST_PP: table["authors_max_diff"] * 100,
+        "JS (bits)": table["js_divergence_bits"], LEAK_SHARE: table["valid_share_leaking"],
+        "leaking valid frames": table["valid_images_leaking"], "leaking groups": table["leaking_groups"]})
+    st.dataframe(shown.style.format({MEAN_PP: "{:.2f}", WORST_PP: "{:.2f}", "JS (bits)": "{:.5f}", LEAK_SHARE: "{:.1%}"},
+                                    na_rep="n/a"), width="stretch", hide_index=True,
+                 column_config={
+                                MEAN_PP: st.column_config.Column(help="The authors' mean |train − valid| class share, "
+                                                                      "mean over folds, percentage points"),
+                                WORST_PP: st.column_config.Column(help="The same, largest over folds"),
+                                "JS (bits)": st.column_config.Column(help="Jensen-Shannon divergence of the train and "
+                                                                          "valid class distributions, mean over folds"),
+                                LEAK_SHARE: st.column_config.Column(help="Valid frames whose field is also in train, "
+                                                                         "pooled over folds")})
+    st.caption(f"Each method made live with k = {k}, seed = {seed}; leakage against the field groups above "
+               f"({groups.label}). Class balance: the authors' mean |train − valid| share of {measure_words(measure)}, "
+               "mean and largest over folds, in percentage points, and the Jensen-Shannon divergence (base 2, mean "
+               "over folds) of the train and valid class distributions. Leakage: valid frames whose field is also in "
+               "train, pooled over folds. Best is the origin of the chart: no leakage and the smallest difference; "
+               "the ringed point is the fold set shown above. "
+               f"Verdict: balanced when every fold is within {BALANCED_LIMIT_PP:g} pp; leaks when any valid frame "
+               "shares a field with train.")
+    table_download_ui(shown.assign(**{f"{LEAK_SHARE} (%)": shown[LEAK_SHARE] * 100}).drop(columns=LEAK_SHARE),
+                      name=f"balance_vs_leakage_k{k}_seed{seed}_{groups.by}", key="fold_tradeoff_table", index=False,
+                      caption=f"Fold methods (k = {k}, seed = {seed}): class balance and leakage ({groups.label}).")
+    return table
+
+
+def measure_words(measure: str) -> str:
+    """What the balance counts, in words."""
+    return "(image, class) pairs" if measure == "images" else "annotations"
+
+
 def page() -> None:
     """The Fold balance page: how evenly classes, filters and hard negatives fall into each fold's parts."""
     ds = current_dataset()
@@ -66,22 +263,30 @@ def page() -> None:
     synthetic_notice_ui(ds)
 
     method, k, seed, measure, value, folder = fold_controls_ui()
+    by, radius = grouping_ui()
+    obs_info = obs_info_key_ui(ds) if by == "sky" else None
+    grouping = (by, radius, obs_info)  # the arguments of the cached field groups
 
     try:
+        groups = cached_field_groups(ds, *grouping)
         if method == FILES:
             if not folder:
                 st.info("Enter the folder that holds the fold files (mskf_k.csv or mskf_k/ folders).")
                 st.stop()
             check_local_path(folder)  # a deployment's allowed roots apply to fold folders too
             folds = cached_fold_files(ds, folder, fold_files.fold_files_fingerprint(folder))
+        elif method in F.GROUPED_METHODS:
+            folds = cached_grouped_folds(ds, method, k, seed, *grouping)
         else:
             folds = cached_folds(ds, method, k, seed)
     except XamiDataError as exc:
         st.error(f"{md_literal(exc)}\n\nPick another fold method, or check the folder.", icon=":material/error:")
         st.stop()
+    st.caption(groups_caption(groups, obs_info[1] if obs_info else None))
 
     n_folds = len(folds.folds)
-    st.markdown(f"**{md_literal(folds.label)}** · {n_folds} fold{'s' if n_folds > 1 else ''} over {ds.images['image_id'].nunique():,} "
+    kept_whole = f" · fields kept whole: {groups.label}" if method in F.GROUPED_METHODS else ""
+    st.markdown(f"**{md_literal(folds.label)}**{kept_whole} · {n_folds} fold{'s' if n_folds > 1 else ''} over {ds.images['image_id'].nunique():,} "
                 f"images" + (f" (splits pooled: {md_literal(', '.join(ds.splits))})" if len(ds.splits) > 1 and method != "published" else ""))
     for note in folds.warnings:
         st.warning(f"Splitter warning: {md_literal(note)} See the rare label combinations below.", icon=":material/warning:")
@@ -93,8 +298,12 @@ def page() -> None:
     balance = fold_balance.fold_balance(ds, folds, measure, counts=counts)
     deviation = fold_balance.fold_deviation(counts, measure)
     summary = fold_balance.balance_summary(balance)
+    leak_table = leakage.fold_leakage(folds, groups)
+    leak = leakage.leakage_summary(leak_table)
+    verdict = fold_verdict(balance, leak_table, groups.label)
+    st.markdown(verdict.text)
 
-    m1, m2, m3, m4 = st.columns(4)
+    m1, m2, m3, m4, m5 = st.columns(5)
     m1.metric("Valid images per fold", f"{summary.valid_min:,}" if summary.valid_min == summary.valid_max
               else f"{summary.valid_min:,}–{summary.valid_max:,}")
     m2.metric("Mean |train − valid| share (authors)", fold_balance.pp_text(summary.mean_authors_diff),
@@ -105,8 +314,13 @@ def page() -> None:
     m4.metric("Smallest chi-square p", "n/a" if math.isnan(summary.min_p) else f"{summary.min_p:.3f}",
               help="Chi-square test of independence between part (train/valid) and class, per fold; a small p "
                    "(below 0.05) means the class mix differs between train and valid.")
+    m5.metric("Leaking valid frames", "n/a" if math.isnan(leak.valid_share) else f"{leak.valid_share:.1%}",
+              help=f"{leak.valid_images_leaking:,} of {int(leak_table['valid_images'].sum()):,} valid frames, pooled over "
+                   f"folds, share a field ({groups.label}) with the fold's train part.")
 
     tag = f"{method}_k{n_folds}" + (f"_seed{seed}" if method not in ("published", FILES) else "")
+    if method in F.GROUPED_METHODS:
+        tag += f"_{by}" + (f"{radius:g}arcmin" if by == "sky" else "")
 
     st.subheader("Train vs valid per class, every fold")
     what = "(image, class) pairs" if measure == "images" else "annotations"
@@ -116,6 +330,13 @@ def page() -> None:
     chart_ui(fold_class_figure(counts, measure=measure, value=value, palette=palette,
                                fold_diffs=dict(zip(balance["fold"], balance["authors_mean_diff"]))),
              name=f"fold_classes_{tag}", key="fold_classes_chart", aspect=0.4, wide=True)
+
+    st.subheader("Train minus valid per class")
+    chart_ui(class_difference_figure(counts, measure=measure, palette=palette), name=f"fold_class_differences_{tag}",
+             key="fold_difference_chart", aspect=0.4, wide=True)
+    st.caption(f"Per class and fold: the class's share of the train part's {what} minus its share of the valid part's, "
+               "in percentage points (pp), on a scale that fits the largest difference: above 0 the class is more "
+               "common in train, below 0 in valid. Differences of a few tenths of a pp cannot be seen on the bars above.")
 
     st.subheader("Balance per fold")
     shown = balance.rename(columns={
@@ -133,6 +354,8 @@ def page() -> None:
                "which never holds a class); the class mean divides by five. Jensen-Shannon divergence (base 2) of the train "
                "and valid class distributions: 0 = identical. Chi-square: part × class contingency table of counts, "
                "with its degrees of freedom in the CSV export.")
+
+    leak_tables = leakage_ui(ds, folds, groups, leak_table, tag)
 
     # The downloads carry the differences in percentage points, as the table shows them.
     in_pp = shown.assign(**{c: shown[c] * 100 for c in pp}).rename(columns={c: f"{c} (pp)" for c in pp})
@@ -158,6 +381,8 @@ def page() -> None:
                    + ", ".join(f"{F.METHOD_LABELS[m]} {fold_balance.pp_text(v)}" for m, v in means.items()) + ".")
     else:
         comparison = None
+
+    tradeoff = tradeoff_ui(ds, folds, method, k, seed, measure, grouping, groups)
 
     st.subheader("Observation filters per fold")
     filter_counts = fold_balance.fold_filter_counts(ds, folds)
@@ -196,6 +421,9 @@ def page() -> None:
               "fold_filter_counts": filter_counts, "empty_per_fold": empty, "rare_label_combinations": rare}
     if comparison is not None:
         tables["kfold_vs_stratified"] = comparison
+    tables |= leak_tables
+    if tradeoff is not None:
+        tables["balance_vs_leakage"] = tradeoff
     d1, d2, d3 = st.columns(3)
     d1.download_button("mskf_k.csv files (zip)", data=lambda: fold_files.fold_csvs_zip(ds, folds, prefix),
                        file_name=f"mskf_csv_{tag}.zip", mime="application/zip", on_click="ignore",
@@ -212,7 +440,12 @@ def page() -> None:
                "file (the no_splits set, as the authors did); for a split layout, whose files reuse ids, it is the "
                "image's position in the pooled set, the id the COCO export uses too. Same folds from the command line: "
                f"`python -m xami_core folds --data PATH --method {method if method != FILES else 'stratified'} --k {k} "
-               f"--seed {seed} --out DIR`.")
+               f"--seed {seed}{group_args(by, radius) if method in F.GROUPED_METHODS else ''} --out DIR`.")
+
+
+def group_args(by: str, radius: float | None) -> str:
+    """The `folds` command's grouping options for the groups shown (`--group sky --radius-arcmin 17`)."""
+    return f" --group {by}" + (f" --radius-arcmin {radius:g}" if by == "sky" else "")
 
 
 if __name__ == "__main__":  # run as a script by Streamlit's legacy pages/ mode (see run_app)

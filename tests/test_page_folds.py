@@ -10,22 +10,26 @@ import json
 import zipfile
 from collections import Counter, defaultdict
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from scipy.stats import chi2 as chi2_dist
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
 
 from tests import builders as b
 from tests.apptest import page_test, switch_page, texts
 from xami_core.analysis import folds as F
 from xami_core.cli import main as cli_main
 from xami_core.io import fold_files
+from xami_core.io.metadata import SYNTHETIC_OBS_INFO_FILE
 
 PAGE = "pages/folds.py"
 F_METHOD, F_K, F_SEED = "fold_method", "fold_k", "fold_seed"  # widget keys, also the query parameters
+F_GROUP, F_RADIUS = "fold_group", "fold_radius"
+SKY = {F_GROUP: "sky neighbours"}  # the link holds the grouping as the control shows it
 LINK = F.METHOD_LABELS  # a bound selectbox puts the option as shown in the link ("K-fold")
 CLASS_IDS = (1, 2, 3, 4, 5)
 FILTER_NAMES = {"V": "V", "B": "B", "U": "U", "L": "UVW1", "M": "UVM2", "S": "UVW2", "W": "White"}  # by wavelength
@@ -55,8 +59,10 @@ def sample_rows() -> tuple[list[dict], list[str]]:
     return rows, [names[c] for c in CLASS_IDS]
 
 
-def expected_folds(method: str, k: int = 4, seed: int = 42) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, valid) row positions per fold, from sklearn / iterstrat called directly."""
+def expected_folds(method: str, k: int = 4, seed: int = 42, fields: list | None = None
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, valid) row positions per fold, from sklearn / iterstrat called directly ("stratified-group":
+    StratifiedGroupKFold with `fields` as groups)."""
     rows, _ = sample_rows()
     if method == "published":
         parts = [np.array([i for i, r in enumerate(rows) if r["split"] == p]) for p in ("train", "valid")]
@@ -67,6 +73,8 @@ def expected_folds(method: str, k: int = 4, seed: int = 42) -> list[tuple[np.nda
         splits = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(x, labels)
     elif method == "kfold":
         splits = KFold(n_splits=k, shuffle=True, random_state=seed).split(x, labels)
+    elif method == "stratified-group":
+        splits = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(x, labels, fields)
     else:
         y = np.array([[c in r["cats"] for c in CLASS_IDS] for r in rows], dtype=int)
         splits = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(x, y)
@@ -99,15 +107,116 @@ def expected_balance(folds: list[tuple[np.ndarray, np.ndarray]], measure: str = 
     return out
 
 
-def expected_metrics(bal: list[dict]) -> dict[str, str]:
-    """The four headline numbers as the page should print them."""
+def expected_metrics(bal: list[dict], leak: list[dict]) -> dict[str, str]:
+    """The five headline numbers as the page should print them."""
     valid = [b["valid"] for b in bal]
     return {
         "Valid images per fold": f"{min(valid)}" if min(valid) == max(valid) else f"{min(valid)}–{max(valid)}",
         "Mean |train − valid| share (authors)": f"{np.mean([b['authors'] for b in bal]) * 100:.2f} pp",
         "Largest class difference": f"{max(b['max'] for b in bal) * 100:.2f} pp",
         "Smallest chi-square p": f"{min(b['p'] for b in bal):.3f}",
+        "Leaking valid frames": f"{sum(x['valid_leaking'] for x in leak) / sum(valid):.1%}",
     }
+
+
+# --- field groups and leakage, computed here from file names and the sample's metadata file -------------
+
+
+def obsid_fields() -> list[str]:
+    """Per row of `sample_rows`: its field by ObsID (characters 2-11 of the file name)."""
+    return [r["name"][1:11] for r in sample_rows()[0]]
+
+
+def separation_arcmin(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Great-circle separation (haversine), degrees in, arcmin out."""
+    p1, p2, dl = np.radians(dec1), np.radians(dec2), np.radians(ra2 - ra1)
+    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return float(np.degrees(2 * np.arcsin(np.sqrt(min(h, 1.0)))) * 60)
+
+
+@functools.cache
+def sky_fields(radius: float = 17.0) -> list[int]:
+    """Per row of `sample_rows`: its sky field, numbered by first appearance: rows of one ObsID, or with
+    pointings (the sample's metadata file) within `radius` arcmin, joined transitively (union-find)."""
+    from xami_core.io.sample import sample_dir
+
+    rows, _ = sample_rows()
+    info = json.loads((sample_dir() / SYNTHETIC_OBS_INFO_FILE).read_text())
+    parent = list(range(len(rows)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    obsid = obsid_fields()
+    pointing = [info.get(r["name"][:13] + ".fits") for r in rows]
+    for i in range(len(rows)):
+        for j in range(i + 1, len(rows)):
+            near = (pointing[i] and pointing[j] and separation_arcmin(pointing[i]["RA"], pointing[i]["DEC"],
+                                                                      pointing[j]["RA"], pointing[j]["DEC"]) <= radius)
+            if obsid[i] == obsid[j] or near:
+                parent[root(i)] = root(j)
+    numbers: dict[int, int] = {}
+    return [numbers.setdefault(root(i), len(numbers)) for i in range(len(rows))]
+
+
+def expected_leakage(folds: list[tuple[np.ndarray, np.ndarray]], fields: list) -> list[dict]:
+    """Per fold: frames, leaking groups, frames of leaking groups per part, share of valid leaking."""
+    out = []
+    for tr, va in folds:
+        in_train, in_valid = {fields[i] for i in tr}, {fields[i] for i in va}
+        both = in_train & in_valid
+        leaking = sum(fields[i] in both for i in va)
+        out.append({"train": len(tr), "valid": len(va), "train_groups": len(in_train), "valid_groups": len(in_valid),
+                    "groups": len(both), "train_leaking": sum(fields[i] in both for i in tr), "valid_leaking": leaking,
+                    "share": leaking / len(va)})
+    return out
+
+
+def display_values(at, column: str):
+    """The cells of the shown table with `column`, as the page formats them (its Styler's display values)."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    for df in at.dataframe:
+        if column in df.value.columns:
+            return convert_arrow_bytes_to_pandas_df(df.proto.arrow_data.styler.display_values)
+    raise AssertionError(f"no table with {column!r}")
+
+
+def verdict(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith(("**Balanced", "**Not balanced", "**Balance")))
+
+
+def assert_leakage_shows(at, folds: list[tuple[np.ndarray, np.ndarray]], bal: list[dict], fields: list,
+                         grouping: str) -> None:
+    """The leakage table's cells (formatted as shown), the verdict and the leaking-groups count."""
+    leak = expected_leakage(folds, fields)
+    table = frame_with(at, "valid share leaking")
+    shown = display_values(at, "valid share leaking")
+    assert list(table["fold"]) == (["published"] if len(folds) == 1 else [str(f) for f in range(len(folds))])
+    assert list(table["train frames"]) == [x["train"] for x in leak]
+    assert list(table["valid frames"]) == [x["valid"] for x in leak]
+    assert list(table["fields in train"]) == [x["train_groups"] for x in leak]
+    assert list(table["leaking groups"]) == [x["groups"] for x in leak]
+    assert list(table["train frames of leaking groups"]) == [x["train_leaking"] for x in leak]
+    assert list(table["valid frames leaking"]) == [x["valid_leaking"] for x in leak]
+    assert list(shown.iloc[:, -1]) == [f"{x['share'] * 100:.1f}%" for x in leak]
+    assert f"Leaking groups ({sum(x['groups'] for x in leak)})" in texts(at)
+
+    text = verdict(at)
+    worst = max(b["authors"] for b in bal)
+    n_valid, n_leaking = sum(x["valid"] for x in leak), sum(x["valid_leaking"] for x in leak)
+    balanced = worst * 100 <= 1.0
+    assert text.startswith("**Balanced" if balanced else "**Not balanced")
+    assert (f"at most {worst * 100:.2f} pp" if balanced else f"reaches {worst * 100:.2f} pp") in text
+    assert ("within the 1 pp limit" if balanced else "above the 1 pp limit") in text
+    if n_leaking:
+        assert "leaking.**" in text
+        assert f"{n_leaking} of {n_valid} valid frames ({n_leaking / n_valid:.1%}) share a field ({grouping})" in text
+    else:
+        assert ", no leakage.**" in text and f"no valid frame shares a field ({grouping}) with train" in text
 
 
 # --- reading the page ------------------------------------------------------------------------
@@ -153,12 +262,16 @@ def comparison_figure(at):
     return next(f for f in figures(at) if any(t.name == "K-fold" for t in f.data))
 
 
-def assert_page_shows(at, method: str, k: int, seed: int, measure: str = "images", value: str = "share") -> None:
-    """Every number the page shows for these folds equals the independent computation."""
+def assert_page_shows(at, method: str, k: int, seed: int, measure: str = "images", value: str = "share",
+                      fields: list | None = None, grouping: str = "same ObsID") -> None:
+    """Every number the page shows for these folds equals the independent computation (leakage against
+    `fields`, by default by ObsID)."""
     rows, classes = sample_rows()
-    folds = expected_folds(method, k, seed)
+    fields = obsid_fields() if fields is None else fields
+    folds = expected_folds(method, k, seed, fields)
     bal = expected_balance(folds, measure)
-    assert metrics(at) == expected_metrics(bal)
+    assert metrics(at) == expected_metrics(bal, expected_leakage(folds, fields))
+    assert_leakage_shows(at, folds, bal, fields, grouping)
 
     table = frame_with(at, "mean |Δ| (authors)")
     assert list(table["fold"]) == list(range(len(folds)))
@@ -351,6 +464,110 @@ def test_fold_files_with_a_bad_row_and_an_empty_folder(tmp_path):
     assert not at.metric
 
 
+def test_sky_groups_show_their_leakage_and_each_group_opens_the_gallery(sample_ds):
+    at = page_test(PAGE, query=SKY)
+    assert at.segmented_control(key=F_GROUP).value == "sky" and at.number_input(key=F_RADIUS).value == 17.0
+    assert "Field groups (sky neighbours within 17 arcmin)" in texts(at)
+    assert "Every frame with an ObsID has a pointing." in texts(at)  # the sample's metadata covers every frame
+    assert_page_shows(at, "stratified", 4, 42, fields=sky_fields(), grouping="sky neighbours within 17 arcmin")
+
+    # One row per fold and leaking group, with the group's ObsIDs; each link searches the gallery for the first.
+    rows, fields, obsid = sample_rows()[0], sky_fields(), obsid_fields()
+    want = []
+    for f, (tr, va) in enumerate(expected_folds("stratified")):
+        for g in {fields[i] for i in tr} & {fields[i] for i in va}:
+            want.append((str(f), ", ".join(sorted({obsid[i] for i in range(len(rows)) if fields[i] == g}))))
+    listed = frame_with(at, "gallery")
+    assert sorted(zip(listed["fold"], listed["ObsIDs"])) == sorted(want)
+    assert any(", " in o for o in listed["ObsIDs"])  # sky neighbours join observations
+    for link, obsids in zip(listed["gallery"], listed["ObsIDs"]):
+        url = urlsplit(link)
+        assert url.path == "gallery" and parse_qs(url.query) == {"data": ["sample"], "q": [obsids.split(", ")[0]]}
+
+    # Following a link: the gallery shows every frame of that observation, and only those.
+    link = listed.loc[listed["valid frames"] + listed["train frames"] >= 3, "gallery"].iloc[0]
+    query = {name: values[0] for name, values in parse_qs(urlsplit(link).query).items()}
+    gallery = page_test("pages/gallery.py", query=query)
+    n = obsid.count(query["q"])
+    assert n >= 2 and f"**{n}** of 160 images match" in texts(gallery)
+    ids = sample_ds.images.loc[sample_ds.images["file_name"].str[1:11] == query["q"], "image_id"]
+    assert sorted(open_buttons(gallery)) == sorted(ids)
+
+
+def open_buttons(at) -> list[int]:
+    """The image ids of the gallery's thumbnails (their Open buttons)."""
+    return [int(btn.key.rsplit("_", 1)[1]) for btn in at.button if btn.key and btn.key.startswith("gallery_open_")]
+
+
+def test_grouping_controls_follow_the_link():
+    # By ObsID (the default) there is no radius; a link with sky neighbours and a radius restores both.
+    at = page_test(PAGE)
+    assert at.segmented_control(key=F_GROUP).value == "obsid"
+    assert F_RADIUS not in [w.key for w in at.number_input]
+    at = page_test(PAGE, query=SKY | {F_RADIUS: "5"})
+    assert at.number_input(key=F_RADIUS).value == 5.0
+    assert "Field groups (sky neighbours within 5 arcmin)" in texts(at)
+    assert_page_shows(at, "stratified", 4, 42, fields=sky_fields(5.0), grouping="sky neighbours within 5 arcmin")
+
+
+def test_grouped_folds_keep_fields_whole_and_every_method_is_compared():
+    fields = sky_fields()
+    at = page_test(PAGE, query=SKY | {F_METHOD: LINK["stratified-group"]})
+    assert at.selectbox(key=F_METHOD).value == "stratified-group"
+    assert "fields kept whole: sky neighbours within 17 arcmin" in texts(at)
+    assert_page_shows(at, "stratified-group", 4, 42, fields=fields, grouping="sky neighbours within 17 arcmin")
+    assert metrics(at)["Leaking valid frames"] == "0.0%" and "Leaking groups (0)" in texts(at)
+    assert "--group sky --radius-arcmin 17" in texts(at)  # the same folds from the command line
+
+    # Balance against leakage, each method made here with sklearn / iterstrat, leakage against the sky fields.
+    table = frame_with(at, "leakage (share of valid)")
+    shown = display_values(at, "leakage (share of valid)").set_axis(table.columns, axis=1)
+    labels = {m: F.METHOD_LABELS[m] for m in ("published", "kfold", "stratified", "multilabel", "stratified-group")}
+    for method, label in labels.items():
+        row = table.index[table["method"] == label][0]
+        folds = expected_folds(method, 4, 42, fields)
+        bal, leak = expected_balance(folds), expected_leakage(folds, fields)
+        mean, worst = np.mean([b["authors"] for b in bal]), max(b["authors"] for b in bal)
+        share = sum(x["valid_leaking"] for x in leak) / sum(x["valid"] for x in leak)
+        assert table.loc[row, "mean |Δ| (pp)"] == pytest.approx(mean * 100, abs=1e-9)
+        assert shown.loc[row, "mean |Δ| (pp)"] == f"{mean * 100:.2f}"
+        assert table.loc[row, "worst fold |Δ| (pp)"] == pytest.approx(worst * 100, abs=1e-9)
+        assert shown.loc[row, "leakage (share of valid)"] == f"{share:.1%}"
+        assert table.loc[row, "leaking groups"] == sum(x["groups"] for x in leak)
+        assert table.loc[row, "verdict"] == (f"{'balanced' if worst * 100 <= 1 else 'not balanced'} · "
+                                             f"{'leaks' if share else 'no leakage'}")
+    grouped = table[table["method"] == F.METHOD_LABELS["multilabel-group"]].iloc[0]
+    assert grouped["leaking groups"] == 0 and grouped["verdict"].endswith("· no leakage")
+
+    # The chart holds the same numbers, one labelled point per method, the fold set shown ringed.
+    fig = next(f for f in figures(at) if any(t.name == "fold methods" for t in f.data))
+    points = fig.data[0]
+    assert np.asarray(points.y, float) == pytest.approx(table["mean |Δ| (pp)"].to_numpy(float), abs=1e-9)
+    assert len(points.text) == len(table)
+    assert [w == 3 for w in points.marker.line.width] == list(table["method"] == F.METHOD_LABELS["stratified-group"])
+
+    # The train minus valid chart: per class, train share minus valid share per fold, in pp.
+    diff = next(f for f in figures(at) if "train − valid share" in (f.layout.yaxis.title.text or ""))
+    bal = expected_balance(expected_folds("stratified-group", 4, 42, fields))
+    _, classes = sample_rows()
+    for j, trace in enumerate(diff.data):
+        assert trace.name == classes[j]
+        want = [(b["shares"]["train"][j] - b["shares"]["valid"][j]) * 100 for b in bal]
+        assert np.asarray(trace.y, float) == pytest.approx(want, abs=1e-9)
+
+
+def test_sky_groups_without_metadata_fall_back_to_the_obsid(tmp_path, monkeypatch):
+    # Not the sample: no metadata file, none downloaded. Eight frames, four observations in two filters each.
+    monkeypatch.delenv("XAMI_OBS_INFO", raising=False)
+    monkeypatch.setenv("XAMI_OBS_INFO_URL", "http://127.0.0.1:9/never-fetched.json")  # nothing reaches the network
+    images = [b.image(i, b.file_name(700 + i // 2, "LU"[i % 2])) for i in range(8)]
+    b.write_split(tmp_path / "ds" / "data", b.coco(images, []))
+    at = page_test(PAGE, query={"data": str(tmp_path / "ds"), **SKY, F_METHOD: LINK["kfold"], F_K: "2"})
+    assert "**8 frames without a pointing (no metadata) fell back to their ObsID group.**" in texts(at)
+    assert "4 groups of 8 frames" in texts(at)
+    assert at.button(key="fold_fetch_obs_info").label == "Fetch observation metadata from GitHub"
+
+
 # --- the real browser ------------------------------------------------------------------------
 
 
@@ -363,8 +580,9 @@ def test_folds_in_chromium(browser, tmp_path):
     page.get_by_role("link", name="Fold balance").click()
     page.get_by_text("Train vs valid per class, every fold").wait_for()
     browser.settle()
-    # small multiples, class deviation, K-fold vs stratified, filter deviation (plotly draws them one by one)
-    expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=60_000)
+    # small multiples, train minus valid, class deviation, K-fold vs stratified, balance against leakage, filter
+    # deviation (plotly draws them one by one)
+    expect(page.locator(".js-plotly-plot")).to_have_count(6, timeout=60_000)
     expect(page.locator(".js-plotly-plot .annotation-text").filter(has_text="fold 3 ·")).to_have_count(1)
     browser.screenshot("folds_authors", full_height=4200)
 
@@ -382,7 +600,7 @@ def test_folds_in_chromium(browser, tmp_path):
     page.get_by_role("option", name="K-fold", exact=True).click()
     page.get_by_text("K-fold, k = 5, seed = 42").first.wait_for()
     browser.settle()
-    expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=60_000)
+    expect(page.locator(".js-plotly-plot")).to_have_count(6, timeout=60_000)
     page.wait_for_function("() => new URLSearchParams(location.search).get('fold_method') === 'K-fold'")
     assert "fold_k=5" in page.url
 
@@ -407,6 +625,28 @@ def test_folds_in_chromium(browser, tmp_path):
             assert text.startswith("IMADE_ID,IMAGE_PATH,SPLIT\r\n")
             assert Counter(line.rsplit(",", 1)[-1] for line in text.splitlines()[1:]) == {"train": 128, "valid": 32}
     browser.screenshot("folds_kfold_k5", full_height=4200)
+
+
+@pytest.mark.browser
+def test_sky_leakage_in_chromium(browser):
+    from playwright.sync_api import expect
+
+    leak = expected_leakage(expected_folds("stratified"), sky_fields())
+    page = browser.open("folds", wait_for="Field leakage per fold")
+    assert page.get_by_role("spinbutton", name="Radius (arcmin)").count() == 0  # by ObsID: no radius
+    page.locator("[data-testid='stButtonGroup'] button", has_text="sky neighbours").click()
+    page.get_by_text("Field groups (sky neighbours within 17 arcmin)").wait_for()
+    browser.settle()
+    page.get_by_text(f"Leaking groups ({sum(x['groups'] for x in leak)})").wait_for()
+    expect(page.get_by_role("spinbutton", name="Radius (arcmin)")).to_have_value("17")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('fold_group') === 'sky neighbours'")
+    share = sum(x["valid_leaking"] for x in leak) / sum(x["valid"] for x in leak)
+    expect(page.get_by_test_id("stMetricValue").filter(has_text=f"{share:.1%}")).to_have_count(1)
+    expect(page.locator(".js-plotly-plot")).to_have_count(6, timeout=60_000)
+    table = page.locator("[data-testid='stDataFrame']").nth(1)  # balance per fold, then leakage per fold
+    table.scroll_into_view_if_needed()
+    expect(table).to_be_visible()
+    browser.screenshot("folds_sky_leakage", full_height=7400)
 
 
 def test_dataset_without_annotations_shows_the_folds(tmp_path):

@@ -166,6 +166,59 @@ def cached_obs_info(path: str, label: str, fingerprint: tuple) -> _metadata.ObsM
     return _metadata.ObsMetadata(table=meta.table, source=label, problems=meta.problems)
 
 
+# --- field groups and leakage (issue 13: pages/folds.py) -----------------------------------
+from xami_core.analysis import field_groups as _field_groups  # noqa: E402 - section-local import, keeps the sections independent
+from xami_core.analysis import fold_tradeoff as _fold_tradeoff  # noqa: E402 - section-local import, keeps the sections independent
+
+
+@st.cache_data(show_spinner="Grouping frames by sky field…", max_entries=32, hash_funcs=BY_CONTENT)
+def cached_field_groups(ds: Dataset, by: str, radius_arcmin: float | None = None,
+                        obs_info: tuple[str, str, tuple] | None = None) -> _field_groups.FieldGroups:
+    """Field groups of a dataset's frames, by ObsID or (`by="sky"`) by pointings within `radius_arcmin`.
+
+    `obs_info` is the key of `cached_obs_info` (path, label, fingerprint) for "sky"; without it no
+    frame has a pointing, and every frame keeps its ObsID group (`FieldGroups.n_without_position`).
+
+    Raises:
+        ValueError: an unknown grouping or a radius outside (0, 10800] arcmin.
+        XamiDataError: the metadata file cannot be read (see `cached_obs_info`).
+    """
+    if by != "sky":
+        return _field_groups.field_groups(ds.images, by=by)
+    radius = _field_groups.OM_FOV_ARCMIN if radius_arcmin is None else radius_arcmin
+    if obs_info is None:
+        unplaced = ds.images.assign(ra_deg=float("nan"), dec_deg=float("nan"))
+        return _field_groups.field_groups(unplaced, by="sky", radius_arcmin=radius)
+    return _field_groups.field_groups(ds.images, by="sky", radius_arcmin=radius, metadata=cached_obs_info(*obs_info))
+
+
+@st.cache_data(show_spinner="Making folds that keep fields whole…", max_entries=64, hash_funcs=BY_CONTENT)
+def cached_grouped_folds(ds: Dataset, method: str, k: int, seed: int, by: str, radius_arcmin: float | None = None,
+                         obs_info: tuple[str, str, tuple] | None = None) -> _folds.FoldSet:
+    """Folds of a grouped method ("stratified-group", "multilabel-group") over the field groups of `cached_field_groups`.
+
+    Raises:
+        ValueError: an unknown method, k outside `folds.K_MIN`..`folds.K_MAX`, or bad grouping arguments.
+        XamiDataError: the folds cannot be made (fewer field groups than folds), or the metadata cannot be read.
+    """
+    groups = cached_field_groups(ds, by, radius_arcmin, obs_info)
+    return _folds.make_folds(ds, method, k, seed, groups=groups)
+
+
+@st.cache_data(show_spinner="Comparing fold methods on balance and leakage…", max_entries=32, hash_funcs=BY_CONTENT)
+def cached_method_tradeoff(ds: Dataset, k: int, seed: int, measure: str, methods: tuple[str, ...], by: str,
+                           radius_arcmin: float | None = None,
+                           obs_info: tuple[str, str, tuple] | None = None) -> pd.DataFrame:
+    """`fold_tradeoff.method_tradeoff` of `methods` for one k and seed, leakage against these field groups.
+
+    Raises:
+        ValueError: an unknown method or measure, k out of range, or bad grouping arguments.
+        XamiDataError: a method cannot make k folds of this dataset, or the metadata cannot be read.
+    """
+    groups = cached_field_groups(ds, by, radius_arcmin, obs_info)
+    return _fold_tradeoff.method_tradeoff(ds, groups, k, seed, methods=methods, measure=measure)
+
+
 # --- figure export (issue 7: xami_ui/export.py) ---------------------------------------------
 @st.cache_resource(show_spinner="Starting the figure renderer…")
 def figure_server() -> bool:
