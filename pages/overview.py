@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pandas as pd
 import streamlit as st
 
 from xami_core.analysis import gallery, stats
-from xami_core.analysis.published import published_comparison
+from xami_core.analysis.published import differences_text, published_comparison
 from xami_core.io import metadata
 from xami_core.io.loader import source_fingerprint
 from xami_core.model import XamiDataError, filter_name
@@ -17,6 +18,19 @@ from xami_ui.context import current_dataset, current_palette, run_app
 from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.sidebar import current_obs_info_path
 from xami_ui.text import md_code, md_literal
+
+
+def coverage_ui(coverage: pd.DataFrame, joined: pd.DataFrame) -> None:
+    """Images with and without metadata per split, and the observations without it."""
+    st.markdown("**Metadata per split**")
+    st.dataframe(coverage, width="stretch", column_config={
+        "with metadata": st.column_config.NumberColumn("with", help="images with metadata"),
+        "without metadata": st.column_config.NumberColumn("without", help="images without metadata"),
+        "observations": st.column_config.NumberColumn("observations", help="distinct observations matched")})
+    missing = metadata.missing_metadata(joined)
+    with st.expander(f"Observations without metadata ({len(missing)})", expanded=0 < len(missing) <= 10):
+        st.dataframe(missing, width="stretch", hide_index=True, column_config={
+            "obs_key": st.column_config.TextColumn("observation key"), "n_images": st.column_config.NumberColumn("images")})
 
 
 def page() -> None:
@@ -58,10 +72,16 @@ def page() -> None:
                        "reproduced exactly by this data.", icon=":material/verified:")
         else:
             st.info(f"{n_off} of {len(published)} counts differ from the XAMI authors' published numbers: expected for "
-                    "a subset or a variant of your own, worth a look if this should be the published dataset.",
-                    icon=":material/difference:")
-        with st.expander("Published numbers vs this data"):
-            st.dataframe(published, width="stretch", hide_index=True)
+                    "a subset or a variant of your own, worth a look if this should be the published dataset.  \n"
+                    f"{md_literal(differences_text(published))}.", icon=":material/difference:")
+        with st.expander("Published numbers vs this data", expanded=0 < n_off <= 10):
+            # Mismatches first; the difference is what was found minus what the authors published.
+            shown = published.sort_values("match", kind="stable")
+            styled = (shown.style.format({"published": "{:,d}", "found": "{:,d}", "difference": "{:+,d}"})
+                      .apply(lambda row: ["font-weight: bold; color: #b3261e" if not row["match"] else ""] * len(row),
+                             axis=1))
+            st.dataframe(styled, width="stretch", hide_index=True, column_config={
+                "difference": st.column_config.Column("difference", help="found minus published")})
 
     st.subheader("Images and annotations per split")
     st.dataframe(summary, width="content")
@@ -132,29 +152,27 @@ def page() -> None:
         if meta.problems:
             st.warning(f"{len(meta.problems)} problem(s) in the metadata file: "
                        + md_literal("; ".join(str(p) for p in meta.problems[:3])) + ("…" if len(meta.problems) > 3 else ""))
-        left, right = st.columns([3, 2])
-        with left:
-            st.markdown("**Exposure time per image**")
-            chart_ui(metadata.exposure_figure(metadata.exposure_histogram(joined)), name="xami_exposure_times",
-                     key="overview_exposure_chart")
-        with right:
-            st.markdown("**Metadata per split**")
-            st.dataframe(coverage, width="stretch", column_config={
-                "with metadata": st.column_config.NumberColumn("with", help="images with metadata"),
-                "without metadata": st.column_config.NumberColumn("without", help="images without metadata"),
-                "observations": st.column_config.NumberColumn("observations", help="distinct observations matched")})
-            missing = metadata.missing_metadata(joined)
-            with st.expander(f"Observations without metadata ({len(missing)})", expanded=0 < len(missing) <= 10):
-                st.dataframe(missing, width="stretch", hide_index=True, column_config={
-                    "obs_key": st.column_config.TextColumn("observation key"), "n_images": st.column_config.NumberColumn("images")})
-        st.markdown("**Pointings on the sky**")
-        frame_label = st.segmented_control("Coordinates", ["equatorial (ICRS)", "galactic"], default="equatorial (ICRS)",
-                                           key="overview_sky_frame")
-        frame = "galactic" if frame_label == "galactic" else "icrs"
-        chart_ui(metadata.sky_map_figure(metadata.sky_positions(joined, frame), frame), name=f"xami_sky_map_{frame}",
-                 key="overview_sky_chart", aspect=0.55)
-        st.caption("Hammer-Aitoff projection; each point is an image's observation, coloured by filter. "
-                   "Galactic coordinates are converted from ICRS with astropy.")
+        no_match = metadata.no_match_text(joined, meta)
+        if no_match:  # words and the keys looked for, not an empty histogram and sky map
+            st.info(md_literal(no_match), icon=":material/search_off:")
+            coverage_ui(coverage, joined)
+        else:
+            left, right = st.columns([3, 2])
+            with left:
+                st.markdown("**Exposure time per image**")
+                chart_ui(metadata.exposure_figure(metadata.exposure_histogram(joined)), name="xami_exposure_times",
+                         key="overview_exposure_chart")
+            with right:
+                coverage_ui(coverage, joined)
+        if not no_match:
+            st.markdown("**Pointings on the sky**")
+            frame_label = st.segmented_control("Coordinates", ["equatorial (ICRS)", "galactic"], default="equatorial (ICRS)",
+                                               key="overview_sky_frame")
+            frame = "galactic" if frame_label == "galactic" else "icrs"
+            chart_ui(metadata.sky_map_figure(metadata.sky_positions(joined, frame), frame), name=f"xami_sky_map_{frame}",
+                     key="overview_sky_chart", aspect=0.55)
+            st.caption("Hammer-Aitoff projection; each point is an image's observation, coloured by filter. "
+                       "Galactic coordinates are converted from ICRS with astropy.")
 
     empty = stats.empty_images(ds)
     with st.expander(f"Images without artefacts ({len(empty)}): hard negatives kept on purpose"):

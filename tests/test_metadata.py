@@ -360,3 +360,98 @@ def test_reference_ring_passes_through_a_known_point(frame, lon, lat, name):
     x, y = m.hammer_aitoff(np.array([lon]), np.array([lat]))
     xs, ys = np.asarray(ring.x, float), np.asarray(ring.y, float)
     assert np.nanmin(np.hypot(xs - x[0], ys - y[0])) < 0.01
+
+
+# ---------------------------------------------------------------- what the Overview says and draws
+
+
+def _joined(names_by_split: dict[str, list[str]], meta: m.ObsMetadata) -> pd.DataFrame:
+    return m.join_metadata(_images(names_by_split), meta)
+
+
+def _meta(keys: list[str]) -> m.ObsMetadata:
+    table = pd.DataFrame({"obs_key": keys, "ra_deg": 10.0, "dec_deg": 20.0, "exposure_s": 1000.0, "pa_deg": 5.0})
+    return m.ObsMetadata(table=table, source="test")
+
+
+@pytest.mark.parametrize(
+    ("names", "keys", "says"),
+    [
+        # one image matched: nothing to say, the charts are drawn
+        (["S0000000001_V_png.rf.a.jpg", "S0000000002_V_png.rf.b.jpg"], ["S0000000001_V"], None),
+        # observation keys, none in the file: say so, and that the file may be another data's
+        (["S0000000001_V_png.rf.a.jpg"], ["S0999999999_U", "S0999999998_U"],
+         "None of the 1 images' observations is in the metadata file (2 observations)"),
+        # no observation key in any file name: say how images are matched
+        (["IMG_0001.jpg", "IMG_0002.jpg"], ["S0999999999_U"], "No file name starts with an observation key"),
+    ],
+)
+def test_no_match_is_said_in_words(names, keys, says):
+    text = m.no_match_text(_joined({"train": names}, _meta(keys)), _meta(keys))
+    if says is None:
+        assert text is None
+    else:
+        assert says in text and "no exposure times or pointings to show" in text
+
+
+def test_figures_without_data_say_so_without_axes():
+    joined = _joined({"train": ["IMG_0001.jpg"]}, _meta(["S0999999999_U"]))
+    for fig, message in ((m.exposure_figure(m.exposure_histogram(joined)), m.NO_EXPOSURES),
+                         (m.sky_map_figure(m.sky_positions(joined)), m.NO_POINTINGS)):
+        assert not fig.data  # no empty bars, no graticule with meaningless axes
+        assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
+        assert [a.text for a in fig.layout.annotations] == [message]
+
+
+def test_split_names_are_text_not_markup_in_the_metadata_figures():
+    split = "<b>bold</b> 50%"
+    names = ["S0000000001_V_png.rf.a.jpg"]
+    joined = _joined({split: names}, _meta(["S0000000001_V"]))
+    expo = m.exposure_figure(m.exposure_histogram(joined))
+    assert [t.name for t in expo.data] == ["&lt;b&gt;bold&lt;/b&gt; 50&#37;"]
+    assert "<b>" not in expo.data[0].hovertemplate and "50&#37;" in expo.data[0].hovertemplate
+    sky = m.sky_map_figure(m.sky_positions(joined))
+    points = [t for t in sky.data if t.mode == "markers"]
+    assert points[0].customdata[0][1] == "&lt;b&gt;bold&lt;/b&gt; 50&#37;"
+
+
+# Colour-vision deficiencies as linear-RGB matrices (Machado, Oliveira & Fernandes 2009, severity 1).
+CVD = {
+    "normal": np.eye(3),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+    "tritanopia": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                            [0.004733, 0.691367, 0.303900]]),
+}
+
+
+def _lab(hex_colour: str, seen_as: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of an sRGB colour as a viewer with `seen_as` (a `CVD` matrix) sees it."""
+    srgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255
+    linear = np.clip(seen_as @ np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4), 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
+    f = (lambda t: np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29))(xyz / [0.95047, 1, 1.08883])
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+@pytest.mark.parametrize(("vision", "min_delta_e"), [("normal", 25), ("deuteranopia", 15), ("protanopia", 15),
+                                                      ("tritanopia", 15)])
+def test_filter_colours_stay_apart_for_colour_blind_readers(vision, min_delta_e):
+    from xami_core.model import FILTER_ORDER, filter_colour
+
+    labs = [_lab(filter_colour(f), CVD[vision]) for f in FILTER_ORDER]
+    closest = min(np.linalg.norm(a - b_) for i, a in enumerate(labs) for b_ in labs[i + 1:])
+    assert closest >= min_delta_e  # CIE76 ΔE of the two closest filters as this reader sees them
+
+
+def test_filter_colours_from_one_place_on_the_sky_map():
+    from xami_core.model import FILTER_ORDER, UNKNOWN_FILTER_COLOUR, filter_colour
+
+    assert len({filter_colour(f) for f in FILTER_ORDER}) == len(FILTER_ORDER)
+    assert filter_colour("X") == filter_colour(None) == UNKNOWN_FILTER_COLOUR
+    meta = m.read_obs_info(REFERENCE).table
+    images = meta.assign(split="all", filter_letter=meta["obs_key"].str[-1], has_metadata=True)
+    points = [t for t in m.sky_map_figure(m.sky_positions(images)).data if t.mode == "markers"]
+    assert [t.marker.color for t in points] == [filter_colour(f) for f in "VBULMSW"]

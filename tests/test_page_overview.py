@@ -182,3 +182,54 @@ def test_xami_data_keeps_xamis_terms(tmp_path):
     assert "**Licence:** CC BY-NC 3.0 IGO" in shown and "Dima" in shown
     assert "**XAMI data:** XAMI's five classes, and all 3 file names in XAMI's observation naming." in shown
     assert at.title[0].value == "XAMI dataset overview"
+
+
+# ---------------------------------------------------------------- issue 14 item 3
+
+
+def test_white_shows_broad_band_not_none(sample_ds):
+    at = page_test()
+    table = table_with(at, "filter", "wavelength (nm)", "images")
+    assert table.loc["W", "filter"] == "White" and table.loc["W", "wavelength (nm)"] == "broad band"
+    assert "None" not in set(table["wavelength (nm)"]) and table["wavelength (nm)"].notna().all()
+
+
+def _plotly_specs(at) -> list[str]:
+    return [el.proto.spec for el in at.get("plotly_chart")]
+
+
+def test_metadata_matching_nothing_is_said_in_words_without_empty_charts(tmp_path):
+    b.write_split(tmp_path / "ds" / "train", quirks_coco())
+    other = tmp_path / "obs_info_other.json"
+    other.write_text('{"S0999999999_U.fits": {"EXPOSURE": 4000.0, "RA": 187.88, "DEC": 70.71, "PA": 318.45}}')
+    at = page_test(query={"data": str(tmp_path / "ds")})
+    at.sidebar.text_input(key="obs_info_path").set_value(str(other)).run()
+    assert not at.exception
+    n_images = len(load_dataset(tmp_path / "ds").images)
+    assert {m.label: m.value for m in at.metric}["Images with metadata"] == "0"
+    assert any(f"None of the {n_images} images' observations is in the metadata file (1 observation)" in i.value
+               for i in at.info)
+    specs = _plotly_specs(at)
+    assert specs  # the class and filter charts are drawn
+    assert not [s for s in specs if "exposure time" in s or "Galactic plane" in s]  # no empty histogram or sky map
+    assert "Pointings on the sky" not in texts(at) and "Exposure time per image" not in texts(at)
+    # The observations looked for are still listed.
+    assert table_with(at, "obs_key", "n_images")["n_images"].sum() == n_images
+
+
+def test_published_mismatches_show_the_difference(tmp_path):
+    from tests.test_published import published_coco
+
+    data = published_coco()
+    victim = next(a for a in data["valid"]["annotations"] if a["category_id"] == 4)  # one smoke ring fewer
+    data["valid"]["annotations"].remove(victim)
+    for split, coco in data.items():
+        b.write_split(tmp_path / "xami_dataset" / split, coco, with_images=False)
+    at = page_test(query={"data": str(tmp_path / "xami_dataset")})
+    note = next(i.value for i in at.info if "counts differ from the XAMI authors' published numbers" in i.value)
+    assert note.startswith("4 of 30 counts differ")
+    assert "smoke-ring annotations, valid: 401 found, 402 published (−1)" in note
+    shown = table_with(at, "quantity", "published", "found", "difference")
+    off = shown[shown["difference"] != 0]
+    assert len(off) == 4 and (off["difference"] == -1).all() and (off["found"] - off["published"] == -1).all()
+    assert list(shown["difference"].iloc[:4]) == [-1] * 4  # mismatches first

@@ -143,3 +143,34 @@ def test_a_missing_annotation_is_caught(published_root, tmp_path):
     assert wrong == {"valid annotations", "all annotations", "smoke-ring annotations, valid",
                      f"{FILTERS[letter][0]} annotations"}
     assert table.loc["smoke-ring annotations, valid", "found"] == 401
+    # The difference is what was found minus what the authors published: one annotation short.
+    assert set(table.index[table["difference"] != 0]) == wrong
+    assert (table.loc[list(wrong), "difference"] == -1).all()
+    assert table.loc["smoke-ring annotations, valid", "published"] == 402
+
+
+@pytest.mark.parametrize(
+    ("found", "published", "expect"),
+    [
+        (790, 791, "train images: 790 found, 791 published (−1)"),  # one short
+        (1300, 1267, "train images: 1,300 found, 1,267 published (+33)"),  # more than published, thousands grouped
+    ],
+)
+def test_difference_in_words(found, published, expect):
+    from xami_core.analysis.published import difference_text
+
+    row = {"quantity": "train images", "found": found, "published": published, "difference": found - published}
+    assert difference_text(row) == expect
+
+
+def test_differences_named_largest_first():
+    import pandas as pd
+
+    from xami_core.analysis.published import differences_text
+
+    table = pd.DataFrame({"quantity": ["a", "b", "c", "d"], "published": [10, 10, 10, 10], "found": [9, 10, 13, 7]})
+    table["difference"] = table["found"] - table["published"]
+    table["match"] = table["difference"] == 0
+    assert differences_text(table) == ("c: 13 found, 10 published (+3); d: 7 found, 10 published (−3); "
+                                       "a: 9 found, 10 published (−1)")
+    assert differences_text(table, most=1) == "c: 13 found, 10 published (+3); and 2 more"

@@ -65,6 +65,12 @@ FILTERS: dict[str, tuple[str, float | None]] = {
 }
 # Display order: by wavelength, long to short, the broad-band white filter last.
 FILTER_ORDER: tuple[str, ...] = ("V", "B", "U", "L", "M", "S", "W")
+# Marker colours per filter (CSS hex), Okabe-Ito's colour-blind-safe set: neighbours in wavelength get
+# colours far apart (a ramp gave UVW1 and UVM2 two near-identical purples); the broad-band White filter black
+# (a grey reads as the green of V to deuteranopes).
+FILTER_COLOURS: dict[str, str] = {"V": "#009E73", "B": "#0072B2", "U": "#56B4E9", "L": "#CC79A7", "M": "#D55E00",
+                                  "S": "#E69F00", "W": "#000000"}
+UNKNOWN_FILTER_COLOUR = "#8C8C8C"  # any letter outside the seven, and names without an observation key (rare)
 # The key that stands for "no filter letter" (a file name without an observation key)
 # wherever a table needs a value: a file-name letter is always one of A-Z, never this.
 NO_KEY = "?"
@@ -98,6 +104,11 @@ def filter_order(present: Iterable[object]) -> list[str]:
     known = [f for f in FILTER_ORDER if f in keys]
     unknown = sorted(keys - set(FILTER_ORDER) - {NO_KEY})
     return known + unknown + ([NO_KEY] if NO_KEY in keys else [])
+
+
+def filter_colour(letter: object) -> str:
+    """A filter's marker colour in charts, CSS hex ("#rrggbb"); `UNKNOWN_FILTER_COLOUR` for any other letter."""
+    return FILTER_COLOURS.get(filter_key(letter), UNKNOWN_FILTER_COLOUR)
 
 
 def filter_name(letter: object) -> str:

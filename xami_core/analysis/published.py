@@ -25,8 +25,9 @@ PUBLISHED_FILTER_ANNOTATIONS: dict[str, int] = {"V": 880, "B": 1259, "U": 1837, 
 def published_comparison(ds: Dataset) -> pd.DataFrame:
     """Each published number beside the loaded dataset's; splits are compared only where present.
 
-    Columns: quantity (text), published and found (int counts), match (bool). A dataset without
-    train/valid splits (the no_splits variant) is compared on totals, classes and filters only.
+    Columns: quantity (text), published and found (int counts), difference (int, found minus
+    published), match (bool). A dataset without train/valid splits (the no_splits variant) is
+    compared on totals, classes and filters only.
     """
     img, ann = ds.images, ds.annotations
     rows: list[tuple[str, int, int]] = []
@@ -59,6 +60,23 @@ def published_comparison(ds: Dataset) -> pd.DataFrame:
     for letter in [*PUBLISHED_FILTER_ANNOTATIONS, *extra]:
         rows.append((f"{filter_name(letter)} annotations", PUBLISHED_FILTER_ANNOTATIONS.get(letter, 0),
                      int(anns_by_filter.get(letter, 0))))
-    out = pd.DataFrame(rows, columns=["quantity", "published", "found"])
-    out["match"] = out["published"] == out["found"]
+    out = pd.DataFrame(rows, columns=["quantity", "published", "found"]).astype({"published": "int64", "found": "int64"})
+    out["difference"] = out["found"] - out["published"]
+    out["match"] = out["difference"] == 0
     return out
+
+
+def difference_text(row: pd.Series) -> str:
+    """One row of `published_comparison` in words: "train images: 790 found, 791 published (−1)"."""
+    diff = int(row["difference"])
+    sign = "+" if diff > 0 else "−" if diff < 0 else "±"
+    return f"{row['quantity']}: {int(row['found']):,} found, {int(row['published']):,} published ({sign}{abs(diff):,})"
+
+
+def differences_text(table: pd.DataFrame, most: int = 4) -> str:
+    """The mismatches of `published_comparison` in words, the largest first, at most `most` of them named."""
+    off = table[~table["match"]]
+    off = off.iloc[(-off["difference"].abs()).argsort(kind="stable")]  # ties keep the table's order
+    named = "; ".join(difference_text(row) for _, row in off.head(most).iterrows())
+    more = len(off) - most
+    return named + (f"; and {more} more" if more > 0 else "")

@@ -21,15 +21,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
 
 from xami_core.io.sample import sample_dir
 from xami_core.model import (
-    FILTER_ORDER,
-    FILTERS,
     OBS_KEY_LENGTH,
     Problem,
     XamiDataError,
+    filter_colour,
     filter_keys,
     filter_label,
     filter_order,
@@ -37,7 +35,7 @@ from xami_core.model import (
     split_order,
 )
 from xami_core.paths import cache_dir
-from xami_core.render.figures import base_layout
+from xami_core.render.figures import base_layout, plot_text
 
 OBS_INFO_URL = "https://raw.githubusercontent.com/ESA-Datalabs/XAMI-dataset/main/xami_dataset/obs_info_1024_all.json"
 OBS_INFO_URL_ENV = "XAMI_OBS_INFO_URL"
@@ -256,6 +254,27 @@ def metadata_coverage(joined: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns=lambda c: c.replace("_", " "))
 
 
+def no_match_text(joined: pd.DataFrame, meta: ObsMetadata) -> str | None:
+    """What to say instead of empty charts when no image's observation is in the metadata file; None when some is.
+
+    Args:
+        joined: `join_metadata` output.
+        meta: the metadata it was joined with (its source and size are named).
+    """
+    if joined["has_metadata"].any():
+        return None
+    n_images, n_obs = len(joined), len(meta.table)
+    keyed = int(joined["obs_key"].notna().sum()) if "obs_key" in joined.columns else 0
+    head = (f"None of the {n_images:,} images' observations is in the metadata file ({n_obs:,} "
+            f"observation{'' if n_obs == 1 else 's'}), "
+            "so there are no exposure times or pointings to show.")
+    if keyed == 0:
+        return head + (" No file name starts with an observation key ('S' + 10-digit ObsID + '_' + filter letter, "
+                       "e.g. S0743200101_V), which is how images are matched to the file.")
+    return head + (" The file may describe other observations than this data's; the observations looked for are "
+                   "listed below.")
+
+
 def exposure_histogram(joined: pd.DataFrame, dex: float = EXPOSURE_BIN_DEX) -> pd.DataFrame:
     """Images per exposure-time bin and split: `split`, `lo_s`, `hi_s`, `images` (bins `dex` wide in log10 s).
 
@@ -350,21 +369,32 @@ def _reference_ring(frame: str) -> tuple[np.ndarray, np.ndarray, str]:
     return x, y, name
 
 
-def _filter_colours() -> dict[str, str]:
-    """Filter colours by wavelength: long (V) orange to short (UVW2) deep purple; the broad-band white filter grey."""
-    banded = [f for f in FILTER_ORDER if FILTERS[f][1] is not None]
-    ramp = sample_colorscale("Plasma", [0.82 - 0.82 * i / (len(banded) - 1) for i in range(len(banded))])
-    broad = [f for f in FILTER_ORDER if FILTERS[f][1] is None]
-    return {**dict(zip(banded, ramp)), **dict.fromkeys(broad, "#7f7f7f")}
+NO_POINTINGS = "No image has a pointing (RA, Dec) in the observation metadata."
+NO_EXPOSURES = "No image has an exposure time in the observation metadata."
+
+
+def _message_figure(message: str, height: int) -> go.Figure:
+    """A figure that says `message` in words, without axes (for a chart with nothing to draw)."""
+    fig = go.Figure()
+    base_layout(fig, height=height)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.add_annotation(text=plot_text(message), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font=dict(size=14, color="#5a6b7d"))
+    return fig
 
 
 def sky_map_figure(positions: pd.DataFrame, frame: str = "icrs", height: int = 480) -> go.Figure:
     """All-sky Hammer-Aitoff map of pointings, coloured by filter, with a graticule and the other frame's equator.
 
+    Without any pointing, a figure that says so (`NO_POINTINGS`) instead of an empty map.
+
     Args:
         positions: `sky_positions` output for the same `frame`.
         frame: "icrs" (RA/Dec) or "galactic" (l/b).
     """
+    if positions.empty:
+        return _message_figure(NO_POINTINGS, height)
     _, lon_name, lat_name = FRAMES[frame]
     fig = go.Figure()
     grid = dict(mode="lines", line=dict(color="#c8ced8", width=0.8), hoverinfo="skip", showlegend=False)
@@ -393,16 +423,16 @@ def sky_map_figure(positions: pd.DataFrame, frame: str = "icrs", height: int = 4
     fig.add_scatter(x=x - 0.04, y=y, mode="text", text=["180°"], textposition="middle left",
                     textfont=dict(size=11, color="#5a6b7d"), hoverinfo="skip", showlegend=False)
     # The pointings, one trace per filter in wavelength order.
-    colours = _filter_colours()
     keys = filter_keys(positions["filter_letter"])
     for letter in filter_order(keys):  # every filter, unknown letters after the known ones
         part = positions[(keys == letter).to_numpy()]
         x, y = hammer_aitoff(part["lon_deg"].to_numpy(), part["lat_deg"].to_numpy())
-        custom = np.stack([part["obs_key"], part["split"], part["ra_deg"], part["dec_deg"], part["lon_deg"],
+        # Observation keys and split names are data: made literal, as plotly draws hover text as markup.
+        custom = np.stack([part["obs_key"].map(plot_text), part["split"].map(plot_text), part["ra_deg"], part["dec_deg"], part["lon_deg"],
                            part["lat_deg"], part["exposure_s"], part["pa_deg"]], axis=1)
         fig.add_scatter(
-            x=x, y=y, mode="markers", name=filter_label(letter), customdata=custom,
-            marker=dict(size=7, color=colours.get(letter, "#3a3a3a"), opacity=0.85, line=dict(color="#ffffff", width=0.5)),
+            x=x, y=y, mode="markers", name=plot_text(filter_label(letter)), customdata=custom,
+            marker=dict(size=7, color=filter_colour(letter), opacity=0.85, line=dict(color="#ffffff", width=0.5)),
             hovertemplate=("%{customdata[0]} (%{customdata[1]})<br>RA %{customdata[2]:.3f}°, Dec %{customdata[3]:+.3f}° (ICRS)"
                            + ("<br>l %{customdata[4]:.3f}°, b %{customdata[5]:+.3f}°" if frame == "galactic" else "")
                            + "<br>exposure %{customdata[6]:,.0f} s, PA %{customdata[7]:.1f}°<extra></extra>"),
@@ -422,14 +452,20 @@ def _seconds(value: float) -> str:
 
 
 def exposure_figure(histogram: pd.DataFrame, height: int = 360) -> go.Figure:
-    """Stacked bars of images per exposure-time bin (log-spaced), one colour per split; axis in seconds."""
+    """Stacked bars of images per exposure-time bin (log-spaced), one colour per split; axis in seconds.
+
+    Without any image in the histogram, a figure that says so (`NO_EXPOSURES`) instead of empty axes.
+    """
+    if not (histogram["images"] > 0).any():
+        return _message_figure(NO_EXPOSURES, height)
     fig = go.Figure()
     for split, part in histogram[histogram["images"] > 0].groupby("split", sort=False):  # empty bins: no outline
         lo, hi = np.log10(part["lo_s"].to_numpy()), np.log10(part["hi_s"].to_numpy())
         ranges = [f"{_seconds(a)}–{_seconds(b)} s" for a, b in zip(part["lo_s"], part["hi_s"])]
-        fig.add_bar(x=(lo + hi) / 2, y=part["images"], width=(hi - lo) * 0.92, name=split, customdata=ranges, showlegend=True,
+        shown = plot_text(split)  # a split is a folder name: data, not markup
+        fig.add_bar(x=(lo + hi) / 2, y=part["images"], width=(hi - lo) * 0.92, name=shown, customdata=ranges, showlegend=True,
                     marker=dict(color=split_colour(split), line=dict(color="#333333", width=0.5)),
-                    hovertemplate=f"%{{customdata}}<br>{split}: %{{y:,}} images<extra></extra>")
+                    hovertemplate=f"%{{customdata}}<br>{shown}: %{{y:,}} images<extra></extra>")
     base_layout(fig, height=height)
     fig.update_layout(barmode="stack", bargap=0, legend_traceorder="normal")
     if len(histogram):
