@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import os
-import re
 import shutil
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -16,14 +15,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from xami_core.render.layout import DOUBLE_MM, SINGLE_MM, TEXT_PX, paper_layout
+
 MM_PER_INCH = 25.4
 CSS_DPI = 96  # plotly lays figures out in CSS pixels; Chrome prints 96 of them per inch
 FORMATS = ("pdf", "svg", "png")
 MIME = {"pdf": "application/pdf", "svg": "image/svg+xml", "png": "image/png"}
 # Journal column widths (A&A, MNRAS, ApJ are all close to these).
-COLUMN_WIDTHS_MM = {"single column (88 mm)": 88.0, "double column (180 mm)": 180.0}
-PAPER_FONT = "Times New Roman, Liberation Serif, Nimbus Roman, DejaVu Serif, serif"
-PAPER_FONT_PX = 12  # 12 CSS px print as 9 pt at the figure's physical size
+COLUMN_WIDTHS_MM = {"single column (88 mm)": SINGLE_MM, "double column (180 mm)": DOUBLE_MM}
+PAPER_FONT_PX = TEXT_PX  # 12 CSS px print as 9 pt at the figure's physical size
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 NO_BROWSER_HELP = (
     "Figure export to PDF, SVG or PNG renders with kaleido, which needs Chrome or Chromium, and none was "
@@ -120,7 +120,7 @@ def chart_config(name: str, toolbar_format: str = "svg") -> dict:
 
 
 def paper_figure(fig: go.Figure, size: ExportSize, title: str | None = None, serif: bool = True) -> go.Figure:
-    """A copy of `fig` in the paper theme: white, serif, sizes that read at the printed width.
+    """A copy of `fig` laid out for print at `size` (see `layout.paper_layout`): white, serif, print sizes.
 
     Args:
         fig: the figure as the page shows it.
@@ -128,39 +128,18 @@ def paper_figure(fig: go.Figure, size: ExportSize, title: str | None = None, ser
         title: a title to print, or None for none (captions usually carry it).
         serif: serif fonts (journals) or the screen's sans-serif.
     """
-    out = go.Figure(copy.deepcopy(fig.to_dict()))
-    width, height = size.layout_px()
-    family = PAPER_FONT if serif else "Helvetica, Arial, sans-serif"
-    has_legend = (any(getattr(t, "showlegend", False) is not False and t.name for t in out.data)
-                  and out.layout.showlegend is not False)
-    # Image grids (no visible axes) need no room for tick labels.
-    axes_shown = any(ax.visible is not False for ax in out.select_xaxes())
-    top = (22 if title else 6) + (22 if has_legend else 0) + (16 if out.layout.annotations else 0)
-    # Horizontal colour bars (heatmap grids) sit at the bottom of the figure, under the tick labels.
-    bars = [v["colorbar"] for k, v in out.layout.to_plotly_json().items() if k.startswith("coloraxis") and "colorbar" in v]
-    bottom = 44 + (56 if any(b.get("orientation") == "h" for b in bars) else 0)
-    out.update_layout(
-        template="simple_white", width=width, height=height, paper_bgcolor="white", plot_bgcolor="white",
-        font=dict(family=family, size=PAPER_FONT_PX, color="black"),
-        title=dict(text=title, font=dict(size=PAPER_FONT_PX + 2), x=0.5, xanchor="center", y=1, yref="container",
-                   yanchor="top", pad=dict(t=4)) if title else None,
-        margin=dict(l=54, r=12, t=top, b=bottom) if axes_shown else dict(l=4, r=4, t=top, b=4),
-        # The legend sits in its own band at the top, clear of subplot titles.
-        legend=dict(font=dict(size=PAPER_FONT_PX - 1), orientation="h", x=0, xanchor="left",
-                    y=1 if not title else 0.93, yref="container", yanchor="top"),
-        uniformtext=dict(minsize=PAPER_FONT_PX - 3, mode="show"),
-    )
-    for note in out.layout.annotations:
-        on_data = not str(note.xref or "paper").startswith("paper")
-        # Subplot titles read at text size; labels placed on the data (mask chips) stay small.
-        note.font.family, note.font.size = family, PAPER_FONT_PX - 4 if on_data else PAPER_FONT_PX
-    if out.layout.legend.title.text:  # screen hints such as "(click to hide)" mean nothing on paper
-        out.layout.legend.title.text = re.sub(r"\s*\(click[^)]*\)", "", out.layout.legend.title.text)
-    out.update_traces(selector=dict(type="bar"), textfont=dict(size=PAPER_FONT_PX - 2))
-    out.update_traces(selector=dict(type="heatmap"), colorbar=dict(thickness=10, tickfont=dict(size=PAPER_FONT_PX - 1)))
-    out.update_xaxes(showgrid=False, ticks="outside", mirror=True, linecolor="black", title_font=dict(size=PAPER_FONT_PX))
-    out.update_yaxes(showgrid=False, ticks="outside", mirror=True, linecolor="black", title_font=dict(size=PAPER_FONT_PX))
-    return out
+    return paper_layout(fig, size.width, size.height, size.unit, title=title, serif=serif).figure
+
+
+def paper_export(fig: go.Figure, width: float, height: float | None = None, unit: str = "mm", dpi: int = 300,
+                 title: str | None = None, serif: bool = True) -> tuple[go.Figure, ExportSize, tuple[str, ...]]:
+    """`fig` laid out for print at `width`, its size (height from the layout unless given) and caption notes.
+
+    Raises:
+        ValueError: a unit other than "mm" or "px", or a size that is not positive.
+    """
+    laid = paper_layout(fig, width, height, unit, title=title, serif=serif)
+    return laid.figure, ExportSize(laid.width, round(laid.height, 2), unit, dpi), laid.notes
 
 
 def render_figure(fig: go.Figure, fmt: str, size: ExportSize) -> bytes:
@@ -208,7 +187,31 @@ def start_figure_server() -> None:
     os.environ.setdefault("BROWSER_PATH", browser)
     import kaleido  # noqa: PLC0415 - only needed when rendering
 
+    _print_pdf_without_margins()
     kaleido.start_sync_server(silence_warnings=True, browser_cls=_confined_chromium())
+
+
+def _print_pdf_without_margins() -> None:
+    """Make kaleido print PDFs edge to edge.
+
+    kaleido 1.x prints with 0.1 inch margins on a page of the figure's size, so the figure moves
+    9.6 px right and down and loses as much at the right and bottom (a bottom axis title or colour
+    bar label comes out cut). Its PDF printer is replaced by the same call with zero margins.
+    """
+    from kaleido._kaleido_tab import _devtools_utils as devtools  # noqa: PLC0415 - only needed when rendering
+
+    if getattr(devtools.print_pdf, "edge_to_edge", False):
+        return
+
+    async def print_pdf(tab: object) -> str | None:
+        params = {"printBackground": True, "marginTop": 0, "marginBottom": 0, "marginLeft": 0, "marginRight": 0,
+                  "preferCSSPageSize": True, "pageRanges": "1"}
+        response = await tab.send_command("Page.printToPDF", params=params)
+        devtools._raise_error(response)
+        return response.get("result", {}).get("data")
+
+    print_pdf.edge_to_edge = True
+    devtools.print_pdf = print_pdf
 
 
 def _confined_chromium() -> type:
@@ -308,3 +311,46 @@ def table_to_latex(table: pd.DataFrame, caption: str | None = None, label: str |
 def table_to_csv(table: pd.DataFrame, index: bool = True) -> bytes:
     """The table as UTF-8 CSV bytes."""
     return table.to_csv(index=index).encode("utf-8")
+
+
+def contact_sheet(rows: Sequence[tuple[str, Sequence[tuple[str, bytes]]]], gap_px: int = 24) -> bytes:
+    """One PNG of many rendered PNGs: a row per figure, its renders side by side at their own pixel sizes.
+
+    Args:
+        rows: per figure, its name and its (label, PNG bytes) renders (e.g. "88 mm", "180 mm").
+        gap_px: white space between renders and rows, in pixels.
+
+    Raises:
+        FigureExportError: a render that is not a PNG, or no render at all.
+    """
+    label_h = 34
+    decoded = []
+    for name, renders in rows:
+        images = []
+        for label, data in renders:
+            img = cv2.imdecode(np.frombuffer(_check_output(data, "png"), np.uint8), cv2.IMREAD_COLOR)
+            if img is None:
+                raise FigureExportError(f"the {label} render of {name} could not be read as a PNG")
+            images.append((label, img))
+        decoded.append((name, images))
+    if not any(images for _, images in decoded):
+        raise FigureExportError("a contact sheet needs at least one rendered figure")
+    width = max(sum(img.shape[1] for _, img in images) + gap_px * (len(images) + 1) for _, images in decoded)
+    height = sum(label_h + max((img.shape[0] for _, img in images), default=0) + gap_px for _, images in decoded) + gap_px
+    sheet = np.full((height, width, 3), 255, np.uint8)
+    y = gap_px
+    for name, images in decoded:
+        x = gap_px
+        for label, img in images:
+            cv2.putText(sheet, f"{name} - {label}", (x, y + label_h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2,
+                        cv2.LINE_AA)
+            h, w = img.shape[:2]
+            sheet[y + label_h:y + label_h + h, x:x + w] = img
+            # A hairline frame shows where each figure's page ends.
+            cv2.rectangle(sheet, (x - 1, y + label_h - 1), (x + w, y + label_h + h), (180, 180, 180), 1)
+            x += w + gap_px
+        y += label_h + max((img.shape[0] for _, img in images), default=0) + gap_px
+    ok, buf = cv2.imencode(".png", sheet)
+    if not ok:
+        raise FigureExportError("the contact sheet could not be encoded as PNG")
+    return buf.tobytes()

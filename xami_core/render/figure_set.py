@@ -19,18 +19,22 @@ from xami_core.model import Dataset, class_colour_hex
 from xami_core.render.figures import class_distribution_figure, filter_figure
 from xami_core.render.fold_figures import fold_class_figure, method_comparison_figure
 from xami_core.render.heatmap_figures import small_multiples_figure
+from xami_core.render.layout import DOUBLE_MM, SINGLE_MM, tag
 from xami_core.render.overlay import encode_png, full_overlay
 
 
 @dataclass(frozen=True)
 class PaperFigure:
-    """A named figure of the set, with its printed size in mm (single or double column)."""
+    """A named figure of the set, with its usual printed width in mm (single or double column).
+
+    The height follows from the width (`layout.paper_layout`) unless `height_mm` is given.
+    """
 
     name: str
     caption: str
     build: Callable[[], go.Figure]
-    width_mm: float = 88.0
-    height_mm: float = 66.0
+    width_mm: float = SINGLE_MM
+    height_mm: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,8 @@ def examples_figure(frames: Sequence[np.ndarray], captions: Sequence[str], colum
     fig.update_annotations(font=dict(size=11))
     fig.update_layout(width=cols * panel_px, height=rows * (panel_px + 30) + 20, margin=dict(l=4, r=4, t=30, b=4),
                       paper_bgcolor="white", plot_bgcolor="white")
-    return fig
+    frame = [int(frames[0].shape[1]), int(frames[0].shape[0])] if n else [1, 1]
+    return tag(fig, "image_grid", panels=n, frame=frame)
 
 
 def example_frames(ds: Dataset, palette: str, n: int = 4, size: int = 512) -> tuple[list[np.ndarray], list[str]]:
@@ -110,12 +115,12 @@ def dataset_figures(ds: Dataset, palette: str = "authors", k: int = F.AUTHORS_K,
         PaperFigure("filters", "Images per XMM-OM filter, ordered by effective wavelength.",
                     lambda: filter_figure(stats.filter_split_counts(ds), value="images")),
         PaperFigure("fold_balance", f"Class shares in train and valid of each fold (stratified K-fold, k = {k}, seed {seed}).",
-                    lambda: fold_class_figure(fold_balance.fold_class_counts(ds, folds()), palette=palette), 180.0, 70.0),
+                    lambda: fold_class_figure(fold_balance.fold_class_counts(ds, folds()), palette=palette), DOUBLE_MM),
         PaperFigure("kfold_vs_stratified", f"Mean absolute train-valid class share difference per fold, K-fold vs stratified K-fold (k = {k}, seed {seed}).",
                     lambda: method_comparison_figure(fold_balance.method_comparison(ds, k, seed))),
         PaperFigure("heatmaps", "Where each artefact class falls on the detector (mask coverage, fraction of images), per split.",
-                    heatmap_grid, 180.0, 110.0),
-        PaperFigure("examples", "Example frames with their annotations in the class colours.", examples, 180.0, 52.0),
+                    heatmap_grid, DOUBLE_MM),
+        PaperFigure("examples", "Example frames with their annotations in the class colours.", examples, DOUBLE_MM),
     ]
 
 

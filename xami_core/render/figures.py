@@ -7,7 +7,8 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
-from xami_core.model import class_colour_hex, filter_label, filter_order, split_colour, split_order
+from xami_core.model import class_colour_hex, filter_label, filter_name, filter_order, split_colour, split_order
+from xami_core.render.layout import tag
 
 SPLIT_PATTERNS = {"train": "", "valid": "/", "test": ".", "all": ""}
 FONT = "Helvetica, Arial, sans-serif"
@@ -71,7 +72,7 @@ def class_distribution_figure(counts: pd.DataFrame, value: str = "annotations", 
                      tickformat=".0%" if "share" in value else ",")
     if "share" not in value:
         _whole_ticks(fig, counts[value])
-    return fig
+    return tag(fig, "bars")
 
 
 def filter_figure(per_filter: pd.DataFrame, value: str = "images", title: str | None = None) -> go.Figure:
@@ -93,7 +94,9 @@ def filter_figure(per_filter: pd.DataFrame, value: str = "images", title: str | 
     fig.update_xaxes(title="XMM-OM filter (effective wavelength)", categoryorder="array", categoryarray=[label(f) for f in order])
     fig.update_yaxes(title=f"number of {value}", tickformat=",")
     _whole_ticks(fig, per_filter[value])
-    return fig
+    # In print, a narrow figure names the filters only; the wavelengths go into the caption.
+    return tag(fig, "bars", short_x={label(f): plot_text(filter_name(f)) for f in order},
+               short_what="Filters (effective wavelength)")
 
 
 def _whole_ticks(fig: go.Figure, counts: pd.Series) -> None:

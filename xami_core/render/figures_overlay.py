@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from xami_core.model import CLASS_NAMES, FALLBACK_COLOUR, rgb_to_hex
 from xami_core.render.figures import plot_text
+from xami_core.render.layout import tag
 from xami_core.render.overlay import (
     RGB,
     Colours,
@@ -72,7 +73,9 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
     keep = visible_annotations(annotations, hidden_classes, hidden_ann_ids)
     chips = _add_annotation_traces(fig, keep, annotations, pal, opacity, fill=fill, contour=contour, boxes=boxes)
     _overlay_layout(fig, _label_chips(chips, w, h, height) if labels else [], w, h, height, title)
-    return fig
+    # In print the chips are placed again for the printed frame size (see `layout.paper_layout`).
+    printed = [[plot_text(text), [int(v) for v in colour], [int(v) for v in box]] for text, colour, box in chips]
+    return tag(fig, "overlay", frame=[int(w), int(h)], chips=printed if labels else [])
 
 
 def _frame_figure(frame: np.ndarray) -> go.Figure:

@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 from xami_core.analysis.folds import METHOD_LABELS, PARTS
 from xami_core.model import FILTERS, class_colour_hex, filter_detail
 from xami_core.render.figures import SPLIT_PATTERNS, base_layout, plot_text
+from xami_core.render.layout import tag
 
 MAX_COLUMNS = 5
 # The authors' bar colours in their K-fold vs stratified K-fold figure (kf_skf_errors.png).
@@ -73,8 +74,8 @@ def fold_class_figure(counts: pd.DataFrame, measure: str = "images", value: str 
         r, c = divmod(i, cols)
         _add_part_bars(fig, counts[counts["fold"] == fold], column, colours, f"{names[i]}, ", hover_value, r + 1, c + 1)
     _add_part_legend(fig)
-    _fold_class_layout(fig, rows, measure, value)
-    return fig
+    ytitle = _fold_class_layout(fig, rows, measure, value)
+    return tag(fig, "fold_panels", panels=n, ytitle=ytitle)
 
 
 def _part_marker(colour: str | list[str], part: str) -> dict:
@@ -90,7 +91,7 @@ def _add_part_bars(fig: go.Figure, fold_counts: pd.DataFrame, column: str, colou
         sel = fold_counts[fold_counts["part"] == part]
         fig.add_bar(
             x=[plot_text(k) for k in sel["class_name"]], y=sel[column].to_numpy(np.float64), name=part, legendgroup=part,
-            showlegend=False, marker=_part_marker([colours[k] for k in sel["class_name"]], part),
+            offsetgroup=part, showlegend=False, marker=_part_marker([colours[k] for k in sel["class_name"]], part),
             customdata=np.stack([sel["images"], sel["annotations"], sel["part_images"]], axis=1),
             hovertemplate=(f"{where}{part}<br>%{{x}}<br>" + hover_value
                            + "<br>%{customdata[0]} images with it, %{customdata[1]} annotations"
@@ -102,12 +103,13 @@ def _add_part_bars(fig: go.Figure, fold_counts: pd.DataFrame, column: str, colou
 def _add_part_legend(fig: go.Figure) -> None:
     """Legend swatches in neutral grey: the bar colours are the classes, the pattern is the part."""
     for part in PARTS:
+        # Same offset group as the part's bars: the swatch takes no bar slot, so fold 0's bars keep their width.
         fig.add_bar(x=[None], y=[None], name=f"{part} ({'hatched' if SPLIT_PATTERNS.get(part) else 'solid'})",
-                    legendgroup=part, marker=_part_marker("#d9d9d9", part), row=1, col=1)
+                    legendgroup=part, offsetgroup=part, marker=_part_marker("#d9d9d9", part), row=1, col=1)
 
 
-def _fold_class_layout(fig: go.Figure, rows: int, measure: str, value: str) -> None:
-    """Height by panel rows, the legend above the panel titles, share or count axes."""
+def _fold_class_layout(fig: go.Figure, rows: int, measure: str, value: str) -> str:
+    """Height by panel rows, the legend above the panel titles, share or count axes; returns the y title."""
     height = max(360, 300 * rows + 80)
     top, bottom = 80, 110
     base_layout(fig, height=height)
@@ -122,6 +124,7 @@ def _fold_class_layout(fig: go.Figure, rows: int, measure: str, value: str) -> N
     fig.update_yaxes(tickformat=".0%" if value == "share" else ",", rangemode="tozero")
     for r in range(rows):
         fig.update_yaxes(title_text=ytitle, row=r + 1, col=1)
+    return ytitle
 
 
 def deviation_heatmap(deviation: pd.DataFrame, title: str | None = None, what: str = "class",
@@ -151,7 +154,10 @@ def deviation_heatmap(deviation: pd.DataFrame, title: str | None = None, what: s
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="artefact class" if what == "class" else "XMM-OM filter (effective wavelength, long to short)",
                      side="bottom")
-    return fig
+    columns = [_column_label(str(c), what) for c in deviation.columns]
+    short = dict(zip(columns, (plot_text(c) for c in deviation.columns))) if what == "filter" else None
+    return tag(fig, "deviation", colour_title="valid − train (pp)", short_x=short,
+               short_what="Filters (effective wavelength)" if what == "filter" else "Classes")
 
 
 def method_comparison_figure(table: pd.DataFrame, column: str = "authors_mean_diff", title: str | None = None) -> go.Figure:
@@ -175,5 +181,5 @@ def method_comparison_figure(table: pd.DataFrame, column: str = "authors_mean_di
     fig.update_xaxes(title="fold (k)")
     label = "mean |train − valid| class share" if column == "authors_mean_diff" else "mean |train − valid| share over classes"
     fig.update_yaxes(title=f"{label}<br>(percentage points)", rangemode="tozero")
-    return fig
+    return tag(fig, "bars")
 

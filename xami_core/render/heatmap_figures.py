@@ -24,6 +24,7 @@ from xami_core.analysis.heatmaps import (
     normalised,
 )
 from xami_core.render.figures import plot_text
+from xami_core.render.layout import tag
 
 SCALES: dict[str, str] = {"linear": "linear", "log": "logarithmic"}
 
@@ -167,7 +168,7 @@ def heatmap_figure(hs: HeatmapSet, group: str, class_name: str, how: str = "shar
     _square(fig, height, f"{plot_text(class_name)} · {plot_text(group)}: {VALUE_LABELS[how]}{scale_note}<br>"
                          f"<sup>{method_label(hs)}, {hs.grid} × {hs.grid} cells, "
                          f"{int(hs.n_annotations[g, c]):,} annotations in {n:,} images</sup>")
-    return fig
+    return tag(fig, "heatmap", frame=list(frame), how=how, scale=scale, colour_title=_value_label(how))
 
 
 def difference_figure(hs: HeatmapSet, class_name: str, group: str, other: str = REST, how: str = "share",
@@ -192,7 +193,8 @@ def difference_figure(hs: HeatmapSet, class_name: str, group: str, other: str = 
     _square(fig, height, f"{plot_text(class_name)}: {group_label} minus {other_label}<br>"
                          f"<sup>{VALUE_LABELS[how]}, {method_label(hs)}; red: more in {group_label}, "
                          f"blue: more in {other_label}</sup>")
-    return fig
+    return tag(fig, "heatmap", frame=list(frame), how=how, scale="linear",
+               colour_title=f"{_value_label(how, diff=True)}<br>({group_label} − {other_label})")
 
 
 def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "linear", colours: str = "viridis",
@@ -242,7 +244,8 @@ def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "lin
                              "y": 1.0, "yanchor": "top", "yref": "container", "pad": {"t": 6}},
                       height=rows * panel_px + 140, margin={"l": 40, "r": 10, "t": 60, "b": 70},
                       plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
-    return fig
+    return tag(fig, "heatmap_grid", groups=[plot_text(g) for g in groups], classes=[plot_text(c) for c in classes],
+               frame=list(frame), how=how, scale=scale, colour_title=f"{VALUE_LABELS[how]}{scale_note}")
 
 
 def _panel_axes(frame: tuple[int, int], rows: int, cols: int) -> dict:

@@ -1,0 +1,803 @@
+"""Print layouts: each figure kind laid out for a journal column (88 mm) or the page width (180 mm).
+
+The figure builders tag their figures with `layout.meta["paper"]` (kind and what the layout needs);
+`paper_layout` lays a copy out in CSS pixels at the printed size: panel grid and aspect, font sizes,
+legend and colour-bar places, tick labels that fit, and a height that follows from the width unless
+one is given. What it had to shorten or drop is said in the returned notes (for the caption).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+MM_PER_INCH = 25.4
+CSS_DPI = 96
+SINGLE_MM, DOUBLE_MM = 88.0, 180.0
+PAPER_FONT = "Times New Roman, Liberation Serif, Nimbus Roman, DejaVu Serif, serif"
+TEXT_PX = 12  # 12 CSS px print as 9 pt
+TICK_PX = 10  # 7.5 pt: the smallest size journals accept for tick labels
+SMALL_PX = 9  # labels drawn on the data (mask chips)
+LINE = 1.25  # line height in font sizes
+LEGEND_ROW_PX = 20.0
+# The explicit layouts place everything in page pixels: plotly must not grow margins for legends or colour bars.
+NO_MARGIN = {"l": 0, "r": 0, "t": 0, "b": 0, "pad": 0, "autoexpand": False}
+# Widths of characters in font sizes (Times-like serif), a little generous so estimates err on the safe side.
+CHAR_EM = 0.52
+NARROW_CHARS = frozenset(" .,:;|!'()[]ijlftr1")
+WIDE_CHARS = frozenset("mw@%Δ")
+
+
+@dataclass(frozen=True)
+class PaperLayout:
+    """A figure laid out for print: the figure (layout size in CSS px), its size, and notes for the caption."""
+
+    figure: go.Figure
+    width: float
+    height: float
+    unit: str = "mm"
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass
+class _Page:
+    """The page in CSS pixels, with helpers from pixels (from the top left) to paper fractions."""
+
+    w: float
+    h: float = 0.0
+
+    def x(self, px: float) -> float:
+        return px / self.w
+
+    def y(self, px_from_top: float) -> float:
+        return 1.0 - px_from_top / self.h
+
+
+def text_px(text: object, size: float) -> float:
+    """Estimated width in CSS px of one line of plotly text (tags and entities count as what they show)."""
+    plain = re.sub(r"<[^>]+>", "", str(text))
+    plain = re.sub(r"&#?\w+;", "x", plain)
+    return sum(size * (0.8 if ch in WIDE_CHARS else 0.34 if ch in NARROW_CHARS else 0.72 if ch.isupper() else CHAR_EM)
+               for ch in plain)
+
+
+def lines_of(text: object) -> list[str]:
+    """The lines of a plotly text (split at <br>)."""
+    return re.split(r"<br\s*/?>", str(text))
+
+
+def block_px(text: object, size: float) -> tuple[float, float]:
+    """Estimated (width, height) in CSS px of a multi-line plotly text."""
+    parts = lines_of(text)
+    return max(text_px(p, size) for p in parts), len(parts) * size * LINE
+
+
+def wrap(text: str, width_px: float, size: float) -> str:
+    """`text` broken at spaces into lines of at most `width_px` (plotly <br>), keeping existing breaks."""
+    out = []
+    for line in lines_of(text):
+        words, cur = line.split(" "), ""
+        for word in words:
+            trial = f"{cur} {word}".strip()
+            if cur and text_px(trial, size) > width_px:
+                out.append(cur)
+                cur = word
+            else:
+                cur = trial
+        out.append(cur)
+    return "<br>".join(out)
+
+
+def class_abbreviation(name: str) -> str:
+    """A short class label: initials of a hyphenated name ("read-out-streak" -> "ROS"), short names as they are."""
+    parts = [p for p in re.split(r"[-_ ]+", name) if p]
+    if len(name) <= 6 or len(parts) < 2:
+        return name
+    return "".join(p[0] for p in parts).upper()
+
+
+def mm_to_px(mm: float) -> float:
+    """Millimetres to CSS pixels (96 per inch)."""
+    return mm / MM_PER_INCH * CSS_DPI
+
+
+def px_to_mm(px: float) -> float:
+    """CSS pixels to millimetres."""
+    return px * MM_PER_INCH / CSS_DPI
+
+
+def paper_meta(fig: go.Figure) -> dict:
+    """The print hints a builder left on the figure (`layout.meta["paper"]`), or {}."""
+    meta = fig.layout.meta
+    return dict(meta.get("paper", {})) if isinstance(meta, dict) else {}
+
+
+def tag(fig: go.Figure, kind: str, **hints: object) -> go.Figure:
+    """Mark `fig` as a figure of `kind` for `paper_layout`, with the hints its layout needs; returns `fig`."""
+    meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
+    meta["paper"] = {"kind": kind, **hints}
+    fig.update_layout(meta=meta)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The entry point
+
+
+def paper_layout(fig: go.Figure, width: float, height: float | None = None, unit: str = "mm",
+                 title: str | None = None, serif: bool = True) -> PaperLayout:
+    """A copy of `fig` laid out for print at `width` (mm or px), white and serif, sized to read at that width.
+
+    Args:
+        fig: the figure as a builder made it (tagged with `tag`, or any plotly figure).
+        width: printed width, in `unit`.
+        height: printed height, in `unit`; None: what the figure kind needs at this width.
+        unit: "mm" or "px" (CSS pixels).
+        title: a title to print above the figure, or None (captions usually carry it).
+        serif: serif fonts (journals) or the screen's sans-serif.
+
+    Raises:
+        ValueError: a unit other than "mm" or "px", or a width or height that is not positive.
+    """
+    if unit not in ("mm", "px"):
+        raise ValueError(f"unit '{unit}': expected 'mm' or 'px'")
+    if width <= 0 or (height is not None and height <= 0):
+        raise ValueError(f"size {width} x {height} {unit}: width and height must be positive")
+    to_px = mm_to_px if unit == "mm" else float
+    out = go.Figure(fig)  # a copy: the page's figure stays as it is
+    meta = paper_meta(out)
+    page = _Page(round(to_px(width)), round(to_px(height)) if height is not None else 0.0)
+    family = PAPER_FONT if serif else "Helvetica, Arial, sans-serif"
+    _theme(out, family)
+    top = _title_band(out, title, page)
+    kind = KINDS.get(meta.get("kind", ""), _plain_layout)
+    notes = kind(out, page, meta, top, height is not None)
+    page.h = round(page.h)
+    out.update_layout(width=page.w, height=page.h)
+    if out.layout.showlegend:
+        out.update_layout(legend=dict(y=page.y(top), yref="container", yanchor="top", x=page.x(2), xref="container",
+                                      xanchor="left"))
+    if title:
+        out.update_layout(title=dict(text=title, font=dict(size=TEXT_PX + 1), x=0.5, xanchor="center",
+                                     y=1, yref="container", yanchor="top", pad=dict(t=3)))
+    out_height = height if height is not None else (px_to_mm(page.h) if unit == "mm" else page.h)
+    return PaperLayout(out, float(width), float(out_height), unit, tuple(notes))
+
+
+def _theme(out: go.Figure, family: str) -> None:
+    """White, serif, black text at print sizes; axes framed with outside ticks, no grid."""
+    out.update_layout(
+        template="simple_white", paper_bgcolor="white", plot_bgcolor="white", title=None,
+        font=dict(family=family, size=TEXT_PX, color="black"), uniformtext=None,
+        legend=dict(font=dict(size=TICK_PX + 1), orientation="h", x=0, xanchor="left", yanchor="top",
+                    yref="container", itemsizing="constant", tracegroupgap=0, itemwidth=30, title=dict(font=dict(size=TICK_PX + 1))),
+    )
+    # One layout update for every axis: per-axis update calls are slow in plotly's object model.
+    axis = dict(showgrid=False, ticks="outside", ticklen=3, mirror=True, linecolor="black", automargin=False,
+                title=dict(font=dict(size=TEXT_PX - 1), standoff=4), tickfont=dict(size=TICK_PX))
+    names = [k for k in out.layout.to_plotly_json() if re.fullmatch(r"[xy]axis\d*", k)] or ["xaxis", "yaxis"]
+    out.update_layout({name: axis for name in names})
+    out.update_traces(selector=dict(type="bar"), textfont=dict(size=TICK_PX - 1, family=family))
+    if out.layout.annotations:
+        out.update_annotations(font_family=family)
+
+
+def _title_band(out: go.Figure, title: str | None, page: _Page) -> float:
+    """Pixels at the top taken by the printed title (wrapped to the width)."""
+    if not title:
+        return 4.0
+    return 6.0 + block_px(wrap(title, page.w - 8, TEXT_PX + 1), TEXT_PX + 1)[1]
+
+
+def _legend_rows(names: Sequence[str], width: float, size: float = TICK_PX + 1) -> int:
+    """How many rows a horizontal legend of `names` takes in `width` px."""
+    rows, x = 1, 0.0
+    for name in names:
+        item = 40 + text_px(name, size)
+        if x and x + item > width:
+            rows, x = rows + 1, 0.0
+        x += item
+    return rows
+
+
+def _legend_names(out: go.Figure) -> list[str]:
+    if out.layout.showlegend is False:
+        return []
+    shown = [(t, getattr(t, "showlegend", False)) for t in out.data]
+    return [t.name for t, show in shown if show is not False and t.name
+            and (show is True or t.type not in ("heatmap", "image"))]
+
+
+def _place_legend(out: go.Figure, page: _Page, top: float) -> float:
+    """The legend in a band at `top` across the width; returns the band's bottom in px (`top` if none)."""
+    names = _legend_names(out)
+    if not names:
+        out.update_layout(showlegend=False)
+        return top
+    # Print needs no legend title: the caption says what the swatches are ("class", "split").
+    out.update_layout(showlegend=True, legend=dict(title=None, bgcolor="rgba(0,0,0,0)", borderwidth=0))
+    rows = _legend_rows(names, page.w - 8)
+    # `paper_layout` puts the legend's top at `top` once the height is known; plotly draws rows about 19 px
+    # apart at this font size, plus a few px of padding.
+    return top + rows * LEGEND_ROW_PX + 6
+
+
+def _rotated_title(out: go.Figure, text: str, x_px: float, y_mid_px: float, page: _Page, size: float = TEXT_PX - 1,
+                   name: str = "ytitle") -> None:
+    out.add_annotation(text=text, x=page.x(x_px), y=page.y(y_mid_px), xref="paper", yref="paper", textangle=-90,
+                       showarrow=False, xanchor="center", yanchor="middle", font=dict(size=size), name=name)
+
+
+def _axis_titles(out: go.Figure, page: _Page, x_title: str, y_title: str, x0: float, x1: float, y0: float,
+                 y1: float) -> None:
+    """Axis titles as annotations: x at the page's foot under the plot (x0..x1), y at its left edge (y0..y1)."""
+    if x_title:
+        out.add_annotation(text=x_title, x=page.x((x0 + x1) / 2), y=page.y(page.h - 2), xref="paper", yref="paper",
+                           showarrow=False, xanchor="center", yanchor="bottom", font=dict(size=TEXT_PX - 1),
+                           name="xtitle")
+    if y_title:
+        width = (TEXT_PX - 1) * LINE * len(lines_of(y_title))
+        _rotated_title(out, y_title, 3 + width / 2, (y0 + y1) / 2, page)
+
+
+def _fit_y_title(text: str, length_px: float, size: float) -> str:
+    """A y-axis title wrapped to fit the axis length (at most two lines; the caption can carry the rest)."""
+    if text_px(text, size) <= length_px:
+        return text
+    return wrap(text, max(length_px, 40), size)
+
+
+def _tick_fit(labels: Sequence[str], per_category: float, short: dict[str, str] | None,
+              size: float = TICK_PX) -> tuple[list[str], float, bool]:
+    """Category tick labels that fit `per_category` px: as they are, shortened, or rotated 45 degrees.
+
+    Returns the labels, the angle, and whether they were shortened.
+    """
+    widest = max((block_px(label, size)[0] for label in labels), default=0.0)
+    if widest <= per_category - 2:
+        return list(labels), 0.0, False
+    if short:
+        shorter = [short.get(label, label) for label in labels]
+        if max(block_px(s, size)[0] for s in shorter) <= per_category - 2:
+            return shorter, 0.0, True
+    one_line = [re.sub(r"<br\s*/?>", " ", label) for label in labels]
+    return one_line, -45.0, False
+
+
+def _tick_band(labels: Sequence[str], angle: float, size: float = TICK_PX) -> float:
+    """Height in px of a band of x tick labels (below the axis, ticks included)."""
+    if not labels:
+        return 0.0
+    if angle:
+        widest = max(text_px(re.sub(r"<br\s*/?>", " ", s), size) for s in labels)
+        turn = math.sin(math.radians(abs(angle)))
+        return 5 + (widest + size) * turn
+    return 12 + max(len(lines_of(s)) for s in labels) * size * 1.3  # plotly sets labels about 12 px below the axis
+
+
+def _bar_values(out: go.Figure) -> np.ndarray:
+    """Every bar height in the figure (NaN for gaps), for sizing the y tick labels."""
+    parts = [np.asarray(pd.to_numeric(pd.Series(list(t.y)), errors="coerce"), np.float64)
+             for t in out.data if t.type == "bar" and t.y is not None]
+    return np.concatenate(parts) if parts else np.array([1.0])
+
+
+def _y_tick_width(out: go.Figure, axis: go.layout.YAxis, values: np.ndarray) -> float:
+    """Width of the y tick labels (estimated from the data's largest value and the axis format)."""
+    top = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    fmt = axis.tickformat or ""
+    label = f"{top:.0%}" if "%" in fmt else f"{top:,.0f}" if "," in fmt or top >= 10 else f"{top:.1f}"
+    return text_px(label, TICK_PX) + 6
+
+
+def _category_axis(out: go.Figure, axis_name: str, trace_axis: str, labels: list[str], new: list[str]) -> None:
+    """Rename the categories of the traces on one x axis (`trace_axis` as traces name it, "x", "x2"...)."""
+    mapping = dict(zip(labels, new))
+    for t in out.data:
+        if (getattr(t, "xaxis", None) or "x") == trace_axis and t.x is not None:
+            t.x = [mapping.get(v, v) if v is not None else None for v in t.x]
+    ax = out.layout[axis_name]
+    if ax.categoryarray is not None:
+        ax.categoryarray = [mapping.get(v, v) for v in ax.categoryarray]
+
+
+def _categories(out: go.Figure, trace_axis: str = "x") -> list[str]:
+    """The categories on an x axis, in order (the axis' category array, else first appearance)."""
+    ax = out.layout["xaxis" if trace_axis == "x" else f"xaxis{trace_axis[1:]}"]
+    if ax.categoryarray is not None:
+        return list(ax.categoryarray)
+    seen: dict[str, None] = {}
+    for t in out.data:
+        if (getattr(t, "xaxis", None) or "x") == trace_axis and t.x is not None:
+            seen.update(dict.fromkeys(v for v in t.x if v is not None))
+    return list(seen)
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"<br\s*/?>", " ", text)
+
+
+def _short_note(long: Sequence[str], short: Sequence[str], what: str) -> str:
+    pairs = [_one_line(lg) if _one_line(lg).startswith(s) else f"{s} {_one_line(lg)}"
+             for lg, s in zip(long, short) if s != lg]
+    return f"{what}: " + ", ".join(pairs) + "."
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Kinds
+
+
+def _bars_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
+    """One bar chart: legend band on top, category labels that fit, value labels only where they fit."""
+    notes: list[str] = []
+    if not fixed:
+        page.h = round(page.w * (0.72 if page.w < 500 else 0.48))
+    body_top = _place_legend(out, page, top) + (8 if any(t.text is not None for t in out.data) else 2)
+    ya, xa = out.layout.yaxis, out.layout.xaxis
+    values = _bar_values(out)
+    y_title, x_title = ya.title.text or "", xa.title.text or ""
+    ya.title.text = xa.title.text = None  # drawn as annotations, placed from the layout's own sizes
+    left = 8 + (TEXT_PX - 1) * LINE * 2 + _y_tick_width(out, ya, values)
+    plot_w = page.w - left - 6
+    labels = _categories(out)
+    short = meta.get("short_x") or None
+    new, angle, shortened = _tick_fit(labels, plot_w / max(len(labels), 1), short)
+    if new != labels:
+        _category_axis(out, "xaxis", "x", labels, new)
+    if shortened:
+        notes.append(_short_note(labels, new, meta.get("short_what", "Short labels")))
+    xa.tickangle = angle
+    x_title = wrap(x_title, plot_w, TEXT_PX - 1)
+    bottom = _tick_band(new, angle) + ((TEXT_PX - 1) * LINE * len(lines_of(x_title)) + 4 if x_title else 2)
+    plot_h = page.h - body_top - bottom
+    # Value labels over the bars: only if each fits over its bar.
+    with_text = [t for t in out.data if t.type == "bar" and t.text is not None and t.showlegend is not True]
+    if with_text:
+        group = len(with_text) if (out.layout.barmode or "group") == "group" else 1
+        bar_px = plot_w / max(len(labels), 1) * (1 - (out.layout.bargap or 0.2)) / group
+        widest = max(text_px(s, TICK_PX - 1) for t in with_text for s in t.text)
+        if widest > bar_px + 2:
+            for t in with_text:
+                t.text = None
+            notes.append("Values over the bars dropped at this width (they are in the table).")
+        else:
+            for t in with_text:
+                t.constraintext = "none"  # one size for every value label (plotly would shrink some)
+    _axis_titles(out, page, x_title, _fit_y_title(y_title, plot_h, TEXT_PX - 1), left, page.w - 6, body_top,
+                 page.h - bottom)
+    xa.domain = [page.x(left), page.x(page.w - 6)]
+    ya.domain = [page.y(page.h - bottom), page.y(body_top)]
+    out.update_layout(margin=NO_MARGIN)
+    ya.nticks = 6
+    return notes
+
+
+def _fold_panels_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
+    """Small multiples of bar panels (one per fold): a grid that fits the width, one shared y title and scale."""
+    notes: list[str] = []
+    n = int(meta.get("panels", 1))
+    min_panel = 130.0
+    cols = max(1, min(n, int((page.w - 50) // min_panel)))
+    if n > cols and cols >= 2 and n % cols == 1 and n % (cols - 1) != 1:
+        cols -= 1  # avoid a last row of one panel where a smaller column count fills rows better
+    rows = math.ceil(n / cols)
+    if cols < n:
+        notes.append(f"The {n} panels wrap into {rows} rows of {cols} at this width.")
+    gap_x, title_h = 6.0, TICK_PX * LINE + 3
+    ytitle = meta.get("ytitle", "")
+    values = _bar_values(out)
+    tick_w = _y_tick_width(out, out.layout.yaxis, values)
+    left = 6 + (TEXT_PX - 1) * LINE * 2 + tick_w
+    panel_w = (page.w - left - 6 - gap_x * (cols - 1)) / cols
+    labels = _categories(out)
+    short = {c: class_abbreviation(re.sub(r"<[^>]+>", "", c)) for c in labels}
+    new, angle, shortened = _tick_fit(labels, panel_w / max(len(labels), 1), short)
+    if shortened:
+        notes.append(_short_note(labels, new, "Classes"))
+    band = _tick_band(new, angle)
+    panel_h = panel_w * (0.62 if cols > 1 else 0.5)
+    legend_top = top
+    body_top = _place_legend(out, page, legend_top) + 2
+    row_h = title_h + panel_h + band + 4
+    if fixed:
+        panel_h = max(30.0, (page.h - body_top - 4 - rows * (title_h + band + 4)) / rows)
+        row_h = title_h + panel_h + band + 4
+    else:
+        page.h = round(body_top + rows * row_h + 4)
+    titles = [a for a in out.layout.annotations if (a.yref or "paper") == "paper" and a.textangle is None]
+    for i in range(n):
+        r, c = divmod(i, cols)
+        suffix = "" if i == 0 else str(i + 1)
+        xa, ya = out.layout[f"xaxis{suffix}"], out.layout[f"yaxis{suffix}"]
+        if new != labels:
+            _category_axis(out, f"xaxis{suffix}", f"x{suffix}", labels, new)
+        x0 = left + c * (panel_w + gap_x)
+        y0 = body_top + r * row_h + title_h
+        xa.domain = [page.x(x0), page.x(x0 + panel_w)]
+        ya.domain = [page.y(y0 + panel_h), page.y(y0)]
+        xa.tickangle = angle
+        xa.tickfont.size = TICK_PX
+        ya.showticklabels = c == 0
+        ya.title.text = None
+        ya.matches = None if i == 0 else "y"
+        ya.nticks = 5
+        if i < len(titles):
+            titles[i].update(x=page.x(x0 + panel_w / 2), y=page.y(y0 - 1), xanchor="center", yanchor="bottom",
+                             yshift=0, font=dict(size=TICK_PX + (1 if panel_w > 140 else 0)))
+            if text_px(titles[i].text, titles[i].font.size) > panel_w:
+                titles[i].text = titles[i].text.replace(" · ", "<br>")
+                notes.append("Panel titles break into two lines at this width.") if not any(
+                    "two lines" in s for s in notes) else None
+    if any(t.text and "<br>" in t.text for t in titles):  # two-line titles need a taller band
+        extra = TICK_PX * LINE
+        for i in range(n):
+            r, _ = divmod(i, cols)
+            suffix = "" if i == 0 else str(i + 1)
+            ya = out.layout[f"yaxis{suffix}"]
+            shift = (r + 1) * extra
+            ya.domain = [page.y((1 - ya.domain[0]) * page.h + shift), page.y((1 - ya.domain[1]) * page.h + shift)]
+            if i < len(titles):
+                titles[i].y = page.y((1 - titles[i].y) * page.h + shift)
+        if fixed:  # squeeze back into the fixed height
+            scale = (page.h - body_top) / (page.h - body_top + rows * extra)
+            for i in range(n):
+                suffix = "" if i == 0 else str(i + 1)
+                ya = out.layout[f"yaxis{suffix}"]
+                ya.domain = [page.y(body_top + ((1 - d) * page.h + 0 - body_top) * scale) for d in ya.domain]
+                if i < len(titles):
+                    titles[i].y = page.y(body_top + ((1 - titles[i].y) * page.h - body_top) * scale)
+        else:
+            page.h += rows * extra
+            # re-express all positions for the taller page (they were fractions of the old height)
+            old = page.h - rows * extra
+            for i in range(n):
+                suffix = "" if i == 0 else str(i + 1)
+                ya = out.layout[f"yaxis{suffix}"]
+                ya.domain = [1 - (1 - d) * old / page.h for d in ya.domain]
+                if i < len(titles):
+                    titles[i].y = 1 - (1 - titles[i].y) * old / page.h
+    grid_mid = body_top + (page.h - body_top) / 2
+    _rotated_title(out, _fit_y_title(ytitle, page.h - body_top - 10, TEXT_PX - 1), 4 + (TEXT_PX - 1) * LINE, grid_mid, page)
+    out.update_layout(margin=NO_MARGIN, bargap=0.15, bargroupgap=0.0)
+    return notes
+
+
+def _nice_ticks(lo: float, hi: float, most: int = 4) -> list[float]:
+    """At most `most` round tick values in [lo, hi] (steps of 1, 2, 2.5 or 5 times a power of ten)."""
+    if not np.isfinite(lo) or not np.isfinite(hi) or hi <= lo:
+        return [lo]
+    raw = (hi - lo) / max(most - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks = [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
+    ticks = [round(t, 12) for t in ticks if lo - 1e-12 <= t <= hi + 1e-12]
+    if len(ticks) < 2 and most < 12:  # a step too coarse for the range (e.g. +-15 in steps of 20): finer
+        return _nice_ticks(lo, hi, most + 1)
+    return ticks
+
+
+def _tick_text(values: Sequence[float], percent: bool) -> list[str]:
+    """Labels for tick values with just enough decimals that no two read the same."""
+    for decimals in range(0, 6):
+        text = [f"{100 * v:.{decimals}f}%" if percent else f"{v:,.{decimals}f}" for v in values]
+        if len(set(text)) == len(text):
+            return text
+    return [f"{v:.3g}" for v in values]
+
+
+def _linear_colourbar_ticks(bar: go.layout.coloraxis.ColorBar | go.heatmap.ColorBar, lo: float, hi: float,
+                            percent: bool, most: int) -> None:
+    """Explicit round, distinct tick labels on a linear colour bar."""
+    ticks = _nice_ticks(lo, hi, most)
+    bar.tickvals = ticks
+    bar.ticktext = _tick_text(ticks, percent)
+    bar.tickformat = None
+    bar.nticks = None
+
+
+def _thin_log_ticks(bar: go.layout.coloraxis.ColorBar, most: int) -> None:
+    """Keep at most `most` of a log colour bar's labelled ticks (evenly, ends kept)."""
+    vals, text = list(bar.tickvals or []), list(bar.ticktext or [])
+    if len(vals) > most:
+        keep = sorted({round(i * (len(vals) - 1) / (most - 1)) for i in range(most)})
+        bar.tickvals, bar.ticktext = [vals[i] for i in keep], [text[i] for i in keep]
+
+
+def _heatmap_grid_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
+    """Class x group maps: group columns and class rows at one column, the reverse at two; one bar per class."""
+    notes: list[str] = []
+    groups, classes = list(meta["groups"]), list(meta["classes"])
+    frame_w, frame_h = meta["frame"]
+    percent = meta.get("how") == "share"
+    log = meta.get("scale") == "log"
+    n_groups, n_classes = len(groups), len(classes)
+    transpose = page.w < 500 and n_classes > n_groups  # one column: classes down the page
+    rows, cols = (n_classes, n_groups) if transpose else (n_groups, n_classes)
+    head = TICK_PX * LINE + 2  # column headings
+    side = TICK_PX * LINE + 2  # row headings (rotated)
+    tick_w = text_px(str(frame_h), TICK_PX) + 6
+    unit_w = (TEXT_PX - 1) * LINE + 2
+    left = 4 + unit_w + side + tick_w
+    gap = TICK_PX + 2.0  # room for the corner panel's end tick labels
+    bar_title = meta.get("colour_title", "")
+    if transpose:
+        right = 4 + 9 + 4 + text_px("00.0%", TICK_PX) + 4 + (TEXT_PX - 1) * LINE
+        panel = (page.w - left - right - gap * (cols - 1)) / cols
+        bottom = 5 + TICK_PX * LINE + (TEXT_PX - 1) * LINE + 4
+    else:
+        right = 6.0
+        panel = (page.w - left - right - gap * (cols - 1)) / cols
+        bottom = 5 + TICK_PX * LINE + (TEXT_PX - 1) * LINE + 8 + 9 + 5 + TICK_PX * LINE + (TEXT_PX - 1) * LINE + 4
+    body_top = top + head
+    if fixed:
+        panel = min(panel, (page.h - body_top - bottom - gap * (rows - 1)) / rows)
+    else:
+        page.h = round(body_top + rows * panel + gap * (rows - 1) + bottom)
+    panel_h = panel * frame_h / frame_w
+    out.layout.annotations = []
+    axes: dict[str, dict] = {}  # one layout update for all panels (per-axis updates are slow in plotly)
+    for gi in range(n_groups):
+        for ci in range(n_classes):
+            n = gi * n_classes + ci + 1
+            suffix = "" if n == 1 else str(n)
+            r, c = (ci, gi) if transpose else (gi, ci)
+            x0 = left + c * (panel + gap)
+            y0 = body_top + r * (panel_h + gap)
+            corner = r == rows - 1 and c == 0  # one labelled corner: all panels share the frame's axes
+            common = dict(showticklabels=corner, ticklen=2, linecolor="#555555", tickfont=dict(size=TICK_PX), title=None)
+            axes[f"xaxis{suffix}"] = dict(common, domain=[page.x(x0), page.x(x0 + panel)],
+                                          tickvals=[0, frame_w // 2, frame_w])
+            axes[f"yaxis{suffix}"] = dict(common, domain=[page.y(y0 + panel_h), page.y(y0)], scaleanchor=None,
+                                          tickvals=[0, frame_h // 2, frame_h])
+    out.update_layout(axes)
+    grid_right = left + cols * panel + (cols - 1) * gap
+    grid_bottom = body_top + rows * panel_h + (rows - 1) * gap
+    col_names, row_names = (groups, classes) if transpose else (classes, groups)
+    for c, name in enumerate(col_names):
+        out.add_annotation(text=name, x=page.x(left + c * (panel + gap) + panel / 2), y=page.y(body_top - 2),
+                           xref="paper", yref="paper", showarrow=False, xanchor="center", yanchor="bottom",
+                           font=dict(size=TICK_PX + 1))
+    for r, name in enumerate(row_names):
+        _rotated_title(out, name, left - tick_w - side / 2, body_top + r * (panel_h + gap) + panel_h / 2, page,
+                       size=TICK_PX + 1, name="row")
+    out.add_annotation(text="x (px)", x=page.x(left + panel / 2), y=page.y(grid_bottom + 4 + TICK_PX * LINE),
+                       xref="paper", yref="paper", showarrow=False, xanchor="center", yanchor="top",
+                       font=dict(size=TEXT_PX - 1))
+    _rotated_title(out, "y (px)", 4 + unit_w / 2, grid_bottom - panel_h / 2, page)
+    # One colour bar per class (its groups share the scale), beside its row or under its column.
+    for ci in range(n_classes):
+        axis = "coloraxis" if ci == 0 else f"coloraxis{ci + 1}"
+        cax = out.layout[axis]
+        bar = cax.colorbar
+        bar.title.text = None
+        bar.update(outlinewidth=0, thickness=9, tickfont=dict(size=TICK_PX), ticklen=2, ticks="outside",
+                   xref="paper", yref="paper")
+        if transpose:
+            y0 = body_top + ci * (panel_h + gap)
+            inset = TICK_PX * 0.7  # half a label above and below: neighbouring bars' end labels keep apart
+            bar.update(orientation="v", x=page.x(grid_right + 4), xanchor="left", y=page.y(y0 + panel_h - inset),
+                       yanchor="bottom", len=panel_h - 2 * inset, lenmode="pixels", xpad=0, ypad=0)
+        else:
+            x0 = left + ci * (panel + gap)
+            inset = text_px("00.0%", TICK_PX) / 2  # half an end label each side
+            bar.update(orientation="h", x=page.x(x0 + inset), xanchor="left", len=panel - 2 * inset, lenmode="pixels",
+                       y=page.y(grid_bottom + 5 + TICK_PX * LINE + (TEXT_PX - 1) * LINE + 6), yanchor="top",
+                       xpad=0, ypad=0)
+        if log:
+            _thin_log_ticks(bar, 3)
+        else:
+            _linear_colourbar_ticks(bar, cax.cmin or 0.0, cax.cmax or 1.0, percent, 4)
+    if transpose:
+        _rotated_title(out, f"{bar_title} (one scale per class)", page.w - 4 - (TEXT_PX - 1) * LINE / 2,
+                       body_top + (grid_bottom - body_top) / 2, page, name="bartitle")
+        out.layout.annotations[-1].textangle = 90
+        notes.append("Classes run down the rows and groups across the columns at this width.")
+    else:
+        out.add_annotation(text=f"{bar_title} (one scale per class column)", x=page.x(left + (grid_right - left) / 2),
+                           y=page.y(page.h - 4), xref="paper", yref="paper", showarrow=False, xanchor="center",
+                           yanchor="bottom", font=dict(size=TEXT_PX - 1), name="bartitle")
+    out.update_layout(margin=NO_MARGIN, showlegend=False)
+    notes.append("Axes in detector pixels (y down); every panel shares the labelled corner panel's axes.")
+    return notes
+
+
+def _image_grid_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
+    """Frames in a grid with square pixels: as many per row as fit at 40 mm, a caption above each."""
+    notes: list[str] = []
+    n = int(meta.get("panels", 1))
+    frame_w, frame_h = meta.get("frame", (1, 1))
+    cols = max(1, min(n, int((page.w - 8) // mm_to_px(40))))
+    rows = math.ceil(n / cols)
+    if cols < n:
+        notes.append(f"The {n} frames wrap into {rows} rows of {cols} at this width.")
+    gap = 6.0
+    body_top = _place_legend(out, page, top) + 2
+    cap = TICK_PX * LINE + 2
+    panel = (page.w - 8 - gap * (cols - 1)) / cols
+    if fixed:
+        panel = min(panel, (page.h - body_top - 4 - rows * cap - gap * (rows - 1)) / rows * frame_w / frame_h)
+    panel_h = panel * frame_h / frame_w
+    if not fixed:
+        page.h = round(body_top + rows * (cap + panel_h) + gap * (rows - 1) + 4)
+    left = (page.w - cols * panel - gap * (cols - 1)) / 2
+    captions = [a for a in out.layout.annotations if (a.xref or "paper").startswith("paper")]
+    for i in range(n):
+        r, c = divmod(i, cols)
+        suffix = "" if i == 0 else str(i + 1)
+        x0 = left + c * (panel + gap)
+        y0 = body_top + r * (cap + panel_h + gap) + cap
+        xa, ya = out.layout[f"xaxis{suffix}"], out.layout[f"yaxis{suffix}"]
+        xa.update(domain=[page.x(x0), page.x(x0 + panel)], range=[-0.5, frame_w - 0.5], visible=False)
+        ya.update(domain=[page.y(y0 + panel_h), page.y(y0)], range=[frame_h - 0.5, -0.5], visible=False,
+                  scaleanchor=None)
+        if i < len(captions):
+            text = captions[i].text
+            size = TICK_PX if text_px(text, TICK_PX) <= panel else TICK_PX - 1
+            captions[i].update(x=page.x(x0 + panel / 2), y=page.y(y0 - 1), xanchor="center", yanchor="bottom",
+                               font=dict(size=size))
+    out.update_layout(margin=NO_MARGIN)
+    return notes
+
+
+def _frame_ticks(side: int, plot_px: float) -> list[int]:
+    """Pixel ticks of a frame side: halves in a small plot, quarters in a large one (0, 128, ... 512)."""
+    parts = 4 if plot_px > 400 else 2
+    return [i * side // parts for i in range(parts + 1)] if side % parts == 0 else [int(v) for v in _nice_ticks(0, side, parts + 1)]
+
+
+def _overlay_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
+    """One frame with pixel axes: square, as wide as the page allows; label chips re-placed at print size."""
+    from xami_core.render.overlay import place_labels  # noqa: PLC0415 - the overlay module is heavy (OpenCV)
+
+    notes: list[str] = []
+    frame_w, frame_h = meta["frame"]
+    body_top = _place_legend(out, page, top) + 4
+    left = 6 + (TEXT_PX - 1) * LINE + text_px(str(frame_h), TICK_PX) + 6
+    bottom = 5 + TICK_PX * LINE + (TEXT_PX - 1) * LINE + 4
+    plot_w = page.w - left - 8
+    if fixed:
+        plot_w = min(plot_w, (page.h - body_top - bottom) * frame_w / frame_h)
+    plot_h = plot_w * frame_h / frame_w
+    if not fixed:
+        page.h = round(body_top + plot_h + bottom)
+    left = left + (page.w - left - 8 - plot_w) / 2
+    xa, ya = out.layout.xaxis, out.layout.yaxis
+    xa.update(domain=[page.x(left), page.x(left + plot_w)], range=[0, frame_w], constrain=None, nticks=None,
+              tickvals=_frame_ticks(frame_w, plot_w), title=dict(text="x (px)"))
+    ya.update(domain=[page.y(body_top + plot_h), page.y(body_top)], range=[frame_h, 0], constrain=None,
+              scaleanchor=None, tickvals=_frame_ticks(frame_h, plot_h), title=dict(text="y (px)"))
+    out.update_layout(margin=NO_MARGIN, dragmode=False)
+    chips = meta.get("chips") or []
+    out.layout.annotations = [a for a in out.layout.annotations if a.xref not in ("x", "x1")]
+    if chips and plot_w < 400:
+        notes.append("Annotation labels dropped at this width (too small to read); the legend names the classes.")
+    elif chips:
+        per_px = frame_w / plot_w
+        size = SMALL_PX
+        rects = [(int(math.ceil((text_px(t, size) + 6) * per_px)), int(math.ceil((size * LINE + 3) * per_px)), 0, 0)
+                 for t, _, _ in chips]
+        spots = place_labels(rects, [tuple(a) for _, _, a in chips], frame_w, frame_h)
+        kept: list[tuple[float, float, float, float]] = []
+        dropped = 0
+        for (text, colour, _), (x, y), (cw, ch, _, _) in zip(chips, spots, rects):
+            box = (x, y, x + cw, y + ch)
+            if any(box[0] < k[2] and k[0] < box[2] and box[1] < k[3] and k[1] < box[3] for k in kept):
+                dropped += 1
+                continue
+            kept.append(box)
+            ink = "#000000" if sum(colour) > 380 else "#ffffff"
+            out.add_annotation(x=x, y=y, xref="x", yref="y", text=text, showarrow=False, xanchor="left",
+                               yanchor="top", font=dict(size=size, color=ink),
+                               bgcolor=f"rgba({colour[0]},{colour[1]},{colour[2]},0.9)", bordercolor="black",
+                               borderwidth=0.5, borderpad=1)
+        if dropped:
+            notes.append(f"{dropped} overlapping annotation label(s) dropped; the masks and legend still show them.")
+    return notes
+
+
+def _heatmap_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
+    """One square map with a titled colour bar at its right, tick labels distinct."""
+    frame_w, frame_h = meta["frame"]
+    bar_title = meta.get("colour_title", "")
+    title_lines = lines_of(wrap(bar_title, 0.8 * page.w, TEXT_PX - 1))
+    right = 4 + 9 + 4 + text_px("00.0%", TICK_PX) + 4 + (TEXT_PX - 1) * LINE * len(title_lines) + 4
+    left = 6 + (TEXT_PX - 1) * LINE + text_px(str(frame_h), TICK_PX) + 6
+    bottom = 5 + TICK_PX * LINE + (TEXT_PX - 1) * LINE + 4
+    body_top = top + 4
+    plot_w = page.w - left - right
+    if fixed:
+        plot_w = min(plot_w, (page.h - body_top - bottom) * frame_w / frame_h)
+    plot_h = plot_w * frame_h / frame_w
+    if not fixed:
+        page.h = round(body_top + plot_h + bottom)
+    xa, ya = out.layout.xaxis, out.layout.yaxis
+    xa.update(domain=[page.x(left), page.x(left + plot_w)], constrain=None, tickvals=_frame_ticks(frame_w, plot_w))
+    ya.update(domain=[page.y(body_top + plot_h), page.y(body_top)], constrain=None, scaleanchor=None,
+              tickvals=_frame_ticks(frame_h, plot_h))
+    percent = meta.get("how") == "share"
+    for t in out.data:
+        if t.type != "heatmap":
+            continue
+        bar = t.colorbar
+        bar.update(orientation="v", x=page.x(left + plot_w + 4), xanchor="left", y=page.y(body_top + plot_h),
+                   yanchor="bottom", len=plot_h, lenmode="pixels", thickness=9, xpad=0, ypad=0, outlinewidth=0,
+                   tickfont=dict(size=TICK_PX), ticks="outside", ticklen=2, xref="paper", yref="paper",
+                   title=dict(text="<br>".join(title_lines), side="right", font=dict(size=TEXT_PX - 1)))
+        if meta.get("scale") == "log":
+            _thin_log_ticks(bar, 4)
+        else:
+            _linear_colourbar_ticks(bar, t.zmin if t.zmin is not None else 0.0, t.zmax if t.zmax is not None else 1.0,
+                                    percent, 5 if plot_h > 300 else 4)
+    out.update_layout(margin=NO_MARGIN, showlegend=False)
+    return ["Axes in detector pixels (y down)."]
+
+
+def _deviation_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
+    """Fold x category cells with values: short column labels when long ones do not fit, bar at the right."""
+    notes: list[str] = []
+    heat = next(t for t in out.data if t.type == "heatmap")
+    labels = [str(v) for v in heat.x]
+    ylabels = [str(v) for v in heat.y]
+    bar_title = meta.get("colour_title", "")
+    right = 4 + 9 + 4 + text_px("+00", TICK_PX) + 4 + (TEXT_PX - 1) * LINE * len(lines_of(bar_title)) + 4
+    left = 6 + max(text_px(s, TICK_PX) for s in ylabels) + 6
+    plot_w = page.w - left - right
+    short = meta.get("short_x") or {c: class_abbreviation(c) for c in labels}
+    new, angle, shortened = _tick_fit(labels, plot_w / max(len(labels), 1), short)
+    if shortened:
+        notes.append(_short_note(labels, new, meta.get("short_what", "Classes")))
+    heat.x = new
+    xa, ya = out.layout.xaxis, out.layout.yaxis
+    x_title = meta.get("x_title") or xa.title.text or ""
+    x_title = wrap(x_title, plot_w, TEXT_PX - 1)
+    bottom = _tick_band(new, angle) + (TEXT_PX - 1) * LINE * len(lines_of(x_title)) + 6
+    cell_h = 22.0
+    body_top = top + 4
+    if not fixed:
+        page.h = round(body_top + cell_h * len(ylabels) + bottom)
+    plot_h = page.h - body_top - bottom
+    xa.update(domain=[page.x(left), page.x(left + plot_w)], tickangle=angle, title=dict(text=x_title))
+    ya.update(domain=[page.y(body_top + plot_h), page.y(body_top)], title=None)
+    cell_w = plot_w / max(len(labels), 1)
+    if text_px("+00.0", TICK_PX) > cell_w - 2:
+        heat.texttemplate = None
+        notes.append("Cell values dropped at this width (they are in the table).")
+    heat.textfont = dict(size=TICK_PX)
+    heat.colorbar.update(orientation="v", x=page.x(left + plot_w + 4), xanchor="left", y=page.y(body_top + plot_h),
+                         yanchor="bottom", len=plot_h, lenmode="pixels", thickness=9, xpad=0, ypad=0,
+                         tickfont=dict(size=TICK_PX), ticks="outside", ticklen=2, xref="paper", yref="paper", outlinewidth=0,
+                         title=dict(text=bar_title, side="right", font=dict(size=TEXT_PX - 1)))
+    _linear_colourbar_ticks(heat.colorbar, heat.zmin, heat.zmax, False, 5 if plot_h > 120 else 3)
+    out.update_layout(margin=NO_MARGIN)
+    return notes
+
+
+def _plain_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
+    """Any other figure: legend band on top, margins that hold the tick labels, a few ticks per axis."""
+    if not fixed:
+        page.h = round(page.w * (0.72 if page.w < 500 else 0.5))
+    body_top = _place_legend(out, page, top) + 4
+    has_axes = any(ax.visible is not False for ax in out.select_xaxes())
+    out.update_layout(margin=dict(l=6, r=8, t=body_top, b=6) if has_axes else dict(l=4, r=4, t=body_top, b=4))
+    out.update_xaxes(automargin=True, nticks=5 if page.w < 500 else 8)
+    out.update_yaxes(automargin=True, nticks=6)
+    out.update_traces(selector=dict(type="heatmap"), colorbar=dict(thickness=9, tickfont=dict(size=TICK_PX)))
+    return []
+
+
+KINDS: dict[str, Callable[[go.Figure, _Page, dict, float, bool], list[str]]] = {
+    "bars": _bars_layout,
+    "fold_panels": _fold_panels_layout,
+    "heatmap_grid": _heatmap_grid_layout,
+    "image_grid": _image_grid_layout,
+    "overlay": _overlay_layout,
+    "heatmap": _heatmap_layout,
+    "deviation": _deviation_layout,
+}
