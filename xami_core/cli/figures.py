@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import plotly.graph_objects as go
+
 from xami_core.analysis import folds as F
 from xami_core.io.loader import load_dataset
 from xami_core.model import PALETTES
@@ -14,13 +16,35 @@ from xami_core.render.export import (
     ExportSize,
     FigureExportError,
     FigureRenderer,
-    paper_figure,
+    contact_sheet,
+    paper_export,
     table_to_csv,
     table_to_latex,
 )
-from xami_core.render.figure_set import dataset_figures, dataset_tables
+from xami_core.render.figure_set import PaperFigure, dataset_figures, dataset_tables
+from xami_core.render.layout import DOUBLE_MM, SINGLE_MM
 
 EXIT_NO_BROWSER = 3
+WIDTHS = {"single": SINGLE_MM, "double": DOUBLE_MM}
+SHEET_NAME = "contact_sheet.png"
+SHEET_DPI = 150
+
+
+def column_width(text: str) -> float:
+    """A `--width` value in mm: "single" (88), "double" (180) or a number of millimetres.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else, or a width outside 20..500 mm.
+    """
+    if text in WIDTHS:
+        return WIDTHS[text]
+    try:
+        mm = float(text.removesuffix("mm").strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}': expected single, double or a width in mm") from None
+    if not 20 <= mm <= 500:
+        raise argparse.ArgumentTypeError(f"{mm:g} mm: expected a width between 20 and 500 mm")
+    return mm
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +58,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
     parser.add_argument("--format", choices=FORMATS, default="pdf", help="figure format (default: %(default)s)")
     parser.add_argument("--dpi", type=int, default=300, help="PNG resolution (default: %(default)s)")
+    parser.add_argument("--width", type=column_width, default=None,
+                        help="printed width of every figure: single (88 mm), double (180 mm) or a number of mm; "
+                             "heights follow from the width (default: each figure's usual width)")
+    parser.add_argument("--contact-sheet", action="store_true",
+                        help=f"also write {SHEET_NAME}: every figure at single and double column width, "
+                             f"{SHEET_DPI} dpi, for a quick look before submitting")
     parser.add_argument("--palette", choices=list(PALETTES), default="authors", help="class colours")
     parser.add_argument("--title", action="store_true", help="print a title on each figure (default: none; captions carry it)")
     parser.add_argument("--k", type=int, default=F.AUTHORS_K, help="folds for the balance figures (default 4)")
@@ -58,13 +88,27 @@ def run(args: argparse.Namespace) -> int:
             path.write_bytes(data)
             written.append(path)
     figures = dataset_figures(ds, args.palette, args.k, args.seed)
+    notes: list[str] = []
     try:
         with FigureRenderer() as renderer:
+            sheet = []
             for item in tqdm(figures, desc="Figures", unit="fig", file=sys.stderr, disable=args.quiet):
-                size = ExportSize(item.width_mm, item.height_mm, "mm", args.dpi)
-                fig = paper_figure(item.build(), size, title=item.caption.rstrip(".") if args.title else None)
+                built = item.build()
+                width = args.width or item.width_mm
+                fig, size, said = _laid_out(item, built, width, args)
                 path = out / f"{item.name}.{args.format}"
                 path.write_bytes(renderer.render(fig, args.format, size))
+                written.append(path)
+                notes += [f"{item.name} ({width:g} mm): {note}" for note in said]
+                if args.contact_sheet:
+                    renders = []
+                    for mm in (SINGLE_MM, DOUBLE_MM):
+                        fig, size, _ = paper_export(built, mm, dpi=SHEET_DPI)
+                        renders.append((f"{mm:g} mm", renderer.render(fig, "png", size)))
+                    sheet.append((item.name, renders))
+            if args.contact_sheet:
+                path = out / SHEET_NAME
+                path.write_bytes(contact_sheet(sheet))
                 written.append(path)
     except FigureExportError as exc:
         for path in written:
@@ -73,6 +117,15 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NO_BROWSER
     for path in written:
         print(path)
+    for note in notes:  # what the layout shortened or moved: for the captions
+        print(f"note: {note}", file=sys.stderr)
     if ds.provenance.synthetic:
         print("note: these figures show the synthetic sample, not real XAMI data", file=sys.stderr)
     return 0
+
+
+def _laid_out(item: PaperFigure, built: go.Figure, width: float,
+              args: argparse.Namespace) -> tuple[go.Figure, ExportSize, tuple[str, ...]]:
+    """The figure laid out at `width` mm (height: the figure's own at its usual width, else the layout's)."""
+    height = item.height_mm if width == item.width_mm else None
+    return paper_export(built, width, height, dpi=args.dpi, title=item.caption.rstrip(".") if args.title else None)
