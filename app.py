@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import folds, gallery, heatmaps, overview
+from pages import folds, gallery, heatmaps, overview, predictions
 from xami_ui.export import toolbar_format_ui
 from xami_ui.sidebar import load_current_ui, palette_ui
 
@@ -16,6 +16,7 @@ PAGES = [
     st.Page(folds.page, title="Fold balance", icon=":material/splitscreen:", url_path="folds"),
     st.Page(gallery.page, title="Gallery", icon=":material/photo_library:", url_path="gallery"),
     st.Page(heatmaps.page, title="Spatial heatmaps", icon=":material/grid_on:", url_path="heatmaps"),
+    st.Page(predictions.page, title="Predictions", icon=":material/model_training:", url_path="predictions"),
 ]
 
 page = st.navigation(PAGES)

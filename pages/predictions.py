@@ -1,0 +1,369 @@
+"""Predictions: a model's COCO metrics on the dataset (pycocotools COCOeval), its curves and its errors at a threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from xami_core.access import check_local_path
+from xami_core.analysis import evaluation as EV
+from xami_core.analysis import folds as F
+from xami_core.io.predictions import Predictions, predictions_fingerprint
+from xami_core.model import Dataset, XamiDataError
+from xami_core.render import evaluation_figures as EF
+from xami_core.render.export import table_to_csv, table_to_latex
+from xami_ui.cache import (
+    cached_evaluation,
+    cached_folds,
+    cached_group_metrics,
+    cached_predictions,
+    cached_synthetic_predictions,
+    cached_thresholds,
+)
+from xami_ui.context import current_dataset, current_palette, run_app, synthetic_notice_ui
+from xami_ui.export import chart_ui, table_download_ui
+from xami_ui.text import md_literal
+
+# Widget keys are the query-parameter names: every control is bound to the link (bind="query-params"),
+# which also keeps its value across a visit to another page; a value the link cannot hold is dropped.
+Q_SYNTHETIC, Q_PATHS, Q_SUBSET, Q_IOU_TYPE = "pred_synthetic", "pred_paths", "pred_subset", "pred_iou_type"
+Q_SET, Q_METRIC, Q_PR_IOU, Q_SCORE, Q_IOU = "pred_set", "pred_metric", "pred_pr_iou", "pred_score", "pred_iou"
+Q_CONFUSION, Q_GROUP_BY = "pred_confusion", "pred_group_by"
+BOUND = {"bind": "query-params", "persist_state": "session"}
+ALL_IMAGES = "all images"
+NAME_SEP = " = "  # "name = path" on a line names a set
+PERCENT = "{:.1f}"  # AP and AR: COCOeval's fractions x 100, one decimal, as detectron2 and most papers print them
+RATE = "{:.3f}"  # precision, recall, F1 and IoU: fractions
+NO_VALUE = "—"  # where COCOeval gives -1 (no ground truth of a class or size)
+DEFAULT_SCORE, DEFAULT_IOU = 0.25, 0.5
+RENUMBER_NOTE = ("Ground-truth annotations are numbered from 1 for COCOeval: it stores a match as the annotation's "
+                 "id and reads id 0 as “no match”, so a plain pycocotools run on a file numbered from 0 (Roboflow "
+                 "exports, XAMI's among them) counts the detection of annotation 0 in each split as a false positive "
+                 "and can give slightly lower numbers than this page.")
+PATHS_HELP = ("One prediction set per line: a COCO results .json file (a list of {image_id, category_id, score, "
+              "segmentation, bbox} as detectron2, MMDetection or Ultralytics save_json=True write it) or a folder of "
+              "YOLOv8-seg .txt files (save_txt=True, save_conf=True), one per image stem. Write `name = path` to name "
+              "a set; several sets are compared side by side.")
+
+
+def _index(options: list, value: object) -> int:
+    """The position of `value` in `options`, for a bound selectbox's default (0 when absent)."""
+    return options.index(value) if value in options else 0
+
+
+def path_entries(text: str) -> list[tuple[str, str]]:
+    """(name, path) per non-empty line of the paths box; the name is "" unless the line says `name = path`."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        name, sep, path = line.partition(NAME_SEP)
+        out.append((name.strip(), path.strip()) if sep and path.strip() else ("", line))
+    return out
+
+
+def prediction_sets_ui(ds: Dataset) -> list[Predictions]:
+    """The synthetic set (on the sample) and the sets read from the paths entered; errors said per path."""
+    sets: list[Predictions] = []
+    left, right = st.columns([1, 2.4])
+    with left:
+        synthetic = False
+        if ds.provenance.synthetic:
+            synthetic = st.toggle("Synthetic predictions", value=True, key=Q_SYNTHETIC, **BOUND,
+                                  help="A deterministic set made from the sample's ground truth (instances moved and "
+                                       "reshaped a little, some classes confused, some missed, some spurious "
+                                       "detections), so this page works without a model. Not a model's output.")
+    with right:
+        text = st.text_area("Prediction files or folders (one per line)", key=Q_PATHS, height=68, help=PATHS_HELP,
+                            placeholder="/runs/segment/val/predictions.json\nyolo = /runs/segment/predict/labels",
+                            **BOUND)
+    if synthetic:
+        sets.append(cached_synthetic_predictions(ds))
+    for name, path in path_entries(text or ""):
+        try:
+            checked = check_local_path(path, what="predictions path")  # a deployment's allowed roots apply here too
+            sets.append(cached_predictions(ds, str(checked), name, predictions_fingerprint(checked)))
+        except XamiDataError as exc:
+            st.error(f"**Predictions not loaded** ({md_literal(name or path)}): {md_literal(exc)}\n\nGive a COCO "
+                     "results .json file or a folder of YOLO .txt prediction files for this dataset.",
+                     icon=":material/error:")
+    return sets
+
+
+def unique_labels(sets: list[Predictions]) -> dict[str, Predictions]:
+    """Each set under a label of its own (the set's label, numbered when two sets share one)."""
+    out: dict[str, Predictions] = {}
+    for preds in sets:
+        label, n = preds.label, 2
+        while label in out:
+            label, n = f"{preds.label} ({n})", n + 1
+        out[label] = preds
+    return out
+
+
+def fold_groups(assignments: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The valid then the train part of every fold, as image groups ("fold 0 valid", ...)."""
+    return EV.fold_part_groups(assignments, "valid") | EV.fold_part_groups(assignments, "train")
+
+
+def image_subsets(ds: Dataset) -> dict[str, np.ndarray]:
+    """Image subsets to evaluate on: all images, each split, each filter, each part of the authors' folds."""
+    images = ds.images
+    out = {ALL_IMAGES: np.sort(images["image_id"].to_numpy())}
+    if len(ds.splits) > 1:
+        out |= {f"split {s}": np.sort(images.loc[images["split"] == s, "image_id"].to_numpy()) for s in ds.splits}
+    out |= {f"filter {label}": ids for label, ids in EV.filter_groups(ds).items()}
+    try:
+        folds = cached_folds(ds, "stratified", F.AUTHORS_K, F.AUTHORS_SEED)
+    except XamiDataError:  # too few images for the authors' folds: the other subsets remain
+        return out
+    return out | {f"{label} (authors' folds)": ids for label, ids in fold_groups(folds.assignments).items()}
+
+
+def default_subset(ds: Dataset, sets: dict[str, Predictions]) -> str:
+    """The split every set predicted on when that is one split of several, else all images."""
+    splits = {s for preds in sets.values() for s in preds.splits(ds)}
+    return f"split {splits.pop()}" if len(splits) == 1 and len(ds.splits) > 1 else ALL_IMAGES
+
+
+def sets_table(ds: Dataset, sets: dict[str, Predictions], evaluations: dict[str, EV.Evaluation]) -> pd.DataFrame:
+    """One row per set: where it came from, what was read, what was left out and why."""
+    rows = []
+    for label, preds in sets.items():
+        ev = evaluations[label]
+        reasons = {**preds.left_out, **ev.left_out}
+        rows.append({
+            "set": label, "source": preds.source, "predictions read": len(preds.table),
+            "images with predictions": len(preds.image_ids()), "evaluated": len(ev.dt),
+            "left out": preds.n_left_out + int(sum(ev.left_out.values())),
+            "why left out": "; ".join(f"{k}: {v:,}" for k, v in reasons.items()) or "nothing left out",
+            "problems": len(preds.problems)})
+    return pd.DataFrame(rows)
+
+
+def metric_downloads_ui(table: pd.DataFrame, name: str, key: str, caption: str) -> None:
+    """CSV (percent, full precision) and booktabs LaTeX (percent, one decimal) of a metric table."""
+    row = st.container(horizontal=True)
+    row.download_button("CSV", data=lambda: table_to_csv(table), file_name=f"{name}.csv", mime="text/csv",
+                        icon=":material/table:", key=f"{key}_csv", on_click="ignore")
+    row.download_button("LaTeX", data=lambda: table_to_latex(table, caption=caption, label=f"tab:xami-{name}",
+                                                             decimals=1),
+                        file_name=f"{name}.tex", mime="text/x-tex", icon=":material/functions:", key=f"{key}_tex",
+                        on_click="ignore", help="A booktabs table; needs \\usepackage{booktabs}.")
+
+
+def in_percent(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """`columns` of a table of fractions as percent (x 100), the other columns unchanged."""
+    return table.assign(**{c: table[c] * 100.0 for c in columns})
+
+
+def show_table(table: pd.DataFrame, columns: list[str], fmt: str = PERCENT, hide_index: bool = False) -> None:
+    """Show a table with `columns` as text in `fmt` (one decimal for percent), right-aligned, "—" where there is no
+    value (a number column would print "None" there, and a Styler's text is not used for missing cells)."""
+    shown = table.assign(**{c: [NO_VALUE if pd.isna(v) else fmt.format(v) for v in table[c]] for c in columns})
+    st.dataframe(shown, width="stretch", hide_index=hide_index,
+                 column_config={c: st.column_config.TextColumn(c, alignment="right") for c in columns})
+
+
+def metrics_section_ui(sets: dict[str, Predictions], evaluations: dict[str, EV.Evaluation], what: str) -> None:
+    """The COCO metric table: per class for one set; metrics x sets and one metric per class for several."""
+    metrics = list(EV.METRICS)
+    if len(sets) == 1:
+        label = next(iter(sets))
+        table = in_percent(EV.metrics_table(evaluations[label]), metrics)
+        show_table(table, metrics)
+        metric_downloads_ui(table, name="coco_metrics", key="pred_metrics_table",
+                            caption=f"COCO metrics in percent ({label}, {what}).")
+        return
+    overall = pd.DataFrame({label: in_percent(EV.metrics_table(ev), metrics).loc[EV.ALL, metrics]
+                            for label, ev in evaluations.items()})
+    overall.index.name = "metric"
+    show_table(overall, list(overall.columns))
+    metric_downloads_ui(overall, name="coco_metrics_by_set", key="pred_metrics_table",
+                        caption=f"COCO metrics in percent per prediction set ({what}).")
+    metric = st.selectbox("Metric per class", metrics, key=Q_METRIC, **BOUND)
+    per_class = EV.compare_metrics(evaluations, metric) * 100.0
+    show_table(per_class, list(per_class.columns))
+    metric_downloads_ui(per_class, name=f"coco_{metric}_per_class", key="pred_compare_table",
+                        caption=f"{metric} in percent per class and prediction set ({what}).")
+
+
+def pr_section_ui(ev: EV.Evaluation, label: str, tag: str) -> None:
+    """Precision-recall curves per class at one of COCOeval's IoU thresholds."""
+    thresholds = [round(float(t), 2) for t in ev.iou_thresholds]
+    iou = st.select_slider("IoU threshold of the curves", thresholds, value=0.5, key=Q_PR_IOU, **BOUND,
+                           format_func=lambda t: f"{t:.2f}", help="One of COCOeval's ten IoU thresholds.")
+    iou = float(ev.iou_thresholds[thresholds.index(iou)])
+    ap = {name: EV.summary_value(ev, True, iou, "all", 100, class_index=k) for k, name in enumerate(ev.class_names)}
+    ap = {name: (v if v >= 0 else np.nan) for name, v in ap.items()}
+    chart_ui(EF.pr_curve_figure(EV.pr_curves(ev, iou=iou), iou=iou, palette=current_palette(), ap=ap),
+             name=f"pr_curves_{tag}_iou{round(100 * iou)}", key="pred_pr_chart", aspect=0.75)
+    st.caption(f"{md_literal(label)}: COCOeval's interpolated precision (`eval['precision']`) at its 101 recall "
+               f"points, area all, up to 100 detections per image; legend: AP at IoU {iou:.2f} in percent. A class "
+               "without ground truth in the subset has no curve.")
+
+
+def thresholds_section_ui(ds: Dataset, preds: Predictions, iou_type: str, ids: tuple[int, ...], label: str,
+                          tag: str) -> EV.ThresholdReport:
+    """Score and IoU sliders, precision/recall/F1 per class and the confusion matrix; returns the report."""
+    c1, c2 = st.columns(2)
+    score = c1.slider("Score threshold", 0.0, 1.0, DEFAULT_SCORE, 0.01, key=Q_SCORE, **BOUND,
+                      help="Predictions scoring below it do not count. Moving it reuses the COCOeval run.")
+    iou = c2.slider("IoU threshold", 0.05, 1.0, DEFAULT_IOU, 0.05, key=Q_IOU, **BOUND,
+                    help="A prediction matches a ground-truth instance of its class when their IoU is at least this.")
+    report = cached_thresholds(ds, preds, iou_type, ids, float(iou), float(score))
+    rates = ["precision", "recall", "f1"]
+    table = report.per_class.rename(columns={"n_gt": "ground truth", "n_pred": "predictions", "tp": "TP",
+                                             "fp": "FP", "fn": "FN", "f1": "F1"})
+    show_table(table, ["precision", "recall", "F1"], RATE)
+    table_download_ui(table, name=f"thresholds_{tag}", key="pred_thresholds_table",
+                      caption=f"Counts at IoU {iou:g} and score {score:g} ({label}, {iou_type}).")
+    st.caption("Precision = TP / predictions, recall = TP / ground truth, F1 = 2 TP / (2 TP + FP + FN), as fractions; "
+               "the last row counts every class together. Matching as COCOeval's at one IoU threshold: per image, "
+               "predictions by score take the unmatched ground truth of their class with the highest IoU.")
+    chart_ui(EF.threshold_figure(report.per_class[rates], palette=current_palette()),
+             name=f"precision_recall_f1_{tag}", key="pred_rates_chart", aspect=0.55)
+    st.subheader("Confusion matrix")
+    value = st.segmented_control("Colour by", list(EF.CONFUSION_VALUES), default="count", key=Q_CONFUSION,
+                                 **BOUND) or "count"
+    chart_ui(EF.confusion_figure(report.confusion, value=value), name=f"confusion_{tag}", key="pred_confusion_chart",
+             aspect=0.8)
+    table_download_ui(report.confusion, name=f"confusion_{tag}", key="pred_confusion_table",
+                      caption=f"Confusion matrix at IoU {iou:g} and score {score:g} ({label}, {iou_type}).")
+    st.caption("Rows: ground-truth class; columns: predicted class. Diagonal: TP. Off the diagonal: a prediction that "
+               "overlaps (IoU at the threshold) an instance of another class left unmatched. Background column: "
+               "missed instances (FN); background row: spurious predictions (FP, duplicates included).")
+    return report
+
+
+def errors_section_ui(ds: Dataset, report: EV.ThresholdReport, tag: str) -> None:
+    """The frames with the most errors at the thresholds, and every instance's outcome for download."""
+    errors = EV.image_errors(report)
+    worst = errors[errors["errors"] > 0].sort_values(["errors", "mean_iou"], ascending=[False, True]).head(15)
+    files = ds.images.set_index("image_id")[["file_name", "split"]]
+    worst = (worst.join(files).reset_index()[["file_name", "split", "tp", "fp", "fn", "errors", "mean_iou"]]
+             .rename(columns={"file_name": "image", "tp": "TP", "fp": "FP", "fn": "FN", "mean_iou": "mean IoU"}))
+    show_table(worst, ["mean IoU"], RATE, hide_index=True)
+    st.caption("The 15 frames with the most errors (FP + FN), then the lowest mean IoU of their TP (— without a TP). "
+               "Every instance's outcome (TP, FP, FN, the match and its IoU):")
+    st.download_button("Instances (CSV)", data=lambda: table_to_csv(report.instances, index=False),
+                       file_name=f"instances_{tag}.csv", mime="text/csv", icon=":material/table:",
+                       key="pred_instances_csv", on_click="ignore",
+                       help="One row per prediction (at or above the score threshold) and per ground-truth instance: "
+                            "side, id, image_id, class, score, outcome, matched id and class, IoU of the match, best "
+                            "IoU with any instance of its class.")
+
+
+def groups_section_ui(ds: Dataset, preds: Predictions, iou_type: str, ids: np.ndarray, label: str, tag: str) -> None:
+    """COCO metrics per filter or per part of the authors' folds (one COCOeval run per group, cached)."""
+    by = st.segmented_control("Group by", ["filter", "fold part"], default="filter", key=Q_GROUP_BY, **BOUND) or "filter"
+    if by == "filter":
+        groups = EV.filter_groups(ds, ids)
+        what = "XMM-OM filter (effective wavelength)"
+    else:
+        try:
+            folds = cached_folds(ds, "stratified", F.AUTHORS_K, F.AUTHORS_SEED)
+        except XamiDataError as exc:
+            st.info(f"The authors' folds cannot be made for this dataset: {md_literal(exc)}")
+            return
+        groups = {g: np.intersect1d(v, ids) for g, v in fold_groups(folds.assignments).items()}
+        what = "part of the authors' folds (stratified, k = 4, seed 42)"
+    table = cached_group_metrics(ds, preds, iou_type, tuple((g, tuple(int(i) for i in v)) for g, v in groups.items()))
+    if table.empty:
+        st.info("No group holds an image of the subset.")
+        return
+    metrics = list(EV.METRICS)
+    counts = ["n_images", "n_gt", "n_pred"]
+    shown = in_percent(table, metrics).astype({c: np.int64 for c in counts})
+    show_table(shown, metrics)
+    metric_downloads_ui(shown, name=f"coco_metrics_by_{by.replace(' ', '_')}_{tag}", key="pred_groups_table",
+                        caption=f"COCO metrics in percent per {what} ({label}, {iou_type}).")
+    chart_ui(EF.group_metrics_figure(table, what=what), name=f"ap_by_{by.replace(' ', '_')}_{tag}",
+             key="pred_groups_chart", aspect=0.5)
+    st.caption(f"One COCOeval run per group, on the group's images within the subset; AP in percent. "
+               f"Groups: {md_literal(what)}.")
+
+
+def page() -> None:
+    """The Predictions page: a model's COCO metrics, precision-recall curves, thresholds and errors."""
+    ds = current_dataset()
+
+    st.title("Predictions")
+    st.caption("How well does a model find the artefacts? Load its predictions (a COCO results file or YOLO text "
+               "files); the page evaluates them with pycocotools COCOeval, the standard papers report, and counts "
+               "its hits and errors at a score threshold.")
+    synthetic_notice_ui(ds)
+
+    sets = unique_labels(prediction_sets_ui(ds))
+    if not sets:
+        st.info("No prediction set loaded. Enter the path of a COCO results .json file or of a folder of YOLO .txt "
+                "prediction files above" + (", or switch the synthetic predictions on." if ds.provenance.synthetic
+                                             else "."), icon=":material/model_training:")
+        st.stop()
+    if any(p.synthetic for p in sets.values()):
+        st.warning("**Synthetic predictions**: made from the sample's ground truth by moving, reshaping, confusing "
+                   "and dropping instances. Not a real model; the numbers only show how the page works.",
+                   icon=":material/science:")
+
+    subsets = image_subsets(ds)
+    names = list(subsets)
+    c1, c2 = st.columns([2, 1])
+    subset = c1.selectbox("Evaluate on", names, index=_index(names, default_subset(ds, sets)), key=Q_SUBSET, **BOUND,
+                          help="COCOeval's params.imgIds: ground truth and predictions of these images only. Folds: "
+                               "the authors' stratified K-fold, k = 4, seed 42.")
+    iou_type = c2.segmented_control("IoU type", list(EV.IOU_TYPES), default="segm", key=Q_IOU_TYPE, **BOUND,
+                                    help="segm: mask IoU; bbox: box IoU. Box-only predictions take part in bbox "
+                                         "only.") or "segm"
+    ids = subsets[subset]
+    key_ids = tuple(int(i) for i in ids)
+    try:
+        evaluations = {label: cached_evaluation(ds, preds, iou_type, key_ids) for label, preds in sets.items()}
+    except XamiDataError as exc:
+        st.error(f"{md_literal(exc)}\n\nChoose another subset.", icon=":material/error:")
+        st.stop()
+    what = f"{iou_type}, {subset}"
+
+    st.subheader("Prediction sets")
+    st.dataframe(sets_table(ds, sets, evaluations), width="stretch", hide_index=True)
+    for label, preds in sets.items():
+        if preds.problems:
+            with st.expander(f"Problems in {md_literal(label)} ({len(preds.problems)})"):
+                st.dataframe(pd.DataFrame([vars(p) for p in preds.problems]), width="stretch", hide_index=True)
+
+    n_gt = len(next(iter(evaluations.values())).gt)
+    st.subheader("COCO metrics")
+    st.markdown(f"**{md_literal(subset)}**: {len(ids):,} images, {n_gt:,} ground-truth instances · IoU type "
+                f"**{iou_type}** · AP and AR in percent")
+    metrics_section_ui(sets, evaluations, what)
+    left_out = {label: preds.n_left_out + int(sum(evaluations[label].left_out.values())) for label, preds in sets.items()}
+    st.caption("COCOeval's summary (evaluate, accumulate, summarize) in percent (its fractions × 100), one decimal; "
+               "AP: mean over IoU 0.50:0.05:0.95; s/m/l: areas below 32², 32²–96², above 96² px; AR1/10/100: recall "
+               "with at most 1/10/100 detections per image; — where COCOeval gives −1 (no ground truth of that "
+               "class or size). Left out of the evaluation: "
+               + (", ".join(f"{v:,} record(s) of {md_literal(k)}" for k, v in left_out.items() if v) or "nothing")
+               + " (see the table of sets above). " + RENUMBER_NOTE)
+
+    labels = list(sets)
+    label = labels[0]
+    if len(labels) > 1:
+        label = st.selectbox("Prediction set for the views below", labels, key=Q_SET, **BOUND)
+    preds, ev = sets[label], evaluations[label]
+    tag = f"{iou_type}_{subset}".replace(" ", "_").replace("(", "").replace(")", "").replace("'", "")
+
+    st.subheader("Precision–recall curves")
+    pr_section_ui(ev, label, tag)
+
+    st.subheader("At a score threshold")
+    report = thresholds_section_ui(ds, preds, iou_type, key_ids, label, tag)
+
+    st.subheader("Frames with the most errors")
+    errors_section_ui(ds, report, tag)
+
+    st.subheader("AP per filter and per fold part")
+    groups_section_ui(ds, preds, iou_type, ids, label, tag)
+
+
+if __name__ == "__main__":  # run as a script by Streamlit's legacy pages/ mode (see run_app)
+    run_app()

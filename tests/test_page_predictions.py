@@ -1,0 +1,241 @@
+"""The Predictions page as users see it: every number shown against an independent pycocotools run, in AppTest
+and in a real browser."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from tests.apptest import page_test, texts
+from xami_core import sample_root
+from xami_core.io.image_files import base_name
+from xami_core.io.sample_predictions import synthetic_prediction_records
+
+PAGE = "pages/predictions.py"
+METRICS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
+CLASSES = ["central-ring", "other", "read-out-streak", "smoke-ring", "star-loop"]
+
+
+# --- an independent run: the sample's files merged, ids from 1, pycocotools on files ---------------
+
+
+def stem(file_name: str) -> str:
+    return base_name(file_name).rsplit(".", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, sample_ds):
+    """The sample's splits as one COCO file (image ids 1.., annotation ids from 1, as the page's note says COCOeval
+    needs) and the synthetic predictions as a results file with those image ids; split of each image id."""
+    root = tmp_path_factory.mktemp("predictions_page")
+    images, anns, split_of, categories = [], [], {}, None
+    for split in ("train", "valid"):
+        data = json.loads((sample_root() / split / "_annotations.coco.json").read_text())
+        categories = data["categories"]
+        new_id = {}
+        for img in data["images"]:
+            new_id[img["id"]] = len(images) + 1
+            images.append(img | {"id": new_id[img["id"]]})
+            split_of[new_id[img["id"]]] = split
+        for ann in data["annotations"]:
+            seg = ann["segmentation"]
+            if seg == []:  # Roboflow's box-only annotation: pycocotools cannot rasterise it; its box is its mask
+                x, y, w, h = ann["bbox"]
+                seg = [[x, y, x, y + h, x + w, y + h, x + w, y]]
+            anns.append(ann | {"id": len(anns) + 1, "image_id": new_id[ann["image_id"]], "segmentation": seg})
+    gt = root / "ground_truth.json"
+    gt.write_text(json.dumps({"images": images, "annotations": anns, "categories": categories}))
+    id_of_stem = {stem(img["file_name"]): img["id"] for img in images}
+    records = [r | {"image_id": id_of_stem[r["image_id"]]} for r in synthetic_prediction_records(sample_ds)]
+    results = root / "results.json"
+    results.write_text(json.dumps(records))
+    return gt, results, records, split_of
+
+
+def cocoeval(gt: Path, results: Path | list, iou_type: str, img_ids: list | None = None,
+             cat_ids: list | None = None) -> COCOeval:
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(gt))
+        e = COCOeval(coco, coco.loadRes(results if isinstance(results, list) else str(results)), iou_type)
+        if img_ids is not None:
+            e.params.imgIds = img_ids
+        if cat_ids is not None:
+            e.params.catIds = cat_ids
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    return e
+
+
+def percent(value: float) -> str:
+    """A COCOeval number as the page prints it: percent, one decimal, "—" for -1."""
+    return "—" if value == -1 else f"{100 * value:.1f}"
+
+
+# --- what the page shows ----------------------------------------------------------------------------
+
+
+def shown(frame) -> pd.DataFrame:
+    """A table's cells as displayed: numbers of metrics and rates are shown as formatted text."""
+    return frame.value.astype(str)
+
+
+def table_with(at, *columns: str):
+    for frame in at.dataframe:
+        if set(columns) <= set(frame.value.columns):
+            return frame
+    raise AssertionError(f"no table with columns {columns}")
+
+
+def metric_cells(at) -> pd.DataFrame:
+    return shown(table_with(at, "AP", "AR100", "n_gt"))
+
+
+def rate_cells(at) -> pd.DataFrame:
+    return shown(table_with(at, "precision", "recall", "F1"))
+
+
+def assert_metrics_equal(at, gt: Path, results: Path, iou_type: str, img_ids: list | None, per_class: bool) -> None:
+    cells = metric_cells(at)
+    theirs = cocoeval(gt, results, iou_type, img_ids)
+    assert list(cells.loc["all", METRICS]) == [percent(v) for v in theirs.stats], iou_type
+    for k, name in enumerate(CLASSES if per_class else ()):
+        one = cocoeval(gt, results, iou_type, img_ids, [k + 1])
+        assert list(cells.loc[name, METRICS]) == [percent(v) for v in one.stats], (iou_type, name)
+
+
+def test_metrics_equal_an_independent_cocoeval(files):
+    gt, results, _, split_of = files
+    at = page_test(PAGE)
+    # The synthetic predictions are on by default on the sample, and said to be synthetic.
+    assert "**Synthetic predictions**" in texts(at)
+    assert "synthetic predictions (synthetic, not a real model)" in list(at.dataframe[0].value["set"])
+    assert "reads id 0 as “no match”" in texts(at)  # why numbers can differ from a plain run on 0-based files
+    assert "**all images**: 160 images" in texts(at)
+    assert_metrics_equal(at, gt, results, "segm", None, per_class=True)
+    cells = metric_cells(at)
+    assert cells.loc["all", "n_gt"] == "906" and cells.loc["all", "n_pred"] == str(len(json.loads(results.read_text())))
+
+    at.segmented_control(key="pred_iou_type").set_value("bbox").run()
+    assert not at.exception
+    assert_metrics_equal(at, gt, results, "bbox", None, per_class=True)
+
+    at.selectbox(key="pred_subset").set_value("split valid").run()
+    assert not at.exception
+    valid = [i for i, s in split_of.items() if s == "valid"]
+    assert f"**split valid**: {len(valid)} images" in texts(at)
+    assert_metrics_equal(at, gt, results, "bbox", valid, per_class=False)
+
+
+def independent_rates(gt: Path, records: list, score: float) -> dict[str, tuple[int, int, int]]:
+    """(TP, predictions, ground truth) per class at IoU 0.5 from COCOeval's own matches (evalImgs) on the
+    predictions scoring at least `score`, area all, 100 detections."""
+    kept = [r for r in records if r["score"] >= score]
+    e = cocoeval(gt, kept, "segm")
+    out = {}
+    for k, name in enumerate(CLASSES):
+        tp = n_pred = n_gt = 0
+        for ev in e.evalImgs:
+            if ev is None or ev["category_id"] != k + 1 or ev["aRng"] != [0, 1e10] or ev["maxDet"] != 100:
+                continue
+            tp += int((ev["dtMatches"][0] > 0).sum())
+            n_pred += len(ev["dtIds"])
+            n_gt += len(ev["gtIds"])
+        out[name] = (tp, n_pred, n_gt)
+    return out
+
+
+def assert_rates_equal(at, gt: Path, records: list, score: float) -> None:
+    cells = rate_cells(at)
+    for name, (tp, n_pred, n_gt) in independent_rates(gt, records, score).items():
+        fp, fn = n_pred - tp, n_gt - tp
+        expected = [str(n_gt), str(n_pred), str(tp), str(fp), str(fn), f"{tp / n_pred:.3f}", f"{tp / n_gt:.3f}",
+                    f"{2 * tp / (2 * tp + fp + fn):.3f}"]
+        assert list(cells.loc[name, ["ground truth", "predictions", "TP", "FP", "FN", "precision", "recall", "F1"]]) \
+            == expected, (score, name)
+
+
+def test_score_slider_changes_the_rates_without_rerunning_cocoeval(files, monkeypatch):
+    gt, _, records, _ = files
+    at = page_test(PAGE)
+    assert at.slider(key="pred_score").value == 0.25
+    before = rate_cells(at)
+    assert_rates_equal(at, gt, records, 0.25)
+
+    def refuse(self):
+        raise AssertionError("COCOeval ran again for a new score threshold")
+
+    with monkeypatch.context() as patch:  # the independent runs below need COCOeval back
+        patch.setattr(COCOeval, "evaluate", refuse)
+        patch.setattr(COCOeval, "accumulate", refuse)
+        at.slider(key="pred_score").set_value(0.6).run()
+        assert not at.exception, [e.value for e in at.exception]
+    after = rate_cells(at)
+    assert (after.loc["all", ["precision", "recall", "F1"]] != before.loc["all", ["precision", "recall", "F1"]]).all()
+    assert_rates_equal(at, gt, records, 0.6)
+
+
+def test_bad_inputs_say_what_and_the_rest_is_evaluated(files, sample_ds, tmp_path):
+    # A model's results file with Ultralytics-style image ids (file stems), two bad records among them.
+    records = synthetic_prediction_records(sample_ds)
+    bad = [*records, {"image_id": records[0]["image_id"], "category_id": 1},  # no score
+           {"image_id": "no-such-image", "category_id": 1, "score": 0.5, "bbox": [1.0, 1.0, 4.0, 4.0]}]
+    (tmp_path / "model_a.json").write_text(json.dumps(bad))
+    (tmp_path / "not_a_list.json").write_text(json.dumps({"image_id": 1}))
+    missing = tmp_path / "missing.json"
+    at = page_test(PAGE)
+    at.text_area(key="pred_paths").set_value(
+        f"{tmp_path / 'model_a.json'}\n{missing}\nbroken = {tmp_path / 'not_a_list.json'}").run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [str(e.value).replace("\\", "") for e in at.error]  # as read: markdown escapes dropped
+    assert len(errors) == 2, errors
+    assert any("missing.json" in e and "not found" in e for e in errors), errors
+    assert any("(broken)" in e and "not_a_list.json: expected a JSON list" in e.replace(" [top level]", "") for e in errors), errors
+    # The good file is loaded beside the synthetic set, its two bad records counted and named.
+    sets = at.dataframe[0].value.set_index("set")
+    assert list(sets.index) == ["synthetic predictions (synthetic, not a real model)", "model_a"]
+    assert sets.loc["model_a", "left out"] == 2 and sets.loc["model_a", "predictions read"] == len(records)
+    assert "missing or non-finite score: 1" in sets.loc["model_a", "why left out"]
+    assert "image not in the dataset: 1" in sets.loc["model_a", "why left out"]
+    assert "2 record(s) of model_a" in texts(at).replace("\\", "")
+    # Two sets side by side: the model names are the columns; the same predictions give the same numbers.
+    overall = shown(table_with(at, "model_a"))
+    assert list(overall.columns) == list(sets.index) and list(overall.index) == METRICS
+    assert (overall.iloc[:, 0] == overall.iloc[:, 1]).all()
+
+
+def test_nothing_loaded_says_how_to_load():
+    at = page_test(PAGE, query={"pred_synthetic": "false"})
+    assert not at.exception
+    assert "No prediction set loaded" in texts(at)
+    assert not [f for f in at.dataframe]
+
+
+@pytest.mark.browser
+def test_predictions_in_chromium(browser):
+    from playwright.sync_api import expect
+
+    browser.open("", wait_for="Example frames")
+    page = browser.open("predictions", wait_for="Precision–recall curves")
+    expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=60_000)  # PR, rates, confusion, per filter
+    pr = page.locator(".js-plotly-plot").nth(0)
+    expect(pr.locator(".scatterlayer .trace")).to_have_count(5)  # one curve per class
+    rates = page.locator(".js-plotly-plot").nth(1)  # precision, recall and F1 bars, labelled with their values
+    before = rates.locator(".bartext").all_text_contents()
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Score threshold").get_by_role("slider")
+    slider.focus()
+    for _ in range(35):  # 0.25 -> 0.60 in steps of 0.01
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => window.location.search.includes('pred_score=0.6')")
+    browser.settle()
+    expect(slider).to_have_attribute("aria-valuetext", "0.60")
+    page.wait_for_function("([el, old]) => [...el.querySelectorAll('.bartext')].map(t => t.textContent).join() != old",
+                           arg=[rates.element_handle(), ",".join(before)])
+    browser.screenshot("predictions", full_height=4200)
