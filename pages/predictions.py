@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -32,6 +36,7 @@ Q_SET, Q_METRIC, Q_PR_IOU, Q_SCORE, Q_IOU = "pred_set", "pred_metric", "pred_pr_
 Q_CONFUSION, Q_GROUP_BY = "pred_confusion", "pred_group_by"
 BOUND = {"bind": "query-params", "persist_state": "session"}
 ALL_IMAGES = "all images"
+START_ENV = "XAMI_PREDICTIONS"
 NAME_SEP = " = "  # "name = path" on a line names a set
 PERCENT = "{:.1f}"  # AP and AR: COCOeval's fractions x 100, one decimal, as detectron2 and most papers print them
 RATE = "{:.3f}"  # precision, recall, F1 and IoU: fractions
@@ -50,6 +55,16 @@ PATHS_HELP = ("One prediction set per line: a COCO results .json file (a list of
 def _index(options: list, value: object) -> int:
     """The position of `value` in `options`, for a bound selectbox's default (0 when absent)."""
     return options.index(value) if value in options else 0
+
+
+def start_predictions() -> str:
+    """Prediction paths given at start, one per line: `streamlit run app.py -- --predictions PATH` (repeatable),
+    else `XAMI_PREDICTIONS` (several separated by the system's path separator, ':' or ';')."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--predictions", action="append")
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    paths = args.predictions or os.environ.get(START_ENV, "").split(os.pathsep)
+    return "\n".join(p.strip() for p in paths if p.strip())
 
 
 def path_entries(text: str) -> list[tuple[str, str]]:
@@ -71,12 +86,14 @@ def prediction_sets_ui(ds: Dataset) -> list[Predictions]:
     with left:
         synthetic = False
         if ds.provenance.synthetic:
-            synthetic = st.toggle("Synthetic predictions", value=True, key=Q_SYNTHETIC, **BOUND,
+            # On by default, unless predictions were given at start.
+            synthetic = st.toggle("Synthetic predictions", value=not start_predictions(), key=Q_SYNTHETIC, **BOUND,
                                   help="A deterministic set made from the sample's ground truth (instances moved and "
                                        "reshaped a little, some classes confused, some missed, some spurious "
                                        "detections), so this page works without a model. Not a model's output.")
     with right:
-        text = st.text_area("Prediction files or folders (one per line)", key=Q_PATHS, height=68, help=PATHS_HELP,
+        text = st.text_area("Prediction files or folders (one per line)", value=start_predictions(), key=Q_PATHS,
+                            height=68, help=PATHS_HELP + " At start: `--predictions PATH` or XAMI_PREDICTIONS.",
                             placeholder="/runs/segment/val/predictions.json\nyolo = /runs/segment/predict/labels",
                             **BOUND)
     if synthetic:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -209,6 +210,23 @@ def test_bad_inputs_say_what_and_the_rest_is_evaluated(files, sample_ds, tmp_pat
     overall = shown(table_with(at, "model_a"))
     assert list(overall.columns) == list(sets.index) and list(overall.index) == METRICS
     assert (overall.iloc[:, 0] == overall.iloc[:, 1]).all()
+
+
+@pytest.mark.parametrize("how", ["env", "argv"])
+def test_predictions_given_at_start(sample_ds, tmp_path, monkeypatch, how):
+    records = synthetic_prediction_records(sample_ds)
+    paths = [tmp_path / "start_a.json", tmp_path / "start_b.json"]
+    for path in paths:
+        path.write_text(json.dumps(records))
+    if how == "env":  # several paths separated as in PATH
+        monkeypatch.setenv("XAMI_PREDICTIONS", f"{paths[0]}{os.pathsep}{paths[1]}")
+    else:  # streamlit run app.py -- --predictions A --predictions B
+        monkeypatch.setattr("sys.argv", ["app.py", "--predictions", str(paths[0]), "--predictions", str(paths[1])])
+    at = page_test(PAGE)
+    assert at.text_area(key="pred_paths").value == f"{paths[0]}\n{paths[1]}"
+    assert at.toggle(key="pred_synthetic").value is False  # given predictions replace the synthetic ones
+    assert list(at.dataframe[0].value["set"]) == ["start_a", "start_b"]
+    assert "**Synthetic predictions**" not in texts(at)
 
 
 def test_nothing_loaded_says_how_to_load():
