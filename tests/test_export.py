@@ -186,3 +186,28 @@ def test_batch_command_bad_data_exit_2(tmp_path):
     result = subprocess.run([sys.executable, "-m", "xami_core", "figures", "--data", str(tmp_path / "nope"),
                              "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 2 and "no such file or folder" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "mm"),
+    [
+        ("single", 88.0),  # one journal column
+        ("double", 180.0),  # the page width
+        ("120", 120.0),  # any width in mm
+        ("120mm", 120.0),  # with its unit
+    ],
+)
+def test_figures_width_option(text, mm):
+    from xami_core.cli.figures import column_width  # noqa: PLC0415
+
+    assert column_width(text) == mm
+
+
+@pytest.mark.parametrize("text", ["wide", "5", "0", "900"])
+def test_figures_width_option_refuses(text):
+    import argparse  # noqa: PLC0415
+
+    from xami_core.cli.figures import column_width  # noqa: PLC0415
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        column_width(text)
