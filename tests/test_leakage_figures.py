@@ -27,13 +27,14 @@ TWO_FOLDS = counts_table({
 })
 
 
-def test_difference_chart_has_a_panel_per_class_with_train_minus_valid_in_pp():
+def test_difference_chart_has_a_bar_per_class_and_fold_with_train_minus_valid_in_pp():
     fig = LF.class_difference_figure(TWO_FOLDS, palette="authors")
     assert [t.name for t in fig.data] == CLASSES
     want = {"central-ring": [-1.0, 0.3], "other": [1.0, 0.0], "star-loop": [0.0, -0.3]}
     colours = class_colour_hex("authors", CLASSES)
     for trace in fig.data:
-        assert list(trace.x) == ["fold 0", "fold 1"]
+        assert [list(level) for level in trace.x] == [[trace.name] * 2, ["0", "1"]]  # class, then fold under it
+        assert list(trace.customdata) == ["fold 0", "fold 1"]  # named so in the hover
         assert np.asarray(trace.y, float) == pytest.approx(want[trace.name], abs=1e-9)
         assert trace.marker.color == colours[trace.name]  # the authors' class colours
         assert list(trace.text) == [f"{v:+.2f}" for v in want[trace.name]]
@@ -45,10 +46,11 @@ def test_difference_chart_has_a_panel_per_class_with_train_minus_valid_in_pp():
 
 
 def test_difference_chart_of_the_published_split_and_of_small_differences():
-    # One fold (the published split) is named as such; 0.1 pp differences still fill the panel.
+    # One fold (the published split): the classes alone on the axis; 0.1 pp differences still fill the chart.
     one = counts_table({(0, "train"): [0.200, 0.050, 0.750], (0, "valid"): [0.201, 0.050, 0.749]})
     fig = LF.class_difference_figure(one)
-    assert [list(t.x) for t in fig.data] == [["published split"]] * 3
+    assert [list(t.x) for t in fig.data] == [[c] for c in CLASSES]
+    assert [list(t.customdata) for t in fig.data] == [["published split"]] * 3
     assert fig.layout.yaxis.range[1] < 0.5  # not a ±5 pp scale on which 0.1 pp is a hairline
 
 
@@ -122,9 +124,10 @@ def test_tradeoff_chart_places_each_method_by_leakage_and_balance():
     assert np.asarray(points.x, float) == pytest.approx([30.0, 33.0, 0.0, 0.0])  # percent of valid frames
     assert np.asarray(points.y, float) == pytest.approx([2.24, 0.40, 0.44, 0.32])  # percentage points
     assert list(points.text) == ["K-fold", "stratified (authors)", "stratified group", "multilabel group"]
-    # The fold set shown is ringed; the two methods without leakage, close together, are labelled apart.
+    # The fold set shown is ringed; labels stay inside (left of points on the right), and the two methods
+    # without leakage, close together, are labelled apart.
     assert list(points.marker.line.width) == [1, 3, 1, 1]
-    assert list(points.textposition) == ["middle right", "middle right", "top right", "bottom right"]
+    assert list(points.textposition) == ["middle left", "middle left", "top right", "bottom right"]
     # The balance limit is drawn, and both axes start at 0 (the origin is best).
     assert any(s.y0 == LF.BALANCED_LIMIT_PP for s in fig.layout.shapes)
     assert fig.layout.yaxis.range[0] == 0 and fig.layout.yaxis.range[1] > 2.24

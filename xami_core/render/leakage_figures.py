@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from xami_core.analysis.folds import PARTS
 from xami_core.model import class_colour_hex
@@ -114,7 +113,11 @@ def fold_verdict(balance: pd.DataFrame, leakage: pd.DataFrame, grouping: str,
 
 def class_difference_figure(counts: pd.DataFrame, measure: str = "images", palette: str = "authors",
                             title: str | None = None) -> go.Figure:
-    """One panel per class: train share minus valid share per fold, in percentage points, diverging around 0.
+    """Per class, a bar per fold: train share minus valid share, in percentage points, diverging around 0.
+
+    The x axis has two levels, the class and under it the fold (one level for a single fold, the
+    published split), so class names are tick labels rather than panel titles and every bar has the
+    same width.
 
     Args:
         counts: `fold_balance.fold_class_counts` output.
@@ -134,28 +137,30 @@ def class_difference_figure(counts: pd.DataFrame, measure: str = "images", palet
                               sort=False).reindex(columns=list(PARTS))
     diff_pp = ((wide["train"] - wide["valid"]) * 100).reindex(pd.MultiIndex.from_product([classes, folds]))
     colours = class_colour_hex(palette, classes)
-    n = max(len(classes), 1)
-    fig = make_subplots(rows=1, cols=n, shared_yaxes=True, horizontal_spacing=0.015,
-                        subplot_titles=[plot_text(c) for c in classes])
-    names = [fold_name(f, len(folds)) for f in folds]
-    show_text = len(folds) <= 6
     what = "(image, class) pairs" if measure == "images" else "annotations"
-    for j, cls in enumerate(classes):
+    single = len(folds) == 1
+    show_text = len(folds) <= 6
+    fig = go.Figure()
+    for cls in classes:
         y = diff_pp.loc[cls].to_numpy(np.float64)
-        fig.add_bar(x=names, y=y, col=j + 1, row=1, name=plot_text(cls), showlegend=False,
+        name = plot_text(cls)
+        x = [name] if single else [[name] * len(folds), [str(f) for f in folds]]
+        fig.add_bar(x=x, y=y, name=name, showlegend=False,
                     marker=dict(color=colours[cls], line=dict(color=LINE, width=0.8)),
                     text=[f"{v:+.2f}" if np.isfinite(v) else "n/a" for v in y] if show_text else None,
                     textposition="outside", cliponaxis=False, textfont=dict(size=11),
-                    hovertemplate=f"{plot_text(cls)}, %{{x}}<br>train − valid share of {what}: %{{y:+.3f}} pp<extra></extra>")
+                    customdata=[fold_name(f, len(folds)) for f in folds],
+                    hovertemplate=f"{name}, %{{customdata}}<br>train − valid share of {what}: %{{y:+.3f}} pp"
+                                  "<extra></extra>")
     finite = diff_pp.to_numpy(np.float64)
     finite = finite[np.isfinite(finite)]
-    # Symmetric around 0, with room for the labels; a floor keeps float noise from filling the panel.
+    # Symmetric around 0, with room for the labels; a floor keeps float noise from filling the chart.
     reach = max(float(np.abs(finite).max()) if len(finite) else 0.0, 0.05) * (1.35 if show_text else 1.1)
     base_layout(fig, title, height=360)
-    fig.update_layout(bargap=0.3, margin=dict(l=70, r=20, t=60 if title else 40, b=60))
-    fig.update_yaxes(range=[-reach, reach], zeroline=True, zerolinecolor=LINE, zerolinewidth=1.5, ticksuffix=" pp")
-    fig.update_yaxes(title="train − valid share", row=1, col=1)  # of what: the page's caption and hover
-    fig.update_xaxes(tickangle=0 if len(folds) <= 4 else -45)
+    fig.update_layout(barmode="relative", bargap=0.25)
+    fig.update_yaxes(range=[-reach, reach], zeroline=True, zerolinecolor=LINE, zerolinewidth=1.5, ticksuffix=" pp",
+                     title="train − valid share")  # of what: the page's caption and the hover say
+    fig.update_xaxes(title="artefact class" if single else "fold, per artefact class", tickangle=0)
     return fig
 
 
@@ -188,7 +193,7 @@ def tradeoff_figure(table: pd.DataFrame, current: str | None = None, limit_pp: f
                       "<br>mean |train − valid|: %{y:.2f} pp<br>Jensen-Shannon: %{customdata[1]:.5f} bits<extra></extra>",
     )
     top = max(float(np.nanmax(y)) if np.isfinite(y).any() else 0.0, limit_pp) * 1.15
-    right = max(float(np.nanmax(x)) if np.isfinite(x).any() else 0.0, 5.0) * 1.3  # room for the labels
+    right = max(float(np.nanmax(x)) if np.isfinite(x).any() else 0.0, 5.0) * 1.08
     fig.add_hline(y=limit_pp, line=dict(color="#999999", width=1, dash="dash"),
                   annotation=dict(text=f"balance limit {limit_pp:g} pp", font=dict(size=11, color="#666666")),
                   annotation_position="top right")
@@ -200,16 +205,19 @@ def tradeoff_figure(table: pd.DataFrame, current: str | None = None, limit_pp: f
 
 
 def _label_positions(x: np.ndarray, y: np.ndarray) -> list[str]:
-    """Text positions that keep the labels of nearby points apart: right of each point, and for two points
-    close on both axes (e.g. every method without leakage, at 0 %) the lower label below and the upper above."""
+    """Text positions that keep labels apart and inside the chart: right of a point, left of it in the right
+    half (a narrow printed figure has no room beyond it), and for two points close on both axes (e.g. every
+    method without leakage, at 0 %) the lower label below and the upper above."""
     def span(v: np.ndarray) -> float:
         return max(float(np.nanmax(v)) - float(np.nanmin(v)), 1e-9) if np.isfinite(v).any() else 1.0
 
     xs, ys = np.nan_to_num(x) / span(x), np.nan_to_num(y) / span(y)
-    out = ["middle right"] * len(x)
+    top = float(np.nanmax(x)) if np.isfinite(x).any() else 0.0
+    side = ["left" if top > 0 and v > 0.5 * top else "right" for v in np.nan_to_num(x)]
+    out = [f"middle {s}" for s in side]
     for i in range(len(x)):
         for j in range(i + 1, len(x)):
             if abs(xs[i] - xs[j]) < 0.15 and abs(ys[i] - ys[j]) < 0.12:  # labels about 15 % wide, 10 % high
                 low, high = (i, j) if ys[i] <= ys[j] else (j, i)
-                out[low], out[high] = "bottom right", "top right"
+                out[low], out[high] = f"bottom {side[low]}", f"top {side[high]}"
     return out
