@@ -598,15 +598,16 @@ def test_source_choice_in_the_link_in_chromium(browser, tmp_path, archives):  # 
     sidebar = page.locator("[data-testid='stSidebar']")
     expect(sidebar.get_by_role("textbox", name="Folder or .zip path")).to_have_value(path)
     browser.screenshot("source_old_link")
+    # The radio writes each choice into the link (the first one too, after an old link's rewrite).
     sidebar.get_by_text("hf", exact=True).click()
-    page.wait_for_function(f"() => {{ const p = ({params})(); return p.data === 'hf' && p.hf === 'xami_dataset' && !p.path; }}")
+    page.wait_for_function(f"() => ({params})().data === 'hf'")
     page.get_by_text("Not downloaded yet").wait_for()
     sidebar.get_by_text("sample", exact=True).click()
-    page.wait_for_function(f"() => {{ const p = ({params})(); return p.data === 'sample' && !p.hf && !p.path; }}")
-    sidebar.get_by_text("path", exact=True).click()  # the session kept the path: it returns to box and link
-    page.wait_for_function(f"() => ({params})().path === {json.dumps(path)}")
+    page.wait_for_function(f"() => ({params})().data === 'sample'")
+    sidebar.get_by_text("path", exact=True).click()  # the session kept the path
+    page.wait_for_function(f"() => ({params})().data === 'path'")
+    expect(sidebar.get_by_role("textbox", name="Folder or .zip path")).to_have_value(path)
     page.get_by_text("4 images").first.wait_for()
-    assert "data=path" in page.url
 
 
 @pytest.mark.browser

@@ -78,21 +78,19 @@ def _remember(key: str, value: object) -> None:
     st.session_state[_CHOICE] = {**st.session_state.get(_CHOICE, {}), key: value}
 
 
-def _init_state() -> bool:
+def _init_state() -> None:
     """Complete the link before the bound widgets read it; later runs restore dropped widgets.
 
     A session's first run: a link without `data` gets the start path (else the sample), and an old
     link's `?data=/some/path` becomes `?data=path&path=/some/path`. The widgets have no default
-    (index None), so every choice, the sample too, stays in the link. Returns True on the run that
-    rewrote an old link: Streamlit would drop its `data` value (not an option) if the radio were bound
-    on that run, so the radio is bound from the next run on.
+    (index None), so every choice, the sample too, stays in the link.
     """
     if _CHOICE in st.session_state:
         for key, value in st.session_state[_CHOICE].items():
             if key not in st.session_state:  # dropped by Streamlit, not changed by the user
                 st.session_state[key] = value
         _relink()
-        return False
+        return
     archive.remove_stale_temps()  # folders a killed download or extraction left behind (archive module doc)
     archive.remove_expired_uploads()  # older than XAMI_UPLOAD_TTL_HOURS
     query = st.query_params
@@ -105,11 +103,25 @@ def _init_state() -> bool:
     if path:  # nothing is bound yet in a session's first run: the link may be written
         st.session_state[SOURCE_KEY], st.session_state[PATH_KEY] = LOCAL, path
         query[SOURCE_KEY], query[PATH_KEY] = LINK_WORDS[LOCAL], path
+        if old_path:
+            _reseed_from_link()
     elif not word:
         st.session_state[SOURCE_KEY] = SAMPLE
         query[SOURCE_KEY] = LINK_WORDS[SAMPLE]
     st.session_state[_CHOICE] = {k: st.session_state[k] for k in _CHOICE_KEYS if k in st.session_state}
-    return old_path is not None
+
+
+def _reseed_from_link() -> None:
+    """Make the bound widgets of this run seed from the link as rewritten so far, not as it arrived.
+
+    Bound widgets seed from the query string the run started with, and Streamlit drops a value that
+    is not an option (an old link's `data=/some/path`) together with the parameter, after we set ours.
+    Streamlit has no public call for this; its session's query parameters have one.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        with ctx.session_state.query_params() as params:
+            params.set_initial_query_params_from_current()
 
 
 def _relink() -> None:
@@ -342,13 +354,13 @@ def _upload_ui() -> Loaded | None:
 
 def data_source_ui() -> Loaded:
     """Sidebar widgets for the data source; returns (path, source label, synthetic), the sample when none is ready."""
-    old_link = _init_state()
+    _init_state()
     try:
         access.allowed_roots()
     except XamiDataError as exc:  # a misconfigured deployment: said at start, and every local path is refused
         st.sidebar.error(f"Deployment setting: {md_code(exc)}", icon=":material/block:")
     choice = st.sidebar.radio("Data source", SOURCES, key=SOURCE_KEY, index=None, format_func=LINK_WORDS.get,
-                              captions=SOURCES, bind=None if old_link else "query-params", persist_state="session")
+                              captions=SOURCES, **BOUND)
     choice = choice or SAMPLE  # an empty `?data=` clears the radio
     _remember(SOURCE_KEY, choice)
     if choice != UPLOAD:
