@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import folds, gallery, heatmaps, overview, predictions
+from pages import folds, gallery, health, heatmaps, overview, predictions
 from xami_ui.export import toolbar_format_ui
 from xami_ui.sidebar import load_current_ui, palette_ui
 
@@ -17,6 +17,7 @@ PAGES = [
     st.Page(gallery.page, title="Gallery", icon=":material/photo_library:", url_path="gallery"),
     st.Page(heatmaps.page, title="Spatial heatmaps", icon=":material/grid_on:", url_path="heatmaps"),
     st.Page(predictions.page, title="Predictions", icon=":material/model_training:", url_path="predictions"),
+    st.Page(health.page, title="Health", icon=":material/health_and_safety:", url_path="health"),
 ]
 
 page = st.navigation(PAGES)

@@ -320,3 +320,67 @@ def cached_group_metrics(ds: Dataset, preds: _predictions.Predictions, iou_type:
         ValueError: an unknown `iou_type`.
     """
     return _evaluation.metrics_by_group(ds, preds, dict(groups), iou_type)
+
+
+# --- dataset health and annotation statistics (issue 14: pages/health.py) ---------------------
+from xami_core.analysis import annotation_stats as _annotation_stats  # noqa: E402 - section-local import, keeps the sections independent
+from xami_core.analysis import health as _health  # noqa: E402 - section-local import, keeps the sections independent
+
+SPLIT_PARTS = "split"  # `cached_annotation_stats` parts: the split; "fold<k>": fold k of the authors' folds
+
+
+@st.cache_data(show_spinner="Checking the dataset…", max_entries=32, hash_funcs=BY_CONTENT)
+def cached_health_report(ds: Dataset, box_iou_min: float, mask_iou_min: float,
+                         max_hash_distance: int) -> _health.HealthReport:
+    """Every health check at these thresholds, run once per content (frame hashes are kept on disk besides).
+
+    Raises:
+        ValueError: a threshold outside its range (see `health.run_checks`).
+    """
+    return _health.run_checks(ds, box_iou_min=box_iou_min, mask_iou_min=mask_iou_min,
+                              max_hash_distance=max_hash_distance)
+
+
+def stat_parts(ds: Dataset, parts: str) -> pd.Series | None:
+    """Each image's part for `parts`: None for the split, or the train/valid parts of "fold<k>" of the authors' folds.
+
+    Raises:
+        ValueError: `parts` is neither `SPLIT_PARTS` nor "fold<k>" with k a fold of the authors' folds.
+        XamiDataError: the authors' folds cannot be made for this dataset (see `folds.make_folds`).
+    """
+    if parts == SPLIT_PARTS:
+        return None
+    fold = parts.removeprefix("fold")
+    if not fold.isdigit():
+        raise ValueError(f"parts must be {SPLIT_PARTS!r} or 'fold<k>', got {parts!r}")
+    folds = cached_folds(ds, "stratified", _folds.AUTHORS_K, _folds.AUTHORS_SEED)
+    return _annotation_stats.fold_parts(folds.assignments, int(fold))
+
+
+@st.cache_data(show_spinner="Measuring the annotations…", max_entries=16, hash_funcs=BY_CONTENT)
+def cached_annotation_stats(ds: Dataset, parts: str) -> dict[str, pd.DataFrame]:
+    """The Health page's statistics for one choice of parts (`stat_parts`), computed once per content.
+
+    Returns:
+        "instances" (`instance_measures`), "summary" (`measure_summary`), "per_image"
+        (`instances_per_image`) and "cooccurrence" (`class_cooccurrence`).
+
+    Raises:
+        ValueError, XamiDataError: as `stat_parts`.
+    """
+    part_of = stat_parts(ds, parts)
+    instances = _annotation_stats.instance_measures(ds, part_of)
+    return {"instances": instances, "summary": _annotation_stats.measure_summary(instances),
+            "per_image": _annotation_stats.instances_per_image(ds, part_of),
+            "cooccurrence": _annotation_stats.class_cooccurrence(ds, part_of)}
+
+
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BY_CONTENT)
+def cached_measure_bins(ds: Dataset, parts: str, measure: str, bins: int = 30) -> pd.DataFrame:
+    """`annotation_stats.binned_counts` of one measure for one choice of parts.
+
+    Raises:
+        ValueError: an unknown measure, or as `stat_parts`.
+        XamiDataError: as `stat_parts`.
+    """
+    return _annotation_stats.binned_counts(cached_annotation_stats(ds, parts)["instances"], measure, bins=bins)
