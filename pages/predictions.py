@@ -38,8 +38,8 @@ BOUND = {"bind": "query-params", "persist_state": "session"}
 ALL_IMAGES = "all images"
 START_ENV = "XAMI_PREDICTIONS"
 NAME_SEP = " = "  # "name = path" on a line names a set
-PERCENT = "{:.1f}"  # AP and AR: COCOeval's fractions x 100, one decimal, as detectron2 and most papers print them
-RATE = "{:.3f}"  # precision, recall, F1 and IoU: fractions
+PERCENT = "%.1f"  # AP and AR: COCOeval's fractions x 100, one decimal, as detectron2 and most papers print them
+RATE = "%.3f"  # precision, recall, F1 and IoU: fractions
 NO_VALUE = "—"  # where COCOeval gives -1 (no ground truth of a class or size)
 DEFAULT_SCORE, DEFAULT_IOU = 0.25, 0.5
 RENUMBER_NOTE = ("Ground-truth annotations are numbered from 1 for COCOeval: it stores a match as the annotation's "
@@ -152,11 +152,11 @@ def sets_table(ds: Dataset, sets: dict[str, Predictions], evaluations: dict[str,
         ev = evaluations[label]
         reasons = {**preds.left_out, **ev.left_out}
         rows.append({
-            "set": label, "source": preds.source, "predictions read": len(preds.table),
-            "images with predictions": len(preds.image_ids()), "evaluated": len(ev.dt),
+            "set": label, "predictions read": len(preds.table), "evaluated": len(ev.dt),
             "left out": preds.n_left_out + int(sum(ev.left_out.values())),
             "why left out": "; ".join(f"{k}: {v:,}" for k, v in reasons.items()) or "nothing left out",
-            "problems": len(preds.problems)})
+            "problems": len(preds.problems), "images with predictions": len(preds.image_ids()),
+            "source": preds.source})
     return pd.DataFrame(rows)
 
 
@@ -177,11 +177,9 @@ def in_percent(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def show_table(table: pd.DataFrame, columns: list[str], fmt: str = PERCENT, hide_index: bool = False) -> None:
-    """Show a table with `columns` as text in `fmt` (one decimal for percent), right-aligned, "—" where there is no
-    value (a number column would print "None" there, and a Styler's text is not used for missing cells)."""
-    shown = table.assign(**{c: [NO_VALUE if pd.isna(v) else fmt.format(v) for v in table[c]] for c in columns})
-    st.dataframe(shown, width="stretch", hide_index=hide_index,
-                 column_config={c: st.column_config.TextColumn(c, alignment="right") for c in columns})
+    """Show a whole table with `columns` printed in `fmt` (one decimal for percent), "—" where there is no value."""
+    st.dataframe(table, width="stretch", height="content", hide_index=hide_index, placeholder=NO_VALUE,
+                 column_config={c: st.column_config.NumberColumn(c, format=fmt) for c in columns})
 
 
 def metrics_section_ui(sets: dict[str, Predictions], evaluations: dict[str, EV.Evaluation], what: str) -> None:
@@ -343,7 +341,9 @@ def page() -> None:
     what = f"{iou_type}, {subset}"
 
     st.subheader("Prediction sets")
-    st.dataframe(sets_table(ds, sets, evaluations), width="stretch", hide_index=True)
+    st.dataframe(sets_table(ds, sets, evaluations), width="stretch", hide_index=True,
+                 column_config={"evaluated": st.column_config.NumberColumn(
+                     "evaluated", help="Predictions on the images of the subset that took part in COCOeval.")})
     for label, preds in sets.items():
         if preds.problems:
             with st.expander(f"Problems in {md_literal(label)} ({len(preds.problems)})"):

@@ -84,8 +84,17 @@ def percent(value: float) -> str:
 
 
 def shown(frame) -> pd.DataFrame:
-    """A table's cells as displayed: numbers of metrics and rates are shown as formatted text."""
-    return frame.value.astype(str)
+    """A table's cells as the browser prints them: the column's printf format where it has one, the table's
+    placeholder where there is no value, integers as they are."""
+    formats = {name: config.get("type_config", {}).get("format") for name, config in json.loads(frame.proto.columns).items()}
+    value = frame.value
+
+    def cell(v, fmt):
+        if pd.isna(v):
+            return frame.proto.placeholder
+        return fmt % v if fmt else str(v)
+
+    return pd.DataFrame({c: [cell(v, formats.get(c)) for v in value[c]] for c in value.columns}, index=value.index)
 
 
 def table_with(at, *columns: str):
