@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from xami_core.analysis import gallery
 from xami_core.analysis.folds import AUTHORS_K, AUTHORS_SEED, PARTS
@@ -19,9 +20,11 @@ from xami_ui.text import html_literal, md_code, md_literal
 
 # Every selection that defines the view is a widget bound to the link (bind="query-params"): its key is
 # the query parameter's name; Streamlit seeds it from the link, drops a value that is not an option and
-# keeps it across a visit to another page. The open image is the link's `image` parameter (set by buttons).
+# keeps it across a visit to another page. The open image is one of them: a box of image ids (`image`),
+# empty for the grid; the thumbnails' Open buttons, Previous, Next and Back set it through session state.
 BOUND = {"bind": "query-params", "persist_state": "session"}
 IMAGE = "image"
+IMAGE_CHOICES = 2000  # the box lists this many matching frames at most (each is a string sent every run)
 DRAW = ("fill", "contour", "box", "label")
 DRAW_DEFAULT = ["fill", "contour", "label"]  # boxes add clutter on top of a contour: on request
 ANY = ("any",)  # the fold choice "no fold constraint" (a tuple like the others)
@@ -33,19 +36,25 @@ def _first_page() -> None:
 
 
 def _open(image_id: int | None, back_to_page: int | None = None) -> None:
-    if image_id is None:
-        st.query_params.pop(IMAGE, None)
-        if back_to_page:
-            st.session_state["page"] = back_to_page  # the grid page that holds the image just seen
-    else:
-        st.query_params[IMAGE] = str(image_id)
+    """Buttons' callback: open a frame (None: back to the grid, on the page that holds the frame just seen)."""
+    st.session_state[IMAGE] = image_id
+    if image_id is None and back_to_page:
+        st.session_state["page"] = back_to_page
 
 
-def open_image(ds: Dataset) -> int | None:
-    """The image the link opens (its `image` parameter), if it names one of the dataset's images."""
+def image_ui(ds: Dataset, order: list[int], slot: DeltaGenerator) -> int | None:
+    """The open frame's box, bound to the link's `image` (an image id); None (empty) shows the grid."""
+    choices = order[:IMAGE_CHOICES]
+    known = set(ds.images["image_id"].tolist())
+    # A frame outside the list (a link's, or one opened before the filters changed) joins it, so the box
+    # can hold it; an id the dataset does not have is not an option, and Streamlit drops it from the link.
     raw = st.query_params.get(IMAGE, "")
-    image_id = int(raw) if raw.isdigit() else None
-    return image_id if image_id is not None and image_id in set(ds.images["image_id"].tolist()) else None
+    for extra in (st.session_state.get(IMAGE), int(raw) if raw.isdigit() else None):
+        if extra in known and extra not in choices:
+            choices = [*choices, extra]
+    return slot.selectbox("Image", choices, index=None, key=IMAGE, format_func=str, placeholder="Open an image by id",
+                          **BOUND, help="The image id of the frame shown in detail; empty for the grid. "
+                                        f"Lists the first {IMAGE_CHOICES:,} matching frames; type to search.")
 
 
 def filters_ui(ds: Dataset) -> gallery.GalleryFilter:
@@ -175,12 +184,13 @@ def display_ui(ds: Dataset) -> gallery.DetailView:
     return gallery.DetailView(stretch=how, limits=limits, lower=float(lower), upper=float(upper), hidden_classes=hidden)
 
 
-def detail_ui(ds: Dataset, palette: str, image_id: int, matches: pd.DataFrame, page_size: int) -> gallery.DetailView:
-    """The detail view of one frame."""
+def detail_ui(ds: Dataset, palette: str, image_id: int, matches: pd.DataFrame, page_size: int,
+              bar: DeltaGenerator) -> gallery.DetailView:
+    """The detail view of one frame, its buttons in `bar` (beside the image box)."""
     img = ds.image(image_id)
     order = matches["image_id"].tolist()
     prev_id, next_id = gallery.neighbours(order, image_id)
-    c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
+    c1, c2, c3, c4 = bar.columns([1, 1, 1, 2], vertical_alignment="bottom")
     c1.button("Back to gallery", icon=":material/grid_view:", on_click=_open,
               args=(None, gallery.page_of(order, image_id, page_size)), width="stretch", key="gallery_back")
     c2.button("Previous", icon=":material/chevron_left:", on_click=_open, args=(prev_id,), width="stretch",
@@ -258,7 +268,8 @@ def page() -> None:
                        icon=":material/warning:")
             flt = replace(flt, fold=None)
     matches = gallery.select_images(ds, flt, sort, seed, folds)
-    image_id = open_image(ds)
+    box, bar = st.columns([1, 4], vertical_alignment="bottom")
+    image_id = image_ui(ds, matches["image_id"].tolist(), box)
     if image_id is None:
         # The thumbnails use the detail view's display settings (kept while the detail view is closed).
         lower, upper = sorted(st.session_state.get("pct", (stretch.DEFAULT_LOWER, stretch.DEFAULT_UPPER)))
@@ -269,7 +280,7 @@ def page() -> None:
                                     tuple(c for c in ds.class_names if c not in st.session_state.get("shown", ds.class_names)))
         grid_ui(ds, palette, matches, detail)
     else:
-        detail_ui(ds, palette, image_id, matches, int(st.session_state.get("size", 48)))
+        detail_ui(ds, palette, image_id, matches, int(st.session_state.get("size", 48)), bar)
 
 
 if __name__ == "__main__":  # run as a script by Streamlit's legacy pages/ mode (see run_app)

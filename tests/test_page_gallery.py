@@ -313,3 +313,31 @@ def test_filter_links_keep_unknown_and_missing_keys(tmp_path, link, chosen):
     root = b.write_filter_mix(tmp_path / "mix")
     at = page_test(PAGE, query={"data": str(root), "filters": link})
     assert at.sidebar.multiselect(key="filters").value == chosen
+
+
+def test_an_image_link_opens_that_frame_and_the_box_holds_it(sample_ds):
+    ids = expected_ids(sample_ds, {SL}, {SR}, {"L"})
+    outside = int(sample_ds.images.loc[~sample_ds.images["image_id"].isin(ids), "image_id"].iloc[0])
+    at = page_test(PAGE, query=QUERY | {"image": str(ids[3])})
+    img = sample_ds.images.set_index("image_id").loc[ids[3]]
+    assert [s.value for s in at.main.subheader] == [f"{img['obs_key']} · UVW1 (291 nm) · {img['split']}"]
+    box = at.selectbox(key="image")
+    assert box.value == ids[3] and box.options[:len(ids)] == [str(i) for i in ids]  # the matching frames, in order
+    assert at.query_params["image"] == str(ids[3]) and not open_buttons(at)
+    # Choosing another frame in the box opens it; a frame the filters leave out can be linked too.
+    box.set_value(ids[0]).run()
+    assert at.button(key="gallery_prev").disabled and f"image 1 of {len(ids)} matching" in texts(at)
+    other = page_test(PAGE, query=QUERY | {"image": str(outside)})
+    assert other.selectbox(key="image").value == outside and "does not match the current filters" in texts(other)
+
+
+@pytest.mark.parametrize("value", [
+    "9999",  # no such image id
+    "abc",  # not a number
+    "",  # empty
+])
+def test_an_image_link_naming_no_frame_falls_back_to_the_grid(value):
+    at = page_test(PAGE, query={"image": value})
+    assert at.selectbox(key="image").value is None and not at.main.subheader
+    assert "**160** of 160 images match · showing 1–48 · page 1 of 4" in texts(at) and len(open_buttons(at)) == 48
+    assert "image" not in at.query_params  # Streamlit drops a value the box cannot hold
