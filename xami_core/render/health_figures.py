@@ -83,6 +83,12 @@ def _panels(n: int, titles: list[str], shared_y: bool = False) -> tuple[go.Figur
     return fig, cols
 
 
+def _shared_x_title(fig: go.Figure, text: str) -> None:
+    """One x-axis title under all panels (a title per narrow panel runs into its neighbours')."""
+    fig.add_annotation(text=text, x=0.5, y=0, xref="paper", yref="paper", xanchor="center", yanchor="top",
+                       yshift=-30, showarrow=False, font=dict(size=14))
+
+
 def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
     """Tick positions (log10) and labels at 1, 2, 5 x 10^k between 10^lo and 10^hi."""
     values = [m * 10.0**k for k in range(math.floor(lo), math.ceil(hi) + 1) for m in (1, 2, 5)]
@@ -159,10 +165,9 @@ def measure_figure(binned: pd.DataFrame, measure: str, value: str = "share", pal
         fig.update_xaxes(tickvals=ticks, ticktext=text)
     fig.update_xaxes(showgrid=False)
     fig.update_yaxes(tickformat=".0%" if value == "share" else ",", rangemode="tozero")
+    _shared_x_title(fig, measure_label(measure))
     for i in range(len(names)):
         row, col = i // cols + 1, i % cols + 1
-        if row == n_rows or i + cols >= len(names):
-            fig.update_xaxes(title_text=measure_label(measure), row=row, col=col)
         if col == 1:
             fig.update_yaxes(title_text="share of the class" if value == "share" else "instances", row=row, col=col)
     return fig
@@ -211,14 +216,13 @@ def instances_figure(table: pd.DataFrame, value: str = "share", palette: str = "
                       legend=dict(y=1.0, yanchor="top", yref="container"))
     fig.update_xaxes(showgrid=False, tickformat="d")
     fig.update_yaxes(tickformat=".0%" if value == "share" else ",", rangemode="tozero")
+    _shared_x_title(fig, "instances in the image")
     for i, name in enumerate(names):
         row, col = i // cols + 1, i % cols + 1
         shown = table.loc[(table["class_name"] == name) & (table["images"] > 0), "instances"]
         top = int(shown.max()) if len(shown) else 1
         step = next((d for d in (1, 2, 5, 10, 20, 50, 100) if top / d <= 8), 200)  # whole instances, at most 9 ticks
         fig.update_xaxes(range=[-0.7, top + 0.7], tick0=0, dtick=step, row=row, col=col)
-        if row == n_rows or i + cols >= len(names):
-            fig.update_xaxes(title_text="instances in the image", row=row, col=col)
         if col == 1:
             fig.update_yaxes(title_text="share of images" if value == "share" else "images", row=row, col=col)
     return fig
