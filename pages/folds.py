@@ -56,8 +56,7 @@ Q_METHOD, Q_K, Q_SEED, Q_MEASURE, Q_VALUE, Q_DIR = "fold_method", "fold_k", "fol
 Q_GROUP, Q_RADIUS = "fold_group", "fold_radius"
 BOUND = {"bind": "query-params", "persist_state": "session"}
 RADIUS_MAX_ARCMIN = 600.0  # 10 degrees: far beyond any field of the Optical Monitor
-# The link parameters that name the data source (xami_ui.sidebar) and the colours: the gallery link keeps them.
-SOURCE_PARAMS = ("data", "hf", "upload", "palette")
+OWN_PARAMS = "fold_"  # this page's link parameters start so; the gallery link keeps every other (data source, colours)
 GALLERY_SEARCH = "q"  # the gallery's search text (pages/gallery.py), bound to the link
 MEAN_PP, WORST_PP, LEAK_SHARE = "mean |Δ| (pp)", "worst fold |Δ| (pp)", "leakage (share of valid)"  # comparison columns
 
@@ -150,7 +149,8 @@ def groups_caption(groups: field_groups.FieldGroups, meta_label: str | None) -> 
 
 def gallery_link(obsid: str) -> str:
     """A link to the gallery searching for `obsid` (all its frames), on the same data source and colours."""
-    params = {name: st.query_params[name] for name in SOURCE_PARAMS if name in st.query_params}
+    params = {name: value for name, value in st.query_params.to_dict().items()
+              if not name.startswith(OWN_PARAMS) and name not in (GALLERY_SEARCH, "image")}
     return "gallery?" + urlencode({**params, GALLERY_SEARCH: obsid})
 
 

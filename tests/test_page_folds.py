@@ -566,6 +566,14 @@ def test_sky_groups_without_metadata_fall_back_to_the_obsid(tmp_path, monkeypatc
     assert "**8 frames without a pointing (no metadata) fell back to their ObsID group.**" in texts(at)
     assert "4 groups of 8 frames" in texts(at)
     assert at.button(key="fold_fetch_obs_info").label == "Fetch observation metadata from GitHub"
+    # The gallery links keep the link's data source (here a local folder), not this page's own parameters.
+    source = {name: [value] for name, value in at.query_params.items() if not name.startswith("fold_")}
+    assert source and all(name in ("data", "path", "palette") for name in source)
+    links = frame_with(at, "gallery")["gallery"]
+    assert len(links) > 0
+    for link in links:
+        query = parse_qs(urlsplit(link).query)
+        assert query == source | {"q": query["q"]} and query["q"][0] in {f"{700 + i:010d}" for i in range(4)}
 
 
 # --- the real browser ------------------------------------------------------------------------
