@@ -14,6 +14,7 @@ from xami_core.render.export import (
     ExportSize,
     chart_config,
     find_browser,
+    paper_export,
     paper_figure,
     png_size_problem,
     render_figure,
@@ -35,8 +36,11 @@ def toolbar_format_ui() -> str:
              "For PDF, a journal's column width or a set DPI, use 'Export figure' under the chart.") or "svg"
 
 
-def _size_ui(key: str, aspect: float, wide: bool) -> ExportSize:
-    """Width preset or custom size, and DPI; returns the requested size."""
+def _size_ui(key: str, aspect: float, wide: bool, fig: go.Figure | None = None) -> ExportSize:
+    """Width preset or custom size, and DPI; returns the requested size.
+
+    At a preset width the height defaults to what the figure's print layout needs at that width.
+    """
     preset = st.selectbox("Width", [*COLUMN_WIDTHS_MM, CUSTOM], key=f"{key}_preset", index=1 if wide else 0)
     if preset == CUSTOM:
         c1, c2, c3 = st.columns(3)
@@ -45,10 +49,26 @@ def _size_ui(key: str, aspect: float, wide: bool) -> ExportSize:
         height = c2.number_input("Height", 10.0, 5000.0, round(width * aspect, 1), key=f"{key}_h")
     else:
         unit, width = "mm", COLUMN_WIDTHS_MM[preset]
-        height = st.number_input("Height (mm)", 20.0, 300.0, round(width * aspect, 1), step=1.0, key=f"{key}_hmm")
+        natural = _print_layout(fig, width, key)[0] if fig is not None else width * aspect
+        # One height widget per width: switching the width brings that width's own height back.
+        height = st.number_input("Height (mm)", 20.0, 300.0, round(min(max(natural, 20.0), 300.0), 1), step=1.0,
+                                 key=f"{key}_hmm_{width:g}")
     dpi = st.number_input("PNG resolution (dpi)", 72, 1200, 300, step=50, key=f"{key}_dpi",
                           disabled=unit == "px", help="Vector formats (PDF, SVG) ignore it.")
     return ExportSize(float(width), float(height), unit, int(dpi))
+
+
+def _print_layout(fig: go.Figure, width_mm: float, key: str) -> tuple[float, tuple[str, ...]]:
+    """The figure's print height (mm) at `width_mm` and the layout's notes, worked out once per figure kind and width.
+
+    The popover's body runs on every rerun; the layout takes a fraction of a second, so it is kept per widget.
+    """
+    memo = st.session_state.setdefault(f"{key}_print_layout", {})
+    signature = (width_mm, repr(fig.layout.meta), len(fig.data))
+    if signature not in memo:
+        _, size, notes = paper_export(fig, width_mm)
+        memo[signature] = (size.height, notes)
+    return memo[signature]
 
 
 def export_figure_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7, wide: bool = False) -> None:
@@ -62,7 +82,7 @@ def export_figure_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7, w
             return
         fmt = st.segmented_control("Format", FORMATS, default="pdf", key=f"{key}_fmt",
                                    format_func=str.upper) or "pdf"
-        size = _size_ui(key, aspect, wide)
+        size = _size_ui(key, aspect, wide, fig)
         paper = st.toggle("Paper theme (white, serif, print sizes)", value=True, key=f"{key}_paper")
         title = st.text_input("Title (optional)", key=f"{key}_title", placeholder="none: the caption carries it")
         if fmt == "png":
@@ -71,6 +91,9 @@ def export_figure_ui(fig: go.Figure, name: str, key: str, aspect: float = 0.7, w
                 return
             w, h = size.png_px()
             st.caption(f"PNG of {w} × {h} pixels.")
+
+        if paper and size.unit == "mm" and (notes := _print_layout(fig, size.width, key)[1]):
+            st.caption(" ".join(notes))  # what the print layout shortened or moved, for the caption
 
         def render() -> bytes:
             figure_server()  # one browser for the whole app, started on first use
