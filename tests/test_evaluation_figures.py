@@ -65,6 +65,7 @@ def test_confusion_cells_print_counts_and_colour_by_value(evaluation, value):
         np.testing.assert_allclose(np.nansum(z, axis=1), 1.0)
         np.testing.assert_allclose(z[0], counts[0] / counts[0].sum())
     assert fig.layout.yaxis.autorange == "reversed"  # the first class at the top, as a table reads
+    assert fig.layout.xaxis.dtick == fig.layout.yaxis.dtick == 1  # every class labelled, also at a column's width
 
 
 def test_confusion_refuses_an_unknown_value(evaluation):
@@ -84,6 +85,7 @@ def test_threshold_bars_hold_the_rates(evaluation):
         assert list(trace.x) == list(per_class.index)
         assert list(trace.marker.color) == [colours[n] for n in evaluation.class_names] + [EF.ALL_COLOUR]
     assert len({t.marker.pattern.shape for t in bars}) == 3  # the rate is told by the pattern
+    assert fig.layout.xaxis.dtick == 1
 
 
 def test_group_bars_in_percent(sample_ds):

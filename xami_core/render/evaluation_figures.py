@@ -95,8 +95,9 @@ def confusion_figure(confusion: pd.DataFrame, value: str = "count", title: str |
         hovertemplate=("ground truth %{y}<br>predicted %{x}<br>%{text} instances (%{customdata:.1%} of the row)"
                        "<extra></extra>")))
     base_layout(fig, title, height=max(320, 46 * len(y) + 170))
-    fig.update_yaxes(title="ground truth", autorange="reversed")
-    fig.update_xaxes(title="prediction", side="bottom")
+    # dtick 1: every class labelled, also at a column's width (plotly would skip every other one).
+    fig.update_yaxes(title="ground truth", autorange="reversed", dtick=1)
+    fig.update_xaxes(title="prediction", side="bottom", dtick=1)
     return fig
 
 
@@ -126,7 +127,7 @@ def threshold_figure(per_class: pd.DataFrame, palette: str = "authors", title: s
                                 pattern=dict(shape=pattern, fgcolor=LINE, size=6)))
     base_layout(fig, title, height=400)
     fig.update_layout(barmode="group", bargap=0.25)
-    fig.update_xaxes(title="artefact class")
+    fig.update_xaxes(title="artefact class", dtick=1)  # every class labelled, also in print
     fig.update_yaxes(title="precision, recall, F1", range=[0, 1.1], dtick=0.2, tickformat=".1f")
     return fig
 
@@ -153,6 +154,6 @@ def group_metrics_figure(table: pd.DataFrame, metrics: tuple[str, ...] = ("AP", 
                                    "%{customdata[1]} instances<extra></extra>"))
     base_layout(fig, title, height=380)
     fig.update_layout(barmode="group", bargap=0.3)
-    fig.update_xaxes(title=what)
+    fig.update_xaxes(title=what, dtick=1)  # every group labelled, also in print
     fig.update_yaxes(title="COCO metric (%)", range=[0, 105])
     return fig
