@@ -182,7 +182,8 @@ def _theme(out: go.Figure, family: str) -> None:
     axis = dict(showgrid=False, ticks="outside", ticklen=3, mirror=True, linecolor="black", automargin=False,
                 title=dict(font=dict(size=TEXT_PX - 1), standoff=4), tickfont=dict(size=TICK_PX))
     names = [k for k in out.layout.to_plotly_json() if re.fullmatch(r"[xy]axis\d*", k)] or ["xaxis", "yaxis"]
-    out.update_layout({name: axis for name in names})
+    bare = {name for name in names if out.layout[name].ticks == "" and out.layout[name].showticklabels is False}
+    out.update_layout({name: dict(axis, ticks="") if name in bare else axis for name in names})  # bare: sky maps
     out.update_traces(selector=dict(type="bar"), textfont=dict(size=TICK_PX - 1, family=family))
     if out.layout.annotations:
         out.update_annotations(font_family=family)
@@ -781,9 +782,9 @@ def _deviation_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed
 
 def _plain_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
     """Any other figure: legend band on top, margins that hold the tick labels, a few ticks per axis."""
-    if not fixed:
-        page.h = round(page.w * (0.72 if page.w < 500 else 0.5))
     body_top = _place_legend(out, page, top) + 4
+    if not fixed:  # the plot keeps its aspect; a legend band adds to the height
+        page.h = round(page.w * (0.72 if page.w < 500 else 0.5) + body_top)
     has_axes = any(ax.visible is not False for ax in out.select_xaxes())
     out.update_layout(margin=dict(l=6, r=8, t=body_top, b=6) if has_axes else dict(l=4, r=4, t=body_top, b=4))
     out.update_xaxes(automargin=True, nticks=5 if page.w < 500 else 8)
