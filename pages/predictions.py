@@ -94,7 +94,7 @@ def prediction_sets_ui(ds: Dataset) -> list[Predictions]:
     with right:
         text = st.text_area("Prediction files or folders (one per line)", value=start_predictions(), key=Q_PATHS,
                             height=68, help=PATHS_HELP + " At start: `--predictions PATH` or XAMI_PREDICTIONS.",
-                            placeholder="/runs/segment/val/predictions.json\nyolo = /runs/segment/predict/labels",
+                            placeholder="e.g. /runs/segment/val/predictions.json\nor, named: yolo = /runs/segment/predict/labels",
                             **BOUND)
     if synthetic:
         sets.append(cached_synthetic_predictions(ds))

@@ -238,6 +238,25 @@ def test_predictions_given_at_start(sample_ds, tmp_path, monkeypatch, how):
     assert "**Synthetic predictions**" not in texts(at)
 
 
+def test_fingerprint_follows_the_files(tmp_path):
+    """The cache key of a predictions path: an edited results file or YOLO .txt file is read again."""
+    from xami_core.io.predictions import predictions_fingerprint
+
+    results = tmp_path / "r.json"
+    results.write_text("[]")
+    before = predictions_fingerprint(results)
+    results.write_text("[ ]")
+    assert predictions_fingerprint(results) != before
+    labels = tmp_path / "run" / "labels"
+    labels.mkdir(parents=True)
+    (labels / "a.txt").write_text("0 0.1 0.1 0.2 0.1 0.2 0.2 0.9\n")
+    before = predictions_fingerprint(tmp_path / "run")  # a run folder: its labels/ subfolder
+    assert before == predictions_fingerprint(labels)
+    (labels / "b.txt").write_text("")
+    assert predictions_fingerprint(tmp_path / "run") != before
+    assert predictions_fingerprint(tmp_path / "missing")[-1] == "unreadable"
+
+
 def test_nothing_loaded_says_how_to_load():
     at = page_test(PAGE, query={"pred_synthetic": "false"})
     assert not at.exception
