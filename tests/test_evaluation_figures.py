@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from xami_core.analysis import evaluation as EV
@@ -99,3 +100,34 @@ def test_group_bars_in_percent(sample_ds):
         assert list(trace.x) == list(table.index)
         np.testing.assert_array_equal(np.asarray(trace.customdata)[:, 0], table["n_images"])
     assert fig.layout.xaxis.title.text == "XMM-OM filter"
+
+
+def test_prediction_layer_draws_each_outcome(sample_ds):
+    preds = synthetic_predictions(sample_ds)
+    ev = EV.evaluate(sample_ds, preds, "segm")
+    report = EV.at_thresholds(ev, iou=0.5, score=0.3)
+    errors = EV.image_errors(report)
+    image_id = int(errors[(errors["tp"] > 0) & (errors["fp"] > 0) & (errors["fn"] > 0)].index[0])
+    inst = report.instances[report.instances["image_id"] == image_id]
+    table = preds.table[preds.table["image_id"] == image_id]
+    fig = EF.add_prediction_layer(go.Figure(), table, inst, sample_ds.annotations_of(image_id))
+    kept = inst[inst["side"] == "prediction"]
+    assert len(table) > len(kept) or (table["score"] >= 0.3).all()  # below the threshold: not drawn
+    outcomes = [t.legendgroup for t in fig.data]
+    assert outcomes.count(EV.TP) == (kept["outcome"] == EV.TP).sum() == errors.loc[image_id, "tp"]
+    assert outcomes.count(EV.FP) == errors.loc[image_id, "fp"]
+    assert outcomes.count(EV.FN) == errors.loc[image_id, "fn"]
+    assert [t.line.color for t in fig.data] == [EF.OUTCOME_COLOURS[o] for o in outcomes]
+    assert sum(bool(t.showlegend) for t in fig.data) == 3  # one legend entry per outcome
+    tp = next(t for t in fig.data if t.legendgroup == EV.TP)
+    assert tp.line.dash == "dash" and "score" in tp.text and "IoU" in tp.text
+
+
+def test_mask_outline_follows_pixel_edges():
+    from pycocotools import mask as mask_utils
+
+    mask = np.zeros((10, 12), dtype=np.uint8, order="F")
+    mask[2:5, 3:7] = 1  # rows 2..4, columns 3..6
+    (outline,) = EF.mask_outline(mask_utils.encode(mask))
+    assert outline[:, 0].min() == 3.5 and outline[:, 0].max() == 6.5  # border pixels' centres (i + 0.5 in COCO px)
+    assert outline[:, 1].min() == 2.5 and outline[:, 1].max() == 4.5

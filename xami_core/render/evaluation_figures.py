@@ -7,11 +7,13 @@ the Predictions page and any export call the same functions. AP and AR are drawn
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from pycocotools import mask as mask_utils
 
-from xami_core.analysis.evaluation import ALL, BACKGROUND
+from xami_core.analysis.evaluation import ALL, BACKGROUND, FN, FP, TP
 from xami_core.model import class_colour_hex
 from xami_core.render.figures import SPLIT_PATTERNS, base_layout, plot_text
 
@@ -23,6 +25,9 @@ RATE_PATTERNS = {"precision": "", "recall": SPLIT_PATTERNS["valid"], "f1": "."}
 RATE_LABELS = {"precision": "precision", "recall": "recall", "f1": "F1"}
 GROUP_METRIC_COLOURS = {"AP": "#1f4e79", "AP50": "#6fa8dc", "AP75": "#9fc5e8"}
 CONFUSION_VALUES = ("count", "row share")
+# Outcomes over a frame (Dark2: told apart by colour-blind readers too); predictions dashed, missed instances dotted.
+OUTCOME_COLOURS = {TP: "#1b9e77", FP: "#d95f02", FN: "#7570b3"}
+OUTCOME_LABELS = {TP: "TP prediction", FP: "FP prediction", FN: "missed (FN)"}
 
 
 def _colours(names: list[str], palette: str) -> dict[str, str]:
@@ -156,4 +161,72 @@ def group_metrics_figure(table: pd.DataFrame, metrics: tuple[str, ...] = ("AP", 
     fig.update_layout(barmode="group", bargap=0.3)
     fig.update_xaxes(title=what, dtick=1)  # every group labelled, also in print
     fig.update_yaxes(title="COCO metric (%)", range=[0, 105])
+    return fig
+
+
+def mask_outline(rle: dict) -> list[np.ndarray]:
+    """Outer contours of a compressed RLE mask as closed polygons, each (n, 2) in COCO px.
+
+    The contour runs through the centres of the mask's border pixels (pixel i's centre is i + 0.5 in
+    COCO coordinates, where the overlay draws it), half a pixel inside the mask's edge.
+    """
+    mask = np.ascontiguousarray(mask_utils.decode(rle))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [c.reshape(-1, 2).astype(np.float64) + 0.5 for c in contours]
+
+
+def _path(parts: list[np.ndarray]) -> tuple[list[float | None], list[float | None]]:
+    """x and y of closed polygons, parts separated by None (one scatter trace)."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for part in parts:
+        ring = np.vstack([part, part[:1]])
+        xs += ring[:, 0].tolist() + [None]
+        ys += ring[:, 1].tolist() + [None]
+    return xs, ys
+
+
+def _box(x: float, y: float, w: float, h: float) -> np.ndarray:
+    return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float64)
+
+
+def add_prediction_layer(fig: go.Figure, predictions: pd.DataFrame, instances: pd.DataFrame,
+                         ground_truth: pd.DataFrame) -> go.Figure:
+    """Draw one frame's predictions over its overlay: outlines coloured TP/FP (dashed), missed instances (dotted box).
+
+    Args:
+        fig: a frame's figure in COCO pixel coordinates (e.g. `figures_overlay.overlay_figure`).
+        predictions: rows of `Predictions.table` for the frame (pred_id, kind, rle, bbox_*, class_name, score).
+        instances: rows of `ThresholdReport.instances` for the frame; predictions not among them (below the
+            score threshold) are not drawn.
+        ground_truth: rows of `Dataset.annotations` for the frame (ann_id, class_name, mask_box_*), for the
+            missed instances' boxes.
+
+    Returns:
+        `fig`, with one trace per drawn prediction and per missed instance, and one legend entry per outcome.
+    """
+    shown_outcomes: set[str] = set()
+
+    def add(parts: list[np.ndarray], outcome: str, dash: str, hover: str) -> None:
+        xs, ys = _path(parts)
+        fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color=OUTCOME_COLOURS[outcome], width=2, dash=dash),
+                        name=OUTCOME_LABELS[outcome], legendgroup=outcome, showlegend=outcome not in shown_outcomes,
+                        hoveron="points+fills", text=hover, hovertemplate="%{text}<extra></extra>")
+        shown_outcomes.add(outcome)
+
+    preds = instances[instances["side"] == "prediction"].set_index("id")
+    for row in predictions[predictions["pred_id"].isin(preds.index)].itertuples(index=False):
+        match = preds.loc[row.pred_id]
+        parts = mask_outline(row.rle) if row.rle is not None else [_box(row.bbox_x, row.bbox_y, row.bbox_w, row.bbox_h)]
+        matched = (f"<br>IoU {match['iou']:.2f} with {plot_text(match['matched_class'])}"
+                   if match["matched_id"] >= 0 else "")
+        add(parts, str(match["outcome"]), "dash",
+            f"{match['outcome']}: {plot_text(row.class_name)}<br>score {row.score:.3f}{matched}")
+    missed = instances[(instances["side"] == "ground truth") & (instances["outcome"] == FN)]
+    boxes = ground_truth.set_index("ann_id")
+    for row in missed.itertuples(index=False):
+        ann = boxes.loc[row.id]
+        box = _box(ann["mask_box_x"], ann["mask_box_y"], ann["mask_box_w"], ann["mask_box_h"])
+        best = f"<br>best IoU of a prediction of its class {row.best_iou:.2f}" if row.best_iou > 0 else ""
+        add([box], FN, "dot", f"missed {plot_text(row.class_name)}{best}")
     return fig
