@@ -9,11 +9,10 @@ import pandas as pd
 from xami_core.io.loader import load_dataset
 from xami_core.io.sample import sample_root
 from xami_core.render.export import (
-    ExportSize,
     FigureExportError,
     FigureRenderer,
     find_browser,
-    paper_figure,
+    paper_export,
     render_figure,
 )
 from xami_core.render.figure_set import dataset_figures
@@ -25,8 +24,8 @@ def benchmark(quick: bool = False, fmt: str = "pdf") -> pd.DataFrame:
         return pd.DataFrame([{"what": "figure export", "note": "no Chrome/Chromium found: not measured"}])
     ds = load_dataset(sample_root(), source="synthetic sample", synthetic=True)
     items = dataset_figures(ds)[: 3 if quick else None]
-    figures = [(item.name, paper_figure(item.build(), ExportSize(item.width_mm, item.height_mm)),
-                ExportSize(item.width_mm, item.height_mm)) for item in items]
+    # Each figure laid out for print at its usual width, as `python -m xami_core figures` does.
+    figures = [(item.name, *paper_export(item.build(), item.width_mm, item.height_mm)[:2]) for item in items]
     fresh = []
     for _, fig, size in figures:  # the straightforward way: kaleido starts a browser for each call
         start = time.perf_counter()
