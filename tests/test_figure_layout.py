@@ -28,13 +28,13 @@ from xami_core.render import heatmap_figures as HF
 from xami_core.render import overlay, stretch
 from xami_core.render.figure_set import dataset_figures, dataset_tables
 from xami_core.render.figures_overlay import overlay_figure
-from xami_core.render.fold_figures import deviation_heatmap
+from xami_core.render.fold_figures import deviation_heatmap, fold_class_figure
 from xami_core.render.layout import class_abbreviation, paper_layout
 
 WIDTHS = (88.0, 180.0)
 # The batch set (figure_set) and the figures the pages export (chart_ui).
 BATCH = ["class_counts", "class_shares", "filters", "fold_balance", "kfold_vs_stratified", "heatmaps", "examples"]
-PAGES = ["deviation", "deviation_filters", "heatmap_one", "heatmap_difference", "overlay", "exposure", "sky_map"]
+PAGES = ["fold_balance_page", "deviation", "deviation_filters", "heatmap_one", "heatmap_difference", "overlay", "exposure", "sky_map"]
 KINDS = BATCH + PAGES
 FRAMES = {"heatmaps", "examples", "heatmap_one", "heatmap_difference", "overlay"}  # image panels of 512 x 512 px
 BARS = {"class_counts", "class_shares", "filters", "kfold_vs_stratified"}
@@ -51,7 +51,11 @@ def specimens(ds) -> dict[str, Callable[[], go.Figure]]:
     maps = hm.dataset_heatmaps(ds, method="mask", by="split")
     busiest = ds.images.sort_values("n_annotations").iloc[-1]
     joined = metadata.join_metadata(ds.images, metadata.load_obs_metadata(synthetic=True, download=False))
+    balance = fold_balance.fold_balance(ds, folds, counts=counts)
     builders |= {
+        # The Fold balance page's panels carry each fold's mean |train - valid| in their titles.
+        "fold_balance_page": lambda: fold_class_figure(counts, fold_diffs=dict(zip(balance["fold"],
+                                                                                  balance["authors_mean_diff"]))),
         "deviation": lambda: deviation_heatmap(fold_balance.fold_deviation(counts), n_folds=4),
         "deviation_filters": lambda: deviation_heatmap(fold_balance.fold_filter_deviation(filters), what="filter",
                                                        n_folds=4),

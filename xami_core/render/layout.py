@@ -390,7 +390,7 @@ def _fold_panels_layout(out: go.Figure, page: _Page, meta: dict, top: float, fix
     rows = math.ceil(n / cols)
     if cols < n:
         notes.append(f"The {n} panels wrap into {rows} rows of {cols} at this width.")
-    gap_x, title_h = 6.0, TICK_PX * LINE + 3
+    gap_x = 6.0
     ytitle = meta.get("ytitle", "")
     values = _bar_values(out)
     tick_w = _y_tick_width(out, out.layout.yaxis, values)
@@ -402,67 +402,38 @@ def _fold_panels_layout(out: go.Figure, page: _Page, meta: dict, top: float, fix
     if shortened:
         notes.append(_short_note(labels, new, "Classes"))
     band = _tick_band(new, angle)
+    # Panel titles ("fold 0 · mean |Δ| 0.52 pp") break at the dot into two lines when one is too wide.
+    titles = [a for a in out.layout.annotations if (a.yref or "paper") == "paper" and a.textangle is None]
+    title_size = TICK_PX + (1 if panel_w > 140 else 0)
+    two_lines = any(text_px(a.text, title_size) > panel_w - 4 for a in titles)
+    if two_lines:
+        for a in titles:
+            a.text = a.text.replace(" · ", "<br>")
+        notes.append("Panel titles break into two lines at this width.")
+    title_h = title_size * LINE * (2 if two_lines else 1) + 3
     panel_h = panel_w * (0.62 if cols > 1 else 0.5)
-    legend_top = top
-    body_top = _place_legend(out, page, legend_top) + 2
-    row_h = title_h + panel_h + band + 4
+    body_top = _place_legend(out, page, top) + 2
     if fixed:
         panel_h = max(30.0, (page.h - body_top - 4 - rows * (title_h + band + 4)) / rows)
-        row_h = title_h + panel_h + band + 4
     else:
-        page.h = round(body_top + rows * row_h + 4)
-    titles = [a for a in out.layout.annotations if (a.yref or "paper") == "paper" and a.textangle is None]
+        page.h = round(body_top + rows * (title_h + panel_h + band + 4) + 4)
+    row_h = title_h + panel_h + band + 4
+    axes: dict[str, dict] = {}
     for i in range(n):
         r, c = divmod(i, cols)
         suffix = "" if i == 0 else str(i + 1)
-        xa, ya = out.layout[f"xaxis{suffix}"], out.layout[f"yaxis{suffix}"]
         if new != labels:
             _category_axis(out, f"xaxis{suffix}", f"x{suffix}", labels, new)
         x0 = left + c * (panel_w + gap_x)
         y0 = body_top + r * row_h + title_h
-        xa.domain = [page.x(x0), page.x(x0 + panel_w)]
-        ya.domain = [page.y(y0 + panel_h), page.y(y0)]
-        xa.tickangle = angle
-        xa.tickfont.size = TICK_PX
-        ya.showticklabels = c == 0
-        ya.title.text = None
-        ya.matches = None if i == 0 else "y"
-        ya.nticks = 5
+        axes[f"xaxis{suffix}"] = dict(domain=[page.x(x0), page.x(x0 + panel_w)], tickangle=angle,
+                                      tickfont=dict(size=TICK_PX))
+        axes[f"yaxis{suffix}"] = dict(domain=[page.y(y0 + panel_h), page.y(y0)], showticklabels=c == 0,
+                                      title=dict(text=None), matches=None if i == 0 else "y", nticks=5)
         if i < len(titles):
             titles[i].update(x=page.x(x0 + panel_w / 2), y=page.y(y0 - 1), xanchor="center", yanchor="bottom",
-                             yshift=0, font=dict(size=TICK_PX + (1 if panel_w > 140 else 0)))
-            if text_px(titles[i].text, titles[i].font.size) > panel_w:
-                titles[i].text = titles[i].text.replace(" · ", "<br>")
-                notes.append("Panel titles break into two lines at this width.") if not any(
-                    "two lines" in s for s in notes) else None
-    if any(t.text and "<br>" in t.text for t in titles):  # two-line titles need a taller band
-        extra = TICK_PX * LINE
-        for i in range(n):
-            r, _ = divmod(i, cols)
-            suffix = "" if i == 0 else str(i + 1)
-            ya = out.layout[f"yaxis{suffix}"]
-            shift = (r + 1) * extra
-            ya.domain = [page.y((1 - ya.domain[0]) * page.h + shift), page.y((1 - ya.domain[1]) * page.h + shift)]
-            if i < len(titles):
-                titles[i].y = page.y((1 - titles[i].y) * page.h + shift)
-        if fixed:  # squeeze back into the fixed height
-            scale = (page.h - body_top) / (page.h - body_top + rows * extra)
-            for i in range(n):
-                suffix = "" if i == 0 else str(i + 1)
-                ya = out.layout[f"yaxis{suffix}"]
-                ya.domain = [page.y(body_top + ((1 - d) * page.h + 0 - body_top) * scale) for d in ya.domain]
-                if i < len(titles):
-                    titles[i].y = page.y(body_top + ((1 - titles[i].y) * page.h - body_top) * scale)
-        else:
-            page.h += rows * extra
-            # re-express all positions for the taller page (they were fractions of the old height)
-            old = page.h - rows * extra
-            for i in range(n):
-                suffix = "" if i == 0 else str(i + 1)
-                ya = out.layout[f"yaxis{suffix}"]
-                ya.domain = [1 - (1 - d) * old / page.h for d in ya.domain]
-                if i < len(titles):
-                    titles[i].y = 1 - (1 - titles[i].y) * old / page.h
+                             yshift=0, font=dict(size=title_size))
+    out.update_layout(axes)
     grid_mid = body_top + (page.h - body_top) / 2
     _rotated_title(out, _fit_y_title(ytitle, page.h - body_top - 10, TEXT_PX - 1), 4 + (TEXT_PX - 1) * LINE, grid_mid, page)
     out.update_layout(margin=NO_MARGIN, bargap=0.15, bargroupgap=0.0)
