@@ -16,7 +16,9 @@ from xami_core.analysis import folds as F
 from xami_core.io.predictions import Predictions, predictions_fingerprint
 from xami_core.model import Dataset, XamiDataError
 from xami_core.render import evaluation_figures as EF
+from xami_core.render import overlay, stretch
 from xami_core.render.export import table_to_csv, table_to_latex
+from xami_core.render.figures_overlay import overlay_figure
 from xami_ui.cache import (
     cached_evaluation,
     cached_folds,
@@ -33,7 +35,7 @@ from xami_ui.text import md_literal
 # which also keeps its value across a visit to another page; a value the link cannot hold is dropped.
 Q_SYNTHETIC, Q_PATHS, Q_SUBSET, Q_IOU_TYPE = "pred_synthetic", "pred_paths", "pred_subset", "pred_iou_type"
 Q_SET, Q_METRIC, Q_PR_IOU, Q_SCORE, Q_IOU = "pred_set", "pred_metric", "pred_pr_iou", "pred_score", "pred_iou"
-Q_CONFUSION, Q_GROUP_BY = "pred_confusion", "pred_group_by"
+Q_CONFUSION, Q_GROUP_BY, Q_FRAME = "pred_confusion", "pred_group_by", "pred_frame"
 BOUND = {"bind": "query-params", "persist_state": "session"}
 ALL_IMAGES = "all images"
 START_ENV = "XAMI_PREDICTIONS"
@@ -253,11 +255,37 @@ def thresholds_section_ui(ds: Dataset, preds: Predictions, iou_type: str, ids: t
     return report
 
 
-def errors_section_ui(ds: Dataset, report: EV.ThresholdReport, tag: str) -> None:
-    """The frames with the most errors at the thresholds, and every instance's outcome for download."""
+def frame_ui(ds: Dataset, preds: Predictions, report: EV.ThresholdReport, image_id: int) -> None:
+    """One frame: its ground truth filled in the class colours, the predictions and misses outlined by outcome."""
+    img = ds.image(image_id)
+    frame = overlay.load_frame(img["path"])
+    if frame is None:
+        st.warning("The image file is missing or unreadable; its outlines are drawn on a grey frame.")
+        frame = overlay.placeholder_frame(int(img["width"]), int(img["height"]))
+    else:
+        frame = stretch.stretch_image(frame)  # the gallery's default display
+    truth = ds.annotations_of(image_id)
+    fig = overlay_figure(frame, truth, ds.class_colours(current_palette()), 0.3, fill=True, contour=False,
+                         boxes=False, labels=False, height=720)
+    EF.add_prediction_layer(fig, preds.table[preds.table["image_id"] == image_id],
+                            report.instances[report.instances["image_id"] == image_id], truth)
+    chart_ui(fig, name=f"{img['obs_key']}_predictions", key="pred_frame_chart", aspect=1.0, zoom=True)
+    st.caption("Ground truth filled in the class colours; predictions at or above the score threshold outlined "
+               "(dashed): green TP, orange FP (spurious, duplicate or another class); dotted purple boxes: missed "
+               "instances (FN). Hover an outline for its class, score and match. Scroll to zoom.")
+
+
+def errors_section_ui(ds: Dataset, preds: Predictions, report: EV.ThresholdReport, tag: str) -> None:
+    """The frames with the most errors at the thresholds, one of them drawn, every instance's outcome for download."""
     errors = EV.image_errors(report)
     worst = errors[errors["errors"] > 0].sort_values(["errors", "mean_iou"], ascending=[False, True]).head(15)
     files = ds.images.set_index("image_id")[["file_name", "split"]]
+    if len(worst):
+        labels = {int(i): f"{md_literal(files.loc[i, 'file_name'])} ({int(n)} errors)"
+                  for i, n in worst["errors"].items()}
+        image_id = st.selectbox("Frame", list(labels), key=Q_FRAME, format_func=labels.get, **BOUND,
+                                help="One of the frames with the most errors below, drawn with its outcomes.")
+        frame_ui(ds, preds, report, int(image_id))
     worst = (worst.join(files).reset_index()[["file_name", "split", "tp", "fp", "fn", "errors", "mean_iou"]]
              .rename(columns={"file_name": "image", "tp": "TP", "fp": "FP", "fn": "FN", "mean_iou": "mean IoU"}))
     show_table(worst, ["mean IoU"], RATE, hide_index=True)
@@ -376,7 +404,7 @@ def page() -> None:
     report = thresholds_section_ui(ds, preds, iou_type, key_ids, label, tag)
 
     st.subheader("Frames with the most errors")
-    errors_section_ui(ds, report, tag)
+    errors_section_ui(ds, preds, report, tag)
 
     st.subheader("AP per filter and per fold part")
     groups_section_ui(ds, preds, iou_type, ids, label, tag)

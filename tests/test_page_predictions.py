@@ -257,6 +257,18 @@ def test_fingerprint_follows_the_files(tmp_path):
     assert predictions_fingerprint(tmp_path / "missing")[-1] == "unreadable"
 
 
+def test_the_worst_frame_is_drawn_with_its_outcomes(sample_ds):
+    at = page_test(PAGE)
+    errors = table_with(at, "image", "errors").value
+    assert list(errors["errors"]) == sorted(errors["errors"], reverse=True)
+    first = sample_ds.images.set_index("file_name").loc[errors["image"].iloc[0], "image_id"]
+    assert at.selectbox(key="pred_frame").value == first
+    spec = json.loads(at.get("plotly_chart")[3].proto.spec)  # PR curves, rates, confusion, then the frame
+    drawn = [t.get("legendgroup") for t in spec["data"]]
+    row = errors.iloc[0]
+    assert (drawn.count("TP"), drawn.count("FP"), drawn.count("FN")) == (row["TP"], row["FP"], row["FN"])
+
+
 def test_nothing_loaded_says_how_to_load():
     at = page_test(PAGE, query={"pred_synthetic": "false"})
     assert not at.exception
@@ -270,7 +282,8 @@ def test_predictions_in_chromium(browser):
 
     browser.open("", wait_for="Example frames")
     page = browser.open("predictions", wait_for="Precision–recall curves")
-    expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=60_000)  # PR, rates, confusion, per filter
+    # PR curves, rates, confusion matrix, the frame with the most errors, per filter
+    expect(page.locator(".js-plotly-plot")).to_have_count(5, timeout=60_000)
     pr = page.locator(".js-plotly-plot").nth(0)
     expect(pr.locator(".scatterlayer .trace")).to_have_count(5)  # one curve per class
     rates = page.locator(".js-plotly-plot").nth(1)  # precision, recall and F1 bars, labelled with their values
@@ -285,3 +298,8 @@ def test_predictions_in_chromium(browser):
     page.wait_for_function("([el, old]) => [...el.querySelectorAll('.bartext')].map(t => t.textContent).join() != old",
                            arg=[rates.element_handle(), ",".join(before)])
     browser.screenshot("predictions", full_height=4200)
+    frame = page.locator(".js-plotly-plot").nth(3)  # a frame with missed artefacts, drawn with its outcomes
+    frame.scroll_into_view_if_needed()
+    expect(frame.locator(".legendtext").filter(has_text="missed (FN)")).to_have_count(1)
+    expect(frame.locator("image").first).to_be_visible()
+    browser.screenshot("predictions_frame")
