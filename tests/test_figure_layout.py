@@ -40,6 +40,8 @@ FRAMES = {"heatmaps", "examples", "heatmap_one", "heatmap_difference", "overlay"
 BARS = {"class_counts", "class_shares", "filters", "kfold_vs_stratified"}
 COLOUR_BARS = {"heatmaps", "heatmap_one", "heatmap_difference", "deviation", "deviation_filters"}
 CASES = [(kind, width) for kind in KINDS for width in WIDTHS]
+# Heights a user sets instead of the layout's own (the old batch heights, a short panel grid, a square page).
+SET_HEIGHTS = [("heatmaps", 180.0, 110.0), ("fold_balance_page", 88.0, 60.0), ("overlay", 88.0, 88.0)]
 
 
 def specimens(ds) -> dict[str, Callable[[], go.Figure]]:
@@ -91,6 +93,11 @@ def rendered(sample_ds) -> dict[tuple[str, float], Rendered]:
                 laid, size, notes = E.paper_export(fig, width)
                 geometry = measurer.measure(renderer.render(laid, "svg", size))
                 out[kind, width] = Rendered(laid, size, notes, geometry, renderer.render(laid, "pdf", size))
+        builders = specimens(sample_ds)
+        for kind, width, height in SET_HEIGHTS:
+            laid, size, notes = E.paper_export(builders[kind](), width, height)
+            geometry = measurer.measure(renderer.render(laid, "svg", size))
+            out[kind, width, height] = Rendered(laid, size, notes, geometry, renderer.render(laid, "pdf", size))
     return out
 
 
@@ -186,6 +193,17 @@ def test_overlay_legend_stays_small(rendered, width):
     g = rendered["overlay", width].geometry
     legend = [t.box for t in g.texts if t.role == "legend"]
     assert legend and max(b[3] for b in legend) - min(b[1] for b in legend) < 0.2 * g.height
+
+
+@pytest.mark.parametrize(("kind", "width", "height"), SET_HEIGHTS)
+def test_a_set_height_is_kept_and_laid_out_cleanly(rendered, kind, width, height):
+    r = rendered[kind, width, height]
+    page_w, page_h = pdf_page_mm(r.pdf)
+    assert abs(page_w - width) < 0.3 and abs(page_h - height) < 0.3
+    g = r.geometry
+    assert [(a.text, b.text) for i, a in enumerate(g.texts) for b in g.texts[i + 1:]
+            if texts_overlap(a, b, tolerance=-1.0)] == []
+    assert all(abs((x1 - x0) / (y1 - y0) - 1.0) < 0.005 for x0, y0, x1, y1 in g.images if kind in FRAMES)
 
 
 def test_layout_follows_the_width(sample_ds):

@@ -494,7 +494,7 @@ def _heatmap_grid_layout(out: go.Figure, page: _Page, meta: dict, top: float, fi
     rows, cols = (n_classes, n_groups) if transpose else (n_groups, n_classes)
     head = TICK_PX * LINE + 2  # column headings
     side = TICK_PX * LINE + 2  # row headings (rotated)
-    tick_w = text_px(str(frame_h), TICK_PX) + 6
+    tick_w = text_px(str(frame_h), TICK_PX) + 10  # label, its gap to the axis and to the row heading
     unit_w = (TEXT_PX - 1) * LINE + 2
     left = 4 + unit_w + side + tick_w
     gap = TICK_PX + 2.0  # room for the corner panel's end tick labels
