@@ -34,11 +34,11 @@ from xami_core.render.layout import class_abbreviation, paper_layout
 WIDTHS = (88.0, 180.0)
 # The batch set (figure_set) and the figures the pages export (chart_ui).
 BATCH = ["class_counts", "class_shares", "filters", "fold_balance", "kfold_vs_stratified", "heatmaps", "examples"]
-PAGES = ["fold_balance_page", "deviation", "deviation_filters", "heatmap_one", "heatmap_difference", "overlay", "exposure", "sky_map"]
+PAGES = ["fold_balance_page", "heatmaps_by_filter", "deviation", "deviation_filters", "heatmap_one", "heatmap_difference", "overlay", "exposure", "sky_map"]
 KINDS = BATCH + PAGES
-FRAMES = {"heatmaps", "examples", "heatmap_one", "heatmap_difference", "overlay"}  # image panels of 512 x 512 px
+FRAMES = {"heatmaps", "heatmaps_by_filter", "examples", "heatmap_one", "heatmap_difference", "overlay"}  # image panels of 512 x 512 px
 BARS = {"class_counts", "class_shares", "filters", "kfold_vs_stratified"}
-COLOUR_BARS = {"heatmaps", "heatmap_one", "heatmap_difference", "deviation", "deviation_filters"}
+COLOUR_BARS = {"heatmaps", "heatmaps_by_filter", "heatmap_one", "heatmap_difference", "deviation", "deviation_filters"}
 CASES = [(kind, width) for kind in KINDS for width in WIDTHS]
 # Heights a user sets instead of the layout's own (the old batch heights, a short panel grid, a square page).
 SET_HEIGHTS = [("heatmaps", 180.0, 110.0), ("fold_balance_page", 88.0, 60.0), ("overlay", 88.0, 88.0)]
@@ -51,6 +51,7 @@ def specimens(ds) -> dict[str, Callable[[], go.Figure]]:
     counts = fold_balance.fold_class_counts(ds, folds)
     filters = fold_balance.fold_filter_counts(ds, folds)
     maps = hm.dataset_heatmaps(ds, method="mask", by="split")
+    by_filter = hm.dataset_heatmaps(ds, method="box", by="filter")
     busiest = ds.images.sort_values("n_annotations").iloc[-1]
     joined = metadata.join_metadata(ds.images, metadata.load_obs_metadata(synthetic=True, download=False))
     balance = fold_balance.fold_balance(ds, folds, counts=counts)
@@ -58,6 +59,9 @@ def specimens(ds) -> dict[str, Callable[[], go.Figure]]:
         # The Fold balance page's panels carry each fold's mean |train - valid| in their titles.
         "fold_balance_page": lambda: fold_class_figure(counts, fold_diffs=dict(zip(balance["fold"],
                                                                                   balance["authors_mean_diff"]))),
+        # The Heatmaps page grouped by filter (7 rows of 5), counts on a log scale in the authors' blues.
+        "heatmaps_by_filter": lambda: HF.small_multiples_figure(by_filter, how="count", scale="log",
+                                                                colours="authors' blues"),
         "deviation": lambda: deviation_heatmap(fold_balance.fold_deviation(counts), n_folds=4),
         "deviation_filters": lambda: deviation_heatmap(fold_balance.fold_filter_deviation(filters), what="filter",
                                                        n_folds=4),
@@ -204,6 +208,12 @@ def test_a_set_height_is_kept_and_laid_out_cleanly(rendered, kind, width, height
     assert [(a.text, b.text) for i, a in enumerate(g.texts) for b in g.texts[i + 1:]
             if texts_overlap(a, b, tolerance=-1.0)] == []
     assert all(abs((x1 - x0) / (y1 - y0) - 1.0) < 0.005 for x0, y0, x1, y1 in g.images if kind in FRAMES)
+
+
+def test_too_many_rows_for_a_page_are_left_out_and_said(rendered):
+    r = rendered["heatmaps_by_filter", 180.0]
+    assert r.size.height <= 230.0 + 0.5
+    assert any("left out" in note and "White" in note for note in r.notes)
 
 
 def test_layout_follows_the_width(sample_ds):

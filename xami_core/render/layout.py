@@ -26,6 +26,7 @@ TICK_PX = 10  # 7.5 pt: the smallest size journals accept for tick labels
 SMALL_PX = 9  # labels drawn on the data (mask chips)
 LINE = 1.25  # line height in font sizes
 LEGEND_ROW_PX = 20.0
+MAX_HEIGHT_MM = 230.0  # a journal page's text height: taller figures lose panels (and say so)
 # The explicit layouts place everything in page pixels: plotly must not grow margins for legends or colour bars.
 NO_MARGIN = {"l": 0, "r": 0, "t": 0, "b": 0, "pad": 0, "autoexpand": False}
 # Widths of characters in font sizes (Times-like serif), a little generous so estimates err on the safe side.
@@ -506,16 +507,34 @@ def _heatmap_grid_layout(out: go.Figure, page: _Page, meta: dict, top: float, fi
     else:
         right = 6.0
         panel = (page.w - left - right - gap * (cols - 1)) / cols
-        bottom = 5 + TICK_PX * LINE + (TEXT_PX - 1) * LINE + 8 + 9 + 5 + TICK_PX * LINE + (TEXT_PX - 1) * LINE + 4
+        bottom = 5 + TICK_PX * LINE + (TEXT_PX - 1) * LINE + 8 + 9 + 5 + TICK_PX * LINE + (TEXT_PX - 1) * LINE + 8
     body_top = top + head
+    aspect = frame_h / frame_w
+    kept = n_groups
     if fixed:
-        panel = min(panel, (page.h - body_top - bottom - gap * (rows - 1)) / rows)
+        panel = min(panel, (page.h - body_top - bottom - gap * (rows - 1)) / rows / aspect)
+    elif transpose:  # classes down the page: no taller than a page
+        panel = min(panel, (mm_to_px(MAX_HEIGHT_MM) - body_top - bottom - gap * (rows - 1)) / rows / aspect)
+        page.h = round(body_top + rows * panel * aspect + gap * (rows - 1) + bottom)
     else:
-        page.h = round(body_top + rows * panel + gap * (rows - 1) + bottom)
-    panel_h = panel * frame_h / frame_w
+        if not transpose:  # more group rows than a page holds: the first ones, and the notes say which are left out
+            fit = max(1, int((mm_to_px(MAX_HEIGHT_MM) - body_top - bottom + gap) // (panel * aspect + gap)))
+            if fit < n_groups:
+                kept = rows = fit
+                notes.append(f"Only the first {fit} of {n_groups} groups fit on a page at this width; left out: "
+                             + ", ".join(groups[fit:]) + ".")
+        page.h = round(body_top + rows * panel * aspect + gap * (rows - 1) + bottom)
+    panel_h = panel * aspect
     out.layout.annotations = []
     axes: dict[str, dict] = {}  # one layout update for all panels (per-axis updates are slow in plotly)
-    for gi in range(n_groups):
+    if kept < n_groups:
+        hidden = {f"x{gi * n_classes + ci + 1}" for gi in range(kept, n_groups) for ci in range(n_classes)}
+        out.data = [t for t in out.data if (t.xaxis or "x") not in hidden]
+        for name in hidden:
+            axes[f"xaxis{name[1:]}"] = dict(visible=False, domain=[0, 0.01])
+            axes[f"yaxis{name[1:]}"] = dict(visible=False, domain=[0, 0.01], scaleanchor=None)
+    groups = groups[:kept]
+    for gi in range(kept):
         for ci in range(n_classes):
             n = gi * n_classes + ci + 1
             suffix = "" if n == 1 else str(n)
@@ -532,6 +551,12 @@ def _heatmap_grid_layout(out: go.Figure, page: _Page, meta: dict, top: float, fi
     grid_right = left + cols * panel + (cols - 1) * gap
     grid_bottom = body_top + rows * panel_h + (rows - 1) * gap
     col_names, row_names = (groups, classes) if transpose else (classes, groups)
+    short_cols = [_heading(name, panel) for name in col_names]
+    short_rows = [_heading(name, panel_h) for name in row_names]
+    for long, short in ((col_names, short_cols), (row_names, short_rows)):
+        if short != long:
+            notes.append(_short_note(long, short, "Headings"))
+    col_names, row_names = short_cols, short_rows
     for c, name in enumerate(col_names):
         out.add_annotation(text=name, x=page.x(left + c * (panel + gap) + panel / 2), y=page.y(body_top - 2),
                            xref="paper", yref="paper", showarrow=False, xanchor="center", yanchor="bottom",
@@ -562,10 +587,12 @@ def _heatmap_grid_layout(out: go.Figure, page: _Page, meta: dict, top: float, fi
             bar.update(orientation="h", x=page.x(x0 + inset), xanchor="left", len=panel - 2 * inset, lenmode="pixels",
                        y=page.y(grid_bottom + 5 + TICK_PX * LINE + (TEXT_PX - 1) * LINE + 6), yanchor="top",
                        xpad=0, ypad=0)
+        room = panel_h if transpose else panel  # a bar's length: short bars get fewer labels
+        most = 4 if room > 90 else 3 if room > 60 else 2
         if log:
-            _thin_log_ticks(bar, 3)
+            _thin_log_ticks(bar, most)
         else:
-            _linear_colourbar_ticks(bar, cax.cmin or 0.0, cax.cmax or 1.0, percent, 4)
+            _linear_colourbar_ticks(bar, cax.cmin or 0.0, cax.cmax or 1.0, percent, most)
     if transpose:
         _rotated_title(out, f"{bar_title} (one scale per class)", page.w - 4 - (TEXT_PX - 1) * LINE / 2,
                        body_top + (grid_bottom - body_top) / 2, page, name="bartitle")
@@ -578,6 +605,15 @@ def _heatmap_grid_layout(out: go.Figure, page: _Page, meta: dict, top: float, fi
     out.update_layout(margin=NO_MARGIN, showlegend=False)
     notes.append("Axes in detector pixels (y down); every panel shares the labelled corner panel's axes.")
     return notes
+
+
+def _heading(name: str, room: float, size: float = TICK_PX + 1) -> str:
+    """A panel heading that fits `room` px: as it is, else its name without the bracket ("UVW1 (291 nm)" -> "UVW1")
+    or a class abbreviation ("read-out-streak" -> "ROS")."""
+    if text_px(name, size) <= room - 4:
+        return name
+    short = name.split(" (")[0]
+    return short if short != name else class_abbreviation(name)
 
 
 def _image_grid_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
