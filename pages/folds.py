@@ -147,11 +147,11 @@ def groups_caption(groups: field_groups.FieldGroups, meta_label: str | None) -> 
     return text
 
 
-def gallery_link(obsid: str) -> str:
-    """A link to the gallery searching for `obsid` (all its frames), on the same data source and colours."""
+def gallery_link(obsids: str) -> str:
+    """A link to the gallery searching for `obsids` ("a, b": all their frames), on the same data source and colours."""
     params = {name: value for name, value in st.query_params.to_dict().items()
               if not name.startswith(OWN_PARAMS) and name not in (GALLERY_SEARCH, "image")}
-    return "gallery?" + urlencode({**params, GALLERY_SEARCH: obsid})
+    return "gallery?" + urlencode({**params, GALLERY_SEARCH: obsids})
 
 
 def leakage_ui(ds: Dataset, folds: F.FoldSet, groups: field_groups.FieldGroups, table: pd.DataFrame,
@@ -176,21 +176,17 @@ def leakage_ui(ds: Dataset, folds: F.FoldSet, groups: field_groups.FieldGroups, 
     if leaks.empty:
         st.caption("No field group has frames on both sides of a fold.")
     else:
-        first = leaks["obsids"].str.split(", ").str[0]
         listed = pd.DataFrame({
             "fold": [fold_name_text(f, n_folds) for f in leaks["fold"]], "group": leaks["group"],
             "ObsIDs": leaks["obsids"], "train frames": leaks["train_images"], "valid frames": leaks["valid_images"],
-            "gallery": [gallery_link(o) for o in first]})
+            "gallery": [gallery_link(o) for o in leaks["obsids"]]})
         st.dataframe(listed, width="stretch", hide_index=True, height=min(36 * (len(listed) + 1) + 2, 400),
                      column_config={"gallery": st.column_config.LinkColumn(
-                         "open in gallery", display_text=rf"[?&]{GALLERY_SEARCH}=(\d+)",
-                         help="Opens the gallery (in a new tab) searching for this ObsID: all its frames, side by side.")})
-        several = int((leaks["n_obsids"] > 1).sum())
-        st.caption("Each link opens the gallery searching for the group's ObsID, which shows every frame of that "
-                   "observation side by side, train and valid."
-                   + (f" {several:,} group{'s' if several != 1 else ''} join{'' if several != 1 else 's'} several "
-                      "ObsIDs (sky neighbours): the gallery's search finds one ObsID at a time, so the link opens the "
-                      "first; search the others by the ObsIDs listed." if several else ""))
+                         "open in gallery", display_text="open ↗",
+                         help="Opens the gallery (in a new tab) searching for the group's ObsIDs: all their frames, "
+                              "side by side.")})
+        st.caption("Each link opens the gallery searching for the group's ObsIDs (every one, for sky neighbours "
+                   "that join several observations), which shows all the group's frames side by side, train and valid.")
     return {"fold_leakage": table, "leaking_groups": leaks}
 
 

@@ -96,7 +96,8 @@ def filters_ui(ds: Dataset) -> gallery.GalleryFilter:
                               "whose mask area is in this range.")
     search = bar.text_input("Find observation, file or id", key="q", placeholder="e.g. 0743200101, _L or image id 12",
                             on_change=_first_page, **BOUND,
-                            help="Part of an observation id or file name; or a record as the input-problems table "
+                            help="Part of an observation id or file name (several, separated by spaces or commas, "
+                                 "find the frames of any); or a record as the input-problems table "
                                  "names it: `image id 12`, `annotation id 7` (ids of the annotation file; they "
                                  "repeat across split files, so pick a split to narrow it down).")
     return gallery.GalleryFilter(

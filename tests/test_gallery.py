@@ -119,6 +119,8 @@ def test_class_modes(fx, classes, mode, expected):
     (GalleryFilter(search="  0100000002 "), {2}),  # surrounding spaces ignored
     (GalleryFilter(search="rf.333"), {3}),  # file name (Roboflow hash)
     (GalleryFilter(search="nothing"), set()),
+    (GalleryFilter(search="0100000005 0100000002"), {2, 5}),  # several terms: any of them
+    (GalleryFilter(search="0100000005,rf.333, nothing"), {3, 5}),  # commas too
     (GalleryFilter(search="."), ALL),  # a literal dot, not a regular expression
     # Records as the input-problems table names them, by the ids of their file (each file numbers from 0).
     (GalleryFilter(search="image id 2"), {3, 7}),  # image 2 of the train file and of the valid file
@@ -182,7 +184,8 @@ def brute_force(ds, flt: GalleryFilter) -> set[int]:
         if flt.area:
             classes_ok = want if (want and flt.class_mode != "none") else present
             ok &= any(flt.area[0] <= a.mask_area <= flt.area[1] and a.class_name in classes_ok for a in anns[img.image_id])
-        ok &= flt.search.strip().lower() in f"{img.obs_key}|{img.file_name}".lower()
+        terms = flt.search.replace(",", " ").lower().split()
+        ok &= not terms or any(t in img.obs_key.lower() or t in img.file_name.lower() for t in terms)
         if ok:
             out.add(int(img.image_id))
     return out
@@ -198,6 +201,7 @@ def brute_force(ds, flt: GalleryFilter) -> set[int]:
     GalleryFilter(area=(1000, 1e9)),
     GalleryFilter(empty="only", filters=("U", "M")),
     GalleryFilter(search="_u"),
+    GalleryFilter(search="_u, _w"),
 ])
 def test_filters_match_brute_force_on_the_sample(sample_ds, flt):
     got = set(sample_ds.images.loc[gallery.filter_mask(sample_ds, flt), "image_id"].astype(int))

@@ -174,13 +174,18 @@ def filter_mask(ds: Dataset, flt: GalleryFilter, folds: FoldSet | None = None) -
 _RECORD = re.compile(r"^(image|annotation)\s*(?:id)?\s*[:#]?\s*([^\s,]+)", re.IGNORECASE)
 
 
+_TERM_SEPARATORS = re.compile(r"[\s,]+")  # search terms: any of them
+
+
 def search_mask(ds: Dataset, text: str) -> np.ndarray:
     """Boolean array over `ds.images` rows: the images a search text finds.
 
     "image id 12" (or "image 12"): the images whose id in their annotation file is 12 (one per
     split file at most); "annotation id 7, ...": the images holding an annotation with file
-    id 7; anything else: a case-insensitive substring of the observation id or file name, or
-    an image id of the file written alone ("12"). Empty text finds every image.
+    id 7; anything else: a case-insensitive substring of the observation key or file name, or
+    an image id of the file written alone ("12"). Several terms separated by spaces or commas
+    find the images any of them finds ("0123456789, 0987654321": every frame of two ObsIDs).
+    Empty text finds every image.
     """
     images = ds.images
     text = text.strip()
@@ -194,10 +199,13 @@ def search_mask(ds: Dataset, text: str) -> np.ndarray:
         ann = ds.annotations
         holders = ann.loc[ann["coco_id"].astype(str) == wanted, "image_id"].unique()
         return images["image_id"].isin(holders).to_numpy()
-    hit_obs = images["obs_key"].fillna("").str.contains(text, case=False, regex=False)
-    hit_file = images["file_name"].str.contains(text, case=False, regex=False)
-    hit_id = images["coco_id"].astype(str) == text
-    return (hit_obs | hit_file | hit_id).to_numpy()
+    keys, names = images["obs_key"].fillna(""), images["file_name"]
+    coco_ids = images["coco_id"].astype(str)
+    hit = np.zeros(len(images), dtype=bool)
+    for term in dict.fromkeys(_TERM_SEPARATORS.split(text)):  # a few terms typed or linked, not a loop over data
+        hit |= (keys.str.contains(term, case=False, regex=False) | names.str.contains(term, case=False, regex=False)
+                | (coco_ids == term)).to_numpy()
+    return hit
 
 
 def largest_instance(ds: Dataset) -> pd.Series:
