@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from xami_core.access import check_local_path
 from xami_core.analysis import evaluation as EV
 from xami_core.analysis import folds as F
-from xami_core.io.predictions import Predictions, predictions_fingerprint
+from xami_core.io.predictions import Predictions
 from xami_core.model import Dataset, XamiDataError
 from xami_core.render import evaluation_figures as EF
 from xami_core.render import overlay, stretch
@@ -23,35 +18,25 @@ from xami_ui.cache import (
     cached_evaluation,
     cached_folds,
     cached_group_metrics,
-    cached_predictions,
-    cached_synthetic_predictions,
     cached_thresholds,
 )
 from xami_ui.context import current_dataset, current_palette, run_app, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
+from xami_ui.predictions import BOUND, Q_IOU_TYPE, Q_SET, choice_ui, load_sets, thresholds_ui
 from xami_ui.text import md_literal
 
 # Widget keys are the query-parameter names: every control is bound to the link (bind="query-params"),
 # which also keeps its value across a visit to another page; a value the link cannot hold is dropped.
-Q_SYNTHETIC, Q_PATHS, Q_SUBSET, Q_IOU_TYPE = "pred_synthetic", "pred_paths", "pred_subset", "pred_iou_type"
-Q_SET, Q_METRIC, Q_PR_IOU, Q_SCORE, Q_IOU = "pred_set", "pred_metric", "pred_pr_iou", "pred_score", "pred_iou"
+Q_SUBSET, Q_METRIC, Q_PR_IOU = "pred_subset", "pred_metric", "pred_pr_iou"
 Q_CONFUSION, Q_GROUP_BY, Q_FRAME = "pred_confusion", "pred_group_by", "pred_frame"
-BOUND = {"bind": "query-params", "persist_state": "session"}
 ALL_IMAGES = "all images"
-START_ENV = "XAMI_PREDICTIONS"
-NAME_SEP = " = "  # "name = path" on a line names a set
 PERCENT = "%.1f"  # AP and AR: COCOeval's fractions x 100, one decimal, as detectron2 and most papers print them
 RATE = "%.3f"  # precision, recall, F1 and IoU: fractions
 NO_VALUE = "—"  # where COCOeval gives -1 (no ground truth of a class or size)
-DEFAULT_SCORE, DEFAULT_IOU = 0.25, 0.5
 RENUMBER_NOTE = ("Ground-truth annotations are numbered from 1 for COCOeval: it stores a match as the annotation's "
                  "id and reads id 0 as “no match”, so a plain pycocotools run on a file numbered from 0 (Roboflow "
                  "exports, XAMI's among them) counts the detection of annotation 0 in each split as a false positive "
                  "and can give slightly lower numbers than this page.")
-PATHS_HELP = ("One prediction set per line: a COCO results .json file (a list of {image_id, category_id, score, "
-              "segmentation, bbox} as detectron2, MMDetection or Ultralytics save_json=True write it) or a folder of "
-              "YOLOv8-seg .txt files (save_txt=True, save_conf=True), one per image stem. Write `name = path` to name "
-              "a set; several sets are compared side by side.")
 
 
 def _index(options: list, value: object) -> int:
@@ -59,67 +44,14 @@ def _index(options: list, value: object) -> int:
     return options.index(value) if value in options else 0
 
 
-def start_predictions() -> str:
-    """Prediction paths given at start, one per line: `streamlit run app.py -- --predictions PATH` (repeatable),
-    else `XAMI_PREDICTIONS` (several separated by the system's path separator, ':' or ';')."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--predictions", action="append")
-    args, _ = parser.parse_known_args(sys.argv[1:])
-    paths = args.predictions or os.environ.get(START_ENV, "").split(os.pathsep)
-    return "\n".join(p.strip() for p in paths if p.strip())
-
-
-def path_entries(text: str) -> list[tuple[str, str]]:
-    """(name, path) per non-empty line of the paths box; the name is "" unless the line says `name = path`."""
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        name, sep, path = line.partition(NAME_SEP)
-        out.append((name.strip(), path.strip()) if sep and path.strip() else ("", line))
-    return out
-
-
-def prediction_sets_ui(ds: Dataset) -> list[Predictions]:
+def prediction_sets_ui(ds: Dataset) -> dict[str, Predictions]:
     """The synthetic set (on the sample) and the sets read from the paths entered; errors said per path."""
-    sets: list[Predictions] = []
-    left, right = st.columns([1, 2.4])
-    with left:
-        synthetic = False
-        if ds.provenance.synthetic:
-            # On by default, unless predictions were given at start.
-            synthetic = st.toggle("Synthetic predictions", value=not start_predictions(), key=Q_SYNTHETIC, **BOUND,
-                                  help="A deterministic set made from the sample's ground truth (instances moved and "
-                                       "reshaped a little, some classes confused, some missed, some spurious "
-                                       "detections), so this page works without a model. Not a model's output.")
-    with right:
-        text = st.text_area("Prediction files or folders (one per line)", value=start_predictions(), key=Q_PATHS,
-                            height=68, help=PATHS_HELP + " At start: `--predictions PATH` or XAMI_PREDICTIONS.",
-                            placeholder="e.g. /runs/segment/val/predictions.json\nor, named: yolo = /runs/segment/predict/labels",
-                            **BOUND)
-    if synthetic:
-        sets.append(cached_synthetic_predictions(ds))
-    for name, path in path_entries(text or ""):
-        try:
-            checked = check_local_path(path, what="predictions path")  # a deployment's allowed roots apply here too
-            sets.append(cached_predictions(ds, str(checked), name, predictions_fingerprint(checked)))
-        except XamiDataError as exc:
-            st.error(f"**Predictions not loaded** ({md_literal(name or path)}): {md_literal(exc)}\n\nGive a COCO "
-                     "results .json file or a folder of YOLO .txt prediction files for this dataset.",
-                     icon=":material/error:")
+    sets, failed = load_sets(ds, choice_ui(ds))
+    for what, message in failed:
+        st.error(f"**Predictions not loaded** ({md_literal(what)}): {md_literal(message)}\n\nGive a COCO "
+                 "results .json file or a folder of YOLO .txt prediction files for this dataset.",
+                 icon=":material/error:")
     return sets
-
-
-def unique_labels(sets: list[Predictions]) -> dict[str, Predictions]:
-    """Each set under a label of its own (the set's label, numbered when two sets share one)."""
-    out: dict[str, Predictions] = {}
-    for preds in sets:
-        label, n = preds.label, 2
-        while label in out:
-            label, n = f"{preds.label} ({n})", n + 1
-        out[label] = preds
-    return out
 
 
 def fold_groups(assignments: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -225,12 +157,8 @@ def pr_section_ui(ev: EV.Evaluation, label: str, tag: str) -> None:
 def thresholds_section_ui(ds: Dataset, preds: Predictions, iou_type: str, ids: tuple[int, ...], label: str,
                           tag: str) -> EV.ThresholdReport:
     """Score and IoU sliders, precision/recall/F1 per class and the confusion matrix; returns the report."""
-    c1, c2 = st.columns(2)
-    score = c1.slider("Score threshold", 0.0, 1.0, DEFAULT_SCORE, 0.01, key=Q_SCORE, **BOUND,
-                      help="Predictions scoring below it do not count. Moving it reuses the COCOeval run.")
-    iou = c2.slider("IoU threshold", 0.05, 1.0, DEFAULT_IOU, 0.05, key=Q_IOU, **BOUND,
-                    help="A prediction matches a ground-truth instance of its class when their IoU is at least this.")
-    report = cached_thresholds(ds, preds, iou_type, ids, float(iou), float(score))
+    score, iou = thresholds_ui(st.container())
+    report = cached_thresholds(ds, preds, iou_type, ids, iou, score)
     rates = ["precision", "recall", "f1"]
     table = report.per_class.rename(columns={"n_gt": "ground truth", "n_pred": "predictions", "tp": "TP",
                                              "fp": "FP", "fn": "FN", "f1": "F1"})
@@ -339,7 +267,7 @@ def page() -> None:
                "its hits and errors at a score threshold.")
     synthetic_notice_ui(ds)
 
-    sets = unique_labels(prediction_sets_ui(ds))
+    sets = prediction_sets_ui(ds)
     if not sets:
         st.info("No prediction set loaded. Enter the path of a COCO results .json file or of a folder of YOLO .txt "
                 "prediction files above" + (", or switch the synthetic predictions on." if ds.provenance.synthetic

@@ -1,0 +1,144 @@
+"""The prediction sets chosen on the Predictions page, for every page that shows them (Predictions, Gallery).
+
+The Predictions page draws the choice (the synthetic toggle and the paths box, both bound to the
+link); `chosen_sets` loads what they hold on any page, from the widgets' kept values, else the
+link's, else their defaults, so a page that shows predictions never repeats the loading code.
+The score and IoU sliders are drawn here too, so both pages bind the same widgets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from xami_core.access import check_local_path
+from xami_core.io.predictions import Predictions, predictions_fingerprint
+from xami_core.model import Dataset, XamiDataError
+from xami_ui.cache import cached_predictions, cached_synthetic_predictions
+
+# Widget keys are the query-parameter names (bind="query-params"); the gallery shares the threshold keys.
+Q_SYNTHETIC, Q_PATHS, Q_SET, Q_IOU_TYPE = "pred_synthetic", "pred_paths", "pred_set", "pred_iou_type"
+Q_SCORE, Q_IOU = "pred_score", "pred_iou"
+BOUND = {"bind": "query-params", "persist_state": "session"}
+START_ENV = "XAMI_PREDICTIONS"
+NAME_SEP = " = "  # "name = path" on a line names a set
+DEFAULT_SCORE, DEFAULT_IOU = 0.25, 0.5
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the Predictions page's choice holds: the synthetic set on or off, and the paths box's text."""
+
+    synthetic: bool
+    paths: str
+
+
+def start_predictions() -> str:
+    """Prediction paths given at start, one per line: `streamlit run app.py -- --predictions PATH` (repeatable),
+    else `XAMI_PREDICTIONS` (several separated by the system's path separator, ':' or ';')."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--predictions", action="append")
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    paths = args.predictions or os.environ.get(START_ENV, "").split(os.pathsep)
+    return "\n".join(p.strip() for p in paths if p.strip())
+
+
+def path_entries(text: str) -> list[tuple[str, str]]:
+    """(name, path) per non-empty line of the paths box; the name is "" unless the line says `name = path`."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        name, sep, path = line.partition(NAME_SEP)
+        out.append((name.strip(), path.strip()) if sep and path.strip() else ("", line))
+    return out
+
+
+def unique_labels(sets: list[Predictions]) -> dict[str, Predictions]:
+    """Each set under a label of its own (the set's label, numbered when two sets share one)."""
+    out: dict[str, Predictions] = {}
+    for preds in sets:
+        label, n = preds.label, 2
+        while label in out:
+            label, n = f"{preds.label} ({n})", n + 1
+        out[label] = preds
+    return out
+
+
+def load_sets(ds: Dataset, choice: Choice) -> tuple[dict[str, Predictions], list[tuple[str, str]]]:
+    """The sets a choice names, loaded through the caches, and (name or path, message) per path that failed."""
+    sets: list[Predictions] = []
+    failed: list[tuple[str, str]] = []
+    if choice.synthetic and ds.provenance.synthetic:
+        sets.append(cached_synthetic_predictions(ds))
+    for name, path in path_entries(choice.paths or ""):
+        try:
+            checked = check_local_path(path, what="predictions path")  # a deployment's allowed roots apply here too
+            sets.append(cached_predictions(ds, str(checked), name, predictions_fingerprint(checked)))
+        except XamiDataError as exc:
+            failed.append((name or path, str(exc)))
+    return unique_labels(sets), failed
+
+
+def _kept(key: str) -> str | None:
+    """A bound widget's value while its page is not shown: kept in the session, else the link's, else None."""
+    if key in st.session_state:
+        return st.session_state[key]
+    value = st.query_params.get(key)
+    return value if value is not None else None
+
+
+def current_choice() -> Choice:
+    """The Predictions page's choice as it stands, on any page (defaults where it was never set)."""
+    synthetic = _kept(Q_SYNTHETIC)
+    if isinstance(synthetic, str):  # from the link
+        synthetic = synthetic.lower() != "false"
+    paths = _kept(Q_PATHS)
+    return Choice(synthetic=not start_predictions() if synthetic is None else bool(synthetic),
+                  paths=start_predictions() if paths is None else str(paths))
+
+
+def chosen_sets(ds: Dataset) -> tuple[dict[str, Predictions], list[tuple[str, str]]]:
+    """The prediction sets chosen on the Predictions page, loaded for `ds`, and the paths that failed."""
+    return load_sets(ds, current_choice())
+
+
+def choice_ui(ds: Dataset) -> Choice:
+    """The Predictions page's choice: the synthetic toggle (on the sample) and the paths box, bound to the link."""
+    left, right = st.columns([1, 2.4])
+    synthetic = False
+    with left:
+        if ds.provenance.synthetic:
+            # On by default, unless predictions were given at start.
+            synthetic = st.toggle("Synthetic predictions", value=not start_predictions(), key=Q_SYNTHETIC, **BOUND,
+                                  help="A deterministic set made from the sample's ground truth (instances moved and "
+                                       "reshaped a little, some classes confused, some missed, some spurious "
+                                       "detections), so this page works without a model. Not a model's output.")
+    with right:
+        text = st.text_area("Prediction files or folders (one per line)", value=start_predictions(), key=Q_PATHS,
+                            height=68, help=PATHS_HELP + " At start: `--predictions PATH` or XAMI_PREDICTIONS.",
+                            placeholder="e.g. /runs/segment/val/predictions.json\nor, named: yolo = /runs/segment/predict/labels",
+                            **BOUND)
+    return Choice(synthetic=bool(synthetic), paths=text or "")
+
+
+def thresholds_ui(slot: DeltaGenerator) -> tuple[float, float]:
+    """The score and IoU threshold sliders (shared by the Predictions page and the gallery); returns (score, iou)."""
+    c1, c2 = slot.columns(2)
+    score = c1.slider("Score threshold", 0.0, 1.0, DEFAULT_SCORE, 0.01, key=Q_SCORE, **BOUND,
+                      help="Predictions scoring below it do not count. Moving it reuses the COCOeval run.")
+    iou = c2.slider("IoU threshold", 0.05, 1.0, DEFAULT_IOU, 0.05, key=Q_IOU, **BOUND,
+                    help="A prediction matches a ground-truth instance of its class when their IoU is at least this.")
+    return float(score), float(iou)
+
+
+PATHS_HELP = ("One prediction set per line: a COCO results .json file (a list of {image_id, category_id, score, "
+              "segmentation, bbox} as detectron2, MMDetection or Ultralytics save_json=True write it) or a folder of "
+              "YOLOv8-seg .txt files (save_txt=True, save_conf=True), one per image stem. Write `name = path` to name "
+              "a set; several sets are compared side by side.")
