@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from xami_core.analysis import evaluation as EV
 from xami_core.analysis import gallery
+from xami_core.analysis import gallery_errors as GE
 from xami_core.analysis.folds import AUTHORS_K, AUTHORS_SEED, PARTS
+from xami_core.io.predictions import Predictions
 from xami_core.model import Dataset, XamiDataError, class_colour_hex, filter_label
 from xami_core.render import overlay, stretch
+from xami_core.render.evaluation_figures import OUTCOME_COLOURS
 from xami_core.render.figures_overlay import overlay_figure
-from xami_ui.cache import cached_folds
+from xami_core.render.prediction_overlay import outcome_legend_name, prediction_figure
+from xami_ui.cache import cached_evaluation, cached_folds, cached_thresholds
 from xami_ui.context import current_dataset, current_palette, run_app, terms_caption_ui
 from xami_ui.export import chart_ui
+from xami_ui.predictions import Q_IOU_TYPE, Q_SET, chosen_sets, thresholds_ui
 from xami_ui.text import html_literal, md_code, md_literal
 
 # Every selection that defines the view is a widget bound to the link (bind="query-params"): its key is
@@ -27,8 +34,21 @@ IMAGE = "image"
 IMAGE_CHOICES = 2000  # the box lists this many matching frames at most (each is a string sent every run)
 DRAW = ("fill", "contour", "box", "label")
 DRAW_DEFAULT = ["fill", "contour", "label"]  # boxes add clutter on top of a contour: on request
+DETAIL_HEIGHT, DETAIL_HEIGHT_SIDE = 840, 640  # the detail figure alone, and beside the predictions
 ANY = ("any",)  # the fold choice "no fold constraint" (a tuple like the others)
 FOLD_CHOICES = [ANY] + [(f, part) for f in range(AUTHORS_K) for part in PARTS]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The prediction layer's state: the set shown, its outcomes at the thresholds and each frame's counts."""
+
+    label: str
+    preds: Predictions
+    iou_type: str
+    report: EV.ThresholdReport
+    scores: pd.DataFrame  # the evaluated predictions (Evaluation.dt: image_id, score)
+    errors: pd.DataFrame  # GE.error_counts of every image
 
 
 def _first_page() -> None:
@@ -109,9 +129,55 @@ def filters_ui(ds: Dataset) -> gallery.GalleryFilter:
         search=search)
 
 
-def order_ui() -> tuple[str, int]:
-    """Sidebar sort widgets; returns (sort, seed)."""
-    sort = st.sidebar.selectbox("Sort by", gallery.SORTS, key="sort", format_func=gallery.SORT_LABELS.get,
+def layer_ui(ds: Dataset) -> tuple[Layer | None, GE.ErrorFilter]:
+    """The sidebar's prediction layer (when the Predictions page has sets loaded): set, thresholds, error filters."""
+    sets, failed = chosen_sets(ds)
+    if not sets:
+        return None, GE.ErrorFilter()
+    bar = st.sidebar
+    bar.subheader("Predictions")
+    on = bar.toggle("Prediction layer", value=False, key="layer", on_change=_first_page, **BOUND,
+                    help="A model's predictions over the ground truth, each marked TP, FP or FN at the thresholds "
+                         "below; the sets are chosen on the Predictions page.")
+    for what, _ in failed:
+        bar.caption(f"Not loaded: {md_literal(what)} (see the Predictions page).")
+    if not on:
+        return None, GE.ErrorFilter()
+    labels = list(sets)
+    label = labels[0]
+    if len(labels) > 1:
+        label = bar.selectbox("Model", labels, key=Q_SET, on_change=_first_page, **BOUND,
+                              help="The prediction set drawn and filtered on.")
+    iou_type = bar.segmented_control("IoU type", list(EV.IOU_TYPES), default="segm", key=Q_IOU_TYPE,
+                                     on_change=_first_page, **BOUND,
+                                     help="segm: mask IoU; bbox: box IoU.") or "segm"
+    score, iou = thresholds_ui(bar)
+    preds = sets[label]
+    ids = tuple(int(i) for i in np.sort(ds.images["image_id"].to_numpy()))
+    try:
+        report = cached_thresholds(ds, preds, iou_type, ids, iou, score)
+        scores = cached_evaluation(ds, preds, iou_type, ids).dt
+    except XamiDataError as exc:
+        bar.error(f"The predictions cannot be evaluated: {md_literal(exc)}")
+        return None, GE.ErrorFilter()
+    missed = bar.multiselect("Has a missed", ds.class_names, key="missed", on_change=_first_page, **BOUND,
+                             help="Frames with a ground-truth instance of one of these classes that no prediction of "
+                                  "its class matched (FN).")
+    spurious = bar.multiselect("Has a spurious", ds.class_names, key="spurious", on_change=_first_page, **BOUND,
+                               help="Frames with a prediction of one of these classes that matched no ground truth "
+                                    "of its class (FP: spurious, a duplicate or another class).")
+    above = bar.slider("Has a prediction scoring ≥", 0.0, 1.0, 0.0, 0.01, key="score_above", on_change=_first_page,
+                       **BOUND, help="0: no constraint. Any evaluated prediction counts, also below the threshold.")
+    layer = Layer(label=label, preds=preds, iou_type=iou_type, report=report, scores=scores,
+                  errors=GE.error_counts(ds.images["image_id"], report))
+    flt = GE.ErrorFilter(missed=tuple(missed), spurious=tuple(spurious), score_above=float(above) or None)
+    return layer, flt
+
+
+def order_ui(layer: Layer | None) -> tuple[str, int]:
+    """Sidebar sort widgets (the error orders too while the prediction layer is on); returns (sort, seed)."""
+    sorts = [*gallery.SORTS, *GE.ERROR_SORTS] if layer else list(gallery.SORTS)
+    sort = st.sidebar.selectbox("Sort by", sorts, key="sort", format_func=(gallery.SORT_LABELS | GE.ERROR_SORT_LABELS).get,
                                 on_change=_first_page, **BOUND)
     seed = 0
     if sort == "shuffle":
@@ -129,8 +195,17 @@ def legend_ui(ds: Dataset, palette: str) -> None:
     st.markdown(f"<small>{chips}</small>", unsafe_allow_html=True)
 
 
-def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, detail: gallery.DetailView) -> None:
-    """The thumbnail grid with its layout controls and pages."""
+def outcome_legend_ui(counts: dict[str, int] | None = None) -> None:
+    """The prediction layer's outcome colours (with their counts when given)."""
+    chips = " ".join(f"<span style='white-space:nowrap'><span style='color:{OUTCOME_COLOURS[o]}'>■</span> "
+                     f"{html_literal(outcome_legend_name(o, counts[o]) if counts else o)}</span> &nbsp;"
+                     for o in (EV.TP, EV.FP, EV.FN))
+    st.markdown(f"<small>{chips}</small>", unsafe_allow_html=True)
+
+
+def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, detail: gallery.DetailView,
+            layer: Layer | None = None) -> None:
+    """The thumbnail grid with its layout controls and pages (each frame's TP/FP/FN under it while the layer is on)."""
     c1, c2, c3 = st.columns([1, 1, 2])
     size = c1.selectbox("Per page", gallery.PAGE_SIZES, index=gallery.PAGE_SIZES.index(48), key="size",
                         on_change=_first_page, **BOUND)
@@ -146,6 +221,11 @@ def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, detail: gallery.De
         st.markdown(f"**{len(matches):,}** of {len(ds.images):,} images match · showing "
                     f"{start + 1 if len(shown) else 0}–{stop} · page {page} of {n_pages}")
         legend_ui(ds, palette)
+        if layer is not None:
+            st.caption(f"Prediction layer: {md_literal(layer.label)} · {layer.iou_type} · score ≥ "
+                       f"{layer.report.score_threshold:g} · IoU ≥ {layer.report.iou_threshold:g}; under each frame its "
+                       "TP and FP predictions, missed instances (FN) and the mean IoU of its TP. Open a frame to see "
+                       "them drawn.")
     with grid:
         if shown.empty:
             st.info("No image matches these filters. Loosen the class mode or clear some filters in the sidebar.")
@@ -153,6 +233,9 @@ def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, detail: gallery.De
                                        stretch=detail.stretch, limits=detail.limits, lower=detail.lower, upper=detail.upper)
         pictures = gallery.thumbnails(ds, shown["image_id"].tolist(), options)
         captions = gallery.thumbnail_captions(ds, shown, escape=md_literal)
+        if layer is not None:
+            outcomes = GE.error_captions(layer.errors, shown["image_id"].to_numpy())
+            captions = [f"{c}  \n{o}" for c, o in zip(captions, outcomes)]
         n_cols = {"small": 8, "medium": 6, "large": 4}[thumb]
         for row_start in range(0, len(shown), n_cols):
             cols = st.columns(n_cols)
@@ -185,9 +268,26 @@ def display_ui(ds: Dataset) -> gallery.DetailView:
     return gallery.DetailView(stretch=how, limits=limits, lower=float(lower), upper=float(upper), hidden_classes=hidden)
 
 
+def prediction_view_ui(ds: Dataset, palette: str, image_id: int, frame: np.ndarray, layer: Layer,
+                       detail: gallery.DetailView, name: str) -> None:
+    """The frame again, with its ground truth as contours and the model's outcomes over it, legend counted."""
+    truth = ds.annotations_of(image_id)
+    instances = layer.report.instances[layer.report.instances["image_id"] == image_id]
+    predictions = layer.preds.table[layer.preds.table["image_id"] == image_id]
+    fig = prediction_figure(frame, truth, predictions, instances, ds.class_colours(palette),
+                            hidden_classes=detail.hidden_classes, height=DETAIL_HEIGHT_SIDE)
+    chart_ui(fig, name=f"{name}_predictions", key="gallery_prediction_figure", aspect=1.0, zoom=True)
+    outcome_legend_ui(GE.outcome_counts(instances))
+    st.caption(f"{md_literal(layer.label)} · {layer.iou_type} · score ≥ {layer.report.score_threshold:g} · IoU ≥ "
+               f"{layer.report.iou_threshold:g}. Ground truth as contours in the class colours; predictions dashed: "
+               "green TP, orange FP (spurious, duplicate or another class); dotted purple boxes: missed instances "
+               "(FN). Hover an outline for its class, score and match.")
+
+
 def detail_ui(ds: Dataset, palette: str, image_id: int, matches: pd.DataFrame, page_size: int,
-              bar: DeltaGenerator) -> gallery.DetailView:
-    """The detail view of one frame, its buttons in `bar` (beside the image box)."""
+              bar: DeltaGenerator, layer: Layer | None = None) -> gallery.DetailView:
+    """The detail view of one frame, its buttons in `bar` (beside the image box); with the prediction layer on,
+    the ground truth and the predictions side by side."""
     img = ds.image(image_id)
     order = matches["image_id"].tolist()
     prev_id, next_id = gallery.neighbours(order, image_id)
@@ -223,9 +323,17 @@ def detail_ui(ds: Dataset, palette: str, image_id: int, matches: pd.DataFrame, p
     anns = ds.annotations_of(image_id)
     fig = overlay_figure(frame, anns, ds.class_colours(palette), opacity, fill="fill" in draw, contour="contour" in draw,
                          boxes="box" in draw, labels="label" in draw, hidden_classes=detail.hidden_classes,
-                         hidden_ann_ids=hidden_ids, height=840)
-    chart_ui(fig, name=f"{img['obs_key']}_overlay", key="gallery_figure", aspect=1.0, zoom=True)
-    st.caption("Scroll to zoom, drag to pan, double-click to reset. Hover a mask for its class, id, area and box.")
+                         hidden_ann_ids=hidden_ids, height=DETAIL_HEIGHT if layer is None else DETAIL_HEIGHT_SIDE)
+    truth_slot, prediction_slot = st.columns(2) if layer is not None else (st.container(), None)
+    with truth_slot:
+        if layer is not None:
+            st.markdown("**Ground truth**")
+        chart_ui(fig, name=f"{img['obs_key']}_overlay", key="gallery_figure", aspect=1.0, zoom=True)
+        st.caption("Scroll to zoom, drag to pan, double-click to reset. Hover a mask for its class, id, area and box.")
+    if prediction_slot is not None:
+        with prediction_slot:
+            st.markdown(f"**Predictions** ({md_literal(layer.label)})")
+            prediction_view_ui(ds, palette, image_id, frame, layer, detail, str(img["obs_key"]))
 
     st.markdown("**Annotations** (untick *show* to hide one)")
     st.data_editor(table.assign(show=True)[["show", *table.columns]], key=f"gallery_anns_{image_id}",
@@ -259,7 +367,8 @@ def page() -> None:
     terms_caption_ui(ds)
 
     flt = filters_ui(ds)
-    sort, seed = order_ui()
+    layer, errors_filter = layer_ui(ds)
+    sort, seed = order_ui(layer)
     folds = None
     if flt.fold:
         try:
@@ -268,7 +377,11 @@ def page() -> None:
             st.warning(f"The fold part filter is ignored: the authors' folds cannot be made here. {md_literal(exc)}",
                        icon=":material/warning:")
             flt = replace(flt, fold=None)
-    matches = gallery.select_images(ds, flt, sort, seed, folds)
+    matches = gallery.select_images(ds, flt, sort if sort in gallery.SORTS else "observation", seed, folds)
+    if layer is not None:
+        matches = matches[GE.error_mask(matches, layer.report, layer.scores, errors_filter)]
+        if sort in GE.ERROR_SORTS:
+            matches = GE.sort_by_errors(matches, layer.errors, sort)
     box, bar = st.columns([1, 4], vertical_alignment="bottom")
     image_id = image_ui(ds, matches["image_id"].tolist(), box)
     if image_id is None:
@@ -279,9 +392,9 @@ def page() -> None:
         detail = gallery.DetailView(st.session_state.get("stretch", stretch.DEFAULT_STRETCH),
                                     st.session_state.get("limits", stretch.DEFAULT_LIMITS), lower, upper,
                                     tuple(c for c in ds.class_names if c not in st.session_state.get("shown", ds.class_names)))
-        grid_ui(ds, palette, matches, detail)
+        grid_ui(ds, palette, matches, detail, layer)
     else:
-        detail_ui(ds, palette, image_id, matches, int(st.session_state.get("size", 48)), bar)
+        detail_ui(ds, palette, image_id, matches, int(st.session_state.get("size", 48)), bar, layer)
 
 
 if __name__ == "__main__":  # run as a script by Streamlit's legacy pages/ mode (see run_app)
