@@ -74,6 +74,6 @@ def test_export_downloads_in_chromium(browser, tmp_path):
 
     # The balance table as LaTeX.
     with page.expect_download() as download:
-        page.get_by_role("button", name="LaTeX").first.click()
+        page.locator(".st-key-fold_balance_table_tex").get_by_role("button", name="LaTeX").click()
     latex = download.value.path().read_text()
     assert r"\toprule" in latex and r"\bottomrule" in latex and r"mean $|$$\Delta$$|$ (authors) (pp)" in latex
