@@ -1,0 +1,156 @@
+"""The gallery's prediction layer as users see it: frames, order and legend counts against COCOeval's own matches
+(evalImgs) on the sample's synthetic predictions, in AppTest and in a real browser."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from tests.apptest import page_test, texts
+from tests.test_page_predictions import (
+    CLASSES,
+    cocoeval,
+    files,  # noqa: F401 - the Predictions page's fixture, asked for by `merged`
+)
+from xami_core.analysis.gallery_errors import ERROR_SORT_LABELS
+
+PAGE = "pages/gallery.py"
+LAYER = {"layer": "true", "size": "96"}  # the sample's 160 frames on two pages at most
+
+
+@pytest.fixture(scope="module")
+def merged(request):
+    """The sample as one COCO file numbered from 1 and the synthetic predictions as a results file (`files`)."""
+    return request.getfixturevalue("files")
+
+
+def dataset_ids(files_fixture, sample_ds) -> dict[int, int]:
+    """The merged file's image id -> the dataset's image id (by split and file name)."""
+    gt, _, _, split_of = files_fixture
+    images = json.loads(gt.read_text())["images"]
+    ours = sample_ds.images.set_index(["split", "file_name"])["image_id"]
+    return {img["id"]: int(ours.loc[(split_of[img["id"]], img["file_name"])]) for img in images}
+
+
+def independent_outcomes(files_fixture, sample_ds, score: float = 0.25) -> dict[int, dict]:
+    """Per dataset image: FN and FP counts per class, TP count and the IoUs of the TP, from COCOeval's matches at
+    IoU 0.5 (its first threshold), area all, 100 detections, on the predictions scoring at least `score`."""
+    gt, _, records, _ = files_fixture
+    e = cocoeval(gt, [r for r in records if r["score"] >= score], "segm")
+    to_ours = dataset_ids(files_fixture, sample_ds)
+    out: dict[int, dict] = {i: {"fn": defaultdict(int), "fp": defaultdict(int), "tp": 0, "ious": []}
+                            for i in to_ours.values()}
+    for ev in e.evalImgs:
+        if ev is None or ev["aRng"] != [0, 1e10] or ev["maxDet"] != 100:
+            continue
+        name, row = CLASSES[ev["category_id"] - 1], out[to_ours[ev["image_id"]]]
+        row["fn"][name] += int((ev["gtMatches"][0] == 0).sum())
+        row["fp"][name] += int((ev["dtMatches"][0] == 0).sum())
+        ious = e.ious[(ev["image_id"], ev["category_id"])]
+        for d, matched in enumerate(ev["dtMatches"][0]):
+            if matched > 0:
+                row["tp"] += 1
+                row["ious"].append(float(ious[d, ev["gtIds"].index(int(matched))]))
+    return out
+
+
+def image_box(at) -> list[int]:
+    """The frames the gallery lists, in its order (the image box's options)."""
+    return [int(v) for v in at.selectbox(key="image").options]
+
+
+@pytest.mark.parametrize("cls, score", [
+    ("smoke-ring", 0.25),  # the Predictions page's default threshold
+    ("read-out-streak", 0.6),  # a higher threshold misses more
+    ("star-loop", 0.25),
+])
+def test_has_a_missed_class_lists_exactly_the_frames_cocoeval_misses_it_on(merged, sample_ds, cls, score):
+    at = page_test(PAGE, query=LAYER | {"missed": cls, "pred_score": str(score)})
+    want = {i for i, row in independent_outcomes(merged, sample_ds, score).items() if row["fn"][cls] > 0}
+    assert want  # the synthetic set misses some of each of these
+    assert set(image_box(at)) == want
+    assert f"**{len(want)}** of 160 images match" in texts(at)
+
+
+def test_has_a_spurious_class_lists_exactly_the_frames_with_its_false_positives(merged, sample_ds):
+    at = page_test(PAGE, query=LAYER | {"spurious": "read-out-streak"})
+    want = {i for i, row in independent_outcomes(merged, sample_ds).items() if row["fp"]["read-out-streak"] > 0}
+    assert want and set(image_box(at)) == want
+
+
+def test_score_above_lists_the_frames_with_a_prediction_scoring_that_high(merged, sample_ds):
+    _, _, records, _ = merged
+    to_ours = dataset_ids(merged, sample_ds)
+    want = {to_ours[r["image_id"]] for r in records if r["score"] >= 0.9}
+    at = page_test(PAGE, query=LAYER | {"score_above": "0.9"})
+    assert 0 < len(want) < 160 and set(image_box(at)) == want
+
+
+@pytest.mark.parametrize("sort", ["errors", "iou"])
+def test_error_orders_follow_cocoevals_matches(merged, sample_ds, sort):
+    outcomes = independent_outcomes(merged, sample_ds)
+
+    def key(image_id: int) -> tuple:
+        row = outcomes[image_id]
+        errors = sum(row["fn"].values()) + sum(row["fp"].values())
+        mean_iou = float(np.mean(row["ious"])) if row["ious"] else None
+        no_iou, iou = mean_iou is None, mean_iou if mean_iou is not None else np.inf
+        return (-errors, iou, image_id) if sort == "errors" else (no_iou, iou, -errors, image_id)
+
+    at = page_test(PAGE, query=LAYER | {"sort": ERROR_SORT_LABELS[sort]})
+    got = image_box(at)
+    assert len(got) == 160
+    assert got == sorted(outcomes, key=key)
+
+
+def test_the_detail_view_draws_a_missed_frame_with_counted_legend(merged, sample_ds):
+    outcomes = independent_outcomes(merged, sample_ds)
+    at = page_test(PAGE, query=LAYER | {"missed": "smoke-ring", "sort": ERROR_SORT_LABELS["errors"]})
+    image_id = image_box(at)[0]
+    at = page_test(PAGE, query=LAYER | {"missed": "smoke-ring", "sort": ERROR_SORT_LABELS["errors"],
+                                        "image": str(image_id)})
+    row = outcomes[image_id]
+    tp, fp, fn = row["tp"], sum(row["fp"].values()), sum(row["fn"].values())
+    assert row["fn"]["smoke-ring"] > 0 and "**Ground truth**" in texts(at)
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(specs) == 2  # the ground truth and, beside it, the predictions
+    legend = [t["name"] for t in specs[1]["data"] if t.get("legendgroup") in ("TP", "FP", "FN") and t.get("showlegend")]
+    assert sorted(legend) == sorted([f"TP prediction · {tp}", f"FP prediction · {fp}", f"missed (FN) · {fn}"])
+    drawn = [t.get("legendgroup") for t in specs[1]["data"]]
+    assert (drawn.count("TP"), drawn.count("FP"), drawn.count("FN")) == (tp, fp, fn)
+    # Ground truth as contours only on the prediction side: no filled masks.
+    truth = [t for t in specs[1]["data"] if t.get("legendgroup") in CLASSES]
+    assert truth and not [t for t in truth if t.get("fill") not in (None, "none")]
+    assert f"TP prediction · {tp}" in texts(at)  # the legend under the figure too
+
+
+def test_the_layer_is_off_by_default_and_the_gallery_unchanged(sample_ds):
+    at = page_test(PAGE)
+    assert at.sidebar.toggle(key="layer").value is False
+    assert "Prediction layer:" not in texts(at)
+    assert not [c for c in at.caption if re.search(r"TP \d+ · FP", c.value)]
+    assert "errors" not in at.sidebar.selectbox(key="sort").options
+
+
+@pytest.mark.browser
+def test_gallery_prediction_layer_in_chromium(browser, merged, sample_ds):
+    from playwright.sync_api import expect
+
+    browser.open("", wait_for="Example frames")
+    page = browser.open(f"gallery?layer=true&missed=smoke-ring&sort={ERROR_SORT_LABELS['errors'].replace(' ', '+')}",
+                        wait_for="images match")
+    expect(page.get_by_text("Prediction layer:").first).to_be_visible()
+    browser.screenshot("gallery_predictions_grid", full_height=1500)
+    page.locator("[data-testid='stMain'] [data-testid='stButton'] button", has_text="Open").first.click()
+    page.get_by_text("Back to gallery").wait_for()
+    browser.settle()
+    expect(page.locator(".js-plotly-plot")).to_have_count(2)
+    image_id = int(re.search(r"image=(\d+)", page.url).group(1))
+    fn = sum(independent_outcomes(merged, sample_ds)[image_id]["fn"].values())
+    legend = page.locator(".js-plotly-plot").nth(1).locator(".legendtext")
+    expect(legend.filter(has_text=f"missed (FN) · {fn}")).to_have_count(1)
+    browser.screenshot("gallery_predictions_detail", full_height=1400)
