@@ -106,7 +106,11 @@ class GalleryFilter:
 
 
 def class_bits(ds: Dataset, classes: Sequence[str]) -> int:
-    """The bits of class names: bit i for `ds.class_names[i]` (unknown names raise ValueError)."""
+    """The bits of class names: bit i for `ds.class_names[i]`, as one int64 mask.
+
+    Raises:
+        ValueError: a name is not one of `ds.class_names`.
+    """
     names = ds.class_names
     unknown = [c for c in classes if c not in names]
     if unknown:
@@ -225,6 +229,9 @@ def sort_images(ds: Dataset, images: pd.DataFrame, sort: str = "observation", se
         sort: "observation" (obs id, split, image id), "annotations" (most first),
             "largest" (largest instance first) or "shuffle" (a permutation seeded by `seed`).
         seed: the shuffle's seed; the same seed gives the same order.
+
+    Raises:
+        ValueError: `sort` is not one of `SORTS`.
     """
     if sort == "observation":
         split_rank = images["split"].map({s: i for i, s in enumerate(split_order(images["split"].unique()))})

@@ -72,7 +72,12 @@ def _write(path: Path, data: bytes | str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load, evaluate, write the files, print the overall numbers; 0 on success."""
+    """Load, evaluate, write the files, print the overall numbers; 0 on success.
+
+    Raises:
+        XamiDataError: the dataset or predictions cannot be read, `--split` names no split, or
+            `--out` cannot be made (the command line turns it into a message and exit code 2).
+    """
     if not 0 < args.iou <= 1 or not math.isfinite(args.score):
         print(f"error: --iou must be above 0 and at most 1, and --score a finite number, got {args.iou} and {args.score}",
               file=sys.stderr)

@@ -99,7 +99,12 @@ def _groups(args: argparse.Namespace, ds: Dataset) -> field_groups.FieldGroups |
 
 
 def run(args: argparse.Namespace) -> int:
-    """Make the folds, write the files, print the balance; 0 on success."""
+    """Make the folds, write the files, print the balance; 0 on success.
+
+    Raises:
+        XamiDataError: the dataset or metadata cannot be read, or an output file cannot be written
+            (the command line turns it into a message and exit code 2).
+    """
     if args.method != "published" and not (F.K_MIN <= args.k <= F.K_MAX):
         print(f"error: --k must be between {F.K_MIN} and {F.K_MAX}, got {args.k}", file=sys.stderr)
         return 2

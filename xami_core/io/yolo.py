@@ -28,6 +28,11 @@ class _NoAliasLoader(yaml.SafeLoader):
     """A safe loader that refuses anchors and aliases: nested aliases expand to billions of nodes."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
+        """PyYAML's node composition, refusing an anchor or alias.
+
+        Raises:
+            yaml.composer.ComposerError: the next event is an alias or carries an anchor.
+        """
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise yaml.composer.ComposerError(None, None, ALIASES_REFUSED, event.start_mark)

@@ -143,7 +143,12 @@ def paper_export(fig: go.Figure, width: float, height: float | None = None, unit
 
 
 def render_figure(fig: go.Figure, fmt: str, size: ExportSize) -> bytes:
-    """The figure as PDF, SVG or PNG bytes at `size` (PNG: exactly `size.png_px()` pixels)."""
+    """The figure as PDF, SVG or PNG bytes at `size` (PNG: exactly `size.png_px()` pixels).
+
+    Raises:
+        FigureExportError: an unknown format, no Chrome or Chromium to render with, a size over the
+            export limits, or kaleido failing to render.
+    """
     if fmt not in FORMATS:
         raise FigureExportError(f"format '{fmt}': expected one of {', '.join(FORMATS)}")
     browser = find_browser()
@@ -180,7 +185,11 @@ def _trim_png(data: bytes, target: tuple[int, int]) -> bytes:
 
 
 def start_figure_server() -> None:
-    """Start kaleido's one shared browser; renders after this skip the browser start-up."""
+    """Start kaleido's one shared browser; renders after this skip the browser start-up.
+
+    Raises:
+        FigureExportError: no Chrome or Chromium is found.
+    """
     browser = find_browser()
     if browser is None:
         raise FigureExportError(NO_BROWSER_HELP)
