@@ -3,45 +3,79 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 from collections import defaultdict
+from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 import pytest
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
 from tests.apptest import page_test, texts
-from tests.test_page_predictions import (
-    CLASSES,
-    cocoeval,
-    files,  # noqa: F401 - the Predictions page's fixture, asked for by `merged`
-)
+from xami_core import sample_root
 from xami_core.analysis.gallery_errors import ERROR_SORT_LABELS
+from xami_core.io.image_files import base_name
+from xami_core.io.sample_predictions import synthetic_prediction_records
 
 PAGE = "pages/gallery.py"
 LAYER = {"layer": "true", "size": "96"}  # the sample's 160 frames on two pages at most
+CLASSES = ["central-ring", "other", "read-out-streak", "smoke-ring", "star-loop"]
 
 
 @pytest.fixture(scope="module")
-def merged(request):
-    """The sample as one COCO file numbered from 1 and the synthetic predictions as a results file (`files`)."""
-    return request.getfixturevalue("files")
+def merged(tmp_path_factory, sample_ds):
+    """The sample's splits as one COCO file (image and annotation ids from 1, which COCOeval needs), the synthetic
+    predictions as results records on those ids, and the split of each image id."""
+    images, anns, split_of, categories = [], [], {}, None
+    for split in ("train", "valid"):
+        data = json.loads((sample_root() / split / "_annotations.coco.json").read_text())
+        categories = data["categories"]
+        new_id = {}
+        for img in data["images"]:
+            new_id[img["id"]] = len(images) + 1
+            images.append(img | {"id": new_id[img["id"]]})
+            split_of[new_id[img["id"]]] = split
+        for ann in data["annotations"]:
+            seg = ann["segmentation"]
+            if seg == []:  # a box-only annotation: pycocotools cannot rasterise it; its box is its mask
+                x, y, w, h = ann["bbox"]
+                seg = [[x, y, x, y + h, x + w, y + h, x + w, y]]
+            anns.append(ann | {"id": len(anns) + 1, "image_id": new_id[ann["image_id"]], "segmentation": seg})
+    gt = tmp_path_factory.mktemp("gallery_predictions") / "ground_truth.json"
+    gt.write_text(json.dumps({"images": images, "annotations": anns, "categories": categories}))
+    id_of_stem = {base_name(img["file_name"]).rsplit(".", 1)[0]: img["id"] for img in images}
+    records = [r | {"image_id": id_of_stem[r["image_id"]]} for r in synthetic_prediction_records(sample_ds)]
+    return gt, records, split_of
 
 
-def dataset_ids(files_fixture, sample_ds) -> dict[int, int]:
+def cocoeval(gt: Path, records: list, iou_type: str) -> COCOeval:
+    """pycocotools on the ground-truth file and the results records: evaluate only (the matches are wanted)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(gt))
+        e = COCOeval(coco, coco.loadRes(records), iou_type)
+        e.evaluate()
+    return e
+
+
+def dataset_ids(merged, sample_ds) -> dict[int, int]:
     """The merged file's image id -> the dataset's image id (by split and file name)."""
-    gt, _, _, split_of = files_fixture
+    gt, _, split_of = merged
     images = json.loads(gt.read_text())["images"]
     ours = sample_ds.images.set_index(["split", "file_name"])["image_id"]
     return {img["id"]: int(ours.loc[(split_of[img["id"]], img["file_name"])]) for img in images}
 
 
-def independent_outcomes(files_fixture, sample_ds, score: float = 0.25) -> dict[int, dict]:
+def independent_outcomes(merged, sample_ds, score: float = 0.25) -> dict[int, dict]:
     """Per dataset image: FN and FP counts per class, TP count and the IoUs of the TP, from COCOeval's matches at
     IoU 0.5 (its first threshold), area all, 100 detections, on the predictions scoring at least `score`."""
-    gt, _, records, _ = files_fixture
+    gt, records, _ = merged
     e = cocoeval(gt, [r for r in records if r["score"] >= score], "segm")
-    to_ours = dataset_ids(files_fixture, sample_ds)
+    to_ours = dataset_ids(merged, sample_ds)
     out: dict[int, dict] = {i: {"fn": defaultdict(int), "fp": defaultdict(int), "tp": 0, "ious": []}
                             for i in to_ours.values()}
     for ev in e.evalImgs:
@@ -83,7 +117,7 @@ def test_has_a_spurious_class_lists_exactly_the_frames_with_its_false_positives(
 
 
 def test_score_above_lists_the_frames_with_a_prediction_scoring_that_high(merged, sample_ds):
-    _, _, records, _ = merged
+    _, records, _ = merged
     to_ours = dataset_ids(merged, sample_ds)
     want = {to_ours[r["image_id"]] for r in records if r["score"] >= 0.9}
     at = page_test(PAGE, query=LAYER | {"score_above": "0.9"})
@@ -141,9 +175,12 @@ def test_gallery_prediction_layer_in_chromium(browser, merged, sample_ds):
     from playwright.sync_api import expect
 
     browser.open("", wait_for="Example frames")
-    page = browser.open(f"gallery?layer=true&missed=smoke-ring&sort={ERROR_SORT_LABELS['errors'].replace(' ', '+')}",
-                        wait_for="images match")
+    link = urlencode({"layer": "true", "missed": "smoke-ring", "sort": ERROR_SORT_LABELS["errors"]})
+    page = browser.open(f"gallery?{link}", wait_for="images match")
     expect(page.get_by_text("Prediction layer:").first).to_be_visible()
+    captions = page.locator("[data-testid='stMain'] [data-testid='stCaptionContainer']").all_text_contents()
+    shown = [int(m.group(1)) + int(m.group(2)) for c in captions if (m := re.search(r"FP (\d+) · FN (\d+)", c))]
+    assert shown and shown == sorted(shown, reverse=True)  # most errors first, as the link asks
     browser.screenshot("gallery_predictions_grid", full_height=1500)
     page.locator("[data-testid='stMain'] [data-testid='stButton'] button", has_text="Open").first.click()
     page.get_by_text("Back to gallery").wait_for()

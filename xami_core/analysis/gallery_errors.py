@@ -15,8 +15,8 @@ from xami_core.analysis.evaluation import FN, FP, TP, ThresholdReport, image_err
 
 ERROR_SORTS: tuple[str, ...] = ("errors", "iou")
 ERROR_SORT_LABELS: dict[str, str] = {
-    "errors": "most errors (FP + FN)",
-    "iou": "lowest mean IoU of the TP",
+    "errors": "most errors",
+    "iou": "lowest mean IoU",
 }
 COUNT_COLUMNS = ("tp", "fp", "fn", "errors")
 

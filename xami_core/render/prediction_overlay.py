@@ -36,13 +36,20 @@ def prediction_figure(frame: np.ndarray, truth: pd.DataFrame, predictions: pd.Da
 
     Returns:
         The figure: predictions outlined dashed (TP green, FP orange), missed instances as dotted
-        boxes, every outline's hover giving class, score and match; the legend counts each outcome.
+        boxes, every outline's hover giving class, score and match; the legend lists the outcomes with
+        their counts (the classes are the ground-truth figure's).
     """
     fig = overlay_figure(frame, truth, colours, 0.0, fill=False, contour=True, boxes=False, labels=False,
                          hidden_classes=hidden_classes, height=height)
     add_prediction_layer(fig, predictions, instances, truth)
     counts = outcome_counts(instances)
     for trace in fig.data:
-        if getattr(trace, "legendgroup", None) in (TP, FP, FN) and trace.showlegend:
-            trace.name = outcome_legend_name(trace.legendgroup, counts[trace.legendgroup])
+        group = getattr(trace, "legendgroup", None)
+        if group in (TP, FP, FN):
+            if trace.showlegend:
+                trace.name = outcome_legend_name(group, counts[group])
+        elif group:
+            # The classes' legend is the ground-truth figure's beside it; one row here keeps the frames level.
+            trace.showlegend = False
+    fig.update_layout(legend_title_text="outcome (click to hide)")
     return fig
