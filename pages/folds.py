@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -12,7 +11,7 @@ import streamlit as st
 from xami_core.access import check_local_path
 from xami_core.analysis import field_groups, fold_balance, fold_tradeoff, leakage
 from xami_core.analysis import folds as F
-from xami_core.io import fold_files, metadata
+from xami_core.io import fold_files
 from xami_core.io.loader import source_fingerprint
 from xami_core.model import Dataset, XamiDataError
 from xami_core.render.fold_figures import deviation_heatmap, fold_class_figure, method_comparison_figure
@@ -34,7 +33,7 @@ from xami_ui.cache import (
 )
 from xami_ui.context import current_dataset, current_palette, run_app, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
-from xami_ui.sidebar import current_obs_info_path
+from xami_ui.obs_info import obs_info_source_ui
 from xami_ui.text import md_literal
 
 FILES = "files"
@@ -103,25 +102,12 @@ def grouping_ui() -> tuple[str, float | None]:
 
 def obs_info_key_ui(ds: Dataset) -> tuple[str, str, tuple] | None:
     """The observation-metadata file for sky groups as the key of `cached_obs_info`; None while there is none."""
-    source = metadata.obs_info_source(local=current_obs_info_path(), synthetic=ds.provenance.synthetic)
+    source = obs_info_source_ui(
+        ds.provenance.synthetic, key="fold_fetch_obs_info",
+        why="Sky groups need the observations' pointings, which are not in the dataset archives; until then every "
+            "frame keeps its ObsID group.")
     if source.path is None:
-        offer = st.empty()
-        with offer.container():
-            st.info("Sky groups need the observations' pointings, which are not in the dataset archives: the authors "
-                    f"publish them in their GitHub repository (about {metadata.APPROX_KB} kB, cached once fetched), or "
-                    "give a local copy in the sidebar under *Observation metadata file*. Until then every frame keeps "
-                    "its ObsID group.", icon=":material/travel_explore:")
-            fetch = st.button("Fetch observation metadata from GitHub", key="fold_fetch_obs_info",
-                              icon=":material/download:")
-        if not fetch:
-            return None
-        try:
-            with st.spinner(f"Fetching {md_literal(source.url)}…"):
-                source = replace(source, path=metadata.fetch_obs_info(source.url))
-            offer.empty()
-        except XamiDataError as exc:
-            st.warning(md_literal(exc), icon=":material/cloud_off:")
-            return None
+        return None
     try:
         key = (str(source.path), source.label, source_fingerprint(source.path))
         cached_obs_info(*key)  # read (and checked) once per content; the groups read it from the cache

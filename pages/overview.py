@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pandas as pd
 import streamlit as st
 
@@ -16,7 +14,7 @@ from xami_core.render.figures import class_distribution_figure, filter_figure
 from xami_ui.cache import cached_obs_info
 from xami_ui.context import current_dataset, current_palette, run_app
 from xami_ui.export import chart_ui, table_download_ui
-from xami_ui.sidebar import current_obs_info_path
+from xami_ui.obs_info import obs_info_source_ui
 from xami_ui.text import md_code, md_literal
 
 
@@ -119,21 +117,8 @@ def page() -> None:
     st.subheader("Observations")
     st.caption("Pointing (RA, Dec), exposure time and position angle per observation, from the authors' "
                f"`{metadata.OBS_INFO_FILE}`, joined to images by the 13-character observation key (e.g. `S0743200101_V`).")
-    source = metadata.obs_info_source(local=current_obs_info_path(), synthetic=prov.synthetic)
-    if source.path is None:
-        offer = st.empty()  # the offer goes once the file is here
-        with offer.container():
-            st.info("The observation metadata is not part of the dataset archives: the authors publish it in their GitHub "
-                    f"repository. Fetch it once (about {metadata.APPROX_KB} kB; it is cached), or give a local copy in the "
-                    "sidebar under *Observation metadata file*.", icon=":material/travel_explore:")
-            fetch = st.button("Fetch observation metadata from GitHub", key="overview_fetch_obs_info", icon=":material/download:")
-        if fetch:
-            try:
-                with st.spinner(f"Fetching {md_literal(source.url)}…"):
-                    source = replace(source, path=metadata.fetch_obs_info(source.url))
-                offer.empty()
-            except XamiDataError as exc:
-                st.warning(md_literal(exc), icon=":material/cloud_off:")
+    source = obs_info_source_ui(prov.synthetic, key="overview_fetch_obs_info",
+                                why="The observation metadata is not part of the dataset archives.")
     meta = None
     if source.path is not None:
         try:

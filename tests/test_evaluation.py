@@ -3,8 +3,6 @@ TP/FP/FN and the confusion matrix on a hand-made fixture with known answers, and
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import shutil
@@ -14,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from pycocotools import mask as mask_utils
-from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from tests import builders as b
+from tests.coco_reference import independent_eval
 from xami_core import load_dataset, sample_root
 from xami_core.analysis import evaluation as EV
 from xami_core.cli import main as cli_main
@@ -28,23 +26,6 @@ WIDTH, HEIGHT = 128, 96  # not square: a swapped width and height would show
 
 
 # --- an independent run: pycocotools on the files, nothing of the product ------------------------
-
-
-def independent_eval(gt_file: Path, results: Path, iou_type: str, img_ids: list | None = None,
-                     cat_ids: list | None = None) -> COCOeval:
-    """COCOeval as a user runs it: COCO(gt file), loadRes(results file), evaluate, accumulate, summarize."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(str(gt_file))
-        dt = gt.loadRes(str(results))
-        e = COCOeval(gt, dt, iou_type)
-        if img_ids is not None:
-            e.params.imgIds = img_ids
-        if cat_ids is not None:
-            e.params.catIds = cat_ids
-        e.evaluate()
-        e.accumulate()
-        e.summarize()
-    return e
 
 
 def ellipse(cx: float, cy: float, a: float, b_: float, n: int = 14) -> list[float]:

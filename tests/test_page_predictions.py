@@ -3,18 +3,16 @@ and in a real browser."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from tests.apptest import page_test, texts
+from tests.coco_reference import independent_eval
 from xami_core import sample_root
 from xami_core.io.image_files import base_name
 from xami_core.io.sample_predictions import synthetic_prediction_records
@@ -60,21 +58,6 @@ def files(tmp_path_factory, sample_ds):
     return gt, results, records, split_of
 
 
-def cocoeval(gt: Path, results: Path | list, iou_type: str, img_ids: list | None = None,
-             cat_ids: list | None = None) -> COCOeval:
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO(str(gt))
-        e = COCOeval(coco, coco.loadRes(results if isinstance(results, list) else str(results)), iou_type)
-        if img_ids is not None:
-            e.params.imgIds = img_ids
-        if cat_ids is not None:
-            e.params.catIds = cat_ids
-        e.evaluate()
-        e.accumulate()
-        e.summarize()
-    return e
-
-
 def percent(value: float) -> str:
     """A COCOeval number as the page prints it: percent, one decimal, "—" for -1."""
     return "—" if value == -1 else f"{100 * value:.1f}"
@@ -114,10 +97,10 @@ def rate_cells(at) -> pd.DataFrame:
 
 def assert_metrics_equal(at, gt: Path, results: Path, iou_type: str, img_ids: list | None, per_class: bool) -> None:
     cells = metric_cells(at)
-    theirs = cocoeval(gt, results, iou_type, img_ids)
+    theirs = independent_eval(gt, results, iou_type, img_ids)
     assert list(cells.loc["all", METRICS]) == [percent(v) for v in theirs.stats], iou_type
     for k, name in enumerate(CLASSES if per_class else ()):
-        one = cocoeval(gt, results, iou_type, img_ids, [k + 1])
+        one = independent_eval(gt, results, iou_type, img_ids, [k + 1])
         assert list(cells.loc[name, METRICS]) == [percent(v) for v in one.stats], (iou_type, name)
 
 
@@ -148,7 +131,7 @@ def independent_rates(gt: Path, records: list, score: float) -> dict[str, tuple[
     """(TP, predictions, ground truth) per class at IoU 0.5 from COCOeval's own matches (evalImgs) on the
     predictions scoring at least `score`, area all, 100 detections."""
     kept = [r for r in records if r["score"] >= score]
-    e = cocoeval(gt, kept, "segm")
+    e = independent_eval(gt, kept, "segm")
     out = {}
     for k, name in enumerate(CLASSES):
         tp = n_pred = n_gt = 0
