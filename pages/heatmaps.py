@@ -135,7 +135,10 @@ def page() -> None:
              key="hm_grid_chart", aspect=0.6, wide=True)
     st.caption(f"Rows: {H.GROUPINGS[by]}; columns: classes in the order of the authors' figure. Colour: "
                f"{HF.VALUE_LABELS[how]}{' (log scale)' if scale == 'log' else ''}, one scale per class column (shared by "
-               "its rows, so groups compare directly); blank cells: no annotation of the class.")
+               "its rows, so groups compare directly); blank cells: no annotation of the class."
+               + (f" Panels show {HF.MAX_PANEL_CELLS} × {HF.MAX_PANEL_CELLS} cells, each the mean of "
+                  f"{grid // HF.MAX_PANEL_CELLS} × {grid // HF.MAX_PANEL_CELLS} cells of the grid; the map below has "
+                  "all of them." if grid > HF.MAX_PANEL_CELLS else ""))
 
     st.subheader("One map")
     left, right = st.columns([1, 3])

@@ -43,3 +43,31 @@ def test_small_multiples_layout(sample_ds):
     assert titles[5:] == [f"valid · {c}" for c in hm.AUTHORS_CLASS_ORDER]
     assert len(fig.data) == 10 and fig.layout.coloraxis.colorscale[0][1] == "#ffffff"
 
+
+
+@pytest.mark.parametrize(("grid", "shown"), [
+    (64, 64),  # fits: the maps themselves
+    (128, 128),
+    (256, 128),  # means of 2 x 2 cells
+    (512, 128),  # means of 4 x 4 cells
+])
+def test_small_multiples_panels_stay_small(sample_ds, grid, shown):
+    hs = hm.dataset_heatmaps(sample_ds, method="box", grid=grid, by="split")
+    fig = hf.small_multiples_figure(hs, how="share")
+    full = hm.normalised(hs, "share")
+    f = grid // shown
+    assert len(fig.data) == len(hs.groups) * len(hf.display_classes(hs.classes))
+    for trace in fig.data:
+        assert np.asarray(trace.z, dtype=float).shape == (shown, shown)
+        assert trace.dx == pytest.approx(512 / shown)  # cells drawn at their size in pixels
+    # Independently: a block mean by explicit slicing, for one class of one group.
+    c = hs.classes.index(hf.display_classes(hs.classes)[0])
+    want = np.array([[full[0, c, i * f:(i + 1) * f, j * f:(j + 1) * f].mean() for j in range(shown)] for i in range(shown)])
+    want[want == 0] = np.nan  # zero cells are drawn blank
+    assert np.isfinite(want).any()
+    np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float), want, rtol=1e-6, equal_nan=True)  # float32
+
+
+def test_panel_cells_refuses_a_grid_it_cannot_tile():
+    with pytest.raises(ValueError, match="square grid divisible"):
+        hf.panel_cells(np.zeros((2, 256, 512)), max_cells=128)  # not square

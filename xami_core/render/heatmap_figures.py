@@ -47,6 +47,9 @@ VALUE_LABELS: dict[str, str] = {"count": "annotations per cell", "share": "share
 
 
 FRAME_LINE = "#9a9a9a"
+# A panel of the class x group grid is about 230 px wide on screen: it cannot show more cells than
+# this a side, and a 512 x 512 grid of 35 panels would send tens of MB to the browser for nothing.
+MAX_PANEL_CELLS = 128
 
 
 def _value_label(how: str, diff: bool = False) -> str:
@@ -202,13 +205,17 @@ def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "lin
                            frame_px: Frame | None = None, panel_px: int = 230) -> go.Figure:
     """Rows = groups, columns = classes (the authors' layout); one colour scale per class column (frame: `heatmap_figure`).
 
+    Panels show at most `MAX_PANEL_CELLS` cells a side (block means of finer grids, see
+    `panel_cells`), so the figure stays small in the browser at any grid; `heatmap_figure` draws
+    one map at full resolution.
+
     Raises:
         ValueError: an unknown group, class or normalisation.
     """
     frame = drawn_frame(hs, frame_px)
     groups = list(groups or hs.groups)
     classes = list(classes or display_classes(hs.classes))
-    values = normalised(hs, how)
+    values = panel_cells(normalised(hs, how))
     rows, cols = len(groups), len(classes)
     gap = 0.05 / max(rows, 1) + 0.25 / max(rows, 1) * 60 / panel_px
     fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.025, vertical_spacing=min(gap, 0.3 / max(rows - 1, 1)),
@@ -246,6 +253,31 @@ def small_multiples_figure(hs: HeatmapSet, how: str = "share", scale: str = "lin
                       plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
     return tag(fig, "heatmap_grid", groups=[plot_text(g) for g in groups], classes=[plot_text(c) for c in classes],
                frame=list(frame), how=how, scale=scale, colour_title=f"{VALUE_LABELS[how]}{scale_note}")
+
+
+def panel_cells(maps: np.ndarray, max_cells: int = MAX_PANEL_CELLS) -> np.ndarray:
+    """Maps (..., grid, grid) at most `max_cells` a side: the mean of each square block of cells.
+
+    A block mean keeps the map's values comparable (a share stays the share of images covering a
+    pixel, averaged over the block); the grids are powers of two, so the blocks tile exactly.
+
+    Returns:
+        float64 array (..., grid / f, grid / f), f the smallest power of two that brings the side
+        within `max_cells` (the maps themselves when they already fit).
+
+    Raises:
+        ValueError: the grid is not square or not a multiple of the block side.
+    """
+    rows, cols = maps.shape[-2:]
+    factor = 1
+    while max(rows, cols) // factor > max_cells:
+        factor *= 2
+    if factor == 1:
+        return maps
+    if rows != cols or rows % factor:
+        raise ValueError(f"maps of {rows} x {cols} cells: expected a square grid divisible by {factor}")
+    blocks = maps.reshape(*maps.shape[:-2], rows // factor, factor, cols // factor, factor)
+    return blocks.mean(axis=(-3, -1))
 
 
 def _panel_axes(frame: tuple[int, int], rows: int, cols: int) -> dict:
