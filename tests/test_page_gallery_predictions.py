@@ -16,7 +16,7 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from tests.apptest import page_test, texts
+from tests.apptest import page_test, switch_page, texts
 from xami_core import sample_root
 from xami_core.analysis.gallery_errors import ERROR_SORT_LABELS
 from xami_core.io.image_files import base_name
@@ -191,3 +191,24 @@ def test_gallery_prediction_layer_in_chromium(browser, merged, sample_ds):
     legend = page.locator(".js-plotly-plot").nth(1).locator(".legendtext")
     expect(legend.filter(has_text=f"missed (FN) · {fn}")).to_have_count(1)
     browser.screenshot("gallery_predictions_detail", full_height=1400)
+
+
+def test_an_uploaded_results_file_is_evaluated_and_shown_in_the_gallery(sample_ds, tmp_path, monkeypatch):
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path))
+    records = synthetic_prediction_records(sample_ds)  # image ids as file stems, as Ultralytics writes them
+    at = page_test("pages/predictions.py", query={"pred_synthetic": "false"})
+    assert "No prediction set loaded" in texts(at)
+    at.file_uploader(key="pred_upload").set_value([("my-model.json", json.dumps(records).encode(), "application/json")])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    sets = at.dataframe[0].value
+    assert list(sets["set"]) == ["my-model"] and int(sets["predictions read"].iloc[0]) == len(records)
+    stored = list((tmp_path / "prediction_uploads").glob("*.json"))
+    assert len(stored) == 1 and json.loads(stored[0].read_text()) == records
+
+    # The gallery draws the uploaded set: the upload is kept for the session across pages.
+    at.query_params["layer"] = "true"
+    switch_page(at, PAGE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Prediction layer: my-model" in texts(at)

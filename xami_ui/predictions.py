@@ -9,17 +9,23 @@ The score and IoU sliders are drawn here too, so both pages bind the same widget
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from xami_core import access
 from xami_core.access import check_local_path
 from xami_core.io.predictions import Predictions, predictions_fingerprint
 from xami_core.model import Dataset, XamiDataError
+from xami_core.paths import cache_dir
 from xami_ui.cache import cached_predictions, cached_synthetic_predictions
+from xami_ui.text import md_literal
 
 # Widget keys are the query-parameter names (bind="query-params"); the gallery shares the threshold keys.
 Q_SYNTHETIC, Q_PATHS, Q_SET, Q_IOU_TYPE = "pred_synthetic", "pred_paths", "pred_set", "pred_iou_type"
@@ -28,6 +34,10 @@ BOUND = {"bind": "query-params", "persist_state": "session"}
 START_ENV = "XAMI_PREDICTIONS"
 NAME_SEP = " = "  # "name = path" on a line names a set
 DEFAULT_SCORE, DEFAULT_IOU = 0.25, 0.5
+UPLOADER_KEY = "pred_upload"  # not bound to the link: a file cannot travel in it
+_UPLOADS = "_xami_pred_uploads"  # (name, stored path) of the files uploaded in this session, kept across pages
+UPLOAD_DIR = "prediction_uploads"  # under the cache root, one file per content
+MAX_UPLOAD_MB = 512  # a XAMI-size results file (20,000 masks as RLE) is tens of MB
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,7 @@ class Choice:
 
     synthetic: bool
     paths: str
+    uploads: tuple[tuple[str, str], ...] = ()  # (name, stored path) of uploaded results files
 
 
 def start_predictions() -> str:
@@ -83,6 +94,11 @@ def load_sets(ds: Dataset, choice: Choice) -> tuple[dict[str, Predictions], list
             sets.append(cached_predictions(ds, str(checked), name, predictions_fingerprint(checked)))
         except XamiDataError as exc:
             failed.append((name or path, str(exc)))
+    for name, path in choice.uploads:  # stored by this app under the cache root, not a path the user typed
+        try:
+            sets.append(cached_predictions(ds, path, name, predictions_fingerprint(path)))
+        except XamiDataError as exc:
+            failed.append((name, str(exc)))
     return unique_labels(sets), failed
 
 
@@ -101,7 +117,8 @@ def current_choice() -> Choice:
         synthetic = synthetic.lower() != "false"
     paths = _kept(Q_PATHS)
     return Choice(synthetic=not start_predictions() if synthetic is None else bool(synthetic),
-                  paths=start_predictions() if paths is None else str(paths))
+                  paths=start_predictions() if paths is None else str(paths),
+                  uploads=tuple(st.session_state.get(_UPLOADS, ())))
 
 
 def chosen_sets(ds: Dataset) -> tuple[dict[str, Predictions], list[tuple[str, str]]]:
@@ -125,7 +142,58 @@ def choice_ui(ds: Dataset) -> Choice:
                             height=68, help=PATHS_HELP + " At start: `--predictions PATH` or XAMI_PREDICTIONS.",
                             placeholder="e.g. /runs/segment/val/predictions.json\nor, named: yolo = /runs/segment/predict/labels",
                             **BOUND)
-    return Choice(synthetic=bool(synthetic), paths=text or "")
+        uploads = uploads_ui()
+    return Choice(synthetic=bool(synthetic), paths=text or "", uploads=uploads)
+
+
+def store_upload(data: bytes, suffix: str = ".json") -> Path:
+    """Keep uploaded bytes under the cache root, named by their content (the same file uploaded twice is one file).
+
+    Raises:
+        OSError: the cache folder cannot be written.
+    """
+    folder = cache_dir() / UPLOAD_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
+    if not target.is_file():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)  # readers see the whole file or none
+    return target
+
+
+def _uploads_changed() -> None:
+    """The uploader's callback: the files it holds replace the session's uploads (none when it was cleared)."""
+    st.session_state[_UPLOADS] = ()
+
+
+def uploads_ui() -> tuple[tuple[str, str], ...]:
+    """COCO results .json files sent through the browser, kept for the session; (name, stored path) each."""
+    try:
+        allowed = access.uploads_allowed()
+    except XamiDataError:  # a bad setting: the sidebar says so; no uploads meanwhile
+        allowed = False
+    if not allowed:
+        return ()
+    limit = min(MAX_UPLOAD_MB, int(st.get_option("server.maxUploadSize")))  # never above the deployment's limit
+    files = st.file_uploader("Or upload COCO results .json files", type=["json"], accept_multiple_files=True,
+                             key=UPLOADER_KEY, on_change=_uploads_changed, max_upload_size=limit,
+                             help=f"Up to {limit} MB each; kept on this server under a name made from the "
+                                  "content and used for this session (on the gallery too).")
+    if files:
+        try:
+            st.session_state[_UPLOADS] = tuple((Path(f.name).stem, str(store_upload(f.getvalue()))) for f in files)
+        except OSError as exc:
+            st.error(f"The upload could not be stored on this server: {md_literal(exc)}", icon=":material/error:")
+            st.session_state[_UPLOADS] = ()
+    kept = tuple(st.session_state.get(_UPLOADS, ()))
+    if kept and not files:
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.caption("Using the files uploaded earlier in this session: "
+                    + ", ".join(md_literal(name) for name, _ in kept) + ". Upload again to replace them.")
+        row.button("Forget them", key="pred_upload_forget", on_click=_uploads_changed, icon=":material/close:")
+    return kept
 
 
 def thresholds_ui(slot: DeltaGenerator) -> tuple[float, float]:
