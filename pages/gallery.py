@@ -22,7 +22,7 @@ from xami_core.render.prediction_overlay import outcome_legend_name, prediction_
 from xami_ui.cache import cached_evaluation, cached_folds, cached_thresholds
 from xami_ui.context import current_dataset, current_palette, run_app, terms_caption_ui
 from xami_ui.export import chart_ui
-from xami_ui.predictions import Q_IOU_TYPE, Q_SET, chosen_sets, thresholds_ui
+from xami_ui.predictions import Q_IOU_TYPE, Q_SET, chosen_sets, current_choice, has_choice, thresholds_ui
 from xami_ui.text import html_literal, md_code, md_literal
 
 # Every selection that defines the view is a widget bound to the link (bind="query-params"): its key is
@@ -131,17 +131,20 @@ def filters_ui(ds: Dataset) -> gallery.GalleryFilter:
 
 def layer_ui(ds: Dataset) -> tuple[Layer | None, GE.ErrorFilter]:
     """The sidebar's prediction layer (when the Predictions page has sets loaded): set, thresholds, error filters."""
-    sets, failed = chosen_sets(ds)
-    if not sets:
+    if not has_choice(ds, current_choice()):
         return None, GE.ErrorFilter()
     bar = st.sidebar
     bar.subheader("Predictions")
     on = bar.toggle("Prediction layer", value=False, key="layer", on_change=_first_page, **BOUND,
                     help="A model's predictions over the ground truth, each marked TP, FP or FN at the thresholds "
                          "below; the sets are chosen on the Predictions page.")
+    if not on:  # nothing is read or evaluated until the layer is asked for
+        return None, GE.ErrorFilter()
+    sets, failed = chosen_sets(ds)
     for what, _ in failed:
         bar.caption(f"Not loaded: {md_literal(what)} (see the Predictions page).")
-    if not on:
+    if not sets:
+        bar.info("No prediction set could be loaded; see the Predictions page.")
         return None, GE.ErrorFilter()
     labels = list(sets)
     label = labels[0]

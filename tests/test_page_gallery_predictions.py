@@ -212,3 +212,9 @@ def test_an_uploaded_results_file_is_evaluated_and_shown_in_the_gallery(sample_d
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Prediction layer: my-model" in texts(at)
+
+
+def test_without_a_prediction_set_chosen_the_gallery_offers_no_layer():
+    at = page_test(PAGE, query={"pred_synthetic": "false"})  # the Predictions page's toggle, from the link
+    assert not [t for t in at.sidebar.toggle if t.key == "layer"]
+    assert "Predictions" not in [s.value for s in at.sidebar.subheader]

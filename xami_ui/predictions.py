@@ -9,10 +9,12 @@ The score and IoU sliders are drawn here too, so both pages bind the same widget
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from xami_core import access
 from xami_core.access import check_local_path
+from xami_core.io import archive
 from xami_core.io.predictions import Predictions, predictions_fingerprint
 from xami_core.model import Dataset, XamiDataError
 from xami_core.paths import cache_dir
@@ -96,9 +99,11 @@ def load_sets(ds: Dataset, choice: Choice) -> tuple[dict[str, Predictions], list
             failed.append((name or path, str(exc)))
     for name, path in choice.uploads:  # stored by this app under the cache root, not a path the user typed
         try:
+            with contextlib.suppress(OSError):  # in use: not expired (a missing file is said below)
+                os.utime(path)
             sets.append(cached_predictions(ds, path, name, predictions_fingerprint(path)))
         except XamiDataError as exc:
-            failed.append((name, str(exc)))
+            failed.append((name, f"{exc} (uploads are kept {upload_ttl_text()} after their last use; upload it again)"))
     return unique_labels(sets), failed
 
 
@@ -119,6 +124,11 @@ def current_choice() -> Choice:
     return Choice(synthetic=not start_predictions() if synthetic is None else bool(synthetic),
                   paths=start_predictions() if paths is None else str(paths),
                   uploads=tuple(st.session_state.get(_UPLOADS, ())))
+
+
+def has_choice(ds: Dataset, choice: Choice) -> bool:
+    """Whether a choice names any set for `ds` (without loading one)."""
+    return bool((choice.synthetic and ds.provenance.synthetic) or path_entries(choice.paths) or choice.uploads)
 
 
 def chosen_sets(ds: Dataset) -> tuple[dict[str, Predictions], list[tuple[str, str]]]:
@@ -160,7 +170,32 @@ def store_upload(data: bytes, suffix: str = ".json") -> Path:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)  # readers see the whole file or none
+    remove_expired_uploads(folder)
     return target
+
+
+def upload_ttl_text() -> str:
+    """How long an unused upload is kept, as the sidebar's setting says (`XAMI_UPLOAD_TTL_HOURS`)."""
+    try:
+        return f"{archive.upload_ttl_hours():g} h"
+    except XamiDataError:
+        return f"{archive.DEFAULT_UPLOAD_TTL_HOURS:g} h"
+
+
+def remove_expired_uploads(folder: Path, now: float | None = None) -> list[Path]:
+    """Remove stored prediction uploads unused for longer than the uploads' time to live; returns those removed."""
+    try:
+        ttl_s = archive.upload_ttl_hours() * 3600
+    except XamiDataError:
+        ttl_s = archive.DEFAULT_UPLOAD_TTL_HOURS * 3600
+    now = time.time() if now is None else now
+    removed = []
+    for file in folder.glob("*.json"):
+        with contextlib.suppress(OSError):  # another session removed or is using it
+            if now - file.stat().st_mtime > ttl_s:
+                file.unlink()
+                removed.append(file)
+    return removed
 
 
 def _uploads_changed() -> None:
