@@ -35,7 +35,7 @@ QUICK_SIZES = ("sample", "XAMI size")
 LARGE = 50_000  # sizes above this many images run `--large-runs` times (a 150k load takes minutes)
 # Measured sections (each module has `cases(sizes, tmp)`), then sections with tables of their own.
 MEASURED = {"loading": "benchmarks.loading", "heatmaps": "benchmarks.heatmaps",
-            "thumbnails": "benchmarks.gallery", "filter": "benchmarks.gallery"}
+            "thumbnails": "benchmarks.gallery", "filter": "benchmarks.gallery", "evaluation": "benchmarks.evaluation"}
 OTHER = {"figures": "benchmarks.figures", "pages": "benchmarks.pages"}
 
 

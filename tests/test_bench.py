@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks import evaluation as bench_evaluation
 from benchmarks import gallery as bench_gallery
 from benchmarks import heatmaps as bench_heatmaps
 from benchmarks import loading as bench_loading
@@ -68,6 +69,40 @@ def test_pil_thumbnails_draw_the_same_page(sample_ds):
         assert np.corrcoef(x.ravel(), y.ravel())[0, 1] > 0.9
         coloured_x, coloured_y = np.ptp(x, axis=2) > 40, np.ptp(y, axis=2) > 40  # overlay pixels
         assert (coloured_x == coloured_y).mean() > 0.9
+
+
+@pytest.mark.parametrize("iou_type", ["segm", "bbox"])
+def test_plain_cocoeval_agrees_with_evaluate(tmp_path, iou_type):
+    # The section's input on the sample: the user's files through plain pycocotools give our stats and curves;
+    # the threshold row's reruns give our recall per class, and ours runs with COCOeval.evaluate() refused.
+    from xami_core.analysis import evaluation as EV
+
+    gt, results = bench_evaluation.write_files(1, tmp_path)
+    prepared = bench_evaluation.prepare({"times": 1, "iou_type": iou_type, "gt": str(gt), "results": str(results),
+                                         "thresholds": True})
+    ds, preds, ev = prepared["ds"], prepared["preds"], prepared["ev"]
+    assert len(preds.table) > len(ds.annotations) and preds.n_left_out == 0
+    theirs = bench_evaluation.baseline(prepared)
+    np.testing.assert_array_equal(ev.stats, theirs.stats)
+    assert list(ev.class_ids) == list(theirs.params.catIds)
+    np.testing.assert_array_equal(ev.precision, theirs.eval["precision"])
+    reports = bench_evaluation.thresholds_ours(prepared)
+    reruns = bench_evaluation.thresholds_baseline(prepared)
+    assert [r.score_threshold for r in reports] == list(bench_evaluation.SCORES)
+    for report, rerun in zip(reports, reruns):
+        # IoU 0.5, area "all", 100 detections; -1 (COCOeval) where a class has no ground truth.
+        recall = rerun.eval["recall"][0, :, 0, -1]
+        np.testing.assert_allclose(report.per_class.loc[list(ev.class_names), "recall"].fillna(-1).to_numpy(), recall)
+    with bench_evaluation.cocoeval_forbidden(), pytest.raises(AssertionError, match="threshold change"):
+        bench_evaluation.plain_cocoeval(prepared["gt_coco"], prepared["records"], iou_type)
+    assert EV.COCOeval.evaluate.__name__ == "evaluate"  # restored
+
+
+def test_evaluation_inputs_reach_xami_size(sample_ds):
+    # About 7,000 ground-truth instances and 20,000 predictions at XAMI size (counted, not built).
+    times = bench_evaluation.copies_for("XAMI size", sample_ds)
+    assert 6_000 <= times * len(sample_ds.annotations) <= 8_000
+    assert bench_evaluation.copies_for("sample", sample_ds) == 1
 
 
 def test_tiled_coco_keeps_counts(tmp_path, sample_ds):
