@@ -16,6 +16,7 @@ from pycocotools import mask as mask_utils
 from xami_core.analysis.evaluation import ALL, BACKGROUND, FN, FP, TP
 from xami_core.model import class_colour_hex
 from xami_core.render.figures import SPLIT_PATTERNS, base_layout, plot_text
+from xami_core.render.layout import class_abbreviation, tag
 
 LINE = "#333333"
 ALL_COLOUR = "#555555"  # the overall ("all") bar: not a class, so no class colour
@@ -68,7 +69,7 @@ def pr_curve_figure(curves: pd.DataFrame, iou: float = 0.5, palette: str = "auth
         fig.update_layout(legend_title_text=f"AP{round(100 * iou)} (%)")
     fig.update_xaxes(title=f"recall (IoU ≥ {iou:g})", range=[0, 1.01], dtick=0.2, tickformat=".1f")
     fig.update_yaxes(title="precision (interpolated, COCOeval)", range=[0, 1.02], dtick=0.2, tickformat=".1f")
-    return fig
+    return tag(fig, "curves", legend_title=ap is not None)
 
 
 def confusion_figure(confusion: pd.DataFrame, value: str = "count", title: str | None = None) -> go.Figure:
@@ -103,7 +104,13 @@ def confusion_figure(confusion: pd.DataFrame, value: str = "count", title: str |
     # dtick 1: every class labelled, also at a column's width (plotly would skip every other one).
     fig.update_yaxes(title="ground truth", autorange="reversed", dtick=1)
     fig.update_xaxes(title="prediction", side="bottom", dtick=1)
-    return fig
+    # In print: square cells, class initials where the names do not fit (the long forms in the caption notes).
+    names = [str(c) for c in confusion.columns] + [str(c) for c in confusion.index]
+    short = {plot_text(n): plot_text(class_abbreviation(n)) for n in dict.fromkeys(names)}
+    note = "Classes: " + ", ".join(f"{s} {n}" for n, s in short.items() if s != n) + "."
+    return tag(fig, "matrices", how="count" if value == "count" else "share", x_title="prediction",
+               y_title="ground truth", colour_title="count" if value == "count" else "share of the row",
+               short_x=short, short_y=short, short_note=note)
 
 
 def threshold_figure(per_class: pd.DataFrame, palette: str = "authors", title: str | None = None) -> go.Figure:
@@ -134,7 +141,8 @@ def threshold_figure(per_class: pd.DataFrame, palette: str = "authors", title: s
     fig.update_layout(barmode="group", bargap=0.25)
     fig.update_xaxes(title="artefact class", dtick=1)  # every class labelled, also in print
     fig.update_yaxes(title="precision, recall, F1", range=[0, 1.1], dtick=0.2, tickformat=".1f")
-    return fig
+    return tag(fig, "bars", short_x={n: plot_text(class_abbreviation(str(i))) for i, n in zip(names, x)},
+               short_what="Classes")
 
 
 def group_metrics_figure(table: pd.DataFrame, metrics: tuple[str, ...] = ("AP", "AP50"), what: str = "group",
@@ -161,7 +169,8 @@ def group_metrics_figure(table: pd.DataFrame, metrics: tuple[str, ...] = ("AP", 
     fig.update_layout(barmode="group", bargap=0.3)
     fig.update_xaxes(title=what, dtick=1)  # every group labelled, also in print
     fig.update_yaxes(title="COCO metric (%)", range=[0, 105])
-    return fig
+    # In print: filter names without their wavelength where "UVW1 (291 nm)" does not fit.
+    return tag(fig, "bars", short_x={g: g.split(" (")[0] for g in x}, short_what="Groups")
 
 
 def mask_outline(rle: dict) -> list[np.ndarray]:

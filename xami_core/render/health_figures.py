@@ -21,6 +21,7 @@ from xami_core.analysis.health import HealthReport
 from xami_core.model import class_colour_hex, split_order
 from xami_core.render.export import ExportSize, render_figure
 from xami_core.render.figures import SPLIT_PATTERNS, base_layout, plot_text
+from xami_core.render.layout import class_abbreviation, tag
 
 LINE = "#333333"
 ALL_CLASSES_COLOUR = "#8c8c8c"  # the "all classes" panel: no class colour of its own
@@ -170,7 +171,8 @@ def measure_figure(binned: pd.DataFrame, measure: str, value: str = "share", pal
         row, col = i // cols + 1, i % cols + 1
         if col == 1:
             fig.update_yaxes(title_text="share of the class" if value == "share" else "instances", row=row, col=col)
-    return fig
+    return tag(fig, "histogram_panels", panels=len(names), x_title=measure_label(measure),
+               y_title="share of the class" if value == "share" else "instances")
 
 
 def instances_figure(table: pd.DataFrame, value: str = "share", palette: str = "authors",
@@ -225,7 +227,8 @@ def instances_figure(table: pd.DataFrame, value: str = "share", palette: str = "
         fig.update_xaxes(range=[-0.7, top + 0.7], tick0=0, dtick=step, row=row, col=col)
         if col == 1:
             fig.update_yaxes(title_text="share of images" if value == "share" else "images", row=row, col=col)
-    return fig
+    return tag(fig, "histogram_panels", panels=len(names), x_title="instances in the image",
+               y_title="share of images" if value == "share" else "images")
 
 
 def class_tick(name: str, colour: str) -> str:
@@ -258,6 +261,8 @@ def cooccurrence_figure(table: pd.DataFrame, value: str = "share", palette: str 
     column = "share" if value == "share" else "frames"
     peak = table.loc[table["class_a"] != table["class_b"], column].max() if len(table) else 0
     peak = 1.0 if value == "share" else max(1.0, float(peak if peak == peak else 0))
+    short_x: dict[str, str] = {}  # print labels: class initials (the layout uses them where the names do not fit)
+    short_y: dict[str, str] = {}
     for i, part in enumerate(parts):
         rows = table[table["part"] == part]
         grid = rows.pivot(index="class_a", columns="class_b", values=column).reindex(index=names, columns=names)
@@ -271,6 +276,9 @@ def cooccurrence_figure(table: pd.DataFrame, value: str = "share", palette: str 
                             np.repeat(with_a.to_numpy()[:, None], len(names), axis=1)])
         y_labels = [f"{class_tick(a, colours.get(a, ALL_CLASSES_COLOUR))} ({with_a[a]:,})" for a in names]
         x_labels = [class_tick(b, colours.get(b, ALL_CLASSES_COLOUR)) for b in names]
+        for a, x, y in zip(names, x_labels, y_labels):
+            short_x[x] = class_tick(class_abbreviation(a), colours.get(a, ALL_CLASSES_COLOUR))
+            short_y[y] = f"{short_x[x]} ({with_a[a]:,})"
         fig.add_heatmap(
             z=z, x=x_labels, y=y_labels, text=text, texttemplate="%{text}", customdata=custom,
             coloraxis="coloraxis", xgap=2, ygap=2,
@@ -291,7 +299,12 @@ def cooccurrence_figure(table: pd.DataFrame, value: str = "share", palette: str 
         fig.update_xaxes(title_text="also hold", row=1, col=i + 1)
         if i:
             fig.update_yaxes(showticklabels=False, row=1, col=i + 1)
-    return fig
+    # In print: class initials where the names do not fit, the long forms in the caption notes.
+    short = {c: class_abbreviation(c) for c in names}
+    note = "Classes: " + ", ".join(f"{s} {plot_text(c)}" for c, s in short.items() if s != c) + "."
+    return tag(fig, "matrices", how=value, x_title="also hold", y_title="frames with (count)",
+               colour_title="share of the row's frames" if value == "share" else "frames holding both",
+               short_x=short_x, short_y=short_y, short_note=note)
 
 
 def _status(count: int, flagged: bool) -> str:

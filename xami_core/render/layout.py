@@ -26,13 +26,14 @@ TICK_PX = 10  # 7.5 pt: the smallest size journals accept for tick labels
 SMALL_PX = 9  # labels drawn on the data (mask chips)
 LINE = 1.25  # line height in font sizes
 LEGEND_ROW_PX = 20.0
+MAX_CELL_PX = 44.0  # matrix cells (confusion, co-occurrence) print at most about 12 mm
 MAX_HEIGHT_MM = 230.0  # a journal page's text height: taller figures lose panels (and say so)
 # The explicit layouts place everything in page pixels: plotly must not grow margins for legends or colour bars.
 NO_MARGIN = {"l": 0, "r": 0, "t": 0, "b": 0, "pad": 0, "autoexpand": False}
 # Widths of characters in font sizes (Times-like serif), a little generous so estimates err on the safe side.
 CHAR_EM = 0.52
 NARROW_CHARS = frozenset(" .,:;|!'()[]ijlftr1")
-WIDE_CHARS = frozenset("mw@%Δ")
+WIDE_CHARS = frozenset("mw@%Δ■")
 
 
 @dataclass(frozen=True)
@@ -222,9 +223,12 @@ def _place_legend(out: go.Figure, page: _Page, top: float) -> float:
     if not names:
         out.update_layout(showlegend=False)
         return top
-    # Print needs no legend title: the caption says what the swatches are ("class", "split").
-    out.update_layout(showlegend=True, legend=dict(title=None, bgcolor="rgba(0,0,0,0)", borderwidth=0))
-    rows = _legend_rows(names, page.w - 8)
+    # Print needs no legend title (the caption says what the swatches are: "class", "split"), unless the entries
+    # carry numbers the title explains ("AP50 (%)"): then it leads the legend.
+    title = out.layout.legend.title.text if out.layout.meta and paper_meta(out).get("legend_title") else None
+    out.update_layout(showlegend=True, legend=dict(title=dict(text=title, side="left") if title else None,
+                                                   bgcolor="rgba(0,0,0,0)", borderwidth=0))
+    rows = _legend_rows(([f"{title}  "] if title else []) + names, page.w - 8)
     # `paper_layout` puts the legend's top at `top` once the height is known; plotly draws rows about 19 px
     # apart at this font size, plus a few px of padding.
     return top + rows * LEGEND_ROW_PX + 6
@@ -787,6 +791,338 @@ def _deviation_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed
     return notes
 
 
+def _thin_axis_ticks(axis: go.layout.XAxis, lo: float, hi: float, most: int) -> None:
+    """At most `most` labelled ticks on a numeric axis: explicit ticks thinned evenly (round ones first), a dtick
+    widened."""
+    vals, text = list(axis.tickvals or []), list(axis.ticktext or [])
+    if vals:
+        inside = [(v, t) for v, t in zip(vals, text or vals) if lo - 1e-9 <= v <= hi + 1e-9]
+        if len(inside) > most:
+            decades = [(v, t) for v, t in inside if str(t).lstrip("0.,").startswith("1")]  # 1, 10, 100, 1,000...
+            inside = decades if len(decades) >= 2 else inside
+            if len(inside) > most:
+                keep = sorted({round(i * (len(inside) - 1) / (most - 1)) for i in range(most)})
+                inside = [inside[i] for i in keep]
+        axis.tickvals, axis.ticktext = [v for v, _ in inside], [t for _, t in inside]
+    elif axis.dtick is not None:
+        step = float(axis.dtick)
+        while math.floor(hi / step + 1e-9) - math.ceil(lo / step - 1e-9) + 1 > most:  # ticks at multiples of step
+            step *= 2 if str(step).startswith(("1", "5")) else 2.5
+        axis.dtick = step
+    else:
+        axis.nticks = most
+
+
+def _histogram_panels_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
+    """Histogram panels (one per class): a grid that fits the width, a few ticks per panel, shared axis titles."""
+    notes: list[str] = []
+    n = int(meta.get("panels", 1))
+    min_panel = 118.0
+    tick_w = text_px("100%", TICK_PX) + 6
+    left = 6 + (TEXT_PX - 1) * LINE + 2
+    cols = max(1, min(n, int((page.w - left - 6 + 6) // (min_panel + tick_w + 6))))
+    rows = math.ceil(n / cols)
+    cols = math.ceil(n / rows)  # rows as full as they can be (5 panels: 3 + 2, not 4 + 1)
+    if cols < n:
+        notes.append(f"The {n} panels wrap into {rows} rows of {cols} at this width.")
+    gap_x = 8.0
+    panel_w = (page.w - left - 6 - cols * tick_w - gap_x * (cols - 1)) / cols
+    titles = list(out.layout.annotations[:n])
+    title_size = TICK_PX + 1
+    for a in titles:  # the counts line of a title that does not fit is left to the caption
+        head, *rest = lines_of(a.text)
+        if rest and text_px(re.sub(r"<[^>]+>", "", rest[0]), TICK_PX) > panel_w - 2:
+            a.text = head
+        if text_px(head, title_size) > panel_w - 2:
+            a.text = a.text.replace(head, class_abbreviation(head), 1)
+    two_lines = any(len(lines_of(a.text)) > 1 for a in titles)
+    title_h = title_size * LINE * (2 if two_lines else 1) + 3
+    band = 12 + TICK_PX * 1.3
+    x_title = meta.get("x_title", "")
+    bottom = (TEXT_PX - 1) * LINE + 4
+    body_top = _place_legend(out, page, top) + 2
+    panel_h = panel_w * (0.75 if cols > 1 else 0.5)
+    if fixed:
+        panel_h = max(30.0, (page.h - body_top - bottom - rows * (title_h + band + 4)) / rows)
+    else:
+        page.h = round(body_top + rows * (title_h + panel_h + band + 4) + bottom)
+    row_h = title_h + panel_h + band + 4
+    most = max(2, int(panel_w // 34))
+    axes: dict[str, dict] = {}
+    for i in range(n):
+        r, c = divmod(i, cols)
+        suffix = "" if i == 0 else str(i + 1)
+        x0 = left + tick_w + c * (panel_w + tick_w + gap_x)
+        y0 = body_top + r * row_h + title_h
+        xa = out.layout[f"xaxis{suffix}"]
+        lo, hi = xa.range if xa.range is not None else _data_range(out, f"x{suffix}")
+        _thin_axis_ticks(xa, lo, hi, most)
+        axes[f"xaxis{suffix}"] = dict(domain=[page.x(x0), page.x(x0 + panel_w)], tickangle=0, title=dict(text=None),
+                                      tickvals=xa.tickvals, ticktext=xa.ticktext, dtick=xa.dtick, nticks=xa.nticks)
+        axes[f"yaxis{suffix}"] = dict(domain=[page.y(y0 + panel_h), page.y(y0)], title=dict(text=None), nticks=4)
+        if i < len(titles):
+            titles[i].update(x=page.x(x0 + panel_w / 2), y=page.y(y0 - 1), xanchor="center", yanchor="bottom",
+                             yshift=0, font=dict(size=title_size))
+    out.layout.annotations = titles  # the axis titles are redrawn below
+    out.update_layout(axes)
+    grid_right = left + tick_w + cols * panel_w + (cols - 1) * (tick_w + gap_x)
+    _axis_titles(out, page, wrap(x_title, grid_right - left, TEXT_PX - 1), "", left + tick_w, grid_right, 0, 0)
+    y_title = meta.get("y_title", "")
+    _rotated_title(out, _fit_y_title(y_title, page.h - body_top - bottom, TEXT_PX - 1), 4 + (TEXT_PX - 1) * LINE / 2,
+                   body_top + (page.h - bottom - body_top) / 2, page)
+    out.update_layout(margin=NO_MARGIN)
+    return notes
+
+
+def _data_range(out: go.Figure, trace_axis: str) -> tuple[float, float]:
+    """The x extent of the bars on one axis (their left edges and widths)."""
+    lo, hi = math.inf, -math.inf
+    for t in out.data:
+        if (getattr(t, "xaxis", None) or "x") == trace_axis and t.x is not None and len(t.x) and t.x[0] is not None:
+            x = np.asarray(t.x, np.float64)
+            w = np.asarray(t.width, np.float64) if t.width is not None else np.zeros_like(x)
+            lo, hi = min(lo, float(np.nanmin(x))), max(hi, float(np.nanmax(x + w)))
+    return (lo, hi) if np.isfinite(lo) else (0.0, 1.0)
+
+
+def _matrices_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
+    """Square class x class matrices (one per part) with one shared, titled colour bar: side by side on the page
+    width, stacked in one column; class labels shortened when they do not fit."""
+    notes: list[str] = []
+    heats = [t for t in out.data if t.type == "heatmap"]
+    n = len(heats)
+    side_by_side = page.w >= 500 or n == 1
+    cols, rows = (n, 1) if side_by_side else (1, n)
+    xs, ys = [str(v) for v in heats[0].x], [str(v) for v in heats[0].y]
+    bar_title = meta.get("colour_title", "")
+    title_lines = lines_of(wrap(bar_title, 200, TEXT_PX - 1))
+    right = 4 + 9 + 4 + text_px("100%", TICK_PX) + 4 + (TEXT_PX - 1) * LINE * len(title_lines) + 4
+    short_x, short_y = meta.get("short_x") or {}, meta.get("short_y") or {}
+    unit_w = (TEXT_PX - 1) * LINE + 4
+    gap = 10.0
+
+    def geometry(x_labels: list[str], y_labels: list[str]) -> tuple[float, float, float]:
+        label_w = max(text_px(s, TICK_PX) for s in y_labels) + 10  # labels, tick and gap
+        cell = (page.w - unit_w - right - cols * label_w - gap * (cols - 1)) / cols / len(x_labels)
+        return label_w, cell, max(text_px(s, TICK_PX) for s in x_labels)
+
+    label_w, cell, widest = geometry(xs, ys)
+    if widest > cell * 1.9 or label_w > 0.3 * page.w / cols:
+        xs2, ys2 = [short_x.get(s, s) for s in xs], [short_y.get(s, s) for s in ys]
+        if (xs2, ys2) != (xs, ys):
+            for t in heats:
+                t.x, t.y = [short_x.get(str(v), str(v)) for v in t.x], [short_y.get(str(v), str(v)) for v in t.y]
+            notes.append(meta.get("short_note", "Class labels shortened."))
+            xs, ys = xs2, ys2
+            label_w, cell, widest = geometry(xs, ys)
+    free = cols * len(xs) * max(cell - MAX_CELL_PX, 0.0)  # cells stop growing: a matrix is not a poster
+    cell = min(cell, MAX_CELL_PX)
+    angle = 0.0 if widest <= cell - 2 else -45.0 if widest <= cell * 1.9 else -90.0
+    turn = math.sin(math.radians(abs(angle)))
+    band = 12 + TICK_PX * 1.3 if not angle else 6 + (widest + TICK_PX) * turn
+    head = TICK_PX * LINE + 4
+    panel_w = cell * len(xs)
+    panel_h = cell * len(ys)
+    body_top = top + 2
+    x_title = meta.get("x_title", "")
+    bottom = band + (TEXT_PX - 1) * LINE + 4
+    if not fixed:
+        page.h = round(body_top + rows * (head + panel_h) + (rows - 1) * (band + gap) + bottom)
+    else:
+        panel_h = min(panel_h, (page.h - body_top - bottom - (rows - 1) * (band + gap)) / rows - head)
+    text_fits = text_px("100%", TICK_PX - 1) <= min(cell, panel_h / len(ys)) - 2
+    titles = [a for a in out.layout.annotations if (a.yref or "paper") == "paper"][:n]
+    axes: dict[str, dict] = {}
+    for i, t in enumerate(heats):
+        r, c = (0, i) if side_by_side else (i, 0)
+        suffix = "" if i == 0 else str(i + 1)
+        x0 = free / 2 + unit_w + label_w + c * (label_w + panel_w + gap)
+        y0 = body_top + head + r * (head + panel_h + band + gap)
+        axes[f"xaxis{suffix}"] = dict(domain=[page.x(x0), page.x(x0 + panel_w)], tickangle=angle, title=dict(text=None),
+                                      showticklabels=side_by_side or i == n - 1, tickfont=dict(size=TICK_PX))
+        axes[f"yaxis{suffix}"] = dict(domain=[page.y(y0 + panel_h), page.y(y0)], title=dict(text=None),
+                                      showticklabels=True, tickfont=dict(size=TICK_PX))
+        if i < len(titles):
+            titles[i].update(x=page.x(x0 + panel_w / 2), y=page.y(y0 - 2), xanchor="center", yanchor="bottom",
+                             yshift=0, font=dict(size=TICK_PX + 1))
+        t.textfont = dict(size=TICK_PX if cell > 30 else TICK_PX - 1)
+        if not text_fits:
+            t.texttemplate = None
+    if not text_fits:
+        notes.append("Cell values dropped at this width (they are in the table).")
+    out.layout.annotations = titles
+    out.update_layout(axes)
+    grid_top = body_top + head
+    grid_bottom = grid_top + rows * panel_h + (rows - 1) * (head + band + gap)
+    grid_right = free / 2 + unit_w + cols * (label_w + panel_w) + (cols - 1) * gap
+    shared = heats[0].coloraxis is not None
+    cax = out.layout[heats[0].coloraxis] if shared else heats[0]
+    for t in heats[1:] if shared else heats[1:]:
+        t.showscale = False
+    if shared:
+        lo, hi = cax.cmin, cax.cmax
+    else:
+        finite = np.asarray(heats[0].z, np.float64)
+        lo = cax.zmin if cax.zmin is not None else float(np.nanmin(finite))
+        hi = cax.zmax if cax.zmax is not None else float(np.nanmax(finite))
+    cax.colorbar.update(orientation="v", x=page.x(grid_right + 4), xanchor="left", y=page.y(grid_bottom),
+                        yanchor="bottom", len=grid_bottom - grid_top, lenmode="pixels", thickness=9, xpad=0, ypad=0,
+                        outlinewidth=0, tickfont=dict(size=TICK_PX), ticks="outside", ticklen=2, xref="paper",
+                        yref="paper", title=dict(text="<br>".join(title_lines), side="right",
+                                                 font=dict(size=TEXT_PX - 1)))
+    _linear_colourbar_ticks(cax.colorbar, lo or 0.0, hi if hi is not None else 1.0, meta.get("how") == "share",
+                            5 if grid_bottom - grid_top > 120 else 3)
+    _axis_titles(out, page, x_title, "", free / 2 + unit_w + label_w, grid_right, 0, 0)
+    y_title = meta.get("y_title", "")
+    if y_title:
+        _rotated_title(out, _fit_y_title(y_title, grid_bottom - grid_top, TEXT_PX - 1), free / 2 + 3 + unit_w / 2,
+                       (grid_top + grid_bottom) / 2, page)
+    out.update_layout(margin=NO_MARGIN, showlegend=False)
+    return notes
+
+
+# Where a point's label may go, in the order tried: beside the point first, then above or below it.
+LABEL_SPOTS = ("middle right", "middle left", "top center", "bottom center", "top right", "top left", "bottom right",
+               "bottom left")
+
+
+def _label_box(spot: str, px: float, py: float, radius: float, w: float, h: float) -> tuple[float, float, float, float]:
+    """The box (x0, y0, x1, y1, px from the top left) plotly draws a point's text in at `spot`."""
+    vertical, horizontal = spot.split(" ")
+    if vertical == "middle":
+        y0 = py - h / 2
+        x0 = px + radius + 2 if horizontal == "right" else px - radius - 2 - w
+    else:
+        y0 = py - radius - 1 - h if vertical == "top" else py + radius + 1
+        x0 = {"left": px - w, "center": px - w / 2, "right": px}[horizontal]
+    return x0, y0, x0 + w, y0 + h
+
+
+def _boxes_meet(a: tuple[float, ...], b: tuple[float, ...], pad: float = 1.0) -> bool:
+    return a[0] < b[2] + pad and b[0] < a[2] + pad and a[1] < b[3] + pad and b[1] < a[3] + pad
+
+
+def _labelled_points_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
+    """A scatter of labelled points (fold methods): axis titles that fit, and each label re-placed at print size
+    where it meets no other label, point or line label and stays inside the plot."""
+    if not fixed:
+        page.h = round(page.w * (0.72 if page.w < 500 else 0.5))
+    xa, ya = out.layout.xaxis, out.layout.yaxis
+    x_title, y_title = xa.title.text or "", ya.title.text or ""
+    xa.title.text = ya.title.text = None
+    body_top = top + 6
+    y_ticks = _nice_ticks(*ya.range, 5)
+    tick_w = max(text_px(f"{v:g}{ya.ticksuffix or ''}", TICK_PX) for v in y_ticks) + 6
+    plot_h_guess = page.h - body_top - 40
+    y_title = _fit_y_title(y_title, plot_h_guess, TEXT_PX - 1)
+    left = 6 + (TEXT_PX - 1) * LINE * len(lines_of(y_title)) + tick_w
+    right = page.w - 8
+    x_title = wrap(x_title, right - left, TEXT_PX - 1)
+    bottom = 12 + TICK_PX * 1.3 + (TEXT_PX - 1) * LINE * len(lines_of(x_title)) + 4
+    x0, x1, y0, y1 = left, right, body_top, page.h - bottom
+    xa.update(domain=[page.x(x0), page.x(x1)], tickvals=_nice_ticks(*xa.range, 5 if page.w < 500 else 7),
+              nticks=None)
+    ya.update(domain=[page.y(y1), page.y(y0)], tickvals=y_ticks, nticks=None)
+    _axis_titles(out, page, x_title, y_title, x0, x1, y0, y1)
+
+    def to_px(vx: float, vy: float) -> tuple[float, float]:
+        (rx0, rx1), (ry0, ry1) = xa.range, ya.range
+        return x0 + (vx - rx0) / (rx1 - rx0) * (x1 - x0), y1 - (vy - ry0) / (ry1 - ry0) * (y1 - y0)
+
+    taken: list[tuple[float, float, float, float]] = []
+    for a in out.layout.annotations:  # the balance limit's label, right-aligned over its line
+        if a.yref == "y" and a.xref == "x domain":
+            a.font.size = TICK_PX
+            w, h = text_px(a.text, TICK_PX), TICK_PX * LINE
+            _, ly = to_px(0, a.y)
+            taken.append((x1 - w, ly - h, x1, ly))
+    for t in out.data:
+        if t.type != "scatter" or t.text is None or t.x is None:
+            continue
+        t.textfont.size = TICK_PX
+        sizes = t.marker.size if isinstance(t.marker.size, (list, tuple)) else [t.marker.size or 8] * len(t.x)
+        points = [to_px(vx, vy) + (sz / 2 + 1.5,) for vx, vy, sz in zip(t.x, t.y, sizes)]
+        taken += [(px - r, py - r, px + r, py + r) for px, py, r in points]
+        given = list(t.textposition) if isinstance(t.textposition, (list, tuple)) else [t.textposition] * len(t.x)
+        placed = []
+        for (px, py, r), text, first in zip(points, t.text, given):
+            w, h = text_px(text, TICK_PX) + 2, TICK_PX * LINE
+            boxes = [(spot, _label_box(spot, px, py, r, w, h)) for spot in (first, *LABEL_SPOTS)]
+            fits = [(spot, b) for spot, b in boxes if b[0] >= x0 + 1 and b[2] <= x1 - 1 and b[1] >= y0 + 1
+                    and b[3] <= y1 - 1 and not any(_boxes_meet(b, o) for o in taken
+                                                   if not (o[0] <= px <= o[2] and o[1] <= py <= o[3]))]
+            spot, box = fits[0] if fits else boxes[0]
+            taken.append(box)
+            placed.append(spot)
+        t.textposition = placed
+    out.update_layout(margin=NO_MARGIN, showlegend=False)
+    return []
+
+
+def _grouped_bars_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
+    """Bars on a two-level axis (a group of bars per class, one bar per fold): fold labels under the bars, the class
+    headings under them, shortened when they do not fit; value labels only where they fit over their bar."""
+    notes: list[str] = []
+    if not fixed:
+        page.h = round(page.w * (0.72 if page.w < 500 else 0.45))
+    bars = [t for t in out.data if t.type == "bar" and t.x is not None]
+    two_level = bool(bars) and isinstance(bars[0].x[0], (list, tuple))
+    groups = [str(t.x[0][0] if two_level else t.x[0]) for t in bars]
+    inner = [str(v) for v in bars[0].x[1]] if two_level else [""]
+    k = len(inner)
+    step = k + 0.6  # a gap of 0.6 bar slots between groups
+    ya, xa = out.layout.yaxis, out.layout.xaxis
+    y_title, x_title = ya.title.text or "", meta.get("x_title", xa.title.text or "")
+    ya.title.text = xa.title.text = None
+    suffix = ya.ticksuffix or ""
+    y_ticks = _nice_ticks(*ya.range, 5) if ya.range is not None else None
+    tick_w = (max(text_px(f"{v:+g}{suffix}", TICK_PX) for v in y_ticks) if y_ticks else 40) + 6
+    left = 8 + (TEXT_PX - 1) * LINE * 2 + tick_w
+    plot_w = page.w - left - 6
+    span = len(groups) * step - 0.6
+    slot = plot_w / span  # px per bar slot
+    positions = []
+    for i, t in enumerate(bars):
+        pos = [i * step + j for j in range(k)]
+        t.x, t.width = pos, 0.8
+        positions += pos
+    headings = [_heading(g, slot * k + 0.6 * slot) for g in groups]
+    if headings != groups:
+        notes.append(_short_note(groups, headings, meta.get("short_what", "Classes")))
+    fold_labels = two_level and text_px(max(inner, key=len), TICK_PX) <= slot - 2
+    xa.update(type="linear", range=[-0.6, span - 0.4], tickvals=positions if fold_labels else [],
+              ticktext=inner * len(groups) if fold_labels else [], tickangle=0, ticks="" if not fold_labels else "outside",
+              showticklabels=fold_labels, domain=[page.x(left), page.x(page.w - 6)])
+    if two_level and not fold_labels:
+        notes.append(f"Bars in each group: {', '.join(inner)} from left to right.")
+    fold_band = 12 + TICK_PX * 1.3 if fold_labels else 4
+    head_h = (TICK_PX + 1) * LINE + 2
+    x_title = wrap(x_title if fold_labels or not two_level else meta.get("group_title", x_title), plot_w, TEXT_PX - 1)
+    bottom = fold_band + head_h + (TEXT_PX - 1) * LINE * len(lines_of(x_title)) + 4
+    body_top = top + 4
+    ya.update(domain=[page.y(page.h - bottom), page.y(body_top)], tickvals=y_ticks,
+              ticktext=[(f"{v:+g}" if v else "0").replace("-", "−") + suffix for v in y_ticks] if y_ticks else None)
+    for i, h in enumerate(headings):
+        centre = left + ((i * step + (k - 1) / 2) + 0.6) / (span + 0.2) * plot_w
+        out.add_annotation(text=h, x=page.x(centre), y=page.y(page.h - bottom + fold_band), xref="paper", yref="paper",
+                           showarrow=False, xanchor="center", yanchor="top", font=dict(size=TICK_PX + 1), name="group")
+    bar_px = slot * 0.8
+    with_text = [t for t in bars if t.text is not None]
+    if with_text:
+        widest = max(text_px(v, TICK_PX - 1) for t in with_text for v in t.text)
+        if widest > bar_px + 4:
+            for t in with_text:
+                t.text = None
+            notes.append("Values over the bars dropped at this width (they are in the table).")
+        else:
+            for t in with_text:
+                t.update(constraintext="none", textfont=dict(size=TICK_PX - 1))
+    _axis_titles(out, page, x_title, _fit_y_title(y_title, page.h - bottom - body_top, TEXT_PX - 1), left,
+                 page.w - 6, body_top, page.h - bottom)
+    out.update_layout(margin=NO_MARGIN, showlegend=False, uniformtext=None)
+    return notes
+
+
 def _plain_layout(out: go.Figure, page: _Page, meta: dict, top: float, fixed: bool) -> list[str]:
     """Any other figure: legend band on top, margins that hold the tick labels, a few ticks per axis."""
     body_top = _place_legend(out, page, top) + 4
@@ -808,4 +1144,9 @@ KINDS: dict[str, Callable[[go.Figure, _Page, dict, float, bool], list[str]]] = {
     "overlay": _overlay_layout,
     "heatmap": _heatmap_layout,
     "deviation": _deviation_layout,
+    "histogram_panels": _histogram_panels_layout,
+    "matrices": _matrices_layout,
+    "labelled_points": _labelled_points_layout,
+    "grouped_bars": _grouped_bars_layout,
+    "curves": _plain_layout,  # lines on numeric axes: the plain layout, with a legend title when the builder asks
 }

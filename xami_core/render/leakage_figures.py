@@ -21,6 +21,7 @@ from xami_core.analysis.folds import PARTS
 from xami_core.model import class_colour_hex
 from xami_core.render.figures import base_layout, plot_text
 from xami_core.render.fold_figures import METHOD_COLOURS, fold_name
+from xami_core.render.layout import tag
 
 BALANCED_LIMIT_PP = 1.0  # every fold's authors' mean |train - valid| share at most this (percentage points)
 LINE = "#333333"
@@ -161,7 +162,7 @@ def class_difference_figure(counts: pd.DataFrame, measure: str = "images", palet
     fig.update_yaxes(range=[-reach, reach], zeroline=True, zerolinecolor=LINE, zerolinewidth=1.5, ticksuffix=" pp",
                      title="train − valid share")  # of what: the page's caption and the hover say
     fig.update_xaxes(title="artefact class" if single else "fold, per artefact class", tickangle=0)
-    return fig
+    return tag(fig, "grouped_bars", group_title="artefact class (bars: folds in order)")
 
 
 def tradeoff_figure(table: pd.DataFrame, current: str | None = None, limit_pp: float = BALANCED_LIMIT_PP,
@@ -201,7 +202,7 @@ def tradeoff_figure(table: pd.DataFrame, current: str | None = None, limit_pp: f
     fig.update_xaxes(title="valid frames whose field is also in train (%)", range=[-right * 0.04, right],
                      ticksuffix=" %", zeroline=True, zerolinecolor="#bbbbbb")
     fig.update_yaxes(title="mean |train − valid| class share, authors (pp)", range=[0, top], rangemode="tozero")
-    return fig
+    return tag(fig, "labelled_points")
 
 
 def _label_positions(x: np.ndarray, y: np.ndarray) -> list[str]:
