@@ -40,7 +40,8 @@ MEASURE_JS = """
     if (((p.getAttribute && p.getAttribute('class')) || '').split(' ').includes(name)) return true; } return false; };
   const texts = [...svg.querySelectorAll('text')].filter(t => t.textContent.trim() !== '').map(t => ({
     text: t.textContent, role: role(t), box: box(t.getBoundingClientRect()), corners: corners(t),
-    size: parseFloat(getComputedStyle(t).fontSize), bar: barOf(t),
+    // The printed size: plotly shrinks text that does not fit (bar values) with a scale transform, not the font size.
+    size: parseFloat(getComputedStyle(t).fontSize) * Math.hypot(t.getScreenCTM().a, t.getScreenCTM().b), bar: barOf(t),
     barPart: inClass(t, 'cbtitle') ? 'title' : inClass(t, 'cbaxis') ? 'tick' : ''}));
   const barBoxes = bars.map(b => { const f = b.querySelector('rect.cbfill'); return f ? box(f.getBoundingClientRect()) : null; });
   const clipBox = el => {
@@ -66,7 +67,8 @@ MEASURE_JS = """
 
 @dataclass(frozen=True)
 class Text:
-    """One drawn text: what it says, its role, its box (x0, y0, x1, y1) and turned corners in CSS px, font size in px."""
+    """One drawn text: what it says, its role, its box (x0, y0, x1, y1) and turned corners in CSS px, font size in px
+    as drawn (the font size times any scale plotly applied)."""
 
     text: str
     role: str

@@ -19,12 +19,18 @@ import plotly.graph_objects as go
 import pytest
 
 from tests.svg_geometry import Geometry, SvgMeasurer, texts_overlap
-from xami_core.analysis import fold_balance
+from xami_core.analysis import annotation_stats as AS
+from xami_core.analysis import evaluation as EV
+from xami_core.analysis import field_groups, fold_balance, fold_tradeoff
 from xami_core.analysis import folds as F
 from xami_core.analysis import heatmaps as hm
 from xami_core.io import metadata
+from xami_core.io.sample_predictions import synthetic_predictions
+from xami_core.render import evaluation_figures as EF
 from xami_core.render import export as E
+from xami_core.render import health_figures as HEF
 from xami_core.render import heatmap_figures as HF
+from xami_core.render import leakage_figures as LF
 from xami_core.render import overlay, stretch
 from xami_core.render.figure_set import dataset_figures, dataset_tables
 from xami_core.render.figures_overlay import overlay_figure
@@ -35,10 +41,16 @@ WIDTHS = (88.0, 180.0)
 # The batch set (figure_set) and the figures the pages export (chart_ui).
 BATCH = ["class_counts", "class_shares", "filters", "fold_balance", "kfold_vs_stratified", "heatmaps", "examples"]
 PAGES = ["fold_balance_page", "heatmaps_by_filter", "deviation", "deviation_filters", "heatmap_one", "heatmap_difference", "overlay", "exposure", "sky_map"]
-KINDS = BATCH + PAGES
-FRAMES = {"heatmaps", "heatmaps_by_filter", "examples", "heatmap_one", "heatmap_difference", "overlay"}  # image panels of 512 x 512 px
-BARS = {"class_counts", "class_shares", "filters", "kfold_vs_stratified"}
-COLOUR_BARS = {"heatmaps", "heatmaps_by_filter", "heatmap_one", "heatmap_difference", "deviation", "deviation_filters"}
+# The Fold balance page's leakage charts, the Predictions page's and the Health page's figures.
+LEAKAGE = ["class_differences", "tradeoff"]
+EVALUATION = ["pr_curves", "confusion", "rates", "ap_by_filter", "prediction_layer"]
+HEALTH = ["instances_per_image", "area_histograms", "cooccurrence"]
+KINDS = BATCH + PAGES + LEAKAGE + EVALUATION + HEALTH
+FRAMES = {"heatmaps", "heatmaps_by_filter", "examples", "heatmap_one", "heatmap_difference", "overlay",
+          "prediction_layer"}  # image panels of 512 x 512 px
+BARS = {"class_counts", "class_shares", "filters", "kfold_vs_stratified", "class_differences", "rates", "ap_by_filter"}
+COLOUR_BARS = {"heatmaps", "heatmaps_by_filter", "heatmap_one", "heatmap_difference", "deviation", "deviation_filters",
+               "confusion", "cooccurrence"}
 CASES = [(kind, width) for kind in KINDS for width in WIDTHS]
 # Heights a user sets instead of the layout's own (the old batch heights, a short panel grid, a square page).
 SET_HEIGHTS = [("heatmaps", 180.0, 110.0), ("fold_balance_page", 88.0, 60.0), ("overlay", 88.0, 88.0)]
@@ -74,7 +86,55 @@ def specimens(ds) -> dict[str, Callable[[], go.Figure]]:
         "exposure": lambda: metadata.exposure_figure(metadata.exposure_histogram(joined)),
         "sky_map": lambda: metadata.sky_map_figure(metadata.sky_positions(joined, "icrs"), "icrs"),
     }
-    return builders
+    return builders | leakage_specimens(ds, folds, counts) | evaluation_specimens(ds) | health_specimens(ds)
+
+
+def leakage_specimens(ds, folds: F.FoldSet, counts) -> dict[str, Callable[[], go.Figure]]:
+    """The Fold balance page's train - valid chart and its balance-against-leakage chart (every method)."""
+    groups = field_groups.field_groups(ds.images, by="obsid")
+    methods = ("published", *fold_tradeoff.COMPARED_METHODS)
+    return {
+        "class_differences": lambda: LF.class_difference_figure(counts),
+        "tradeoff": lambda: LF.tradeoff_figure(fold_tradeoff.method_tradeoff(ds, groups, k=4, methods=methods),
+                                               current="stratified"),
+    }
+
+
+def evaluation_specimens(ds) -> dict[str, Callable[[], go.Figure]]:
+    """The Predictions page's figures on the sample's synthetic predictions (bbox, IoU 0.5, score 0.25)."""
+    preds = synthetic_predictions(ds)
+    ev = EV.evaluate(ds, preds, "bbox")
+    report = EV.at_thresholds(ev, iou=0.5, score=0.25)
+    ap = EV.metrics_table(ev)["AP50"].to_dict()
+    busiest = ds.images.sort_values("n_annotations").iloc[-1]
+    image_id = int(busiest["image_id"])
+
+    def prediction_layer() -> go.Figure:
+        truth = ds.annotations_of(image_id)
+        fig = overlay_figure(stretch.stretch_image(overlay.load_frame(busiest["path"])), truth,
+                             ds.class_colours("authors"), 0.3, fill=True, contour=False, boxes=False, labels=False,
+                             height=720)
+        return EF.add_prediction_layer(fig, preds.table[preds.table["image_id"] == image_id],
+                                       report.instances[report.instances["image_id"] == image_id], truth)
+
+    return {
+        "pr_curves": lambda: EF.pr_curve_figure(EV.pr_curves(ev, iou=0.5), iou=0.5, ap=ap),
+        "confusion": lambda: EF.confusion_figure(report.confusion),
+        "rates": lambda: EF.threshold_figure(report.per_class[["precision", "recall", "f1"]]),
+        "ap_by_filter": lambda: EF.group_metrics_figure(EV.metrics_by_group(ds, preds, EV.filter_groups(ds), "bbox"),
+                                                        what="XMM-OM filter"),
+        "prediction_layer": prediction_layer,
+    }
+
+
+def health_specimens(ds) -> dict[str, Callable[[], go.Figure]]:
+    """The Health page's histograms per class (instances per image, instance area) and class co-occurrence."""
+    return {
+        "instances_per_image": lambda: HEF.instances_figure(AS.instances_per_image(ds), classes=ds.class_names),
+        "area_histograms": lambda: HEF.measure_figure(AS.binned_counts(AS.instance_measures(ds), "area"), "area",
+                                                      classes=ds.class_names),
+        "cooccurrence": lambda: HEF.cooccurrence_figure(AS.class_cooccurrence(ds), classes=ds.class_names),
+    }
 
 
 @dataclass(frozen=True)
