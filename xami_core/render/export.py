@@ -205,11 +205,15 @@ def _print_pdf_without_margins() -> None:
 
     kaleido 1.x prints with 0.1 inch margins on a page of the figure's size, so the figure moves
     9.6 px right and down and loses as much at the right and bottom (a bottom axis title or colour
-    bar label comes out cut). Its PDF printer is replaced by the same call with zero margins.
+    bar label comes out cut). Its PDF printer (a private function, `kaleido._kaleido_tab._devtools_utils.print_pdf`
+    in kaleido 1.3 to 1.5) is replaced by the same call with zero margins; a kaleido without it keeps
+    its own printer (margins and all) rather than failing the export.
     """
-    from kaleido._kaleido_tab import _devtools_utils as devtools  # noqa: PLC0415 - only needed when rendering
-
-    if getattr(devtools.print_pdf, "edge_to_edge", False):
+    try:
+        from kaleido._kaleido_tab import _devtools_utils as devtools  # noqa: PLC0415 - only needed when rendering
+    except ImportError:
+        return
+    if not callable(getattr(devtools, "print_pdf", None)) or getattr(devtools.print_pdf, "edge_to_edge", False):
         return
 
     async def print_pdf(tab: object) -> str | None:
