@@ -826,7 +826,9 @@ def _histogram_panels_layout(out: go.Figure, page: _Page, meta: dict, top: float
     if cols < n:
         notes.append(f"The {n} panels wrap into {rows} rows of {cols} at this width.")
     gap_x = 8.0
-    panel_w = (page.w - left - 6 - cols * tick_w - gap_x * (cols - 1)) / cols
+    # Half of the widest x tick label past the last panel's edge (plotly hides labels that would leave the page).
+    right = 4 + max([text_px(t, TICK_PX) / 2 for ax in out.select_xaxes() for t in (ax.ticktext or ())] + [8.0])
+    panel_w = (page.w - left - right - cols * tick_w - gap_x * (cols - 1)) / cols
     titles = list(out.layout.annotations[:n])
     title_size = TICK_PX + 1
     for a in titles:  # the counts line of a title that does not fit is left to the caption
@@ -848,6 +850,10 @@ def _histogram_panels_layout(out: go.Figure, page: _Page, meta: dict, top: float
         page.h = round(body_top + rows * (title_h + panel_h + band + 4) + bottom)
     row_h = title_h + panel_h + band + 4
     most = max(2, int(panel_w // 34))
+    # Panels without a range of their own share the bins' extent (plotly's autorange cut the last bar).
+    extents = [_data_range(out, "x" if i == 0 else f"x{i + 1}") for i in range(n)]
+    lo_all, hi_all = min(e[0] for e in extents), max(e[1] for e in extents)
+    pad = 0.01 * (hi_all - lo_all)
     axes: dict[str, dict] = {}
     for i in range(n):
         r, c = divmod(i, cols)
@@ -855,9 +861,12 @@ def _histogram_panels_layout(out: go.Figure, page: _Page, meta: dict, top: float
         x0 = left + tick_w + c * (panel_w + tick_w + gap_x)
         y0 = body_top + r * row_h + title_h
         xa = out.layout[f"xaxis{suffix}"]
-        lo, hi = xa.range if xa.range is not None else _data_range(out, f"x{suffix}")
+        if xa.range is None:
+            xa.range = [lo_all - pad, hi_all + pad]
+        lo, hi = xa.range
         _thin_axis_ticks(xa, lo, hi, most)
         axes[f"xaxis{suffix}"] = dict(domain=[page.x(x0), page.x(x0 + panel_w)], tickangle=0, title=dict(text=None),
+                                      range=xa.range,
                                       tickvals=xa.tickvals, ticktext=xa.ticktext, dtick=xa.dtick, nticks=xa.nticks)
         axes[f"yaxis{suffix}"] = dict(domain=[page.y(y0 + panel_h), page.y(y0)], title=dict(text=None), nticks=4)
         if i < len(titles):
