@@ -352,6 +352,23 @@ def test_evaluate_command_writes_files(fixture, tmp_path):
         only = independent_eval(gt_file, path, iou_type, ds.images["coco_id"].tolist())  # every image is a UVW1 frame
         assert list(by_filter.index) == ["UVW1 (291 nm)"] and by_filter["AP"].iloc[0] == pytest.approx(only.stats[0])
     assert report["iou_threshold"] == 0.6 and report["left_out"] == {}
+    for name in ("pr_curves", "rates", "confusion", "by_filter"):  # the page's figures, in print layout
+        for iou_type in ("segm", "bbox"):
+            assert (out / f"{name}_{iou_type}.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def test_evaluate_command_without_a_browser_writes_the_tables_and_exits_3(fixture, tmp_path, monkeypatch):
+    root, gt_file, ds, results = fixture
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(encode(results, "rle+bbox")))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on it
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    monkeypatch.delenv("XAMI_CHROMIUM", raising=False)
+    out = tmp_path / "out"
+    args = ["evaluate", "--data", str(gt_file.parent), "--predictions", str(path), "--out", str(out), "--iou-type", "bbox"]
+    assert cli_main(args) == 3
+    assert (out / "metrics.json").is_file() and not list(out.glob("*.pdf"))
+    assert cli_main([*args, "--out", str(tmp_path / "tables"), "--no-figures"]) == 0
 
 
 def test_annotation_id_zero_is_not_read_as_unmatched(tmp_path):

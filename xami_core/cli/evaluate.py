@@ -9,14 +9,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
 from xami_core.analysis import evaluation as EV
+from xami_core.cli.figures import column_width
 from xami_core.io.loader import load_dataset
 from xami_core.io.predictions import load_predictions, yolo_category_names
 from xami_core.model import XamiDataError
 from xami_core.paths import checked_path
-from xami_core.render.export import table_to_csv, table_to_latex
+from xami_core.render import evaluation_figures as EF
+from xami_core.render.export import (
+    FORMATS,
+    FigureExportError,
+    FigureRenderer,
+    paper_export,
+    table_to_csv,
+    table_to_latex,
+)
+from xami_core.render.layout import DOUBLE_MM, SINGLE_MM
 
 MAX_PROBLEMS_WRITTEN = 200  # the rest are counted in metrics.json
+EXIT_NO_BROWSER = 3  # the tables are written, the figures are not (as the figures command)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     ".txt files) against a dataset with pycocotools COCOeval (segm and bbox), and count TP, FP and "
                     "FN at one IoU and score threshold. Writes metrics.json and, per IoU type, CSV and booktabs "
                     "LaTeX tables of the COCO metrics (overall, per class, per filter) and the threshold counts, "
-                    "the confusion matrix and the per-instance outcomes.")
+                    "the confusion matrix and the per-instance outcomes, and the figures (precision-recall "
+                    "curves, precision/recall/F1 per class, the confusion matrix, COCO metrics per filter) in the "
+                    "paper theme; figures render with kaleido, which needs Chrome or Chromium.")
     parser.add_argument("--data", required=True, help="dataset folder or .zip (any XAMI layout)")
     parser.add_argument("--predictions", required=True, help="COCO results .json file or folder of YOLO .txt files")
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
@@ -45,6 +62,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", default=None, help="the prediction set's name (default: the file or folder name)")
     parser.add_argument("--boxes", choices=EV.GT_BOXES, default="stored",
                         help="ground-truth boxes for bbox: as stored in the file (pycocotools) or from the masks")
+    parser.add_argument("--format", choices=FORMATS, default="pdf", help="figure format (default: pdf)")
+    parser.add_argument("--width", type=column_width, default=DOUBLE_MM,
+                        help=f"figure width: single ({SINGLE_MM:g} mm), double ({DOUBLE_MM:g} mm, the default) or mm")
+    parser.add_argument("--palette", choices=("authors", "colour-blind safe"), default="authors", help="class colours")
+    parser.add_argument("--no-figures", action="store_true", help="tables only (no browser needed)")
 
 
 def _plain(value: Any) -> Any:
@@ -69,6 +91,36 @@ def _write(path: Path, data: bytes | str) -> Path:
     except OSError as exc:
         raise XamiDataError(f"{path}: cannot be written ({exc.strerror or exc})") from exc
     return path
+
+
+def _figures(ev: EV.Evaluation, at: EV.ThresholdReport, by_filter: pd.DataFrame, iou_type: str,
+             palette: str) -> list[tuple[str, go.Figure]]:
+    """The page's figures for one IoU type, named for their files: PR curves at IoU 0.5, rates, confusion, per filter."""
+    ap = {name: EV.summary_value(ev, True, 0.5, "all", 100, class_index=k) for k, name in enumerate(ev.class_names)}
+    ap = {name: (v if v >= 0 else np.nan) for name, v in ap.items()}  # COCOeval's -1: no ground truth
+    return [
+        (f"pr_curves_{iou_type}", EF.pr_curve_figure(EV.pr_curves(ev, iou=0.5), iou=0.5, palette=palette, ap=ap)),
+        (f"rates_{iou_type}", EF.threshold_figure(at.per_class, palette=palette)),
+        (f"confusion_{iou_type}", EF.confusion_figure(at.confusion)),
+        (f"by_filter_{iou_type}", EF.group_metrics_figure(by_filter, what="filter")),
+    ]
+
+
+def _write_figures(figures: list[tuple[str, go.Figure]], out: Path, fmt: str, width: float) -> list[Path]:
+    """Each figure laid out for print at `width` mm and rendered with one kaleido browser.
+
+    Raises:
+        FigureExportError: no Chrome or Chromium, or kaleido failing.
+        XamiDataError: a file cannot be written.
+    """
+    written = []
+    with FigureRenderer() as renderer:
+        for name, fig in figures:
+            laid, size, notes = paper_export(fig, width)
+            written.append(_write(out / f"{name}.{fmt}", renderer.render(laid, fmt, size)))
+            for note in notes:  # what the layout shortened or moved: for the captions
+                print(f"note: {name} ({width:g} mm): {note}", file=sys.stderr)
+    return written
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         "problems_not_listed": max(0, len(preds.problems) - MAX_PROBLEMS_WRITTEN),
     }
     written: list[Path] = []
+    figures: list[tuple[str, go.Figure]] = []
     for iou_type in (("segm", "bbox") if args.iou_type == "both" else (args.iou_type,)):
         ev = EV.evaluate(ds, preds, iou_type, image_ids, boxes=args.boxes)
         metrics = EV.metrics_table(ev)
@@ -127,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
                 by_filter, caption=f"COCO metrics per filter ({what})", label=f"tab:by-filter-{iou_type}",
                 decimals=3)),
         ]
+        figures += _figures(ev, at, by_filter, iou_type, args.palette)
         report[iou_type] = {
             "stats": dict(zip(EV.METRICS, ev.stats.tolist())),
             "metrics": metrics.to_dict(orient="index"),
@@ -141,6 +195,13 @@ def run(args: argparse.Namespace) -> int:
               f"AR100 {row['AR100']:.3f}  ({len(ev.image_ids)} images, {int(row['n_gt'])} instances, "
               f"{int(row['n_pred'])} predictions)")
     written.append(_write(out / "metrics.json", json.dumps(_plain(report), indent=1)))
+    if not args.no_figures:
+        try:
+            written += _write_figures(figures, out, args.format, args.width)
+        except FigureExportError as exc:
+            print("wrote " + ", ".join(str(p) for p in written))
+            print(f"error: figures not written ({exc}); --no-figures writes the tables alone", file=sys.stderr)
+            return EXIT_NO_BROWSER
     if preds.n_left_out:
         print(f"warning: {preds.n_left_out} prediction record(s) left out: "
               + ", ".join(f"{k} {v}" for k, v in preds.left_out.items()), file=sys.stderr)
