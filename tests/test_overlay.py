@@ -298,18 +298,27 @@ def figure_annotations() -> pd.DataFrame:
     return anns
 
 
+def drawn(fig, boxes: bool = False) -> list:
+    """The traces that draw annotations on the frame (not the frame, not the legend's swatches); with `boxes`,
+    the dotted boxes too."""
+    return [t for t in fig.data[1:] if t.x != (None,) and (boxes or t.hoverinfo != "skip")]
+
+
 def test_figure_has_one_hoverable_trace_per_annotation():
     fig = overlay_figure(frame20(), figure_annotations(), None, 0.4, boxes=False, labels=True)
     kinds = [t.type for t in fig.data]
-    assert kinds[0] == "image" and kinds[1:] == ["scatter"] * 4
-    # The legend lists each class once; hover names class, id, area and box.
-    assert sorted(t.name for t in fig.data[1:] if t.showlegend) == ["other", "smoke-ring", "star-loop"]
-    texts = {t.text for t in fig.data[1:]}
+    shapes = drawn(fig)
+    assert kinds[0] == "image" and len(shapes) == 4 and all(t.type == "scatter" for t in shapes)
+    # The legend lists each class once, as a solid swatch of its colour; hover names class, id, area and box.
+    legend = [t for t in fig.data[1:] if t.showlegend]
+    assert sorted(t.name for t in legend) == ["other", "smoke-ring", "star-loop"]
+    assert all(t.line.color.endswith(",1.000)") and t.x == (None,) for t in legend)
+    texts = {t.text for t in shapes}
     area = int(coco_mask([POLY]).sum())
     assert hover_text("star-loop", 2, "polygon", area, polygon_box([POLY])) in texts
     assert f"mask area {area:,} px²" in hover_text("star-loop", 2, "polygon", area, polygon_box([POLY]))
     assert any("box only" in t for t in texts)
-    star = [t for t in fig.data[1:] if t.name == "star-loop"]
+    star = [t for t in shapes if t.name == "star-loop"]
     assert all(t.fillcolor == "rgba(255,188,248,0.400)" for t in star)  # authors' colour at the opacity
     assert len(fig.layout.annotations) == 4  # one label chip each
     assert list(fig.layout.xaxis.range) == [0, N] and list(fig.layout.yaxis.range) == [N, 0]  # image orientation
@@ -320,11 +329,11 @@ def test_figure_toggles_and_boxes():
     anns = figure_annotations()
     hidden = overlay_figure(frame20(), anns, "colour-blind safe", hidden_classes=("star-loop",), hidden_ann_ids=(4,),
                             boxes=False, labels=False)
-    assert [t.name for t in hidden.data[1:]] == ["smoke-ring"] and len(hidden.layout.annotations) == 0
+    assert [t.name for t in drawn(hidden)] == ["smoke-ring"] and len(hidden.layout.annotations) == 0
     cb = COLOURBLIND_COLOURS["smoke-ring"]
-    assert hidden.data[1].fillcolor.startswith(f"rgba({cb[0]},{cb[1]},{cb[2]},")
+    assert drawn(hidden)[0].fillcolor.startswith(f"rgba({cb[0]},{cb[1]},{cb[2]},")
     boxed = overlay_figure(frame20(), anns, None, boxes=True, labels=False)
-    assert len(boxed.data) == 1 + 4 + 3  # a dotted box per masked annotation (the box-only one is its box)
+    assert len(drawn(boxed, boxes=True)) == 4 + 3  # a dotted box per masked annotation (the box-only one is its box)
 
 
 @pytest.mark.parametrize("file_ids, shown", [
@@ -337,7 +346,7 @@ def test_figure_names_annotations_by_their_files_ids(file_ids, shown):
         anns["coco_id"] = file_ids
     fig = overlay_figure(frame20(), anns, None, boxes=False, labels=True, hidden_ann_ids=())
     assert sorted(a.text for a in fig.layout.annotations) == sorted(shown)  # label chips
-    hovers = " ".join(t.text for t in fig.data[1:])
+    hovers = " ".join(t.text for t in drawn(fig))
     assert all(f"annotation {s.split()[-1]}<br>" in hovers for s in shown)
     # Toggles still go by the internal ann_id: hiding 2 hides the star loop the file calls 102.
     hidden = overlay_figure(frame20(), anns, None, boxes=False, labels=True, hidden_ann_ids=(2,))

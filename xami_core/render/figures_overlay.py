@@ -102,7 +102,12 @@ def _add_annotation_traces(fig: go.Figure, keep: Shapes, annotations: pd.DataFra
     file_id = dict(zip(annotations["ann_id"], annotations["coco_id"])) if "coco_id" in annotations else {}
     order = {c: i for i, c in enumerate(CLASS_NAMES)}
     rows = sorted(range(len(keep)), key=lambda i: (order.get(keep.class_name[i], 99), keep.ann_id[i]))
-    shown_legend: set[str] = set()
+    # One legend entry per class, a solid swatch of the class colour: an entry drawn from the annotation
+    # traces themselves would show their translucent fill (pale at a low opacity, near white in print).
+    for cls in dict.fromkeys(str(keep.class_name[i]) for i in rows):
+        colour = pal.get(cls, FALLBACK_COLOUR)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=_rgba(colour, 1), width=8),
+                                 legendgroup=plot_text(cls), name=plot_text(cls), showlegend=True, hoverinfo="skip"))
     chips = []
     for i in rows:  # one trace per annotation, so hover names that annotation (a frame has a few dozen)
         one = keep.take(slice(i, i + 1))
@@ -110,9 +115,7 @@ def _add_annotation_traces(fig: go.Figure, keep: Shapes, annotations: pd.DataFra
         colour = pal.get(cls, FALLBACK_COLOUR)
         line = outline_colour(colour)
         text = hover_text(cls, file_id.get(ann_id, ann_id), kind, float(area.get(ann_id, np.nan)), one.box[0])
-        legend = cls not in shown_legend
-        shown_legend.add(cls)
-        common = dict(legendgroup=plot_text(cls), name=plot_text(cls), showlegend=legend, hoverlabel=dict(bgcolor=_rgba(colour, 0.95), font=dict(color=rgb_to_hex(ink_colour(colour)))))
+        common = dict(legendgroup=plot_text(cls), name=plot_text(cls), showlegend=False, hoverlabel=dict(bgcolor=_rgba(colour, 0.95), font=dict(color=rgb_to_hex(ink_colour(colour)))))
         if kind == "box":
             xs, ys = _box_path(one.box[0])
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=_rgba(colour, 0.04),
