@@ -17,9 +17,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from tests.apptest import page_test, switch_page, texts
-from xami_core import sample_root
+from tests.coco_reference import sample_as_one_coco
 from xami_core.analysis.gallery_errors import ERROR_SORT_LABELS
-from xami_core.io.image_files import base_name
 from xami_core.io.sample_predictions import synthetic_prediction_records
 
 PAGE = "pages/gallery.py"
@@ -31,26 +30,7 @@ CLASSES = ["central-ring", "other", "read-out-streak", "smoke-ring", "star-loop"
 def merged(tmp_path_factory, sample_ds):
     """The sample's splits as one COCO file (image and annotation ids from 1, which COCOeval needs), the synthetic
     predictions as results records on those ids, and the split of each image id."""
-    images, anns, split_of, categories = [], [], {}, None
-    for split in ("train", "valid"):
-        data = json.loads((sample_root() / split / "_annotations.coco.json").read_text())
-        categories = data["categories"]
-        new_id = {}
-        for img in data["images"]:
-            new_id[img["id"]] = len(images) + 1
-            images.append(img | {"id": new_id[img["id"]]})
-            split_of[new_id[img["id"]]] = split
-        for ann in data["annotations"]:
-            seg = ann["segmentation"]
-            if seg == []:  # a box-only annotation: pycocotools cannot rasterise it; its box is its mask
-                x, y, w, h = ann["bbox"]
-                seg = [[x, y, x, y + h, x + w, y + h, x + w, y]]
-            anns.append(ann | {"id": len(anns) + 1, "image_id": new_id[ann["image_id"]], "segmentation": seg})
-    gt = tmp_path_factory.mktemp("gallery_predictions") / "ground_truth.json"
-    gt.write_text(json.dumps({"images": images, "annotations": anns, "categories": categories}))
-    id_of_stem = {base_name(img["file_name"]).rsplit(".", 1)[0]: img["id"] for img in images}
-    records = [r | {"image_id": id_of_stem[r["image_id"]]} for r in synthetic_prediction_records(sample_ds)]
-    return gt, records, split_of
+    return sample_as_one_coco(tmp_path_factory.mktemp("gallery_predictions"), sample_ds)
 
 
 def cocoeval(gt: Path, records: list, iou_type: str) -> COCOeval:

@@ -12,9 +12,7 @@ import pytest
 from pycocotools.cocoeval import COCOeval
 
 from tests.apptest import page_test, texts
-from tests.coco_reference import independent_eval
-from xami_core import sample_root
-from xami_core.io.image_files import base_name
+from tests.coco_reference import independent_eval, sample_as_one_coco
 from xami_core.io.sample_predictions import synthetic_prediction_records
 
 PAGE = "pages/predictions.py"
@@ -25,34 +23,12 @@ CLASSES = ["central-ring", "other", "read-out-streak", "smoke-ring", "star-loop"
 # --- an independent run: the sample's files merged, ids from 1, pycocotools on files ---------------
 
 
-def stem(file_name: str) -> str:
-    return base_name(file_name).rsplit(".", 1)[0]
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, sample_ds):
     """The sample's splits as one COCO file (image ids 1.., annotation ids from 1, as the page's note says COCOeval
     needs) and the synthetic predictions as a results file with those image ids; split of each image id."""
     root = tmp_path_factory.mktemp("predictions_page")
-    images, anns, split_of, categories = [], [], {}, None
-    for split in ("train", "valid"):
-        data = json.loads((sample_root() / split / "_annotations.coco.json").read_text())
-        categories = data["categories"]
-        new_id = {}
-        for img in data["images"]:
-            new_id[img["id"]] = len(images) + 1
-            images.append(img | {"id": new_id[img["id"]]})
-            split_of[new_id[img["id"]]] = split
-        for ann in data["annotations"]:
-            seg = ann["segmentation"]
-            if seg == []:  # Roboflow's box-only annotation: pycocotools cannot rasterise it; its box is its mask
-                x, y, w, h = ann["bbox"]
-                seg = [[x, y, x, y + h, x + w, y + h, x + w, y]]
-            anns.append(ann | {"id": len(anns) + 1, "image_id": new_id[ann["image_id"]], "segmentation": seg})
-    gt = root / "ground_truth.json"
-    gt.write_text(json.dumps({"images": images, "annotations": anns, "categories": categories}))
-    id_of_stem = {stem(img["file_name"]): img["id"] for img in images}
-    records = [r | {"image_id": id_of_stem[r["image_id"]]} for r in synthetic_prediction_records(sample_ds)]
+    gt, records, split_of = sample_as_one_coco(root, sample_ds)
     results = root / "results.json"
     results.write_text(json.dumps(records))
     return gt, results, records, split_of
