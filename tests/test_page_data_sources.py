@@ -604,6 +604,7 @@ def test_source_choice_in_the_link_in_chromium(browser, tmp_path, archives):  # 
     page.get_by_text("Not downloaded yet").wait_for()
     sidebar.get_by_text("sample", exact=True).click()
     page.wait_for_function(f"() => ({params})().data === 'sample'")
+    browser.settle()  # the sample's run ends before the next choice, as a user sees the page change first
     sidebar.get_by_text("path", exact=True).click()  # the session kept the path
     page.wait_for_function(f"() => ({params})().data === 'path'")
     expect(sidebar.get_by_role("textbox", name="Folder or .zip path")).to_have_value(path)
