@@ -275,3 +275,34 @@ def test_export_popover_refuses_the_zip_above_the_limit(monkeypatch):
     buttons = _buttons(at)
     assert buttons["COCO subset with frames (zip)"].disabled
     assert not buttons["File list (CSV)"].disabled
+
+
+def _folder_app(root: str, count: int) -> None:
+    """The widget alone, on the first `count` images of the dataset folder `root`."""
+    from xami_core import load_dataset
+    from xami_ui.gallery_export import export_ui
+
+    ds = load_dataset(root)
+    export_ui(ds, ds.images["image_id"][:count].tolist(), "selection")
+
+
+def _popover(at: AppTest):
+    return next(block for block in at.main.children.values() if block.type == "popover")
+
+
+def test_export_popover_says_which_frames_are_left_out(mixed_root):
+    (mixed_root / "train" / b.file_name(100000001)).unlink()
+    at = AppTest.from_function(_folder_app, args=(str(mixed_root), 4), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "**4** images · **5** annotations · frames" in at.markdown[0].value
+    assert "1 frame(s) cannot be copied and will be left out, listed in missing.csv" in at.caption[0].value
+    assert not _buttons(at)["COCO subset with frames (zip)"].disabled
+    assert not _popover(at).proto.popover.disabled
+
+
+def test_export_popover_is_disabled_without_a_selection(mixed_root):
+    at = AppTest.from_function(_folder_app, args=(str(mixed_root), 0), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    popover = _popover(at).proto.popover
+    assert popover.disabled and popover.help == "No image is selected."
+    assert "**0** images · **0** annotations" in at.markdown[0].value

@@ -29,7 +29,8 @@ def export_ui(ds: Dataset, image_ids: Sequence[int], name: str) -> None:
     empty = summary.n_images == 0
     with st.popover("Export selection", icon=":material/download:", disabled=empty,
                     help="No image is selected." if empty else None):
-        size = "" if problem else f" · frames {subset.format_bytes(summary.frame_bytes)}"
+        # Past the frame limit the files are not looked at: no size to give.
+        size = f" · frames {subset.format_bytes(summary.frame_bytes)}" if summary.frame_bytes else ""
         st.markdown(f"**{summary.n_images:,}** images · **{summary.n_annotations:,}** annotations{size}")
         st.download_button(CSV_LABEL, data=lambda: subset.selection_csv(ds, image_ids), file_name=f"{stem}.csv",
                            mime="text/csv", on_click="ignore", key=f"{stem}_export_csv", icon=":material/table:",
