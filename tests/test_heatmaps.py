@@ -227,6 +227,30 @@ def test_sample_on_a_coarse_grid_matches_block_any(sample_ds, method):
     np.testing.assert_array_equal(hs.images, images)
 
 
+@pytest.mark.parametrize(("grid", "by", "chunk"), [
+    (4, "all", 1),              # chunks of 100 columns (the floor: one map set's difference array): 8 chunks
+    (16, "filter", 1),          # one chunk at the floor
+    (128, "split", 1 << 18),    # the default
+])
+def test_box_union_in_chunks_is_each_images_union(sample_ds, monkeypatch, grid, by, chunk):
+    # Boxes alone in their (image, class) go in by their corners, shared ones merged a chunk of groups at a time.
+    monkeypatch.setattr(hm, "UNION_CHUNK", chunk)
+    hs = hm.dataset_heatmaps(sample_ds, method="box", grid=grid, by=by)
+    labels, _ = hm.group_labels(sample_ds.images, by)
+    group_of = dict(zip(sample_ds.images["image_id"], labels, strict=True))
+    union: dict[tuple, np.ndarray] = {}
+    boxes: dict[tuple, int] = {}
+    for row in sample_ds.annotations.itertuples():
+        key = (*hs.index(group_of[row.image_id], row.class_name), row.image_id)
+        union[key] = union.get(key, False) | reference_cells(row, "box", 512, 512, grid)
+        boxes[key] = boxes.get(key, 0) + 1
+    images = np.zeros_like(hs.images)
+    for (g, c, _), covered in union.items():
+        images[g, c] += covered
+    assert 1 in boxes.values() and max(boxes.values()) > 2  # both paths taken
+    np.testing.assert_array_equal(hs.images, images)
+
+
 # ---------------------------------------------------------------- normalisations and differences by hand
 
 

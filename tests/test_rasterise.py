@@ -46,12 +46,17 @@ def test_rle_decoding_of_several_strings_keeps_them_apart():
     [(3, 5, 6), (3, 0, 10), (3, 2, 3)],           # one interval swallows the others
     [(2, 4, 5)],                                  # a single interval
 ])
-def test_merge_intervals_is_the_union(intervals):
-    key, lo, hi = (np.array(v) for v in zip(*intervals, strict=True))
-    mk, ml, mh = rasterise.merge_intervals(key, lo, hi)
-    covered = {(k, i) for k, a, z in intervals for i in range(a, z)}
+@pytest.mark.parametrize("key_offset", [
+    0,                   # small keys: packed into one integer and sorted by value
+    2**62,               # keys too large to pack: the two-key sort
+])
+def test_merge_intervals_is_the_union(intervals, key_offset):
+    key, lo, hi = (np.array(v, dtype=np.int64) for v in zip(*intervals, strict=True))
+    mk, ml, mh = rasterise.merge_intervals(key + key_offset, lo, hi)
+    covered = {(k + key_offset, i) for k, a, z in intervals for i in range(a, z)}
     assert {(k, i) for k, a, z in zip(mk, ml, mh, strict=True) for i in range(a, z)} == covered
     assert sum(mh - ml) == len(covered)  # disjoint
+    assert list(zip(mk, ml)) == sorted(zip(mk, ml))  # in (key, lo) order
 
 
 def test_rasterising_in_chunks_changes_nothing(sample_ds, monkeypatch):

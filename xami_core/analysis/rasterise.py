@@ -64,17 +64,37 @@ def _ceil_div(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
     return -((-a) // b)
 
 
-def merge_intervals(key: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Union of half-open intervals [lo, hi) that share a key: disjoint (key, lo, hi) runs."""
-    if len(key) == 0:
+def _sorted_by_key_and_lo(key: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(key, lo, hi) in (key, lo) order.
+
+    Small non-negative integers (grid runs: keys below 2**63 / span**2) are packed into one int64
+    each and sorted by value: a direct sort of one array, far faster than `np.lexsort`'s indirect
+    two-key sort, whose random gathers dominated large inputs (1.9 of 3.0 s for 150k images' boxes).
+    """
+    span = int(hi.max()) + 1 if len(hi) else 1
+    if (len(key) and key.min() >= 0 and lo.min() >= 0 and hi.min() >= 0
+            and int(key.max()) < np.iinfo(np.int64).max // (span * span)):
+        packed = np.sort((key.astype(np.int64) * span + lo) * span + hi)
+        rest, hi = np.divmod(packed, span)
+        key, lo = np.divmod(rest, span)
         return key, lo, hi
     order = np.lexsort((lo, key))
-    key, lo, hi = key[order], lo[order], hi[order]
+    return key[order], lo[order], hi[order]
+
+
+def merge_intervals(key: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Union of half-open intervals [lo, hi) that share a key: disjoint (key, lo, hi) runs, sorted by (key, lo)."""
+    if len(key) == 0:
+        return key, lo, hi
+    key, lo, hi = _sorted_by_key_and_lo(np.asarray(key), np.asarray(lo), np.asarray(hi))
     span = int(hi.max()) + 1
-    # Furthest end so far within the key: earlier keys weigh less than key * span.
-    reach = np.maximum.accumulate(key * span + hi) - key * span
-    new = np.ones(len(key), dtype=bool)
-    new[1:] = (key[1:] != key[:-1]) | (lo[1:] > reach[:-1])
+    changes = np.ones(len(key), dtype=bool)
+    changes[1:] = key[1:] != key[:-1]
+    # Furthest end so far within the key: earlier keys weigh less than rank * span (ranks, not keys: no overflow).
+    offset = (np.cumsum(changes) - 1) * span
+    reach = np.maximum.accumulate(offset + hi) - offset
+    new = changes.copy()
+    new[1:] |= lo[1:] > reach[:-1]
     starts = np.flatnonzero(new)
     return key[starts], lo[starts], np.maximum.reduceat(hi, starts)
 
