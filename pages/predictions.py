@@ -22,7 +22,7 @@ from xami_ui.cache import (
 )
 from xami_ui.context import current_dataset, current_palette, run_app, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
-from xami_ui.predictions import BOUND, Q_IOU_TYPE, Q_SET, choice_ui, load_sets, thresholds_ui
+from xami_ui.predictions import BOUND, Q_IOU_TYPE, Q_SET, gallery_selection, load_sets, sidebar_ui, thresholds_ui
 from xami_ui.text import md_literal
 
 # Widget keys are the query-parameter names: every control is bound to the link (bind="query-params"),
@@ -30,6 +30,7 @@ from xami_ui.text import md_literal
 Q_SUBSET, Q_METRIC, Q_PR_IOU = "pred_subset", "pred_metric", "pred_pr_iou"
 Q_CONFUSION, Q_GROUP_BY, Q_FRAME = "pred_confusion", "pred_group_by", "pred_frame"
 ALL_IMAGES = "all images"
+GALLERY_SUBSET = "Gallery selection"  # the subset's name begins so; file names say only this
 PERCENT = "%.1f"  # AP and AR: COCOeval's fractions x 100, one decimal, as detectron2 and most papers print them
 RATE = "%.3f"  # precision, recall, F1 and IoU: fractions
 NO_VALUE = "—"  # where COCOeval gives -1 (no ground truth of a class or size)
@@ -45,8 +46,8 @@ def _index(options: list, value: object) -> int:
 
 
 def prediction_sets_ui(ds: Dataset) -> dict[str, Predictions]:
-    """The synthetic set (on the sample) and the sets read from the paths entered; errors said per path."""
-    sets, failed = load_sets(ds, choice_ui(ds))
+    """The sets chosen in the sidebar's Predictions section (drawn here), loaded; errors said per path."""
+    sets, failed = load_sets(ds, sidebar_ui(ds))
     for what, message in failed:
         st.error(f"**Predictions not loaded** ({md_literal(what)}): {md_literal(message)}\n\nGive a COCO "
                  "results .json file or a folder of YOLO .txt prediction files for this dataset.",
@@ -59,10 +60,24 @@ def fold_groups(assignments: pd.DataFrame) -> dict[str, np.ndarray]:
     return EV.fold_part_groups(assignments, "valid") | EV.fold_part_groups(assignments, "train")
 
 
+def gallery_subset(ds: Dataset) -> dict[str, np.ndarray]:
+    """The gallery's current selection kept for `ds` as a subset named with its size and description (or none:
+    nothing kept, kept for other data, or no image of the dataset in it); ids sorted, shape (n,)."""
+    kept = gallery_selection(ds)
+    if kept is None:
+        return {}
+    description, kept_ids = kept
+    ids = np.intersect1d(np.asarray(kept_ids, dtype=np.int64), ds.images["image_id"].to_numpy())
+    if not len(ids):
+        return {}
+    return {f"{GALLERY_SUBSET} ({len(ids):,} images: {description})": ids}
+
+
 def image_subsets(ds: Dataset) -> dict[str, np.ndarray]:
-    """Image subsets to evaluate on: all images, each split, each filter, each part of the authors' folds."""
+    """Image subsets to evaluate on: all images, the gallery's selection (when kept), each split, each filter,
+    each part of the authors' folds."""
     images = ds.images
-    out = {ALL_IMAGES: np.sort(images["image_id"].to_numpy())}
+    out = {ALL_IMAGES: np.sort(images["image_id"].to_numpy())} | gallery_subset(ds)
     if len(ds.splits) > 1:
         out |= {f"split {s}": np.sort(images.loc[images["split"] == s, "image_id"].to_numpy()) for s in ds.splits}
     out |= {f"filter {label}": ids for label, ids in EV.filter_groups(ds).items()}
@@ -269,9 +284,10 @@ def page() -> None:
 
     sets = prediction_sets_ui(ds)
     if not sets:
-        st.info("No prediction set loaded. Enter the path of a COCO results .json file or of a folder of YOLO .txt "
-                "prediction files above" + (", or switch the synthetic predictions on." if ds.provenance.synthetic
-                                             else "."), icon=":material/model_training:")
+        st.info("No prediction set loaded. In the sidebar's Predictions section, enter the path of a COCO results "
+                ".json file or of a folder of YOLO .txt prediction files, or upload a results file"
+                + (", or switch the synthetic predictions on." if ds.provenance.synthetic else "."),
+                icon=":material/model_training:")
         st.stop()
     if any(p.synthetic for p in sets.values()):
         st.warning("**Synthetic predictions**: made from the sample's ground truth by moving, reshaping, confusing "
@@ -283,7 +299,8 @@ def page() -> None:
     c1, c2 = st.columns([2, 1])
     subset = c1.selectbox("Evaluate on", names, index=_index(names, default_subset(ds, sets)), key=Q_SUBSET, **BOUND,
                           help="COCOeval's params.imgIds: ground truth and predictions of these images only. Folds: "
-                               "the authors' stratified K-fold, k = 4, seed 42.")
+                               "the authors' stratified K-fold, k = 4, seed 42. Gallery selection: the frames the "
+                               "gallery's filters select, when it was opened in this session.")
     iou_type = c2.segmented_control("IoU type", list(EV.IOU_TYPES), default="segm", key=Q_IOU_TYPE, **BOUND,
                                     help="segm: mask IoU; bbox: box IoU. Box-only predictions take part in bbox "
                                          "only.") or "segm"
@@ -323,7 +340,8 @@ def page() -> None:
     if len(labels) > 1:
         label = st.selectbox("Prediction set for the views below", labels, key=Q_SET, **BOUND)
     preds, ev = sets[label], evaluations[label]
-    tag = f"{iou_type}_{subset}".replace(" ", "_").replace("(", "").replace(")", "").replace("'", "")
+    named = GALLERY_SUBSET if subset.startswith(GALLERY_SUBSET) else subset  # not its free-text description
+    tag = f"{iou_type}_{named}".replace(" ", "_").replace("(", "").replace(")", "").replace("'", "")
 
     st.subheader("Precision–recall curves")
     pr_section_ui(ev, label, tag)

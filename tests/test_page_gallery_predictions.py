@@ -183,6 +183,7 @@ def test_an_uploaded_results_file_is_evaluated_and_shown_in_the_gallery(sample_d
     assert not at.exception, [e.value for e in at.exception]
     sets = at.dataframe[0].value
     assert list(sets["set"]) == ["my-model"] and int(sets["predictions read"].iloc[0]) == len(records)
+    assert list(sets["source"]) == ["uploaded: my-model.json"]  # the file's own name, not the server's copy
     stored = list((tmp_path / "prediction_uploads").glob("*.json"))
     assert len(stored) == 1 and json.loads(stored[0].read_text()) == records
 

@@ -262,3 +262,61 @@ def test_predictions_in_chromium(browser):
     expect(frame.locator(".legendtext").filter(has_text="missed (FN)")).to_have_count(1)
     expect(frame.locator("image").first).to_be_visible()
     browser.screenshot("predictions_frame")
+
+
+def test_the_inputs_are_in_the_sidebars_predictions_section(files, tmp_path):
+    _, results, _, _ = files
+    at = page_test(PAGE)
+    assert "Predictions" in [s.value for s in at.sidebar.subheader]
+    assert at.sidebar.toggle(key="pred_synthetic").value is True  # the sample's synthetic set, on by default
+    assert [t.key for t in at.main.text_area] == []  # no longer on the page itself
+    at.sidebar.text_area(key="pred_paths").set_value(f"mine = {results}").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert list(at.dataframe[0].value["set"]) == ["synthetic predictions (synthetic, not a real model)", "mine"]
+    # Still bound to the link: a link's paths fill the sidebar's box.
+    linked = page_test(PAGE, query={"pred_paths": f"mine = {results}", "pred_synthetic": "false"})
+    assert linked.sidebar.text_area(key="pred_paths").value == f"mine = {results}"
+    assert linked.sidebar.toggle(key="pred_synthetic").value is False
+    assert list(linked.dataframe[0].value["set"]) == ["mine"]
+
+
+def dataset_of(at):
+    from xami_ui.context import _DATASET
+
+    return at.session_state[_DATASET]
+
+
+def test_the_gallery_selection_is_a_subset_equal_to_cocoeval_with_its_img_ids(files):
+    gt, results, _, split_of = files
+    at = page_test(PAGE)
+    ds = dataset_of(at)
+    # What the gallery keeps for its current selection: the frames with a smoke ring (as its class filter would).
+    anns = ds.annotations
+    ids = tuple(sorted(int(i) for i in anns.loc[anns["class_name"] == "smoke-ring", "image_id"].unique()))
+    assert 0 < len(ids) < len(ds.images)
+    from xami_ui.predictions import GALLERY_SELECTION_KEY
+
+    at.session_state[GALLERY_SELECTION_KEY] = ("classes: smoke-ring", ids, ds.content_key)
+    at.run()
+    label = f"Gallery selection ({len(ids)} images: classes: smoke-ring)"
+    assert label in at.selectbox(key="pred_subset").options
+    assert at.selectbox(key="pred_subset").value == "all images"  # offered, not chosen for the user
+    at.selectbox(key="pred_subset").set_value(label).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert f"{len(ids)} images" in texts(at) and "**Gallery selection" in texts(at)
+    # The same frames in the merged file (by split and file name), evaluated by pycocotools with params.imgIds.
+    ours = ds.images.set_index("image_id").loc[list(ids), ["split", "file_name"]]
+    merged = {(split_of[img["id"]], img["file_name"]): img["id"] for img in json.loads(gt.read_text())["images"]}
+    img_ids = sorted(merged[(s, f)] for s, f in zip(ours["split"], ours["file_name"]))
+    assert_metrics_equal(at, gt, results, "segm", img_ids, per_class=True)
+    at.segmented_control(key="pred_iou_type").set_value("bbox").run()
+    assert_metrics_equal(at, gt, results, "bbox", img_ids, per_class=False)
+
+
+def test_a_gallery_selection_of_other_data_is_not_offered():
+    at = page_test(PAGE)
+    from xami_ui.predictions import GALLERY_SELECTION_KEY
+
+    at.session_state[GALLERY_SELECTION_KEY] = ("classes: smoke-ring", (1, 2, 3), "another dataset|0")
+    at.run()
+    assert not [o for o in at.selectbox(key="pred_subset").options if o.startswith("Gallery selection")]

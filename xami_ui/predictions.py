@@ -1,9 +1,11 @@
-"""The prediction sets chosen on the Predictions page, for every page that shows them (Predictions, Gallery).
+"""The prediction sets chosen in the sidebar, for every page that shows them (Predictions, Gallery).
 
-The Predictions page draws the choice (the synthetic toggle and the paths box, both bound to the
-link); `chosen_sets` loads what they hold on any page, from the widgets' kept values, else the
-link's, else their defaults, so a page that shows predictions never repeats the loading code.
-The score and IoU sliders are drawn here too, so both pages bind the same widgets.
+`sidebar_ui` draws the sidebar's "Predictions" section (the synthetic toggle, the paths box, both
+bound to the link, and the uploader) on the pages that use predictions; `chosen_sets` loads what
+they hold on any page, from the widgets' kept values, else the link's, else their defaults, so a
+page that shows predictions never repeats the loading code. The score and IoU sliders are drawn
+here too, so both pages bind the same widgets; the gallery's current selection is kept here for the
+Predictions page to evaluate on (`remember_gallery_selection`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import streamlit as st
@@ -38,18 +41,31 @@ START_ENV = "XAMI_PREDICTIONS"
 NAME_SEP = " = "  # "name = path" on a line names a set
 DEFAULT_SCORE, DEFAULT_IOU = 0.25, 0.5
 UPLOADER_KEY = "pred_upload"  # not bound to the link: a file cannot travel in it
-_UPLOADS = "_xami_pred_uploads"  # (name, stored path) of the files uploaded in this session, kept across pages
+_UPLOADS = "_xami_pred_uploads"  # Upload records of the files uploaded in this session, kept across pages
 UPLOAD_DIR = "prediction_uploads"  # under the cache root, one file per content
 MAX_UPLOAD_MB = 512  # a XAMI-size results file (20,000 masks as RLE) is tens of MB
+UPLOADED = "uploaded: "  # the sets table's source of an uploaded set, before the file's own name
+# The gallery's current selection, stored by the gallery page for the Predictions page's subsets:
+# (description, image ids, the dataset's content_key), so a selection made on another dataset is not offered.
+GALLERY_SELECTION_KEY = "_xami_gallery_selection"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A results file uploaded in this session: the set's name, where this server keeps it, the file's own name."""
+
+    name: str
+    path: str
+    file_name: str
 
 
 @dataclass(frozen=True)
 class Choice:
-    """What the Predictions page's choice holds: the synthetic set on or off, and the paths box's text."""
+    """What the sidebar's choice holds: the synthetic set on or off, the paths box's text and the uploads."""
 
     synthetic: bool
     paths: str
-    uploads: tuple[tuple[str, str], ...] = ()  # (name, stored path) of uploaded results files
+    uploads: tuple[Upload, ...] = ()
 
 
 def start_predictions() -> str:
@@ -97,13 +113,16 @@ def load_sets(ds: Dataset, choice: Choice) -> tuple[dict[str, Predictions], list
             sets.append(cached_predictions(ds, str(checked), name, predictions_fingerprint(checked)))
         except XamiDataError as exc:
             failed.append((name or path, str(exc)))
-    for name, path in choice.uploads:  # stored by this app under the cache root, not a path the user typed
+    for upload in choice.uploads:  # stored by this app under the cache root, not a path the user typed
         try:
             with contextlib.suppress(OSError):  # in use: not expired (a missing file is said below)
-                os.utime(path)
-            sets.append(cached_predictions(ds, path, name, predictions_fingerprint(path)))
+                os.utime(upload.path)
+            preds = cached_predictions(ds, upload.path, upload.name, predictions_fingerprint(upload.path))
+            # Said by the file's own name, not the server's copy; a new record, the cached one is shared.
+            sets.append(replace(preds, source=UPLOADED + upload.file_name))
         except XamiDataError as exc:
-            failed.append((name, f"{exc} (uploads are kept {upload_ttl_text()} after their last use; upload it again)"))
+            failed.append((upload.name, f"{exc} (uploads are kept {upload_ttl_text()} after their last use; "
+                                        "upload it again)"))
     return unique_labels(sets), failed
 
 
@@ -116,7 +135,7 @@ def _kept(key: str) -> str | None:
 
 
 def current_choice() -> Choice:
-    """The Predictions page's choice as it stands, on any page (defaults where it was never set)."""
+    """The sidebar's prediction choice as it stands, on any page (defaults where it was never set)."""
     synthetic = _kept(Q_SYNTHETIC)
     if isinstance(synthetic, str):  # from the link
         synthetic = synthetic.lower() != "false"
@@ -132,28 +151,50 @@ def has_choice(ds: Dataset, choice: Choice) -> bool:
 
 
 def chosen_sets(ds: Dataset) -> tuple[dict[str, Predictions], list[tuple[str, str]]]:
-    """The prediction sets chosen on the Predictions page, loaded for `ds`, and the paths that failed."""
+    """The prediction sets chosen in the sidebar, loaded for `ds`, and the paths that failed."""
     return load_sets(ds, current_choice())
 
 
 def choice_ui(ds: Dataset) -> Choice:
-    """The Predictions page's choice: the synthetic toggle (on the sample) and the paths box, bound to the link."""
-    left, right = st.columns([1, 2.4])
+    """The choice's widgets, one under the other: the synthetic toggle (on the sample) and the paths box, bound to
+    the link, and the uploader."""
     synthetic = False
-    with left:
-        if ds.provenance.synthetic:
-            # On by default, unless predictions were given at start.
-            synthetic = st.toggle("Synthetic predictions", value=not start_predictions(), key=Q_SYNTHETIC, **BOUND,
-                                  help="A deterministic set made from the sample's ground truth (instances moved and "
-                                       "reshaped a little, some classes confused, some missed, some spurious "
-                                       "detections), so this page works without a model. Not a model's output.")
-    with right:
-        text = st.text_area("Prediction files or folders (one per line)", value=start_predictions(), key=Q_PATHS,
-                            height=68, help=PATHS_HELP + " At start: `--predictions PATH` or XAMI_PREDICTIONS.",
-                            placeholder="e.g. /runs/segment/val/predictions.json\nor, named: yolo = /runs/segment/predict/labels",
-                            **BOUND)
-        uploads = uploads_ui()
+    if ds.provenance.synthetic:
+        # On by default, unless predictions were given at start.
+        synthetic = st.toggle("Synthetic predictions", value=not start_predictions(), key=Q_SYNTHETIC, **BOUND,
+                              help="A deterministic set made from the sample's ground truth (instances moved and "
+                                   "reshaped a little, some classes confused, some missed, some spurious "
+                                   "detections), so the pages work without a model. Not a model's output.")
+    text = st.text_area("Prediction files or folders (one per line)", value=start_predictions(), key=Q_PATHS,
+                        height=96, help=PATHS_HELP + " At start: `--predictions PATH` or XAMI_PREDICTIONS.",
+                        placeholder="e.g. /runs/segment/val/predictions.json\nor, named: yolo = /runs/segment/predict/labels",
+                        **BOUND)
+    uploads = uploads_ui()
     return Choice(synthetic=bool(synthetic), paths=text or "", uploads=uploads)
+
+
+def sidebar_ui(ds: Dataset, expanded: bool = True) -> Choice:
+    """The sidebar's "Predictions" section, on the pages that use predictions: the sets' inputs in an expander
+    (open unless `expanded` is False); returns the choice (nothing is loaded here)."""
+    bar = st.sidebar
+    bar.subheader("Predictions")
+    with bar.expander("Prediction sets", expanded=expanded, icon=":material/model_training:"):
+        return choice_ui(ds)
+
+
+def remember_gallery_selection(ds: Dataset, description: str, image_ids: Iterable[int]) -> None:
+    """Keep the gallery's current selection (what it shows, in words, and its image ids) for the Predictions
+    page's subsets, under `GALLERY_SELECTION_KEY` with the dataset's content key."""
+    ids = tuple(int(i) for i in image_ids)
+    st.session_state[GALLERY_SELECTION_KEY] = (description, ids, ds.content_key)
+
+
+def gallery_selection(ds: Dataset) -> tuple[str, tuple[int, ...]] | None:
+    """The gallery selection kept for `ds` (description, image ids), or None: none kept, or kept for other data."""
+    kept = st.session_state.get(GALLERY_SELECTION_KEY)
+    if not kept or len(kept) != 3 or kept[2] != ds.content_key:
+        return None
+    return str(kept[0]), tuple(int(i) for i in kept[1])
 
 
 def store_upload(data: bytes, suffix: str = ".json") -> Path:
@@ -203,8 +244,8 @@ def _uploads_changed() -> None:
     st.session_state[_UPLOADS] = ()
 
 
-def uploads_ui() -> tuple[tuple[str, str], ...]:
-    """COCO results .json files sent through the browser, kept for the session; (name, stored path) each."""
+def uploads_ui() -> tuple[Upload, ...]:
+    """COCO results .json files sent through the browser, kept for the session."""
     try:
         allowed = access.uploads_allowed()
     except XamiDataError:  # a bad setting: the sidebar says so; no uploads meanwhile
@@ -218,7 +259,8 @@ def uploads_ui() -> tuple[tuple[str, str], ...]:
                                   "content and used for this session (on the gallery too).")
     if files:
         try:
-            st.session_state[_UPLOADS] = tuple((Path(f.name).stem, str(store_upload(f.getvalue()))) for f in files)
+            st.session_state[_UPLOADS] = tuple(Upload(name=Path(f.name).stem, path=str(store_upload(f.getvalue())),
+                                                      file_name=f.name) for f in files)
         except OSError as exc:
             st.error(f"The upload could not be stored on this server: {md_literal(exc)}", icon=":material/error:")
             st.session_state[_UPLOADS] = ()
@@ -226,7 +268,7 @@ def uploads_ui() -> tuple[tuple[str, str], ...]:
     if kept and not files:
         row = st.container(horizontal=True, vertical_alignment="center")
         row.caption("Using the files uploaded earlier in this session: "
-                    + ", ".join(md_literal(name) for name, _ in kept) + ". Upload again to replace them.")
+                    + ", ".join(md_literal(u.file_name) for u in kept) + ". Upload again to replace them.")
         row.button("Forget them", key="pred_upload_forget", on_click=_uploads_changed, icon=":material/close:")
     return kept
 
