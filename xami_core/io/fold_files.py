@@ -121,7 +121,7 @@ def coco_categories(ds: Dataset) -> list[dict]:
     return out
 
 
-def _coco_records(ds: Dataset) -> tuple[dict[int, dict], pd.DataFrame]:
+def coco_records(ds: Dataset) -> tuple[dict[int, dict], pd.DataFrame]:
     """COCO image records by image_id and annotation records (column `record`) with their image_id."""
     ids = export_image_ids(ds)
     img = ds.images.sort_values("image_id")
@@ -145,7 +145,7 @@ def _coco_records(ds: Dataset) -> tuple[dict[int, dict], pd.DataFrame]:
 
 def fold_coco(ds: Dataset, folds: FoldSet) -> dict[tuple[int, str], dict]:
     """Per (fold, part), a COCO dict filtered from the dataset's records (categories as in the input)."""
-    images, anns = _coco_records(ds)
+    images, anns = coco_records(ds)
     cats = coco_categories(ds)
     prov = ds.provenance
     info = {"description": f"XAMI fold export ({prov.label}); {folds.label}", "licence": prov.licence,

@@ -34,7 +34,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from xami_core.io.fold_files import _coco_records, coco_categories
+from xami_core.io.fold_files import coco_categories, coco_records
 from xami_core.io.image_files import FILE_OK
 from xami_core.io.loader import COCO_FILE
 from xami_core.model import SPLIT_ORDER, Dataset, XamiDataError, split_order
@@ -198,7 +198,7 @@ def coco_subset(ds: Dataset, image_ids: Sequence[int]) -> dict[str, dict]:
         part = Dataset(images=_integer_ids(part_images, "image_id"),
                        annotations=_integer_ids(ann[ann["split"] == split], "ann_id"),
                        categories=ds.categories, provenance=prov)
-        images, records = _coco_records(part)
+        images, records = coco_records(part)
         info = {"description": f"XAMI Explorer selection ({prov.label}), split {split}", "licence": prov.licence,
                 "citation": prov.citation, "split": split}
         out[split] = {"info": info, "licenses": licenses,
