@@ -8,6 +8,7 @@ import pytest
 
 from xami_core.analysis import gallery_errors as GE
 from xami_core.analysis.evaluation import ThresholdReport
+from xami_core.analysis.gallery import GalleryFilter
 
 NAN = float("nan")
 
@@ -80,3 +81,25 @@ def test_captions_and_outcome_counts():
     assert GE.error_captions(errors, [2, 4]) == ["TP 2 · FP 1 · FN 1 · IoU 0.70", "TP 0 · FP 0 · FN 0"]
     inst = REPORT.instances
     assert GE.outcome_counts(inst[inst["image_id"] == 2]) == {"TP": 2, "FP": 1, "FN": 1}
+
+
+@pytest.mark.parametrize(("flt", "errors", "expected"), [
+    # nothing chosen
+    (GalleryFilter(), None, "all images"),
+    (GalleryFilter(), GE.ErrorFilter(), "all images"),
+    # classes with their mode, classes left out, hard negatives hidden
+    (GalleryFilter(classes=("smoke-ring", "star-loop"), class_mode="all", without=("other",), empty="exclude"), None,
+     "classes all of these smoke-ring, star-loop; none of other; images without artefacts hidden"),
+    # only the hard negatives: the class choices do not apply
+    (GalleryFilter(classes=("smoke-ring",), empty="only"), None, "only images without artefacts"),
+    # filter, split, fold part, counts, area, search
+    (GalleryFilter(filters=("U",), splits=("valid",), fold=(2, "train"), n_annotations=(1, 3), area=(10.0, 250.5),
+                   search=" 0743 "), None,
+     "filter U (344 nm); split valid; fold 2 train; 1–3 annotations; instance area 10–250.5 px²; search “0743”"),
+    # the prediction layer's error filters
+    (GalleryFilter(splits=("train",)), GE.ErrorFilter(missed=("smoke-ring",), spurious=("other", "star-loop"),
+                                                      score_above=0.6),
+     "split train; missed smoke-ring; spurious other, star-loop; a prediction scoring ≥ 0.6"),
+])
+def test_selection_description(flt, errors, expected):
+    assert GE.selection_description(flt, errors) == expected

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from xami_core.analysis.evaluation import FN, FP, TP, ThresholdReport, image_errors
+from xami_core.analysis.gallery import CLASS_MODE_LABELS, GalleryFilter
+from xami_core.model import filter_label
 
 ERROR_SORTS: tuple[str, ...] = ("errors", "iou")
 ERROR_SORT_LABELS: dict[str, str] = {
@@ -111,3 +113,40 @@ def outcome_counts(instances: pd.DataFrame) -> dict[str, int]:
     outcome = instances["outcome"]
     return {TP: int((preds & (outcome == TP)).sum()), FP: int((preds & (outcome == FP)).sum()),
             FN: int((~preds & (outcome == FN)).sum())}
+
+
+def selection_description(flt: GalleryFilter, errors: ErrorFilter | None = None) -> str:
+    """The gallery's selection in a few words, for the Predictions page's subset name: "all images", or each
+    criterion set, joined by "; " ("classes any of smoke-ring; split valid; missed star-loop")."""
+    parts = []
+    if flt.empty == "only":
+        parts.append("only images without artefacts")
+    else:
+        if flt.classes:
+            parts.append(f"classes {CLASS_MODE_LABELS[flt.class_mode]} {', '.join(flt.classes)}")
+        if flt.without:
+            parts.append(f"none of {', '.join(flt.without)}")
+        if flt.empty == "exclude":
+            parts.append("images without artefacts hidden")
+    if flt.filters:
+        parts.append(f"filter {', '.join(filter_label(f) for f in flt.filters)}")
+    if flt.splits:
+        parts.append(f"split {', '.join(flt.splits)}")
+    if flt.fold is not None:
+        parts.append(f"fold {flt.fold[0]} {flt.fold[1]}")
+    if flt.n_annotations is not None:
+        parts.append(f"{flt.n_annotations[0]}–{flt.n_annotations[1]} annotations")
+    if flt.area is not None:
+        parts.append(f"instance area {flt.area[0]:g}–{flt.area[1]:g} px²")
+    if flt.search.strip():
+        parts.append(f"search “{flt.search.strip()}”")
+    if flt.image_ids is not None:
+        parts.append(f"{len(flt.image_ids):,} chosen images")
+    if errors is not None:
+        if errors.missed:
+            parts.append(f"missed {', '.join(errors.missed)}")
+        if errors.spurious:
+            parts.append(f"spurious {', '.join(errors.spurious)}")
+        if errors.score_above is not None:
+            parts.append(f"a prediction scoring ≥ {errors.score_above:g}")
+    return "; ".join(parts) or "all images"
