@@ -318,3 +318,59 @@ def test_unusable_cache_only_costs_time(dirty, tmp_path):
     bad.write_bytes(b"not a database" * 100)
     hashes = H.frame_hashes(dirty, cache_file=bad)
     assert len(hashes) == int((dirty.images["file_status"] == "ok").sum())
+
+
+@pytest.mark.parametrize("min_iou", [
+    0.0,   # every overlapping pair
+    0.3,   # partial overlaps
+    0.9,   # the page's default
+])
+def test_duplicate_annotations_are_every_pair_above_the_threshold(sample_ds, min_iou):
+    # Brute force: every pair of one class in one frame, pycocotools' IoU of the two decoded masks.
+    ann = sample_ds.annotations
+    expected = []
+    for (_, _), group in ann.groupby(["image_id", "class_name"], sort=False):
+        masks = {row.ann_id: mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(row.segmentation, 512, 512))
+                                               if row.kind == "polygon" else mask_utils.frPyObjects(
+                                                   np.array([[row.bbox_x, row.bbox_y, row.bbox_w, row.bbox_h]]), 512, 512)[0])
+                 for row in group.itertuples()}
+        ids = sorted(masks)
+        for i, a in enumerate(ids):
+            for b in ids[i + 1:]:
+                inter = np.logical_and(masks[a], masks[b]).sum()
+                iou = inter / np.logical_or(masks[a], masks[b]).sum()
+                if iou > min_iou:
+                    expected.append((a, b, iou))
+    assert set(ann["kind"]) == {"polygon", "box"} and (min_iou > 0 or len(expected) > 10)
+    table = H.check_duplicate_annotations(sample_ds, min_iou=min_iou).table
+    found = sorted(zip(table["ann_id"], table["other_ann_id"], table["mask_iou"]))
+    assert [f[:2] for f in found] == [e[:2] for e in sorted(expected)]
+    np.testing.assert_allclose([f[2] for f in found], [e[2] for e in sorted(expected)])
+
+
+def test_thresholds_only_compare_the_prepared_inputs(dirty, monkeypatch):
+    # A slider moved on the page: nothing threshold-free (hashes, mask IoUs, validity) is computed again.
+    inputs = H.prepare_checks(dirty, use_hash_cache=False)
+    fresh = {(box, mask, bits): H.run_checks(dirty, box, mask, bits, use_hash_cache=False)
+             for box, mask, bits in [(0.5, 0.9, 12), (0.0, 0.0, 0), (1.0, 0.5, 24)]}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("threshold-free work done again")
+
+    for name in ("perceptual_hash", "frame_hashes", "annotation_pair_ious", "box_iou_table",
+                 "check_degenerate_polygons", "check_unlisted_frames"):
+        monkeypatch.setattr(H, name, refuse)
+    monkeypatch.setattr(H.mask_utils, "iou", refuse)
+    for (box, mask, bits), expected in fresh.items():
+        report = H.run_checks(dirty, box, mask, bits, inputs=inputs)
+        assert [r.name for r in report.results] == [r.name for r in expected.results]
+        assert report.summary.equals(expected.summary)
+        for got, want in zip(report.results, expected.results, strict=True):
+            pd.testing.assert_frame_equal(got.table, want.table)
+    # The thresholds matter: the planted box passes at IoU 0, the planted duplicate pair at mask IoU 0.9 only above.
+    assert fresh[(0.0, 0.0, 0)][H.BOX_VS_POLYGON].count == 0 < fresh[(0.5, 0.9, 12)][H.BOX_VS_POLYGON].count
+    assert fresh[(0.0, 0.0, 0)][H.DUPLICATE_ANNOTATIONS].count >= fresh[(0.5, 0.9, 12)][H.DUPLICATE_ANNOTATIONS].count
+    # A vertex tolerance the inputs were not made with runs that check again (it is cheap).
+    monkeypatch.undo()
+    wide = H.run_checks(dirty, vertex_tolerance=50.0, inputs=inputs)
+    assert wide[H.VERTICES_OUTSIDE].count == 0 and inputs.fixed[H.VERTICES_OUTSIDE].count == 1

@@ -3,10 +3,17 @@ in a real browser."""
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+import pandas as pd
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import app_test
 
 from tests.apptest import page_test, table_with, texts
 from tests.browser import SCREENSHOTS
@@ -15,6 +22,7 @@ from xami_core.analysis import annotation_stats as S
 from xami_core.analysis import folds as F
 from xami_core.analysis import health as H
 from xami_core.io.loader import load_dataset
+from xami_core.render.export import find_browser
 from xami_ui.text import md_literal
 
 HEALTH = "pages/health.py"
@@ -99,6 +107,86 @@ def test_a_threshold_is_a_setting_of_the_link(sample_ds):
     # The link opens the page with that threshold.
     again = page_test(HEALTH, query={"h_box_iou": "0.95"})
     assert dict(zip(names, _summary(again)["count"]))[H.BOX_VS_POLYGON] == expected
+
+
+def test_a_moved_threshold_reuses_the_prepared_checks(dirty_root, monkeypatch):
+    # Hashes, mask IoUs and polygon validity are worked out once per dataset; a slider only compares.
+    calls = []
+    real = H.prepare_checks
+    monkeypatch.setattr(H, "prepare_checks", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at = page_test(HEALTH, query={"data": str(dirty_root)})
+    before = len(calls)
+    assert before <= 1  # 0 when an earlier test of this module already prepared the same content
+    for key, value in (("h_box_iou", 0.95), ("h_mask_iou", 0.3), ("h_hash", 20)):
+        at.slider(key=key).set_value(value).run()
+        assert not at.exception
+    assert len(calls) == before
+    names = H.run_checks(load_dataset(dirty_root), 0.95, 0.3, 20, use_hash_cache=False).summary
+    assert _summary(at)["count"].tolist() == names["count"].tolist()
+
+
+class _KeptStorage(MemoryMediaFileStorage):
+    """AppTest's media storage, kept after the run so a test can read what a download button serves."""
+
+    made: list[_KeptStorage] = []
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(endpoint)
+        _KeptStorage.made.append(self)
+
+
+class _KeptManager(MediaFileManager):
+    """AppTest's media file manager, kept after the run (it holds the download buttons' deferred data)."""
+
+    made: list[_KeptManager] = []
+
+    def __init__(self, storage: MemoryMediaFileStorage) -> None:
+        super().__init__(storage)
+        _KeptManager.made.append(self)
+
+
+def _downloaded(manager: MediaFileManager, storage: MemoryMediaFileStorage, button) -> tuple[str, bytes]:
+    """(file name, bytes) a download button serves when clicked: its deferred data made as the server makes it."""
+    url = manager.execute_deferred(button.deferred_file_id)
+    served = storage.get_file(url.rsplit("/", 1)[-1])
+    return served.filename, served.content
+
+
+@pytest.fixture
+def downloads_page(dirty_root, monkeypatch):
+    """The Health page on the dirty fixture, with the media manager kept to click its download buttons."""
+    monkeypatch.setattr(app_test, "MediaFileManager", _KeptManager)
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", _KeptStorage)
+    at = page_test(HEALTH, query={"data": str(dirty_root)})
+    buttons = {b.proto.label: b.proto for b in at.get("download_button")}
+    return at, buttons, _KeptManager.made[-1], _KeptStorage.made[-1]
+
+
+def test_report_zip_has_a_csv_per_check_with_the_counts_shown(downloads_page, dirty_root):
+    at, buttons, manager, storage = downloads_page
+    name, data = _downloaded(manager, storage, buttons["Report: a CSV per check (zip)"])
+    assert name == "health_report.zip"
+    shown = _summary(at)
+    report = H.run_checks(load_dataset(dirty_root), use_hash_cache=False)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        files = {n: pd.read_csv(zf.open(n)) for n in zf.namelist()}
+    assert set(files) == {"summary.csv"} | {f"{n}.csv" for n in report.summary["name"]}
+    # One row per offending record: each check's CSV holds as many rows as the page's summary counts.
+    counts = dict(zip(report.summary["name"], shown["count"], strict=True))
+    assert {n: len(files[f"{n}.csv"]) for n in counts} == counts
+    assert files["summary.csv"]["count"].tolist() == shown["count"].tolist()
+    assert files["summary.csv"]["check"].tolist() == shown["check"].tolist()
+    assert sum(counts.values()) > 10 and counts[H.DEGENERATE_POLYGONS] == 4
+    assert files[f"{H.BOX_VS_POLYGON}.csv"]["image_id"].tolist() == table_with(at, "frame", "iou")["image_id"].tolist()
+
+
+@pytest.mark.skipif(find_browser() is None, reason="needs Chrome or Chromium for kaleido")
+def test_summary_pdf_download_is_one_page(downloads_page):
+    _, buttons, manager, storage = downloads_page
+    assert not buttons["One-page summary (PDF)"].disabled
+    name, data = _downloaded(manager, storage, buttons["One-page summary (PDF)"])
+    assert name == "health_summary.pdf" and data.startswith(b"%PDF-")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", data)) == 1
 
 
 def test_statistics_per_class_and_split(sample_ds):

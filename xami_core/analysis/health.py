@@ -4,6 +4,9 @@ A check returns a `CheckResult`: a table of the offending records (with `image_i
 so the page can open the frame; NA for records no loaded frame stands behind, such as a file
 on disk that no annotation file lists), its count, and one sentence on why it matters.
 `run_checks` runs them all and returns a `HealthReport` (a summary table and a CSV per check).
+Thresholds are applied last: `prepare_checks` does the threshold-free work once (frame hashes,
+every candidate pair's mask IoU, every box's IoU, polygon validity, the file checks), and
+`run_checks(..., inputs=...)` only compares it with the thresholds, so moving a slider is cheap.
 
 Geometry is vectorised over flat coordinate arrays (numpy, shapely 2's array functions); mask
 IoUs go through pycocotools only for the few candidate pairs a box prefilter leaves; each
@@ -274,31 +277,44 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), np.where(same, 1.0, 0.0))
 
 
-def check_box_vs_polygon(ds: Dataset, min_iou: float = DEFAULT_BOX_IOU) -> CheckResult:
+def box_iou_table(ds: Dataset) -> pd.DataFrame:
+    """Every polygon and RLE annotation with a stored box: its stored box, its mask's box and their IoU (threshold-free).
+
+    Returns:
+        The `box_vs_polygon` table of every such annotation (image_id, split, file_name, ann_id,
+        class_name, bbox_x/y/w/h and mask_box_x/y/w/h in px, iou), lowest IoU first.
+    """
+    ann = ds.annotations
+    ann = ann[(ann["kind"] != "box").to_numpy() & ann["bbox_w"].notna().to_numpy()]
+    stored = ann[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(np.float64)
+    mask_box = ann[["mask_box_x", "mask_box_y", "mask_box_w", "mask_box_h"]].to_numpy(np.float64)
+    table = _with_frames(ds, ann["image_id"], ann[["ann_id", "class_name", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
+                                                   "mask_box_x", "mask_box_y", "mask_box_w", "mask_box_h"]]
+                         .assign(iou=box_iou(stored, mask_box)))
+    return table.sort_values("iou", kind="stable").reset_index(drop=True)
+
+
+def check_box_vs_polygon(ds: Dataset, min_iou: float = DEFAULT_BOX_IOU, ious: pd.DataFrame | None = None) -> CheckResult:
     """Annotations whose stored box overlaps the box of their own mask with IoU below `min_iou`.
 
     Polygon and RLE annotations with a stored box; box-only annotations have no other box, and
     boxes the loader rejected are in `loading_problems`.
+
+    Args:
+        ds: the dataset.
+        min_iou: flagged below this IoU (0..1).
+        ious: `box_iou_table(ds)`, when already computed.
 
     Raises:
         ValueError: `min_iou` is not within 0..1.
     """
     if not 0 <= min_iou <= 1:
         raise ValueError(f"min_iou must be within 0..1, got {min_iou}")
-    ann = ds.annotations
-    ann = ann[(ann["kind"] != "box").to_numpy() & ann["bbox_w"].notna().to_numpy()]
-    stored = ann[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(np.float64)
-    mask_box = ann[["mask_box_x", "mask_box_y", "mask_box_w", "mask_box_h"]].to_numpy(np.float64)
-    iou = box_iou(stored, mask_box)
-    bad = iou < min_iou
-    rows = ann[bad]
-    table = _with_frames(ds, rows["image_id"], rows[["ann_id", "class_name", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
-                                                      "mask_box_x", "mask_box_y", "mask_box_w", "mask_box_h"]]
-                         .assign(iou=iou[bad]))
+    ious = box_iou_table(ds) if ious is None else ious
+    table = ious[(ious["iou"] < min_iou).to_numpy()].reset_index(drop=True)
     return CheckResult(BOX_VS_POLYGON, f"stored box vs the mask's box (IoU below {min_iou:g})",
                        "Detectors train on the stored boxes: a box that misses its own polygon teaches the wrong "
-                       "extent (the authors recompute boxes from the polygons).",
-                       table.sort_values("iou", kind="stable").reset_index(drop=True))
+                       "extent (the authors recompute boxes from the polygons).", table)
 
 
 def check_degenerate_polygons(ds: Dataset) -> CheckResult:
@@ -400,17 +416,17 @@ def _annotation_rle(row: pd.Series, height: int, width: int) -> dict | None:
     return mask_utils.frPyObjects(box, height, width)[0]
 
 
-def check_duplicate_annotations(ds: Dataset, min_iou: float = DEFAULT_MASK_IOU) -> CheckResult:
-    """Pairs of annotations of one class in one frame whose masks overlap with IoU above `min_iou`.
+def annotation_pair_ious(ds: Dataset) -> pd.DataFrame:
+    """Mask IoU of every pair of annotations of one class in one frame whose recomputed boxes touch (threshold-free).
 
-    Candidate pairs come from the recomputed boxes (they must intersect) and mask areas (IoU
-    is at most the smaller area over the larger); pycocotools computes the mask IoU of those.
+    Pairs where the larger mask is empty, or an RLE's size differs from its frame's, are left
+    out (no IoU is defined). pycocotools computes the IoUs, one call per frame.
 
-    Raises:
-        ValueError: `min_iou` is not within 0..1.
+    Returns:
+        Columns image_id (int64), pos, pos_b (row positions in `ds.annotations`, pos < pos_b),
+        small_area, large_area (the pair's mask areas in px²: their ratio bounds the IoU), mask_iou
+        (float64), ordered by image_id, pos, pos_b.
     """
-    if not 0 <= min_iou <= 1:
-        raise ValueError(f"min_iou must be within 0..1, got {min_iou}")
     ann = ds.annotations.reset_index(drop=True)
     key = ann[["image_id", "class_name", "mask_box_x", "mask_box_y", "mask_box_w", "mask_box_h", "mask_area"]]
     key = key.assign(pos=np.arange(len(ann)))
@@ -422,26 +438,60 @@ def check_duplicate_annotations(ds: Dataset, min_iou: float = DEFAULT_MASK_IOU) 
             (np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3]) >= np.maximum(a[:, 1], b[:, 1]))
     small = np.minimum(pairs["mask_area"], pairs["mask_area_b"]).to_numpy(np.float64)
     large = np.maximum(pairs["mask_area"], pairs["mask_area_b"]).to_numpy(np.float64)
-    possible = touch & (large > 0) & (small >= min_iou * large)
-    pairs = pairs[possible]
+    possible = touch & (large > 0) & (small >= 0)
+    pairs = pairs.assign(small=small, large=large)[possible].sort_values(["image_id", "pos", "pos_b"], kind="stable")
     img = ds.images.set_index("image_id")
-    found_a, found_b, found_iou = [], [], []
-    for image_id, group in pairs.groupby("image_id", sort=True):  # only frames with a candidate pair
+    keep_a, keep_b, found_iou = [], [], []
+    for image_id, group in pairs.groupby("image_id", sort=True):
         height, width = int(img.at[image_id, "height"]), int(img.at[image_id, "width"])
-        involved = np.unique(np.r_[group["pos"].to_numpy(), group["pos_b"].to_numpy()])
-        rles = {p: _annotation_rle(ann.iloc[p], height, width) for p in involved}
-        for pa, pb in zip(group["pos"].to_numpy(), group["pos_b"].to_numpy()):
-            if rles[pa] is None or rles[pb] is None:
-                continue
-            iou = float(mask_utils.iou([rles[pa]], [rles[pb]], [0])[0][0])
-            if iou > min_iou:
-                found_a.append(pa)
-                found_b.append(pb)
-                found_iou.append(iou)
-    rows_a, rows_b = ann.iloc[found_a], ann.iloc[found_b]
+        pos_a, pos_b = group["pos"].to_numpy(), group["pos_b"].to_numpy()
+        involved = np.unique(np.r_[pos_a, pos_b])
+        rles = [_annotation_rle(ann.iloc[p], height, width) for p in involved]
+        usable = np.array([r is not None for r in rles])
+        at = np.searchsorted(involved, pos_a), np.searchsorted(involved, pos_b)
+        ok = usable[at[0]] & usable[at[1]]
+        if not ok.any():
+            continue
+        # One call for the frame: the IoU matrix of its usable masks, read at the pairs.
+        index = np.cumsum(usable) - 1
+        matrix = np.asarray(mask_utils.iou([r for r in rles if r is not None], [r for r in rles if r is not None],
+                                           [0] * int(usable.sum())), dtype=np.float64).reshape(int(usable.sum()), -1)
+        keep_a.append(pos_a[ok])
+        keep_b.append(pos_b[ok])
+        found_iou.append(matrix[index[at[0][ok]], index[at[1][ok]]])
+    areas = pairs.set_index(["pos", "pos_b"])[["small", "large"]]
+    pos_a = np.concatenate(keep_a).astype(np.int64) if keep_a else np.zeros(0, dtype=np.int64)
+    pos_b = np.concatenate(keep_b).astype(np.int64) if keep_b else np.zeros(0, dtype=np.int64)
+    areas = areas.reindex(pd.MultiIndex.from_arrays([pos_a, pos_b]))
+    return pd.DataFrame({
+        "image_id": ann["image_id"].to_numpy(np.int64)[pos_a], "pos": pos_a, "pos_b": pos_b,
+        "small_area": areas["small"].to_numpy(np.float64), "large_area": areas["large"].to_numpy(np.float64),
+        "mask_iou": np.concatenate(found_iou) if found_iou else np.zeros(0),
+    })
+
+
+def check_duplicate_annotations(ds: Dataset, min_iou: float = DEFAULT_MASK_IOU,
+                                pair_ious: pd.DataFrame | None = None) -> CheckResult:
+    """Pairs of annotations of one class in one frame whose masks overlap with IoU above `min_iou`.
+
+    Args:
+        ds: the dataset.
+        min_iou: flagged above this mask IoU (0..1).
+        pair_ious: `annotation_pair_ious(ds)`, when already computed.
+
+    Raises:
+        ValueError: `min_iou` is not within 0..1.
+    """
+    if not 0 <= min_iou <= 1:
+        raise ValueError(f"min_iou must be within 0..1, got {min_iou}")
+    pairs = annotation_pair_ious(ds) if pair_ious is None else pair_ious
+    # The area ratio bounds the IoU; kept as a test so that areas and masks that disagree decide as before.
+    found = pairs[((pairs["small_area"] >= min_iou * pairs["large_area"]) & (pairs["mask_iou"] > min_iou)).to_numpy()]
+    ann = ds.annotations
+    rows_a, rows_b = ann.iloc[found["pos"].to_numpy()], ann.iloc[found["pos_b"].to_numpy()]
     table = _with_frames(ds, rows_a["image_id"], pd.DataFrame({
         "class_name": rows_a["class_name"].to_numpy(), "ann_id": rows_a["ann_id"].to_numpy(),
-        "other_ann_id": rows_b["ann_id"].to_numpy(), "mask_iou": np.asarray(found_iou, dtype=np.float64)}))
+        "other_ann_id": rows_b["ann_id"].to_numpy(), "mask_iou": found["mask_iou"].to_numpy(np.float64)}))
     return CheckResult(DUPLICATE_ANNOTATIONS, f"near-duplicate annotations (same frame and class, mask IoU above {min_iou:g})",
                        "The same artefact annotated twice is counted twice in every statistic and, in training, "
                        "punishes a detector for not predicting it twice.", table)
@@ -770,9 +820,52 @@ def count_hard_negatives(ds: Dataset) -> CheckResult:
                        "learns what is not an artefact; counted, not a problem.", table, flagged=False)
 
 
+@dataclass(frozen=True)
+class CheckInputs:
+    """The threshold-free work behind every check, done once per dataset (`prepare_checks`).
+
+    fixed: the results of the checks without a threshold, by name; box_ious: `box_iou_table`;
+    pair_ious: `annotation_pair_ious`; hashes: `frame_hashes`. `run_checks(..., inputs=...)`
+    only compares these with its thresholds.
+    """
+
+    fixed: dict[str, CheckResult]
+    box_ious: pd.DataFrame
+    pair_ious: pd.DataFrame
+    hashes: pd.DataFrame
+    vertex_tolerance: float = 0.0
+
+
+def prepare_checks(ds: Dataset, use_hash_cache: bool = True, vertex_tolerance: float = 0.0) -> CheckInputs:
+    """Everything the checks compute that no threshold changes: frame hashes, box and mask IoUs, polygon validity, files.
+
+    Args:
+        ds: the dataset.
+        use_hash_cache: keep perceptual hashes in the cache folder (see `frame_hashes`).
+        vertex_tolerance: px beyond the frame edge a vertex may lie unflagged.
+
+    Raises:
+        ValueError: a negative `vertex_tolerance`.
+    """
+    fixed = (
+        check_frame_files(ds),
+        check_unlisted_frames(ds),
+        check_duplicate_file_names(ds),
+        check_duplicate_ids(ds),
+        check_declared_size(ds),
+        check_degenerate_polygons(ds),
+        check_vertices_outside(ds, tolerance=vertex_tolerance),
+        check_unused_classes(ds),
+        check_loading_problems(ds),
+        count_hard_negatives(ds),
+    )
+    return CheckInputs(fixed={r.name: r for r in fixed}, box_ious=box_iou_table(ds), pair_ious=annotation_pair_ious(ds),
+                       hashes=frame_hashes(ds, use_cache=use_hash_cache), vertex_tolerance=vertex_tolerance)
+
+
 def run_checks(ds: Dataset, box_iou_min: float = DEFAULT_BOX_IOU, mask_iou_min: float = DEFAULT_MASK_IOU,
                max_hash_distance: int = DEFAULT_HASH_DISTANCE, use_hash_cache: bool = True,
-               vertex_tolerance: float = 0.0) -> HealthReport:
+               vertex_tolerance: float = 0.0, inputs: CheckInputs | None = None) -> HealthReport:
     """Run every check in the page's order.
 
     Args:
@@ -780,28 +873,34 @@ def run_checks(ds: Dataset, box_iou_min: float = DEFAULT_BOX_IOU, mask_iou_min: 
         box_iou_min: stored box vs the mask's box, flagged below this IoU (0..1).
         mask_iou_min: two same-class annotations in a frame, flagged above this mask IoU (0..1).
         max_hash_distance: frames whose perceptual hashes differ in at most this many bits are flagged.
-        use_hash_cache: keep perceptual hashes in the cache folder.
+        use_hash_cache: keep perceptual hashes in the cache folder (unused with `inputs`).
         vertex_tolerance: px beyond the frame edge a vertex may lie unflagged.
+        inputs: `prepare_checks(ds, ...)`, when already computed: only the thresholds are applied
+            (the vertex check is run again when its tolerance differs from the inputs').
 
     Raises:
         ValueError: a threshold outside its range.
     """
+    if inputs is None:
+        inputs = prepare_checks(ds, use_hash_cache=use_hash_cache, vertex_tolerance=vertex_tolerance)
+    fixed = dict(inputs.fixed)
+    if vertex_tolerance != inputs.vertex_tolerance:
+        fixed[VERTICES_OUTSIDE] = check_vertices_outside(ds, tolerance=vertex_tolerance)
     results = (
-        check_frame_files(ds),
-        check_unlisted_frames(ds),
-        check_duplicate_file_names(ds),
-        check_duplicate_ids(ds),
-        check_declared_size(ds),
-        check_duplicate_frames(ds, max_distance=max_hash_distance, use_cache=use_hash_cache),
-        check_box_vs_polygon(ds, min_iou=box_iou_min),
-        check_degenerate_polygons(ds),
-        check_vertices_outside(ds, tolerance=vertex_tolerance),
-        check_duplicate_annotations(ds, min_iou=mask_iou_min),
-        check_unused_classes(ds),
-        check_loading_problems(ds),
-        count_hard_negatives(ds),
+        fixed[FRAME_FILES],
+        fixed[UNLISTED_FRAMES],
+        fixed[DUPLICATE_FILE_NAMES],
+        fixed[DUPLICATE_IDS],
+        fixed[DECLARED_SIZE],
+        check_duplicate_frames(ds, max_distance=max_hash_distance, hashes=inputs.hashes),
+        check_box_vs_polygon(ds, min_iou=box_iou_min, ious=inputs.box_ious),
+        fixed[DEGENERATE_POLYGONS],
+        fixed[VERTICES_OUTSIDE],
+        check_duplicate_annotations(ds, min_iou=mask_iou_min, pair_ious=inputs.pair_ious),
+        fixed[UNUSED_CLASSES],
+        fixed[LOADING_PROBLEMS],
+        fixed[HARD_NEGATIVES],
     )
     settings = {"box_iou_min": box_iou_min, "mask_iou_min": mask_iou_min,
                 "max_hash_distance": max_hash_distance, "vertex_tolerance": vertex_tolerance}
     return HealthReport(results=results, settings=settings)
-
