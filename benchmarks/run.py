@@ -3,7 +3,8 @@
 Every measured section compares the core with what a competent user writes instead, in the
 same run, on the same input, computing the same result (tests/test_bench.py checks that):
 `json.load` + `pycocotools.COCO` + pandas for loading, a numpy slicing loop over annotations
-for heatmaps, a plain PIL thumbnail loop for a gallery page, a pandas mask for the filter.
+for heatmaps, a plain PIL thumbnail loop for a gallery page, a pandas mask for the filter, shapely,
+pycocotools and imagehash loops and pandas for the Health page's checks, frame hashes and statistics.
 Each way runs in a fresh Python process, several times: the process CPU time of the step alone
 and the process's peak resident memory while it runs (VmHWM, reset once the input is ready),
 min and median, with the ratio ours / baseline. Sizes are the sample tiled on the fly with
@@ -35,7 +36,8 @@ QUICK_SIZES = ("sample", "XAMI size")
 LARGE = 50_000  # sizes above this many images run `--large-runs` times (a 150k load takes minutes)
 # Measured sections (each module has `cases(sizes, tmp)`), then sections with tables of their own.
 MEASURED = {"loading": "benchmarks.loading", "heatmaps": "benchmarks.heatmaps",
-            "thumbnails": "benchmarks.gallery", "filter": "benchmarks.gallery", "evaluation": "benchmarks.evaluation"}
+            "thumbnails": "benchmarks.gallery", "filter": "benchmarks.gallery", "evaluation": "benchmarks.evaluation",
+            "health": "benchmarks.health"}
 OTHER = {"figures": "benchmarks.figures", "pages": "benchmarks.pages"}
 
 

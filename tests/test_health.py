@@ -374,3 +374,38 @@ def test_thresholds_only_compare_the_prepared_inputs(dirty, monkeypatch):
     monkeypatch.undo()
     wide = H.run_checks(dirty, vertex_tolerance=50.0, inputs=inputs)
     assert wide[H.VERTICES_OUTSIDE].count == 0 and inputs.fixed[H.VERTICES_OUTSIDE].count == 1
+
+
+@pytest.mark.parametrize("data", [
+    "dirty",   # one of each problem, the frames' real hashes
+    "tiled",   # the benchmark's input: the sample tiled three times, a distinct hash per frame
+])
+def test_benchmark_loops_find_what_the_checks_find(dirty, data):
+    # benchmarks/health.py times the checks against plain loops: both must find the same records.
+    from benchmarks import health as bench_health
+
+    if data == "dirty":
+        ds, hashes = dirty, H.frame_hashes(dirty, use_cache=False)
+    else:
+        ds, hashes = bench_health.checks_input(3)
+    ours = bench_health.counted(H.run_checks(ds, inputs=H.prepare_checks(ds, hashes=hashes)))
+    assert bench_health.loop_checks(ds, hashes) == ours
+    assert sum(ours.values()) > (10 if data == "dirty" else 0)
+
+
+def test_benchmark_pandas_statistics_agree_with_the_page(sample_ds):
+    # The statistics row's pandas way gives the page's order statistics and co-occurrence counts.
+    from benchmarks import health as bench_health
+    from xami_core.analysis import annotation_stats as S
+
+    summary, _, cooccurrence = bench_health.statistics_ours(sample_ds)
+    theirs = bench_health.pandas_statistics(sample_ds)
+    rows = summary[summary["class_name"] != S.ALL_CLASSES]
+    for row in rows.itertuples():
+        described = theirs["per_class"].loc[(row.part, row.class_name), row.measure]
+        assert described["count"] == row.n and described["50%"] == pytest.approx(row.median)
+        assert described["5%"] == pytest.approx(row.q05) and described["95%"] == pytest.approx(row.q95)
+    assert len(rows) > 20
+    frames = theirs["cooccurrence"]
+    for row in cooccurrence.itertuples():
+        assert frames.loc[(row.part, row.class_a), row.class_b] == row.frames

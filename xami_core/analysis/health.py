@@ -836,13 +836,15 @@ class CheckInputs:
     vertex_tolerance: float = 0.0
 
 
-def prepare_checks(ds: Dataset, use_hash_cache: bool = True, vertex_tolerance: float = 0.0) -> CheckInputs:
+def prepare_checks(ds: Dataset, use_hash_cache: bool = True, vertex_tolerance: float = 0.0,
+                   hashes: pd.DataFrame | None = None) -> CheckInputs:
     """Everything the checks compute that no threshold changes: frame hashes, box and mask IoUs, polygon validity, files.
 
     Args:
         ds: the dataset.
         use_hash_cache: keep perceptual hashes in the cache folder (see `frame_hashes`).
         vertex_tolerance: px beyond the frame edge a vertex may lie unflagged.
+        hashes: `frame_hashes(ds)` output, when already computed.
 
     Raises:
         ValueError: a negative `vertex_tolerance`.
@@ -860,7 +862,8 @@ def prepare_checks(ds: Dataset, use_hash_cache: bool = True, vertex_tolerance: f
         count_hard_negatives(ds),
     )
     return CheckInputs(fixed={r.name: r for r in fixed}, box_ious=box_iou_table(ds), pair_ious=annotation_pair_ious(ds),
-                       hashes=frame_hashes(ds, use_cache=use_hash_cache), vertex_tolerance=vertex_tolerance)
+                       hashes=frame_hashes(ds, use_cache=use_hash_cache) if hashes is None else hashes,
+                       vertex_tolerance=vertex_tolerance)
 
 
 def run_checks(ds: Dataset, box_iou_min: float = DEFAULT_BOX_IOU, mask_iou_min: float = DEFAULT_MASK_IOU,
