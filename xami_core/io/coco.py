@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 from collections.abc import Container
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,11 @@ from xami_core.io.rle import rle_problem
 from xami_core.limits import MAX_POLYGON_PARTS, MAX_POLYGON_VERTICES, coordinate_range, frame_size_problem
 from xami_core.model import Problem, XamiDataError
 from xami_core.paths import MAX_JSON_MB_ENV, max_json_bytes
+
+try:  # a parser built for speed (several times json.load); the standard library when it is not installed
+    import orjson
+except ImportError:  # pragma: no cover - orjson is in requirements.txt
+    orjson = None
 
 TOP_LEVEL_KEYS = frozenset({"info", "licenses", "categories", "images", "annotations"})
 IMAGE_KEYS = frozenset({"id", "license", "file_name", "height", "width", "date_captured", "extra"})
@@ -29,6 +35,8 @@ REQUIRED_ANNOTATION_KEYS = ("id", "image_id", "category_id")
 MIN_POLYGON_NUMBERS = 6  # three points
 NUMBER_TYPES = frozenset({int, float})  # JSON numbers; bool is excluded on purpose
 MAX_MISSING_LISTED = 20  # missing image files named one by one; the rest are counted
+DIGITS_AS_ZERO = bytes(ord("0") if chr(i).isdigit() and i < 128 else ord(" ") for i in range(256))
+LONG_DIGIT_RUN = b"0" * 19  # the shortest integer orjson may read as a float: -9223372036854775809
 
 
 @dataclass
@@ -122,8 +130,7 @@ def read_json(path: Path) -> tuple[dict | None, Problem | None]:
                                            f"{limit / 1024**2:g} MB this server parses ({MAX_JSON_MB_ENV}); "
                                            "not read. Raise the setting to read it")
     try:
-        with path.open("rb") as handle:
-            data = json.load(handle)
+        data = _parse_json(path.read_bytes())
     except json.JSONDecodeError as exc:
         return None, Problem(
             file, f"line {exc.lineno}, column {exc.colno}", f"malformed JSON: {exc.msg}"
@@ -134,6 +141,27 @@ def read_json(path: Path) -> tuple[dict | None, Problem | None]:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         return None, Problem(file, "file", f"cannot be read: {exc}")
     return data, None
+
+
+def _parse_json(text: bytes) -> Any:
+    """The JSON value in `text`: orjson when it is installed, the standard library otherwise.
+
+    Whatever orjson refuses (NaN, UTF-16, nesting past 1,024 levels) or may read otherwise
+    (integers beyond 64 bits) is parsed by the standard library, so a file reads, or fails
+    with the message, as with `json.load` alone.
+
+    Raises:
+        json.JSONDecodeError: malformed JSON; RecursionError: nested too deep; ValueError,
+            UnicodeDecodeError: text the standard library cannot decode.
+    """
+    # orjson reads an integer outside the 64-bit range as a float (10**30 as 1e+30); any run of 19
+    # digits goes to the standard library, which keeps it an integer (found in one pass, in C).
+    if orjson is not None and LONG_DIGIT_RUN not in text.translate(DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def _parse_polygon_parts(
@@ -453,13 +481,159 @@ def _category_of(category_id: Any, cat_ids: set, record: str, file: str, problem
     return other
 
 
+def _all_numbers(values: list) -> bool:
+    """Whether every value is a JSON number (int or float, not bool): one pass over the types, in C."""
+    return set(map(type, values)) <= NUMBER_TYPES
+
+
+def _as_float64(values: list) -> np.ndarray | None:
+    """JSON numbers as a float64 array, or None when one does not fit a float (an integer beyond 1e308)."""
+    try:
+        return np.array(values, dtype=np.float64)
+    except OverflowError:
+        return None
+
+
+def _flatten_parts(parts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(coordinates, numbers per part, usable per part) of polygon parts as the JSON gives them.
+
+    One flat float64 array of every part's numbers in order (shape (sum of counts,)), with
+    each part's count (shape (n_parts,)); a part that is not a list of JSON numbers that fit
+    a float is unusable, and its numbers are left out (count 0) so the offsets stay aligned.
+    """
+    n = len(parts)
+    coords = None
+    if set(map(type, parts)) <= {list}:
+        values = list(chain.from_iterable(parts))
+        if _all_numbers(values):
+            coords = _as_float64(values)
+    if coords is not None:
+        return coords, np.fromiter(map(len, parts), dtype=np.int64, count=n), np.ones(n, dtype=bool)
+    # Some part is bad: find which, one by one (only files with a problem come here).
+    usable = np.fromiter((type(p) is list and _all_numbers(p) and _as_float64(p) is not None for p in parts),
+                         dtype=bool, count=n)
+    coords = np.array(list(chain.from_iterable(p for p, ok in zip(parts, usable) if ok)), dtype=np.float64)
+    counts = np.fromiter((len(p) if ok else 0 for p, ok in zip(parts, usable)), dtype=np.int64, count=n)
+    return coords, counts, usable
+
+
+def _bad_polygons(segs: list[list], widths: np.ndarray, heights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which polygon segmentations `_parse_polygon_parts` would not take unchanged, checked on flat arrays.
+
+    `segs` are non-empty segmentation lists of at most `MAX_POLYGON_PARTS` parts, `widths` and
+    `heights` their frames (px). Returns (bad, shape (n,) bool; the flat coordinates; numbers per
+    part): an annotation is bad when any part is unusable, odd, shorter than three points or
+    far outside the frame, or it has more than `MAX_POLYGON_VERTICES` vertices.
+    """
+    n_parts = np.fromiter(map(len, segs), dtype=np.int64, count=len(segs))
+    coords, counts, usable = _flatten_parts(list(chain.from_iterable(segs)))
+    part_ann = np.repeat(np.arange(len(segs)), n_parts)
+    coord_part = np.repeat(np.arange(len(counts)), counts)
+    position = np.arange(len(coords)) - np.repeat(np.cumsum(counts) - counts, counts)
+    coord_ann = part_ann[coord_part]
+    side = np.where(position % 2 == 0, widths[coord_ann], heights[coord_ann])
+    lo, hi = coordinate_range(side)
+    # NaN compares false: a non-finite number counts through `np.isfinite`, not the range.
+    outside = ~np.isfinite(coords) | (coords < lo) | (coords > hi)
+    bad_part = (~usable | (counts % 2 == 1) | (counts < MIN_POLYGON_NUMBERS)
+                | (np.bincount(coord_part, weights=outside, minlength=len(counts)) > 0))
+    bad = np.bincount(part_ann, weights=bad_part, minlength=len(segs)) > 0
+    vertices = np.bincount(part_ann, weights=counts // 2, minlength=len(segs))
+    return bad | (vertices > MAX_POLYGON_VERTICES), coords, counts
+
+
+def _screen_annotations(raw: list[dict], images: dict[Any, dict], cat_ids: set) -> list[dict | None]:
+    """Every annotation record that passes each check of `_read_annotation_records` as it is, parsed in bulk.
+
+    Returns one entry per record: the parsed annotation (as `_parse_annotation` gives it) for a
+    record with integer ids that resolve, no duplicate id, a box and area that are usable or
+    absent, and polygons every part of which is usable; None for any other record. A None
+    record may still be valid (a string id, an RLE mask, an id written twice): it goes through
+    the record-by-record path, which reports whatever is wrong with it, as before.
+    """
+    n = len(raw)
+    ids = [a.get("id") for a in raw]
+    image_refs = [a.get("image_id") for a in raw]
+    cat_refs = [a.get("category_id") for a in raw]
+    boxes = [a.get("bbox") for a in raw]
+    areas = [a.get("area") for a in raw]
+    segs = [a.get("segmentation", []) for a in raw]
+    ok = np.fromiter((type(i) is int and -2**63 < i < 2**63 and type(m) is int and m in images
+                      and type(c) is int and c in cat_ids and type(s) is list
+                      and (b is None or (type(b) is list and len(b) == 4))
+                      and (r is None or type(r) in NUMBER_TYPES)
+                      for i, m, c, s, b, r in zip(ids, image_refs, cat_refs, segs, boxes, areas)), dtype=bool, count=n)
+    rows = np.flatnonzero(ok)
+    width, height = np.zeros(n), np.zeros(n)
+    width[rows] = [images[image_refs[i]]["width"] for i in rows]
+    height[rows] = [images[image_refs[i]]["height"] for i in rows]
+    (x_lo, x_hi), (y_lo, y_hi) = coordinate_range(width), coordinate_range(height)
+
+    # The stored box: four finite numbers, not negative in size, in or near the frame.
+    has_box = ok & np.fromiter((b is not None for b in boxes), dtype=bool, count=n)
+    box = np.full((n, 4), np.nan)
+    box_rows = np.flatnonzero(has_box)
+    box_values = [boxes[i] for i in box_rows]
+    flat, counts, usable = _flatten_parts(box_values)
+    box[box_rows[usable]] = flat.reshape(-1, 4)
+    ok[box_rows[~usable]] = False
+    x, y, w, h = box.T
+    with np.errstate(invalid="ignore"):
+        bad_box = ~np.isfinite(box).all(axis=1) | (w < 0) | (h < 0) | (x < x_lo) | (y < y_lo) | (x + w > x_hi) | (y + h > y_hi)
+    ok &= ~(has_box & bad_box)
+
+    # The stored area: a finite number from 0 to the frame's pixel count.
+    has_area = ok & np.fromiter((r is not None for r in areas), dtype=bool, count=n)
+    area = np.full(n, np.nan)
+    area_rows = np.flatnonzero(has_area)
+    try:
+        area[area_rows] = [areas[i] for i in area_rows]
+    except OverflowError:  # an integer beyond a float's range: more than any frame's pixel count
+        area[area_rows] = [areas[i] if abs(areas[i]) < 1e300 else np.inf for i in area_rows]
+    with np.errstate(invalid="ignore"):
+        ok &= ~(has_area & ~((area >= 0) & (area <= width * height)))
+
+    # The mask: [] needs its box; polygons are checked on one flat coordinate array.
+    n_parts = np.fromiter((len(s) if type(s) is list else 0 for s in segs), dtype=np.int64, count=n)
+    ok &= ~((n_parts == 0) & ~has_box) & (n_parts <= MAX_POLYGON_PARTS)
+    poly = np.flatnonzero(ok & (n_parts > 0))
+    bad, coords, counts = _bad_polygons([segs[i] for i in poly], width[poly], height[poly])
+    ok[poly[bad]] = False
+
+    # Ids: a record whose id another record also has (as written, or read as the same id) goes the
+    # slow way, so duplicates are reported and kept exactly as record-by-record reading does.
+    id_values = np.zeros(n, dtype=np.int64)
+    id_values[ok] = [ids[i] for i in np.flatnonzero(ok)]
+    unique, n_same = np.unique(id_values[ok], return_counts=True)
+    others = {_check_id(ids[i])[0] for i in np.flatnonzero(~ok)}
+    taken = np.array(sorted({v for v in others if type(v) is int} | set(unique[n_same > 1].tolist())), dtype=np.int64)
+    ok &= ~np.isin(id_values, taken)
+
+    # The parts as floats: the JSON's own lists when every number is a float, else rebuilt from the array.
+    parts_of = dict.fromkeys(np.flatnonzero(ok & (n_parts > 0)).tolist())
+    keep = np.isin(poly, list(parts_of))
+    if set(map(type, chain.from_iterable(chain.from_iterable(segs[i] for i in parts_of)))) <= {float}:
+        parts_of = {i: segs[i] for i in parts_of}
+    else:
+        ends = np.cumsum(counts)
+        values = coords.tolist()
+        part_lists = [values[e - c:e] for e, c in zip(ends.tolist(), counts.tolist())]
+        starts = np.cumsum(n_parts[poly]) - n_parts[poly]
+        parts_of = {i: part_lists[s:s + k] for i, s, k in zip(poly[keep].tolist(), starts[keep].tolist(),
+                                                               n_parts[poly[keep]].tolist())}
+    return [{"coco_id": ids[i], "coco_image_id": image_refs[i], "category_id": cat_refs[i], "bbox": boxes[i],
+             "area": areas[i], "parts": parts_of.get(i), "rle": None} if good else None
+            for i, good in enumerate(ok.tolist())]
+
+
 def _read_annotation_records(raw: list[dict], images: dict[Any, dict], skipped_images: dict[Any, str],
                              cat_ids: set, file: str, problems: list[Problem]) -> list[dict]:
     """Annotations whose ids resolve, each parsed; one warning per file for ids matched across types."""
-    out: list[dict] = []
-    seen: set = set()
+    out = _screen_annotations(raw, images, cat_ids)
+    seen: set = set()  # ids taken by the records below (the bulk ones share none of them)
     cross_type: list[tuple[Any, Any]] = []
-    for ann in raw:
+    for index in [i for i, parsed in enumerate(out) if parsed is None]:
+        ann = raw[index]
         ann_id, record, ok = _record_id(ann, "annotation", REQUIRED_ANNOTATION_KEYS, seen, file, problems)
         if not ok:
             continue
@@ -479,7 +653,7 @@ def _read_annotation_records(raw: list[dict], images: dict[Any, dict], skipped_i
         parsed = _parse_annotation(ann, ann_id, images[image_key], category_id, file, problems)
         if parsed is not None:
             seen.add(ann_id)
-            out.append(parsed)
+            out[index] = parsed
     if cross_type:
         first_ann, first_key = cross_type[0]
         image_type = type(next(iter(images))).__name__
@@ -488,7 +662,7 @@ def _read_annotation_records(raw: list[dict], images: dict[Any, dict], skipped_i
             f"{len(cross_type)} annotation(s) give image_id as a {type(first_key).__name__} ({first_key!r}) where "
             f"this file's image ids are {'numbers' if image_type == 'int' else 'strings'}; matched by value and kept",
             "warning"))
-    return out
+    return [parsed for parsed in out if parsed is not None]
 
 
 def _dict_entries(raw: list, key: str, file: str, problems: list[Problem]) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -52,15 +53,16 @@ def _polygon_geometry(parts_per_ann: list[list[list[float]]]) -> dict[str, np.nd
     `parts_per_ann` holds, per annotation, its polygon parts (flat x, y lists).
     """
     n = len(parts_per_ann)
-    part_lists = [np.asarray(p, dtype=np.float64) for parts in parts_per_ann for p in parts]
-    n_parts = np.fromiter((len(parts) for parts in parts_per_ann), dtype=np.int64, count=n)
+    part_lists = list(chain.from_iterable(parts_per_ann))
+    n_parts = np.fromiter(map(len, parts_per_ann), dtype=np.int64, count=n)
     if not part_lists:
         empty = np.zeros(0)
         return {k: empty for k in ("x0", "y0", "x1", "y1", "poly_area", "cx", "cy")} | {
             "n_vertices": np.zeros(0, dtype=np.int64), "n_parts": n_parts}
-    flat = np.concatenate(part_lists)
+    part_len = np.fromiter(map(len, part_lists), dtype=np.int64, count=len(part_lists)) // 2
+    # One flat array of every coordinate, read in one pass (no array per part).
+    flat = np.fromiter(chain.from_iterable(part_lists), dtype=np.float64, count=2 * int(part_len.sum()))
     xs, ys = flat[0::2], flat[1::2]
-    part_len = np.fromiter((len(p) // 2 for p in part_lists), dtype=np.int64, count=len(part_lists))
     part_start = np.concatenate(([0], np.cumsum(part_len)[:-1]))
     part_ann = np.repeat(np.arange(n), n_parts)
     ann_vertices = np.bincount(part_ann, weights=part_len, minlength=n).astype(np.int64)
@@ -110,11 +112,25 @@ def _mask_areas(parts_per_ann: list[list[list[float]]], heights: np.ndarray, wid
         part_area = rle_areas(rles)
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
         out[idx] = np.add.reduceat(part_area, starts)
-        # Parts of one annotation may overlap: merge the (few) multi-part ones.
-        for j in np.flatnonzero(counts > 1):
+        # Parts of one annotation may overlap: merge those whose parts' pixel boxes meet (two parts
+        # whose boxes do not meet share no pixel, so their areas add up exactly).
+        for j in _parts_that_may_overlap(rle_boxes(rles), starts, counts):
             merged = mask_utils.merge(rles[starts[j]:starts[j] + counts[j]])
             out[idx[j]] = float(mask_utils.area(merged))
     return out
+
+
+def _parts_that_may_overlap(boxes: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Annotations (indices into `starts`/`counts`) of several parts that may share pixels.
+
+    `boxes` are the parts' pixel boxes [x, y, w, h] (shape (n_parts, 4)); an annotation of two
+    parts whose boxes do not meet is left out, any of three parts or more is kept.
+    """
+    two = np.flatnonzero(counts == 2)
+    a, b = boxes[starts[two]], boxes[starts[two] + 1]
+    meet = ((a[:, 0] < b[:, 0] + b[:, 2]) & (b[:, 0] < a[:, 0] + a[:, 2])
+            & (a[:, 1] < b[:, 1] + b[:, 3]) & (b[:, 1] < a[:, 1] + a[:, 3]))
+    return np.sort(np.concatenate([two[meet], np.flatnonzero(counts > 2)]))
 
 
 # pycocotools 2.0.11 overflows a uint8 counter on lists of more than 255 RLEs.
