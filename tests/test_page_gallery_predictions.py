@@ -199,3 +199,18 @@ def test_without_a_prediction_set_chosen_the_gallery_offers_no_layer():
     at = page_test(PAGE, query={"pred_synthetic": "false"})  # the Predictions page's toggle, from the link
     assert not [t for t in at.sidebar.toggle if t.key == "layer"]
     assert "Predictions" not in [s.value for s in at.sidebar.subheader]
+
+
+def test_the_thresholds_set_on_the_predictions_page_hold_in_the_gallery():
+    at = page_test("pages/predictions.py")
+    at.slider(key="pred_score").set_value(0.6).run()
+    at.slider(key="pred_iou").set_value(0.75).run()
+    at.query_params["layer"] = "true"
+    switch_page(at, PAGE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "score ≥ 0.6 · IoU ≥ 0.75" in texts(at)  # the layer evaluates at them, not at the defaults
+    assert (at.slider(key="pred_score").value, at.slider(key="pred_iou").value) == (0.6, 0.75)
+    switch_page(at, "pages/predictions.py")  # and back
+    at.run()
+    assert (at.slider(key="pred_score").value, at.slider(key="pred_iou").value) == (0.6, 0.75)

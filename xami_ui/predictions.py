@@ -126,6 +126,20 @@ def load_sets(ds: Dataset, choice: Choice) -> tuple[dict[str, Predictions], list
     return unique_labels(sets), failed
 
 
+def restore_across_pages(key: str, default: object) -> None:
+    """Call before drawing a bound widget that more than one page draws: it starts at the value the session kept.
+
+    A page switch takes a widget's parameter out of the link when the widget was drawn by the other
+    page, and the same key on this page is a new widget, which would start at its default although the
+    session kept the value (Streamlit 1.67). Set again before the widget is drawn, the kept value is
+    the widget's, and Streamlit writes it back into the link. A link's value still wins on opening.
+    """
+    if key in st.session_state and key not in st.query_params:
+        value = st.session_state[key]
+        if value != default:
+            st.session_state[key] = value
+
+
 def _kept(key: str) -> str | None:
     """A bound widget's value while its page is not shown: kept in the session, else the link's, else None."""
     if key in st.session_state:
@@ -161,10 +175,12 @@ def choice_ui(ds: Dataset) -> Choice:
     synthetic = False
     if ds.provenance.synthetic:
         # On by default, unless predictions were given at start.
+        restore_across_pages(Q_SYNTHETIC, not start_predictions())
         synthetic = st.toggle("Synthetic predictions", value=not start_predictions(), key=Q_SYNTHETIC, **BOUND,
                               help="A deterministic set made from the sample's ground truth (instances moved and "
                                    "reshaped a little, some classes confused, some missed, some spurious "
                                    "detections), so the pages work without a model. Not a model's output.")
+    restore_across_pages(Q_PATHS, start_predictions())
     text = st.text_area("Prediction files or folders (one per line)", value=start_predictions(), key=Q_PATHS,
                         height=96, help=PATHS_HELP + " At start: `--predictions PATH` or XAMI_PREDICTIONS.",
                         placeholder="e.g. /runs/segment/val/predictions.json\nor, named: yolo = /runs/segment/predict/labels",
@@ -276,6 +292,8 @@ def uploads_ui() -> tuple[Upload, ...]:
 def thresholds_ui(slot: DeltaGenerator) -> tuple[float, float]:
     """The score and IoU threshold sliders (shared by the Predictions page and the gallery); returns (score, iou)."""
     c1, c2 = slot.columns(2)
+    restore_across_pages(Q_SCORE, DEFAULT_SCORE)
+    restore_across_pages(Q_IOU, DEFAULT_IOU)
     score = c1.slider("Score threshold", 0.0, 1.0, DEFAULT_SCORE, 0.01, key=Q_SCORE, **BOUND,
                       help="Predictions scoring below it do not count. Moving it reuses the COCOeval run.")
     iou = c2.slider("IoU threshold", 0.05, 1.0, DEFAULT_IOU, 0.05, key=Q_IOU, **BOUND,
