@@ -22,7 +22,16 @@ from xami_ui.cache import (
 )
 from xami_ui.context import current_dataset, current_palette, run_app, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
-from xami_ui.predictions import BOUND, Q_IOU_TYPE, Q_SET, gallery_selection, load_sets, sidebar_ui, thresholds_ui
+from xami_ui.predictions import (
+    BOUND,
+    Q_IOU_TYPE,
+    Q_SET,
+    gallery_selection,
+    load_sets,
+    restore_across_pages,
+    sidebar_ui,
+    thresholds_ui,
+)
 from xami_ui.text import md_literal
 
 # Widget keys are the query-parameter names: every control is bound to the link (bind="query-params"),
@@ -301,6 +310,7 @@ def page() -> None:
                           help="COCOeval's params.imgIds: ground truth and predictions of these images only. Folds: "
                                "the authors' stratified K-fold, k = 4, seed 42. Gallery selection: the frames the "
                                "gallery's filters select, when it was opened in this session.")
+    restore_across_pages(Q_IOU_TYPE, "segm")  # the gallery's prediction layer draws it too
     iou_type = c2.segmented_control("IoU type", list(EV.IOU_TYPES), default="segm", key=Q_IOU_TYPE, **BOUND,
                                     help="segm: mask IoU; bbox: box IoU. Box-only predictions take part in bbox "
                                          "only.") or "segm"
@@ -338,6 +348,7 @@ def page() -> None:
     labels = list(sets)
     label = labels[0]
     if len(labels) > 1:
+        restore_across_pages(Q_SET, labels[0])
         label = st.selectbox("Prediction set for the views below", labels, key=Q_SET, **BOUND)
     preds, ev = sets[label], evaluations[label]
     named = GALLERY_SUBSET if subset.startswith(GALLERY_SUBSET) else subset  # not its free-text description

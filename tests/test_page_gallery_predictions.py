@@ -214,3 +214,14 @@ def test_the_thresholds_set_on_the_predictions_page_hold_in_the_gallery():
     switch_page(at, "pages/predictions.py")  # and back
     at.run()
     assert (at.slider(key="pred_score").value, at.slider(key="pred_iou").value) == (0.6, 0.75)
+
+
+def test_the_iou_type_chosen_in_the_gallery_holds_on_the_predictions_page():
+    at = page_test(PAGE, query=LAYER)
+    at.segmented_control(key="pred_iou_type").set_value("bbox").run()
+    assert "Prediction layer: synthetic predictions (synthetic, not a real model) · bbox" in texts(at)
+    switch_page(at, "pages/predictions.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.segmented_control(key="pred_iou_type").value == "bbox"
+    assert "IoU type **bbox**" in texts(at)
