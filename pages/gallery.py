@@ -12,17 +12,21 @@ from streamlit.delta_generator import DeltaGenerator
 from xami_core.analysis import evaluation as EV
 from xami_core.analysis import gallery
 from xami_core.analysis import gallery_errors as GE
+from xami_core.analysis import observation as OB
 from xami_core.analysis.folds import AUTHORS_K, AUTHORS_SEED, PARTS
+from xami_core.io import metadata
+from xami_core.io.loader import source_fingerprint
 from xami_core.io.predictions import Predictions
 from xami_core.model import Dataset, XamiDataError, class_colour_hex, filter_label
-from xami_core.render import overlay, stretch
+from xami_core.render import overlay, pixels, stretch
 from xami_core.render.evaluation_figures import OUTCOME_COLOURS
-from xami_core.render.figures_overlay import overlay_figure
+from xami_core.render.figures_overlay import frame_figure, overlay_figure
 from xami_core.render.prediction_overlay import outcome_legend_name, prediction_figure
-from xami_ui.cache import cached_evaluation, cached_folds, cached_thresholds
+from xami_ui.cache import cached_evaluation, cached_folds, cached_obs_info, cached_thresholds
 from xami_ui.context import current_dataset, current_palette, run_app, terms_caption_ui
 from xami_ui.export import chart_ui
 from xami_ui.predictions import Q_IOU_TYPE, Q_SET, chosen_sets, current_choice, has_choice, thresholds_ui
+from xami_ui.sidebar import current_obs_info_path
 from xami_ui.text import html_literal, md_code, md_literal
 
 # Every selection that defines the view is a widget bound to the link (bind="query-params"): its key is
@@ -34,7 +38,8 @@ IMAGE = "image"
 IMAGE_CHOICES = 2000  # the box lists this many matching frames at most (each is a string sent every run)
 DRAW = ("fill", "contour", "box", "label")
 DRAW_DEFAULT = ["fill", "contour", "label"]  # boxes add clutter on top of a contour: on request
-DETAIL_HEIGHT, DETAIL_HEIGHT_SIDE = 840, 640  # the detail figure alone, and beside the predictions
+DETAIL_HEIGHT, DETAIL_HEIGHT_SIDE = 560, 560  # the detail figure beside the raw frame (both in the first screenful at 1000 px), or the predictions
+HISTOGRAM_HEIGHT = 280
 ANY = ("any",)  # the fold choice "no fold constraint" (a tuple like the others)
 FOLD_CHOICES = [ANY] + [(f, part) for f in range(AUTHORS_K) for part in PARTS]
 
@@ -251,9 +256,9 @@ def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, detail: gallery.De
                            icon=":material/zoom_in:", width="stretch")
 
 
-def display_ui(ds: Dataset) -> gallery.DetailView:
-    """Stretch, limits and class toggles of the detail view."""
-    c1, c2, c3 = st.columns([1, 1, 2])
+def display_ui(ds: Dataset) -> tuple[gallery.DetailView, str, float]:
+    """Stretch, limits, colour map and mask opacity in one row; returns the view, the colour map and the opacity."""
+    c1, c2, c3, c4, c5 = st.columns([1, 1, 1.6, 1.1, 1.1], vertical_alignment="bottom")
     how = c1.selectbox("Stretch", stretch.STRETCHES, index=stretch.STRETCHES.index(stretch.DEFAULT_STRETCH),
                        key="stretch", format_func=stretch.STRETCH_LABELS.get, **BOUND)
     limits = c2.selectbox("Limits", stretch.LIMITS, index=stretch.LIMITS.index(stretch.DEFAULT_LIMITS), key="limits",
@@ -264,11 +269,72 @@ def display_ui(ds: Dataset) -> gallery.DetailView:
                                     key="pct", step=0.1, disabled=limits != "percentile", **BOUND))
     if lower == upper:  # an empty interval (both ends dragged together, or such a link) stretches nothing
         lower, upper = stretch.DEFAULT_LOWER, stretch.DEFAULT_UPPER
-    shown = st.pills("Classes shown", ds.class_names, selection_mode="multi", default=ds.class_names, key="shown",
+    colour_map = c4.selectbox("Colour map", pixels.COLOUR_MAPS, key="cmap", format_func=pixels.COLOUR_MAP_LABELS.get,
+                              **BOUND, help="Grey levels of the stretched frame in colour; inverted grey shows "
+                                            "sources dark on a white sky; hot is black-red-yellow-white (afmhot).")
+    opacity = c5.slider("Mask opacity", 0.0, 1.0, 0.4, key="opacity", step=0.05, **BOUND)
+    return (gallery.DetailView(stretch=how, limits=limits, lower=float(lower), upper=float(upper)),
+            colour_map, float(opacity))
+
+
+def draw_ui(ds: Dataset) -> tuple[tuple[str, ...], set[str]]:
+    """The classes shown and what is drawn of them, in one row; returns (hidden classes, draw choices)."""
+    c1, c2 = st.columns([3, 2])
+    shown = c1.pills("Classes shown", ds.class_names, selection_mode="multi", default=ds.class_names, key="shown",
                      format_func=md_literal, **BOUND,
                      help="Toggle classes on and off (also: click a class in the figure legend).")
-    hidden = tuple(c for c in ds.class_names if c not in (shown or []))
-    return gallery.DetailView(stretch=how, limits=limits, lower=float(lower), upper=float(upper), hidden_classes=hidden)
+    draw = c2.pills("Draw", DRAW, selection_mode="multi", default=DRAW_DEFAULT, key="draw", **BOUND)
+    return tuple(c for c in ds.class_names if c not in (shown or [])), set(draw or [])
+
+
+def observation_ui(ds: Dataset, img: pd.Series) -> None:
+    """The frame's observation: ObsID, filter and, with the metadata loaded, pointing, exposure and position
+    angle; a link to the observation in the XMM-Newton Science Archive."""
+    source = metadata.obs_info_source(local=current_obs_info_path(), synthetic=ds.provenance.synthetic)
+    meta, why = None, None
+    if source.path is None:
+        why = ("No observation metadata is loaded, so pointing, exposure and position angle are not shown: fetch "
+               "the authors' file on the Overview page, or give a local copy in the sidebar under *Observation "
+               "metadata file*.")
+    else:
+        try:
+            meta = cached_obs_info(str(source.path), source.label, source_fingerprint(source.path))
+        except (XamiDataError, OSError) as exc:
+            why = f"The observation metadata cannot be read ({md_literal(exc)}), so only the file name's facts are shown."
+    ctx = OB.observation_context(img, meta.table if meta is not None else None)
+    st.markdown("**Observation**")
+    st.markdown("\n".join(f"- {label}: **{md_literal(value)}**" for label, value in OB.context_rows(ctx)))
+    if ctx.archive_url:
+        st.markdown(f"[ObsID {ctx.obsid} in the XMM-Newton Science Archive]({ctx.archive_url})")
+    if why:
+        st.caption(f"{why} ObsID and filter come from the file name.")
+    elif not ctx.has_metadata:
+        st.caption(f"The observation metadata ({md_literal(meta.source)}) has no record of "
+                   f"{md_literal(ctx.obs_key or img['file_name'])}: ObsID and filter come from the file name.")
+    else:
+        st.caption(f"RA, Dec, exposure and position angle from {md_literal(meta.source)}.")
+
+
+def raw_frame_ui(frame: np.ndarray, raw: np.ndarray | None, height: int, name: str) -> None:
+    """The frame as displayed, without annotations (same stretch and colour map as the overlaid one)."""
+    note = "<b>without annotations</b> (same stretch)" if raw is not None else "<b>image file missing</b>"
+    chart_ui(frame_figure(frame, raw, height=height, note=note), name=f"{name}_frame", key="gallery_raw_figure",
+             aspect=1.0, zoom=True)
+
+
+def histogram_ui(raw: np.ndarray, detail: gallery.DetailView, name: str) -> None:
+    """The frame's pixel histogram (log counts) with the display limits the stretch uses."""
+    vmin, vmax = stretch.display_limits(raw, detail.limits, detail.lower, detail.upper)
+    hist = pixels.pixel_histogram(raw, vmin, vmax)
+    st.markdown("**Pixel values**")
+    chart_ui(pixels.histogram_figure(hist, height=HISTOGRAM_HEIGHT), name=f"{name}_histogram",
+             key="gallery_histogram", aspect=0.45)
+    limits = stretch.LIMIT_LABELS[detail.limits]
+    if detail.limits == "percentile":
+        limits += f" {detail.lower:g}–{detail.upper:g}"
+    st.caption(f"Pixels by the value stored in the file ({raw.dtype}), counts on a log scale. Dashed lines: the "
+               f"display limits ({limits}: {vmin:.4g} to {vmax:.4g}), computed without the zero-valued border outside "
+               f"the detector window; the {stretch.STRETCH_LABELS[detail.stretch]} stretch maps them to the colour map's ends.")
 
 
 def prediction_view_ui(ds: Dataset, palette: str, image_id: int, frame: np.ndarray, layer: Layer,
@@ -307,36 +373,56 @@ def detail_ui(ds: Dataset, palette: str, image_id: int, matches: pd.DataFrame, p
     st.subheader(md_literal(gallery.detail_title(img)))
     st.caption(f"{md_code(img['file_name'])} · {md_literal(gallery.frame_size_text(img))} · "
                f"{int(img['n_annotations'])} annotation(s) · {md_literal(gallery.file_id_text(img))}")
-    detail = display_ui(ds)
-    d1, d2 = st.columns([3, 1])
-    draw = set(d1.pills("Draw", DRAW, selection_mode="multi", default=DRAW_DEFAULT, key="gallery_draw",
-                        persist_state="session") or [])
-    opacity = d2.slider("Mask opacity", 0.0, 1.0, 0.4, key="gallery_opacity", step=0.05, persist_state="session")
+    view, colour_map, opacity = display_ui(ds)
+    figures, draw_slot = st.container(), st.container()  # the class and draw toggles under the figures
+    with draw_slot:
+        hidden_classes, draw = draw_ui(ds)
+    detail = replace(view, hidden_classes=hidden_classes)
 
     table = gallery.annotation_table(ds, image_id)
-    frame = overlay.load_frame(img["path"])
-    if frame is None:
+    raw = overlay.load_raw_frame(img["path"])
+    if raw is None:
         st.warning(f"Image file missing or unreadable: {md_code(img['path'])}. Its annotations are still listed.")
         frame = overlay.placeholder_frame(int(img["width"]), int(img["height"]))
     else:
-        frame = stretch.stretch_image(frame, detail.stretch, detail.limits, detail.lower, detail.upper)
+        frame = pixels.apply_colour_map(stretch.stretch_image(raw, detail.stretch, detail.limits, detail.lower,
+                                                              detail.upper), colour_map)
 
     edits = st.session_state.get(f"gallery_anns_{image_id}", {}).get("edited_rows", {})
     hidden_ids = gallery.hidden_annotation_ids(table, edits)
     anns = ds.annotations_of(image_id)
+    height = DETAIL_HEIGHT if layer is None else DETAIL_HEIGHT_SIDE
     fig = overlay_figure(frame, anns, ds.class_colours(palette), opacity, fill="fill" in draw, contour="contour" in draw,
                          boxes="box" in draw, labels="label" in draw, hidden_classes=detail.hidden_classes,
-                         hidden_ann_ids=hidden_ids, height=DETAIL_HEIGHT if layer is None else DETAIL_HEIGHT_SIDE)
-    truth_slot, prediction_slot = st.columns(2) if layer is not None else (st.container(), None)
+                         hidden_ann_ids=hidden_ids, height=height, raw=raw)
+    name = str(img["obs_key"])
+    # Without the prediction layer the raw frame sits beside the overlaid one; with it, the predictions do,
+    # and the raw frame moves to the row below.
+    truth_slot, side_slot = figures.columns(2)
     with truth_slot:
         if layer is not None:
             st.markdown("**Ground truth**")
-        chart_ui(fig, name=f"{img['obs_key']}_overlay", key="gallery_figure", aspect=1.0, zoom=True)
-        st.caption("Scroll to zoom, drag to pan, double-click to reset. Hover a mask for its class, id, area and box.")
-    if prediction_slot is not None:
-        with prediction_slot:
+        chart_ui(fig, name=f"{name}_overlay", key="gallery_figure", aspect=1.0, zoom=True)
+    with side_slot:
+        if layer is not None:
             st.markdown(f"**Predictions** ({md_literal(layer.label)})")
-            prediction_view_ui(ds, palette, image_id, frame, layer, detail, str(img["obs_key"]))
+            prediction_view_ui(ds, palette, image_id, frame, layer, detail, name)
+        else:
+            raw_frame_ui(frame, raw, height, name)
+    st.caption("Scroll to zoom, drag to pan, double-click to reset. Hover a mask for its class, id, area and box; "
+               "hover the sky for the pixel value stored in the file.")
+    # With the predictions beside the ground truth, the unannotated frame and the histogram are on request.
+    more = layer is None or st.toggle("Frame without annotations and pixel histogram", key="gallery_pixels",
+                                      persist_state="session")
+    below = st.columns([1, 1, 1] if layer is not None and more else [3, 2])
+    if layer is not None and more:
+        with below[0]:
+            raw_frame_ui(frame, raw, DETAIL_HEIGHT_SIDE // 2 + 120, name)
+    if raw is not None and more:
+        with below[-2]:
+            histogram_ui(raw, detail, name)
+    with below[-1]:
+        observation_ui(ds, img)
 
     st.markdown("**Annotations** (untick *show* to hide one)")
     st.data_editor(table.assign(show=True)[["show", *table.columns]], key=f"gallery_anns_{image_id}",
@@ -352,7 +438,7 @@ def detail_ui(ds: Dataset, palette: str, image_id: int, matches: pd.DataFrame, p
     def _png() -> bytes:
         rgb = overlay.full_overlay(img["path"], anns, int(img["width"]), int(img["height"]), ds.class_colours(palette),
                                    stretch=detail.stretch, limits=detail.limits, lower=detail.lower, upper=detail.upper,
-                                   factor=int(factor), opacity=opacity, fill="fill" in draw, contour="contour" in draw,
+                                   colour_map=colour_map, factor=int(factor), opacity=opacity, fill="fill" in draw, contour="contour" in draw,
                                    boxes="box" in draw, labels="label" in draw, hidden_classes=detail.hidden_classes,
                                    hidden_ann_ids=hidden_ids, label_ids=True)
         return overlay.encode_png(rgb)

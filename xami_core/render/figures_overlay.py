@@ -27,6 +27,9 @@ from xami_core.render.overlay import (
 )
 
 Chip = tuple[str, RGB, tuple[int, int, int, int]]  # label text, class colour, anchor box (x, y, w, h) in px
+# Room above the frame for the class legend (its title and a row of entries), in every overlay figure, so
+# that frames drawn side by side (with and without annotations) have the same size and place.
+LEGEND_ROOM = 64
 
 
 def _rgba(rgb: tuple[int, int, int], alpha: float) -> str:
@@ -55,21 +58,22 @@ def hover_text(class_name: str, ann_id: object, kind: str, area: float, box: Ite
 def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colours = None, opacity: float = 0.4,
                    *, fill: bool = True, contour: bool = True, boxes: bool = True, labels: bool = True,
                    hidden_classes: Iterable[str] = (), hidden_ann_ids: Iterable[int] = (),
-                   title: str = "", height: int = 720) -> go.Figure:
+                   title: str = "", height: int = 720, raw: np.ndarray | None = None) -> go.Figure:
     """A plotly figure of a displayed frame with one filled trace per annotation.
 
     Args:
-        frame: the stretched 2-D uint8 frame (or RGB), in the annotations' pixel grid.
+        frame: the stretched 2-D uint8 frame (or RGB, e.g. in a colour map), in the annotations' pixel grid.
         annotations: rows of `Dataset.annotations` for this image (needs mask_area).
         colours: class name -> RGB (`Dataset.class_colours(palette)`) or a palette name; the authors' by default.
         opacity: fill alpha of the masks.
         fill, contour, boxes, labels: what to draw (box-only annotations always get a dashed box).
         hidden_classes, hidden_ann_ids: toggled-off classes and annotations.
         title: figure title, plotly markup (pass names from the data through `figures.plot_text`); height: in pixels.
+        raw: the frame's pixel values as stored (`overlay.load_raw_frame`, the frame's shape), shown on hover.
     """
     pal = resolve_colours(colours, [*CLASS_NAMES, *sorted(set(annotations["class_name"]) - set(CLASS_NAMES))])
     h, w = frame.shape[:2]
-    fig = _frame_figure(frame)
+    fig = _frame_figure(frame, raw)
     keep = visible_annotations(annotations, hidden_classes, hidden_ann_ids)
     chips = _add_annotation_traces(fig, keep, annotations, pal, opacity, fill=fill, contour=contour, boxes=boxes)
     _overlay_layout(fig, _label_chips(chips, w, h, height) if labels else [], w, h, height, title)
@@ -78,13 +82,46 @@ def overlay_figure(frame: np.ndarray, annotations: pd.DataFrame, colours: Colour
     return tag(fig, "overlay", frame=[int(w), int(h)], chips=printed if labels else [])
 
 
-def _frame_figure(frame: np.ndarray) -> go.Figure:
-    """A figure holding the frame as a PNG image trace on COCO pixel coordinates."""
+def frame_figure(frame: np.ndarray, raw: np.ndarray | None = None, title: str = "", height: int = 720,
+                 note: str = "") -> go.Figure:
+    """The displayed frame alone (no annotations), on the same axes and margins as `overlay_figure`.
+
+    Args:
+        frame: the stretched 2-D uint8 frame, or RGB (H, W, 3) uint8.
+        raw: the frame's pixel values as stored (same H, W), shown on hover.
+        title: plotly markup; height: in pixels.
+        note: plotly markup written above the frame where `overlay_figure` has its legend.
+
+    Raises:
+        ValueError: `raw` is not the frame's height and width.
+    """
+    h, w = frame.shape[:2]
+    fig = _frame_figure(frame, raw)
+    _overlay_layout(fig, [], w, h, height, title)
+    if note:  # where the overlay figure has its legend
+        fig.add_annotation(text=note, xref="paper", yref="paper", x=0.0, y=1.02, xanchor="left", yanchor="bottom",
+                           showarrow=False, font=dict(size=12))
+    return tag(fig, "overlay", frame=[int(w), int(h)], chips=[])
+
+
+def _frame_figure(frame: np.ndarray, raw: np.ndarray | None = None) -> go.Figure:
+    """A figure holding the frame as a PNG image trace on COCO pixel coordinates (hover: the stored value).
+
+    Raises:
+        ValueError: `raw` is not the frame's height and width.
+    """
     src = "data:image/png;base64," + base64.b64encode(encode_png(frame)).decode()
     fig = go.Figure()
+    where = "pixel centre x %{x}, y %{y}"
+    extra: dict = {"hovertemplate": f"{where}<extra></extra>"}
+    if raw is not None:
+        values = np.asarray(raw)
+        if values.shape != frame.shape[:2]:
+            raise ValueError(f"raw pixel values of shape {values.shape} do not match the frame's {frame.shape[:2]}")
+        # The stored values (not the stretched grey level) ride along as a typed array, read on hover.
+        extra = {"customdata": values, "hovertemplate": f"{where}<br>value <b>%{{customdata}}</b><extra></extra>"}
     # Pixel i covers [i, i+1) in COCO coordinates: its centre sits at i + 0.5.
-    fig.add_trace(go.Image(source=src, x0=0.5, y0=0.5, dx=1, dy=1, name="frame",
-                           hovertemplate="x %{x:.0f}, y %{y:.0f} px<extra></extra>"))
+    fig.add_trace(go.Image(source=src, x0=0.5, y0=0.5, dx=1, dy=1, name="frame", **extra))
     return fig
 
 
@@ -139,7 +176,10 @@ def _add_annotation_traces(fig: go.Figure, keep: Shapes, annotations: pd.DataFra
 def _overlay_layout(fig: go.Figure, chips: list[dict], width: int, height: int, fig_height: int, title: str) -> None:
     """Label chips, legend above the frame, pan by default, pixel axes with y down and square pixels."""
     fig.update_layout(
-        annotations=chips, height=fig_height, margin=dict(l=60, r=10, t=70 if title else 40, b=50),  # the legend sits above the frame
+        # the legend sits above the frame; pad 0: a padded plot area (Streamlit's theme pads it 8 px) shows
+        # the black background as a band around the frame that reads like the detector window's border
+        annotations=chips, height=fig_height, margin=dict(l=60, r=10, t=LEGEND_ROOM + 30 if title else LEGEND_ROOM,
+                                                          b=50, pad=0),
         title=dict(text=title, x=0.01, font=dict(size=14)) if title else None,
         dragmode="pan", plot_bgcolor="black",
         legend=dict(title=dict(text="class (click to hide)"), itemsizing="constant", orientation="h",

@@ -25,6 +25,7 @@ from pycocotools import mask as mask_utils
 from xami_core.io.tables import RLE_BATCH, rle_to_compressed
 from xami_core.limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 from xami_core.model import CLASS_NAMES, FALLBACK_COLOUR, class_colours
+from xami_core.render.pixels import apply_colour_map
 from xami_core.render.stretch import DEFAULT_LIMITS, DEFAULT_LOWER, DEFAULT_STRETCH, DEFAULT_UPPER, stretch_image
 
 RGB = tuple[int, int, int]
@@ -78,6 +79,24 @@ def load_frame(path: str | Path, reduce: int = 1) -> np.ndarray | None:
     # the frame away from its masks (the loader reports such files).
     img = cv2.imread(path, flag | cv2.IMREAD_IGNORE_ORIENTATION)
     return None if img is None else _to_gray_uint8(img)
+
+
+def load_raw_frame(path: str | Path) -> np.ndarray | None:
+    """A frame's pixel values as stored in its file (2-D, the file's own depth: uint8, uint16 or float), or None.
+
+    What the pixel readout, the histogram and the stretch limits of the detail view use: unlike
+    `load_frame`, a 16-bit or float frame is not scaled to 8 bits. Colour files become one grey
+    channel (OpenCV's luma weights, as `load_frame` does); JPEGs are decoded as grey. None as for `load_frame`.
+    """
+    path = str(path)
+    if not _decodable(path):
+        return None
+    if path.lower().endswith((".png", ".tif", ".tiff")):
+        img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        if img is not None and img.ndim == 3:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY if img.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+        return img
+    return cv2.imread(path, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
 
 
 def _decodable(path: str) -> bool:
@@ -521,16 +540,20 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
 
 def full_overlay(path: str | Path, annotations: pd.DataFrame, width: int, height: int, colours: Colours = None, *,
                  stretch: str = DEFAULT_STRETCH, limits: str = DEFAULT_LIMITS, lower: float = DEFAULT_LOWER,
-                 upper: float = DEFAULT_UPPER,
+                 upper: float = DEFAULT_UPPER, colour_map: str = "grey",
                  factor: int = 1, **options: object) -> np.ndarray:
-    """The detail view's frame: stretched, enlarged `factor` times, with its overlay (RGB uint8, H x W x 3).
+    """The detail view's frame: stretched, in a colour map, enlarged `factor` times, with its overlay
+    (RGB uint8, H x W x 3).
+
+    The stretch works on the pixel values as stored (`load_raw_frame`), as the detail view does; `colour_map`
+    is one of `pixels.COLOUR_MAPS`.
 
     Raises:
-        ValueError: an unknown stretch or limits mode, or bad percentiles (see `stretch.stretch_image`).
+        ValueError: an unknown stretch, limits mode or colour map, or bad percentiles (see `stretch.stretch_image`).
     """
-    frame = load_frame(path)
+    frame = load_raw_frame(path)
     if frame is None:
         base = placeholder_frame(width * factor, height * factor)
     else:
-        base = upscale(stretch_image(frame, stretch, limits, lower, upper), factor)
+        base = upscale(apply_colour_map(stretch_image(frame, stretch, limits, lower, upper), colour_map), factor)
     return render_overlay(base, annotations, colours, scale=base.shape[1] / width, **options)
