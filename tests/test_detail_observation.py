@@ -72,3 +72,24 @@ def test_context_without_metadata_and_its_archive_link():
     assert not ctx.has_metadata and math.isnan(ctx.ra_deg)
     assert ctx.archive_url == "https://nxsa.esac.esa.int/nxsa-web/#obsid=0743200101"
     assert OB.observation_context(image(None, None, "?")).archive_url is None
+
+
+@pytest.mark.parametrize("ra, text", [
+    (150.119167, "150.11917° (10h00m28.60s)"),
+    (0.0, "0.00000° (00h00m00.00s)"),
+    (359.99999, "359.99999° (00h00m00.00s)"),  # rounds up to a full circle: 0h, not 24h
+    (14.9999, "14.99990° (00h59m59.98s)"),  # 0.024 s short of 1h
+    (math.nan, "unknown"),
+])
+def test_ra_text(ra, text):
+    assert OB.ra_text(ra) == text
+
+
+@pytest.mark.parametrize("dec, text", [
+    (2.205833, "+2.20583° (+02°12′21.0″)"),
+    (-0.5, "-0.50000° (-00°30′00.0″)"),  # the sign of a declination above -1°
+    (-89.99999, "-89.99999° (-90°00′00.0″)"),  # 0.036″ short of the pole: seconds carry into degrees
+    (math.nan, "unknown"),
+])
+def test_dec_text(dec, text):
+    assert OB.dec_text(dec) == text

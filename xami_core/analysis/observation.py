@@ -8,9 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import astropy.units as u
 import pandas as pd
-from astropy.coordinates import Angle
 
 from xami_core.model import OBS_KEY_LENGTH, filter_label
 
@@ -85,16 +83,22 @@ def ra_text(ra_deg: float) -> str:
     """Right ascension in degrees and hours: "150.11917° (10h00m28.60s)"; "unknown" for NaN."""
     if not math.isfinite(ra_deg):
         return "unknown"
-    hms = Angle(ra_deg % 360.0, u.deg).to_string(unit=u.hourangle, sep="hms", precision=2, pad=True)
-    return f"{ra_deg:.5f}° ({hms})"
+    # Whole hundredths of a second of time, so rounding carries into minutes and hours (never "60.00s").
+    centi = round((ra_deg % 360.0) / 15.0 * 360_000) % 8_640_000
+    hours, rest = divmod(centi, 360_000)
+    minutes, rest = divmod(rest, 6_000)
+    return f"{ra_deg:.5f}° ({hours:02d}h{minutes:02d}m{rest / 100:05.2f}s)"
 
 
 def dec_text(dec_deg: float) -> str:
     """Declination in degrees and sexagesimal: "+2.20583° (+02°12′21.0″)"; "unknown" for NaN."""
     if not math.isfinite(dec_deg):
         return "unknown"
-    dms = Angle(dec_deg, u.deg).to_string(unit=u.deg, sep=("°", "′", "″"), precision=1, alwayssign=True, pad=True)
-    return f"{dec_deg:+.5f}° ({dms})"
+    tenths = round(abs(dec_deg) * 36_000)  # whole tenths of an arcsecond, as for `ra_text`
+    degrees, rest = divmod(tenths, 36_000)
+    minutes, rest = divmod(rest, 600)
+    sign = "-" if dec_deg < 0 else "+"
+    return f"{dec_deg:+.5f}° ({sign}{degrees:02d}°{minutes:02d}′{rest / 10:04.1f}″)"
 
 
 def context_rows(ctx: ObservationContext) -> list[tuple[str, str]]:
