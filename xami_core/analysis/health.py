@@ -24,6 +24,7 @@ import re
 import sqlite3
 import time
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -234,13 +235,27 @@ def _problem_rows(ds: Dataset, problems: list[Problem]) -> pd.DataFrame:
     return table
 
 
+_last_flat: tuple[weakref.ref, dict[str, np.ndarray]] | None = None  # the last table's `_flat_polygons`
+
+
 def _flat_polygons(ann: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The polygon annotations' vertices as flat arrays.
+    """The polygon annotations' vertices as flat arrays, kept for the last table asked (two checks use them).
 
     Returns: xs, ys (float64, one per vertex), vertex_part (part index per vertex), part_ann
     (row position in `ann` per part), part_index (the part's index within its annotation),
     part_start and part_len (first vertex and vertex count per part).
     """
+    global _last_flat
+    last = _last_flat
+    if last is not None and last[0]() is ann:
+        return last[1]
+    flat = _compute_flat_polygons(ann)
+    _last_flat = (weakref.ref(ann), flat)
+    return flat
+
+
+def _compute_flat_polygons(ann: pd.DataFrame) -> dict[str, np.ndarray]:
+    """`_flat_polygons`, uncached."""
     rows = np.flatnonzero((ann["kind"] == "polygon").to_numpy())
     segs = ann["segmentation"].to_numpy()[rows]
     n_parts = np.fromiter((len(s) for s in segs), dtype=np.int64, count=len(segs))
@@ -405,22 +420,22 @@ def check_vertices_outside(ds: Dataset, tolerance: float = 0.0) -> CheckResult:
                        "with the pixels, and some training code rejects them.", table)
 
 
-def _annotation_rle(row: pd.Series, height: int, width: int) -> dict | None:
+def _annotation_rle(kind: str, segmentation: object, box: np.ndarray, height: int, width: int) -> dict | None:
     """One annotation's mask as a compressed RLE of a height x width frame, or None when its size differs."""
-    if row["kind"] == "polygon":
-        return mask_utils.merge(mask_utils.frPyObjects(row["segmentation"], height, width))
-    if row["kind"] == "rle":
-        rle = rle_to_compressed(row["segmentation"])
+    if kind == "polygon":
+        return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    if kind == "rle":
+        rle = rle_to_compressed(segmentation)
         return rle if list(rle["size"]) == [height, width] else None
-    box = np.array([[row["bbox_x"], row["bbox_y"], row["bbox_w"], row["bbox_h"]]], dtype=np.float64)
-    return mask_utils.frPyObjects(box, height, width)[0]
+    return mask_utils.frPyObjects(box.reshape(1, 4), height, width)[0]
 
 
 def annotation_pair_ious(ds: Dataset) -> pd.DataFrame:
     """Mask IoU of every pair of annotations of one class in one frame whose recomputed boxes touch (threshold-free).
 
     Pairs where the larger mask is empty, or an RLE's size differs from its frame's, are left
-    out (no IoU is defined). pycocotools computes the IoUs, one call per frame.
+    out (no IoU is defined). Each mask is rasterised once; pycocotools computes the IoUs, one
+    call per frame.
 
     Returns:
         Columns image_id (int64), pos, pos_b (row positions in `ds.annotations`, pos < pos_b),
@@ -440,33 +455,36 @@ def annotation_pair_ious(ds: Dataset) -> pd.DataFrame:
     large = np.maximum(pairs["mask_area"], pairs["mask_area_b"]).to_numpy(np.float64)
     possible = touch & (large > 0) & (small >= 0)
     pairs = pairs.assign(small=small, large=large)[possible].sort_values(["image_id", "pos", "pos_b"], kind="stable")
+    frame = pairs["image_id"].to_numpy(np.int64)
+    pos_a, pos_b = pairs["pos"].to_numpy(np.int64), pairs["pos_b"].to_numpy(np.int64)
+    # Every annotation in a pair rasterised once, on its frame.
+    involved = np.unique(np.r_[pos_a, pos_b])
     img = ds.images.set_index("image_id")
-    keep_a, keep_b, found_iou = [], [], []
-    for image_id, group in pairs.groupby("image_id", sort=True):
-        height, width = int(img.at[image_id, "height"]), int(img.at[image_id, "width"])
-        pos_a, pos_b = group["pos"].to_numpy(), group["pos_b"].to_numpy()
-        involved = np.unique(np.r_[pos_a, pos_b])
-        rles = [_annotation_rle(ann.iloc[p], height, width) for p in involved]
-        usable = np.array([r is not None for r in rles])
-        at = np.searchsorted(involved, pos_a), np.searchsorted(involved, pos_b)
-        ok = usable[at[0]] & usable[at[1]]
-        if not ok.any():
+    heights = ann["image_id"].map(img["height"]).to_numpy(np.int64)[involved]
+    widths = ann["image_id"].map(img["width"]).to_numpy(np.int64)[involved]
+    kinds = ann["kind"].to_numpy(dtype=object)[involved]
+    segs = ann["segmentation"].to_numpy(dtype=object)[involved]
+    boxes = ann[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(np.float64)[involved]
+    rles = [_annotation_rle(k, g, x, int(h), int(w)) for k, g, x, h, w in zip(kinds, segs, boxes, heights, widths)]
+    usable = np.array([r is not None for r in rles], dtype=bool)
+    at_a, at_b = np.searchsorted(involved, pos_a), np.searchsorted(involved, pos_b)
+    ok = usable[at_a] & usable[at_b] if len(involved) else np.zeros(0, dtype=bool)
+    iou = np.full(len(pairs), np.nan)
+    starts = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1]]) if len(frame) else np.zeros(0, dtype=np.int64)
+    for lo, hi in zip(starts, np.r_[starts[1:], len(frame)]):
+        sel = ok[lo:hi]
+        if not sel.any():
             continue
-        # One call for the frame: the IoU matrix of its usable masks, read at the pairs.
-        index = np.cumsum(usable) - 1
-        matrix = np.asarray(mask_utils.iou([r for r in rles if r is not None], [r for r in rles if r is not None],
-                                           [0] * int(usable.sum())), dtype=np.float64).reshape(int(usable.sum()), -1)
-        keep_a.append(pos_a[ok])
-        keep_b.append(pos_b[ok])
-        found_iou.append(matrix[index[at[0][ok]], index[at[1][ok]]])
-    areas = pairs.set_index(["pos", "pos_b"])[["small", "large"]]
-    pos_a = np.concatenate(keep_a).astype(np.int64) if keep_a else np.zeros(0, dtype=np.int64)
-    pos_b = np.concatenate(keep_b).astype(np.int64) if keep_b else np.zeros(0, dtype=np.int64)
-    areas = areas.reindex(pd.MultiIndex.from_arrays([pos_a, pos_b]))
+        # One call for the frame: the IoU matrix of its masks, read at the pairs.
+        fa, fb = at_a[lo:hi][sel], at_b[lo:hi][sel]
+        members = np.unique(np.r_[fa, fb])
+        masks = [rles[m] for m in members]
+        matrix = np.asarray(mask_utils.iou(masks, masks, [0] * len(masks)), dtype=np.float64).reshape(len(masks), -1)
+        iou[lo:hi][sel] = matrix[np.searchsorted(members, fa), np.searchsorted(members, fb)]
     return pd.DataFrame({
-        "image_id": ann["image_id"].to_numpy(np.int64)[pos_a], "pos": pos_a, "pos_b": pos_b,
-        "small_area": areas["small"].to_numpy(np.float64), "large_area": areas["large"].to_numpy(np.float64),
-        "mask_iou": np.concatenate(found_iou) if found_iou else np.zeros(0),
+        "image_id": frame[ok], "pos": pos_a[ok], "pos_b": pos_b[ok],
+        "small_area": pairs["small"].to_numpy(np.float64)[ok], "large_area": pairs["large"].to_numpy(np.float64)[ok],
+        "mask_iou": iou[ok],
     })
 
 
