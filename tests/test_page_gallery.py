@@ -191,6 +191,11 @@ def test_gallery_in_chromium(browser, sample_ds, tmp_path):
     # The link lists the classes shown, the hidden one left out.
     shown_in_link = "() => new URLSearchParams(location.search).getAll('shown')"
     page.wait_for_function(f"() => ({shown_in_link})().length > 0 && !({shown_in_link})().includes('{RS}')")
+    # The link changes before the rerun has redrawn the figure (a longer run since the detail view has
+    # three charts): wait for the redraw, then look.
+    browser.settle()
+    page.wait_for_function("() => ![...document.querySelectorAll('.js-plotly-plot .legendtext')]"
+                           f".some(t => t.textContent === '{RS}')")
     assert RS not in page.locator(".js-plotly-plot .legendtext").all_text_contents()
     browser.screenshot("gallery_detail", full_height=1700)
 
