@@ -412,8 +412,7 @@ def detail_ui(ds: Dataset, palette: str, image_id: int, matches: pd.DataFrame, p
     st.caption("Scroll to zoom, drag to pan, double-click to reset. Hover a mask for its class, id, area and box; "
                "hover the sky for the pixel value stored in the file.")
     # With the predictions beside the ground truth, the unannotated frame and the histogram are on request.
-    more = layer is None or st.toggle("Frame without annotations and pixel histogram", key="gallery_pixels",
-                                      persist_state="session")
+    more = layer is None or st.toggle("Frame without annotations and pixel histogram", key="pixels", **BOUND)
     below = st.columns([1, 1, 1] if layer is not None and more else [3, 2])
     if layer is not None and more:
         with below[0]:

@@ -151,3 +151,16 @@ def test_histogram_bars_outside_the_limits_are_pale():
     colours = np.asarray(pixels.histogram_figure(hist).data[0].marker.color)
     inside = (hist.centres >= 41) & (hist.centres <= 80)
     assert set(colours[inside]) == {pixels.INSIDE_COLOUR} and set(colours[~inside]) == {pixels.CLIPPED_COLOUR}
+
+
+@pytest.mark.parametrize("colour_map, expect", [
+    ("grey", lambda display: display),
+    ("grey_inverted", lambda display: 255 - display),  # the downloaded PNG in the view's colour map
+])
+def test_full_overlay_uses_the_stored_values_and_the_colour_map(tmp_path, colour_map, expect):
+    path = tmp_path / "f.png"
+    cv2.imwrite(str(path), SKY_U16)
+    out = overlay.full_overlay(path, _empty_annotations(), 32, 40, stretch="sqrt", limits="zscale",
+                               colour_map=colour_map)
+    display = stretch.stretch_image(SKY_U16, "sqrt", "zscale")  # the 16-bit values, not an 8-bit copy
+    np.testing.assert_array_equal(out[..., 0], expect(display))

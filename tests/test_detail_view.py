@@ -143,3 +143,14 @@ def test_detail_view_in_chromium(browser, sample_ds):
     page.set_viewport_size({"width": 1600, "height": 2200})
     browser.settle()
     page.screenshot(path=str(SCREENSHOTS / "detail_view_full.png"))
+
+
+@pytest.mark.parametrize("pixels, n_charts", [
+    (None, 2),  # the ground truth and the predictions only
+    ("true", 4),  # and, on request, the frame without annotations and the histogram
+])
+def test_with_the_prediction_layer_the_pixels_come_on_request(sample_ds, pixels, n_charts):
+    link = {"layer": "true", "image": str(int(sample_ds.images["image_id"].iloc[7]))}
+    at = page_test(PAGE, query=link | ({"pixels": pixels} if pixels else {}))
+    assert "**Ground truth**" in texts(at) and len(charts(at)) == n_charts
+    assert "ObsID: **" in texts(at)  # the observation either way
