@@ -20,11 +20,12 @@ from xami_core.io.predictions import Predictions
 from xami_core.model import Dataset, XamiDataError, class_colour_hex, filter_label
 from xami_core.render import overlay, pixels, stretch
 from xami_core.render.evaluation_figures import OUTCOME_COLOURS
-from xami_core.render.figures_overlay import frame_figure, overlay_figure
+from xami_core.render.export import chart_config
+from xami_core.render.figures_overlay import frame_figure, overlay_figure, side_by_side_figure
 from xami_core.render.prediction_overlay import outcome_legend_name, prediction_figure
 from xami_ui.cache import cached_evaluation, cached_folds, cached_obs_info, cached_thresholds
 from xami_ui.context import current_dataset, current_palette, run_app, terms_caption_ui
-from xami_ui.export import chart_ui
+from xami_ui.export import TOOLBAR_KEY, chart_ui, export_figure_ui
 from xami_ui.predictions import Q_IOU_TYPE, Q_SET, chosen_sets, current_choice, has_choice, thresholds_ui
 from xami_ui.sidebar import current_obs_info_path
 from xami_ui.text import html_literal, md_code, md_literal
@@ -315,11 +316,15 @@ def observation_ui(ds: Dataset, img: pd.Series) -> None:
         st.caption(f"RA, Dec, exposure and position angle from {md_literal(meta.source)}.")
 
 
+def raw_note(raw: np.ndarray | None) -> str:
+    """What the frame without annotations says above it."""
+    return "<b>without annotations</b> (same stretch)" if raw is not None else "<b>image file missing</b>"
+
+
 def raw_frame_ui(frame: np.ndarray, raw: np.ndarray | None, height: int, name: str) -> None:
     """The frame as displayed, without annotations (same stretch and colour map as the overlaid one)."""
-    note = "<b>without annotations</b> (same stretch)" if raw is not None else "<b>image file missing</b>"
-    chart_ui(frame_figure(frame, raw, height=height, note=note), name=f"{name}_frame", key="gallery_raw_figure",
-             aspect=1.0, zoom=True)
+    chart_ui(frame_figure(frame, raw, height=height, note=raw_note(raw)), name=f"{name}_frame",
+             key="gallery_raw_figure", aspect=1.0, zoom=True)
 
 
 def histogram_ui(raw: np.ndarray, detail: gallery.DetailView, name: str) -> None:
@@ -398,17 +403,23 @@ def detail_ui(ds: Dataset, palette: str, image_id: int, matches: pd.DataFrame, p
     name = str(img["obs_key"])
     # Without the prediction layer the raw frame sits beside the overlaid one; with it, the predictions do,
     # and the raw frame moves to the row below.
-    truth_slot, side_slot = figures.columns(2)
-    with truth_slot:
-        if layer is not None:
+    if layer is None:
+        # The frame with and without annotations in one figure, axes linked: zoom one, the other follows.
+        # The export (and its print layout) is the annotated frame alone.
+        with figures:
+            pair = side_by_side_figure(fig, frame_figure(frame, raw, height=height, note=raw_note(raw)))
+            toolbar = st.session_state.get(TOOLBAR_KEY) or "svg"
+            st.plotly_chart(pair, config=chart_config(f"{name}_overlay", toolbar) | {"scrollZoom": True},
+                            key="gallery_figure", width="stretch")
+            export_figure_ui(fig, f"{name}_overlay", key="gallery_figure_export", aspect=1.0)
+    else:
+        truth_slot, side_slot = figures.columns(2)
+        with truth_slot:
             st.markdown("**Ground truth**")
-        chart_ui(fig, name=f"{name}_overlay", key="gallery_figure", aspect=1.0, zoom=True)
-    with side_slot:
-        if layer is not None:
+            chart_ui(fig, name=f"{name}_overlay", key="gallery_figure", aspect=1.0, zoom=True)
+        with side_slot:
             st.markdown(f"**Predictions** ({md_literal(layer.label)})")
             prediction_view_ui(ds, palette, image_id, frame, layer, detail, name)
-        else:
-            raw_frame_ui(frame, raw, height, name)
     st.caption("Scroll to zoom, drag to pan, double-click to reset. Hover a mask for its class, id, area and box; "
                "hover the sky for the pixel value stored in the file.")
     # With the predictions beside the ground truth, the unannotated frame and the histogram are on request.

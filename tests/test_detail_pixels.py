@@ -9,7 +9,7 @@ import pytest
 from astropy.visualization import ZScaleInterval
 
 from xami_core.render import overlay, pixels, stretch
-from xami_core.render.figures_overlay import frame_figure, overlay_figure
+from xami_core.render.figures_overlay import frame_figure, overlay_figure, side_by_side_figure
 
 RNG = np.random.default_rng(7)
 SKY_U8 = np.clip(RNG.normal(60, 12, (48, 64)), 0, 255).astype(np.uint8)
@@ -105,6 +105,9 @@ def _empty_annotations() -> pd.DataFrame:
 @pytest.mark.parametrize("make", [
     lambda frame, raw: overlay_figure(frame, _empty_annotations(), raw=raw),  # with annotations
     lambda frame, raw: frame_figure(frame, raw),  # without
+    # both side by side (the right frame's axes match the left's, so these ranges are its ranges too)
+    lambda frame, raw: side_by_side_figure(overlay_figure(frame, _empty_annotations(), raw=raw),
+                                           frame_figure(frame, raw, note="plain")),
 ])
 @pytest.mark.parametrize("shape", [(48, 64), (512, 512)])
 def test_frame_fills_the_axes_exactly_without_padding(make, shape):
@@ -164,3 +167,16 @@ def test_full_overlay_uses_the_stored_values_and_the_colour_map(tmp_path, colour
                                colour_map=colour_map)
     display = stretch.stretch_image(SKY_U16, "sqrt", "zscale")  # the 16-bit values, not an 8-bit copy
     np.testing.assert_array_equal(out[..., 0], expect(display))
+
+
+def test_side_by_side_links_the_axes_and_keeps_the_overlay():
+    frame = pixels.apply_colour_map(SKY_U8)
+    annotated = overlay_figure(frame, _empty_annotations(), raw=SKY_U8, labels=False)
+    fig = side_by_side_figure(annotated, frame_figure(frame, SKY_U8, note="plain"))
+    left, right = fig.data
+    assert (left.xaxis, right.xaxis, right.yaxis) == (None, "x2", "y2")
+    assert (fig.layout.xaxis2.matches, fig.layout.yaxis2.matches) == ("x", "y")
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]  # side by side, not overlapping
+    np.testing.assert_array_equal(right.customdata, SKY_U8)
+    assert [a.text for a in fig.layout.annotations] == ["plain"] and fig.layout.annotations[0].x > 0.5
+    assert len(annotated.data) == 1  # the overlay figure itself is left as it was (it is what is exported)

@@ -31,12 +31,15 @@ def frame_traces(spec: dict) -> list[dict]:
 def test_detail_view_shows_both_frames_the_histogram_and_the_observation(sample_ds):
     img = sample_ds.images.iloc[7]
     at = page_test(PAGE, query={"image": str(int(img["image_id"])), "limits": "zscale"})
-    overlaid, raw, histogram = charts(at)
-    # The same frame twice, annotated and not; both read the stored values on hover.
-    assert len(frame_traces(overlaid)) == len(frame_traces(raw)) == 1
-    assert [t for t in overlaid["data"] if t.get("hoverinfo") == "text"]
-    assert not [t for t in raw["data"] if t.get("type") != "image"]
-    assert all("%{customdata}" in frame_traces(s)[0]["hovertemplate"] for s in (overlaid, raw))
+    pair, histogram = charts(at)
+    # The same frame twice in one figure, annotated (left) and not (right), the axes linked so both zoom
+    # together; both read the stored values on hover.
+    left, right = frame_traces(pair)
+    assert left.get("xaxis", "x") == "x" and (right["xaxis"], right["yaxis"]) == ("x2", "y2")
+    assert (pair["layout"]["xaxis2"]["matches"], pair["layout"]["yaxis2"]["matches"]) == ("x", "y")
+    assert [t for t in pair["data"] if t.get("hoverinfo") == "text"]  # the masks, on the left frame only
+    assert not [t for t in pair["data"] if t.get("xaxis") == "x2" and t.get("type") != "image"]
+    assert all("%{customdata}" in t["hovertemplate"] for t in (left, right))
     # The histogram marks the limits the stretch uses (zscale on the file's pixels).
     vmin, vmax = stretch.display_limits(overlay.load_raw_frame(img["path"]), "zscale")
     assert [s["x0"] for s in histogram["layout"]["shapes"]] == pytest.approx([vmin, vmax])
@@ -67,12 +70,14 @@ def test_draw_choices_opacity_and_colour_map_come_from_the_link(sample_ds, draw,
     overlaid = charts(at)[0]
     names = [t.get("name", "") for t in overlaid["data"]]
     assert any(n.endswith(" box") for n in names) is boxes
-    assert bool(overlaid["layout"].get("annotations")) is labels  # label chips
+    chips = [a for a in overlaid["layout"].get("annotations", []) if a.get("xref") == "x"]
+    assert bool(chips) is labels  # label chips on the annotated frame
     fills = [t["fillcolor"] for t in overlaid["data"] if t.get("hoverinfo") == "text" and t.get("fill") == "toself"]
     assert ("fill" in draw) is bool(fills) and all(f.endswith(",0.700)") for f in fills)
     # Another choice redraws (the browser test sees the link follow).
     at.pills(key="draw").set_value(["label"]).run()
-    assert at.session_state["draw"] == ["label"] and charts(at)[0]["layout"].get("annotations")
+    assert at.session_state["draw"] == ["label"]
+    assert [a for a in charts(at)[0]["layout"]["annotations"] if a.get("xref") == "x"]
 
 
 def test_without_metadata_the_view_says_so(tmp_path):
@@ -92,8 +97,8 @@ def test_a_missing_file_keeps_the_view_without_pixels(tmp_path):
     (tmp_path / "train" / data["images"][0]["file_name"]).unlink()
     at = page_test(PAGE, query={"data": str(tmp_path), "image": "0"})
     assert any("Image file missing or unreadable" in w.value for w in at.warning)
-    specs = charts(at)
-    assert len(specs) == 2 and all("customdata" not in frame_traces(s)[0] for s in specs)  # no histogram, no values
+    (pair,) = charts(at)  # no histogram
+    assert len(frame_traces(pair)) == 2 and all("customdata" not in t for t in frame_traces(pair))  # no values
 
 
 # ---------------------------------------------------------------------------------------
@@ -106,7 +111,7 @@ def test_detail_view_in_chromium(browser, sample_ds):
     page = browser.page
     page.set_viewport_size({"width": 1600, "height": 1000})
     browser.open(f"gallery?image={int(img['image_id'])}&cmap=hot", wait_for="Back to gallery")
-    page.locator(".js-plotly-plot .imagelayer image").nth(1).wait_for()
+    page.locator(".js-plotly-plot").first.locator(".imagelayer image").nth(1).wait_for()
     browser.settle()
     # The frame in the first screenful, and no band between it and the plot area's edge.
     plot = page.locator(".js-plotly-plot").first
@@ -122,7 +127,7 @@ def test_detail_view_in_chromium(browser, sample_ds):
     row, col = np.unravel_index(np.argmax(centre), centre.shape)  # the brightest pixel of the centre: a star
     row, col = int(row) + h // 4, int(col) + w // 4
     assert raw[row, col] > 0
-    target = page.locator(".js-plotly-plot").nth(1).locator(".imagelayer image").first.bounding_box()
+    target = plot.locator(".imagelayer image").nth(1).bounding_box()  # the right frame, without annotations
     page.mouse.move(target["x"] + (col + 0.5) * target["width"] / w, target["y"] + (row + 0.5) * target["height"] / h)
     label = page.locator(".js-plotly-plot .hoverlayer .hovertext").first
     label.wait_for()
@@ -140,6 +145,14 @@ def test_detail_view_in_chromium(browser, sample_ds):
     page.locator("[data-testid='stMain'] .st-key-draw").get_by_role("button", name="box").click()
     browser.settle()
     page.wait_for_function("() => new URLSearchParams(location.search).getAll('draw').includes('box')")
+    # Zooming the annotated frame zooms the other with it.
+    plot.scroll_into_view_if_needed()
+    left = plot.locator(".imagelayer image").first.bounding_box()  # where it is now (the click scrolled)
+    page.mouse.move(left["x"] + left["width"] / 2, left["y"] + left["height"] / 2)
+    page.mouse.wheel(0, -300)
+    page.wait_for_function("""() => { const l = document.querySelector('.js-plotly-plot')._fullLayout;
+        return l.xaxis.range[1] - l.xaxis.range[0] < 500 && l.xaxis2.range.join() === l.xaxis.range.join()
+            && l.yaxis2.range.join() === l.yaxis.range.join(); }""")
     page.set_viewport_size({"width": 1600, "height": 2200})
     browser.settle()
     page.screenshot(path=str(SCREENSHOTS / "detail_view_full.png"))

@@ -104,6 +104,27 @@ def frame_figure(frame: np.ndarray, raw: np.ndarray | None = None, title: str = 
     return tag(fig, "overlay", frame=[int(w), int(h)], chips=[])
 
 
+def side_by_side_figure(annotated: go.Figure, plain: go.Figure, gap: float = 0.06) -> go.Figure:
+    """`overlay_figure` and `frame_figure` of one frame side by side in one figure, their axes linked:
+    zooming or panning one frame moves the other, so a mask can be compared with the sky under it.
+
+    Args:
+        annotated: the overlay figure (its legend, label chips and layout are kept; its frame on the left).
+        plain: the frame figure (its traces and note go to the right).
+        gap: the share of the width between the two frames (room for the right frame's y tick labels).
+    """
+    fig = go.Figure(annotated)
+    for trace in plain.data:
+        fig.add_trace(go.Figure(trace).data[0].update(xaxis="x2", yaxis="y2"))
+    for note in plain.layout.annotations:  # `frame_figure`'s note, above the right frame
+        fig.add_annotation(go.layout.Annotation(note).update(x=0.5 + gap / 2))
+    axis = dict(showgrid=False, zeroline=False, constrain="domain")
+    fig.update_layout(xaxis=dict(domain=[0.0, 0.5 - gap / 2]),
+                      xaxis2=dict(domain=[0.5 + gap / 2, 1.0], matches="x", anchor="y2", title_text="x (pixel)", **axis),
+                      yaxis2=dict(matches="y", anchor="x2", **axis))
+    return fig
+
+
 def _frame_figure(frame: np.ndarray, raw: np.ndarray | None = None) -> go.Figure:
     """A figure holding the frame as a PNG image trace on COCO pixel coordinates (hover: the stored value).
 
