@@ -56,6 +56,16 @@ def _problem_mix() -> dict:
     return b.coco(images, anns)
 
 
+def _outside_mix() -> dict:
+    """Clean records, and polygons with one vertex far outside the frame on each side (boxes usable)."""
+    box = {"bbox": [10.0, 10.0, 20.0, 20.0], "area": 100.0}
+    far = [[10, 10, 30, 10, 3000, 30], [10, 10, 30, 10, 30, 3000], [-3000, 10, 30, 10, 30, 30],
+           [10, -3000, 30, 10, 30, 30]]
+    anns = [b.polygon_ann(1, 1, 1, b.square(10, 10, 20))]
+    anns += [b.polygon_ann(2 + k, 1, 1, b.square(10, 10, 20), part) | box for k, part in enumerate(far)]
+    return b.coco([b.image(1)], anns)
+
+
 def _fixture(name: str, tmp: Path) -> Path:
     """The folder of fixture `name` (written under `tmp` when built in code)."""
     if name == "sample":
@@ -64,6 +74,9 @@ def _fixture(name: str, tmp: Path) -> Path:
         return CASES / name.removeprefix("cases/")
     if name == "filter mix":
         return b.write_filter_mix(tmp / "mix")
+    if name == "outside mix":
+        b.write_split(tmp / "outside" / "train", _outside_mix())
+        return tmp / "outside"
     if name == "problem mix":
         b.write_split(tmp / "problems" / "train", _problem_mix())
         return tmp / "problems"
@@ -71,7 +84,7 @@ def _fixture(name: str, tmp: Path) -> Path:
 
 
 COCO_FIXTURES = ["sample", "cases/huge-coord", "cases/string-ids", "cases/subfolder", "cases/wh-mismatch",
-                 "filter mix", "problem mix"]
+                 "filter mix", "problem mix", "outside mix"]
 
 
 @pytest.mark.parametrize("name", COCO_FIXTURES)

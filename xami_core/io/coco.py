@@ -517,6 +517,21 @@ def _flatten_parts(parts: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return coords, counts, usable
 
 
+def _parts_outside(coords: np.ndarray, counts: np.ndarray, widths: np.ndarray, heights: np.ndarray) -> np.ndarray:
+    """Per part (shape (n_parts,) bool), whether a number is not finite or lies far outside the part's frame.
+
+    `coords` holds the parts' numbers one after another, `counts` how many each part has, and
+    `widths`/`heights` each part's frame (px); a part's even positions are x, its odd ones y.
+    """
+    coord_part = np.repeat(np.arange(len(counts)), counts)
+    position = np.arange(len(coords)) - np.repeat(np.cumsum(counts) - counts, counts)
+    side = np.where(position % 2 == 0, widths[coord_part], heights[coord_part])
+    lo, hi = coordinate_range(side)
+    # NaN compares false: a non-finite number counts through `np.isfinite`, not the range.
+    outside = ~np.isfinite(coords) | (coords < lo) | (coords > hi)
+    return np.bincount(coord_part, weights=outside, minlength=len(counts)) > 0
+
+
 def _bad_polygons(segs: list[list], widths: np.ndarray, heights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which polygon segmentations `_parse_polygon_parts` would not take unchanged, checked on flat arrays.
 
@@ -528,15 +543,15 @@ def _bad_polygons(segs: list[list], widths: np.ndarray, heights: np.ndarray) -> 
     n_parts = np.fromiter(map(len, segs), dtype=np.int64, count=len(segs))
     coords, counts, usable = _flatten_parts(list(chain.from_iterable(segs)))
     part_ann = np.repeat(np.arange(len(segs)), n_parts)
-    coord_part = np.repeat(np.arange(len(counts)), counts)
-    position = np.arange(len(coords)) - np.repeat(np.cumsum(counts) - counts, counts)
-    coord_ann = part_ann[coord_part]
-    side = np.where(position % 2 == 0, widths[coord_ann], heights[coord_ann])
-    lo, hi = coordinate_range(side)
-    # NaN compares false: a non-finite number counts through `np.isfinite`, not the range.
-    outside = ~np.isfinite(coords) | (coords < lo) | (coords > hi)
-    bad_part = (~usable | (counts % 2 == 1) | (counts < MIN_POLYGON_NUMBERS)
-                | (np.bincount(coord_part, weights=outside, minlength=len(counts)) > 0))
+    bad_part = ~usable | (counts % 2 == 1) | (counts < MIN_POLYGON_NUMBERS)
+    if bad_part.any() or not np.isfinite(coords).all():
+        bad_part |= _parts_outside(coords, counts, widths[part_ann], heights[part_ann])
+    else:  # every part even and finite: x and y alternate over the whole array, one extent per part
+        xs, ys = coords[0::2], coords[1::2]
+        starts = (np.cumsum(counts) - counts) // 2
+        (x_lo, x_hi), (y_lo, y_hi) = coordinate_range(widths[part_ann]), coordinate_range(heights[part_ann])
+        bad_part = ((np.minimum.reduceat(xs, starts) < x_lo) | (np.maximum.reduceat(xs, starts) > x_hi)
+                    | (np.minimum.reduceat(ys, starts) < y_lo) | (np.maximum.reduceat(ys, starts) > y_hi))
     bad = np.bincount(part_ann, weights=bad_part, minlength=len(segs)) > 0
     vertices = np.bincount(part_ann, weights=counts // 2, minlength=len(segs))
     return bad | (vertices > MAX_POLYGON_VERTICES), coords, counts
