@@ -26,6 +26,7 @@ from xami_core.model import (
 
 OBS_PATTERN = r"^(?P<obs_key>S(?P<obsid>\d{10})_(?P<filter_letter>[A-Z]))"
 MAX_CLASS_BITS = 63  # classes that fit the per-image class bitset (int64, sign bit unused)
+GEOMETRY_CHUNK = 50_000  # polygon annotations measured at once (bounds the temporary arrays' memory)
 # What a reader puts in each image record (see coco.read_coco and yolo.read_yolo).
 IMAGE_RECORD_COLUMNS = ("coco_id", "file_name", "width", "height", "declared_width", "declared_height",
                         "size_problem", "path", "file_status", "exif_orientation")
@@ -302,12 +303,13 @@ def _mask_geometry(records: list[dict[str, Any]], kind: np.ndarray, stored: np.n
     geo = {k: np.full(n, np.nan) for k in ("x0", "y0", "x1", "y1", "mask_area", "poly_area", "cx", "cy")}
     geo["n_vertices"], geo["n_parts"] = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     poly = np.flatnonzero(kind == "polygon")
-    if len(poly):
-        poly_parts = [records[i]["parts"] for i in poly]
+    # In chunks: the geometry makes about ten temporary arrays the size of all vertices at once.
+    for chunk in np.array_split(poly, -(-len(poly) // GEOMETRY_CHUNK)) if len(poly) else []:
+        poly_parts = [records[i]["parts"] for i in chunk]
         g = _polygon_geometry(poly_parts)
         for k in ("x0", "y0", "x1", "y1", "cx", "cy", "poly_area", "n_vertices", "n_parts"):
-            geo[k][poly] = g[k]
-        geo["mask_area"][poly] = _mask_areas(poly_parts, img_h[poly], img_w[poly])
+            geo[k][chunk] = g[k]
+        geo["mask_area"][chunk] = _mask_areas(poly_parts, img_h[chunk], img_w[chunk])
     rle = np.flatnonzero(kind == "rle")
     if len(rle):
         g = _rle_geometry([records[i]["rle"] for i in rle])
