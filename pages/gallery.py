@@ -22,11 +22,22 @@ from xami_core.render import overlay, pixels, stretch
 from xami_core.render.evaluation_figures import OUTCOME_COLOURS
 from xami_core.render.export import chart_config
 from xami_core.render.figures_overlay import frame_figure, overlay_figure, side_by_side_figure
-from xami_core.render.prediction_overlay import outcome_legend_name, prediction_figure
+from xami_core.render.prediction_overlay import outcome_legend_name, prediction_figure, prediction_thumbnails
 from xami_ui.cache import cached_evaluation, cached_folds, cached_obs_info, cached_thresholds
 from xami_ui.context import current_dataset, current_palette, run_app, terms_caption_ui
 from xami_ui.export import TOOLBAR_KEY, chart_ui, export_figure_ui
-from xami_ui.predictions import Q_IOU_TYPE, Q_SET, chosen_sets, current_choice, has_choice, thresholds_ui
+from xami_ui.gallery_export import export_ui
+from xami_ui.predictions import (
+    Q_IOU_TYPE,
+    Q_SET,
+    chosen_sets,
+    current_choice,
+    has_choice,
+    remember_gallery_selection,
+    restore_across_pages,
+    sidebar_ui,
+    thresholds_ui,
+)
 from xami_ui.sidebar import current_obs_info_path
 from xami_ui.text import html_literal, md_code, md_literal
 
@@ -140,10 +151,9 @@ def layer_ui(ds: Dataset) -> tuple[Layer | None, GE.ErrorFilter]:
     if not has_choice(ds, current_choice()):
         return None, GE.ErrorFilter()
     bar = st.sidebar
-    bar.subheader("Predictions")
     on = bar.toggle("Prediction layer", value=False, key="layer", on_change=_first_page, **BOUND,
                     help="A model's predictions over the ground truth, each marked TP, FP or FN at the thresholds "
-                         "below; the sets are chosen on the Predictions page.")
+                         "below; the sets are chosen under Prediction sets above.")
     if not on:  # nothing is read or evaluated until the layer is asked for
         return None, GE.ErrorFilter()
     sets, failed = chosen_sets(ds)
@@ -155,8 +165,10 @@ def layer_ui(ds: Dataset) -> tuple[Layer | None, GE.ErrorFilter]:
     labels = list(sets)
     label = labels[0]
     if len(labels) > 1:
+        restore_across_pages(Q_SET, labels[0])
         label = bar.selectbox("Model", labels, key=Q_SET, on_change=_first_page, **BOUND,
                               help="The prediction set drawn and filtered on.")
+    restore_across_pages(Q_IOU_TYPE, "segm")
     iou_type = bar.segmented_control("IoU type", list(EV.IOU_TYPES), default="segm", key=Q_IOU_TYPE,
                                      on_change=_first_page, **BOUND,
                                      help="segm: mask IoU; bbox: box IoU.") or "segm"
@@ -215,12 +227,14 @@ def outcome_legend_ui(counts: dict[str, int] | None = None) -> None:
 def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, detail: gallery.DetailView,
             layer: Layer | None = None) -> None:
     """The thumbnail grid with its layout controls and pages (each frame's TP/FP/FN under it while the layer is on)."""
-    c1, c2, c3 = st.columns([1, 1, 2])
+    c1, c2, c3, c4 = st.columns([1, 1, 1.4, 0.8], vertical_alignment="bottom")
     size = c1.selectbox("Per page", gallery.PAGE_SIZES, index=gallery.PAGE_SIZES.index(48), key="size",
                         on_change=_first_page, **BOUND)
     thumb = c2.segmented_control("Thumbnails", list(gallery.THUMB_SIZES), default="medium", key="thumb",
                                  **BOUND) or "medium"
     show_overlay = c3.toggle("Masks on thumbnails", value=True, key="overlay", **BOUND)
+    with c4:
+        export_ui(ds, matches["image_id"].tolist(), "xami_gallery_selection")
     _, _, n_pages = gallery.page_slice(len(matches), 1, size)
     status, grid = st.container(), st.container()  # filled once the page links below them say which page
     page = st.pagination(n_pages, key="page", **BOUND)
@@ -232,15 +246,18 @@ def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, detail: gallery.De
         legend_ui(ds, palette)
         if layer is not None:
             st.caption(f"Prediction layer: {md_literal(layer.label)} · {layer.iou_type} · score ≥ "
-                       f"{layer.report.score_threshold:g} · IoU ≥ {layer.report.iou_threshold:g}; under each frame its "
-                       "TP and FP predictions, missed instances (FN) and the mean IoU of its TP. Open a frame to see "
-                       "them drawn.")
+                       f"{layer.report.score_threshold:g} · IoU ≥ {layer.report.iou_threshold:g}. Thumbnails outline "
+                       "each prediction in its outcome's colour and box each missed instance; under each frame its "
+                       "TP and FP predictions, missed instances (FN) and the mean IoU of its TP.")
+            outcome_legend_ui()
     with grid:
         if shown.empty:
             st.info("No image matches these filters. Loosen the class mode or clear some filters in the sidebar.")
         options = gallery.ThumbOptions(size=gallery.THUMB_SIZES[thumb], overlay=show_overlay, palette=palette,
                                        stretch=detail.stretch, limits=detail.limits, lower=detail.lower, upper=detail.upper)
-        pictures = gallery.thumbnails(ds, shown["image_id"].tolist(), options)
+        pictures = (gallery.thumbnails(ds, shown["image_id"].tolist(), options) if layer is None else
+                    prediction_thumbnails(ds, shown["image_id"].tolist(), layer.preds, layer.report, layer.iou_type,
+                                          options))
         captions = gallery.thumbnail_captions(ds, shown, escape=md_literal)
         if layer is not None:
             outcomes = GE.error_captions(layer.errors, shown["image_id"].to_numpy())
@@ -466,6 +483,7 @@ def page() -> None:
     terms_caption_ui(ds)
 
     flt = filters_ui(ds)
+    sidebar_ui(ds, expanded=False)
     layer, errors_filter = layer_ui(ds)
     sort, seed = order_ui(layer)
     folds = None
@@ -481,6 +499,8 @@ def page() -> None:
         matches = matches[GE.error_mask(matches, layer.report, layer.scores, errors_filter)]
         if sort in GE.ERROR_SORTS:
             matches = GE.sort_by_errors(matches, layer.errors, sort)
+    remember_gallery_selection(ds, GE.selection_description(flt, errors_filter if layer is not None else None),
+                               matches["image_id"])
     box, bar = st.columns([1, 4], vertical_alignment="bottom")
     image_id = image_ui(ds, matches["image_id"].tolist(), box)
     if image_id is None:

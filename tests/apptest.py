@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest, app_test
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -50,3 +54,43 @@ def table_with(at: AppTest, *columns: str):
         if set(columns) <= set(getattr(value, "columns", ())):
             return value
     raise AssertionError(f"no table with columns {columns}")
+
+
+class _KeptStorage(MemoryMediaFileStorage):
+    """AppTest's media storage, kept after the run so a test can read what a download button serves."""
+
+    made: list[_KeptStorage] = []
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(endpoint)
+        _KeptStorage.made.append(self)
+
+
+class _KeptManager(MediaFileManager):
+    """AppTest's media file manager, kept after the run (it holds the download buttons' deferred data)."""
+
+    made: list[_KeptManager] = []
+
+    def __init__(self, storage: MemoryMediaFileStorage) -> None:
+        super().__init__(storage)
+        _KeptManager.made.append(self)
+
+
+def keep_downloads(monkeypatch: pytest.MonkeyPatch) -> Callable[[object], tuple[str, bytes]]:
+    """Make the next AppTest keep its media manager; returns `click(button_proto) -> (file name, bytes)`,
+    what a download button serves when clicked (its deferred data made as the server makes it)."""
+    monkeypatch.setattr(app_test, "MediaFileManager", _KeptManager)
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", _KeptStorage)
+
+    def click(button: object) -> tuple[str, bytes]:
+        manager, storage = _KeptManager.made[-1], _KeptStorage.made[-1]
+        url = manager.execute_deferred(button.deferred_file_id)
+        served = storage.get_file(url.rsplit("/", 1)[-1])
+        return served.filename, served.content
+
+    return click
+
+
+def download_buttons(at: AppTest) -> dict[str, object]:
+    """The run's download buttons (their protos) by label."""
+    return {b.proto.label: b.proto for b in at.get("download_button")}

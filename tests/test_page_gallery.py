@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests import builders as b
-from tests.apptest import page_test, texts
+from tests.apptest import download_buttons, keep_downloads, page_test, texts
 from xami_core.analysis import gallery
+from xami_core.io.loader import load_dataset
 
 PAGE = "pages/gallery.py"
 SL, SR, RS, CR = "star-loop", "smoke-ring", "read-out-streak", "central-ring"
@@ -356,3 +360,27 @@ def test_an_image_link_naming_no_frame_falls_back_to_the_grid(value):
     assert at.selectbox(key="image").value is None and not at.main.subheader
     assert "**160** of 160 images match · showing 1–48 · page 1 of 4" in texts(at) and len(open_buttons(at)) == 48
     assert "image" not in at.query_params  # Streamlit drops a value the box cannot hold
+
+
+def test_export_hands_over_the_filtered_selection(sample_ds, monkeypatch, tmp_path):
+    """The grid's "Export selection" gives the matching frames: its counts, a CSV row each and a COCO zip
+    that loads back with the same annotations."""
+    click = keep_downloads(monkeypatch)
+    at = page_test(PAGE, query=QUERY)
+    ids = expected_ids(sample_ds, {SL}, {SR}, {"L"})
+    n_anns = int(sample_ds.images.set_index("image_id").loc[ids, "n_annotations"].sum())
+    assert f"**{len(ids)}** images · **{n_anns}** annotations · frames " in texts(at)
+    buttons = download_buttons(at)
+    name, data = click(buttons["File list (CSV)"])
+    assert name == "xami_gallery_selection.csv"
+    table = pd.read_csv(io.BytesIO(data), dtype={"obsid": str})
+    wanted = sample_ds.images.set_index("image_id").loc[ids]
+    assert table["file_name"].tolist() == wanted["file_name"].tolist()  # the gallery's order
+    name, data = click(buttons["COCO subset with frames (zip)"])
+    assert name == "xami_gallery_selection_coco.zip"
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        zf.extractall(tmp_path)
+    back = load_dataset(tmp_path / "xami_gallery_selection")
+    assert sorted(back.images["file_name"]) == sorted(wanted["file_name"])
+    assert back.annotations["class_name"].value_counts().to_dict() == \
+        sample_ds.annotations[sample_ds.annotations["image_id"].isin(ids)]["class_name"].value_counts().to_dict()

@@ -195,10 +195,51 @@ def test_an_uploaded_results_file_is_evaluated_and_shown_in_the_gallery(sample_d
     assert "Prediction layer: my-model" in texts(at)
 
 
-def test_without_a_prediction_set_chosen_the_gallery_offers_no_layer():
-    at = page_test(PAGE, query={"pred_synthetic": "false"})  # the Predictions page's toggle, from the link
+def test_without_a_prediction_set_chosen_the_gallery_offers_no_layer(sample_ds, tmp_path):
+    at = page_test(PAGE, query={"pred_synthetic": "false"})  # the sidebar's toggle, from the link
     assert not [t for t in at.sidebar.toggle if t.key == "layer"]
-    assert "Predictions" not in [s.value for s in at.sidebar.subheader]
+    assert "Prediction layer:" not in texts(at)
+    # The sidebar's Predictions section offers the inputs on the gallery too: a set chosen there brings the layer.
+    assert "Predictions" in [s.value for s in at.sidebar.subheader]
+    results = tmp_path / "model.json"
+    results.write_text(json.dumps(synthetic_prediction_records(sample_ds)))
+    at.sidebar.text_area(key="pred_paths").set_value(str(results)).run()
+    at.sidebar.toggle(key="layer").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Prediction layer: model ·" in texts(at)
+
+
+def test_the_gallery_selection_is_offered_on_the_predictions_page(sample_ds):
+    at = page_test(PAGE, query={"classes": "smoke-ring", "split": "valid"})
+    n = len(image_box(at))
+    anns, images = sample_ds.annotations, sample_ds.images
+    expected = set(anns.loc[anns["class_name"] == "smoke-ring", "image_id"]) & set(
+        images.loc[images["split"] == "valid", "image_id"])
+    assert n == len(expected) > 0
+    switch_page(at, "pages/predictions.py")
+    at.run()
+    label = f"Gallery selection ({n} images: classes any of these smoke-ring; split valid)"
+    assert label in at.selectbox(key="pred_subset").options
+    at.selectbox(key="pred_subset").set_value(label).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert f"{n} images" in texts(at)
+
+
+def test_the_layers_thumbnails_are_drawn_with_the_layers_set_and_thresholds(monkeypatch):
+    import pages.gallery as gallery_page
+
+    calls = []
+    real = gallery_page.prediction_thumbnails
+
+    def spy(ds, image_ids, preds, report, iou_type, options, **kwargs):
+        calls.append((len(image_ids), preds.label, iou_type, report.score_threshold, report.iou_threshold))
+        return real(ds, image_ids, preds, report, iou_type, options, **kwargs)
+
+    monkeypatch.setattr(gallery_page, "prediction_thumbnails", spy)
+    page_test(PAGE)
+    assert calls == []  # the layer is off: the gallery's own thumbnails
+    page_test(PAGE, query=LAYER | {"pred_score": "0.6", "pred_iou_type": "bbox"})
+    assert calls == [(96, "synthetic predictions (synthetic, not a real model)", "bbox", 0.6, 0.5)]
 
 
 def test_the_thresholds_set_on_the_predictions_page_hold_in_the_gallery():
