@@ -663,21 +663,22 @@ def hash_pairs(words: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.nda
             band = (words[:, w] >> np.uint64(lo)) & np.uint64((1 << int(hi - lo)) - 1)
             order = np.argsort(band, kind="stable")
             sorted_band = band[order]
-            # Compare each hash with the next ones in sort order while they share the band value.
+            # Compare each hash with the next ones in sort order while they share the band value;
+            # candidates too far apart are dropped at once (most of them, at wide distances).
             offset = 1
             while offset < n:
                 same = np.flatnonzero(sorted_band[offset:] == sorted_band[:-offset])
                 if not len(same):
                     break
-                found.append(np.stack([order[same], order[same + offset]]))
+                a, b = order[same], order[same + offset]
+                close = np.bitwise_count(words[a] ^ words[b]).sum(axis=1) <= max_distance
+                a, b = a[close], b[close]
+                found.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
                 offset += 1
-    if not found:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    pairs = np.unique(np.sort(np.concatenate(found, axis=1), axis=0), axis=1)
-    distance = np.bitwise_count(words[pairs[0]] ^ words[pairs[1]]).sum(axis=1).astype(np.int64)
-    keep = distance <= max_distance
-    return pairs[0][keep].astype(np.int64), pairs[1][keep].astype(np.int64), distance[keep]
+    keys = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    i, j = np.divmod(keys, n) if n else (keys, keys)
+    distance = np.bitwise_count(words[i] ^ words[j]).sum(axis=1).astype(np.int64)
+    return i.astype(np.int64), j.astype(np.int64), distance
 
 
 def check_duplicate_frames(ds: Dataset, max_distance: int = DEFAULT_HASH_DISTANCE, use_cache: bool = True,
