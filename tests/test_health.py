@@ -409,3 +409,20 @@ def test_benchmark_pandas_statistics_agree_with_the_page(sample_ds):
     frames = theirs["cooccurrence"]
     for row in cooccurrence.itertuples():
         assert frames.loc[(row.part, row.class_a), row.class_b] == row.frames
+
+
+@pytest.mark.parametrize(("part", "few"), [
+    ([(1, 1), (1, 1), (1, 1)], True),            # one point thrice
+    ([(1, 1), (2, 2), (1, 1), (2, 2)], True),    # two points alternating
+    ([(1, 1), (1, 1), (2, 2), (2, 2)], True),    # two points, the second late
+    ([(1, 1), (2, 2), (3, 3)], False),           # three collinear points (zero area, not "few")
+    ([(1, 1), (1, 1), (2, 2), (1, 1), (5, 0)], False),  # the third point last
+    ([(0, 0), (0, 1), (1, 0), (0, 0)], False),   # a triangle closed by hand
+])
+def test_fewer_than_three_distinct_points(part, few):
+    # Two parts side by side: the case, then a square, so per-part bookkeeping is exercised.
+    square_part = [(10, 10), (20, 10), (20, 20), (10, 20)]
+    xy = np.array(part + square_part, dtype=float)
+    g = {"xs": xy[:, 0], "ys": xy[:, 1], "vertex_part": np.repeat([0, 1], [len(part), 4]),
+         "part_start": np.array([0, len(part)]), "part_len": np.array([len(part), 4])}
+    assert H._fewer_than_three_points(g).tolist() == [few, False]
