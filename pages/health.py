@@ -14,7 +14,7 @@ from xami_core.io.fold_files import tables_csv_zip
 from xami_core.model import Dataset, XamiDataError
 from xami_core.render import health_figures as HF
 from xami_core.render.export import NO_BROWSER_HELP, find_browser
-from xami_ui.cache import BY_CONTENT, SPLIT_PARTS, cached_annotation_stats, cached_measure_bins, figure_server
+from xami_ui.cache import SPLIT_PARTS, cached_annotation_stats, cached_health_report, cached_measure_bins, figure_server
 from xami_ui.context import current_dataset, current_palette, run_app, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.text import md_literal
@@ -59,23 +59,6 @@ LINK_COLUMNS = {
     "mask_iou": st.column_config.NumberColumn("mask IoU", format="%.3f"),
     "max_outside_px": st.column_config.NumberColumn("max outside (px)", format="%.1f"),
 }
-
-
-@st.cache_data(show_spinner="Checking the dataset…", max_entries=8, hash_funcs=BY_CONTENT)
-def cached_check_inputs(ds: Dataset) -> H.CheckInputs:
-    """The checks' threshold-free work (frame hashes, mask and box IoUs, polygon validity, files), once per content."""
-    return H.prepare_checks(ds)
-
-
-@st.cache_data(show_spinner=False, max_entries=32, hash_funcs=BY_CONTENT)
-def cached_health_report(ds: Dataset, box_iou_min: float, mask_iou_min: float, max_hash_distance: int) -> H.HealthReport:
-    """Every check at these thresholds: the cached inputs compared with them (a moved slider recomputes nothing else).
-
-    Raises:
-        ValueError: a threshold outside its range (see `health.run_checks`).
-    """
-    return H.run_checks(ds, box_iou_min=box_iou_min, mask_iou_min=mask_iou_min, max_hash_distance=max_hash_distance,
-                        inputs=cached_check_inputs(ds))
 
 
 def thresholds_ui() -> tuple[float, float, int]:

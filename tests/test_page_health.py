@@ -11,11 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.runtime.media_file_manager import MediaFileManager
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.testing.v1 import app_test
 
-from tests.apptest import page_test, table_with, texts
+from tests.apptest import download_buttons, keep_downloads, page_test, table_with, texts
 from tests.browser import SCREENSHOTS
 from tests.test_health import _dirty
 from xami_core.analysis import annotation_stats as S
@@ -125,46 +122,17 @@ def test_a_moved_threshold_reuses_the_prepared_checks(dirty_root, monkeypatch):
     assert _summary(at)["count"].tolist() == names["count"].tolist()
 
 
-class _KeptStorage(MemoryMediaFileStorage):
-    """AppTest's media storage, kept after the run so a test can read what a download button serves."""
-
-    made: list[_KeptStorage] = []
-
-    def __init__(self, endpoint: str) -> None:
-        super().__init__(endpoint)
-        _KeptStorage.made.append(self)
-
-
-class _KeptManager(MediaFileManager):
-    """AppTest's media file manager, kept after the run (it holds the download buttons' deferred data)."""
-
-    made: list[_KeptManager] = []
-
-    def __init__(self, storage: MemoryMediaFileStorage) -> None:
-        super().__init__(storage)
-        _KeptManager.made.append(self)
-
-
-def _downloaded(manager: MediaFileManager, storage: MemoryMediaFileStorage, button) -> tuple[str, bytes]:
-    """(file name, bytes) a download button serves when clicked: its deferred data made as the server makes it."""
-    url = manager.execute_deferred(button.deferred_file_id)
-    served = storage.get_file(url.rsplit("/", 1)[-1])
-    return served.filename, served.content
-
-
 @pytest.fixture
 def downloads_page(dirty_root, monkeypatch):
-    """The Health page on the dirty fixture, with the media manager kept to click its download buttons."""
-    monkeypatch.setattr(app_test, "MediaFileManager", _KeptManager)
-    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", _KeptStorage)
+    """The Health page on the dirty fixture, with its download buttons and a way to click them."""
+    click = keep_downloads(monkeypatch)
     at = page_test(HEALTH, query={"data": str(dirty_root)})
-    buttons = {b.proto.label: b.proto for b in at.get("download_button")}
-    return at, buttons, _KeptManager.made[-1], _KeptStorage.made[-1]
+    return at, download_buttons(at), click
 
 
 def test_report_zip_has_a_csv_per_check_with_the_counts_shown(downloads_page, dirty_root):
-    at, buttons, manager, storage = downloads_page
-    name, data = _downloaded(manager, storage, buttons["Report: a CSV per check (zip)"])
+    at, buttons, click = downloads_page
+    name, data = click(buttons["Report: a CSV per check (zip)"])
     assert name == "health_report.zip"
     shown = _summary(at)
     report = H.run_checks(load_dataset(dirty_root), use_hash_cache=False)
@@ -182,9 +150,9 @@ def test_report_zip_has_a_csv_per_check_with_the_counts_shown(downloads_page, di
 
 @pytest.mark.skipif(find_browser() is None, reason="needs Chrome or Chromium for kaleido")
 def test_summary_pdf_download_is_one_page(downloads_page):
-    _, buttons, manager, storage = downloads_page
+    _, buttons, click = downloads_page
     assert not buttons["One-page summary (PDF)"].disabled
-    name, data = _downloaded(manager, storage, buttons["One-page summary (PDF)"])
+    name, data = click(buttons["One-page summary (PDF)"])
     assert name == "health_summary.pdf" and data.startswith(b"%PDF-")
     assert len(re.findall(rb"/Type\s*/Page[^s]", data)) == 1
 

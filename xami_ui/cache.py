@@ -329,16 +329,24 @@ from xami_core.analysis import health as _health  # noqa: E402 - section-local i
 SPLIT_PARTS = "split"  # `cached_annotation_stats` parts: the split; "fold<k>": fold k of the authors' folds
 
 
-@st.cache_data(show_spinner="Checking the dataset…", max_entries=32, hash_funcs=BY_CONTENT)
+@st.cache_resource(show_spinner="Checking the dataset…", max_entries=8, hash_funcs=BY_CONTENT)
+def cached_check_inputs(ds: Dataset) -> _health.CheckInputs:
+    """The health checks' threshold-free work (frame hashes, mask and box IoUs, polygon validity, files), once per
+    content and shared without a copy (read only, as the dataset is)."""
+    return _health.prepare_checks(ds)
+
+
+@st.cache_data(show_spinner=False, max_entries=32, hash_funcs=BY_CONTENT)
 def cached_health_report(ds: Dataset, box_iou_min: float, mask_iou_min: float,
                          max_hash_distance: int) -> _health.HealthReport:
-    """Every health check at these thresholds, run once per content (frame hashes are kept on disk besides).
+    """Every health check at these thresholds: the shared inputs compared with them (a moved slider recomputes
+    nothing else).
 
     Raises:
         ValueError: a threshold outside its range (see `health.run_checks`).
     """
     return _health.run_checks(ds, box_iou_min=box_iou_min, mask_iou_min=mask_iou_min,
-                              max_hash_distance=max_hash_distance)
+                              max_hash_distance=max_hash_distance, inputs=cached_check_inputs(ds))
 
 
 def stat_parts(ds: Dataset, parts: str) -> pd.Series | None:
