@@ -41,6 +41,7 @@ from xami_core.paths import (
 DEFAULT_MAX_BYTES = 4 * 1024**3  # the real archives unpack to well under 100 MB
 EXTRACTED = "extracted"  # cache folder of extracted archives: evictable, one entry per archive version
 THUMBS = "thumbs"  # cache folder of thumbnails (gallery.thumbs_dir): evictable, one entry per file
+INDEX, INDEX_MARKER = "index", ".xami-index"  # loaded datasets (io.index_cache): evictable, complete with the marker
 CHUNK = 1 << 20
 COMPLETE_MARKER = ".xami-extracted"
 PARTIAL_SUFFIX = ".xami-partial"  # temporary folders: only names ending so are ever removed outside the cache
@@ -371,18 +372,19 @@ def _last_used(path: Path) -> float:
 
 
 def evictable_entries(root: Path | None = None) -> list[Path]:
-    """The cache entries eviction may remove: complete extracted archives and thumbnail files.
+    """The cache entries eviction may remove: complete extracted archives, index entries and thumbnail files.
 
     Never: the sample, uploads (their own expiry), downloaded metadata, or a folder still being
     written (temporary folders are hidden and have no marker).
     """
     root = cache_dir() if root is None else root
     entries: list[Path] = []
-    try:
-        entries += [p for p in (root / EXTRACTED).iterdir()
-                    if not p.name.startswith(".") and not p.is_symlink() and (p / COMPLETE_MARKER).is_file()]
-    except OSError:
-        pass
+    for folder, marker in ((EXTRACTED, COMPLETE_MARKER), (INDEX, INDEX_MARKER)):
+        try:
+            entries += [p for p in (root / folder).iterdir()
+                        if not p.name.startswith(".") and not p.is_symlink() and (p / marker).is_file()]
+        except OSError:
+            pass
     try:
         entries += [p for p in (root / THUMBS).glob("*/*.jpg") if p.is_file() and not p.is_symlink()]
     except OSError:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from xami_core.io.archive import COMPLETE_MARKER, extracted_dir, extraction_id, extraction_target
 from xami_core.io.coco import read_coco
+from xami_core.io.index_cache import index_key, read_index, write_index
 from xami_core.io.provenance import make_provenance
 from xami_core.io.tables import build_dataset
 from xami_core.model import SPLIT_ORDER, Dataset, Problem, XamiDataError, split_key
@@ -98,6 +99,12 @@ def _load(path: str | Path, source: str, synthetic: bool) -> Dataset:
     if not folder.is_dir():
         raise XamiDataError(f"{path}: expected a folder or a .zip archive")
     layout = detect_layout(folder)
+    # A large set loaded before with the same files, code and flags opens from the disk cache.
+    key = index_key(str(path), source, synthetic, source_fingerprint(path),
+                    [layout.root] if layout.kind == "yolov8-seg" else [d for _, d in layout.splits])
+    cached = read_index(key)
+    if cached is not None:
+        return cached
     problems: list[Problem] = []
     if layout.kind == "yolov8-seg":
         from xami_core.io.yolo import read_yolo  # noqa: PLC0415 - optional reader, loaded on demand
@@ -107,7 +114,9 @@ def _load(path: str | Path, source: str, synthetic: bool) -> Dataset:
         parts = [read_coco(folder / COCO_FILE, split) for split, folder in layout.splits]
     # XAMI's licence and citation only for data recognised as XAMI (see `provenance`).
     provenance = make_provenance(parts, source=source, path=str(path), layout=layout.kind, synthetic=synthetic)
-    return build_dataset(parts, provenance, problems)
+    ds = build_dataset(parts, provenance, problems)
+    write_index(ds, key)  # above a size only; a failed write leaves the load uncached, never fails it
+    return ds
 
 
 def source_fingerprint(path: str | Path) -> tuple:
