@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import traceback
 from dataclasses import replace
 from pathlib import Path
 
@@ -284,8 +285,11 @@ def _load_at_once(barrier, queue, path: str, cache: str) -> None:
     """Child process body: wait for the other child, load `path` through the index cache, send the dataset."""
     os.environ["XAMI_CACHE"] = cache
     index_cache.MIN_ANNOTATIONS = 0
-    barrier.wait(30)
-    queue.put(load_dataset(path))
+    try:
+        barrier.wait(600)  # a spawned child imports pandas and pyarrow first: slow on a loaded CI machine
+        queue.put(load_dataset(path))
+    except BaseException:  # noqa: BLE001 - the parent shows the child's traceback instead of waiting for nothing
+        queue.put(traceback.format_exc())
 
 
 def test_two_processes_loading_at_once_both_succeed(tmp_path, own_cache):
@@ -296,7 +300,8 @@ def test_two_processes_loading_at_once_both_succeed(tmp_path, own_cache):
                 for _ in range(2)]
     for child in children:
         child.start()
-    results = [queue.get(timeout=120) for _ in children]
+    results = [queue.get(timeout=900) for _ in children]
+    assert not [r for r in results if isinstance(r, str)], [r for r in results if isinstance(r, str)]
     for child in children:
         child.join(30)
     assert [child.exitcode for child in children] == [0, 0]
