@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
-import traceback
+import pickle
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -281,33 +282,43 @@ def test_a_written_entry_evicts_older_ones_beyond_the_quota(tmp_path, own_cache,
     assert second_entry != first_entry
 
 
-def _load_at_once(barrier, queue, path: str, cache: str) -> None:
-    """Child process body: wait for the other child, load `path` through the index cache, send the dataset."""
-    os.environ["XAMI_CACHE"] = cache
-    index_cache.MIN_ANNOTATIONS = 0
-    try:
-        barrier.wait(600)  # a spawned child imports pandas and pyarrow first: slow on a loaded CI machine
-        queue.put(load_dataset(path))
-    except BaseException:  # noqa: BLE001 - the parent shows the child's traceback instead of waiting for nothing
-        queue.put(traceback.format_exc())
+# A child process: wait until both children have started (a file barrier), load the folder through the
+# index cache, pickle the dataset. A fresh interpreter, not multiprocessing: "spawn" re-runs the parent's
+# `__main__`, which after an AppTest in the same pytest process is the app's page script.
+_CHILD = """
+import os, pickle, sys, time
+from pathlib import Path
+from xami_core import load_dataset
+from xami_core.io import index_cache
+index_cache.MIN_ANNOTATIONS = 0
+folder, gate, me, out = sys.argv[1:]
+Path(gate, me).touch()
+deadline = time.monotonic() + 300
+while len(os.listdir(gate)) < 2:
+    if time.monotonic() > deadline:
+        sys.exit("the other child never started")
+    time.sleep(0.01)
+Path(out).write_bytes(pickle.dumps(load_dataset(folder)))
+"""
 
 
 def test_two_processes_loading_at_once_both_succeed(tmp_path, own_cache):
     folder = _fixture("problem mix", tmp_path)
-    context = mp.get_context("spawn")
-    barrier, queue = context.Barrier(2), context.Queue()
-    children = [context.Process(target=_load_at_once, args=(barrier, queue, str(folder), str(own_cache)))
-                for _ in range(2)]
-    for child in children:
-        child.start()
-    results = [queue.get(timeout=900) for _ in children]
-    assert not [r for r in results if isinstance(r, str)], [r for r in results if isinstance(r, str)]
-    for child in children:
-        child.join(30)
-    assert [child.exitcode for child in children] == [0, 0]
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    env = {**os.environ, "XAMI_CACHE": str(own_cache), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    children = [subprocess.Popen([sys.executable, "-c", _CHILD, str(folder), str(gate), str(n), str(tmp_path / f"{n}.pkl")],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for n in range(2)]
+    try:
+        outputs = [child.communicate(timeout=400)[0] for child in children]
+    finally:
+        for child in children:
+            child.kill()
+    assert [child.returncode for child in children] == [0, 0], outputs
     expected = uncached(folder)
-    for ds in results:
-        assert_same(ds, expected)
+    for n in range(2):
+        assert_same(pickle.loads((tmp_path / f"{n}.pkl").read_bytes()), expected)  # noqa: S301 - written by this test
     [entry] = entries(own_cache)
     assert_same(index_cache.load_index(entry.name), expected)
     assert not [p for p in (own_cache / "index").iterdir() if p.name.startswith(".")]  # the loser's folder is gone

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -154,3 +156,18 @@ def test_a_worker_failure_is_remembered(tmp_path, monkeypatch, empty_load_caches
             st_cache.cached_dataset(path, "local", False, source_fingerprint(path))
         messages.append(str(err.value))
     assert len(calls) == 1 and messages[0] == messages[1] and "took longer than 1 s" in messages[0]
+
+
+def test_a_worker_whose_server_stopped_waiting_ends_quietly(tmp_path):
+    # The server closed its end of the pipe (it gave up on the load, or it is shutting down): the worker
+    # has nobody to answer and ends with exit code 0, without a traceback in the server's log.
+    script = (
+        "import multiprocessing as mp, os\n"
+        "from xami_core.io.worker import _work\n"
+        "reader, writer = mp.Pipe(duplex=False)\n"
+        "reader.close()\n"
+        "_work(writer, len, ('abc',), dict(os.environ), os.getcwd(), 8 * 1024**3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1], check=False)
+    assert (done.returncode, done.stderr) == (0, "")

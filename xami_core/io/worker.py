@@ -149,6 +149,8 @@ def _work(conn: Connection, target: Callable[..., Any], args: tuple, env: dict[s
         reply = ("error", exc)
     try:
         conn.send(reply)  # pickles the result: the one copy per load
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server stopped waiting (it gave up, or it is shutting down): nobody to tell
     except MemoryError:
         reply = None
         conn.send(("memory", None))
