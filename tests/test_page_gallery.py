@@ -384,3 +384,9 @@ def test_export_hands_over_the_filtered_selection(sample_ds, monkeypatch, tmp_pa
     assert sorted(back.images["file_name"]) == sorted(wanted["file_name"])
     assert back.annotations["class_name"].value_counts().to_dict() == \
         sample_ds.annotations[sample_ds.annotations["image_id"].isin(ids)]["class_name"].value_counts().to_dict()
+    # The subset of the sample stays labelled synthetic when the app is pointed at it, as the sample is.
+    assert back.provenance.synthetic
+    at = page_test(PAGE, query={"data": str(tmp_path / "xami_gallery_selection")})
+    assert f"**{len(ids)}** of {len(ids)} images match" in texts(at)
+    assert any("**synthetic sample**" in w.value for w in at.sidebar.warning)
+    assert "Synthetic sample: generated frames, not real XAMI data." in [c.value for c in at.main.caption]

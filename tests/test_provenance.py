@@ -162,3 +162,28 @@ def test_a_yolo_export_of_another_subject_states_nothing(tmp_path):
     (root / "train" / "labels" / "a.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n")
     prov = load_dataset(root).provenance
     assert (prov.recognised_xami, prov.licence, prov.description) == (False, NOT_STATED, NOT_STATED)
+
+
+@pytest.mark.parametrize(("info", "synthetic"), [
+    ({"synthetic": True}, True),  # the mark the subset export writes
+    ({"description": "Exported from roboflow.com", "synthetic": True}, True),  # beside other fields
+    ({"synthetic": "true"}, False),  # text is not the mark: only the JSON boolean counts
+    ({"synthetic": 1}, False),  # nor a number
+    ({"synthetic": False}, False),  # marked real
+    ({}, False),  # no mark
+])
+def test_a_hand_made_folder_marked_synthetic_loads_as_synthetic(tmp_path, info, synthetic):
+    # XAMI's classes and file names: without the mark it would be recognised as XAMI.
+    b.write_split(tmp_path / "ds" / "train", b.coco(XAMI_IMAGES, [], info=info, licenses=[CC_BY]))
+    prov = load_dataset(tmp_path / "ds").provenance
+    assert prov.synthetic is synthetic and prov.recognised_xami is not synthetic
+    assert prov.label.startswith("Synthetic sample") is synthetic
+    if synthetic:  # the files' own terms, never XAMI's
+        assert (prov.licence, prov.url) == (CC_BY_TEXT, "") and "marks it generated" in prov.recognition
+        assert prov.citation != XAMI_CITATION
+
+
+def test_one_marked_split_marks_the_whole_dataset():
+    parts = [split(XAMI_IMAGES), split(XAMI_IMAGES[:1], info={"synthetic": True}, name="valid")]
+    prov = make_provenance(parts, source="local", path="x", layout="coco-splits")
+    assert prov.synthetic and not prov.recognised_xami

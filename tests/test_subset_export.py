@@ -306,3 +306,43 @@ def test_export_popover_is_disabled_without_a_selection(mixed_root):
     popover = _popover(at).proto.popover
     assert popover.disabled and popover.help == "No image is selected."
     assert "**0** images · **0** annotations" in at.markdown[0].value
+
+
+def _other_subject_root(tmp_path: Path) -> Path:
+    """A dataset of another subject (its own classes, file names and info block), written in code."""
+    root = tmp_path / "plants"
+    images = [b.image(i, f"IMG_{i:04d}.jpg", SIDE, SIDE) for i in range(2)]
+    info = {"description": "Rust on leaves", "url": "https://example.org/plants"}
+    b.write_split(root / "train", b.coco(images, [b.polygon_ann(0, 0, 1, b.square(4, 4, 10))],
+                                         b.categories(["rust", "spot"]), info=info))
+    return root
+
+
+@pytest.mark.parametrize("source, synthetic, recognised, cited", [
+    ("sample", True, False, False),  # the bundled sample: marked, loads back synthetic, XAMI's citation not written
+    ("xami-like", False, True, True),  # XAMI classes and file names: not synthetic, XAMI's terms and citation
+    ("other", False, False, False),  # another subject: not synthetic, its own description carried on
+])
+def test_the_subset_says_where_it_came_from_and_keeps_the_synthetic_label(sample_ds, mixed_root, tmp_path, source,
+                                                                          synthetic, recognised, cited):
+    ds = {"sample": lambda: sample_ds, "xami-like": lambda: load_dataset(mixed_root),
+          "other": lambda: load_dataset(_other_subject_root(tmp_path))}[source]()
+    assert ds.provenance.synthetic is synthetic
+    path, _ = _zip_of(ds, _chosen(ds) if synthetic else ds.images["image_id"].tolist(), tmp_path)
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(path) as zf:
+        zf.extractall(folder)
+        readme = zf.read("selection/README.txt").decode()
+    infos = [json.loads(f.read_text())["info"] for f in sorted(folder.glob(f"selection/*/{COCO_FILE}"))]
+    assert infos and all(("synthetic" in info) is synthetic for info in infos)
+    assert all(info.get("synthetic", False) is synthetic for info in infos)  # the JSON boolean, when there
+    assert all(("citation" in info) is cited for info in infos)
+    assert all(info["source"] == ds.provenance.source and "XAMI Explorer's gallery" in info["description"]
+               for info in infos)
+    assert ("Generated data, not real XAMI data" in readme) is synthetic and ("Cite:" in readme) is not synthetic
+    back = load_dataset(folder)  # the unzipped folder, as a user points the app at it
+    prov = back.provenance
+    assert (prov.synthetic, prov.recognised_xami) == (synthetic, recognised)
+    assert prov.label.startswith("Synthetic sample") is synthetic
+    if source == "other":  # its own description and URL travel with it
+        assert "Rust on leaves" in prov.description and prov.url == "https://example.org/plants"

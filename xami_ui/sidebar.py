@@ -413,7 +413,7 @@ def load_current_ui() -> Dataset:
         fingerprint = source_fingerprint(path)
         ds = cached_dataset(path, source, synthetic, fingerprint)
     set_current(ds)
-    if synthetic:
+    if ds.provenance.synthetic:  # the sample, or files marked synthetic (a subset exported from it)
         st.sidebar.warning("Showing a **synthetic sample**: generated frames, not real XAMI data.")
         st.session_state[_OBS_INFO_CHOICE] = None
     else:

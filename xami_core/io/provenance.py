@@ -17,6 +17,10 @@ Anything else shows the terms the files themselves carry: the licence from their
 their `info` blocks (description, contributor, year, URL), or "not stated" when they carry
 none (a YOLO export never does). Matching the published counts is a stronger signal still,
 but it needs the built dataset; the Overview runs that check for recognised data only.
+
+Generated data is never XAMI: the bundled sample is loaded as synthetic, and so are files whose
+COCO `info` block says `"synthetic": true` (`SYNTHETIC_KEY`; the gallery's subset export writes it
+for a selection of the sample), so a subset of the sample handed on stays labelled synthetic.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from xami_core.model import CLASS_NAMES, PARENT_CATEGORY, XAMI_CITATION, XAMI_LI
 
 NOT_STATED = "not stated"
 SYNTHETIC_LICENCE = "synthetic, free to use"
+SYNTHETIC_KEY = "synthetic"  # `"synthetic": true` in a COCO file's info block: generated data, not real
 MAX_TERM_CHARS = 300  # a field of the files' own info/licenses shown at most this long
 _OBS_RE = re.compile(OBS_PATTERN)
 
@@ -112,14 +117,29 @@ def description_from_files(infos: Iterable[dict[str, Any]]) -> tuple[str, str]:
     return (" | ".join(seen) if seen else NOT_STATED), first_url
 
 
+def marked_synthetic(infos: Iterable[Any]) -> bool:
+    """Whether any of the files' `info` blocks marks the data as generated (`"synthetic": true`, the JSON boolean)."""
+    return any(isinstance(info, dict) and info.get(SYNTHETIC_KEY) is True for info in infos)
+
+
 def make_provenance(parts: Sequence[SplitRecords], *, source: str, path: str, layout: str,
                     synthetic: bool = False) -> Provenance:
-    """The `Provenance` of loaded records: XAMI's terms when recognised as XAMI, else the files' own."""
+    """The `Provenance` of loaded records: XAMI's terms when recognised as XAMI, else the files' own.
+
+    The data is synthetic when the caller says so (the bundled sample) or when a split's `info`
+    block marks it so (`marked_synthetic`: a subset exported from the sample).
+    """
     description, info_url = description_from_files(r.info for r in parts)
     if synthetic:
         return Provenance(source=source, path=path, layout=layout, synthetic=True, licence=SYNTHETIC_LICENCE,
                           citation=XAMI_CITATION, url="", recognised_xami=False,
                           recognition="generated sample modelled on XAMI, not real data", description=description)
+    if marked_synthetic(r.info for r in parts):
+        # Files the app did not make itself: their own terms, and XAMI's never.
+        return Provenance(source=source, path=path, layout=layout, synthetic=True,
+                          licence=licence_from_files(lic for r in parts for lic in r.licenses), citation=description,
+                          url=info_url, recognised_xami=False, description=description,
+                          recognition=f"its COCO info marks it generated (\"{SYNTHETIC_KEY}\": true), not real data")
     recognised, why = recognise_xami(parts, source)
     if recognised:
         return Provenance(source=source, path=path, layout=layout, synthetic=False, licence=XAMI_LICENCE,

@@ -37,7 +37,8 @@ import pandas as pd
 from xami_core.io.fold_files import coco_categories, coco_records
 from xami_core.io.image_files import FILE_OK
 from xami_core.io.loader import COCO_FILE
-from xami_core.model import SPLIT_ORDER, Dataset, XamiDataError, split_order
+from xami_core.io.provenance import SYNTHETIC_KEY
+from xami_core.model import SPLIT_ORDER, Dataset, Provenance, XamiDataError, split_order
 from xami_core.paths import setting_number
 
 # The export's limits (read at call time, as `paths`' settings are): XAMI has 1,055 frames of about 50 MB in
@@ -199,12 +200,36 @@ def coco_subset(ds: Dataset, image_ids: Sequence[int]) -> dict[str, dict]:
                        annotations=_integer_ids(ann[ann["split"] == split], "ann_id"),
                        categories=ds.categories, provenance=prov)
         images, records = coco_records(part)
-        info = {"description": f"XAMI Explorer selection ({prov.label}), split {split}", "licence": prov.licence,
-                "citation": prov.citation, "split": split}
-        out[split] = {"info": info, "licenses": licenses,
+        out[split] = {"info": subset_info(prov, split), "licenses": licenses,
                       "images": [images[int(i)] for i in part_images["image_id"]],
                       "annotations": list(records["record"]), "categories": cats}
     return out
+
+
+def subset_info(prov: Provenance, split: str) -> dict[str, object]:
+    """The COCO `info` block of one exported split: where the selection came from, under which terms.
+
+    Generated data (the sample, or a subset of it) carries `"synthetic": true`
+    (`provenance.SYNTHETIC_KEY`), which the loader reads back; XAMI's citation and URL are written
+    only for data recognised as XAMI, the source files' own URL for other data.
+    """
+    exported = f"Exported from XAMI Explorer's gallery; split {split}."
+    if prov.synthetic:
+        description = f"Selection of generated data, not real XAMI data ({prov.description}). {exported}"
+    elif prov.recognised_xami:
+        description = f"Selection of the XAMI dataset (source: {prov.source}). {exported}"
+    else:
+        description = (f"Selection of a dataset not recognised as XAMI (source: {prov.source}; its description: "
+                       f"{prov.description}). {exported}")
+    info: dict[str, object] = {"description": description, "split": split, "source": prov.source,
+                               "licence": prov.licence}
+    if prov.synthetic:
+        info[SYNTHETIC_KEY] = True
+    elif prov.recognised_xami:
+        info |= {"citation": prov.citation, "url": prov.url}
+    elif prov.url:
+        info["url"] = prov.url
+    return info
 
 
 def subset_summary(ds: Dataset, image_ids: Sequence[int], max_frames: int | None = None) -> SubsetSummary:
@@ -346,6 +371,8 @@ def readme_text(ds: Dataset, summary: SubsetSummary) -> str:
         "",
         f"Source: {prov.label}",
         f"Licence: {prov.licence or 'not stated'}",
+        (f'Generated data, not real XAMI data: each COCO file\'s info says "{SYNTHETIC_KEY}": true, and XAMI '
+         "Explorer labels the subset synthetic when it loads it.") if prov.synthetic else
         f"Cite: {prov.citation or 'not stated'}",
         "",
         summary.message,
