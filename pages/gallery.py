@@ -69,6 +69,8 @@ class Layer:
 
 
 def _first_page() -> None:
+    # Through Session State, as Streamlit moves a bound widget; st.pagination always has a default page,
+    # so Streamlit's "default and Session State" hint is switched off in .streamlit/config.toml (see there).
     st.session_state["page"] = 1
 
 
@@ -125,12 +127,13 @@ def filters_ui(ds: Dataset) -> gallery.GalleryFilter:
     nann = sorted(bar.slider("Number of annotations", 0, max_ann, (0, max_ann), key="nann", on_change=_first_page,
                              **BOUND))  # a link may give the ends either way round
     c1, c2 = bar.columns(2)
-    lo = c1.number_input("Instance area ≥ (px²)", area_min, area_max, area_min, key="area_lo", step=10.0,
-                         format="%.0f", on_change=_first_page, **BOUND)
-    hi = c2.number_input("and ≤ (px²)", area_min, area_max, area_max, key="area_hi", step=10.0, format="%.0f",
-                         on_change=_first_page, **BOUND,
-                         help="An image matches if it has an instance (of a selected class, else of any class) "
-                              "whose mask area is in this range.")
+    # Short labels: a half-width sidebar column fits about a dozen characters on one line.
+    area_help = ("An image matches if it has an instance (of a selected class, else of any class) whose mask area, "
+                 "in pixels², is in this range.")
+    lo = c1.number_input("Area ≥ (px²)", area_min, area_max, area_min, key="area_lo", step=10.0,
+                         format="%.0f", on_change=_first_page, **BOUND, help=area_help)
+    hi = c2.number_input("Area ≤ (px²)", area_min, area_max, area_max, key="area_hi", step=10.0, format="%.0f",
+                         on_change=_first_page, **BOUND, help=area_help)
     search = bar.text_input("Find observation, file or id", key="q", placeholder="e.g. 0743200101, _L or image id 12",
                             on_change=_first_page, **BOUND,
                             help="Part of an observation id or file name (several, separated by spaces or commas, "
@@ -225,8 +228,9 @@ def outcome_legend_ui(counts: dict[str, int] | None = None) -> None:
 
 
 def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, detail: gallery.DetailView,
-            layer: Layer | None = None) -> None:
-    """The thumbnail grid with its layout controls and pages (each frame's TP/FP/FN under it while the layer is on)."""
+            layer: Layer | None = None, selection: str = "all images") -> None:
+    """The thumbnail grid with its layout controls and pages (each frame's TP/FP/FN under it while the layer is on);
+    `selection` names the filters set, for the message when nothing matches."""
     c1, c2, c3, c4 = st.columns([1, 1, 1.4, 0.8], vertical_alignment="bottom")
     size = c1.selectbox("Per page", gallery.PAGE_SIZES, index=gallery.PAGE_SIZES.index(48), key="size",
                         on_change=_first_page, **BOUND)
@@ -241,8 +245,7 @@ def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, detail: gallery.De
     start, stop, _ = gallery.page_slice(len(matches), page, size)
     shown = matches.iloc[start:stop]
     with status.container():
-        st.markdown(f"**{len(matches):,}** of {len(ds.images):,} images match · showing "
-                    f"{start + 1 if len(shown) else 0}–{stop} · page {page} of {n_pages}")
+        st.markdown(gallery.match_status(len(matches), len(ds.images), page, size))
         legend_ui(ds, palette)
         if layer is not None:
             st.caption(f"Prediction layer: {md_literal(layer.label)} · {layer.iou_type} · score ≥ "
@@ -252,7 +255,7 @@ def grid_ui(ds: Dataset, palette: str, matches: pd.DataFrame, detail: gallery.De
             outcome_legend_ui()
     with grid:
         if shown.empty:
-            st.info("No image matches these filters. Loosen the class mode or clear some filters in the sidebar.")
+            st.info(gallery.no_match_text(selection), icon=":material/filter_alt_off:")
         options = gallery.ThumbOptions(size=gallery.THUMB_SIZES[thumb], overlay=show_overlay, palette=palette,
                                        stretch=detail.stretch, limits=detail.limits, lower=detail.lower, upper=detail.upper)
         pictures = (gallery.thumbnails(ds, shown["image_id"].tolist(), options) if layer is None else
@@ -499,8 +502,8 @@ def page() -> None:
         matches = matches[GE.error_mask(matches, layer.report, layer.scores, errors_filter)]
         if sort in GE.ERROR_SORTS:
             matches = GE.sort_by_errors(matches, layer.errors, sort)
-    remember_gallery_selection(ds, GE.selection_description(flt, errors_filter if layer is not None else None),
-                               matches["image_id"])
+    selection = GE.selection_description(flt, errors_filter if layer is not None else None)
+    remember_gallery_selection(ds, selection, matches["image_id"])
     box, bar = st.columns([1, 4], vertical_alignment="bottom")
     image_id = image_ui(ds, matches["image_id"].tolist(), box)
     if image_id is None:
@@ -511,7 +514,7 @@ def page() -> None:
         detail = gallery.DetailView(st.session_state.get("stretch", stretch.DEFAULT_STRETCH),
                                     st.session_state.get("limits", stretch.DEFAULT_LIMITS), lower, upper,
                                     tuple(c for c in ds.class_names if c not in st.session_state.get("shown", ds.class_names)))
-        grid_ui(ds, palette, matches, detail, layer)
+        grid_ui(ds, palette, matches, detail, layer, selection)
     else:
         detail_ui(ds, palette, image_id, matches, int(st.session_state.get("size", 48)), bar, layer)
 

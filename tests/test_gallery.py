@@ -287,6 +287,23 @@ def test_page_slice(n, page, size, expected):
     assert gallery.page_slice(n, page, size) == expected
 
 
+@pytest.mark.parametrize("n, total, page, size, expected", [
+    (100, 160, 1, 48, "**100** of 160 images match · showing 1–48 · page 1 of 3"),
+    (100, 160, 3, 48, "**100** of 160 images match · showing 97–100 · page 3 of 3"),  # the partial last page
+    (100, 160, 9, 48, "**100** of 160 images match · showing 97–100 · page 3 of 3"),  # beyond the end: the last
+    (1, 1055, 1, 24, "**1** of 1,055 images match · showing 1–1 · page 1 of 1"),  # one frame
+    (0, 160, 1, 48, "**0** of 160 images match"),  # none: no range, no page
+])
+def test_match_status(n, total, page, size, expected):
+    assert gallery.match_status(n, total, page, size) == expected
+
+
+def test_no_match_text_names_the_filters():
+    text = gallery.no_match_text("split valid; search “xyz”")
+    assert text.startswith("No image matches all of the current filters: split valid; search “xyz”.")
+    assert "class mode" not in text and "0–0" not in text
+
+
 @pytest.mark.parametrize("image_id, expected", [
     (10, (None, 20)),  # first: no previous
     (20, (10, 30)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import zipfile
 
@@ -390,3 +391,44 @@ def test_export_hands_over_the_filtered_selection(sample_ds, monkeypatch, tmp_pa
     assert f"**{len(ids)}** of {len(ids)} images match" in texts(at)
     assert any("**synthetic sample**" in w.value for w in at.sidebar.warning)
     assert "Synthetic sample: generated frames, not real XAMI data." in [c.value for c in at.main.caption]
+
+
+@pytest.mark.parametrize("query, says", [
+    ({"q": "no-such-frame"}, "search “no-such-frame”"),  # a search alone: the class mode has nothing to do with it
+    ({"classes": [SL, SR], "mode": gallery.CLASS_MODE_LABELS["all"], "without": SL},
+     "classes all of these star-loop, smoke-ring; none of star-loop"),  # classes that contradict each other
+    ({"split": "valid", "q": "image id 999999"}, "split valid; search “image id 999999”"),  # two filters, both named
+])
+def test_an_empty_result_names_the_filters_and_shows_no_range(query, says):
+    at = page_test(PAGE, query=query)
+    shown = texts(at)
+    assert "**0** of 160 images match" in shown and "showing" not in shown and "page 1 of" not in shown
+    assert [i.value for i in at.main.info] == [gallery.no_match_text(says)]
+    assert "Loosen the class mode" not in shown and not open_buttons(at)
+
+
+def test_moving_the_page_from_callbacks_logs_no_session_state_warning(sample_ds, monkeypatch):
+    """A new filter goes back to page 1 and "Back to gallery" to the frame's page, with no Streamlit warning that
+    the page widget has a default and a Session State value (logged once per process: the flag is reset here)."""
+    from streamlit.elements.lib import policies
+
+    logged: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: logged.append(record.getMessage())
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    policies._LOGGER.addHandler(handler)
+    try:
+        at = page_test(PAGE, query={"size": "24"})
+        at.pagination(key="page").set_value(3).run()
+        at.selectbox(key="sort").set_value("shuffle").run()  # same number of pages: back to the first
+        assert at.pagination(key="page").value == 1 and "showing 1–24 · page 1 of 7" in texts(at)
+        at.pagination(key="page").set_value(2).run()
+        at.button(key=f"gallery_open_{open_buttons(at)[3]}").click().run()
+        for _ in range(30):  # walk on, onto page 3
+            at.button(key="gallery_next").click().run()
+        at.button(key="gallery_back").click().run()
+        assert at.pagination(key="page").value == 3 and "page 3 of 7" in texts(at)
+    finally:
+        policies._LOGGER.removeHandler(handler)
+    assert not [m for m in logged if "Session State" in m]
+    assert not at.exception and not [w.value for w in at.warning if "page" in w.value.lower()]

@@ -331,6 +331,24 @@ def page_slice(n_items: int, page: int, page_size: int) -> tuple[int, int, int]:
     return start, min(start + page_size, n_items), n_pages
 
 
+def match_status(n_matching: int, n_images: int, page: int, page_size: int) -> str:
+    """The grid's status line (markdown): "**12** of 160 images match · showing 1–12 · page 1 of 1".
+
+    The range and the page are left out when nothing matches: there is nothing to show.
+    """
+    head = f"**{n_matching:,}** of {n_images:,} images match"
+    if n_matching == 0:
+        return head
+    start, stop, n_pages = page_slice(n_matching, page, page_size)
+    return f"{head} · showing {start + 1}–{stop} · page {min(max(1, page), n_pages)} of {n_pages}"
+
+
+def no_match_text(description: str) -> str:
+    """What the grid says when no image matches: the filters set (`description`, a few words) and what to do."""
+    return (f"No image matches all of the current filters: {description}. Each is set in the sidebar; change or "
+            "clear one of them to see images again.")
+
+
 def page_of(order: Sequence[int], image_id: int, page_size: int) -> int | None:
     """The 1-based page that shows `image_id` in `order` (None if it is not there)."""
     ids = list(order)
