@@ -10,7 +10,7 @@ from pycocotools import mask as mask_utils
 
 from xami_core.model import AUTHOR_COLOURS, COLOURBLIND_COLOURS, PALETTES
 from xami_core.render import overlay
-from xami_core.render.figures_overlay import hover_text, overlay_figure
+from xami_core.render.figures_overlay import LINE_WIDTH, chip_rects, hover_text, overlay_figure
 
 # One known polygon on a 20 x 20 frame (COCO coordinates: pixel i covers [i, i + 1)).
 POLY = [3.2, 2.5, 16.7, 4.1, 14.3, 15.8, 5.1, 13.2]
@@ -300,7 +300,7 @@ def figure_annotations() -> pd.DataFrame:
 
 def drawn(fig, boxes: bool = False) -> list:
     """The traces that draw annotations on the frame (not the frame, not the legend's swatches); with `boxes`,
-    the dotted boxes too."""
+    the boxes of masked annotations too."""
     return [t for t in fig.data[1:] if t.x != (None,) and (boxes or t.hoverinfo != "skip")]
 
 
@@ -333,7 +333,7 @@ def test_figure_toggles_and_boxes():
     cb = COLOURBLIND_COLOURS["smoke-ring"]
     assert drawn(hidden)[0].fillcolor.startswith(f"rgba({cb[0]},{cb[1]},{cb[2]},")
     boxed = overlay_figure(frame20(), anns, None, boxes=True, labels=False)
-    assert len(drawn(boxed, boxes=True)) == 4 + 3  # a dotted box per masked annotation (the box-only one is its box)
+    assert len(drawn(boxed, boxes=True)) == 4 + 3  # a box per masked annotation (the box-only one is its box)
 
 
 @pytest.mark.parametrize("file_ids, shown", [
@@ -362,3 +362,77 @@ def test_png_labels_use_the_files_ids():
     other = overlay.render_overlay(base, anns.assign(coco_id=123456), "authors", labels=True, label_ids=True, scale=1.0)
     assert np.array_equal(same, plain)  # "central-ring 5" either way
     assert not np.array_equal(other, plain)  # "central-ring 123456": the file's id is drawn
+
+
+def test_figure_boxes_are_as_visible_as_contours():
+    """The "box" draw choice: solid lines in the contour's colour, width and opacity (not a faint dotted line)."""
+    fig = overlay_figure(frame20(), figure_annotations(), None, boxes=True, contour=True, labels=False)
+    boxes = [t for t in drawn(fig, boxes=True) if t.name.endswith(" box")]
+    contours = {t.name: t.line for t in drawn(fig) if t.hoverinfo == "text" and t.line.dash is None}
+    assert len(boxes) == 3 and LINE_WIDTH >= 1.5
+    for box in boxes:
+        contour = contours[box.name.removesuffix(" box")]
+        assert (box.line.width, box.line.color, box.line.dash) == (contour.width, contour.color, None)
+        assert box.line.color.endswith(",1.000)")  # opaque
+
+
+@pytest.mark.parametrize("line_width", [1, 2, 3, 4])
+def test_png_boxes_are_as_wide_as_contours(line_width):
+    """A square mask's box is the square: drawn as a box or as a contour, its top edge covers as many rows."""
+    base = np.zeros((64, 64), np.uint8)
+    square = [16.0, 16.0, 48.0, 16.0, 48.0, 48.0, 16.0, 48.0]
+    anns = annotations((1, "central-ring", "polygon", [square], polygon_box([square])))
+    contour = overlay.render_overlay(base, anns, "authors", 0.0, fill=False, contour=True, scale=1.0,
+                                     line_width=line_width)
+    boxed = overlay.render_overlay(base, anns, "authors", 0.0, fill=False, contour=False, boxes=True, scale=1.0,
+                                   line_width=line_width)
+
+    def rows_at_top_edge(out: np.ndarray) -> int:  # in the middle column, away from the corners
+        return int((out[8:24, 32] > 0).any(axis=1).sum())
+
+    assert rows_at_top_edge(boxed) == rows_at_top_edge(contour) >= line_width
+
+
+@pytest.mark.parametrize("anchors, width, height", [
+    # six read-out streaks along the top edge at one spot: stacked down, inside the frame
+    ([(100, 0, 4, 512)] * 6, 512, 512),
+    # boxes reaching past the top and right edges (a label above them would be cut)
+    ([(480, -3, 40, 30), (470, 0, 50, 20), (490, 2, 30, 25)], 512, 512),
+    # at the bottom-left corner
+    ([(0, 500, 12, 12), (2, 498, 10, 14)], 512, 512),
+    # mixed: some at one spot, some apart
+    ([(50, 5, 20, 20), (52, 6, 20, 20), (300, 200, 30, 30), (50, 5, 20, 20), (300, 200, 30, 30)], 256, 256),
+])
+def test_labels_are_placed_inside_the_frame_and_apart(anchors, width, height):
+    rects = [(90, 18, 0, 0)] * len(anchors)
+    spots = overlay.place_labels(rects, anchors, width, height)
+    boxes = [(x, y, w, h) for (x, y), (w, h, _, _) in zip(spots, rects)]
+    assert all(x >= 0 and y >= 0 and x + w <= width and y + h <= height for x, y, w, h in boxes)
+    assert all(overlay._overlaps(*box, [other]) == 0 for i, box in enumerate(boxes) for other in boxes[:i])
+    assert spots == overlay.place_labels(rects, anchors, width, height)  # deterministic
+
+
+def test_labels_at_one_spot_stack_one_chip_height_apart():
+    # Four read-out streaks down the whole frame at one x: the first label at the top edge, the second below
+    # the box (clamped to the bottom edge), the others slide down from the top, one chip height + 1 px apart.
+    spots = overlay.place_labels([(90, 18, 0, 0)] * 4, [(100, 0, 4, 512)] * 4, 512, 512)
+    assert spots == [(100, 0), (100, 494), (100, 19), (100, 38)]
+
+
+def test_a_full_column_keeps_every_chip_inside():
+    # More chips than the frame has rows for: some must overlap, none may leave the frame.
+    spots = overlay.place_labels([(60, 18, 0, 0)] * 8, [(10, 10, 5, 5)] * 8, 64, 64)
+    assert all(0 <= x <= 4 and 0 <= y <= 46 for x, y in spots)
+
+
+@pytest.mark.parametrize("fig_height, side", [
+    (560, 512),  # the detail view: sized for a frame shown 360 px across
+    (515, 512),  # beside the predictions
+    (300, 512),  # a short figure: sized for its own plot height
+    (560, 1024),  # a larger frame: chips take as many screen pixels, so twice the frame pixels
+])
+def test_chip_rects_are_sized_for_the_smallest_display(fig_height, side):
+    (w, h, _, _), = chip_rects(["read-out-streak 123"], side, side, fig_height)
+    shown = min(360, fig_height - 64 - 50)
+    # At least the size Chromium draws (18 px high, 4.7 px a character and 4 px), at that display size.
+    assert h >= 18 * side / shown and w >= (19 * 4.7 + 4) * side / shown

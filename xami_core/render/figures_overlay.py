@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -30,6 +31,13 @@ Chip = tuple[str, RGB, tuple[int, int, int, int]]  # label text, class colour, a
 # Room above the frame for the class legend (its title and a row of entries), in every overlay figure, so
 # that frames drawn side by side (with and without annotations) have the same size and place.
 LEGEND_ROOM = 64
+LINE_WIDTH = 1.5  # contours and boxes alike (screen px): a box drawn on request is as visible as a contour
+# Label chips are plotly annotations: sized in screen pixels over a frame in data pixels. They are placed for
+# the smallest the detail view shows a frame (LABEL_FRAME_PX across; 432 px at 1600x1000, frames beside each
+# other), so shown larger or zoomed in they stay apart and inside the frame. In Chromium a chip of the 11 px
+# font is 18 px high (text, 1 px padding, 1 px border) and about 4.7 px a character plus 4 px wide.
+LABEL_FRAME_PX = 360
+CHIP_FONT_PX, CHIP_HEIGHT_PX, CHIP_CHAR_PX, CHIP_PAD_PX = 11, 18, 5.5, 8
 
 
 def _rgba(rgb: tuple[int, int, int], alpha: float) -> str:
@@ -177,17 +185,19 @@ def _add_annotation_traces(fig: go.Figure, keep: Shapes, annotations: pd.DataFra
         if kind == "box":
             xs, ys = _box_path(one.box[0])
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=_rgba(colour, 0.04),
-                                     line=dict(color=_rgba(line, 1), width=1.5, dash="dash"),
+                                     line=dict(color=_rgba(line, 1), width=LINE_WIDTH, dash="dash"),
                                      hoveron="fills", text=text, hoverinfo="text", **common))
         else:
             xs, ys = _closed_path(polygon_outlines(one) + rle_outlines(one))
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", fill="toself" if fill else "none",
                                      fillcolor=_rgba(colour, opacity if fill else 0.0),
-                                     line=dict(color=_rgba(line, 1 if contour else 0), width=1.5 if contour else 0),
+                                     line=dict(color=_rgba(line, 1 if contour else 0), width=LINE_WIDTH if contour else 0),
                                      hoveron="fills" if fill else "points+fills", text=text, hoverinfo="text", **common))
             if boxes:
                 bxs, bys = _box_path(one.box[0])
-                fig.add_trace(go.Scatter(x=bxs, y=bys, mode="lines", line=dict(color=_rgba(line, 0.8), width=1, dash="dot"),
+                # Solid, in the contour's colour and width (a dotted 1 px line vanished on the sky); box-only
+                # annotations keep their dashed box.
+                fig.add_trace(go.Scatter(x=bxs, y=bys, mode="lines", line=dict(color=_rgba(line, 1), width=LINE_WIDTH),
                                          hoverinfo="skip", legendgroup=plot_text(cls), showlegend=False, name=f"{plot_text(cls)} box"))
         bx, by, bw, bh = one.box[0]
         chips.append((f"{cls} {file_id.get(ann_id, ann_id)}", colour, (int(bx), int(by), int(bw), int(bh))))
@@ -214,14 +224,24 @@ def _overlay_layout(fig: go.Figure, chips: list[dict], width: int, height: int, 
 
 def _label_chips(chips: list[Chip], width: int, height: int,
                  fig_height: int) -> list[dict]:
-    """Plotly annotations for label chips, placed like the PNG labels so they do not overlap."""
+    """Plotly annotations for label chips, placed like the PNG labels (`place_labels`): inside the frame, apart."""
     if not chips:
         return []
-    # Chip size in data pixels at the unzoomed view (11 px font, about 6.3 px per character).
-    per_px = max(width, height) / max(fig_height - 90, 100)
-    rects = [(int(len(t) * 6.3 * per_px) + 4, int(17 * per_px), 0, 0) for t, _, _ in chips]
+    rects = chip_rects([t for t, _, _ in chips], width, height, fig_height)
     spots = place_labels(rects, [a for _, _, a in chips], width, height)
     return [dict(x=x, y=y, xref="x", yref="y", text=plot_text(text), showarrow=False, xanchor="left", yanchor="top",
-                 font=dict(size=11, color=rgb_to_hex(ink_colour(colour))), bgcolor=_rgba(colour, 0.9), bordercolor="black",
-                 borderwidth=1, borderpad=1)
+                 font=dict(size=CHIP_FONT_PX, color=rgb_to_hex(ink_colour(colour))), bgcolor=_rgba(colour, 0.9),
+                 bordercolor="black", borderwidth=1, borderpad=1)
             for (text, colour, _), (x, y) in zip(chips, spots)]
+
+
+def chip_rects(texts: list[str], width: int, height: int, fig_height: int) -> list[tuple[int, int, int, int]]:
+    """Each label chip's (width, height, 0, 0) in frame pixels, for `place_labels`, at the smallest display.
+
+    The frame is taken as shown `LABEL_FRAME_PX` across (or less in a figure too short for that,
+    `fig_height` px high), the chip's size rounded up: shown larger, chips take less of the frame.
+    """
+    plot_px = max(fig_height - LEGEND_ROOM - 50, 100)  # the plot area's height without title (margins t, b)
+    per_px = max(width, height) / min(LABEL_FRAME_PX, plot_px)
+    return [(math.ceil((len(t) * CHIP_CHAR_PX + CHIP_PAD_PX) * per_px), math.ceil(CHIP_HEIGHT_PX * per_px), 0, 0)
+            for t in texts]

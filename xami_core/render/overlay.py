@@ -340,29 +340,41 @@ def _overlaps(x: int, y: int, w: int, h: int, rects: list[tuple[int, int, int, i
 
 def place_labels(rects: list[tuple[int, int, int, int]], anchors: list[tuple[int, int, int, int]],
                   width: int, height: int) -> list[tuple[int, int]]:
-    """Greedy label placement: above, below or inside the box, avoiding earlier chips and small masks.
+    """Greedy label placement inside the frame: above, below or inside the box, avoiding earlier chips and small masks.
+
+    Args:
+        rects: per chip (width, height, ...) in frame pixels (further items ignored).
+        anchors: per chip the (x, y, w, h) box of its annotation, in frame pixels.
+        width, height: the frame's size; every chip lies within it (unless it is larger than the frame).
 
     Small objects (smoke rings) would disappear under a neighbour's chip, so the boxes of
-    small annotations count as obstacles too; the first free candidate wins, else the one
-    with the fewest overlaps, else the chip slides down past the others.
+    small annotations count as obstacles too. The first candidate with the fewest overlaps
+    wins; when it still overlaps a chip placed before (labels of annotations at one spot, such
+    as read-out streaks along the frame's top edge), the chip takes the first free slot one
+    chip height (plus 1 px) further down, wrapping to the top of the frame; only when the
+    whole column is full does it stay where it overlaps least. Returns each chip's top-left
+    corner (x, y), in order.
     """
     small = [(bx, by, bw, bh) for bx, by, bw, bh in anchors if bw * bh < (width * height) / 40]
     placed: list[tuple[int, int, int, int]] = []
     out = []
-    for (cw, ch, _, _), anchor in zip(rects, anchors):
+    for (cw, ch, *_), anchor in zip(rects, anchors):
         bx, by, bw, bh = anchor
+        lowest = max(height - ch, 0)  # the lowest top edge that keeps the chip inside the frame
         x_left = int(min(max(bx, 0), max(width - cw, 0)))
         x_right = int(min(max(bx + bw - cw, 0), max(width - cw, 0)))
         candidates = [(x_left, by - ch - 1), (x_left, by + bh + 1), (x_right, by - ch - 1), (x_left, by)]
-        candidates = [(x, int(min(max(y, 0), max(height - ch, 0)))) for x, y in candidates]
+        candidates = [(x, int(min(max(y, 0), lowest))) for x, y in candidates]
         others = [r for r in small if r != anchor]
         scored = [(2 * _overlaps(x, y, cw, ch, placed) + _overlaps(x, y, cw, ch, others), i, x, y)
                   for i, (x, y) in enumerate(candidates)]
-        score, _, x, y = min(scored)
-        for _ in range(40):
-            if not _overlaps(x, y, cw, ch, placed):
-                break
-            y = y + ch + 1 if y + 2 * ch + 1 <= height else 0 if y > 0 else y + ch + 1
+        _, _, x, y = min(scored)
+        if _overlaps(x, y, cw, ch, placed):
+            step = ch + 1
+            slots = [*range(y + step, lowest + 1, step), *range(0, y, step)]  # down, then from the top
+            free = [s for s in slots if not _overlaps(x, s, cw, ch, placed)]
+            if free:
+                y = free[0]
         placed.append((x, y, cw, ch))
         out.append((x, y))
     return out
@@ -478,7 +490,7 @@ def _draw_boxes(out: np.ndarray, anns: Shapes, order: list[str], pal: Mapping[st
             if len(boxes):
                 xy, wh = boxes[:, :2], boxes[:, 2:]
                 corners = np.stack([xy, xy + wh * [1, 0], xy + wh, xy + wh * [0, 1]], axis=1)
-                cv2.polylines(out, list(_fixed(corners)), True, colour, max(1, lw // 2 + (lw % 2)), cv2.LINE_AA, SHIFT)
+                cv2.polylines(out, list(_fixed(corners)), True, colour, lw, cv2.LINE_AA, SHIFT)  # as wide as contours
         dashed = box_xywh[sel & is_box]
         segs = [s for x, y, bw, bh in dashed for s in _dashed_segments(x, y, x + bw, y + bh, DASH * max(1.0, size / 512))]
         if segs:
