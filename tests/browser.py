@@ -10,7 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "tests" / "screenshots"
@@ -91,6 +92,22 @@ class Browser:
         self.page.wait_for_function(
             "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
         self.page.wait_for_timeout(300)
+
+    def scroll_to(self, locator: Locator, timeout: float = WAIT_MS) -> None:
+        """Scroll `locator` into view, again when a rerun has just replaced its element.
+
+        A resize or a late script run makes Streamlit draw a chart anew: the element Playwright found
+        is detached before it scrolls ("Element is not attached to the DOM"); the locator finds the new one.
+        """
+        deadline = time.monotonic() + timeout / 1000
+        while True:
+            try:
+                locator.scroll_into_view_if_needed(timeout=10_000)
+                return
+            except PlaywrightError as exc:
+                if "not attached" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                self.page.wait_for_timeout(250)
 
     def screenshot(self, name: str, full_height: int | None = None) -> Path:
         """Save a PNG under tests/screenshots/ (git-ignored); returns its path."""

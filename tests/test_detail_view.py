@@ -146,7 +146,7 @@ def test_detail_view_in_chromium(browser, sample_ds):
     browser.settle()
     page.wait_for_function("() => new URLSearchParams(location.search).getAll('draw').includes('box')")
     # Zooming the annotated frame zooms the other with it.
-    plot.scroll_into_view_if_needed()
+    browser.scroll_to(plot)
     left = plot.locator(".imagelayer image").first.bounding_box()  # where it is now (the click scrolled)
     page.mouse.move(left["x"] + left["width"] / 2, left["y"] + left["height"] / 2)
     page.mouse.wheel(0, -300)
@@ -167,3 +167,33 @@ def test_with_the_prediction_layer_the_pixels_come_on_request(sample_ds, pixels,
     at = page_test(PAGE, query=link | ({"pixels": pixels} if pixels else {}))
     assert "**Ground truth**" in texts(at) and len(charts(at)) == n_charts
     assert "ObsID: **" in texts(at)  # the observation either way
+
+
+@pytest.mark.browser
+def test_boxes_and_labels_in_chromium(browser, sample_ds):
+    """Labels of the frame with the most annotations along its top edge: every chip inside the frame and none
+    over another, as Chromium draws them at 1600x1000; the boxes drawn as solid lines."""
+    ann = sample_ds.annotations
+    image_id = int(ann[ann["bbox_y"] < 25].groupby("image_id").size().idxmax())
+    n = int((ann["image_id"] == image_id).sum())
+    page = browser.page
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    browser.open(f"gallery?image={image_id}&draw=box&draw=label", wait_for="Back to gallery")
+    plot = page.locator(".js-plotly-plot").first
+    plot.locator("g.annotation").nth(n - 1).wait_for()
+    browser.settle()
+    frame = plot.locator(".bglayer rect").first.bounding_box()
+    chips = [a.locator("rect").first.bounding_box() for a in plot.locator("g.annotation").all()]
+    chips = [c for c in chips if c["y"] >= frame["y"] - 1]  # the chips (the raw frame's note sits above)
+    assert len(chips) == n
+    for i, c in enumerate(chips):
+        assert frame["x"] - 0.5 <= c["x"] and c["x"] + c["width"] <= frame["x"] + frame["width"] + 0.5, c
+        assert frame["y"] - 0.5 <= c["y"] and c["y"] + c["height"] <= frame["y"] + frame["height"] + 0.5, c
+        for o in chips[:i]:
+            apart = (c["x"] + c["width"] <= o["x"] or o["x"] + o["width"] <= c["x"]
+                     or c["y"] + c["height"] <= o["y"] or o["y"] + o["height"] <= c["y"])
+            assert apart, (c, o)
+    spec = page.evaluate("() => document.querySelector('.js-plotly-plot').data.filter(t => (t.name || '').endsWith(' box'))"
+                         ".map(t => [t.line.width, t.line.dash || 'solid'])")
+    assert spec and all(width >= 1.5 and dash == "solid" for width, dash in spec)
+    page.screenshot(path=str(SCREENSHOTS / "detail_view_boxes_labels.png"))

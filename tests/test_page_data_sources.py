@@ -562,7 +562,7 @@ def test_hub_download_with_progress_in_chromium(slow_hub):
         page.get_by_text("Images with metadata").wait_for()
         browser.settle()
         assert (hub.count("HEAD"), hub.count("GET")) >= (1, 2)  # the archive and the metadata
-        page.get_by_text("XAMI dataset overview").scroll_into_view_if_needed()
+        browser.scroll_to(page.get_by_text("XAMI dataset overview"))
         browser.screenshot("hub_overview", full_height=4000)
     finally:
         browser.close()
@@ -621,7 +621,7 @@ def test_observations_of_the_sample_in_chromium(browser):
     browser.settle()
     assert titles.filter(has_text="right ascension").count() == 0
     assert titles.filter(has_text="exposure time (s, logarithmic axis)").count() == 1
-    page.get_by_text("Observations", exact=True).scroll_into_view_if_needed()
+    browser.scroll_to(page.get_by_text("Observations", exact=True))
     browser.screenshot("observations_sample", full_height=3800)
 
 

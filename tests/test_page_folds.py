@@ -654,7 +654,7 @@ def test_sky_leakage_in_chromium(browser):
     expect(page.get_by_test_id("stMetricValue").filter(has_text=f"{share:.1%}")).to_have_count(1)
     expect(page.locator(".js-plotly-plot")).to_have_count(6, timeout=60_000)
     table = page.locator("[data-testid='stDataFrame']").nth(1)  # balance per fold, then leakage per fold
-    table.scroll_into_view_if_needed()
+    browser.scroll_to(table)
     expect(table).to_be_visible()
     browser.screenshot("folds_sky_leakage", full_height=7400)
 

@@ -210,7 +210,7 @@ def test_health_in_chromium(browser, dirty_root, sample_ds):
     browser.settle()
     browser.screenshot("health")
     grid = page.locator("[data-testid='stExpander']").filter(has_text=label).locator("[data-testid='stDataFrame']")
-    grid.scroll_into_view_if_needed()
+    browser.scroll_to(grid)
     box = grid.bounding_box()
     x, y = box["x"] + 30, box["y"] + 35 + 17  # the first row's link cell (header and rows 35 px high)
     page.mouse.move(x, y)  # the grid opens a link cell under the pointer

@@ -170,7 +170,7 @@ def test_heatmaps_in_chromium(browser):
     # Hover over the frame centre: the pixel, the annotations and the images covering the cell.
     page.set_viewport_size({"width": 1400, "height": 1000})
     browser.settle()
-    single.scroll_into_view_if_needed()
+    browser.scroll_to(single)
     hover = single.locator(".hoverlayer .hovertext").first
     for step in range(4):  # plotly shows hover labels on mouse moves; a busy machine may miss the first
         box = single.locator(".nsewdrag").first.bounding_box()

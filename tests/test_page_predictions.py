@@ -170,10 +170,10 @@ def test_bad_inputs_say_what_and_the_rest_is_evaluated(files, sample_ds, tmp_pat
     # The good file is loaded beside the synthetic set, its two bad records counted and named.
     sets = at.dataframe[0].value.set_index("set")
     assert list(sets.index) == ["synthetic predictions (synthetic, not a real model)", "model_a"]
-    assert sets.loc["model_a", "left out"] == 2 and sets.loc["model_a", "predictions read"] == len(records)
-    assert "missing or non-finite score: 1" in sets.loc["model_a", "why left out"]
-    assert "image not in the dataset: 1" in sets.loc["model_a", "why left out"]
-    assert "2 record(s) of model_a" in texts(at).replace("\\", "")
+    assert sets.loc["model_a", "unusable"] == 2 and sets.loc["model_a", "records read"] == len(records) + 2
+    shown_text = texts(at).replace("\\", "")
+    assert "**Unusable records by reason**: missing or non-finite score: 1; image not in the dataset: 1" in shown_text
+    assert "2 record(s) of model_a" in shown_text
     # Two sets side by side: the model names are the columns; the same predictions give the same numbers.
     overall = shown(table_with(at, "model_a"))
     assert list(overall.columns) == list(sets.index) and list(overall.index) == METRICS
@@ -258,10 +258,37 @@ def test_predictions_in_chromium(browser):
                            arg=[rates.element_handle(), ",".join(before)])
     browser.screenshot("predictions", full_height=4200)
     frame = page.locator(".js-plotly-plot").nth(3)  # a frame with missed artefacts, drawn with its outcomes
-    frame.scroll_into_view_if_needed()
+    browser.scroll_to(frame)
     expect(frame.locator(".legendtext").filter(has_text="missed (FN)")).to_have_count(1)
     expect(frame.locator("image").first).to_be_visible()
     browser.screenshot("predictions_frame")
+
+
+@pytest.mark.browser
+def test_bad_predictions_uploads_in_chromium(browser, sample_ds):
+    """An empty upload and one with bad records: the messages name the uploaded files and are read in full."""
+    from playwright.sync_api import expect
+
+    records = synthetic_prediction_records(sample_ds)
+    bad = [*records, {"image_id": records[0]["image_id"], "category_id": 1, "score": 0.5,
+                      "segmentation": [[1, 1, 5, 1, 5]]},
+           {"image_id": "no-such-image", "category_id": 1, "score": 0.5, "bbox": [1.0, 1.0, 4.0, 4.0]}]
+    browser.open("", wait_for="Example frames")
+    page = browser.open("predictions", wait_for="Precision–recall curves")
+    page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files([
+        {"name": "empty-run.json", "mimeType": "application/json", "buffer": b""},
+        {"name": "model-b.json", "mimeType": "application/json", "buffer": json.dumps(bad).encode()}])
+    page.get_by_text("Predictions not loaded").wait_for()
+    browser.settle()
+    alert = page.locator("[data-testid='stAlertContentError']").filter(has_text="Predictions not loaded")
+    expect(alert.get_by_role("paragraph")).to_have_text(
+        "Predictions not loaded: empty-run.json: the file is empty (0 bytes); expected a JSON list of result records "
+        "({image_id, category_id, score, segmentation, bbox})")
+    problems = page.locator("[data-testid='stExpander']").filter(has_text="Problems in model-b")
+    expect(problems.get_by_text("image_id 'no-such-image' is neither an image id nor an image file stem of the "
+                                "dataset; left out", exact=False)).to_be_visible()
+    browser.scroll_to(problems)
+    browser.screenshot("predictions_bad_upload", full_height=1600)
 
 
 def test_the_inputs_are_in_the_sidebars_predictions_section(files, tmp_path):
@@ -298,12 +325,12 @@ def test_the_gallery_selection_is_a_subset_equal_to_cocoeval_with_its_img_ids(fi
 
     at.session_state[GALLERY_SELECTION_KEY] = ("classes: smoke-ring", ids, ds.content_key)
     at.run()
-    label = f"Gallery selection ({len(ids)} images: classes: smoke-ring)"
-    assert label in at.selectbox(key="pred_subset").options
+    assert "Gallery selection" in at.selectbox(key="pred_subset").options
     assert at.selectbox(key="pred_subset").value == "all images"  # offered, not chosen for the user
-    at.selectbox(key="pred_subset").set_value(label).run()
+    at.selectbox(key="pred_subset").set_value("Gallery selection").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert f"{len(ids)} images" in texts(at) and "**Gallery selection" in texts(at)
+    assert f"Gallery selection: {len(ids)} images, as the Gallery's filters stand: classes: smoke-ring." in texts(at)
+    assert f"**Gallery selection (classes: smoke-ring)**: {len(ids)} images" in texts(at)
     # The same frames in the merged file (by split and file name), evaluated by pycocotools with params.imgIds.
     ours = ds.images.set_index("image_id").loc[list(ids), ["split", "file_name"]]
     merged = {(split_of[img["id"]], img["file_name"]): img["id"] for img in json.loads(gt.read_text())["images"]}
@@ -313,10 +340,196 @@ def test_the_gallery_selection_is_a_subset_equal_to_cocoeval_with_its_img_ids(fi
     assert_metrics_equal(at, gt, results, "bbox", img_ids, per_class=False)
 
 
-def test_a_gallery_selection_of_other_data_is_not_offered():
+def test_a_gallery_selection_of_other_data_is_not_evaluated():
     at = page_test(PAGE)
     from xami_ui.predictions import GALLERY_SELECTION_KEY
 
     at.session_state[GALLERY_SELECTION_KEY] = ("classes: smoke-ring", (1, 2, 3), "another dataset|0")
     at.run()
-    assert not [o for o in at.selectbox(key="pred_subset").options if o.startswith("Gallery selection")]
+    at.selectbox(key="pred_subset").set_value("Gallery selection").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert NO_GALLERY_SELECTION in [w.value for w in at.warning]  # said, not evaluated on all images instead
+    assert "COCO metrics" not in [h.value for h in at.subheader] and not [t for t in at.dataframe]
+
+
+# --- the gallery selection follows the gallery ------------------------------------------------------
+
+NO_GALLERY_SELECTION = ("**Gallery selection**: the Gallery has no selection for this dataset in this session, so "
+                        "there is nothing to evaluate. Open the Gallery: the frames its filters select become this "
+                        "subset. Or choose another subset above.")
+
+
+def gallery_frames(at) -> list[int]:
+    """The frames the gallery lists (its image box's options)."""
+    return [int(v) for v in at.selectbox(key="image").options]
+
+
+def test_the_gallery_selection_follows_the_gallerys_filters(sample_ds):
+    from tests.apptest import switch_page
+
+    # The gallery keeps its selection (smoke rings in valid); the Predictions page evaluates on it.
+    at = page_test("pages/gallery.py", query={"classes": "smoke-ring", "split": "valid"})
+    first = gallery_frames(at)
+    switch_page(at, PAGE)
+    at.run()
+    at.selectbox(key="pred_subset").set_value("Gallery selection").run()
+    assert f"**Gallery selection (classes any of these smoke-ring; split valid)**: {len(first)} images" in texts(at)
+    # The gallery's filters change: back on the Predictions page the subset is still the gallery's selection, now
+    # the new one (its name in the link and the session does not hold the count).
+    switch_page(at, "pages/gallery.py")
+    at.run()
+    at.sidebar.multiselect(key="split").set_value(["train"]).run()
+    second = gallery_frames(at)
+    assert second and set(second) != set(first)
+    switch_page(at, PAGE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="pred_subset").value == "Gallery selection"
+    assert f"**Gallery selection (classes any of these smoke-ring; split train)**: {len(second)} images" in texts(at)
+    assert metric_cells(at).loc["all", "n_gt"] == str(int(sample_ds.annotations["image_id"].isin(second).sum()))
+
+
+def test_without_a_gallery_selection_the_page_says_so():
+    at = page_test(PAGE)  # the gallery was not opened in this session
+    assert "Gallery selection" in at.selectbox(key="pred_subset").options
+    at.selectbox(key="pred_subset").set_value("Gallery selection").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert NO_GALLERY_SELECTION in [w.value for w in at.warning]
+    assert "COCO metrics" not in [h.value for h in at.subheader] and not [t for t in at.dataframe]
+
+
+def test_an_empty_gallery_selection_is_said_not_evaluated():
+    from xami_ui.predictions import GALLERY_SELECTION_KEY
+
+    at = page_test(PAGE)
+    at.session_state[GALLERY_SELECTION_KEY] = ("search “nothing”", (), dataset_of(at).content_key)
+    at.selectbox(key="pred_subset").set_value("Gallery selection").run()
+    assert [w.value for w in at.warning if "Gallery selection" in w.value] == [
+        "**Gallery selection**: the Gallery's filters select no image (search “nothing”), so there is nothing to "
+        "evaluate. Change them in the Gallery, or choose another subset above."]
+    assert not [t for t in at.dataframe]
+
+
+def test_a_link_with_the_old_gallery_selection_label_opens_on_the_gallery_selection():
+    # Links made before named the option with its size and description.
+    at = page_test(PAGE, query={"pred_subset": "Gallery selection (12 images: classes any of these smoke-ring)"})
+    assert at.selectbox(key="pred_subset").value == "Gallery selection"
+    assert NO_GALLERY_SELECTION in [w.value for w in at.warning]  # a new session: the gallery kept nothing yet
+
+
+# --- the sets table: what its counts count ----------------------------------------------------------
+
+
+def test_the_sets_counts_add_up_on_a_set_with_unusable_and_box_only_records(sample_ds, tmp_path):
+    records = synthetic_prediction_records(sample_ds)  # image ids as file stems
+    stems = sample_ds.images.assign(stem=sample_ds.images["file_name"].str.rsplit(".", n=1).str[0])
+    valid = set(stems.loc[stems["split"] == "valid", "stem"])
+    box_only = {"image_id": sorted(valid)[0], "category_id": 1, "score": 0.9, "bbox": [10.0, 10.0, 20.0, 20.0]}
+    unmatched = [{"image_id": "no-such-image", "category_id": 1, "score": 0.5, "bbox": [1.0, 1.0, 4.0, 4.0]},
+                 {"image_id": records[0]["image_id"], "category_id": 99, "score": 0.5, "bbox": [1.0, 1.0, 4.0, 4.0]},
+                 {"image_id": records[0]["image_id"], "category_id": 1}]  # no score
+    (tmp_path / "mixed.json").write_text(json.dumps([*records, box_only, *unmatched]))
+    at = page_test(PAGE, query={"pred_synthetic": "false", "pred_paths": str(tmp_path / "mixed.json")})
+    at.selectbox(key="pred_subset").set_value("split valid").run()
+    assert not at.exception, [e.value for e in at.exception]
+    n_valid = sum(r["image_id"] in valid for r in records)
+    row = at.dataframe[0].value.set_index("set").loc["mixed"]
+    counts = ["records read", "unusable", "box only (segm)", "on other images", "evaluated"]
+    assert [int(row[c]) for c in counts] == [len(records) + 4, 3, 1, len(records) - n_valid, n_valid]
+    assert row["records read"] == row["unusable"] + row["box only (segm)"] + row["on other images"] + row["evaluated"]
+    assert "records read = unusable + box only (segm) + on other images + evaluated." in texts(at)
+    # bbox evaluates the box-only prediction.
+    at.segmented_control(key="pred_iou_type").set_value("bbox").run()
+    row = at.dataframe[0].value.set_index("set").loc["mixed"]
+    assert [int(row[c]) for c in counts] == [len(records) + 4, 3, 0, len(records) - n_valid, n_valid + 1]
+
+
+def test_problem_messages_are_shown_in_full(sample_ds, tmp_path):
+    records = synthetic_prediction_records(sample_ds)
+    bad = {"image_id": records[0]["image_id"], "category_id": 1, "score": 0.5, "segmentation": [[1, 1, 5, 1, 5]]}
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps([*records, bad]))
+    at = page_test(PAGE, query={"pred_synthetic": "false", "pred_paths": str(path)})
+    assert [e.label for e in at.main.expander] == ["Problems in odd: 1 unusable record(s), 1 message(s)"]
+    expected = (f"- {path} [record {len(records)} (image_id '{records[0]['image_id']}', category_id 1)]: polygon 0: "
+                "expected an even number (at least 6) of coordinates, found 5; left out")
+    # The whole message, as a line of text (not a cut table cell); as read, markdown escapes dropped.
+    assert expected in [m.value.replace("\\", "") for m in at.markdown]
+    assert [t.value.columns.tolist() for t in at.dataframe if "message" in t.value.columns] == []
+
+
+# --- every way in names the input as given, says what was expected and nothing else ---------------
+
+
+def errors_of(at) -> list[str]:
+    return [str(e.value).replace("\\", "") for e in at.error]  # as read: markdown escapes dropped
+
+
+RESULTS_FORM = "expected a JSON list of result records ({image_id, category_id, score, segmentation, bbox})"
+
+
+@pytest.mark.parametrize("name, content, message", [
+    # a 0-byte file: said to be empty, not malformed
+    ("empty.json", "", "{path}: the file is empty (0 bytes); " + RESULTS_FORM),
+    ("blank.json", " \n\n", "{path}: the file holds only white space (3 bytes); " + RESULTS_FORM),
+    ("broken.json", '[{"image_id": 1,', "{path} [line 1, column 17]: malformed JSON: Expecting property name "
+                                         "enclosed in double quotes; " + RESULTS_FORM),
+    ("gt.json", '{"images": [], "annotations": []}', "{path} [top level]: " + RESULTS_FORM + ", found an object "
+     "with 'images' and 'annotations': a COCO annotation file (ground truth), not a model's results"),
+    # one YOLO text file instead of their folder
+    ("S0123456789_L_x.txt", "0 0.1 0.1 0.2 0.1 0.2 0.2 0.9\n", "{path}: a single text file, not JSON; expected a COCO "
+     "results .json file or a folder of YOLO .txt prediction files (give the folder that holds the .txt files, one "
+     "per image)"),
+    # a path that is not there
+    (None, None, "{path}: not found; expected a COCO results .json file or a folder of YOLO .txt prediction files"),
+])
+def test_a_bad_path_in_the_box_is_named_as_typed(tmp_path, name, content, message):
+    path = tmp_path / (name or "missing.json")
+    if content is not None:
+        path.write_text(content)
+    typed = f"{tmp_path}/sub/../{path.name}"  # named as the user typed it, not as resolved
+    at = page_test(PAGE, query={"pred_synthetic": "false"})
+    at.sidebar.text_area(key="pred_paths").set_value(typed).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert errors_of(at) == [f"**Predictions not loaded**: {message.replace('{path}', typed)}"]
+
+
+@pytest.mark.parametrize("how", ["env", "argv"])
+def test_a_bad_file_given_at_start_is_named_and_said(tmp_path, monkeypatch, how):
+    path = tmp_path / "start.json"
+    path.write_text("")
+    if how == "env":
+        monkeypatch.setenv("XAMI_PREDICTIONS", str(path))
+    else:
+        monkeypatch.setattr("sys.argv", ["app.py", "--predictions", str(path)])
+    at = page_test(PAGE)
+    assert errors_of(at) == [f"**Predictions not loaded**: {path}: the file is empty (0 bytes); {RESULTS_FORM}"]
+    assert "No prediction set loaded" in texts(at)
+
+
+def test_a_yolo_folder_names_its_files_and_lines(sample_ds, tmp_path):
+    labels = tmp_path / "run" / "labels"
+    labels.mkdir(parents=True)
+    image = sample_ds.images["file_name"].iloc[0].rsplit(".", 1)[0]
+    (labels / f"{image}.txt").write_text("0 0.1 0.1 0.3 0.1 0.3 0.3 0.8\n1 0.1 0.1 oops 0.1 0.3 0.3 0.8\n"
+                                         "1 0.1 0.1 0.3 0.1 0.3 0.3\n")
+    (labels / "not-an-image.txt").write_text("0 0.1 0.1 0.3 0.1 0.3 0.3 0.8\n")
+    (tmp_path / "empty_run").mkdir()
+    at = page_test(PAGE, query={"pred_synthetic": "false"})
+    at.sidebar.text_area(key="pred_paths").set_value(f"yolo = {tmp_path / 'run'}\n{tmp_path / 'empty_run'}").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert errors_of(at) == [
+        f"**Predictions not loaded**: {tmp_path / 'empty_run'}: the folder holds no .txt prediction file (nor a "
+        "labels/ folder with them); expected one '<image stem>.txt' per image, a line 'class x1 y1 ... xn yn conf' "
+        "per instance (YOLOv8 predict with save_txt=True, save_conf=True)"]
+    row = at.dataframe[0].value.set_index("set").loc["yolo"]
+    assert (int(row["records read"]), int(row["unusable"]), int(row["evaluated"])) == (4, 3, 1)
+    lines = "\n".join(m.value for m in at.markdown).replace("\\", "")
+    folder = tmp_path / "run" / "labels"
+    assert (f"- {folder / (image + '.txt')} [line 2]: expected 'class x1 y1 ... xn yn conf' of numbers, found "
+            "'1 0.1 0.1 oops 0.1 0.3 0.3 0.8'; left out") in lines
+    assert (f"- {folder / (image + '.txt')} [line 3]: expected 2k + 1 values after the class (k >= 3 points, then "
+            "the confidence) or 5 (cx cy w h conf), found 6 (no confidence at the end: save with save_conf=True); "
+            "left out") in lines
+    assert (f"- {folder / 'not-an-image.txt'} [file]: 1 prediction(s) for not-an-image, which is no image file stem "
+            "of the dataset; expected a file named after an image, '<image stem>.txt'; left out") in lines
