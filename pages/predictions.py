@@ -9,7 +9,7 @@ import streamlit as st
 from xami_core.analysis import evaluation as EV
 from xami_core.analysis import folds as F
 from xami_core.io.predictions import Predictions
-from xami_core.model import Dataset, XamiDataError
+from xami_core.model import Dataset, Problem, XamiDataError
 from xami_core.render import evaluation_figures as EF
 from xami_core.render import overlay, stretch
 from xami_core.render.export import table_to_csv, table_to_latex
@@ -39,7 +39,11 @@ from xami_ui.text import md_literal
 Q_SUBSET, Q_METRIC, Q_PR_IOU = "pred_subset", "pred_metric", "pred_pr_iou"
 Q_CONFUSION, Q_GROUP_BY, Q_FRAME = "pred_confusion", "pred_group_by", "pred_frame"
 ALL_IMAGES = "all images"
-GALLERY_SUBSET = "Gallery selection"  # the subset's name begins so; file names say only this
+# The gallery's current selection as a subset: a fixed option, so the link and the session keep it while the
+# gallery's filters change (its size and description are said beside it). Links made before named the option
+# with them, "Gallery selection (12 images: ...)": such a link opens on this option.
+GALLERY_SUBSET = "Gallery selection"
+OLD_GALLERY_SUBSET = GALLERY_SUBSET + " ("
 PERCENT = "%.1f"  # AP and AR: COCOeval's fractions x 100, one decimal, as detectron2 and most papers print them
 RATE = "%.3f"  # precision, recall, F1 and IoU: fractions
 NO_VALUE = "—"  # where COCOeval gives -1 (no ground truth of a class or size)
@@ -58,9 +62,9 @@ def prediction_sets_ui(ds: Dataset) -> dict[str, Predictions]:
     """The sets chosen in the sidebar's Predictions section (drawn here), loaded; errors said per path."""
     sets, failed = load_sets(ds, sidebar_ui(ds))
     for what, message in failed:
-        st.error(f"**Predictions not loaded** ({md_literal(what)}): {md_literal(message)}\n\nGive a COCO "
-                 "results .json file or a folder of YOLO .txt prediction files for this dataset.",
-                 icon=":material/error:")
+        # Each message opens with the path or file name and says what was expected; a set's own name is added.
+        named = "" if message.startswith(what) else f" ({md_literal(what)})"
+        st.error(f"**Predictions not loaded**{named}: {md_literal(message)}", icon=":material/error:")
     return sets
 
 
@@ -69,24 +73,40 @@ def fold_groups(assignments: pd.DataFrame) -> dict[str, np.ndarray]:
     return EV.fold_part_groups(assignments, "valid") | EV.fold_part_groups(assignments, "train")
 
 
-def gallery_subset(ds: Dataset) -> dict[str, np.ndarray]:
-    """The gallery's current selection kept for `ds` as a subset named with its size and description (or none:
-    nothing kept, kept for other data, or no image of the dataset in it); ids sorted, shape (n,)."""
+def gallery_subset(ds: Dataset) -> tuple[np.ndarray, str]:
+    """The gallery's current selection kept for `ds`: its image ids (sorted, shape (n,); empty when the gallery
+    kept none for this dataset or its filters select no image) and the gallery's description of its filters."""
     kept = gallery_selection(ds)
     if kept is None:
-        return {}
+        return np.empty(0, dtype=np.int64), ""
     description, kept_ids = kept
-    ids = np.intersect1d(np.asarray(kept_ids, dtype=np.int64), ds.images["image_id"].to_numpy())
+    return np.intersect1d(np.asarray(kept_ids, dtype=np.int64), ds.images["image_id"].to_numpy()), description
+
+
+def gallery_subset_ui(ds: Dataset, ids: np.ndarray) -> str:
+    """Say what the gallery selection holds under the subset box, or why there is nothing to evaluate (then stop
+    the page); returns the subset's name with the gallery's description, for the headings and captions."""
+    kept = gallery_selection(ds)
+    if kept is None:
+        st.warning("**Gallery selection**: the Gallery has no selection for this dataset in this session, so there "
+                   "is nothing to evaluate. Open the Gallery: the frames its filters select become this subset. Or "
+                   "choose another subset above.", icon=":material/photo_library:")
+        st.stop()
+    description = kept[0]
     if not len(ids):
-        return {}
-    return {f"{GALLERY_SUBSET} ({len(ids):,} images: {description})": ids}
+        st.warning(f"**Gallery selection**: the Gallery's filters select no image ({md_literal(description)}), so "
+                   "there is nothing to evaluate. Change them in the Gallery, or choose another subset above.",
+                   icon=":material/photo_library:")
+        st.stop()
+    st.caption(f"Gallery selection: {len(ids):,} images, as the Gallery's filters stand: {md_literal(description)}.")
+    return f"{GALLERY_SUBSET} ({description})"
 
 
 def image_subsets(ds: Dataset) -> dict[str, np.ndarray]:
-    """Image subsets to evaluate on: all images, the gallery's selection (when kept), each split, each filter,
-    each part of the authors' folds."""
+    """Image subsets to evaluate on: all images, the gallery's current selection (empty when there is none), each
+    split, each filter, each part of the authors' folds."""
     images = ds.images
-    out = {ALL_IMAGES: np.sort(images["image_id"].to_numpy())} | gallery_subset(ds)
+    out = {ALL_IMAGES: np.sort(images["image_id"].to_numpy()), GALLERY_SUBSET: gallery_subset(ds)[0]}
     if len(ds.splits) > 1:
         out |= {f"split {s}": np.sort(images.loc[images["split"] == s, "image_id"].to_numpy()) for s in ds.splits}
     out |= {f"filter {label}": ids for label, ids in EV.filter_groups(ds).items()}
@@ -103,19 +123,54 @@ def default_subset(ds: Dataset, sets: dict[str, Predictions]) -> str:
     return f"split {splits.pop()}" if len(splits) == 1 and len(ds.splits) > 1 else ALL_IMAGES
 
 
+# The sets table's counts: every record read is in exactly one of the four columns after it.
+RECORDS, UNUSABLE, BOX_ONLY, OUTSIDE, EVALUATED = (
+    "records read", "unusable", "box only (segm)", "on other images", "evaluated")
+SETS_COLUMN_HELP = {
+    RECORDS: "Every record of the results file (every line of the YOLO files).",
+    UNUSABLE: "Records left out when read (the reasons and records are listed below the table).",
+    BOX_ONLY: "Usable predictions on the subset's images that have no mask: segm cannot evaluate them; bbox does.",
+    OUTSIDE: "Usable predictions on images outside the subset: COCOeval's params.imgIds leaves them out.",
+    EVALUATED: "Predictions that took part in COCOeval.",
+    "images": "Images of the dataset with at least one usable prediction of the set.",
+}
+
+
 def sets_table(ds: Dataset, sets: dict[str, Predictions], evaluations: dict[str, EV.Evaluation]) -> pd.DataFrame:
-    """One row per set: where it came from, what was read, what was left out and why."""
+    """One row per set: its records, split into unusable, box only (segm), on images outside the subset and
+    evaluated (records read = the sum of the other four), the images it predicts on and where it came from."""
     rows = []
     for label, preds in sets.items():
         ev = evaluations[label]
-        reasons = {**preds.left_out, **ev.left_out}
+        outside = int((~preds.table["image_id"].isin(ev.image_ids)).sum())
         rows.append({
-            "set": label, "predictions read": len(preds.table), "evaluated": len(ev.dt),
-            "left out": preds.n_left_out + int(sum(ev.left_out.values())),
-            "why left out": "; ".join(f"{k}: {v:,}" for k, v in reasons.items()) or "nothing left out",
-            "problems": len(preds.problems), "images with predictions": len(preds.image_ids()),
-            "source": preds.source})
+            "set": label, RECORDS: len(preds.table) + preds.n_left_out, UNUSABLE: preds.n_left_out,
+            BOX_ONLY: int(sum(ev.left_out.values())), OUTSIDE: outside, EVALUATED: len(ev.dt),
+            "images": len(preds.image_ids()), "source": preds.source})
     return pd.DataFrame(rows)
+
+
+def sets_section_ui(ds: Dataset, sets: dict[str, Predictions], evaluations: dict[str, EV.Evaluation]) -> None:
+    """The sets table, then for each set with problems why records were left out and every message, in full."""
+    st.dataframe(sets_table(ds, sets, evaluations), width="stretch", hide_index=True,
+                 column_config={"set": st.column_config.TextColumn("set", pinned=True)}  # kept in view when scrolled
+                 | {c: st.column_config.NumberColumn(c, help=h) for c, h in SETS_COLUMN_HELP.items()})
+    st.caption(f"{RECORDS} = {UNUSABLE} + {BOX_ONLY} + {OUTSIDE} + {EVALUATED}.")
+    for label, preds in sets.items():
+        if not preds.problems and not preds.left_out:
+            continue
+        title = f"Problems in {label}: {preds.n_left_out:,} unusable record(s), {len(preds.problems)} message(s)"
+        with st.expander(md_literal(title), expanded=preds.n_left_out > 0, icon=":material/report:"):
+            if preds.left_out:
+                st.markdown("**Unusable records by reason**: " + "; ".join(
+                    f"{md_literal(reason)}: {n:,}" for reason, n in preds.left_out.items()))
+            st.markdown("\n".join(f"- {problem_line(p)}" for p in preds.problems))
+
+
+def problem_line(problem: Problem) -> str:
+    """One problem as a line of markdown: file, record, message (a warning says so)."""
+    kind = "" if problem.severity == "error" else "warning: "
+    return f"{md_literal(problem.file)} [{md_literal(problem.record)}]: {kind}{md_literal(problem.message)}"
 
 
 def metric_downloads_ui(table: pd.DataFrame, name: str, key: str, caption: str) -> None:
@@ -306,44 +361,45 @@ def page() -> None:
     subsets = image_subsets(ds)
     names = list(subsets)
     c1, c2 = st.columns([2, 1])
+    linked = st.query_params.get(Q_SUBSET)
+    if Q_SUBSET not in st.session_state and linked and linked.startswith(OLD_GALLERY_SUBSET):
+        st.session_state[Q_SUBSET] = GALLERY_SUBSET  # a link made before the option's name was fixed
     subset = c1.selectbox("Evaluate on", names, index=_index(names, default_subset(ds, sets)), key=Q_SUBSET, **BOUND,
                           help="COCOeval's params.imgIds: ground truth and predictions of these images only. Folds: "
                                "the authors' stratified K-fold, k = 4, seed 42. Gallery selection: the frames the "
-                               "gallery's filters select, when it was opened in this session.")
+                               "gallery's filters select as they stand now (open the Gallery to change them).")
     restore_across_pages(Q_IOU_TYPE, "segm")  # the gallery's prediction layer draws it too
     iou_type = c2.segmented_control("IoU type", list(EV.IOU_TYPES), default="segm", key=Q_IOU_TYPE, **BOUND,
                                     help="segm: mask IoU; bbox: box IoU. Box-only predictions take part in bbox "
                                          "only.") or "segm"
     ids = subsets[subset]
+    subset_name = subset
+    if subset == GALLERY_SUBSET:
+        subset_name = gallery_subset_ui(ds, ids)
     key_ids = tuple(int(i) for i in ids)
     try:
         evaluations = {label: cached_evaluation(ds, preds, iou_type, key_ids) for label, preds in sets.items()}
     except XamiDataError as exc:
         st.error(f"{md_literal(exc)}\n\nChoose another subset.", icon=":material/error:")
         st.stop()
-    what = f"{iou_type}, {subset}"
+    what = f"{iou_type}, {subset_name}"
 
     st.subheader("Prediction sets")
-    st.dataframe(sets_table(ds, sets, evaluations), width="stretch", hide_index=True,
-                 column_config={"evaluated": st.column_config.NumberColumn(
-                     "evaluated", help="Predictions on the images of the subset that took part in COCOeval.")})
-    for label, preds in sets.items():
-        if preds.problems:
-            with st.expander(f"Problems in {md_literal(label)} ({len(preds.problems)})"):
-                st.dataframe(pd.DataFrame([vars(p) for p in preds.problems]), width="stretch", hide_index=True)
+    sets_section_ui(ds, sets, evaluations)
 
     n_gt = len(next(iter(evaluations.values())).gt)
     st.subheader("COCO metrics")
-    st.markdown(f"**{md_literal(subset)}**: {len(ids):,} images, {n_gt:,} ground-truth instances · IoU type "
+    st.markdown(f"**{md_literal(subset_name)}**: {len(ids):,} images, {n_gt:,} ground-truth instances · IoU type "
                 f"**{iou_type}** · AP and AR in percent")
     metrics_section_ui(sets, evaluations, what)
     left_out = {label: preds.n_left_out + int(sum(evaluations[label].left_out.values())) for label, preds in sets.items()}
     st.caption("COCOeval's summary (evaluate, accumulate, summarize) in percent (its fractions × 100), one decimal; "
                "AP: mean over IoU 0.50:0.05:0.95; s/m/l: areas below 32², 32²–96², above 96² px; AR1/10/100: recall "
                "with at most 1/10/100 detections per image; — where COCOeval gives −1 (no ground truth of that "
-               "class or size). Left out of the evaluation: "
+               "class or size). Left out as unusable or box only (segm): "
                + (", ".join(f"{v:,} record(s) of {md_literal(k)}" for k, v in left_out.items() if v) or "nothing")
-               + " (see the table of sets above). " + RENUMBER_NOTE)
+               + "; predictions on images outside the subset do not take part (see the table of sets above). "
+               + RENUMBER_NOTE)
 
     labels = list(sets)
     label = labels[0]
@@ -351,8 +407,7 @@ def page() -> None:
         restore_across_pages(Q_SET, labels[0])
         label = st.selectbox("Prediction set for the views below", labels, key=Q_SET, **BOUND)
     preds, ev = sets[label], evaluations[label]
-    named = GALLERY_SUBSET if subset.startswith(GALLERY_SUBSET) else subset  # not its free-text description
-    tag = f"{iou_type}_{named}".replace(" ", "_").replace("(", "").replace(")", "").replace("'", "")
+    tag = f"{iou_type}_{subset}".replace(" ", "_").replace("(", "").replace(")", "").replace("'", "")
 
     st.subheader("Precision–recall curves")
     pr_section_ui(ev, label, tag)

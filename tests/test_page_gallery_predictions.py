@@ -182,7 +182,8 @@ def test_an_uploaded_results_file_is_evaluated_and_shown_in_the_gallery(sample_d
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     sets = at.dataframe[0].value
-    assert list(sets["set"]) == ["my-model"] and int(sets["predictions read"].iloc[0]) == len(records)
+    assert list(sets["set"]) == ["my-model"] and int(sets["records read"].iloc[0]) == len(records)
+    assert int(sets["evaluated"].iloc[0]) == len(records)  # every record usable, all images evaluated
     assert list(sets["source"]) == ["uploaded: my-model.json"]  # the file's own name, not the server's copy
     stored = list((tmp_path / "prediction_uploads").glob("*.json"))
     assert len(stored) == 1 and json.loads(stored[0].read_text()) == records
@@ -218,11 +219,12 @@ def test_the_gallery_selection_is_offered_on_the_predictions_page(sample_ds):
     assert n == len(expected) > 0
     switch_page(at, "pages/predictions.py")
     at.run()
-    label = f"Gallery selection ({n} images: classes any of these smoke-ring; split valid)"
-    assert label in at.selectbox(key="pred_subset").options
-    at.selectbox(key="pred_subset").set_value(label).run()
+    assert "Gallery selection" in at.selectbox(key="pred_subset").options
+    at.selectbox(key="pred_subset").set_value("Gallery selection").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert f"{n} images" in texts(at)
+    assert f"Gallery selection: {n} images, as the Gallery's filters stand: classes any of these smoke-ring; " \
+           "split valid." in texts(at)
+    assert f"**Gallery selection (classes any of these smoke-ring; split valid)**: {n} images" in texts(at)
 
 
 def test_the_layers_thumbnails_are_drawn_with_the_layers_set_and_thresholds(monkeypatch):

@@ -291,6 +291,46 @@ def test_bad_predictions_uploads_in_chromium(browser, sample_ds):
     browser.screenshot("predictions_bad_upload", full_height=1600)
 
 
+@pytest.mark.browser
+def test_the_gallery_selection_subset_follows_the_gallery_in_chromium(browser):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    browser.open("gallery?classes=smoke-ring&split=valid", wait_for="images match")
+    page = browser.page
+    page.get_by_role("link", name="Predictions").click()
+    page.get_by_text("Precision–recall curves").wait_for()
+    browser.settle()
+    page.get_by_label("Evaluate on", exact=True).click()
+    page.get_by_role("option", name="Gallery selection", exact=True).click()
+    page.get_by_text("as the Gallery's filters stand: classes any of these smoke-ring; split valid.").wait_for()
+    browser.settle()
+    # In the Gallery, the split filter widened to valid and train; back on Predictions, the subset follows.
+    page.get_by_role("link", name="Gallery").click()
+    page.get_by_text("images match").first.wait_for()
+    browser.settle()
+    splits = page.locator("[data-testid='stSidebar'] .st-key-split [data-testid='stMultiSelect']")
+    for attempt in range(3):  # a rerun that lands while the list is open closes it
+        splits.click()
+        try:
+            page.get_by_role("option", name="train", exact=True).click(timeout=20_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            browser.settle()
+    page.keyboard.press("Escape")
+    browser.settle()
+    page.get_by_role("link", name="Predictions").click()
+    page.get_by_text("Precision–recall curves").wait_for()
+    browser.settle()
+    expect(page.get_by_text("as the Gallery's filters stand: classes any of these smoke-ring; split valid, train.")
+           ).to_be_visible()
+    expect(page.get_by_role("combobox", name="Evaluate on")).to_have_value("Gallery selection")
+    assert "pred_subset=Gallery+selection" in page.url or "pred_subset=Gallery%20selection" in page.url
+
+
 def test_the_inputs_are_in_the_sidebars_predictions_section(files, tmp_path):
     _, results, _, _ = files
     at = page_test(PAGE)

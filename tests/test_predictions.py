@@ -270,3 +270,36 @@ def test_synthetic_predictions(sample_ds, tmp_path):
     pd.testing.assert_frame_equal(from_file.table.drop(columns=["record", "segmentation", "rle"]),
                                   preds.table.drop(columns=["record", "segmentation", "rle"]))
     assert not math.isnan(from_file.table["area"].sum())
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    # 0 bytes: empty, not malformed
+    (b"", r"model.json: the file is empty \(0 bytes\); expected a JSON list of result records"),
+    (b"\n \n", r"model.json: the file holds only white space \(3 bytes\); expected a JSON list"),
+    (b"[1, 2", r"model.json \[line 1, column 6\]: malformed JSON: .*; expected a JSON list"),
+    (b"null", r"model.json \[top level\]: expected a JSON list of result records .*, found null$"),
+])
+def test_a_file_is_named_as_shown_not_by_its_copy(ds, tmp_path, content, message):
+    copy = tmp_path / "3f2a9c.json"  # e.g. this server's copy of an upload
+    copy.write_bytes(content)
+    with pytest.raises(XamiDataError, match=message) as caught:
+        P.read_coco_results(copy, ds, shown_as="model.json")
+    assert str(tmp_path) not in str(caught.value) and "3f2a9c" not in str(caught.value)
+
+
+def test_records_and_yolo_files_are_named_as_shown(ds, tmp_path):
+    copy = tmp_path / "copy.json"
+    copy.write_text(json.dumps([rec(), rec(score=None)]))
+    preds = P.read_coco_results(copy, ds, shown_as="model.json")
+    assert preds.source == "model.json" and [p.file for p in preds.problems] == ["model.json"]
+    folder = tmp_path / "run"
+    write_txt(folder / "labels", stem(NAMES[0]) + ".txt", ["0 0.1 0.1 0.3 0.1 0.3 0.3", "0 a b c d e f 0.5"])
+    yolo = P.load_predictions(folder, ds, shown_as="~/runs/run")
+    assert yolo.source == str(Path("~/runs/run") / "labels")
+    assert [(p.file, p.record) for p in yolo.problems] == [(str(Path("~/runs/run/labels") / (stem(NAMES[0]) + ".txt")),
+                                                            f"line {k}") for k in (1, 2)]
+    assert "of numbers, found '0 a b c d e f 0.5'" in yolo.problems[1].message
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(XamiDataError, match="^mine: the folder holds no .txt prediction file .*; expected one "
+                                            "'<image stem>.txt' per image"):
+        P.load_predictions(tmp_path / "empty", ds, shown_as="mine")

@@ -269,13 +269,15 @@ BY_PREDICTIONS = BY_CONTENT | {_predictions.Predictions: predictions_key}  # cac
 
 # Resources, as datasets are: a prediction set is immutable and holds every mask, so sessions share one object.
 @st.cache_resource(show_spinner="Reading predictions…", max_entries=16, hash_funcs=BY_CONTENT)
-def cached_predictions(ds: Dataset, path: str, name: str, fingerprint: tuple) -> _predictions.Predictions:
-    """A results file or YOLO folder read for `ds` once per content (`fingerprint`: `predictions_fingerprint`).
+def cached_predictions(ds: Dataset, path: str, name: str, fingerprint: tuple,
+                       shown_as: str | None = None) -> _predictions.Predictions:
+    """A results file or YOLO folder read for `ds` once per content (`fingerprint`: `predictions_fingerprint`),
+    named in messages as `shown_as` (default: `path`).
 
     Raises:
         XamiDataError: the path cannot be read or matched (see `predictions.load_predictions`).
     """
-    preds = _predictions.load_predictions(path, ds, name=name or None)
+    preds = _predictions.load_predictions(path, ds, name=name or None, shown_as=shown_as)
     digest = hashlib.sha1(repr((name, fingerprint)).encode()).hexdigest()[:16]
     return replace(preds, content_key=f"{content_key(ds)}|{path}|{digest}")
 

@@ -102,7 +102,8 @@ def unique_labels(sets: list[Predictions]) -> dict[str, Predictions]:
 
 
 def load_sets(ds: Dataset, choice: Choice) -> tuple[dict[str, Predictions], list[tuple[str, str]]]:
-    """The sets a choice names, loaded through the caches, and (name or path, message) per path that failed."""
+    """The sets a choice names, loaded through the caches, and (name, path or file name; message) per input that
+    failed. Messages name each input as the user gave it: a path as typed, an upload by its own file name."""
     sets: list[Predictions] = []
     failed: list[tuple[str, str]] = []
     if choice.synthetic and ds.provenance.synthetic:
@@ -110,19 +111,24 @@ def load_sets(ds: Dataset, choice: Choice) -> tuple[dict[str, Predictions], list
     for name, path in path_entries(choice.paths or ""):
         try:
             checked = check_local_path(path, what="predictions path")  # a deployment's allowed roots apply here too
-            sets.append(cached_predictions(ds, str(checked), name, predictions_fingerprint(checked)))
+            sets.append(cached_predictions(ds, str(checked), name, predictions_fingerprint(checked), shown_as=path))
         except XamiDataError as exc:
             failed.append((name or path, str(exc)))
     for upload in choice.uploads:  # stored by this app under the cache root, not a path the user typed
+        if not Path(upload.path).is_file():  # removed once unused past the uploads' time to live
+            failed.append((upload.file_name, f"{upload.file_name}: this server no longer holds the upload (uploads "
+                                             f"are kept {upload_ttl_text()} after their last use); upload the file "
+                                             "again to use it"))
+            continue
         try:
-            with contextlib.suppress(OSError):  # in use: not expired (a missing file is said below)
+            with contextlib.suppress(OSError):  # in use: not expired
                 os.utime(upload.path)
-            preds = cached_predictions(ds, upload.path, upload.name, predictions_fingerprint(upload.path))
-            # Said by the file's own name, not the server's copy; a new record, the cached one is shared.
+            preds = cached_predictions(ds, upload.path, upload.name, predictions_fingerprint(upload.path),
+                                       shown_as=upload.file_name)
+            # The sets table says where a set came from; a new record, the cached one is shared.
             sets.append(replace(preds, source=UPLOADED + upload.file_name))
         except XamiDataError as exc:
-            failed.append((upload.name, f"{exc} (uploads are kept {upload_ttl_text()} after their last use; "
-                                        "upload it again)"))
+            failed.append((upload.file_name, str(exc)))
     return unique_labels(sets), failed
 
 

@@ -42,7 +42,7 @@ from xami_core.limits import (
     coordinate_range,
 )
 from xami_core.model import Dataset, Problem, XamiDataError
-from xami_core.paths import checked_path, shown
+from xami_core.paths import MAX_JSON_MB_ENV, checked_path, shown
 
 # The table's columns, in order (written once, here).
 PREDICTION_COLUMNS = (
@@ -79,6 +79,13 @@ BAD_GEOMETRY = "malformed segmentation or box"
 OUTSIDE_FRAME = "coordinates far outside the frame"
 WRONG_VALUES = "wrong number of values"
 OVER_LIMIT = "over the count limit"
+
+# What an input should be, for messages (each says what was expected).
+RESULTS_FORM = "a JSON list of result records ({image_id, category_id, score, segmentation, bbox})"
+PREDICTIONS_INPUT = "a COCO results .json file or a folder of YOLO .txt prediction files"
+YOLO_FORM = ("one '<image stem>.txt' per image, a line 'class x1 y1 ... xn yn conf' per instance (YOLOv8 predict "
+             "with save_txt=True, save_conf=True)")
+MAX_BLANK_CHECK_BYTES = 1024**2  # a malformed file up to this size is read again to say it holds only white space
 
 
 @dataclass(frozen=True)
@@ -194,9 +201,10 @@ def _id_index(ds: Dataset, ids_in_file: set, split: str | None, file: str, col: 
             return {}
         if len(holders) > 1:
             raise XamiDataError(
-                f"{file}: the predictions' image ids are image ids of more than one split "
-                f"({', '.join(holders)}; each split numbers its images from 0), so they cannot be matched. "
-                "Say which split the predictions were made on (split=..., --split).")
+                f"{file} [image_id]: the predictions' image ids are image ids of more than one split "
+                f"({', '.join(holders)}; each split numbers its images from 0), so they cannot be matched; expected "
+                "the image file stems as image ids (as Ultralytics writes them), or the ids of one split said with "
+                "split=... (Python) or --split (command line).")
         col.warn(file, "image_id", f"image ids read as ids of split {holders[0]!r}, the split that holds "
                                    f"{'all' if best == len(ids_in_file) else 'most'} of them")
         images = images[images["split"] == holders[0]]
@@ -373,6 +381,21 @@ def _record_label(i: int, rec: dict) -> str:
     return f"record {i}" + (f" ({ids})" if ids else "")
 
 
+def _json_kind(value: Any) -> str:
+    """What a parsed JSON value is, in words; a COCO annotation file is named as such (a common mix-up)."""
+    if isinstance(value, dict):
+        keys = [k for k in ("images", "annotations") if k in value]
+        if keys:
+            return (f"an object with {' and '.join(repr(k) for k in keys)}: a COCO annotation file (ground truth), "
+                    "not a model's results")
+        return "an object"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return {str: "a string", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
 def coco_results_to_predictions(records: Any, ds: Dataset, *, name: str, source: str,
                                 category_names: Mapping[int, str] | None = None, split: str | None = None,
                                 synthetic: bool = False) -> Predictions:
@@ -394,8 +417,7 @@ def coco_results_to_predictions(records: Any, ds: Dataset, *, name: str, source:
             (see `split`), or `category_names` names no class of the dataset.
     """
     if not isinstance(records, list):
-        raise XamiDataError(f"{source} [top level]: expected a JSON list of result records "
-                            f"({{image_id, category_id, score, segmentation, bbox}}), found {type(records).__name__}")
+        raise XamiDataError(f"{source} [top level]: expected {RESULTS_FORM}, found {_json_kind(records)}")
     col = _Collector()
     if len(records) > MAX_PREDICTIONS:
         col.leave_out(OVER_LIMIT, source, f"records {MAX_PREDICTIONS}..{len(records) - 1}",
@@ -486,22 +508,42 @@ def coco_results_to_predictions(records: Any, ds: Dataset, *, name: str, source:
 
 
 def read_coco_results(path: str | Path, ds: Dataset, *, name: str | None = None,
-                      category_names: Mapping[int, str] | None = None, split: str | None = None) -> Predictions:
+                      category_names: Mapping[int, str] | None = None, split: str | None = None,
+                      shown_as: str | None = None) -> Predictions:
     """Read a COCO results JSON file (at most `XAMI_MAX_JSON_MB`) as predictions on `ds`.
 
     See `coco_results_to_predictions` for the matching; `name` defaults to the file's stem.
+    `shown_as` is the file as messages and the set's `source` name it (default: `path`), e.g. the
+    name a user uploaded it under when `path` is this server's copy.
 
     Raises:
-        XamiDataError: the file cannot be read (missing, too large, malformed JSON), is not a
-            list, or cannot be matched (see `coco_results_to_predictions`).
+        XamiDataError: the file cannot be read (missing, empty, a single YOLO .txt file, too large,
+            malformed JSON), is not a list, or cannot be matched (see `coco_results_to_predictions`).
     """
     path = checked_path(path, what="predictions file")
+    file = shown_as if shown_as is not None else str(path)
     if not path.is_file():
-        raise XamiDataError(f"{path}: predictions file not found")
+        raise XamiDataError(f"{file}: not found; expected {PREDICTIONS_INPUT}")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise XamiDataError(f"{file}: cannot be read ({exc.strerror or exc}); expected a readable file") from exc
+    if size == 0:
+        raise XamiDataError(f"{file}: the file is empty (0 bytes); expected {RESULTS_FORM}")
     data, problem = read_json(path)
     if problem is not None:
-        raise XamiDataError(str(problem))
-    return coco_results_to_predictions(data, ds, name=name or path.stem, source=str(path),
+        if problem.message.startswith("malformed JSON") and size <= MAX_BLANK_CHECK_BYTES \
+                and not path.read_bytes().strip():
+            raise XamiDataError(f"{file}: the file holds only white space ({size:,} bytes); expected {RESULTS_FORM}")
+        if path.suffix.lower() == ".txt":  # not JSON: most likely one of a YOLO run's prediction files
+            raise XamiDataError(f"{file}: a single text file, not JSON; expected {PREDICTIONS_INPUT} (give the folder "
+                                "that holds the .txt files, one per image)")
+        where = "" if problem.record == "file" else f" [{problem.record}]"
+        # Named as shown, never by this server's copy of an upload (an OS error's text holds the path).
+        message = problem.message.replace(str(path), file)
+        expected = "" if MAX_JSON_MB_ENV in message else f"; expected {RESULTS_FORM}"  # the size limit says its own
+        raise XamiDataError(f"{file}{where}: {message}{expected}")
+    return coco_results_to_predictions(data, ds, name=name or path.stem, source=file,
                                        category_names=category_names, split=split)
 
 
@@ -511,7 +553,7 @@ def _yolo_line(tokens: list[str], n_classes: int) -> tuple[tuple[int, np.ndarray
         cls = int(tokens[0])
         values = np.array(tokens[1:], dtype=np.float64)
     except ValueError:
-        return None, BAD_GEOMETRY, "expected 'class x1 y1 ... xn yn conf' of numbers"
+        return None, BAD_GEOMETRY, f"expected 'class x1 y1 ... xn yn conf' of numbers, found {shown(' '.join(tokens), 60)!r}"
     n = len(values)
     if n != YOLO_BOX_VALUES and (n % 2 == 0 or n < MIN_POLYGON_NUMBERS + 1):
         why = " (no confidence at the end: save with save_conf=True)" if n % 2 == 0 else ""
@@ -535,7 +577,7 @@ def _yolo_line(tokens: list[str], n_classes: int) -> tuple[tuple[int, np.ndarray
 
 
 def read_yolo_predictions(folder: str | Path, ds: Dataset, *, name: str | None = None,
-                          names: Sequence[str] | None = None) -> Predictions:
+                          names: Sequence[str] | None = None, shown_as: str | None = None) -> Predictions:
     """Read a folder of YOLOv8-seg prediction files (`<image stem>.txt`, or under `labels/`) as predictions on `ds`.
 
     Each line is `class x1 y1 ... xn yn conf` (normalised 0..1, scaled by the image's size to
@@ -548,24 +590,29 @@ def read_yolo_predictions(folder: str | Path, ds: Dataset, *, name: str | None =
         name: the set's name (default: the folder's name, or its parent's for `labels/`).
         names: the model's class names by YOLO index (default: the dataset's classes in class-id
             order, which for XAMI is the YOLO order).
+        shown_as: the folder as messages and the set's `source` name it (default: `folder`).
 
     Raises:
-        XamiDataError: the folder is missing or holds more than `MAX_PREDICTION_FILES` files, or
-            `names` holds no class of the dataset.
+        XamiDataError: the folder is missing, holds no .txt file (nor a `labels/` folder with
+            some) or more than `MAX_PREDICTION_FILES`, or `names` holds no class of the dataset.
     """
     root = checked_path(folder, what="predictions folder")
+    source = shown_as if shown_as is not None else str(root)
     if not root.is_dir():
-        raise XamiDataError(f"{root}: predictions folder not found")
+        raise XamiDataError(f"{source}: predictions folder not found; expected a folder of YOLO .txt prediction "
+                            f"files: {YOLO_FORM}")
     if not any(root.glob("*.txt")) and (root / "labels").is_dir():
-        root = root / "labels"
+        root, source = root / "labels", str(Path(source) / "labels")
     files = []
     for k, path in enumerate(root.glob("*.txt")):
         if k >= MAX_PREDICTION_FILES:
-            raise XamiDataError(f"{root}: more than {MAX_PREDICTION_FILES:,} prediction files; a dataset of "
-                                f"{len(ds.images):,} images has at most one each")
+            raise XamiDataError(f"{source}: more than {MAX_PREDICTION_FILES:,} prediction files; expected at most one "
+                                f"per image, and the dataset has {len(ds.images):,} images")
         files.append(path)
+    if not files:
+        raise XamiDataError(f"{source}: the folder holds no .txt prediction file (nor a labels/ folder with them); "
+                            f"expected {YOLO_FORM}")
     files.sort()
-    source = str(root)
     set_name = name or (root.parent.name if root.name == "labels" else root.name)
     model_names = list(names) if names is not None else ds.class_names
     cat_of = _category_index(ds, dict(enumerate(model_names)), source)
@@ -575,7 +622,7 @@ def read_yolo_predictions(folder: str | Path, ds: Dataset, *, name: str | None =
                                                               ds.images["height"].astype(int))))
     rows: list[dict[str, Any]] = []
     for path in files:
-        file = str(path)
+        file = str(Path(source) / path.name)  # as the folder is shown (an upload's name, not this server's path)
         image_id = by_stem.get(path.stem)
         try:
             size = path.stat().st_size
@@ -585,12 +632,14 @@ def read_yolo_predictions(folder: str | Path, ds: Dataset, *, name: str | None =
                 continue
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            col.leave_out(BAD_GEOMETRY, file, "file", f"cannot be read: {exc}")
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            col.leave_out(BAD_GEOMETRY, file, "file", f"cannot be read ({why}); expected UTF-8 text, {YOLO_FORM}")
             continue
         lines = [(k, line.split()) for k, line in enumerate(lines, start=1) if line.strip()]
         if image_id is None:
             col.leave_out(UNKNOWN_IMAGE, file, "file", f"{len(lines)} prediction(s) for {shown(path.stem, 60)}, "
-                                                       "which is no image file stem of the dataset", n=len(lines))
+                                                       "which is no image file stem of the dataset; expected a file "
+                                                       "named after an image, '<image stem>.txt'", n=len(lines))
             continue
         width, height = frames[image_id]
         scale = np.array([width, height], dtype=np.float64)
@@ -622,16 +671,18 @@ def read_yolo_predictions(folder: str | Path, ds: Dataset, *, name: str | None =
 
 def load_predictions(path: str | Path, ds: Dataset, *, name: str | None = None,
                      category_names: Mapping[int, str] | None = None, names: Sequence[str] | None = None,
-                     split: str | None = None) -> Predictions:
+                     split: str | None = None, shown_as: str | None = None) -> Predictions:
     """Read predictions from a COCO results `.json` file or a folder of YOLO `.txt` files.
+
+    `shown_as` names the input in messages and as the set's `source` (default: `path`).
 
     Raises:
         XamiDataError: as `read_coco_results` or `read_yolo_predictions`.
     """
     checked = checked_path(path, what="predictions path")
     if checked.is_dir():
-        return read_yolo_predictions(checked, ds, name=name, names=names)
-    return read_coco_results(checked, ds, name=name, category_names=category_names, split=split)
+        return read_yolo_predictions(checked, ds, name=name, names=names, shown_as=shown_as)
+    return read_coco_results(checked, ds, name=name, category_names=category_names, split=split, shown_as=shown_as)
 
 
 def predictions_fingerprint(path: str | Path) -> tuple:
