@@ -89,6 +89,25 @@ def test_instances_per_image(ds):
     assert table.loc[("valid", ALL), "images"].to_dict() == {2: 1}
 
 
+def test_parts_that_leave_frames_out_or_name_unknown_ones(ds):
+    # Part "a": train frames 1 and 2; part "b": an id the dataset does not hold (a frame without
+    # annotations for the counts, nothing for the measures); train frame 3 and the valid frame: no part.
+    ids = ds.images["image_id"].tolist()
+    parts = pd.Series(["a", "a", "b"], index=[ids[0], ids[1], 999], name="part", dtype="str")
+    per = S.instances_per_image(ds, parts).set_index(["part", "class_name", "instances"]).sort_index()
+    assert per.loc[("a", ALL), "images"].to_dict() == {2: 1, 3: 1}
+    assert per.loc[("a", "smoke-ring"), "images"].to_dict() == {0: 1, 2: 1}
+    assert per.loc[("a", "smoke-ring", 2), "share"] == 0.5
+    for name in [*CLASSES, ALL]:
+        assert per.loc[("b", name), ["images", "share"]].to_dict("list") == {"images": [1], "share": [1.0]}
+    summary = S.measure_summary(S.instance_measures(ds, parts))
+    assert set(summary["part"]) == {"a"}
+    area = summary[(summary["measure"] == "area")].set_index("class_name")
+    assert area.loc[ALL, ["n", "mean", "min", "max"]].tolist() == [5, 834.0, 400.0, 1170.0]
+    assert area.loc["smoke-ring", ["n", "mean", "median"]].tolist() == [2, 900.0, 900.0]
+    assert list(area.index) == ["central-ring", "read-out-streak", "smoke-ring", ALL]
+
+
 def test_class_cooccurrence(ds):
     table = S.class_cooccurrence(ds).set_index(["part", "class_a", "class_b"]).sort_index()
     assert len(table) == 2 * 25

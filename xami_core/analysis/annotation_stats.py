@@ -114,25 +114,45 @@ def measure_summary(instances: pd.DataFrame) -> pd.DataFrame:
         Long table: part, class_name (`ALL_CLASSES` for all together), measure, unit, n (values
         present), mean, min, q05, median, q95, max, in the measures' units (`MEASURES`).
     """
-    long = instances.melt(id_vars=["part", "class_name"], value_vars=list(MEASURES), var_name="measure")
-    long["value"] = pd.to_numeric(long["value"], errors="coerce").astype(np.float64)
-    long = long.dropna(subset=["value"])
-    both = pd.concat([long, long.assign(class_name=ALL_CLASSES)], ignore_index=True)
-    grouped = both.groupby(["part", "class_name", "measure"], sort=False)["value"]
-    out = grouped.agg(n="size", mean="mean", min="min", max="max")
+    # One integer group key per (measure, part, class) and per (measure, part, all classes): grouping
+    # on the strings themselves cost more than the statistics. Within a group the values keep the
+    # instances' order, so pandas' compensated mean adds them as before.
+    part_names, part_code = _codes(instances["part"])
+    class_names, class_code = _codes(instances["class_name"])
+    n_parts, n_classes = len(part_names), len(class_names) + 1  # the last class code: all classes
+    keys, values = [], []
+    for m, measure in enumerate(MEASURES):
+        value = pd.to_numeric(instances[measure], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        ok = ~np.isnan(value) & (part_code >= 0) & (class_code >= 0)
+        first = (m * n_parts + part_code[ok]) * n_classes
+        keys += [first + class_code[ok], first + (n_classes - 1)]
+        values += [value[ok], value[ok]]
+    grouped = pd.Series(np.concatenate(values)).groupby(np.concatenate(keys), sort=True)
+    stats = grouped.agg(["size", "mean", "min", "max"])
     quantiles = grouped.quantile([0.05, 0.5, 0.95]).unstack()
-    out["q05"], out["median"], out["q95"] = quantiles[0.05], quantiles[0.5], quantiles[0.95]
-    out = out.reset_index()
-    out.insert(3, "unit", out["measure"].map(MEASURES))
-    out["measure"] = pd.Categorical(out["measure"], categories=list(MEASURES))
-    out = _ordered(out, ["measure"]).astype({"measure": "str"})
-    return out[
-        ["part", "class_name", "measure", "unit", "n", "mean", "min", "q05", "median", "q95", "max"]]
+    measure_code, rest = np.divmod(stats.index.to_numpy(np.int64), n_parts * n_classes)
+    part_at, class_at = np.divmod(rest, n_classes)
+    out = pd.DataFrame({
+        "part": pd.Series(np.array(part_names, dtype=object)[part_at], dtype="str"),
+        "class_name": pd.Series(np.array([*class_names, ALL_CLASSES], dtype=object)[class_at], dtype="str"),
+        "measure": pd.Categorical.from_codes(measure_code, categories=list(MEASURES)),
+        "unit": pd.Series(np.array(list(MEASURES.values()), dtype=object)[measure_code], dtype="str"),
+        "n": stats["size"].to_numpy(np.int64), "mean": stats["mean"].to_numpy(np.float64),
+        "min": stats["min"].to_numpy(np.float64), "q05": quantiles[0.05].to_numpy(np.float64),
+        "median": quantiles[0.5].to_numpy(np.float64), "q95": quantiles[0.95].to_numpy(np.float64),
+        "max": stats["max"].to_numpy(np.float64)})
+    return _ordered(out, ["measure"]).astype({"measure": "str"})
+
+
+def _codes(values: pd.Series) -> tuple[list[str], np.ndarray]:
+    """A column's distinct values (first seen first) and each row's position among them (int64; -1: missing)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return [str(u) for u in uniques], np.asarray(codes, dtype=np.int64)
 
 
 def _class_order(names: pd.Series) -> list[str]:
     """Class names by name (XAMI's five sort as their category ids do), without `ALL_CLASSES`."""
-    return sorted(set(names) - {ALL_CLASSES})
+    return sorted(set(pd.unique(names)) - {ALL_CLASSES})  # distinct first: a set of every row is slow
 
 
 def _ordered(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -181,11 +201,18 @@ def binned_counts(instances: pd.DataFrame, measure: str, bins: int = 30, log: bo
     which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, bins - 1)
     parts = _part_order(instances["part"])
     classes = _class_order(instances["class_name"])
-    full = pd.MultiIndex.from_product([parts, classes, range(bins)], names=["part", "class_name", "bin"])
-    counts = pd.Series(1, index=pd.MultiIndex.from_arrays(
-        [kept["part"].to_numpy(), kept["class_name"].to_numpy(), which], names=["part", "class_name", "bin"]))
-    counts = counts.groupby(level=[0, 1, 2]).sum().reindex(full, fill_value=0).astype(np.int64)
-    out = counts.rename("count").reset_index()
+    # Counts on the full (part, class, bin) grid, in that order, by one bincount of integer positions.
+    part_at = pd.Categorical(kept["part"], categories=parts).codes.astype(np.int64)
+    class_at = pd.Categorical(kept["class_name"], categories=classes).codes.astype(np.int64)
+    on_grid = (part_at >= 0) & (class_at >= 0)
+    cell = (part_at[on_grid] * len(classes) + class_at[on_grid]) * bins + which[on_grid]
+    counts = np.bincount(cell, minlength=len(parts) * len(classes) * bins).astype(np.int64)
+    out = pd.DataFrame({
+        "part": pd.Series(np.repeat(np.array(parts, dtype=object), len(classes) * bins), dtype="str"),
+        "class_name": pd.Series(np.tile(np.repeat(np.array(classes, dtype=object), bins), len(parts)), dtype="str"),
+        "bin": np.tile(np.arange(bins, dtype=np.int64), len(parts) * len(classes)),
+        "count": counts,
+    })
     out.insert(3, "lo", edges[out["bin"].to_numpy()])
     out.insert(4, "hi", edges[out["bin"].to_numpy() + 1])
     return out
@@ -206,16 +233,36 @@ def instances_per_image(ds: Dataset, parts: pd.Series | None = None) -> pd.DataF
     """
     parts = _parts_of(ds, parts)
     classes = list(ds.class_names)
-    image_ids = parts.index.to_numpy()
-    ann = ds.annotations[ds.annotations["image_id"].isin(image_ids)]
-    per = pd.crosstab(ann["image_id"], ann["class_name"]).reindex(index=image_ids, columns=classes, fill_value=0)
-    per[ALL_CLASSES] = per.sum(axis=1)
-    long = per.melt(ignore_index=False, var_name="class_name", value_name="instances")
-    long["part"] = parts.reindex(long.index).to_numpy()
-    out = long.groupby(["part", "class_name", "instances"]).size().rename("images").reset_index()
-    out["share"] = out["images"] / out["part"].map(parts.value_counts())
-    out = out.astype({"instances": np.int64, "images": np.int64})
-    return _ordered(out[["part", "class_name", "instances", "images", "share"]], ["instances"])
+    part_names, part_code = _codes(parts)
+    # Instances of each class per image of `parts` (a column per class, then all classes): counted
+    # with bincount over (image, class) positions.
+    ids, image_at = np.unique(parts.index.to_numpy(np.int64), return_inverse=True)
+    ann_ids = ds.annotations["image_id"].to_numpy(np.int64)
+    pos = np.minimum(np.searchsorted(ids, ann_ids), max(len(ids) - 1, 0))
+    cls = pd.Categorical(ds.annotations["class_name"], categories=classes).codes.astype(np.int64)
+    keep = (ids[pos] == ann_ids if len(ids) else np.zeros(len(ann_ids), dtype=bool)) & (cls >= 0)
+    n_cols = len(classes) + 1
+    per = np.zeros((len(ids), n_cols), dtype=np.int64)
+    per[:, :-1] = np.bincount(pos[keep] * len(classes) + cls[keep], minlength=len(ids) * len(classes)).reshape(
+        len(ids), len(classes))
+    per[:, -1] = per[:, :-1].sum(axis=1)
+    per = per[image_at][part_code >= 0]
+    image_part = part_code[part_code >= 0]
+    # Images per (part, column, k): one more bincount.
+    span = int(per.max()) + 1 if per.size else 1
+    key = (image_part[:, None] * n_cols + np.arange(n_cols)) * span + per
+    images = np.bincount(key.ravel(), minlength=len(part_names) * n_cols * span)
+    found = np.flatnonzero(images)
+    group, instances = np.divmod(found, span)
+    part_at, class_at = np.divmod(group, n_cols)
+    out = pd.DataFrame({
+        "part": pd.Series(np.array(part_names, dtype=object)[part_at], dtype="str"),
+        "class_name": pd.Series(np.array([*classes, ALL_CLASSES], dtype=object)[class_at], dtype="str"),
+        "instances": instances.astype(np.int64),
+        "images": images[found].astype(np.int64),
+        "share": images[found] / np.bincount(image_part, minlength=len(part_names))[part_at],
+    })
+    return _ordered(out, ["instances"])
 
 
 def class_cooccurrence(ds: Dataset, parts: pd.Series | None = None) -> pd.DataFrame:
