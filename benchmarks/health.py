@@ -7,6 +7,10 @@
   pandas for boxes, file names, sizes and classes. Both are given the same frame hashes.
 - Frame hashes: `health.frame_hashes` with its disk cache empty, and filled (a later visit),
   against an `imagehash.phash` per frame in a PIL loop (full decode, no cache).
+- Near-duplicate frames: `health.hash_pairs` on random 256-bit hashes with planted near copies, at
+  the default distance and wider ones up to the page's maximum, against every hash compared with
+  every later one in numpy blocks (XOR and popcount; its cost does not depend on the distance).
+  Above 50,000 images only the widest distance is measured (the baseline takes minutes there).
 - Statistics: what the page computes per split (`annotation_stats.instance_measures`,
   `measure_summary`, `instances_per_image`, `class_cooccurrence`), against pandas: the measures as
   columns, `groupby(...).describe()`, `crosstab`, and a matrix product of class presence.
@@ -34,7 +38,7 @@ from shapely.geometry import Polygon
 from shapely.validation import explain_validity
 
 from benchmarks.gallery import tiled
-from benchmarks.run import Case, tiling
+from benchmarks.run import LARGE, Case, tiling
 from xami_core.analysis import annotation_stats as S
 from xami_core.analysis import health as H
 from xami_core.io.image_files import FILE_OK, base_name
@@ -44,6 +48,10 @@ from xami_core.model import Dataset
 
 HASH_ROWS_MAX = 2_000  # images: the hash rows read every frame (linear), measured up to XAMI size
 HASH_BLOCK = 256  # hashes compared with all later ones at a time in the baseline
+# Near-duplicate frame rows: bits, at every size and above `benchmarks.run.LARGE` images.
+FRAME_DISTANCES = (H.DEFAULT_HASH_DISTANCE, 16, 20, H.MAX_HASH_DISTANCE)
+FRAME_DISTANCES_LARGE = (H.MAX_HASH_DISTANCE,)
+PLANTED = 30  # near copies in the frame rows' hashes: copy k differs from its row in k bits
 
 
 # --- input ---------------------------------------------------------------------------------------
@@ -61,6 +69,17 @@ def checks_input(times: int) -> tuple[Dataset, pd.DataFrame]:
     raw = rng.integers(0, 256, (len(img), H.HASH_BITS // 8), dtype=np.uint8)
     hashes = pd.DataFrame({"image_id": img["image_id"].to_numpy(), "hash": [r.tobytes().hex() for r in raw]})
     return ds, hashes
+
+
+def frames_input(n: int, seed: int = 0) -> list[str]:
+    """n random 256-bit hashes (hex), the last `PLANTED` of them copies of the first ones with k bits flipped."""
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 256, (n, H.HASH_BITS // 8), dtype=np.uint8)
+    for k in range(min(PLANTED, n // 2)):
+        raw[n - 1 - k] = raw[k]
+        for bit in rng.choice(H.HASH_BITS, k, replace=False):
+            raw[n - 1 - k, bit // 8] ^= np.uint8(1 << (bit % 8))
+    return [r.tobytes().hex() for r in raw]
 
 
 def linked_frames(times: int, folder: Path) -> Dataset:
@@ -179,6 +198,19 @@ def pil_hashes(paths: list[str]) -> list[str]:
     return out
 
 
+def block_pairs(hashes: list[str], max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The baseline: (i, j, distance) of every pair within `max_distance` bits, each hash against all later ones."""
+    words = np.frombuffer(b"".join(bytes.fromhex(h) for h in hashes), dtype=">u8").astype(np.uint64)
+    words = words.reshape(len(hashes), -1)
+    found = [(np.zeros(0, dtype=np.int64),) * 3]
+    for start in range(0, len(words), HASH_BLOCK):
+        distance = np.bitwise_count(words[start:start + HASH_BLOCK, None, :] ^ words[None, start:, :]).sum(axis=2)
+        a, b = np.nonzero(np.triu(distance <= max_distance, 1))
+        found.append((a + start, b + start, distance[a, b]))
+    i, j, d = (np.concatenate(column).astype(np.int64) for column in zip(*found))
+    return i, j, d
+
+
 def pandas_statistics(ds: Dataset) -> dict[str, pd.DataFrame]:
     """The baseline: the page's statistics per split with pandas (measures, their order statistics, counts per image,
     co-occurrence)."""
@@ -214,6 +246,8 @@ def prepare(arg: dict) -> object:
         return checks_input(times)
     if kind == "statistics":
         return tiled(load_dataset(sample_root(), source="synthetic sample", synthetic=True), times)
+    if kind == "frames":
+        return frames_input(arg["images"]), arg["distance"]
     folder = Path(arg["tmp"])
     ds = linked_frames(times, folder / f"links-{times}")
     cache = folder / f"phash-{kind}-{times}-{os.getpid()}.sqlite"
@@ -245,6 +279,17 @@ def hashes_baseline(prepared: tuple[Dataset, Path]) -> object:
     return pil_hashes(prepared[0].images["path"].tolist())
 
 
+def frames_ours(prepared: tuple[list[str], int]) -> object:
+    """`hash_pairs` (the band search) on the hashes, from hex."""
+    hashes, distance = prepared
+    return H.hash_pairs(H.hash_words(hashes), distance)
+
+
+def frames_baseline(prepared: tuple[list[str], int]) -> object:
+    """Every pair, in numpy blocks."""
+    return block_pairs(*prepared)
+
+
 def statistics_ours(prepared: Dataset) -> object:
     """The page's statistics per split (what `xami_ui.cache.cached_annotation_stats` computes)."""
     instances = S.instance_measures(prepared)
@@ -257,7 +302,7 @@ def statistics_baseline(prepared: Dataset) -> object:
 
 
 def cases(name: str, sizes: dict[str, int | None], tmp: Path) -> Iterator[Case]:
-    """Checks and statistics at each size; frame hashes (cache empty, then filled) up to XAMI size."""
+    """Checks, near-duplicate frames and statistics at each size; frame hashes (cache empty, then filled) up to XAMI size."""
     ds = load_dataset(sample_root(), source="synthetic sample", synthetic=True)
     for label, target in sizes.items():
         times = tiling(target, len(ds.images))
@@ -269,6 +314,10 @@ def cases(name: str, sizes: dict[str, int | None], tmp: Path) -> Iterator[Case]:
                                ("hashes warm", "frame hashes, from the disk cache")):
                 yield Case(what, label, n_img, n_ann, __name__, "hashes_ours", "hashes_baseline",
                            {"kind": kind, "times": times, "tmp": str(tmp)})
+        for distance in FRAME_DISTANCES_LARGE if n_img > LARGE else FRAME_DISTANCES:
+            yield Case(f"near-duplicate frames within {distance} bits (hashes given)", label, n_img, n_ann, __name__,
+                       "frames_ours", "frames_baseline",
+                       {"kind": "frames", "times": times, "images": n_img, "distance": distance})
         yield Case("statistics per split and class", label, n_img, n_ann, __name__,
                    "statistics_ours", "statistics_baseline", {"kind": "statistics", "times": times})
 

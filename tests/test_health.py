@@ -287,6 +287,104 @@ def test_hash_pairs_match_brute_force():
         H.hash_pairs(words, H.MAX_HASH_DISTANCE + 1)
 
 
+def _planted_hashes(n: int, seed: int) -> np.ndarray:
+    """n random 256-bit hashes (uint64, (n, 4)); rows n-1-k copy row k with k bits flipped (k = 0..29)."""
+    rng = np.random.default_rng(seed)
+    words = rng.integers(0, 2**64, (n, 4), dtype=np.uint64)
+    for k in range(30):
+        words[n - 1 - k] = words[k]
+        for bit in rng.choice(256, k, replace=False):
+            words[n - 1 - k, bit // 64] ^= np.uint64(1) << np.uint64(bit % 64)
+    return words
+
+
+def _python_pairs(words: np.ndarray, max_distance: int) -> list[tuple[int, int, int]]:
+    """Every pair within `max_distance` bits, with Python integers (independent of numpy's popcount)."""
+    ints = [int.from_bytes(row.astype(">u8").tobytes(), "big") for row in words]
+    out = []
+    for i, a in enumerate(ints):
+        for j in range(i + 1, len(ints)):
+            d = (a ^ ints[j]).bit_count()
+            if d <= max_distance:
+                out.append((i, j, d))
+    return out
+
+
+def _tight_copies(words: np.ndarray, plan: list[int], rng: np.random.Generator) -> np.ndarray:
+    """For each band of `plan`, a copy of a random row that only that band can find.
+
+    Band k holds every m-th bit from bit k (bit 0 the most significant of the first word, as in
+    the hex hash); each other band gets one flip more than its radius, band k exactly its radius.
+    """
+    m, rows = len(plan), []
+    for lucky in range(m):
+        row = words[rng.integers(len(words))].copy()
+        for k, radius in enumerate(plan):
+            for bit in rng.choice(np.arange(k, 256, m), radius + (k != lucky), replace=False):
+                row[bit // 64] ^= np.uint64(1) << np.uint64(63 - bit % 64)
+        rows.append(row)
+    return np.array(rows, dtype=np.uint64)
+
+
+@pytest.mark.parametrize("max_distance", [0, 1, 7, 12, 13, 20, 24])
+def test_hash_pairs_every_band_plan_finds_the_brute_force_pairs(monkeypatch, max_distance):
+    # Every plan the search may choose (fewest bands, most at radius 1, ... every band at radius 0)
+    # finds exactly the pairs a brute force finds: the planted ones at and around the threshold,
+    # and copies whose flips leave a single band able to find them.
+    monkeypatch.setattr(H, "ALL_PAIRS_MAX", 0)  # bands even for these few hashes
+    rng = np.random.default_rng(max_distance)
+    need = max_distance + 1
+    plans = []
+    for m in range(max(-(-need // 2), 5), max(need, 5) + 1):
+        near = max(need - m, 0)
+        if not near or -(-256 // m) <= H.NEAR_BAND_BITS:
+            plans.append([1] * near + [0] * (m - near))
+    assert [p for p in plans if 1 in p] or max_distance < 13  # bands at radius 1 (13 or more bands) from 13 bits on
+    for plan in plans:
+        words = _planted_hashes(200, max_distance)
+        if len(plan) + sum(plan) == need:  # the copies are exactly `max_distance` bits from their rows
+            words = np.concatenate([words, _tight_copies(words, plan, rng)])
+        expected = _python_pairs(words, max_distance)
+        assert sum(d == max_distance for _, _, d in expected) >= (len(plan) if len(words) > 200 else 1)
+        monkeypatch.setattr(H, "_band_plan", lambda n, n_bits, d, plan=plan: plan)
+        i, j, d = H.hash_pairs(words, max_distance)
+        assert list(zip(i.tolist(), j.tolist(), d.tolist())) == expected, plan
+
+
+def test_hash_pairs_plan_is_a_pigeonhole_cover():
+    for n in (2, 160, 20_000, 100_000, 10_000_000):
+        for d in range(H.MAX_HASH_DISTANCE + 1):
+            plan = H._band_plan(n, 256, d)
+            assert len(plan) + sum(plan) > d and set(plan) <= {0, 1} and -(-256 // len(plan)) <= 62
+            if 1 in plan:
+                assert -(-256 // len(plan)) <= H.NEAR_BAND_BITS
+    # At 100k random hashes and the widest distance, bands at radius 1 are worth their lookups.
+    assert 1 in H._band_plan(100_000, 256, H.MAX_HASH_DISTANCE)
+
+
+def test_hash_pairs_of_alike_hashes_compare_every_pair(monkeypatch):
+    # Hashes that differ only in their first 9 bits fill every band's groups: the search gives up
+    # on bands and compares every pair, with the same result.
+    rng = np.random.default_rng(5)
+    words = np.zeros((300, 4), dtype=np.uint64)
+    words[:, 0] = rng.integers(0, 2**9, 300).astype(np.uint64) << np.uint64(55)
+    calls = []
+    real = H._all_pairs
+    monkeypatch.setattr(H, "_all_pairs", lambda w, d: calls.append(d) or real(w, d))
+    monkeypatch.setattr(H, "ALL_PAIRS_MAX", 0)
+    for max_distance in (0, 3, 12):
+        i, j, d = H.hash_pairs(words, max_distance)
+        assert list(zip(i.tolist(), j.tolist(), d.tolist())) == _python_pairs(words, max_distance)
+    assert calls == [0, 3, 12]
+    # A few hundred random hashes are compared pair by pair from the start.
+    monkeypatch.setattr(H, "ALL_PAIRS_MAX", 50_000)
+    few = _planted_hashes(300, 1)
+    i, j, d = H.hash_pairs(few, 20)
+    assert list(zip(i.tolist(), j.tolist(), d.tolist())) == _python_pairs(few, 20) and calls[-1] == 20
+    empty = H.hash_pairs(words[:1], 12)
+    assert all(len(a) == 0 for a in empty)
+
+
 def test_hashes_cached_by_path_size_and_mtime(dirty, tmp_path, monkeypatch):
     cache = tmp_path / "phash.sqlite"
     calls: list[str] = []
@@ -391,6 +489,18 @@ def test_benchmark_loops_find_what_the_checks_find(dirty, data):
     ours = bench_health.counted(H.run_checks(ds, inputs=H.prepare_checks(ds, hashes=hashes)))
     assert bench_health.loop_checks(ds, hashes) == ours
     assert sum(ours.values()) > (10 if data == "dirty" else 0)
+
+
+@pytest.mark.parametrize("distance", [0, 12, 24])
+def test_benchmark_frame_rows_find_the_same_pairs(distance):
+    # benchmarks/health.py times hash_pairs against every pair compared: both give the same pairs,
+    # the planted copies within the distance among them.
+    from benchmarks import health as bench_health
+
+    prepared = bench_health.frames_input(700, seed=distance), distance
+    ours, theirs = bench_health.frames_ours(prepared), bench_health.frames_baseline(prepared)
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    assert len(ours[0]) >= distance + 1 and set(ours[2].tolist()) == set(range(distance + 1))
 
 
 def test_benchmark_pandas_statistics_agree_with_the_page(sample_ds):

@@ -49,7 +49,13 @@ HASH_BITS = HASH_SIDE * HASH_SIDE
 # Bits (of 256) two frames' hashes may differ by and still be near-duplicates. On the sample, frames
 # with identical pixels differ by 0 bits and different frames by 44 or more.
 DEFAULT_HASH_DISTANCE = 12
-MAX_HASH_DISTANCE = 24  # beyond, the band search compares most pairs and unrelated frames start to match
+MAX_HASH_DISTANCE = 24  # beyond, unrelated frames start to match
+# `hash_pairs`: a band searched at radius 1 has at most this many bits (its lookup table 2**20 int32),
+# candidates are compared this many at a time, and one neighbour lookup costs about one comparison.
+NEAR_BAND_BITS = 20
+PAIR_CHUNK = 1 << 20
+LOOKUP_COST = 1.0
+ALL_PAIRS_MAX = 50_000  # pairs: up to this many (some 300 hashes), comparing them all is quicker than any band
 PHASH_DB = "phash.sqlite"  # in the cache folder
 PHASH_TABLE = "phash256"  # path, size, mtime_ns -> hash (hex), last used
 MAX_PHASH_ENTRIES = 250_000  # about 100 MB (some 420 bytes an entry); least recently used entries go beyond it
@@ -652,19 +658,87 @@ def frame_hashes(ds: Dataset, use_cache: bool = True, cache_file: str | os.PathL
     })
 
 
+def _band_plan(n: int, n_bits: int, max_distance: int) -> list[int]:
+    """The search radius (0 or 1) of each band `hash_pairs` cuts the hashes into: the cheapest plan for random hashes.
+
+    With m bands of which r are searched at radius 1, two hashes at most `max_distance` bits
+    apart agree on a radius-0 band or are within one bit on a radius-1 band whenever
+    m + r > `max_distance` (pigeonhole). Fewer, wider bands at radius 1 mean fewer candidates
+    but a lookup per bit of each hash; the plan weighs the expected counts of both.
+    """
+    need = max_distance + 1
+    fewest = -(-n_bits // 62)  # band values fit in int64
+    pairs = n * (n - 1) / 2
+    plans = []
+    for m in range(max(-(-need // 2), fewest), max(need, fewest) + 1):  # the last: every band at radius 0
+        near = max(need - m, 0)
+        if near and -(-n_bits // m) > NEAR_BAND_BITS:
+            continue
+        width = n_bits / m
+        cost = (m - near) * pairs / 2**width + near * (pairs * (1 + width) / 2**width + LOOKUP_COST * n * width)
+        plans.append((cost, m, [1] * near + [0] * (m - near)))
+    return min(plans)[2]
+
+
+def _close_pairs(columns: list[np.ndarray], owner: np.ndarray, order: np.ndarray, start: np.ndarray,
+                 count: np.ndarray, max_distance: int) -> list[np.ndarray]:
+    """Pair keys (i * n + j, i < j) of the candidates within `max_distance` bits, in chunks of about `PAIR_CHUNK`.
+
+    Candidate k pairs hash `owner[k]` with hashes `order[start[k]:start[k] + count[k]]`.
+    """
+    n = len(order)
+    ends = np.cumsum(count)
+    out = []
+    lo = 0
+    while lo < len(count):
+        hi = max(int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + PAIR_CHUNK, side="right")), lo + 1)
+        c = count[lo:hi]
+        a = np.repeat(owner[lo:hi], c)
+        b = order[np.repeat(start[lo:hi] - (np.cumsum(c) - c), c) + np.arange(int(c.sum()))]
+        distance = np.bitwise_count(columns[0][a] ^ columns[0][b]).astype(np.int64)
+        for column in columns[1:]:
+            distance += np.bitwise_count(column[a] ^ column[b])
+        near = distance <= max_distance
+        a, b = a[near], b[near]
+        out.append(np.minimum(a, b) * n + np.maximum(a, b))
+        lo = hi
+    return out
+
+
+def _all_pairs(words: np.ndarray, max_distance: int) -> list[np.ndarray]:
+    """Pair keys (i * n + j, i < j) within `max_distance` bits, every pair compared (blocks of rows)."""
+    n = len(words)
+    rows = max(1, (1 << 22) // max(n, 1))  # a block's XOR temporary stays near 32 MB
+    out = []
+    for lo in range(0, n, rows):
+        block = words[lo:lo + rows]
+        distance = np.zeros((len(block), n - lo), dtype=np.int64)
+        for k in range(words.shape[1]):
+            distance += np.bitwise_count(block[:, k, None] ^ words[None, lo:, k])
+        a, b = np.nonzero(distance <= max_distance)
+        later = b > a
+        out.append((a[later] + lo) * n + b[later] + lo)
+    return out
+
+
 def hash_pairs(words: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs of hashes that differ in at most `max_distance` bits.
 
-    Pigeonhole search: each 64-bit word is cut into equal bands, at least `max_distance + 1` in
-    all; two hashes that close agree exactly on at least one band, so only hashes sharing a
-    band value are compared.
+    Multi-index pigeonhole search: the hash bits are dealt into m bands (band k: every m-th bit
+    from bit k, so the bits most frames share do not fill one band), r of them searched at
+    radius 1 and the rest at radius 0, with m + r > `max_distance` (`_band_plan`). Two hashes
+    that close then agree on a radius-0 band, or differ in at most one bit on a radius-1 band,
+    so only those candidates are compared (XOR and popcount). The cost stays near linear at every
+    distance for random hashes. A few hundred hashes (`ALL_PAIRS_MAX` pairs), and hashes too
+    alike for bands to tell apart (more candidates than pairs), are compared pair by pair instead.
 
     Args:
         words: uint64 array of shape (n, w) (`hash_words`).
         max_distance: bits, 0..`MAX_HASH_DISTANCE`.
 
     Returns:
-        (i, j, distance): int64 arrays of equal length; i < j are row positions into `words`.
+        (i, j, distance): int64 arrays of equal length; i < j are row positions into `words`,
+        ordered by i then j.
 
     Raises:
         ValueError: `max_distance` outside 0..`MAX_HASH_DISTANCE`, or `words` not two-dimensional.
@@ -675,26 +749,42 @@ def hash_pairs(words: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.nda
     if words.ndim != 2:
         raise ValueError(f"expected hash words of shape (n, w), got {words.shape}")
     n, n_words = words.shape
-    per_word = -(-(max_distance + 1) // n_words)  # ceil: bands per word
-    edges = np.linspace(0, 64, per_word + 1).round().astype(np.int64)
-    found = []
-    for w in range(n_words):
-        for lo, hi in zip(edges[:-1], edges[1:]):
-            band = (words[:, w] >> np.uint64(lo)) & np.uint64((1 << int(hi - lo)) - 1)
-            order = np.argsort(band, kind="stable")
-            sorted_band = band[order]
-            # Compare each hash with the next ones in sort order while they share the band value;
-            # candidates too far apart are dropped at once (most of them, at wide distances).
-            offset = 1
-            while offset < n:
-                same = np.flatnonzero(sorted_band[offset:] == sorted_band[:-offset])
-                if not len(same):
-                    break
-                a, b = order[same], order[same + offset]
-                close = np.bitwise_count(words[a] ^ words[b]).sum(axis=1) <= max_distance
-                a, b = a[close], b[close]
-                found.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
-                offset += 1
+    found: list[np.ndarray] = []
+    if n * (n - 1) // 2 <= ALL_PAIRS_MAX:
+        found = _all_pairs(words, max_distance)
+    elif n_words:
+        radii = _band_plan(n, 64 * n_words, max_distance)
+        bits = np.unpackbits(words.astype(">u8").view(np.uint8).reshape(n, -1), axis=1)  # (n, 64 w)
+        columns = [np.ascontiguousarray(words[:, k]) for k in range(n_words)]
+        budget = n * (n - 1) // 2  # candidates beyond which comparing every pair costs less
+        for band, radius in enumerate(radii):
+            take = np.arange(band, bits.shape[1], len(radii))
+            value = np.zeros(n, dtype=np.int64)
+            for t, column in enumerate(take):
+                value |= bits[:, column].astype(np.int64) << t
+            order = np.argsort(value, kind="stable")
+            ordered = value[order]
+            first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+            size = np.diff(np.r_[first, n])
+            # Radius 0: each hash against the members of its group after it in sort order.
+            later = np.repeat(first + size, size) - np.arange(n) - 1
+            has = np.flatnonzero(later > 0)
+            candidates = [(order[has], has + 1, later[has])]
+            if radius:
+                # Radius 1: each hash against the groups whose value has one more bit set (each pair once).
+                group_of = np.full(1 << len(take), -1, dtype=np.int32)
+                group_of[ordered[first]] = np.arange(len(first), dtype=np.int32)
+                for t in range(len(take)):
+                    free = np.flatnonzero(((value >> t) & 1) == 0)
+                    group = group_of[value[free] | (1 << t)]
+                    hit = group >= 0
+                    candidates.append((free[hit], first[group[hit]], size[group[hit]]))
+            budget -= sum(int(c[2].sum()) for c in candidates)
+            if budget < 0:
+                found = _all_pairs(words, max_distance)
+                break
+            for owner, start, count in candidates:
+                found += _close_pairs(columns, owner, order, start, count, max_distance)
     keys = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
     i, j = np.divmod(keys, n) if n else (keys, keys)
     distance = np.bitwise_count(words[i] ^ words[j]).sum(axis=1).astype(np.int64)
