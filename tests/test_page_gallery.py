@@ -157,6 +157,11 @@ def test_missing_image_and_bad_params_are_handled(tmp_path):
 @pytest.mark.browser
 def test_gallery_in_chromium(browser, sample_ds, tmp_path):
     page = browser.open("gallery", wait_for="images match")
+    # The area inputs' labels each fit on one line of their half-width column (as the slider's above does).
+    sidebar = page.locator("[data-testid='stSidebar']")
+    one_line = sidebar.locator(".st-key-nann [data-testid='stWidgetLabel']").bounding_box()["height"]
+    for key in ("area_lo", "area_hi"):
+        assert sidebar.locator(f".st-key-{key} [data-testid='stWidgetLabel']").bounding_box()["height"] == one_line
     # Filter by a class in the sidebar multiselect.
     # A rerun that lands while the list is open closes it: open it again then (a slow machine has more of them).
     classes = page.locator("[data-testid='stSidebar'] .st-key-classes [data-testid='stMultiSelect']")
