@@ -158,7 +158,10 @@ def test_gallery_prediction_layer_in_chromium(browser, merged, sample_ds):
     link = urlencode({"layer": "true", "missed": "smoke-ring", "sort": ERROR_SORT_LABELS["errors"]})
     page = browser.open(f"gallery?{link}", wait_for="images match")
     expect(page.get_by_text("Prediction layer:").first).to_be_visible()
-    captions = page.locator("[data-testid='stMain'] [data-testid='stCaptionContainer']").all_text_contents()
+    counts = page.locator("[data-testid='stMain'] [data-testid='stCaptionContainer']")
+    expect(counts.filter(has_text=re.compile(r"FP \d+ · FN \d+")).first).to_be_visible()  # drawn after the count
+    browser.settle()
+    captions = counts.all_text_contents()
     shown = [int(m.group(1)) + int(m.group(2)) for c in captions if (m := re.search(r"FP (\d+) · FN (\d+)", c))]
     assert shown and shown == sorted(shown, reverse=True)  # most errors first, as the link asks
     browser.screenshot("gallery_predictions_grid", full_height=1500)
