@@ -105,7 +105,7 @@ def _masks(group: pd.DataFrame, height: int, width: int) -> list:
         if row.kind == "polygon":
             out.append(mask_utils.merge(mask_utils.frPyObjects(row.segmentation, height, width)))
         elif row.kind == "rle":
-            seg = row.segmentation
+            seg = row.rle
             out.append(mask_utils.frPyObjects(seg, *seg["size"]) if isinstance(seg["counts"], list)
                        else {"size": seg["size"], "counts": seg["counts"].encode()})
         else:

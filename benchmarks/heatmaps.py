@@ -21,6 +21,7 @@ from xami_core.analysis import heatmaps as hm
 from xami_core.io.loader import load_dataset
 from xami_core.io.sample import sample_root
 from xami_core.model import split_order
+from xami_core.polygons import mask_cells
 
 GRID = hm.DEFAULT_GRID
 METHODS = ("box", "centroid", "mask")
@@ -85,7 +86,7 @@ def loop_heatmaps(images: pd.DataFrame, annotations: pd.DataFrame, method: str, 
     ok &= ~(area <= 0) if method == "mask" else np.isfinite(box).all(axis=1)
     c0, c1, r0, r1 = _box_cells(*box.T, width, height, grid)
     kind = annotations["kind"].to_numpy(dtype=object)
-    seg = annotations["segmentation"].to_numpy(dtype=object)
+    seg = mask_cells(annotations)  # polygon part lists, RLE dicts, None, as the JSON gives them
     # One image at a time: the classes' cells covered in this image, added once per image.
     order = np.flatnonzero(ok)[np.argsort(image_row[ok], kind="stable")]
     cover = np.zeros((len(classes), grid, grid), dtype=bool)

@@ -144,7 +144,7 @@ def _expected(ds) -> pd.DataFrame:
             rows.append((x0, y0, x1 - x0, y1 - y0, float(mask_utils.area(rle)), area, cx, cy, len(every),
                          len(ann.segmentation)))
         elif ann.kind == "rle":
-            seg = ann.segmentation
+            seg = ann.rle  # the RLE dict (the segmentation column holds polygons only)
             rle = mask_utils.frPyObjects(seg, *seg["size"]) if isinstance(seg["counts"], list) else seg
             ys, xs = np.nonzero(mask_utils.decode(rle))
             x, y, bw, bh = mask_utils.toBbox(rle)

@@ -75,14 +75,14 @@ def reference_cells(row, method: str, h: int, w: int, grid: int) -> np.ndarray:
         if row.kind == "box":  # a box-only annotation: its centre
             cx, cy = row.mask_box_x + row.mask_box_w / 2, row.mask_box_y + row.mask_box_h / 2
         else:
-            cx, cy = exact_centroid(row.segmentation, row.kind, h, w)
+            cx, cy = exact_centroid(row.rle if row.kind == "rle" else row.segmentation, row.kind, h, w)
         out = np.zeros((grid, grid), dtype=bool)
         # math.floor of an exact value: a centroid on a cell edge goes to the cell after it.
         out[min(max(math.floor(cy * grid / h), 0), grid - 1), min(max(math.floor(cx * grid / w), 0), grid - 1)] = True
         return out
     if row.kind == "box" or method == "box":
         return cells_of_box(row.mask_box_x, row.mask_box_y, row.mask_box_w, row.mask_box_h, h, w, grid)
-    return cells_of_pixels(pixel_mask(row.segmentation, row.kind, h, w), grid)
+    return cells_of_pixels(pixel_mask(row.rle if row.kind == "rle" else row.segmentation, row.kind, h, w), grid)
 
 
 def reference_maps(ds, method: str, grid: int) -> tuple[np.ndarray, np.ndarray]:

@@ -139,7 +139,7 @@ def test_object_cells_read_back_with_their_types_or_are_refused(cells, stored, t
     ds = uncached(_quirks(tmp_path))
     values = np.empty(len(cells), dtype=object)
     values[:] = cells
-    ds = replace(ds, annotations=ds.annotations.assign(coco_id=values, segmentation=values))
+    ds = replace(ds, annotations=ds.annotations.assign(coco_id=values, rle=values))  # the object columns
     if not stored:
         with pytest.raises(index_cache.UncachableError):
             index_cache.save_index(ds, KEY)
@@ -148,7 +148,7 @@ def test_object_cells_read_back_with_their_types_or_are_refused(cells, stored, t
     index_cache.save_index(ds, KEY)
     back = index_cache.load_index(KEY)
     assert_same(back, ds)
-    assert repr(back.annotations["segmentation"].tolist()) == repr(cells)  # types, -0.0 and all
+    assert repr(back.annotations["rle"].tolist()) == repr(cells)  # types, -0.0 and all
 
 
 def _edit_json(folder: Path) -> None:

@@ -14,11 +14,13 @@ import yaml
 from tests import builders as b
 from xami_core import load_dataset, sample_root, schema
 from xami_core.model import CLASS_NAMES, Dataset, SchemaError, XamiDataError
+from xami_core.polygons import POLYGON_DTYPE
 from xami_core.schema import (
     ANNOTATION_COLUMNS,
     CATEGORY_COLUMNS,
     IMAGE_COLUMNS,
     OBJECT,
+    POLYGONS,
     RECORD_ID,
     TABLES,
     TEXT,
@@ -152,6 +154,8 @@ def test_a_dataset_that_breaks_the_schema_is_refused(loaded, table, change, mess
     (RECORD_ID, "float64", False),  # what pandas makes of an empty list
     (OBJECT, "object", True),  # lists, dicts, frozensets
     (OBJECT, "float64", False),
+    (POLYGONS, POLYGON_DTYPE, True),  # flat coordinates with offsets (Arrow nested lists)
+    (POLYGONS, "object", False),  # Python lists in cells: the layout the index no longer uses
 ])
 def test_dtype_kinds(kind, dtype, fits):
     assert schema._dtype_fits(pd.Series([], dtype=dtype).dtype, kind) is fits

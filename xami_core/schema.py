@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_object_dtype, is_string_dtype
 
+from xami_core.polygons import POLYGON_TYPE
+
 # Column dtypes, by what the check accepts.
 INT = "int64"
 FLOAT = "float64"
@@ -25,6 +27,7 @@ BOOL = "bool"
 TEXT = "str"  # pandas' string dtype (pandas 3) or object holding text (pandas 2); missing is NaN
 RECORD_ID = "int64 or str"  # a record's id in its file: integers, strings, or a mix (object)
 OBJECT = "object"  # Python objects: lists, dicts, frozensets
+POLYGONS = "list<list<float64>>"  # Arrow nested lists: flat coordinates with offsets (`xami_core.polygons`)
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,11 @@ ANNOTATION_COLUMNS: tuple[Column, ...] = (
     Column("class_name", TEXT, "", "the class name (categories.name)"),
     Column("class_id", INT, "", "the class's id in the categories table (XAMI's ids for XAMI's five names)"),
     Column("kind", TEXT, "", "what the mask is: polygon, rle, or box (a box-only annotation: its stored bbox)"),
-    Column("segmentation", OBJECT, "", "polygon: a list of parts, each a flat [x1, y1, x2, y2, ...] list of "
-                                       "floats in px; rle: the COCO RLE dict as written; box: None"),
+    Column("segmentation", POLYGONS, PX, "polygon: its parts, each the flat x1, y1, x2, y2, ... coordinates; "
+                                         "null for rle and box. Stored column-wise (one coordinate buffer with "
+                                         "offsets); read rows with `polygons.polygon_parts` / `mask_cells`"),
+    Column("rle", OBJECT, "", "rle: the COCO RLE dict as written ({'size': [h, w], 'counts': ...}); None for "
+                              "polygon and box"),
     Column("bbox_x", FLOAT, PX, "left edge of the box the file stores (COCO bbox x); NaN when none is usable"),
     Column("bbox_y", FLOAT, PX, "top edge of the stored box (COCO bbox y); NaN when none is usable"),
     Column("bbox_w", FLOAT, PX, "width of the stored box (COCO bbox w); NaN when none is usable"),
@@ -138,6 +144,8 @@ def _dtype_fits(dtype: object, kind: str) -> bool:
         return dtype == np.dtype(np.bool_)
     if kind == TEXT:
         return is_string_dtype(dtype)
+    if kind == POLYGONS:
+        return isinstance(dtype, pd.ArrowDtype) and dtype.pyarrow_dtype == POLYGON_TYPE
     if kind == RECORD_ID:
         return dtype == np.dtype(np.int64) or is_string_dtype(dtype) or is_object_dtype(dtype)
     return is_object_dtype(dtype)

@@ -27,6 +27,7 @@ from pycocotools.cocoeval import COCOeval
 from xami_core.io.predictions import Predictions
 from xami_core.io.tables import RLE_BATCH, rle_to_compressed
 from xami_core.model import Dataset, XamiDataError, filter_keys, filter_label, filter_order
+from xami_core.polygons import mask_cells
 
 IOU_TYPES = ("segm", "bbox")
 GT_BOXES = ("stored", "mask")
@@ -117,7 +118,7 @@ def _gt_rles(ann: pd.DataFrame, heights: np.ndarray, widths: np.ndarray) -> list
     (Roboflow's `segmentation: []`, which pycocotools cannot rasterise) becomes its box.
     """
     out: list[dict] = []
-    for seg, kind, h, w, box in zip(ann["segmentation"], ann["kind"], heights, widths,
+    for seg, kind, h, w, box in zip(mask_cells(ann), ann["kind"], heights, widths,
                                     ann[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy()):
         if kind == "rle":
             out.append(rle_to_compressed(seg))

@@ -294,7 +294,7 @@ def compute_heatmaps(images: pd.DataFrame, annotations: pd.DataFrame, method: st
 
     Args:
         images: needs image_id, width, height (and split / filter_letter to group by them).
-        annotations: needs image_id, class_name; kind, segmentation for "mask"; mask_box_x/y/w/h
+        annotations: needs image_id, class_name; kind, segmentation, rle for "mask"; mask_box_x/y/w/h
             for "box"; cx, cy for "centroid".
         method: "mask" (exact), "box" (the authors' method) or "centroid".
         grid: cells per side of the normalised detector grid.

@@ -7,7 +7,8 @@ column, first row, end row) on a `grid` x `grid` raster in normalised detector c
 - boxes cover the cells their area overlaps (`box_cells`, `box_runs`);
 - a centroid covers the one cell that holds it (`centroid_cells`);
 - an exact mask is rasterised at the image's own pixel size (polygons by pycocotools'
-  `frPyObjects`, one C call per chunk of `MASK_CHUNK` annotations), its compressed RLE
+  `frPyObjects`, one C call per chunk of `MASK_CHUNK` annotations, each part a view into the
+  `segmentation` column's flat coordinates: `polygons.polygon_arrays`), its compressed RLE
   string is decoded to foreground pixel runs with numpy (`decode_rle_counts`,
   `rle_pixel_runs`), and each pixel, a unit square, covers the cells it overlaps
   (`pixel_runs_to_grid`). Box-only annotations use their recomputed box.
@@ -29,6 +30,7 @@ from pycocotools import mask as mask_utils
 
 from xami_core.io.tables import rle_to_compressed
 from xami_core.model import XamiDataError
+from xami_core.polygons import mask_cells, polygon_arrays
 
 
 @dataclass(frozen=True)
@@ -253,22 +255,22 @@ def compute_mask_runs(images: pd.DataFrame, annotations: pd.DataFrame, grid: int
     """
     width, height = image_sizes(images, annotations)
     kind = annotations["kind"].to_numpy(dtype=object)
-    seg = annotations["segmentation"].to_numpy(dtype=object)
     parts: list[Runs] = []
     poly = np.flatnonzero(kind == "polygon")
     for w, h in {(int(a), int(b)) for a, b in zip(width[poly], height[poly], strict=True)}:
         same_size = poly[(width[poly] == w) & (height[poly] == h)]
         # Chunks bound the memory of the pixel runs (their grid runs are far fewer).
         for sel in np.array_split(same_size, -(-len(same_size) // MASK_CHUNK)):
-            flat = [p for i in sel for p in seg[i]]
-            owner = np.repeat(sel, [len(seg[i]) for i in sel])
+            polygons = polygon_arrays(annotations, sel)
+            flat = polygons.part_views()  # 1-d arrays: pycocotools reads them as polygons, like lists
+            owner = np.repeat(sel, polygons.n_parts)
             # One pycocotools call rasterises every part; parts of one annotation merge below.
             strings = [r["counts"] for r in mask_utils.frPyObjects(flat, h, w)]
             who, col, lo, hi = rle_pixel_runs(strings, np.full(len(strings), h))
             parts.append(pixel_runs_to_grid(owner[who], col, lo, hi, w, h, grid))
     rle_rows = np.flatnonzero(kind == "rle")
     for rle in np.array_split(rle_rows, -(-len(rle_rows) // MASK_CHUNK)) if len(rle_rows) else []:
-        compressed = [rle_to_compressed(seg[i]) for i in rle]
+        compressed = [rle_to_compressed(cell) for cell in mask_cells(annotations, rle)]
         # An RLE's own size defines its pixels (it should equal the image's).
         sizes = np.array([r["size"] for r in compressed], dtype=np.int64).reshape(-1, 2)
         who, col, lo, hi = rle_pixel_runs([r["counts"] for r in compressed], sizes[:, 0])

@@ -25,6 +25,7 @@ from xami_core.analysis.folds import PARTS, FoldSet
 from xami_core.io.loader import COCO_FILE
 from xami_core.model import Dataset, Problem, XamiDataError
 from xami_core.paths import checked_path, shown
+from xami_core.polygons import mask_cells
 
 CSV_COLUMNS: tuple[str, ...] = ("IMADE_ID", "IMAGE_PATH", "SPLIT")  # sic: the authors' spelling
 
@@ -138,7 +139,7 @@ def coco_records(ds: Dataset) -> tuple[dict[int, dict], pd.DataFrame]:
         {"id": int(a), "image_id": int(i), "category_id": int(c), "bbox": [_number(v) for v in b],
          "area": _number(area), "segmentation": seg if seg is not None else [], "iscrowd": 0}
         for a, i, c, b, area, seg in zip(ann_ids, out_image_ids, ann["class_id"], box.tolist(), ann["area"],
-                                         ann["segmentation"])
+                                         mask_cells(ann))
     ]
     return images, pd.DataFrame({"image_id": ann["image_id"].to_numpy(np.int64), "record": pd.Series(records, dtype=object)})
 

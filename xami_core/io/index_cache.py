@@ -14,9 +14,11 @@ one key both succeed: the second rename fails and finds the first one's entry. A
 cannot be read is deleted and the data loaded again. Entries join the cache's quota
 (`archive.evictable_entries`) and are touched when read, so eviction goes by last use.
 
-Object columns are stored so they read back equal, with their types: polygon lists as nested
-Arrow lists of float64 (flat coordinates with offsets), other cells (RLE dicts, None, ids that
-mix integers and text) as one JSON text each, sets of names as codes into their distinct values.
+The polygon column (`xami_core.polygons`: Arrow nested lists of float64, flat coordinates with
+offsets) is written as it is and read back as Arrow buffers, no Python object per coordinate or
+part. Object columns are stored so they read back equal, with their types: cells (RLE dicts, ids
+that mix integers and text) as one JSON text each, None as null (the sparse RLE column costs only
+its RLEs), sets of names as codes into their distinct values.
 """
 
 from __future__ import annotations
@@ -43,23 +45,25 @@ import pyarrow.parquet as pq
 from xami_core.io.archive import INDEX, INDEX_MARKER, OWNER_FILE, PARTIAL_SUFFIX, evict_cache, remove_stale_temps
 from xami_core.model import Dataset, Problem, Provenance
 from xami_core.paths import cache_dir, max_json_bytes
+from xami_core.polygons import POLYGON_TYPE
 from xami_core.schema import TABLES
 
 # Bump when the loader's output changes in a way its code digest below would not show.
-LOADER_VERSION = 1
-FORMAT_VERSION = 1  # of the entry's files (this module's codecs)
+LOADER_VERSION = 2  # 2: polygons column-wise (`xami_core.polygons`), RLE dicts in their own column
+FORMAT_VERSION = 2  # of the entry's files (this module's codecs)
 INDEX_CACHE_ENV = "XAMI_INDEX_CACHE"  # "0" (or false, no, off) turns the cache off
 # Entries are written only for data sets at least this large. Measured (BENCHMARKS.md, Loading): the
 # sample (687 annotations) parses in 0.08 s and reads in 0.02 s, a saving no one notices for an entry
 # on disk; at XAMI size (6,183) 0.30 s against 0.05 to 0.09 s, at 20k images 5.2 s against 0.4 s.
 MIN_ANNOTATIONS = 2_000
 META_FILE = "meta.json"
-DISTINCT_SHARE = 4  # polygon coordinates are stored as codes when at most one in this many is distinct
 STAMP_DEPTH = 2  # folder levels under a split (or YOLO) folder whose modification times join the key
 SKIP_FOLDERS = {"__MACOSX"}
 # The modules whose code decides the loaded tables: a change to any of them gives new keys.
 _CODE = ("io/loader.py", "io/coco.py", "io/yolo.py", "io/tables.py", "io/image_files.py", "io/provenance.py",
-         "io/rle.py", "io/index_cache.py", "model.py", "schema.py", "limits.py")
+         "io/rle.py", "io/index_cache.py", "model.py", "schema.py", "limits.py", "polygons.py")
+# Arrow-backed column types stored as they are (the "arrow" codec names one by its index here).
+ARROW_TYPES = (POLYGON_TYPE,)
 
 
 class UncachableError(Exception):
@@ -145,30 +149,15 @@ def index_dir() -> Path:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def _is_polygon(cell: object) -> bool:
-    """Whether a cell is a non-empty list of non-empty lists of floats (the nested-list codec's cells)."""
-    return (type(cell) is list and len(cell) > 0 and all(type(p) is list and len(p) > 0 for p in cell)
-            and set(map(type, chain.from_iterable(cell))) <= {float})
-
-
-def _polygon_cells(cells: list[object]) -> np.ndarray:
-    """Per cell, whether `_is_polygon` holds (bool, shape (n,)): checked on every candidate at once, cell by cell
-    only when that finds a cell that is not one."""
-    candidate = np.fromiter((type(c) is list and len(c) > 0 for c in cells), dtype=bool, count=len(cells))
-    parts = list(chain.from_iterable(c for c, ok in zip(cells, candidate.tolist()) if ok))
-    if set(map(type, parts)) <= {list} and all(parts) and set(map(type, chain.from_iterable(parts))) <= {float}:
-        return candidate
-    return np.fromiter(map(_is_polygon, cells), dtype=bool, count=len(cells))
-
-
-def _json_cells(values: Sequence[object], where: str, rows: np.ndarray | None = None) -> pa.Array:
-    """Cells as JSON text (bytes), checked to read back equal and of the same type; only `rows` (indices) when
-    given, the others null.
+def _json_cells(values: Sequence[object], where: str) -> pa.Array:
+    """Cells as JSON text (bytes), checked to read back equal and of the same type; None cells are nulls
+    (a sparse column, the RLE dicts, costs little to write and read).
 
     Raises:
         UncachableError: a cell JSON cannot hold exactly (a NaN, a tuple, a numpy scalar, bytes).
     """
-    chosen = list(values) if rows is None else [values[i] for i in rows.tolist()]
+    rows = np.flatnonzero(np.fromiter((v is not None for v in values), dtype=bool, count=len(values)))
+    chosen = [values[i] for i in rows.tolist()]
     try:
         texts = [orjson.dumps(v) for v in chosen]
     except (TypeError, orjson.JSONEncodeError) as exc:
@@ -176,12 +165,10 @@ def _json_cells(values: Sequence[object], where: str, rows: np.ndarray | None = 
     back = [orjson.loads(t) for t in texts]
     if back != chosen or any(type(a) is not type(b) for a, b in zip(back, chosen)):
         raise UncachableError(f"{where}: a value does not read back from JSON as written")
-    if rows is not None:
-        placed: list[bytes | None] = [None] * len(values)
-        for i, text in zip(rows.tolist(), texts):
-            placed[i] = text
-        texts = placed
-    return pa.array(texts, type=pa.large_binary())
+    placed: list[bytes | None] = [None] * len(values)
+    for i, text in zip(rows.tolist(), texts):
+        placed[i] = text
+    return pa.array(placed, type=pa.large_binary())
 
 
 def _encode_object(name: str, values: np.ndarray, where: str) -> tuple[dict[str, Any], dict[str, pa.Array]]:
@@ -199,29 +186,7 @@ def _encode_object(name: str, values: np.ndarray, where: str) -> tuple[dict[str,
         if not all(type(m) is str for m in chain.from_iterable(members)):
             raise UncachableError(f"{where}: sets of other values than text")
         return {"codec": "sets", "values": members}, {name: pa.array(codes)}
-    polygon = _polygon_cells(cells)
-    if not polygon.any():
-        return {"codec": "json"}, {name: _json_cells(cells, where)}
-    rows = [c if p else [] for c, p in zip(cells, polygon.tolist())]
-    part_counts = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    parts = list(chain.from_iterable(rows))
-    coordinate_counts = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-    coordinates = np.fromiter(chain.from_iterable(parts), dtype=np.float64, count=int(coordinate_counts.sum()))
-    spec: dict[str, Any] = {"codec": "polygons"}
-    # Exported coordinates repeat (two decimals on a 1024 px frame: at most 102,401 values per axis):
-    # stored as codes into their distinct values, a read makes one float object per distinct value,
-    # not one per coordinate (the objects are shared; floats are immutable). A hash table, not a sort.
-    codes, distinct = pd.factorize(coordinates)
-    exact = np.isfinite(distinct).all() and not (np.signbit(coordinates) & (coordinates == 0)).any()  # keeps -0.0
-    if 0 < len(distinct) <= len(coordinates) // DISTINCT_SHARE and exact:
-        spec["distinct"] = distinct.tolist()
-        leaves = pa.array(codes.astype(np.int32))
-    else:
-        leaves = pa.array(coordinates)
-    inner = pa.ListArray.from_arrays(pa.array(np.concatenate(([0], np.cumsum(coordinate_counts)))), leaves)
-    outer = pa.ListArray.from_arrays(pa.array(np.concatenate(([0], np.cumsum(part_counts)))), inner)
-    return spec, {name: outer, f"{name}#json": _json_cells(cells, where, rows=np.flatnonzero(~polygon)),
-                  f"{name}#polygon": pa.array(polygon)}
+    return {"codec": "json"}, {name: _json_cells(cells, where)}
 
 
 def _encode_table(frame: pd.DataFrame, where: str) -> tuple[list[dict[str, Any]], pa.Table]:
@@ -243,6 +208,10 @@ def _encode_table(frame: pd.DataFrame, where: str) -> tuple[list[dict[str, Any]]
         elif dtype in (np.dtype(np.int64), np.dtype(np.float64), np.dtype(np.bool_), np.dtype(np.int32)):
             specs.append({"name": name, "codec": "numpy", "dtype": dtype.str})
             arrays[name] = pa.array(column.to_numpy())
+        elif isinstance(dtype, pd.ArrowDtype) and dtype.pyarrow_dtype in ARROW_TYPES:
+            # The polygons' flat coordinates and offsets, as they are (Parquet nested lists).
+            specs.append({"name": name, "codec": "arrow", "type": ARROW_TYPES.index(dtype.pyarrow_dtype)})
+            arrays[name] = column.array.__arrow_array__()
         elif dtype == np.dtype(object):
             spec, columns = _encode_object(name, column.to_numpy(), f"{where}, column {name!r}")
             specs.append({"name": name, **spec})
@@ -310,28 +279,13 @@ def write_index(ds: Dataset, key: str | None) -> Path | None:
 
 
 def _decode_json(column: pa.ChunkedArray) -> list[Any]:
-    """JSON text cells back to Python values."""
-    return [None if t is None else orjson.loads(t) for t in column.to_pylist()]
-
-
-def _decode_polygons(table: pa.Table, name: str, distinct: list[float] | None) -> list[Any]:
-    """The cells of a polygon column: nested lists of floats rebuilt from flat coordinates and offsets, the rest from JSON."""
-    outer = table.column(name).combine_chunks()
-    inner = outer.values
-    row_offsets = outer.offsets.to_numpy().tolist()
-    part_offsets = inner.offsets.to_numpy().tolist()
-    leaves = inner.values.to_numpy()
-    coordinates = (leaves if distinct is None else _object_array(distinct)[leaves]).tolist()
-    # Slices made by `map` in C: a Python loop over a million parts costs twice as much.
-    parts = list(map(coordinates.__getitem__, map(slice, part_offsets[:-1], part_offsets[1:])))
-    cells = list(map(parts.__getitem__, map(slice, row_offsets[:-1], row_offsets[1:])))
-    polygon = table.column(f"{name}#polygon").to_numpy()
-    others = np.flatnonzero(~polygon).tolist()
-    if others:
-        texts = table.column(f"{name}#json").take(pa.array(others)).to_pylist()
-        for i, text in zip(others, texts):
-            cells[i] = orjson.loads(text)
-    return cells
+    """JSON text cells back to Python values (nulls: None), only the non-null ones parsed."""
+    out: list[Any] = [None] * len(column)
+    present = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False)).tolist()
+    if present:
+        for i, text in zip(present, column.take(pa.array(present, type=pa.int64())).to_pylist()):
+            out[i] = orjson.loads(text)
+    return out
 
 
 def _object_array(cells: Sequence[Any]) -> np.ndarray:
@@ -356,8 +310,9 @@ def _decode_table(table: pa.Table, specs: list[dict[str, Any]]) -> pd.DataFrame:
             columns[name] = distinct[table.column(name).to_numpy()] if len(distinct) else _object_array([])
         elif codec == "json":
             columns[name] = _object_array(_decode_json(table.column(name)))
-        elif codec == "polygons":
-            columns[name] = _object_array(_decode_polygons(table, name, spec.get("distinct")))
+        elif codec == "arrow":
+            arrow_type = ARROW_TYPES[spec["type"]]
+            columns[name] = pd.arrays.ArrowExtensionArray(table.column(name).cast(arrow_type))
         else:
             raise ValueError(f"unknown column codec {codec!r}")
     frame = pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows), copy=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itertools import chain
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from xami_core.model import (
     filter_name,
     rgb_to_hex,
 )
+from xami_core.polygons import PolygonArrays, arrays_from_parts, polygon_column
 
 OBS_PATTERN = r"^(?P<obs_key>S(?P<obsid>\d{10})_(?P<filter_letter>[A-Z]))"
 MAX_CLASS_BITS = 63  # classes that fit the per-image class bitset (int64, sign bit unused)
@@ -48,22 +49,19 @@ def _visible_categories(parts: list[SplitRecords], used: set[str]) -> list[dict[
     return [c | {"colour": rgb_to_hex(colours[c["name"]])} for c in out]
 
 
-def _polygon_geometry(parts_per_ann: list[list[list[float]]]) -> dict[str, np.ndarray]:
+def _polygon_geometry(polygons: PolygonArrays) -> dict[str, np.ndarray]:
     """Bounding boxes, shoelace areas, centroids and vertex counts, vectorised.
 
-    `parts_per_ann` holds, per annotation, its polygon parts (flat x, y lists).
+    `polygons` holds the parts of annotations that each have at least one (flat x, y coordinates).
     """
-    n = len(parts_per_ann)
-    part_lists = list(chain.from_iterable(parts_per_ann))
-    n_parts = np.fromiter(map(len, parts_per_ann), dtype=np.int64, count=n)
-    if not part_lists:
+    n = len(polygons.row_offsets) - 1
+    n_parts = polygons.n_parts
+    if not len(polygons.coords):
         empty = np.zeros(0)
         return {k: empty for k in ("x0", "y0", "x1", "y1", "poly_area", "cx", "cy")} | {
             "n_vertices": np.zeros(0, dtype=np.int64), "n_parts": n_parts}
-    part_len = np.fromiter(map(len, part_lists), dtype=np.int64, count=len(part_lists)) // 2
-    # One flat array of every coordinate, read in one pass (no array per part).
-    flat = np.fromiter(chain.from_iterable(part_lists), dtype=np.float64, count=2 * int(part_len.sum()))
-    xs, ys = flat[0::2], flat[1::2]
+    part_len = polygons.part_lengths // 2
+    xs, ys = polygons.coords[0::2], polygons.coords[1::2]
     part_start = np.concatenate(([0], np.cumsum(part_len)[:-1]))
     part_ann = np.repeat(np.arange(n), n_parts)
     ann_vertices = np.bincount(part_ann, weights=part_len, minlength=n).astype(np.int64)
@@ -101,14 +99,22 @@ def _polygon_geometry(parts_per_ann: list[list[list[float]]]) -> dict[str, np.nd
             "n_vertices": ann_vertices, "n_parts": n_parts}
 
 
-def _mask_areas(parts_per_ann: list[list[list[float]]], heights: np.ndarray, widths: np.ndarray) -> np.ndarray:
-    """Pixel areas of polygon masks as pycocotools rasterises them (COCO convention)."""
-    out = np.zeros(len(parts_per_ann))
+def _mask_areas(polygons: PolygonArrays, heights: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Pixel areas of polygon masks as pycocotools rasterises them (COCO convention).
+
+    `polygons` holds annotations of at least one part each; `heights`/`widths` their canvases (px).
+    """
+    n_parts = polygons.n_parts
+    out = np.zeros(len(n_parts))
+    # pycocotools takes each part as a 1-d array (a view into the coordinates: no list per part).
+    views = polygons.part_views()
+    part_row = np.repeat(np.arange(len(n_parts)), n_parts)
     sizes = np.stack([heights, widths], axis=1)
     for h, w in {tuple(s) for s in sizes.tolist()}:
-        idx = np.flatnonzero((heights == h) & (widths == w))
-        flat_parts = [p for i in idx for p in parts_per_ann[i]]
-        counts = np.fromiter((len(parts_per_ann[i]) for i in idx), dtype=np.int64, count=len(idx))
+        same = (heights == h) & (widths == w)
+        idx = np.flatnonzero(same)
+        flat_parts = [views[k] for k in np.flatnonzero(same[part_row]).tolist()]
+        counts = n_parts[idx]
         rles = mask_utils.frPyObjects(flat_parts, int(h), int(w))
         part_area = rle_areas(rles)
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -161,7 +167,7 @@ def rle_to_compressed(rle: dict) -> dict:
     return {"size": rle["size"], "counts": counts.encode() if isinstance(counts, str) else counts}
 
 
-def _rle_geometry(rles: list[dict]) -> dict[str, np.ndarray]:
+def _rle_geometry(rles: Sequence[dict]) -> dict[str, np.ndarray]:
     """Boxes, areas and centroids of RLE masks (decoded one by one: RLEs are rare)."""
     compressed = [rle_to_compressed(r) for r in rles]
     if not compressed:
@@ -253,15 +259,19 @@ def _annotations_table(ann_rows: list[tuple[str, dict[str, Any]]], cat_name: dic
     n = len(ann_rows)
     kind = np.array(["polygon" if a["parts"] else "rle" if a["rle"] else "box" for _, a in ann_rows], dtype=object)
     ann["kind"] = pd.Series(kind, dtype="str")
-    ann["segmentation"] = pd.Series([a["parts"] if a["parts"] else a["rle"] for _, a in ann_rows], dtype=object)
+    polygons = arrays_from_parts([a["parts"] for _, a in ann_rows])
+    ann["segmentation"] = polygon_column(polygons, polygons.n_parts > 0)  # shares the coordinates, no copy
+    rles = np.full(n, None, dtype=object)
+    for i in np.flatnonzero(kind == "rle").tolist():  # rare: iscrowd masks, users' own sets
+        rles[i] = ann_rows[i][1]["rle"]
+    ann["rle"] = rles
 
     stored = np.array([a["bbox"] if a["bbox"] is not None else [np.nan] * 4 for _, a in ann_rows], dtype=np.float64).reshape(n, 4)
     ann["bbox_x"], ann["bbox_y"], ann["bbox_w"], ann["bbox_h"] = stored.T
     ann["area"] = np.array([a["area"] if a["area"] is not None else np.nan for _, a in ann_rows], dtype=np.float64)
 
     rows = ann["image_id"].to_numpy()
-    geo = _mask_geometry([a for _, a in ann_rows], kind, stored,
-                         images["height"].to_numpy()[rows], images["width"].to_numpy()[rows])
+    geo = _mask_geometry(polygons, rles, kind, stored, images["height"].to_numpy()[rows], images["width"].to_numpy()[rows])
     ann["mask_box_x"], ann["mask_box_y"] = geo["x0"], geo["y0"]
     ann["mask_box_w"], ann["mask_box_h"] = geo["x1"] - geo["x0"], geo["y1"] - geo["y0"]
     ann["mask_area"] = geo["mask_area"]
@@ -292,27 +302,28 @@ def _annotation_ids(ann_rows: list[tuple[str, dict[str, Any]]], cat_name: dict[t
     return ann
 
 
-def _mask_geometry(records: list[dict[str, Any]], kind: np.ndarray, stored: np.ndarray, img_h: np.ndarray,
-                   img_w: np.ndarray) -> dict[str, np.ndarray]:
+def _mask_geometry(polygons: PolygonArrays, rles: np.ndarray, kind: np.ndarray, stored: np.ndarray,
+                   img_h: np.ndarray, img_w: np.ndarray) -> dict[str, np.ndarray]:
     """Per annotation, the box (x0, y0, x1, y1), areas, centroid and vertex counts of its mask, in px.
 
-    Polygons vectorised, RLEs through pycocotools, box-only annotations from their stored box
+    Polygons vectorised on the flat arrays of the `segmentation` column (`polygons`, every row), RLEs
+    (`rles`: the `rle` column) through pycocotools, box-only annotations from their stored box
     (`stored`, n x 4 [x, y, w, h]); `img_h`/`img_w` are each annotation's canvas.
     """
-    n = len(records)
+    n = len(kind)
     geo = {k: np.full(n, np.nan) for k in ("x0", "y0", "x1", "y1", "mask_area", "poly_area", "cx", "cy")}
     geo["n_vertices"], geo["n_parts"] = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     poly = np.flatnonzero(kind == "polygon")
     # In chunks: the geometry makes about ten temporary arrays the size of all vertices at once.
     for chunk in np.array_split(poly, -(-len(poly) // GEOMETRY_CHUNK)) if len(poly) else []:
-        poly_parts = [records[i]["parts"] for i in chunk]
-        g = _polygon_geometry(poly_parts)
+        part = polygons.take(chunk)  # views into the column's coordinates
+        g = _polygon_geometry(part)
         for k in ("x0", "y0", "x1", "y1", "cx", "cy", "poly_area", "n_vertices", "n_parts"):
             geo[k][chunk] = g[k]
-        geo["mask_area"][chunk] = _mask_areas(poly_parts, img_h[chunk], img_w[chunk])
+        geo["mask_area"][chunk] = _mask_areas(part, img_h[chunk], img_w[chunk])
     rle = np.flatnonzero(kind == "rle")
     if len(rle):
-        g = _rle_geometry([records[i]["rle"] for i in rle])
+        g = _rle_geometry(rles[rle].tolist())
         for k in ("x0", "y0", "x1", "y1", "cx", "cy"):
             geo[k][rle] = g[k]
         geo["mask_area"][rle] = g["area"]

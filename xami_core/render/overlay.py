@@ -25,6 +25,7 @@ from pycocotools import mask as mask_utils
 from xami_core.io.tables import RLE_BATCH, rle_to_compressed
 from xami_core.limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 from xami_core.model import CLASS_NAMES, FALLBACK_COLOUR, class_colours
+from xami_core.polygons import mask_cells
 from xami_core.render.pixels import apply_colour_map
 from xami_core.render.stretch import DEFAULT_LIMITS, DEFAULT_LOWER, DEFAULT_STRETCH, DEFAULT_UPPER, stretch_image
 
@@ -159,7 +160,7 @@ class Shapes:
         box_cols = ["mask_box_x", "mask_box_y", "mask_box_w", "mask_box_h"]
         box = annotations[box_cols].to_numpy(np.float64) if set(box_cols) <= set(annotations) else np.zeros((n, 4))
         return cls(ids, annotations["class_name"].to_numpy(object), annotations["kind"].to_numpy(object),
-                   annotations["segmentation"].to_numpy(object), box)
+                   mask_cells(annotations), box)
 
     def __len__(self) -> int:
         return len(self.kind)
