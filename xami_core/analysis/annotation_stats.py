@@ -94,9 +94,10 @@ def instance_measures(ds: Dataset, parts: pd.Series | None = None) -> pd.DataFra
     return pd.DataFrame({
         "ann_id": ann["ann_id"].to_numpy(),
         "image_id": ann["image_id"].to_numpy(),
-        "part": pd.Series(part.to_numpy(), dtype="str"),
-        "class_name": pd.Series(ann["class_name"].to_numpy(), dtype="str"),
-        "kind": pd.Series(ann["kind"].to_numpy(), dtype="str"),
+        # The text columns as str without a round trip through Python objects.
+        "part": part.astype("str").reset_index(drop=True),
+        "class_name": ann["class_name"].astype("str").reset_index(drop=True),
+        "kind": ann["kind"].astype("str").reset_index(drop=True),
         "area": ann["mask_area"].to_numpy(np.float64),
         "aspect_ratio": aspect,
         "n_vertices": vertices,
@@ -114,34 +115,63 @@ def measure_summary(instances: pd.DataFrame) -> pd.DataFrame:
         Long table: part, class_name (`ALL_CLASSES` for all together), measure, unit, n (values
         present), mean, min, q05, median, q95, max, in the measures' units (`MEASURES`).
     """
-    # One integer group key per (measure, part, class) and per (measure, part, all classes): grouping
-    # on the strings themselves cost more than the statistics. Within a group the values keep the
-    # instances' order, so pandas' compensated mean adds them as before.
+    # Integer group keys per part and class, and per part over all classes (the last class code):
+    # grouping on the strings themselves cost more than the statistics.
     part_names, part_code = _codes(instances["part"])
     class_names, class_code = _codes(instances["class_name"])
-    n_parts, n_classes = len(part_names), len(class_names) + 1  # the last class code: all classes
-    keys, values = [], []
+    n_classes = len(class_names) + 1
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in ("measure", "key", *_ORDER_STATISTICS)}
     for m, measure in enumerate(MEASURES):
         value = pd.to_numeric(instances[measure], errors="coerce").to_numpy(np.float64, na_value=np.nan)
         ok = ~np.isnan(value) & (part_code >= 0) & (class_code >= 0)
-        first = (m * n_parts + part_code[ok]) * n_classes
-        keys += [first + class_code[ok], first + (n_classes - 1)]
-        values += [value[ok], value[ok]]
-    grouped = pd.Series(np.concatenate(values)).groupby(np.concatenate(keys), sort=True)
-    stats = grouped.agg(["size", "mean", "min", "max"])
-    quantiles = grouped.quantile([0.05, 0.5, 0.95]).unstack()
-    measure_code, rest = np.divmod(stats.index.to_numpy(np.int64), n_parts * n_classes)
-    part_at, class_at = np.divmod(rest, n_classes)
+        value, part = value[ok], part_code[ok] * n_classes
+        by_value = np.argsort(value, kind="stable")  # sorted once, shared by both groupings
+        own, everyone = part + class_code[ok], part + (n_classes - 1)
+        # Means by pandas (a compensated sum in row order), both groupings in one call as before (a
+        # call with a single group averages another way, differing in the last bit).
+        means = pd.Series(np.r_[value, value]).groupby(np.r_[own, everyone], sort=True).mean()
+        for key in (own, everyone):
+            key_at, stats = _order_statistics(value, key, by_value)
+            stats["mean"] = means.loc[key_at].to_numpy(np.float64)
+            columns["measure"].append(np.full(len(key_at), m))
+            columns["key"].append(key_at)
+            for name in _ORDER_STATISTICS:
+                columns[name].append(stats[name])
+    flat = {name: np.concatenate(arrays) for name, arrays in columns.items()}
+    part_at, class_at = np.divmod(flat["key"], n_classes)
     out = pd.DataFrame({
         "part": pd.Series(np.array(part_names, dtype=object)[part_at], dtype="str"),
         "class_name": pd.Series(np.array([*class_names, ALL_CLASSES], dtype=object)[class_at], dtype="str"),
-        "measure": pd.Categorical.from_codes(measure_code, categories=list(MEASURES)),
-        "unit": pd.Series(np.array(list(MEASURES.values()), dtype=object)[measure_code], dtype="str"),
-        "n": stats["size"].to_numpy(np.int64), "mean": stats["mean"].to_numpy(np.float64),
-        "min": stats["min"].to_numpy(np.float64), "q05": quantiles[0.05].to_numpy(np.float64),
-        "median": quantiles[0.5].to_numpy(np.float64), "q95": quantiles[0.95].to_numpy(np.float64),
-        "max": stats["max"].to_numpy(np.float64)})
+        "measure": pd.Categorical.from_codes(flat["measure"], categories=list(MEASURES)),
+        "unit": pd.Series(np.array(list(MEASURES.values()), dtype=object)[flat["measure"]], dtype="str"),
+        **{name: flat[name] for name in _ORDER_STATISTICS}})
     return _ordered(out, ["measure"]).astype({"measure": "str"})
+
+
+_ORDER_STATISTICS = ("n", "mean", "min", "q05", "median", "q95", "max")
+_QUANTILES = {"q05": 0.05, "median": 0.5, "q95": 0.95}
+
+
+def _order_statistics(values: np.ndarray, key: np.ndarray, by_value: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The distinct keys (ascending) and each one's n (int64), min, quantiles and max (float64) of `values`.
+
+    `by_value` sorts `values` (stable). Quantiles interpolate linearly between order statistics
+    as pandas does (position q * (n - 1)), so every figure equals pandas' groupby `min`, `max`
+    and `quantile` exactly. No mean: pandas' (a compensated sum) is the caller's.
+    """
+    small = key.astype(np.int16) if len(key) and key.max() < np.iinfo(np.int16).max else key  # radix sort
+    order = by_value[np.argsort(small[by_value], kind="stable")]  # by key, then value
+    ordered, keys = values[order], key[order]
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=np.int64)
+    n = np.diff(np.r_[first, len(keys)]).astype(np.int64)
+    out = {"n": n, "min": ordered[first], "max": ordered[first + n - 1]}
+    for name, q in _QUANTILES.items():
+        at = q * (n - 1).astype(np.float64)
+        low = at.astype(np.int64)
+        frac = at % 1
+        lo, hi = ordered[first + low], ordered[first + np.minimum(low + 1, n - 1)]
+        out[name] = np.where(frac == 0, lo, lo + (hi - lo) * frac)
+    return keys[first].astype(np.int64), out
 
 
 def _codes(values: pd.Series) -> tuple[list[str], np.ndarray]:
