@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import numpy as np
@@ -100,3 +101,15 @@ def test_take_selects_rows_of_the_flat_arrays(rows):
     taken = polygon_arrays(frame).take(np.array(rows, dtype=np.int64))
     assert taken.to_lists() == [cells[i] or [] for i in rows]
     assert taken.to_lists() == polygon_parts(frame, np.array(rows, dtype=np.int64))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_reading_lists_leaves_the_garbage_collector_as_it_found_it(enabled):
+    frame = pd.DataFrame({"segmentation": polygons_from_parts([[[0.5, 1.0, 2.0, 1.0, 2.0, 3.0]]])})
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        assert polygon_parts(frame) == [[[0.5, 1.0, 2.0, 1.0, 2.0, 3.0]]]
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
