@@ -163,3 +163,23 @@ def test_fold_folders_from_image_files(sample_ds, tmp_path):
     expected = fs.assignments[fs.assignments["fold"] == 0].sort_values("image_id", ignore_index=True)
     pd.testing.assert_frame_equal(back.assignments, expected)
 
+
+
+def test_coco_folds_of_the_sample_stay_synthetic_and_real_xami_keeps_its_citation(sample_ds, no_splits, tmp_path):
+    # A fold folder of the bundled sample, opened again by path, is still generated data (no XAMI citation);
+    # a fold of XAMI's own files carries XAMI's citation. The sample's folder itself, opened by path, too.
+    from xami_core.io.provenance import XAMI_CITATION
+    from xami_core.io.sample import sample_root
+
+    assert load_dataset(sample_root()).provenance.synthetic  # by path, without the app's synthetic flag
+    for ds, synthetic in ((sample_ds, True), (no_splits[1], False)):
+        out = tmp_path / ("sample" if synthetic else "xami")
+        with zipfile.ZipFile(io.BytesIO(fold_files.fold_coco_zip(ds, F.make_folds(ds, "stratified", 2, 0)))) as zf:
+            zf.extractall(out)
+        info = json.loads((out / "mskf_0" / "train" / "_annotations.coco.json").read_text())["info"]
+        assert info.get("synthetic") is (True if synthetic else None)
+        assert ("citation" in info) is (not synthetic and ds.provenance.recognised_xami)
+        back = load_dataset(out / "mskf_0")
+        assert back.provenance.synthetic is synthetic
+        if not synthetic and ds.provenance.recognised_xami:
+            assert info["citation"] == XAMI_CITATION

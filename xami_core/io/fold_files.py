@@ -17,12 +17,14 @@ import posixpath
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from xami_core.analysis.folds import PARTS, FoldSet
 from xami_core.io.loader import COCO_FILE
+from xami_core.io.provenance import SYNTHETIC_KEY
 from xami_core.model import Dataset, Problem, XamiDataError
 from xami_core.paths import checked_path, shown
 from xami_core.polygons import mask_cells
@@ -149,8 +151,11 @@ def fold_coco(ds: Dataset, folds: FoldSet) -> dict[tuple[int, str], dict]:
     images, anns = coco_records(ds)
     cats = coco_categories(ds)
     prov = ds.provenance
-    info = {"description": f"XAMI fold export ({prov.label}); {folds.label}", "licence": prov.licence,
-            "citation": prov.citation}
+    info: dict[str, Any] = {"description": f"XAMI fold export ({prov.label}); {folds.label}", "licence": prov.licence}
+    if prov.synthetic:  # generated data stays labelled so when the folds are loaded again (provenance.SYNTHETIC_KEY)
+        info[SYNTHETIC_KEY] = True
+    elif prov.recognised_xami:  # XAMI's citation only for XAMI's own files
+        info["citation"] = prov.citation
     licenses = [{"id": 1, "name": prov.licence, "url": prov.url}]
     out = {}
     for fold in folds.folds:

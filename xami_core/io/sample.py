@@ -22,10 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from xami_core.io.provenance import SYNTHETIC_KEY
 from xami_core.model import CLASS_IDS, FILTER_ORDER, PARENT_CATEGORY
 from xami_core.paths import cache_dir
 
-SAMPLE_VERSION = 2
+SAMPLE_VERSION = 3  # 3: the COCO info carries the synthetic mark
 SAMPLE_SEED = 20240625
 SIZE = 512
 SPLIT_SIZES = {"train": 120, "valid": 40}
@@ -185,7 +186,9 @@ def _coco_header() -> dict:
     cats = [{"id": 0, "name": PARENT_CATEGORY, "supercategory": "none"}]
     cats += [{"id": i, "name": n, "supercategory": PARENT_CATEGORY} for n, i in CLASS_IDS.items()]
     return {
-        "info": {"description": "Synthetic XAMI-like sample (not real data)", "version": str(SAMPLE_VERSION)},
+        # SYNTHETIC_KEY: the folder stays labelled synthetic when opened by path, copied or handed on
+        "info": {"description": "Synthetic XAMI-like sample (not real data)", "version": str(SAMPLE_VERSION),
+                 SYNTHETIC_KEY: True},
         "licenses": [{"id": 1, "name": "synthetic, free to use", "url": ""}],
         "categories": cats,
     }
