@@ -113,3 +113,12 @@ def test_reading_lists_leaves_the_garbage_collector_as_it_found_it(enabled):
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_a_column_beyond_arrow_list_offsets_is_refused_before_it_is_built():
+    # Offsets past int32 would wrap silently in the Arrow list; the column refuses them (no 2**31 coordinates made).
+    from xami_core.polygons import PolygonArrays, polygon_column
+
+    huge = PolygonArrays(np.zeros(0), np.array([0, 2**31], dtype=np.int64), np.array([0, 1], dtype=np.int64))
+    with pytest.raises(ValueError, match="polygon coordinates"):
+        polygon_column(huge, np.array([True]))

@@ -38,6 +38,7 @@ POLYGON_TYPE = pa.list_(pa.list_(pa.float64()))
 POLYGON_DTYPE = pd.ArrowDtype(POLYGON_TYPE)
 SEGMENTATION = "segmentation"  # the polygon column
 RLE = "rle"  # the RLE column (object: dict or None)
+INT32_MAX = 2**31 - 1  # Arrow list offsets
 
 Rows = np.ndarray | Sequence[int] | None
 
@@ -134,7 +135,14 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def polygon_column(arrays: PolygonArrays, valid: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """The `segmentation` column (dtype `POLYGON_DTYPE`) of flat arrays; rows where `valid` (bool, shape
-    (n_rows,)) is False are null (they must own no part)."""
+    (n_rows,)) is False are null (they must own no part).
+
+    Raises:
+        ValueError: more than 2**31 - 1 coordinates or parts (Arrow's list offsets are int32).
+    """
+    if max(int(arrays.part_offsets[-1]), int(arrays.row_offsets[-1])) > INT32_MAX:
+        raise ValueError(f"{int(arrays.part_offsets[-1]):,} polygon coordinates in {int(arrays.row_offsets[-1]):,} "
+                         f"parts: more than one dataset table holds (at most {INT32_MAX:,} of each)")
     inner = pa.ListArray.from_arrays(pa.array(arrays.part_offsets.astype(np.int32)), pa.array(arrays.coords))
     outer = pa.ListArray.from_arrays(pa.array(arrays.row_offsets.astype(np.int32)), inner,
                                      mask=pa.array(~np.asarray(valid, dtype=bool)))
