@@ -361,3 +361,23 @@ def test_a_changed_loader_gets_new_keys(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         index_cache._code_digest.cache_clear()
+
+
+@pytest.mark.parametrize("cells", [
+    ["S0001_V", np.nan, "S0002_B"],  # pandas 2's text column: missing as NaN
+    ["a", None, "b"],                # missing as None
+    ["only text", "here"],
+])
+def test_text_in_an_object_column_round_trips_with_its_missing_values(cells):
+    frame = pd.DataFrame({"obs_key": pd.Series(cells, dtype=object)})
+    specs, table = index_cache._encode_table(frame, "t")
+    assert [s["codec"] for s in specs] == ["object_text"]
+    back = index_cache._decode_table(table, specs)["obs_key"].tolist()
+    assert [type(v) for v in back] == [type(v) for v in cells]
+    assert [v if v == v else "NaN" for v in back] == [v if v == v else "NaN" for v in cells]
+
+
+def test_an_object_column_mixing_nan_and_none_is_not_taken_for_text():
+    frame = pd.DataFrame({"x": pd.Series(["a", np.nan, None], dtype=object)})
+    with pytest.raises(index_cache.UncachableError):
+        index_cache._encode_table(frame, "t")

@@ -50,7 +50,7 @@ from xami_core.schema import TABLES
 
 # Bump when the loader's output changes in a way its code digest below would not show.
 LOADER_VERSION = 2  # 2: polygons column-wise (`xami_core.polygons`), RLE dicts in their own column
-FORMAT_VERSION = 2  # of the entry's files (this module's codecs)
+FORMAT_VERSION = 3  # of the entry's files (this module's codecs)
 INDEX_CACHE_ENV = "XAMI_INDEX_CACHE"  # "0" (or false, no, off) turns the cache off
 # Entries are written only for data sets at least this large. Measured (BENCHMARKS.md, Loading): the
 # sample (687 annotations) parses in 0.08 s and reads in 0.02 s, a saving no one notices for an entry
@@ -186,6 +186,12 @@ def _encode_object(name: str, values: np.ndarray, where: str) -> tuple[dict[str,
         if not all(type(m) is str for m in chain.from_iterable(members)):
             raise UncachableError(f"{where}: sets of other values than text")
         return {"codec": "sets", "values": members}, {name: pa.array(codes)}
+    # Text in an object column (pandas 2's text columns), missing as NaN or as None (one of them).
+    one_missing = not (float in types and type(None) in types)
+    if (str in types and types <= {str, float, type(None)} and one_missing
+            and all(c != c for c in cells if type(c) is float)):
+        text = pa.array([c if type(c) is str else None for c in cells], type=pa.large_string())
+        return {"codec": "object_text", "missing": "nan" if float in types else "none"}, {name: text}
     return {"codec": "json"}, {name: _json_cells(cells, where)}
 
 
@@ -308,6 +314,11 @@ def _decode_table(table: pa.Table, specs: list[dict[str, Any]]) -> pd.DataFrame:
         elif codec == "sets":
             distinct = _object_array([frozenset(m) for m in spec["values"]])
             columns[name] = distinct[table.column(name).to_numpy()] if len(distinct) else _object_array([])
+        elif codec == "object_text":
+            cells = table.column(name).to_numpy(zero_copy_only=False).astype(object, copy=False)
+            if spec["missing"] == "nan":
+                cells[table.column(name).is_null().to_numpy(zero_copy_only=False)] = np.nan
+            columns[name] = pd.Series(cells, dtype=object, copy=False)  # no text inference (pandas 3)
         elif codec == "json":
             columns[name] = _object_array(_decode_json(table.column(name)))
         elif codec == "arrow":
