@@ -76,8 +76,10 @@ def _dirty(root: Path) -> Path:
         polygon_ann(7, 5, SMOKE, square(101, 300, 40)),  # the same ring again (mask IoU 0.95)
         polygon_ann(8, 5, STREAK, [1, 1, 5, 5], bbox=[1, 1, 4, 4]),  # two points: dropped at load, kept as a box
     ], categories(CLASSES, "artefacts"))
-    valid = coco([image(1, N["same"]), image(2, N["twin-copy"])], [polygon_ann(1, 1, SMOKE, square(30, 30, 30))],
-                 categories(CLASSES, "artefacts"))
+    valid = coco([image(1, N["same"]), image(2, N["twin-copy"])], [
+        polygon_ann(1, 1, SMOKE, square(30, 30, 30)),
+        box_ann(2, 1, OTHER, [200, 200, 30, 20]),  # box only (`"segmentation": []`, as Roboflow writes it)
+    ], categories(CLASSES, "artefacts"))
     _write(root / "train", train, {N["a"]: 11, N["small"]: 12, N["gone"]: 13, N["same"]: 14, N["e"]: 15,
                                    N["twin"]: 16, N["stray"]: 17},  # stray.jpg: on disk, listed nowhere
            sizes={N["small"]: (256, 256)})
@@ -113,7 +115,7 @@ def test_clean_dataset_flags_nothing(clean):
     flagged = summary[summary["flagged"]]
     assert flagged["count"].sum() == 0, flagged[flagged["count"] > 0]
     assert report.problem_count == 0
-    assert report.verdict == ("All 12 checks passed; images without annotations (hard negatives): 1 "
+    assert report.verdict == ("All 13 checks passed; images without annotations (hard negatives): 1 "
                               "(counted, not flagged).")
     # The hard negative is counted, not flagged.
     assert summary.loc[H.HARD_NEGATIVES, "count"] == 1 and not summary.loc[H.HARD_NEGATIVES, "flagged"]
@@ -122,11 +124,21 @@ def test_clean_dataset_flags_nothing(clean):
 
 def test_every_check_has_a_reason_and_a_frame_column(dirty):
     report = H.run_checks(dirty, use_hash_cache=False)
-    assert len({r.name for r in report.results}) == len(report.results) == 13
+    assert len({r.name for r in report.results}) == len(report.results) == 14
     for result in report.results:
         assert result.why.endswith(".") and len(result.why) > 40, result.name
         assert result.table.columns[0] == "image_id" and str(result.table["image_id"].dtype) == "Int64", result.name
     assert list(report.summary.columns) == ["name", "check", "count", "flagged", "why"]
+
+
+def test_box_only(dirty):
+    # The planted box-only annotation, and the one whose only polygon the loader dropped (kept as its box).
+    table = H.check_box_only(dirty).table
+    assert list(table["ann_id"]) == [_ann(dirty, "train", 8), _ann(dirty, "valid", 2)]
+    assert list(table["image_id"]) == [_ids(dirty, "train", 5), _ids(dirty, "valid", 1)]
+    assert list(table["reason"]) == ["polygon unusable, its box kept at load", "no mask in the file"]
+    assert list(table["class_name"]) == ["read-out-streak", "other"]
+    assert table.loc[1, ["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].tolist() == [200, 200, 30, 20]
 
 
 def test_box_vs_polygon(dirty):
@@ -264,9 +276,9 @@ def test_report_csvs(dirty, tmp_path):
     for name in (H.BOX_VS_POLYGON, H.VERTICES_OUTSIDE, H.DUPLICATE_ANNOTATIONS, H.DUPLICATE_FRAMES,
                  H.FRAME_FILES, H.UNLISTED_FRAMES, H.DUPLICATE_IDS, H.DECLARED_SIZE, H.UNUSED_CLASSES):
         assert counts[name] == 1, name
-    assert counts[H.DUPLICATE_FILE_NAMES] == 2 and counts[H.DEGENERATE_POLYGONS] == 4
+    assert counts[H.DUPLICATE_FILE_NAMES] == 2 and counts[H.DEGENERATE_POLYGONS] == 4 and counts[H.BOX_ONLY] == 2
     flagged = report.summary[report.summary["flagged"]]
-    assert report.verdict.startswith(f"12 of 12 checks found {flagged['count'].sum()} records to look at; ")
+    assert report.verdict.startswith(f"13 of 13 checks found {flagged['count'].sum()} records to look at; ")
 
 
 def test_hash_pairs_match_brute_force():
@@ -456,7 +468,7 @@ def test_thresholds_only_compare_the_prepared_inputs(dirty, monkeypatch):
         raise AssertionError("threshold-free work done again")
 
     for name in ("perceptual_hash", "frame_hashes", "annotation_pair_ious", "box_iou_table",
-                 "check_degenerate_polygons", "check_unlisted_frames"):
+                 "check_degenerate_polygons", "check_unlisted_frames", "check_box_only"):
         monkeypatch.setattr(H, name, refuse)
     monkeypatch.setattr(H.mask_utils, "iou", refuse)
     for (box, mask, bits), expected in fresh.items():

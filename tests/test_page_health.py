@@ -53,17 +53,18 @@ def test_verdict_and_summary_against_the_checks(dirty_root):
     assert f"**{md_literal(report.verdict)}**" in [w.value for w in at.warning]
     flagged = report.summary[report.summary["flagged"]]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Checks passed"] == f"{int((flagged['count'] == 0).sum())} of {len(flagged)}" == "0 of 12"
+    assert metrics["Checks passed"] == f"{int((flagged['count'] == 0).sum())} of {len(flagged)}" == "0 of 13"
     assert metrics["Records to look at"] == f"{report.problem_count:,}"
     assert metrics["Images checked"] == "8" and metrics["Hard negatives (counted)"] == "5"
     shown = _summary(at)
     assert shown["check"].tolist() == report.summary["check"].tolist()
     assert shown["count"].tolist() == report.summary["count"].tolist()
     # The planted problems, counted by hand: one box elsewhere, three bad polygons and one dropped at load,
-    # one pair of twin frames across the splits, one frame deleted, one stray file.
+    # one pair of twin frames across the splits, one frame deleted, one stray file, one box-only annotation
+    # and the one whose polygon was dropped (kept as its box).
     counts = dict(zip(report.summary["name"], shown["count"]))
     assert (counts[H.BOX_VS_POLYGON], counts[H.DEGENERATE_POLYGONS], counts[H.DUPLICATE_FRAMES],
-            counts[H.FRAME_FILES], counts[H.UNLISTED_FRAMES]) == (1, 4, 1, 1, 1)
+            counts[H.FRAME_FILES], counts[H.UNLISTED_FRAMES], counts[H.BOX_ONLY]) == (1, 4, 1, 1, 1, 2)
     assert set(shown["status"].str.replace("\u00a0", " ")) == {"to look at", "counted"}
 
 
@@ -98,7 +99,8 @@ def test_a_threshold_is_a_setting_of_the_link(sample_ds):
     expected = _boxes_below(sample_ds, 0.95)
     assert expected > 0  # the sample's stored boxes are close to, not exactly, their polygons' boxes
     assert dict(zip(names, _summary(at)["count"]))[H.BOX_VS_POLYGON] == expected
-    assert {m.label: m.value for m in at.metric}["Records to look at"] == f"{expected:,}"
+    box_only = int((sample_ds.annotations["kind"] == "box").sum())  # the sample's one annotation without a mask
+    assert {m.label: m.value for m in at.metric}["Records to look at"] == f"{expected + box_only:,}"
     assert md_literal(f"stored box vs the mask's box (IoU below 0.95): {expected:,} records") in [
         e.label for e in at.expander]
     # The link opens the page with that threshold.
@@ -182,13 +184,27 @@ def test_statistics_of_a_fold_of_the_authors_folds(sample_ds):
     assert at.selectbox(key="h_parts").value == "fold2"
 
 
-def test_clean_sample_passes(sample_ds):
+def test_sample_flags_only_its_box_only_annotation(sample_ds):
+    # The sample's one annotation without a mask (train annotation 31, "other"); every other check passes.
     at = page_test(HEALTH)
     n_empty = int((sample_ds.images["n_annotations"] == 0).sum())
-    assert [s.value for s in at.success] == [
-        f"**{md_literal(f'All 12 checks passed; images without annotations (hard negatives): {n_empty} (counted, not flagged).')}**"]
+    assert not at.success and [w.value for w in at.warning if "checks" in w.value] == [
+        f"**{md_literal(f'1 of 13 checks found 1 record to look at; images without annotations (hard negatives): {n_empty} (counted, not flagged).')}**"]
     assert "Synthetic sample" in texts(at)
-    assert _summary(at)["count"].sum() == n_empty
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Checks passed"] == "12 of 13" and metrics["Records to look at"] == "1"
+    shown = _summary(at)
+    row = shown[shown["check"] == "annotations without a mask (box only)"]
+    assert row["count"].tolist() == [1] and row["status"].str.replace("\u00a0", " ").tolist() == ["to look at"]
+    others = shown.drop(row.index)
+    assert others["count"].sum() == n_empty  # the other checks' counts as before: the hard negatives only
+    assert md_literal("annotations without a mask (box only): 1 record") in [e.label for e in at.expander]
+    box_only = sample_ds.annotations[sample_ds.annotations["kind"] == "box"]
+    table = table_with(at, "frame", "ann_id", "reason", "bbox_w")
+    assert table["ann_id"].tolist() == box_only["ann_id"].tolist() == [31]
+    assert table["class_name"].tolist() == ["other"] and table["reason"].tolist() == ["no mask in the file"]
+    query = parse_qs(urlsplit(table["frame"].iloc[0]).query)
+    assert urlsplit(table["frame"].iloc[0]).path == "gallery" and query["image"] == [str(box_only["image_id"].item())]
 
 
 @pytest.mark.browser

@@ -63,6 +63,7 @@ HASH_THREADS = 8  # JPEG decoding releases the GIL
 ZERO_AREA = 1e-9  # px²: a polygon part with less area than this has none
 
 # Check names (also the CSV files' names).
+BOX_ONLY = "annotations_without_mask"
 BOX_VS_POLYGON = "box_vs_polygon"
 DEGENERATE_POLYGONS = "degenerate_polygons"
 VERTICES_OUTSIDE = "vertices_outside_frame"
@@ -79,6 +80,7 @@ HARD_NEGATIVES = "images_without_annotations"
 
 _DROPPED_PART = re.compile(r"expected at least 3 points|expected an even number of coordinates")
 _DUPLICATE_ID = re.compile(r"^duplicate (image|annotation|category) id")
+_BOX_FALLBACK = re.compile(r"^no usable polygon; kept as a box-only annotation")  # the COCO loader's warning
 # "image id 3", "annotation id 8, polygon 0", "<file>, image id 3" (a missing frame's record).
 _RECORD_ID = re.compile(r"(?:^|, )(image|annotation) id (?P<id>[^,\s]+)")
 
@@ -141,7 +143,7 @@ class HealthReport:
 
     @property
     def verdict(self) -> str:
-        """One sentence for the page's headline, e.g. "2 of 12 checks found 5 records to look at; images
+        """One sentence for the page's headline, e.g. "2 of 13 checks found 5 records to look at; images
         without annotations (hard negatives): 8 (counted, not flagged)." """
         flagged = [r for r in self.results if r.flagged]
         failing = [r for r in flagged if r.count]
@@ -312,6 +314,31 @@ def box_iou_table(ds: Dataset) -> pd.DataFrame:
                                                    "mask_box_x", "mask_box_y", "mask_box_w", "mask_box_h"]]
                          .assign(iou=box_iou(stored, mask_box)))
     return table.sort_values("iou", kind="stable").reset_index(drop=True)
+
+
+def check_box_only(ds: Dataset) -> CheckResult:
+    """Annotations without a mask (kind "box"), with their stored box in px and why they have none.
+
+    reason: "no mask in the file" (COCO `"segmentation": []`, a YOLO box line) or a polygon the
+    loader could not use and replaced by the annotation's box (also in `loading_problems`).
+    """
+    ann = ds.annotations
+    rows = ann[(ann["kind"] == "box").to_numpy()]
+    # The loader's fallbacks, by (split, annotation id): the few problems, then one lookup for every row.
+    fallback = set()
+    for p in ds.problems:
+        match = _RECORD_ID.search(p.record) if _BOX_FALLBACK.match(p.message) else None
+        split = _problem_split(ds, p) if match and match.group(1) == "annotation" else None
+        if split is not None:
+            fallback.add(f"{split}\0{match.group('id')}")
+    key = rows["split"].astype(str) + "\0" + rows["coco_id"].astype(str)
+    replaced = key.isin(fallback).to_numpy()
+    table = _with_frames(ds, rows["image_id"], rows[["ann_id", "class_name", "bbox_x", "bbox_y", "bbox_w", "bbox_h"]]
+                         .assign(reason=pd.Series(np.where(replaced, "polygon unusable, its box kept at load",
+                                                           "no mask in the file"), dtype="str", index=rows.index)))
+    return CheckResult(BOX_ONLY, "annotations without a mask (box only)",
+                       "Segmentation training and segm evaluation cannot use an annotation without a mask; "
+                       "heatmaps and areas here let its box stand in.", table)
 
 
 def check_box_vs_polygon(ds: Dataset, min_iou: float = DEFAULT_BOX_IOU, ious: pd.DataFrame | None = None) -> CheckResult:
@@ -981,6 +1008,7 @@ def prepare_checks(ds: Dataset, use_hash_cache: bool = True, vertex_tolerance: f
         check_duplicate_file_names(ds),
         check_duplicate_ids(ds),
         check_declared_size(ds),
+        check_box_only(ds),
         check_degenerate_polygons(ds),
         check_vertices_outside(ds, tolerance=vertex_tolerance),
         check_unused_classes(ds),
@@ -1022,6 +1050,7 @@ def run_checks(ds: Dataset, box_iou_min: float = DEFAULT_BOX_IOU, mask_iou_min: 
         fixed[DUPLICATE_IDS],
         fixed[DECLARED_SIZE],
         check_duplicate_frames(ds, max_distance=max_hash_distance, hashes=inputs.hashes),
+        fixed[BOX_ONLY],
         check_box_vs_polygon(ds, min_iou=box_iou_min, ious=inputs.box_ious),
         fixed[DEGENERATE_POLYGONS],
         fixed[VERTICES_OUTSIDE],
