@@ -134,6 +134,9 @@ def filters_ui(ds: Dataset) -> gallery.GalleryFilter:
                          format="%.0f", on_change=_first_page, **BOUND, help=area_help)
     hi = c2.number_input("Area ≤ (px²)", area_min, area_max, area_max, key="area_hi", step=10.0, format="%.0f",
                          on_change=_first_page, **BOUND, help=area_help)
+    if lo > hi:  # applied as given (no instance can match), and said, rather than dropped without a word
+        bar.warning(f"Area ≥ {lo:,.0f} px² is above Area ≤ {hi:,.0f} px²: no instance is in that range, so no "
+                    "image matches. Swap or widen them.", icon=":material/warning:")
     search = bar.text_input("Find observation, file or id", key="q", placeholder="e.g. 0743200101, _L or image id 12",
                             on_change=_first_page, **BOUND,
                             help="Part of an observation id or file name (several, separated by spaces or commas, "
@@ -145,7 +148,7 @@ def filters_ui(ds: Dataset) -> gallery.GalleryFilter:
         empty=empty, filters=tuple(filters),
         splits=tuple(splits), fold=None if fold == ANY else tuple(fold),
         n_annotations=None if tuple(nann) == (0, max_ann) else (int(nann[0]), int(nann[1])),
-        area=None if (lo, hi) == (area_min, area_max) or lo > hi else (float(lo), float(hi)),
+        area=None if (lo, hi) == (area_min, area_max) else (float(lo), float(hi)),
         search=search)
 
 

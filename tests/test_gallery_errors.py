@@ -89,7 +89,7 @@ def test_captions_and_outcome_counts():
     (GalleryFilter(), GE.ErrorFilter(), "all images"),
     # classes with their mode, classes left out, hard negatives hidden
     (GalleryFilter(classes=("smoke-ring", "star-loop"), class_mode="all", without=("other",), empty="exclude"), None,
-     "classes all of these smoke-ring, star-loop; none of other; images without artefacts hidden"),
+     "classes: all of smoke-ring, star-loop; none of other; images without artefacts hidden"),
     # only the hard negatives: the class choices do not apply
     (GalleryFilter(classes=("smoke-ring",), empty="only"), None, "only images without artefacts"),
     # filter, split, fold part, counts, area, search

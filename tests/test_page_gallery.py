@@ -401,7 +401,7 @@ def test_export_hands_over_the_filtered_selection(sample_ds, monkeypatch, tmp_pa
 @pytest.mark.parametrize("query, says", [
     ({"q": "no-such-frame"}, "search “no-such-frame”"),  # a search alone: the class mode has nothing to do with it
     ({"classes": [SL, SR], "mode": gallery.CLASS_MODE_LABELS["all"], "without": SL},
-     "classes all of these star-loop, smoke-ring; none of star-loop"),  # classes that contradict each other
+     "classes: all of star-loop, smoke-ring; none of star-loop"),  # classes that contradict each other
     ({"split": "valid", "q": "image id 999999"}, "split valid; search “image id 999999”"),  # two filters, both named
 ])
 def test_an_empty_result_names_the_filters_and_shows_no_range(query, says):
@@ -410,6 +410,18 @@ def test_an_empty_result_names_the_filters_and_shows_no_range(query, says):
     assert "**0** of 160 images match" in shown and "showing" not in shown and "page 1 of" not in shown
     assert [i.value for i in at.main.info] == [gallery.no_match_text(says)]
     assert "Loosen the class mode" not in shown and not open_buttons(at)
+
+
+def test_an_inverted_area_range_matches_nothing_and_says_why():
+    # Area ≥ above Area ≤ (typed, or from a link): no instance can be in the range, so no image matches and the
+    # sidebar says so; before, the area filter was dropped and all 160 images matched without a word.
+    at = page_test(PAGE, query={"area_lo": "5000", "area_hi": "1000"})
+    assert (at.sidebar.number_input(key="area_lo").value, at.sidebar.number_input(key="area_hi").value) == (5000, 1000)
+    assert "**0** of 160 images match" in texts(at)
+    assert [w.value for w in at.sidebar.warning if "Area ≥" in w.value] == [
+        "Area ≥ 5,000 px² is above Area ≤ 1,000 px²: no instance is in that range, so no image matches. Swap or "
+        "widen them."]
+    assert [i.value for i in at.main.info] == [gallery.no_match_text("instance area 5000–1000 px²")]
 
 
 def test_moving_the_page_from_callbacks_logs_no_session_state_warning(sample_ds, monkeypatch):

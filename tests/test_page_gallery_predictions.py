@@ -225,9 +225,9 @@ def test_the_gallery_selection_is_offered_on_the_predictions_page(sample_ds):
     assert "Gallery selection" in at.selectbox(key="pred_subset").options
     at.selectbox(key="pred_subset").set_value("Gallery selection").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert f"Gallery selection: {n} images, as the Gallery's filters stand: classes any of these smoke-ring; " \
+    assert f"Gallery selection: {n} images, as the Gallery's filters stand: classes: any of smoke-ring; " \
            "split valid." in texts(at)
-    assert f"**Gallery selection (classes any of these smoke-ring; split valid)**: {n} images" in texts(at)
+    assert f"**Gallery selection (classes: any of smoke-ring; split valid)**: {n} images" in texts(at)
 
 
 def test_the_layers_thumbnails_are_drawn_with_the_layers_set_and_thresholds(monkeypatch):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from xami_core.analysis.evaluation import FN, FP, TP, ThresholdReport, image_errors
-from xami_core.analysis.gallery import CLASS_MODE_LABELS, GalleryFilter
+from xami_core.analysis.gallery import GalleryFilter
 from xami_core.model import filter_label
 
 ERROR_SORTS: tuple[str, ...] = ("errors", "iou")
@@ -21,6 +21,8 @@ ERROR_SORT_LABELS: dict[str, str] = {
     "iou": "lowest mean IoU",
 }
 COUNT_COLUMNS = ("tp", "fp", "fn", "errors")
+# The class modes inside a sentence ("classes: any of smoke-ring"); the radio's labels are "any of these", ...
+CLASS_MODE_WORDS = {"any": "any of", "all": "all of", "none": "none of", "exactly": "exactly"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class ErrorFilter:
     missed: tuple[str, ...] = ()
     spurious: tuple[str, ...] = ()
     score_above: float | None = None
+
 
 
 def error_counts(image_ids: np.ndarray | pd.Series, report: ThresholdReport) -> pd.DataFrame:
@@ -117,13 +120,13 @@ def outcome_counts(instances: pd.DataFrame) -> dict[str, int]:
 
 def selection_description(flt: GalleryFilter, errors: ErrorFilter | None = None) -> str:
     """The gallery's selection in a few words, for the Predictions page's subset name: "all images", or each
-    criterion set, joined by "; " ("classes any of smoke-ring; split valid; missed star-loop")."""
+    criterion set, joined by "; " ("classes: any of smoke-ring; split valid; missed star-loop")."""
     parts = []
     if flt.empty == "only":
         parts.append("only images without artefacts")
     else:
         if flt.classes:
-            parts.append(f"classes {CLASS_MODE_LABELS[flt.class_mode]} {', '.join(flt.classes)}")
+            parts.append(f"classes: {CLASS_MODE_WORDS[flt.class_mode]} {', '.join(flt.classes)}")
         if flt.without:
             parts.append(f"none of {', '.join(flt.without)}")
         if flt.empty == "exclude":
