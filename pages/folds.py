@@ -255,7 +255,7 @@ def page() -> None:
             if not folder:
                 st.info("Enter the folder that holds the fold files (mskf_k.csv or mskf_k/ folders).")
                 st.stop()
-            check_local_path(folder)  # a deployment's allowed roots apply to fold folders too
+            check_local_path(folder, what="fold files folder", instead="")  # a deployment's allowed roots apply to fold folders too
             folds = cached_fold_files(ds, folder, fold_files.fold_files_fingerprint(folder))
         elif method in F.GROUPED_METHODS:
             folds = cached_grouped_folds(ds, method, k, seed, *grouping)

@@ -303,7 +303,7 @@ def test_the_gallery_selection_subset_follows_the_gallery_in_chromium(browser):
     browser.settle()
     page.get_by_label("Evaluate on", exact=True).click()
     page.get_by_role("option", name="Gallery selection", exact=True).click()
-    page.get_by_text("as the Gallery's filters stand: classes any of these smoke-ring; split valid.").wait_for()
+    page.get_by_text("as the Gallery's filters stand: classes: any of smoke-ring; split valid.").wait_for()
     browser.settle()
     # In the Gallery, the split filter widened to valid and train; back on Predictions, the subset follows.
     page.get_by_role("link", name="Gallery").click()
@@ -325,7 +325,7 @@ def test_the_gallery_selection_subset_follows_the_gallery_in_chromium(browser):
     page.get_by_role("link", name="Predictions").click()
     page.get_by_text("Precision–recall curves").wait_for()
     browser.settle()
-    expect(page.get_by_text("as the Gallery's filters stand: classes any of these smoke-ring; split valid, train.")
+    expect(page.get_by_text("as the Gallery's filters stand: classes: any of smoke-ring; split valid, train.")
            ).to_be_visible()
     expect(page.get_by_role("combobox", name="Evaluate on")).to_have_value("Gallery selection")
     assert "pred_subset=Gallery+selection" in page.url or "pred_subset=Gallery%20selection" in page.url
@@ -413,7 +413,7 @@ def test_the_gallery_selection_follows_the_gallerys_filters(sample_ds):
     switch_page(at, PAGE)
     at.run()
     at.selectbox(key="pred_subset").set_value("Gallery selection").run()
-    assert f"**Gallery selection (classes any of these smoke-ring; split valid)**: {len(first)} images" in texts(at)
+    assert f"**Gallery selection (classes: any of smoke-ring; split valid)**: {len(first)} images" in texts(at)
     # The gallery's filters change: back on the Predictions page the subset is still the gallery's selection, now
     # the new one (its name in the link and the session does not hold the count).
     switch_page(at, "pages/gallery.py")
@@ -425,7 +425,7 @@ def test_the_gallery_selection_follows_the_gallerys_filters(sample_ds):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="pred_subset").value == "Gallery selection"
-    assert f"**Gallery selection (classes any of these smoke-ring; split train)**: {len(second)} images" in texts(at)
+    assert f"**Gallery selection (classes: any of smoke-ring; split train)**: {len(second)} images" in texts(at)
     assert metric_cells(at).loc["all", "n_gt"] == str(int(sample_ds.annotations["image_id"].isin(second).sum()))
 
 
@@ -452,7 +452,7 @@ def test_an_empty_gallery_selection_is_said_not_evaluated():
 
 def test_a_link_with_the_old_gallery_selection_label_opens_on_the_gallery_selection():
     # Links made before named the option with its size and description.
-    at = page_test(PAGE, query={"pred_subset": "Gallery selection (12 images: classes any of these smoke-ring)"})
+    at = page_test(PAGE, query={"pred_subset": "Gallery selection (12 images: classes: any of smoke-ring)"})
     assert at.selectbox(key="pred_subset").value == "Gallery selection"
     assert NO_GALLERY_SELECTION in [w.value for w in at.warning]  # a new session: the gallery kept nothing yet
 
@@ -573,3 +573,13 @@ def test_a_yolo_folder_names_its_files_and_lines(sample_ds, tmp_path):
             "left out") in lines
     assert (f"- {folder / 'not-an-image.txt'} [file]: 1 prediction(s) for not-an-image, which is no image file stem "
             "of the dataset; expected a file named after an image, '<image stem>.txt'; left out") in lines
+
+
+def test_a_predictions_path_inside_the_cache_folder_is_refused_with_upload_advice_that_fits():
+    # Predictions are a .json file (the uploader takes .json) or a folder of .txt files: never "upload the zip".
+    from xami_core.paths import cache_dir
+
+    at = page_test(PAGE)
+    at.sidebar.text_area(key="pred_paths").set_value(str(cache_dir() / "prediction_uploads")).run()
+    [error] = [e.value for e in at.error if "cache folder" in e.value]
+    assert "upload the file or choose another path" in error and "upload the zip" not in error

@@ -181,3 +181,19 @@ def test_fold_fingerprint_skips_a_looping_fold_file(sample_ds, tmp_path):
     assert ("mskf_9.csv", "unreadable") in fingerprint
     back = fold_files.read_fold_files(tmp_path, sample_ds)  # the four real files still load
     assert back.assignments["fold"].nunique() == 4
+
+
+@pytest.mark.parametrize("what, instead, advice", [
+    ("data path", "upload the zip", "; upload the zip or choose another path"),  # the sidebar's data path
+    ("predictions path", "upload the file", "; upload the file or choose another path"),  # a .json results file
+    ("metadata file", "", "; choose another path"),  # nothing to upload in its place
+    ("fold files folder", "", "; choose another path"),
+])
+def test_a_path_inside_the_cache_folder_is_refused_with_advice_that_fits(what, instead, advice):
+    from xami_core.paths import cache_dir
+
+    inside = cache_dir() / "uploads"
+    with pytest.raises(XamiDataError) as err:
+        check_local_path(inside, what=what, instead=instead)
+    message = str(err.value)
+    assert message.startswith(f"{what} '") and message.endswith(f"never opened as a path{advice}")

@@ -50,8 +50,11 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or path.is_relative_to(folder)
 
 
-def check_local_path(path: str | Path, what: str = "path") -> Path:
+def check_local_path(path: str | Path, what: str = "path", instead: str = "upload the zip") -> Path:
     """The resolved path if it may be opened as a data source.
+
+    `what` names the path in messages ("data path"); `instead` is what the user can do in place of
+    a path inside the cache folder ("upload the file"; "" when nothing can be uploaded there).
 
     The path first passes `paths.checked_path` (NUL bytes, over-long names, link loops);
     symbolic links and '..' are then resolved, so neither can step out of a root. The cache
@@ -72,7 +75,8 @@ def check_local_path(path: str | Path, what: str = "path") -> Path:
         cache = None
     if cache is not None and _inside(resolved, cache):
         raise XamiDataError(f"{what} '{shown(str(path))}': inside this server's cache folder, which holds other "
-                            "users' uploads and is never opened as a path; upload the zip or choose another path")
+                            "users' uploads and is never opened as a path; "
+                            f"{instead + ' or ' if instead else ''}choose another path")
     roots = allowed_roots()
     if roots and not any(_inside(resolved, root) for root in roots):
         raise XamiDataError(

@@ -110,7 +110,7 @@ def load_sets(ds: Dataset, choice: Choice) -> tuple[dict[str, Predictions], list
         sets.append(cached_synthetic_predictions(ds))
     for name, path in path_entries(choice.paths or ""):
         try:
-            checked = check_local_path(path, what="predictions path")  # a deployment's allowed roots apply here too
+            checked = check_local_path(path, what="predictions path", instead="upload the file")  # a deployment's allowed roots apply here too
             sets.append(cached_predictions(ds, str(checked), name, predictions_fingerprint(checked), shown_as=path))
         except XamiDataError as exc:
             failed.append((name or path, str(exc)))

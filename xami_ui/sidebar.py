@@ -381,7 +381,7 @@ def obs_info_ui() -> str | None:
         checked = None
         if path:
             try:
-                checked = str(access.check_local_path(path, what="metadata file"))
+                checked = str(access.check_local_path(path, what="metadata file", instead=""))
             except XamiDataError as exc:
                 st.error(f"Path refused. {md_code(exc)}")
     st.session_state[_OBS_INFO_CHOICE] = checked
