@@ -583,3 +583,13 @@ def test_a_predictions_path_inside_the_cache_folder_is_refused_with_upload_advic
     at.sidebar.text_area(key="pred_paths").set_value(str(cache_dir() / "prediction_uploads")).run()
     [error] = [e.value for e in at.error if "cache folder" in e.value]
     assert "upload the file or choose another path" in error and "upload the zip" not in error
+
+
+def test_an_empty_results_list_is_evaluated_and_said_on_the_page(tmp_path):
+    empty = tmp_path / "nothing.json"
+    empty.write_text("[]")
+    at = page_test(PAGE, query={"pred_paths": f"empty = {empty}", "pred_synthetic": "false"})
+    assert not at.exception and list(at.dataframe[0].value["set"]) == ["empty"]
+    assert "Problems in empty: 0 unusable record(s), 1 message(s)" in [e.label for e in at.expander]
+    [line] = [m.value for m in at.markdown if "nothing.json" in m.value]
+    assert "[top level]: warning: an empty list: no predictions to evaluate" in line.replace("\\", ""), line

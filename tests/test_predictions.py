@@ -303,3 +303,19 @@ def test_records_and_yolo_files_are_named_as_shown(ds, tmp_path):
     with pytest.raises(XamiDataError, match="^mine: the folder holds no .txt prediction file .*; expected one "
                                             "'<image stem>.txt' per image"):
         P.load_predictions(tmp_path / "empty", ds, shown_as="mine")
+
+
+def test_inputs_with_no_predictions_are_read_and_said(ds, tmp_path):
+    # `[]` or a folder of empty .txt files: nothing left out, nothing to evaluate; a warning names the input.
+    empty_json = read(ds, tmp_path, [])
+    folder = tmp_path / "empty_run"
+    write_txt(folder, stem(NAMES[0]) + ".txt", [""])
+    empty_yolo = P.read_yolo_predictions(folder, ds)
+    for preds, record, says in ((empty_json, "top level", "an empty list: no predictions to evaluate"),
+                                (empty_yolo, "folder", "the .txt files hold no prediction lines")):
+        assert len(preds.table) == 0 and preds.left_out == {}
+        [problem] = preds.problems
+        assert (problem.record, problem.severity) == (record, "warning") and problem.message.startswith(says)
+    # A file with records, all left out, says why per record, not that it is empty.
+    bad = read(ds, tmp_path, [{"image_id": 99, "category_id": 1, "score": 0.5, "bbox": [1, 1, 2, 2]}])
+    assert not [p for p in bad.problems if "no predictions to evaluate" in p.message]

@@ -419,6 +419,9 @@ def coco_results_to_predictions(records: Any, ds: Dataset, *, name: str, source:
     if not isinstance(records, list):
         raise XamiDataError(f"{source} [top level]: expected {RESULTS_FORM}, found {_json_kind(records)}")
     col = _Collector()
+    if not records:  # valid, and evaluated (every instance missed), but said: most often the wrong file
+        col.warn(source, "top level", f"an empty list: no predictions to evaluate; expected {RESULTS_FORM} (a model "
+                                      "that found nothing writes this too)")
     if len(records) > MAX_PREDICTIONS:
         col.leave_out(OVER_LIMIT, source, f"records {MAX_PREDICTIONS}..{len(records) - 1}",
                       f"{len(records):,} records, more than the {MAX_PREDICTIONS:,} read", n=len(records) - MAX_PREDICTIONS)
@@ -666,6 +669,9 @@ def read_yolo_predictions(folder: str | Path, ds: Dataset, *, name: str | None =
             else:
                 row |= {"kind": "polygon", "segmentation": [(values[:-1].reshape(-1, 2) * scale).ravel().tolist()]}
             rows.append(row)
+    if not rows and not col.left_out:  # every file empty: said, as an empty COCO results list is
+        col.warn(source, "folder", "the .txt files hold no prediction lines: no predictions to evaluate (a model "
+                                   "that found nothing writes empty files too)")
     return _finish(rows, ds, set_name, source, col)
 
 
