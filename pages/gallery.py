@@ -328,7 +328,9 @@ def observation_ui(ds: Dataset, img: pd.Series) -> None:
     ctx = OB.observation_context(img, meta.table if meta is not None else None)
     st.markdown("**Observation**")
     st.markdown("\n".join(f"- {label}: **{md_literal(value)}**" for label, value in OB.context_rows(ctx)))
-    if ctx.archive_url:
+    if ds.provenance.synthetic:  # a generated frame's ObsID is made up: the archive would show another observation
+        st.caption("Generated frame: its ObsID is made up, so no link to the XMM-Newton Science Archive.")
+    elif ctx.archive_url:
         st.markdown(f"[ObsID {ctx.obsid} in the XMM-Newton Science Archive]({ctx.archive_url})")
     if why:
         st.caption(f"{why} ObsID and filter come from the file name.")

@@ -50,7 +50,7 @@ def test_detail_view_shows_both_frames_the_histogram_and_the_observation(sample_
     assert f"ObsID: **{img['obsid']}**" in shown and f"Filter: **{filter_label(img['filter_letter'])}**" in shown
     assert f"RA (ICRS): **{record['RA']:.5f}°" in shown and f"Dec (ICRS): **{record['DEC']:+.5f}°" in shown
     assert f"Exposure: **{record['EXPOSURE']:,.0f} s**" in shown and f"Position angle: **{record['PA']:.2f}°**" in shown
-    assert f"(https://nxsa.esac.esa.int/nxsa-web/#obsid={img['obsid']})" in shown
+    assert "Generated frame: its ObsID is made up" in shown  # no archive link (test_a_generated_frame_has_...)
     assert metadata.SYNTHETIC_LABEL in shown
 
 
@@ -89,6 +89,14 @@ def test_without_metadata_the_view_says_so(tmp_path):
     obsid = b.image(0)["file_name"][1:11]
     assert f"ObsID: **{obsid}**" in shown and "RA (ICRS)" not in shown
     assert f"#obsid={obsid})" in shown  # the archive link needs only the ObsID
+
+
+def test_a_generated_frame_has_no_archive_link():
+    # The sample's ObsIDs are made up: a link would open another, real observation in the archive.
+    at = page_test(PAGE, query={"data": "sample", "image": "0"})
+    shown = texts(at)
+    assert "Generated frame: its ObsID is made up, so no link to the XMM-Newton Science Archive." in shown
+    assert "nxsa.esac.esa.int" not in shown and "ObsID: **" in shown.replace("\\", "")
 
 
 def test_a_missing_file_keeps_the_view_without_pixels(tmp_path):
