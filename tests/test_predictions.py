@@ -77,7 +77,7 @@ def test_coco_results_table(ds, tmp_path):
     ([rec(), rec(image_id=999)], P.UNKNOWN_IMAGE, "record 1 (image_id 999, category_id 1) | image_id 999 is neither"),
     ([rec(), rec(image_id="S9999999999_L_other")], P.UNKNOWN_IMAGE, "image_id 'S9999999999_L_other' is neither"),
     # a category id of no class, the hidden parent category
-    ([rec(), rec(category_id=9)], P.UNKNOWN_CATEGORY, "category_id 9 is not a class of the dataset; if these"),
+    ([rec(), rec(category_id=9)], P.UNKNOWN_CATEGORY, "category_id 9 is not a class of the dataset; expected a category id of the dataset (1 "),
     ([rec(), rec(category_id=0)], P.UNKNOWN_CATEGORY, "category_id 0 is not a class"),
     # empty segmentations: [], [[]], an RLE of no pixel
     ([rec(), rec(segmentation=[])], P.EMPTY_SEGMENTATION, "segmentation is empty"),

@@ -430,6 +430,11 @@ def coco_results_to_predictions(records: Any, ds: Dataset, *, name: str, source:
     by_id = _id_index(ds, ids, split, source, col)
     by_stem = _stem_index(ds, source, col)
     cat_of = _category_index(ds, category_names, source)
+    classes = ", ".join(f"{i} {n}" for i, n in zip(ds.categories["class_id"].astype(int), ds.categories["name"]))
+    # A model's own class indices need its names: the evaluate command's --names (the app matches by id).
+    expected_categories = (f"expected a category id of the dataset ({classes}); a model's own class indices need "
+                           "its class names (the evaluate command's --names)" if category_names is None else
+                           "expected a class index of the model's class names that the dataset has")
     frames = dict(zip(ds.images["image_id"].astype(int), zip(ds.images["width"].astype(int),
                                                               ds.images["height"].astype(int))))
     unknown_images: Counter = Counter()
@@ -460,10 +465,8 @@ def coco_results_to_predictions(records: Any, ds: Dataset, *, name: str, source:
         category_id = cat_of.get(raw_cat) if type(raw_cat) is int else None
         if category_id is None:
             unknown_categories[shown(repr(raw_cat), 40)] += 1
-            hint = "" if category_names is not None else ("; if these are a model's class indices, give its class "
-                                                          "names (category_names, --names)")
             col.leave_out(UNKNOWN_CATEGORY, source, record, f"category_id {shown(repr(raw_cat), 40)} is not a class of "
-                                                            f"the dataset{hint}")
+                                                            f"the dataset; {expected_categories}")
             continue
         frame = frames[image_id]
         bbox = None
