@@ -12,6 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "tests" / "screenshots"
@@ -108,6 +109,21 @@ class Browser:
                 if "not attached" not in str(exc) or time.monotonic() > deadline:
                     raise
                 self.page.wait_for_timeout(250)
+
+    def pick(self, select: Locator, option: str, attempts: int = 3) -> None:
+        """Choose `option` in the multiselect `select`, opening it again when a rerun closed the list; then close it."""
+        for attempt in range(attempts):
+            select.click()
+            try:
+                self.page.get_by_role("option", name=option, exact=True).click(timeout=20_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == attempts - 1:
+                    raise
+                self.page.keyboard.press("Escape")
+                self.settle()
+        self.page.keyboard.press("Escape")
+        self.settle()
 
     def screenshot(self, name: str, full_height: int | None = None) -> Path:
         """Save a PNG under tests/screenshots/ (git-ignored); returns its path."""

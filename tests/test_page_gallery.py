@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests import builders as b
@@ -165,18 +164,7 @@ def test_gallery_in_chromium(browser, sample_ds, tmp_path):
     # Filter by a class in the sidebar multiselect.
     # A rerun that lands while the list is open closes it: open it again then (a slow machine has more of them).
     classes = page.locator("[data-testid='stSidebar'] .st-key-classes [data-testid='stMultiSelect']")
-    for attempt in range(3):
-        classes.click()
-        try:
-            page.get_by_role("option", name=SL, exact=True).click(timeout=20_000)
-            break
-        except PlaywrightTimeout:
-            if attempt == 2:
-                raise
-            page.keyboard.press("Escape")
-            browser.settle()
-    page.keyboard.press("Escape")
-    browser.settle()
+    browser.pick(classes, SL)
     n = sum(SL in c for c in sample_ds.images["classes"])
     page.get_by_text(f"{n} of 160 images match").first.wait_for()
     page.locator("[data-testid='stImage'] img").first.wait_for()

@@ -293,7 +293,6 @@ def test_bad_predictions_uploads_in_chromium(browser, sample_ds):
 
 @pytest.mark.browser
 def test_the_gallery_selection_subset_follows_the_gallery_in_chromium(browser):
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
 
     browser.open("gallery?classes=smoke-ring&split=valid", wait_for="images match")
@@ -310,18 +309,7 @@ def test_the_gallery_selection_subset_follows_the_gallery_in_chromium(browser):
     page.get_by_text("images match").first.wait_for()
     browser.settle()
     splits = page.locator("[data-testid='stSidebar'] .st-key-split [data-testid='stMultiSelect']")
-    for attempt in range(3):  # a rerun that lands while the list is open closes it
-        splits.click()
-        try:
-            page.get_by_role("option", name="train", exact=True).click(timeout=20_000)
-            break
-        except PlaywrightTimeout:
-            if attempt == 2:
-                raise
-            page.keyboard.press("Escape")
-            browser.settle()
-    page.keyboard.press("Escape")
-    browser.settle()
+    browser.pick(splits, "train")  # again when a rerun that lands while the list is open closes it
     page.get_by_role("link", name="Predictions").click()
     page.get_by_text("Precision–recall curves").wait_for()
     browser.settle()
