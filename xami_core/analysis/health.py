@@ -330,9 +330,10 @@ def check_box_only(ds: Dataset) -> CheckResult:
         match = _RECORD_ID.search(p.record) if _BOX_FALLBACK.match(p.message) else None
         split = _problem_split(ds, p) if match and match.group(1) == "annotation" else None
         if split is not None:
-            fallback.add(f"{split}\0{match.group('id')}")
-    key = rows["split"].astype(str) + "\0" + rows["coco_id"].astype(str)
-    replaced = key.isin(fallback).to_numpy()
+            fallback.add((split, match.group("id")))
+    # Pairs, not joined text: a NUL separator vanishes in pandas 2's numpy-backed string concatenation.
+    key = pd.MultiIndex.from_arrays([rows["split"].astype(str), rows["coco_id"].astype(str)])
+    replaced = key.isin(list(fallback)) if fallback else np.zeros(len(rows), dtype=bool)
     table = _with_frames(ds, rows["image_id"], rows[["ann_id", "class_name", "bbox_x", "bbox_y", "bbox_w", "bbox_h"]]
                          .assign(reason=pd.Series(np.where(replaced, "polygon unusable, its box kept at load",
                                                            "no mask in the file"), dtype="str", index=rows.index)))
