@@ -522,3 +522,42 @@ def test_fingerprint_of_a_huge_tree_answers_at_once(tmp_path):
     from xami_core.io.loader import source_fingerprint
 
     assert source_fingerprint(Path("/")) == ("/", "no layout")
+
+
+def _ring(n: int, cx: float, cy: float, r: float) -> list[float]:
+    """A closed ring of `n` vertices as a flat x, y list (px)."""
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.round(np.column_stack([cx + r * np.cos(t), cy + r * np.sin(t)]), 3).ravel().tolist()
+
+
+@pytest.mark.parametrize("reader", ["coco", "yolo", "predictions"])
+def test_more_vertices_than_the_limit_are_bounded_in_every_reader(tmp_path, reader):
+    # limits.MAX_POLYGON_VERTICES (100,000) per annotation, in each reader a polygon enters by: COCO keeps the
+    # parts within the limit, YOLO skips the line, the predictions reader leaves the record out; each says so.
+    from xami_core.io import predictions as P
+    from xami_core.limits import MAX_POLYGON_VERTICES
+
+    half = MAX_POLYGON_VERTICES // 2 + 10  # two parts: the second goes past the limit
+    if reader == "coco":
+        ann = polygon_ann(5, 1, 3, _ring(half, 8, 8, 4), _ring(half, 8, 8, 3))
+        ds = _load_records(tmp_path, [GOOD, image(2, width=16, height=16)], [ann, polygon_ann(6, 2, 3, square(2, 2, 4))])
+        _one(ds, "annotation id 5", "more than 100,000 vertices in one annotation")
+        assert ds.annotations["n_parts"].tolist() == [1, 1]  # the first part kept, the other annotation whole
+    elif reader == "yolo":
+        from tests.test_yolo import _tiny_yolo
+
+        ring = np.array(_ring(2 * half, 20, 15, 10)) / np.tile([40, 30], 2 * half)
+        line = "0 " + " ".join(f"{v:.5f}" for v in ring)
+        folder = _tiny_yolo(tmp_path / "y", f"{line}\n1 0.1 0.1 0.3 0.1 0.3 0.3\n")
+        ds = load_dataset(folder)
+        _one(ds, "more than 100,000 vertices; line skipped")
+        assert len(ds.annotations) == 1
+    else:
+        ds = _load_records(tmp_path, [GOOD], [GOOD_ANN])
+        records = [{"image_id": 1, "category_id": 3, "score": 0.9, "segmentation": [_ring(2 * half, 8, 8, 4)]},
+                   {"image_id": 1, "category_id": 3, "score": 0.8, "segmentation": [square(2, 2, 4)]}]
+        path = tmp_path / "results.json"
+        path.write_text(json.dumps(records))
+        preds = P.read_coco_results(path, ds)
+        assert len(preds.table) == 1 and preds.left_out == {P.BAD_GEOMETRY: 1}
+        assert [p for p in preds.problems if "more than 100,000 vertices" in p.message]
