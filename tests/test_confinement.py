@@ -93,3 +93,91 @@ def test_yolo_symlink_out_of_the_folder_is_not_read(tmp_path):
     assert list(ds.images["file_name"]) == ["S0000000001_U_ok.jpg"]
     (problem,) = [p for p in ds.problems if "S0000000002_U_link" in p.file]
     assert "outside the dataset folder" in problem.message and secret.name not in str(problem)
+
+
+OUTSIDE_TEXT = "root:x:0:0:SECRET_LINE"  # a line of a file outside the dataset
+
+
+def _secret_text(tmp_path: Path, name: str) -> Path:
+    secret = tmp_path / "elsewhere" / name
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_text(f"{OUTSIDE_TEXT}\nSECRET_COL_A,SECRET_COL_B\n")
+    return secret
+
+
+def _yolo(root: Path) -> Path:
+    (root / "train" / "labels").mkdir(parents=True)
+    (root / "data.yaml").write_text("names: [central-ring, other, read-out-streak, smoke-ring, star-loop]\nnc: 5\n")
+    _frame(root / "train" / "images" / "S0000000001_U_ok.jpg")
+    (root / "train" / "labels" / "S0000000001_U_ok.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n")
+    return root
+
+
+def _said_nothing_of(ds_or_problems, *secrets: str) -> None:
+    problems = getattr(ds_or_problems, "problems", ds_or_problems)
+    text = " ".join(str(p) for p in problems)
+    assert not [s for s in secrets if s in text], text
+
+
+def test_a_yolo_label_file_linked_from_outside_is_not_read(tmp_path):
+    root = _yolo(tmp_path / "y")
+    _frame(root / "train" / "images" / "S0000000002_U_two.jpg")
+    (root / "train" / "labels" / "S0000000002_U_two.txt").symlink_to(_secret_text(tmp_path, "passwd"))
+    ds = load_dataset(root)
+    assert len(ds.images) == 2 and len(ds.annotations) == 1  # the linked labels left out, the image kept
+    (problem,) = [p for p in ds.problems if "S0000000002_U_two.txt" in p.file]
+    assert "outside the dataset folder" in problem.message
+    _said_nothing_of(ds, OUTSIDE_TEXT, "passwd", "elsewhere")
+
+
+@pytest.mark.parametrize("layout", ["yolo split folder", "yolo images folder", "coco split folder", "coco file"])
+def test_a_split_or_annotation_file_linked_from_outside_is_not_read(tmp_path, layout):
+    # An outside dataset, complete and readable, linked in as a split: none of its frames or records load.
+    outside = tmp_path / "elsewhere"
+    if layout.startswith("yolo"):
+        root = _yolo(tmp_path / "y")
+        _yolo(outside)
+        if layout == "yolo split folder":
+            (root / "valid").symlink_to(outside / "train")
+        else:
+            (root / "valid").mkdir()
+            (root / "valid" / "images").symlink_to(outside / "train" / "images")
+    else:
+        root = tmp_path / "c"
+        b.write_split(root / "train", b.coco([b.image(0, width=SIZE, height=SIZE)], []))
+        b.write_split(outside / "valid", b.coco([b.image(7, width=SIZE, height=SIZE)], []))
+        if layout == "coco split folder":
+            (root / "valid").symlink_to(outside / "valid")
+        else:
+            (root / "valid").mkdir()
+            (root / "valid" / "_annotations.coco.json").symlink_to(outside / "valid" / "_annotations.coco.json")
+    ds = load_dataset(root)
+    assert list(ds.images["split"].unique()) == ["train"] and len(ds.images) == 1
+    assert [p for p in ds.problems if "outside the dataset folder" in p.message]
+    _said_nothing_of(ds, "elsewhere")
+
+
+def test_fold_files_linked_from_outside_the_folder_are_not_read(tmp_path, sample_ds):
+    from xami_core.analysis import folds as F
+    from xami_core.io import fold_files
+    from xami_core.model import XamiDataError
+
+    folder = tmp_path / "folds"
+    fold_files.write_fold_csvs(sample_ds, F.make_folds(sample_ds, "stratified", 2, 0), folder)
+    (folder / "mskf_1.csv").unlink()
+    (folder / "mskf_1.csv").symlink_to(_secret_text(tmp_path, "other.csv"))
+    folds = fold_files.read_fold_files(folder, sample_ds)
+    assert folds.folds == [0]  # the linked file is not a fold file here
+    _said_nothing_of(folds.problems, OUTSIDE_TEXT, "SECRET_COL")
+    (folder / "mskf_0.csv").unlink()
+    (folder / "mskf_0.csv").symlink_to(_secret_text(tmp_path, "another.csv"))
+    with pytest.raises(XamiDataError) as err:
+        fold_files.read_fold_files(folder, sample_ds)
+    assert OUTSIDE_TEXT not in str(err.value) and "SECRET_COL" not in str(err.value)
+    # Folders of fold parts: a train/ linked from outside lists nothing of the outside folder.
+    parts = tmp_path / "part_folders" / "mskf_0"
+    (parts / "valid").mkdir(parents=True)
+    (parts / "train").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(XamiDataError) as err:
+        fold_files.read_fold_files(parts.parent, sample_ds)
+    assert "passwd" not in str(err.value) and "other.csv" not in str(err.value)

@@ -99,6 +99,18 @@ def file_fingerprint(path: Path) -> tuple[str, int, int]:
     return (str(path.resolve()), st.st_size, st.st_mtime_ns)
 
 
+def resolves_inside(path: Path, root: Path) -> bool:
+    """Whether `path`, symbolic links followed, lies inside `root` (itself resolved); False when either
+    cannot be resolved (a link loop, a name the file system refuses)."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, ValueError, RuntimeError):
+        return False
+
+
+OUTSIDE_ROOT = "resolves outside the dataset folder (a symbolic link?); not read"  # says nothing of the target
+
+
 def shown(text: str, limit: int = SHOWN_CHARS) -> str:
     """A path or name as a message shows it: control characters (NUL) escaped, a long one shortened."""
     text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))

@@ -26,7 +26,7 @@ from xami_core.analysis.folds import PARTS, FoldSet
 from xami_core.io.loader import COCO_FILE
 from xami_core.io.provenance import SYNTHETIC_KEY
 from xami_core.model import Dataset, Problem, XamiDataError
-from xami_core.paths import checked_path, shown
+from xami_core.paths import OUTSIDE_ROOT, checked_path, resolves_inside, shown
 from xami_core.polygons import mask_cells
 
 CSV_COLUMNS: tuple[str, ...] = ("IMADE_ID", "IMAGE_PATH", "SPLIT")  # sic: the authors' spelling
@@ -212,6 +212,8 @@ def find_fold_files(folder: Path) -> tuple[str, list[tuple[int, Path]]]:
         entries = list(folder.iterdir())
     except OSError as exc:
         raise XamiDataError(f"fold folder '{shown(str(folder))}': cannot be read ({exc.strerror or exc})") from exc
+    # Fold files linked from outside the folder are never read (nor said what they point to).
+    entries = [p for p in entries if resolves_inside(p, folder)]
     csvs = sorted((int(m.group(1)), p) for p in entries if (m := FOLD_CSV.match(p.name)) and p.is_file())
     if csvs:
         return "csv", csvs
@@ -271,7 +273,11 @@ def read_fold_files(folder: str | Path, ds: Dataset) -> FoldSet:
             rows = _read_fold_csv(path, problems)
         else:
             parts = [pd.DataFrame({"name": names, "part": part, "record": [f"{part}/{n}" for n in names]})
-                     for part in PARTS if (path / part).is_dir() for names in [_names_in_folder(path / part)]]
+                     for part in PARTS if (path / part).is_dir() and resolves_inside(path / part, Path(folder))
+                     for names in [_names_in_folder(path / part)]]
+            if not parts:  # its train/ and valid/ are links out of the folder
+                problems.append(Problem(str(path), "folder", f"train/ and valid/: {OUTSIDE_ROOT}; fold skipped"))
+                continue
             rows = pd.concat(parts, ignore_index=True)
         file = str(path)
         unknown = ~rows["name"].isin(by_name.index)
@@ -294,6 +300,9 @@ def read_fold_files(folder: str | Path, ds: Dataset) -> FoldSet:
         frames.append(pd.DataFrame({"fold": np.full(len(rows), fold, dtype=np.int64),
                                     "image_id": by_name.loc[rows["name"]].to_numpy(np.int64),
                                     "part": pd.Series(rows["part"].to_numpy(), dtype="str")}))
+    if not frames:  # every fold skipped
+        detail = "; ".join(str(p) for p in problems[:5])
+        raise XamiDataError(f"{folder}: no fold file could be read. {detail}".strip())
     assignments = pd.concat(frames, ignore_index=True).sort_values(["fold", "image_id"], ignore_index=True)
     if assignments.empty:
         detail = "; ".join(str(p) for p in problems[:5])

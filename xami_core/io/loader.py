@@ -12,7 +12,7 @@ from xami_core.io.index_cache import index_key, read_index, write_index
 from xami_core.io.provenance import make_provenance
 from xami_core.io.tables import build_dataset
 from xami_core.model import SPLIT_ORDER, Dataset, Problem, XamiDataError, split_key
-from xami_core.paths import checked_path
+from xami_core.paths import OUTSIDE_ROOT, checked_path, resolves_inside
 
 COCO_FILE = "_annotations.coco.json"
 YOLO_FILE = "data.yaml"
@@ -109,9 +109,16 @@ def _load(path: str | Path, source: str, synthetic: bool) -> Dataset:
     if layout.kind == "yolov8-seg":
         from xami_core.io.yolo import read_yolo  # noqa: PLC0415 - optional reader, loaded on demand
 
-        parts, problems = read_yolo(layout.root)
+        parts, problems = read_yolo(layout.root, confine=folder)
     else:
-        parts = [read_coco(folder / COCO_FILE, split) for split, folder in layout.splits]
+        # Only annotation files inside the dataset folder are read, links followed (a split folder or a
+        # JSON linked from elsewhere is left out and said, without a word about what it points to).
+        inside = [(split, d) for split, d in layout.splits if resolves_inside(d / COCO_FILE, folder)]
+        problems = [Problem(str(d / COCO_FILE), "file", f"{OUTSIDE_ROOT}; split {split} skipped")
+                    for split, d in layout.splits if (split, d) not in inside]
+        if not inside:
+            raise XamiDataError(f"{path}: every annotation file {OUTSIDE_ROOT}")
+        parts = [read_coco(d / COCO_FILE, split) for split, d in inside]
     # XAMI's licence and citation only for data recognised as XAMI (see `provenance`).
     provenance = make_provenance(parts, source=source, path=str(path), layout=layout.kind, synthetic=synthetic)
     ds = build_dataset(parts, provenance, problems)

@@ -13,6 +13,7 @@ from xami_core.io.coco import SplitRecords
 from xami_core.io.image_files import FILE_OK, probe_images
 from xami_core.limits import MAX_POLYGON_VERTICES, YOLO_COORD_MAX, YOLO_COORD_MIN
 from xami_core.model import CLASS_IDS, PARENT_CATEGORY, Problem, split_key
+from xami_core.paths import OUTSIDE_ROOT, resolves_inside
 
 DATA_FILE = "data.yaml"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
@@ -119,7 +120,10 @@ def _split_dirs(root: Path, data: dict, file: str, problems: list[Problem]) -> l
         name = folder.name if folder != root else default_name
         found.setdefault(folder.resolve(), name)
     for sub in sorted(p for p in root.iterdir() if (p / "images").is_dir()):
-        found.setdefault(sub.resolve(), sub.name)
+        if _is_dir_inside(sub, root):
+            found.setdefault(sub.resolve(), sub.name)
+        else:  # a split folder linked from elsewhere is never read
+            problems.append(Problem(str(sub), "folder", f"{OUTSIDE_ROOT}; split skipped"))
     return [(name, folder) for folder, name in found.items()]
 
 
@@ -200,14 +204,25 @@ def _label_annotation(values: np.ndarray, size: tuple[int, int], category_id: in
     return ann
 
 
-def _read_split(split: str, folder: Path, yolo_to_cat: dict[int, int], cats: list[dict[str, Any]]) -> SplitRecords:
+def _read_split(split: str, folder: Path, yolo_to_cat: dict[int, int], cats: list[dict[str, Any]],
+                root: Path) -> SplitRecords:
     image_dir, label_dir = folder / "images", folder / "labels"
     recs = SplitRecords(split=split, source_file=str(label_dir), image_dir=image_dir, categories=list(cats))
     if not image_dir.is_dir():
         recs.problems.append(Problem(str(image_dir), "folder", "images/ folder missing; split skipped"))
         return recs
+    # Nothing is read from outside the dataset folder `root`, links followed; what points out is said
+    # without a word about its target (its content, or whether it exists).
+    for sub in (image_dir, label_dir):
+        if sub.exists() and not resolves_inside(sub, root):
+            recs.problems.append(Problem(str(sub), "folder", f"{OUTSIDE_ROOT}; split skipped"))
+            return recs
     images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     labels = {p.stem: p for p in label_dir.glob("*.txt")} if label_dir.is_dir() else {}
+    for stem, label in list(labels.items()):
+        if not resolves_inside(label, root):
+            recs.problems.append(Problem(str(label), "file", OUTSIDE_ROOT))
+            del labels[stem]
     if not label_dir.is_dir():
         recs.problems.append(Problem(str(label_dir), "folder", "labels/ folder missing; images load without annotations", "warning"))
     probe = probe_images(image_dir, [p.name for p in images])
@@ -239,11 +254,17 @@ def _read_split(split: str, folder: Path, yolo_to_cat: dict[int, int], cats: lis
     return recs
 
 
-def read_yolo(root: Path) -> tuple[list[SplitRecords], list[Problem]]:
-    """Read a YOLOv8-seg dataset: splits as `SplitRecords` (pixel polygons), plus file-level problems."""
+def read_yolo(root: Path, confine: Path | None = None) -> tuple[list[SplitRecords], list[Problem]]:
+    """Read a YOLOv8-seg dataset: splits as `SplitRecords` (pixel polygons), plus file-level problems.
+
+    `confine` (default `root`): the dataset folder nothing is read outside of, links followed.
+    """
     root = Path(root)
+    confine = Path(confine) if confine is not None else root
     file = str(root / DATA_FILE)
     problems: list[Problem] = []
+    if not resolves_inside(root / DATA_FILE, confine):
+        return [], [Problem(file, "file", OUTSIDE_ROOT)]
     try:
         size = (root / DATA_FILE).stat().st_size
         if size > MAX_DATA_FILE_BYTES:
@@ -270,7 +291,7 @@ def read_yolo(root: Path) -> tuple[list[SplitRecords], list[Problem]]:
     splits = _split_dirs(root, data, file, problems)
     if not splits:
         problems.append(Problem(file, "train/val", f"expected split folders with images/ under {root}, found none"))
-    parts = [_read_split(split, folder, yolo_to_cat, cats) for split, folder in splits]
+    parts = [_read_split(split, folder, yolo_to_cat, cats, confine) for split, folder in splits]
     # The conventional split order; YOLO's "val" folder is the valid split.
     parts.sort(key=lambda r: (split_key("valid" if r.split == "val" else r.split), r.split))
     return parts, problems
