@@ -38,17 +38,17 @@ def _status(ds, coco_id) -> str:
     return str(ds.images.set_index("coco_id").loc[coco_id, "file_status"])
 
 
-@pytest.mark.parametrize(
-    "name_of",
-    [
-        # an absolute file_name naming a file that exists
-        lambda secret: str(secret),
-        # a relative name climbing out to it
-        lambda secret: "../elsewhere/" + secret.name,
-        # a climbing name for a file that does not exist: the same answer as for one that does
-        lambda secret: "../elsewhere/no_such_frame.jpg",
-    ],
-)
+NAMES_OUT = [
+    # an absolute file_name naming a file that exists
+    lambda secret: str(secret),
+    # a relative name climbing out to it
+    lambda secret: "../elsewhere/" + secret.name,
+    # a climbing name for a file that does not exist: the same answer as for one that does
+    lambda secret: "../elsewhere/no_such_frame.jpg",
+]
+
+
+@pytest.mark.parametrize("name_of", NAMES_OUT)
 def test_coco_file_names_outside_the_folder_are_never_opened(tmp_path, name_of):
     secret = _outside_file(tmp_path)
     folder = tmp_path / "ds"
@@ -64,12 +64,13 @@ def test_coco_file_names_outside_the_folder_are_never_opened(tmp_path, name_of):
     assert "not shown" in problem.message and "exist" not in problem.message
 
 
-def test_coco_symlink_out_of_an_uploaded_zip_is_refused(tmp_path):
+@pytest.mark.parametrize("name_of", [*NAMES_OUT, lambda secret: "../../" + secret.name])
+def test_coco_file_names_out_of_an_uploaded_zip_are_refused(tmp_path, name_of):
     # A zip cannot carry a link (its extraction refuses link members); the names above are the
     # upload's only way out, and they get the same answer there.
     secret = _outside_file(tmp_path)
     good = b.image(1, width=SIZE, height=SIZE)
-    bad = b.image(2, name="../../" + secret.name, width=SIZE, height=SIZE)
+    bad = b.image(2, name=name_of(secret), width=SIZE, height=SIZE)
     buf = io.BytesIO()
     ok, frame = cv2.imencode(".jpg", np.full((SIZE, SIZE), 50, np.uint8))
     with zipfile.ZipFile(buf, "w") as zf:
