@@ -95,8 +95,8 @@ def _categories(names: list[str]) -> tuple[list[dict[str, Any]], dict[int, int]]
 def _is_dir_inside(path: Path, root: Path) -> bool:
     """Whether `path` is a folder inside `root`; False for names the file system refuses (too long, NUL, loops)."""
     try:
-        return path.is_dir() and path.resolve().is_relative_to(root.resolve())
-    except (OSError, ValueError, RuntimeError):
+        return path.is_dir() and resolves_inside(path, root)
+    except (OSError, ValueError):
         return False
 
 
@@ -220,7 +220,8 @@ def _read_split(split: str, folder: Path, yolo_to_cat: dict[int, int], cats: lis
     images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     labels = {p.stem: p for p in label_dir.glob("*.txt")} if label_dir.is_dir() else {}
     for stem, label in list(labels.items()):
-        if not resolves_inside(label, root):
+        # labels/ is inside `root`: only a link can lead out, and only links pay for resolving.
+        if label.is_symlink() and not resolves_inside(label, root):
             recs.problems.append(Problem(str(label), "file", OUTSIDE_ROOT))
             del labels[stem]
     if not label_dir.is_dir():
