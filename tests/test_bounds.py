@@ -154,3 +154,52 @@ def test_member_limit_setting(tmp_path, monkeypatch, members, limit, refused):
         extracted_dir(archive)
     extracted = tmp_path / "cache" / "extracted"
     assert not extracted.exists() or list(extracted.iterdir()) == []
+
+
+def _png(path: Path, width: int, height: int) -> None:
+    """A real (decodable) grey PNG of width x height."""
+    import cv2  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+    cv2.imwrite(str(path), np.full((height, width), 90, np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [
+        ("", True),  # the default, 8192 x 8192: a 64 x 48 frame is read and decoded
+        ("3072", True),  # exactly 64 x 48 pixels: still read
+        ("3071", False),  # one pixel fewer: too large, never decoded
+    ],
+)
+def test_pixel_cap_setting_applies_to_the_loader_and_the_decoder(tmp_path, monkeypatch, setting, shown):
+    from xami_core.render.overlay import load_frame  # noqa: PLC0415
+
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XAMI_MAX_IMAGE_PIXELS", setting)
+    folder = tmp_path / "d"
+    name, small = b.file_name(1), b.file_name(2)
+    b.write_split(folder, b.coco([b.image(0, name=name, width=64, height=48), b.image(1, name=small, width=16, height=16)],
+                                 [b.polygon_ann(0, 0, 1, b.square(10, 10, 20))]), with_images=False)
+    _png(folder / name, 64, 48)
+    _png(folder / small, 16, 16)
+    ds = load_dataset(folder)  # the small frame always loads
+    too_large = [p for p in ds.problems if "too large" in p.message]
+    assert (load_frame(folder / name) is not None) == shown
+    if shown:
+        assert too_large == [] and ds.images["file_status"].tolist() == ["ok", "ok"]
+        return
+    (problem,) = too_large
+    assert problem.record == "image id 0" and problem.severity == "error"
+    assert "a 64 x 48 frame has 3,072 pixels, more than this product reads (3,071, XAMI_MAX_IMAGE_PIXELS)" in problem.message
+    assert ds.images["file_name"].tolist() == [small]
+
+
+def test_pixel_cap_setting_bounds_declared_sizes(monkeypatch):
+    from xami_core.limits import frame_size_problem  # noqa: PLC0415
+
+    monkeypatch.setenv("XAMI_MAX_IMAGE_PIXELS", "1000")
+    assert frame_size_problem(40, 25) is None  # 1,000 pixels: at the cap
+    assert "more than this product reads (1,000, XAMI_MAX_IMAGE_PIXELS)" in frame_size_problem(40, 26)
+    monkeypatch.setenv("XAMI_MAX_IMAGE_PIXELS", "many")
+    with pytest.raises(XamiDataError, match="XAMI_MAX_IMAGE_PIXELS=many: expected a positive number"):
+        frame_size_problem(40, 25)

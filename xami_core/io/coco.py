@@ -15,7 +15,13 @@ import numpy as np
 
 from xami_core.io.image_files import FILE_MISSING, FILE_OK, probe_images
 from xami_core.io.rle import rle_problem
-from xami_core.limits import MAX_POLYGON_PARTS, MAX_POLYGON_VERTICES, coordinate_range, frame_size_problem
+from xami_core.limits import (
+    MAX_POLYGON_PARTS,
+    MAX_POLYGON_VERTICES,
+    coordinate_range,
+    frame_size_problem,
+    max_image_pixels,
+)
 from xami_core.model import Problem, XamiDataError
 from xami_core.paths import MAX_JSON_MB_ENV, max_json_bytes
 
@@ -361,6 +367,7 @@ def _read_image_records(raw: list[dict], file: str, problems: list[Problem]) -> 
     """Image records keyed by their checked id, and the ids skipped with the reason."""
     images: dict[Any, dict] = {}
     skipped: dict[Any, str] = {}
+    max_pixels = max_image_pixels()
     for im in raw:
         image_id, record, ok = _record_id(im, "image", REQUIRED_IMAGE_KEYS, images, file, problems)
         if not ok:
@@ -372,7 +379,7 @@ def _read_image_records(raw: list[dict], file: str, problems: list[Problem]) -> 
                                     + "; image skipped"))
             skipped[image_id] = "its file_name is not a string"
             continue
-        size_problem = frame_size_problem(im["width"], im["height"])
+        size_problem = frame_size_problem(im["width"], im["height"], max_pixels)
         images[image_id] = {
             "coco_id": image_id,
             "file_name": im["file_name"],

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from xami_core.limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+from xami_core.limits import MAX_IMAGE_PIXELS_ENV, MAX_IMAGE_SIDE, max_image_pixels
 
 EXIF_ORIENTATION = 0x0112  # TIFF/EXIF tag 274; 1 means "as stored"
 
@@ -55,7 +55,8 @@ def base_name(file_name: str) -> str:
     return file_name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def _probe_one(path: Path, root: Path, resolved: Path | None = None) -> tuple[str, str, str, int, int, int]:
+def _probe_one(path: Path, root: Path, max_pixels: int, resolved: Path | None = None,
+               ) -> tuple[str, str, str, int, int, int]:
     """(path, status, detail, width, height, EXIF orientation) of one frame file, header only.
 
     The path is the resolved one (what is read; it tells two records apart) when it resolves
@@ -90,8 +91,9 @@ def _probe_one(path: Path, root: Path, resolved: Path | None = None) -> tuple[st
         return shown, FILE_TOO_LARGE, str(exc).split(",")[0], 0, 0, 0
     except Exception as exc:  # noqa: BLE001 - PIL raises many types on damaged headers; each is "unreadable"
         return shown, FILE_UNREADABLE, f"{type(exc).__name__}: {exc}"[:200], 0, 0, 0
-    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
-        return shown, FILE_TOO_LARGE, f"{width} x {height} px, more than {MAX_IMAGE_PIXELS:,} pixels", width, height, orientation
+    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE or width * height > max_pixels:
+        return (shown, FILE_TOO_LARGE, f"{width} x {height} px, more than {max_pixels:,} pixels ({MAX_IMAGE_PIXELS_ENV})",
+                width, height, orientation)
     return shown, FILE_OK, "", width, height, orientation
 
 
@@ -102,12 +104,17 @@ def probe_images(image_dir: Path, file_names: Sequence[str]) -> pd.DataFrame:
         One row per name, in order: `path` (str: resolved; "" for a name that is never opened), `file_status` (one of the FILE_* values),
         `file_detail` (str, why it is not "ok"), `file_width`, `file_height` (int64 px from
         the file's header; 0 when unknown) and `exif_orientation` (int64; 1 = as stored,
-        0 = unknown). Names that fail `file_name_problem` get FILE_BAD_NAME and are not opened.
+        0 = unknown). Names that fail `file_name_problem` get FILE_BAD_NAME and are not opened;
+        frames over `limits.max_image_pixels()` get FILE_TOO_LARGE.
+
+    Raises:
+        XamiDataError: `XAMI_MAX_IMAGE_PIXELS` is not a positive number.
     """
     try:
         root = image_dir.resolve()
     except (OSError, RuntimeError):
         root = image_dir
+    max_pixels = max_image_pixels()
     rows = []
     folders: dict[str, Path | None] = {}  # each distinct folder resolved once (most frames share one)
     for name in file_names:
@@ -128,7 +135,7 @@ def probe_images(image_dir: Path, file_names: Sequence[str]) -> pd.DataFrame:
             quick = folder / path.name if folder is not None and not path.is_symlink() else None
         except OSError:  # a name longer than the file system allows: the full check says so
             quick = None
-        rows.append(_probe_one(path, root, resolved=quick))
+        rows.append(_probe_one(path, root, max_pixels, resolved=quick))
     frame = pd.DataFrame.from_records(rows, columns=list(PROBE_COLUMNS))
     for column in ("file_width", "file_height", "exif_orientation"):
         frame[column] = frame[column].astype(np.int64)

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from xami_core.io.archive import INDEX, INDEX_MARKER, OWNER_FILE, PARTIAL_SUFFIX, evict_cache, remove_stale_temps
+from xami_core.limits import max_image_pixels
 from xami_core.model import Dataset, Problem, Provenance
 from xami_core.paths import cache_dir, max_json_bytes
 from xami_core.polygons import POLYGON_TYPE
@@ -130,10 +131,11 @@ def index_key(path: str, source: str, synthetic: bool, fingerprint: tuple, folde
         return None
     try:
         stamps = _folder_stamps(folders)
-        limit = max_json_bytes()  # a lower limit may refuse a file the entry was made from
+        # Lower limits may refuse a file, or call a frame too large, that the entry was made with.
+        limits = (max_json_bytes(), max_image_pixels())
     except Exception:  # noqa: BLE001 - an unreadable folder or a bad setting: the load says why, uncached
         return None
-    text = repr((_code_digest(), str(path), source, bool(synthetic), fingerprint, stamps, limit))
+    text = repr((_code_digest(), str(path), source, bool(synthetic), fingerprint, stamps, limits))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

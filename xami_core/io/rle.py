@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 # One run length in the compressed form is at most this many characters (5 bits each):
-# 7 characters hold 35 bits, more than any frame's pixel count (`limits.MAX_IMAGE_PIXELS`).
+# 7 characters hold 35 bits, more than any frame's pixel count (at most `limits.MAX_IMAGE_SIDE` squared).
 MAX_CHARS_PER_RUN = 7
 _FIRST_CHAR, _LAST_CHAR = 48, 48 + 63
 

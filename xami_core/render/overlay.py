@@ -23,8 +23,8 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from xami_core.io.tables import RLE_BATCH, rle_to_compressed
-from xami_core.limits import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
-from xami_core.model import CLASS_NAMES, FALLBACK_COLOUR, class_colours
+from xami_core.limits import MAX_IMAGE_SIDE, max_image_pixels
+from xami_core.model import CLASS_NAMES, FALLBACK_COLOUR, XamiDataError, class_colours
 from xami_core.polygons import mask_cells
 from xami_core.render.pixels import apply_colour_map
 from xami_core.render.stretch import DEFAULT_LIMITS, DEFAULT_LOWER, DEFAULT_STRETCH, DEFAULT_UPPER, stretch_image
@@ -56,7 +56,8 @@ def load_frame(path: str | Path, reduce: int = 1) -> np.ndarray | None:
     """A frame as 2-D uint8 (pixels as stored, EXIF orientation ignored), or None.
 
     None when the file is missing, cannot be decoded, or its header declares more pixels
-    than `limits.MAX_IMAGE_PIXELS` (checked before anything is decoded).
+    than `limits.max_image_pixels()` (checked before anything is decoded; none is decoded while that
+    setting is bad, the page saying why).
 
     JPEGs are read as grayscale (with `reduce` in 1, 2, 4, 8, decoded at 1/reduce size
     by the JPEG decoder itself, which is what makes thumbnails cheap); PNG/TIFF are read
@@ -111,7 +112,11 @@ def _decodable(path: str) -> bool:
                 width, height = im.size
     except Exception:  # noqa: BLE001 - unreadable or missing: the caller shows its placeholder
         return False
-    return width <= MAX_IMAGE_SIDE and height <= MAX_IMAGE_SIDE and width * height <= MAX_IMAGE_PIXELS
+    try:
+        max_pixels = max_image_pixels()
+    except XamiDataError:  # a bad deployment setting (shown on every page): decode nothing rather than guess
+        return False
+    return width <= MAX_IMAGE_SIDE and height <= MAX_IMAGE_SIDE and width * height <= max_pixels
 
 
 def placeholder_frame(width: int, height: int, message: str = "image file missing") -> np.ndarray:
