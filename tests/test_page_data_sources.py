@@ -352,8 +352,9 @@ def test_uploads_expire(archives, monkeypatch, ttl, age_h, kept):  # noqa: F811
 def test_bad_upload_settings_turn_uploads_off_with_a_message(monkeypatch, archives, name, value, message):  # noqa: F811
     monkeypatch.setenv(name, value)
     at = page_test(query={"data": "upload"})
-    (error,) = [e.value for e in at.sidebar.error]
-    assert error.startswith("Uploads are off:") and message in error
+    (error,) = [e.value for e in at.sidebar.error]  # said once, as a deployment setting
+    assert error.startswith("Deployment setting:") and message in error and "uploads are off" in error
+    assert any(i.value.startswith("Uploads are off until the deployment setting above is fixed") for i in at.sidebar.info)
     assert not at.sidebar.get("file_uploader") and metrics(at)["Images"] == SAMPLE_IMAGES
 
 
@@ -460,21 +461,42 @@ def test_source_links_without_a_usable_dataset_show_the_sample(query, source):
 
 
 @pytest.mark.parametrize(
-    "value",
+    ("value", "said"),
     [
-        ":",  # only a separator
-        "",  # set but empty
-        "  :  ",  # blanks and a separator
+        (":", "names no folder"),  # only a separator
+        ("", "names no folder"),  # set but empty
+        ("  :  ", "names no folder"),  # blanks and a separator
+        ("{tmp}/allowed/typo", "/allowed/typo', which is not a folder on this server"),  # a typo
+        ("{tmp}/allowed:{tmp}/gone", "/gone', which is not a folder"),  # one good root, one missing: all refused
+        ("{tmp}/allowed/xami_dataset/train/_annotations.coco.json", "which is not a folder"),  # a file
     ],
 )
-def test_allowed_roots_naming_no_folder_refuse_every_path(roots, monkeypatch, value):
-    monkeypatch.setenv("XAMI_ALLOWED_ROOTS", value)
+def test_allowed_roots_naming_no_folder_refuse_every_path(roots, monkeypatch, caplog, value, said):
+    monkeypatch.setenv("XAMI_ALLOWED_ROOTS", value.format(tmp=roots))
+    monkeypatch.setattr(sidebar, "_LOGGED_SETTINGS", set())  # as in a freshly started server
     at = page_test(query={"data": str(roots / "allowed" / "xami_dataset")})
     setting = [e.value for e in at.sidebar.error]
-    assert len(setting) == 1 and "XAMI_ALLOWED_ROOTS=" in setting[0] and "names no folder" in setting[0]
+    assert len(setting) == 1 and setting[0].startswith("Deployment setting:") and "XAMI_ALLOWED_ROOTS" in setting[0]
+    assert said in setting[0] and "no local path is opened" in setting[0]
     refused = [e.value for e in at.main.error]
-    assert len(refused) == 1 and refused[0].startswith("Path refused.") and "names no folder" in refused[0]
+    assert len(refused) == 1 and refused[0].startswith("Path refused.") and said in refused[0]
     assert metrics(at)["Images"] == SAMPLE_IMAGES
+    at.run()  # the server's log has it once, not once per run
+    logged = [r for r in caplog.records if r.name == "xami_explorer" and "XAMI_ALLOWED_ROOTS" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].levelname == "ERROR" and said in logged[0].getMessage()
+
+
+def test_every_bad_setting_is_said_on_every_page(roots, monkeypatch):
+    monkeypatch.setenv("XAMI_MAX_IMAGE_PIXELS", "lots")
+    monkeypatch.setenv("XAMI_LOAD_TIMEOUT_S", "-5")
+    monkeypatch.setenv("XAMI_ALLOW_UPLOADS", "maybe")
+    for page in ("pages/gallery.py", "pages/health.py"):
+        at = page_test(page=page)
+        setting = [e.value for e in at.sidebar.error]
+        assert len(setting) == 3 and all(m.startswith("Deployment setting:") for m in setting)
+        assert "XAMI_ALLOW_UPLOADS='maybe'" in setting[0]
+        assert "XAMI_MAX_IMAGE_PIXELS=lots: expected a positive number" in setting[1]
+        assert "XAMI_LOAD_TIMEOUT_S=-5: expected a positive number" in setting[2]
 
 
 @pytest.mark.parametrize(

@@ -18,16 +18,23 @@ def allowed_roots() -> list[Path]:
     """The roots from `XAMI_ALLOWED_ROOTS` (os.pathsep-separated), resolved; empty means no restriction.
 
     Raises:
-        XamiDataError: the setting is present but names no folder (blank, or only separators):
-            local paths are then refused, never opened without a restriction.
+        XamiDataError: the setting is present but does not name only existing folders (blank, only
+            separators, or an entry that is missing or not a folder, as a typo would leave it): local
+            paths are then all refused, never opened with a restriction other than the one meant.
     """
     raw = os.environ.get(ALLOWED_ROOTS_ENV)
     if raw is None:
         return []
-    roots = [Path(p.strip()).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
-    if not roots:
+    entries = [p.strip() for p in raw.split(os.pathsep) if p.strip()]
+    if not entries:
         raise XamiDataError(f"{ALLOWED_ROOTS_ENV}='{shown(raw, 40)}' names no folder, so no local path is opened; "
                             f"the deployment should list folders separated by '{os.pathsep}', or unset it")
+    roots = [Path(p).expanduser().resolve() for p in entries]
+    missing = [entry for entry, root in zip(entries, roots, strict=True) if not root.is_dir()]
+    if missing:
+        raise XamiDataError(f"{ALLOWED_ROOTS_ENV} names {', '.join(repr(shown(m)) for m in missing)}, which "
+                            f"{'is not a folder' if len(missing) == 1 else 'are not folders'} on this server, so no "
+                            "local path is opened; the deployment should name existing folders, or unset it")
     return roots
 
 
@@ -44,6 +51,24 @@ def uploads_allowed() -> bool:
         return False
     raise XamiDataError(f"{ALLOW_UPLOADS_ENV}='{shown(raw, 40)}': expected 1 or 0 (yes/no, true/false, on/off); "
                         "uploads are off until it is fixed")
+
+
+def settings_problems() -> list[str]:
+    """What is wrong with the deployment's settings (environment variables), one message each; empty when
+    every setting is usable. Each message names the setting, its value and what it expects."""
+    from xami_core.io import archive, subset, worker  # noqa: PLC0415 - settings of the modules they bound
+    from xami_core.limits import max_image_pixels  # noqa: PLC0415
+    from xami_core.paths import cache_quota_bytes, max_json_bytes, max_zip_members  # noqa: PLC0415
+
+    problems = []
+    for read in (allowed_roots, uploads_allowed, archive.upload_ttl_hours, max_json_bytes, max_image_pixels,
+                 max_zip_members, cache_quota_bytes, worker.load_max_bytes, worker.load_timeout_s,
+                 subset.max_subset_frames, subset.max_subset_bytes):
+        try:
+            read()
+        except XamiDataError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 import threading
@@ -284,8 +285,8 @@ def _upload_settings_ui() -> float | None:
     try:
         allowed = access.uploads_allowed()
         ttl = archive.upload_ttl_hours()
-    except XamiDataError as exc:
-        st.sidebar.error(f"Uploads are off: {md_code(exc)}", icon=":material/block:")
+    except XamiDataError:  # the setting's message is at the top of the sidebar
+        st.sidebar.info("Uploads are off until the deployment setting above is fixed; showing the synthetic sample.")
         return None
     if not allowed:
         st.sidebar.info(f"Uploads are turned off on this deployment ({access.ALLOW_UPLOADS_ENV}=0); "
@@ -352,13 +353,26 @@ def _upload_ui() -> Loaded | None:
     return str(folder), "upload", False
 
 
+_LOG = logging.getLogger("xami_explorer")
+_LOGGED_SETTINGS: set[str] = set()  # messages already written to the server's log by this process
+
+
+def settings_problems() -> list[str]:
+    """The deployment's bad settings (`access.settings_problems`); each new one is also written to the
+    server's log (standard error) once per process, so whoever started the server sees it there."""
+    problems = access.settings_problems()
+    for problem in problems:
+        if problem not in _LOGGED_SETTINGS:
+            _LOGGED_SETTINGS.add(problem)
+            _LOG.error("deployment setting: %s", problem)
+    return problems
+
+
 def data_source_ui() -> Loaded:
     """Sidebar widgets for the data source; returns (path, source label, synthetic), the sample when none is ready."""
     _init_state()
-    try:
-        access.allowed_roots()
-    except XamiDataError as exc:  # a misconfigured deployment: said at start, and every local path is refused
-        st.sidebar.error(f"Deployment setting: {md_code(exc)}", icon=":material/block:")
+    for problem in settings_problems():  # a misconfigured deployment: said on every page, from the first visit
+        st.sidebar.error(f"Deployment setting: {md_code(problem)}", icon=":material/block:")
     choice = st.sidebar.radio("Data source", SOURCES, key=SOURCE_KEY, index=None, format_func=LINK_WORDS.get,
                               captions=SOURCES, **BOUND)
     choice = choice or SAMPLE  # an empty `?data=` clears the radio
