@@ -134,3 +134,35 @@ def test_a_deleted_extraction_is_made_again(tmp_path, monkeypatch, counted_loads
     again = st_cache.cached_dataset(path, "local", False, fingerprint)
     assert len(counted_loads) == 2
     assert list(again.images["path"]) == list(ds.images["path"]) and all(Path(p).is_file() for p in again.images["path"])
+
+
+def test_uploads_count_towards_the_quota_and_are_never_evicted(tmp_path, monkeypatch):
+    from xami_core.io.archive import UPLOADS, extract_upload  # noqa: PLC0415
+
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path / "cache"))
+    data = _zip(tmp_path, "up", 3).read_bytes()
+    key, first = extract_upload(data, "first.zip")
+    unpacked = sum(f.stat().st_size for f in first.rglob("*") if f.is_file())
+    old = _extraction(tmp_path / "cache", "old", 1_000)  # evictable, and larger than the room left after two uploads
+    (old / "more.bin").write_bytes(b"\0" * (len(data) + ENTRY))
+    monkeypatch.setenv("XAMI_CACHE_MAX_GB", str((2 * unpacked + len(data) + ENTRY // 2) / 1024**3))
+    _, second = extract_upload(data, "second.zip")  # fits once the extraction is evicted
+    assert (second / COMPLETE_MARKER).exists() and first.exists() and not old.exists()
+    with pytest.raises(XamiDataError, match=r"uploaded file 'third.zip': (this server's cache has no room for it|"
+                                            r"unpacks to \d+ bytes, more than the ceiling of \d+)"):
+        extract_upload(data, "third.zip")  # the two uploads fill the quota: refused, nothing evicted
+    assert first.exists() and second.exists()
+    assert sorted(p.name for p in (tmp_path / "cache" / UPLOADS).iterdir() if not p.name.startswith(".")) == \
+        sorted([key, second.name])
+
+
+def test_an_upload_over_the_room_left_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    from xami_core.io.archive import UPLOADS, extract_upload  # noqa: PLC0415
+
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path / "cache"))
+    data = _zip(tmp_path, "up", 3).read_bytes()
+    monkeypatch.setenv("XAMI_CACHE_MAX_GB", str((len(data) - 1) / 1024**3))  # not even the zip fits
+    with pytest.raises(XamiDataError, match=rf"uploaded file 'big.zip': this server's cache has no room for it "
+                                            rf"\({len(data):,} bytes; the quota, XAMI_CACHE_MAX_GB, is"):
+        extract_upload(data, "big.zip")
+    assert [p for p in (tmp_path / "cache" / UPLOADS).iterdir()] == []

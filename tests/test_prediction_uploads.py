@@ -1,8 +1,10 @@
-"""Prediction uploads (xami_ui.predictions): one stored file per content, removed once unused past the uploads' TTL;
+"""Prediction uploads (xami_ui.predictions): a private copy per upload under a random name, within the cache quota,
+deleted by its user or once unused past the uploads' TTL;
 a bad upload said by the name it was uploaded under, with what was expected."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -10,26 +12,56 @@ import time
 import pytest
 
 from tests.apptest import page_test, switch_page, texts
+from xami_core import XamiDataError
+from xami_core.io import archive
 from xami_core.io.sample_predictions import synthetic_prediction_records
-from xami_ui.predictions import UPLOAD_DIR, remove_expired_uploads, store_upload
+from xami_ui.predictions import UPLOAD_DIR, Upload, delete_stored, remove_expired_uploads, store_upload
 
 PAGE = "pages/predictions.py"
 RESULTS_FORM = "expected a JSON list of result records ({image_id, category_id, score, segmentation, bbox})"
 
 
-def test_uploads_are_stored_once_per_content(tmp_path, monkeypatch):
+def test_each_upload_is_a_private_copy_under_a_random_name(tmp_path, monkeypatch):
     monkeypatch.setenv("XAMI_CACHE", str(tmp_path))
-    first = store_upload(b"[1]")
+    first = store_upload(b"[1]", "a.json")
     assert first.parent == tmp_path / UPLOAD_DIR and first.read_bytes() == b"[1]"
-    assert store_upload(b"[1]") == first  # the same bytes again: the same file
-    assert store_upload(b"[2]") != first
-    assert sorted(p.name for p in first.parent.iterdir()) == sorted([first.name, store_upload(b"[2]").name])
+    again = store_upload(b"[1]", "a.json")  # the same bytes again (another session): another copy
+    assert again != first and again.read_bytes() == b"[1]"
+    for path in (first, again):  # named by a random secret, nothing derived from the content
+        assert archive.is_upload_key(path.stem) and path.suffix == ".json"
+        assert hashlib.sha256(b"[1]").hexdigest()[:16] not in path.name
+    assert sorted(p.name for p in first.parent.iterdir()) == sorted([first.name, again.name])  # no temporary left
+
+
+def test_deleting_removes_only_this_apps_own_copies(tmp_path, monkeypatch):
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path))
+    mine = store_upload(b"[1]", "a.json")
+    elsewhere = tmp_path / "other.json"
+    elsewhere.write_text("[]")
+    delete_stored([Upload("a", str(mine), "a.json"), Upload("b", str(elsewhere), "b.json")])
+    assert not mine.exists() and elsewhere.exists()
+
+
+def test_an_upload_beyond_the_cache_quota_is_refused_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path))
+    monkeypatch.setenv("XAMI_CACHE_MAX_GB", str(3000 / 1024**3))  # 3,000 bytes
+    kept = store_upload(b"x" * 1000, "first.json")  # fits
+    (tmp_path / "extracted" / "old").mkdir(parents=True)  # an evictable extraction takes the rest ...
+    (tmp_path / "extracted" / "old" / archive.COMPLETE_MARKER).write_text("t")
+    (tmp_path / "extracted" / "old" / "f.bin").write_bytes(b"\0" * 1500)
+    second = store_upload(b"y" * 1000, "second.json")  # ... and is evicted to make way
+    assert second.is_file() and not (tmp_path / "extracted" / "old").exists()
+    with pytest.raises(XamiDataError, match=r"uploaded file 'third.json': this server's cache has no room for it "
+                                            r"\(1,000 bytes; the quota, XAMI_CACHE_MAX_GB, is 3,000 bytes, and uploads, "
+                                            r"downloads and the sample hold 2,000 bytes of it\)\. Delete an earlier upload"):
+        store_upload(b"z" * 1000, "third.json")  # uploads are never evicted: refused
+    assert sorted(p.name for p in (tmp_path / UPLOAD_DIR).iterdir()) == sorted([kept.name, second.name])
 
 
 def test_unused_uploads_expire_after_the_ttl(tmp_path, monkeypatch):
     monkeypatch.setenv("XAMI_CACHE", str(tmp_path))
     monkeypatch.setenv("XAMI_UPLOAD_TTL_HOURS", "2")
-    old, recent = store_upload(b"[1]"), store_upload(b"[2]")
+    old, recent = store_upload(b"[1]", "old.json"), store_upload(b"[2]", "recent.json")
     now = time.time()
     os.utime(old, (now - 3 * 3600, now - 3 * 3600))  # unused for 3 h
     os.utime(recent, (now - 3600, now - 3600))  # 1 h
@@ -104,3 +136,41 @@ def test_an_upload_no_longer_kept_asks_for_the_file_again(sample_ds, tmp_path, m
     errors = [str(e.value).replace("\\", "") for e in at.error]
     assert errors == ["**Predictions not loaded**: kept.json: this server no longer holds the upload (uploads are "
                       "kept 24 h after their last use); upload the file again to use it"]
+
+
+def test_removing_or_forgetting_uploads_deletes_them_from_the_server(sample_ds, tmp_path, monkeypatch):
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path))
+    data = json.dumps(synthetic_prediction_records(sample_ds)).encode()
+    at = upload(page_test(PAGE, query={"pred_synthetic": "false"}), ("a.json", data), ("b.json", data))
+    stored = sorted((tmp_path / UPLOAD_DIR).glob("*.json"))
+    assert len(stored) == 2  # the same bytes twice: two private copies
+    at.run()  # a rerun keeps them, stores nothing again
+    assert sorted((tmp_path / UPLOAD_DIR).glob("*.json")) == stored
+    assert sorted(at.dataframe[0].value["source"]) == ["uploaded: a.json", "uploaded: b.json"]
+    upload(at, ("a.json", data))  # b.json removed from the uploader: its copy is deleted (AppTest gives a.json a
+    left = sorted((tmp_path / UPLOAD_DIR).glob("*.json"))  # new file id, so it is stored anew and its old copy goes)
+    assert len(left) == 1 and left[0].read_bytes() == data
+    assert list(at.dataframe[0].value["source"]) == ["uploaded: a.json"]
+    switch_page(at, "pages/overview.py")  # elsewhere the uploader is not drawn; back here it starts empty
+    at.run()
+    switch_page(at, PAGE)
+    at.run()
+    assert any("Using the files uploaded earlier in this session: a.json" in c.value for c in at.caption)
+    assert sorted((tmp_path / UPLOAD_DIR).glob("*.json")) == left  # kept while the session uses it
+    at.button(key="pred_upload_forget").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert list((tmp_path / UPLOAD_DIR).glob("*.json")) == []  # forgotten: deleted from the server
+    assert not any("uploaded earlier" in c.value for c in at.caption)
+
+
+def test_another_session_never_sees_an_upload(sample_ds, tmp_path, monkeypatch):
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path))
+    data = json.dumps(synthetic_prediction_records(sample_ds)).encode()
+    mine = upload(page_test(PAGE, query={"pred_synthetic": "false"}), ("mine.json", data))
+    assert list(mine.dataframe[0].value["source"]) == ["uploaded: mine.json"]
+    (stored,) = (tmp_path / UPLOAD_DIR).glob("*.json")
+    other = page_test(PAGE, query={"pred_synthetic": "false"})  # a second session: nothing of the first's
+    assert "mine.json" not in shown_text(other) and not other.dataframe
+    refused = page_test(PAGE, query={"pred_synthetic": "false", "pred_paths": str(stored)})  # the copy's path, guessed
+    (error,) = [str(e.value).replace("\\", "") for e in refused.error]
+    assert "inside this server's cache folder" in error and "upload the file" in error

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import os
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from xami_core.access import check_local_path
 from xami_core.io import archive
 from xami_core.io.predictions import Predictions, predictions_fingerprint
 from xami_core.model import Dataset, XamiDataError
-from xami_core.paths import cache_dir
+from xami_core.paths import cache_dir, shown
 from xami_ui.cache import cached_predictions, cached_synthetic_predictions
 from xami_ui.text import md_literal
 
@@ -42,7 +41,8 @@ NAME_SEP = " = "  # "name = path" on a line names a set
 DEFAULT_SCORE, DEFAULT_IOU = 0.25, 0.5
 UPLOADER_KEY = "pred_upload"  # not bound to the link: a file cannot travel in it
 _UPLOADS = "_xami_pred_uploads"  # Upload records of the files uploaded in this session, kept across pages
-UPLOAD_DIR = "prediction_uploads"  # under the cache root, one file per content
+_STORED = "_xami_pred_stored"  # {uploader file id: Upload}: each file the uploader holds is stored once per session
+UPLOAD_DIR = "prediction_uploads"  # under the cache root, one file per upload under a random name
 MAX_UPLOAD_MB = 512  # a XAMI-size results file (20,000 masks as RLE) is tens of MB
 UPLOADED = "uploaded: "  # the sets table's source of an uploaded set, before the file's own name
 # The gallery's current selection, stored by the gallery page for the Predictions page's subsets:
@@ -219,22 +219,43 @@ def gallery_selection(ds: Dataset) -> tuple[str, tuple[int, ...]] | None:
     return str(kept[0]), tuple(int(i) for i in kept[1])
 
 
-def store_upload(data: bytes, suffix: str = ".json") -> Path:
-    """Keep uploaded bytes under the cache root, named by their content (the same file uploaded twice is one file).
+def store_upload(data: bytes, file_name: str, suffix: str = ".json") -> Path:
+    """Keep uploaded bytes under the cache root under a fresh random name (`archive.new_upload_key`), known
+    only to the session that uploaded them: uploading the same file twice gives two private copies, and
+    nobody can test whether a file was uploaded.
+
+    Expired prediction uploads go first; the bytes must fit in the cache quota beside the uploads
+    already held (`archive.room_for_upload`), and evictable entries are then evicted down to the quota.
 
     Raises:
+        XamiDataError: the upload does not fit in the cache quota (naming `file_name`), or a setting is bad.
         OSError: the cache folder cannot be written.
     """
     folder = cache_dir() / UPLOAD_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{hashlib.sha256(data).hexdigest()[:32]}{suffix}"
-    if not target.is_file():
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
+    remove_expired_uploads(folder)
+    archive.room_for_upload(len(data), f"uploaded file '{shown(file_name)}'")
+    target = folder / f"{archive.new_upload_key()}{suffix}"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
+    try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)  # readers see the whole file or none
-    remove_expired_uploads(folder)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    archive.evict_cache(keep=(target,))
     return target
+
+
+def delete_stored(uploads: Iterable[Upload]) -> None:
+    """Remove these uploads' files from the server (their user replaced or forgot them). Never raises."""
+    folder = cache_dir() / UPLOAD_DIR
+    for upload in uploads:
+        path = Path(upload.path)
+        if path.parent == folder and archive.is_upload_key(path.stem):  # only this app's own copies
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def upload_ttl_text() -> str:
@@ -262,12 +283,23 @@ def remove_expired_uploads(folder: Path, now: float | None = None) -> list[Path]
 
 
 def _uploads_changed() -> None:
-    """The uploader's callback: the files it holds replace the session's uploads (none when it was cleared)."""
+    """The uploader's callback: the files it now holds replace the session's uploads; the copies of the files
+    its user removed are deleted from the server."""
+    held = {f.file_id for f in st.session_state.get(UPLOADER_KEY) or ()}
+    stored: dict[str, Upload] = st.session_state.setdefault(_STORED, {})
+    delete_stored(stored.pop(file_id) for file_id in [k for k in stored if k not in held])
+    st.session_state[_UPLOADS] = ()
+
+
+def _forget_uploads() -> None:
+    """The "Forget them" button: the session's uploads are deleted from the server and no longer used."""
+    delete_stored(st.session_state.pop(_STORED, {}).values())
     st.session_state[_UPLOADS] = ()
 
 
 def uploads_ui() -> tuple[Upload, ...]:
-    """COCO results .json files sent through the browser, kept for the session."""
+    """COCO results .json files sent through the browser, kept for the session (each stored once per session,
+    under a random name; deleted when its user removes it from the uploader or forgets it)."""
     try:
         allowed = access.uploads_allowed()
     except XamiDataError:  # a bad setting: the sidebar says so; no uploads meanwhile
@@ -277,12 +309,19 @@ def uploads_ui() -> tuple[Upload, ...]:
     limit = min(MAX_UPLOAD_MB, int(st.get_option("server.maxUploadSize")))  # never above the deployment's limit
     files = st.file_uploader("Or upload COCO results .json files", type=["json"], accept_multiple_files=True,
                              key=UPLOADER_KEY, on_change=_uploads_changed, max_upload_size=limit,
-                             help=f"Up to {limit} MB each; kept on this server under a name made from the "
-                                  "content and used for this session (on the gallery too).")
+                             help=f"Up to {limit} MB each; kept on this server for this session only (on the "
+                                  "gallery too), and deleted when you remove it here or forget it.")
     if files:
+        stored: dict[str, Upload] = st.session_state.setdefault(_STORED, {})
         try:
-            st.session_state[_UPLOADS] = tuple(Upload(name=Path(f.name).stem, path=str(store_upload(f.getvalue())),
-                                                      file_name=f.name) for f in files)
+            for f in files:
+                if f.file_id not in stored or not Path(stored[f.file_id].path).is_file():
+                    stored[f.file_id] = Upload(name=Path(f.name).stem, path=str(store_upload(f.getvalue(), f.name)),
+                                               file_name=f.name)
+            st.session_state[_UPLOADS] = tuple(stored[f.file_id] for f in files)
+        except XamiDataError as exc:
+            st.error(f"The upload could not be kept: {md_literal(exc)}", icon=":material/error:")
+            st.session_state[_UPLOADS] = ()
         except OSError as exc:
             st.error(f"The upload could not be stored on this server: {md_literal(exc)}", icon=":material/error:")
             st.session_state[_UPLOADS] = ()
@@ -291,7 +330,8 @@ def uploads_ui() -> tuple[Upload, ...]:
         row = st.container(horizontal=True, vertical_alignment="center")
         row.caption("Using the files uploaded earlier in this session: "
                     + ", ".join(md_literal(u.file_name) for u in kept) + ". Upload again to replace them.")
-        row.button("Forget them", key="pred_upload_forget", on_click=_uploads_changed, icon=":material/close:")
+        row.button("Forget them", key="pred_upload_forget", on_click=_forget_uploads, icon=":material/delete:",
+                   help="Delete them from this server.")
     return kept
 
 

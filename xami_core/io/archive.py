@@ -129,7 +129,8 @@ def _checked_members(zf: zipfile.ZipFile, archive: Path, dest: Path, max_bytes: 
     declared = sum(i.file_size for i in infos)
     if declared > max_bytes:
         raise XamiDataError(f"{archive}: unpacks to {declared} bytes, more than the ceiling of {max_bytes} "
-                            f"(at most the cache quota, {CACHE_MAX_GB_ENV}); refusing to extract")
+                            f"(at most the cache quota, {CACHE_MAX_GB_ENV}, less what uploads already hold); "
+                            "refusing to extract")
     targets = [(info, _member_target(info, archive)) for info in infos]
     targets = [(info, rel) for info, rel in targets if rel.parts and rel.parts[0] != "__MACOSX"]
     _check_names(targets, archive, name_max(dest.parent))
@@ -318,8 +319,9 @@ def extraction_id(folder: Path) -> str | None:
 def extracted_dir(archive: Path, max_bytes: int | None = None, on_bytes: BytesCallback | None = None) -> Path:
     """The cached extraction of `archive`, made once per archive content version (again if it was deleted).
 
-    `max_bytes` defaults to the smaller of `DEFAULT_MAX_BYTES` and the cache quota. After a new
-    extraction, the least recently used cache entries are evicted down to the quota (`evict_cache`).
+    `max_bytes` defaults to the smaller of `DEFAULT_MAX_BYTES` and the cache quota less what eviction
+    cannot free (`upload_room`). After a new extraction, the least recently used cache entries are
+    evicted down to the quota (`evict_cache`).
 
     Raises:
         DamagedArchiveError: the archive cannot be read; XamiDataError: it is refused or cannot be written.
@@ -336,7 +338,7 @@ def extracted_dir(archive: Path, max_bytes: int | None = None, on_bytes: BytesCa
         shutil.rmtree(dest, ignore_errors=True)
     _remove_old_unmarked(dest.parent)
     quota = cache_quota_bytes()
-    limit = min(DEFAULT_MAX_BYTES, quota) if max_bytes is None else max_bytes
+    limit = min(DEFAULT_MAX_BYTES, room_for_upload(0, str(archive))) if max_bytes is None else max_bytes
     extract_zip_to(archive, dest, max_bytes=limit, on_bytes=on_bytes)
     evict_cache(quota, keep=(dest,))
     return dest
@@ -432,6 +434,49 @@ def evict_cache(quota: int | None = None, keep: tuple[Path, ...] = (), root: Pat
             total -= size
             removed.append(entry)
     return removed
+
+
+def _bytes_text(n: int) -> str:
+    """A size for a message: bytes up to 1 MiB, then MB, then GB (binary units, as `XAMI_CACHE_MAX_GB`)."""
+    if n < 1024**2:
+        return f"{n:,} bytes"
+    return f"{n / 1024**2:,.1f} MB" if n < 1024**3 else f"{n / 1024**3:,.2f} GB"
+
+
+def upload_room(root: Path | None = None) -> int:
+    """Bytes a new upload may still take in the cache: its quota (`XAMI_CACHE_MAX_GB`) less what eviction
+    cannot free (uploads, prediction uploads, the sample, downloads, metadata); may be 0 or negative.
+
+    Raises:
+        XamiDataError: `XAMI_CACHE_MAX_GB` is not a positive number.
+    """
+    root = cache_dir() if root is None else root
+    quota = cache_quota_bytes()
+    with _EVICTION_LOCK:
+        kept = _tree_size(root) - sum(_tree_size(p) for p in evictable_entries(root))
+    return quota - kept
+
+
+def room_for_upload(size: int, label: str, root: Path | None = None) -> int:
+    """The bytes an upload of `size` bytes (0 for an archive already on disk) leaves for what it unpacks
+    to; refused when even `size` does not fit.
+
+    Uploads count towards the cache quota but are never evicted (they expire, or their user deletes
+    them), so a new one is refused, not made room for, when the others fill the quota. An extraction
+    may take what eviction can free, no more.
+
+    Raises:
+        XamiDataError: the upload does not fit (naming it, the quota and what to do), or the quota
+            setting is bad.
+    """
+    room = upload_room(root)
+    if size >= room:
+        quota = cache_quota_bytes()
+        raise XamiDataError(f"{label}: this server's cache has no room for it ({f'{_bytes_text(size)}; ' if size else ''}"
+                            f"the quota, {CACHE_MAX_GB_ENV}, is {_bytes_text(quota)}, and uploads, downloads and the "
+                            f"sample hold {_bytes_text(max(quota - room, 0))} of it). Delete an earlier upload, "
+                            "wait until uploads expire, or ask whoever runs the server for a larger quota")
+    return room - size
 
 
 # --- uploads: the bytes a user sent, extracted into the cache under a random secret key ------------
@@ -536,11 +581,13 @@ def extract_upload(data: bytes, filename: str, key: str | None = None, max_bytes
     `key` (from `new_upload_key`) names the upload; a new one is made when it is None. The
     bytes pass through a temporary file with a fixed short name (the user's file name may be
     longer than the file system allows; it only appears in messages) and `extract_zip_to`,
-    with all its checks; the temporary file is removed afterwards. Expired uploads go first.
+    with all its checks; the temporary file is removed afterwards. Expired uploads go first. The
+    zip and what it unpacks to must fit in the cache quota beside the uploads already held
+    (`room_for_upload`); evictable entries are then evicted down to the quota.
 
     Raises:
-        XamiDataError: uploads are off (a bad XAMI_UPLOAD_TTL_HOURS), or the upload is not a usable
-            zip; the message names it as 'uploaded file <name>'.
+        XamiDataError: uploads are off (a bad XAMI_UPLOAD_TTL_HOURS), the upload is not a usable zip,
+            or it does not fit in the cache quota; the message names it as 'uploaded file <name>'.
     """
     upload_ttl_hours()  # a bad setting refuses the upload, with the message
     key = new_upload_key() if key is None else key
@@ -558,6 +605,7 @@ def extract_upload(data: bytes, filename: str, key: str | None = None, max_bytes
     except OSError as exc:
         raise XamiDataError(f"{label}: the cache folder {parent} cannot be created ({exc})") from exc
     _remove_old_unmarked(parent)  # and `extract_zip_to` removes stale `*.xami-partial` folders
+    room = room_for_upload(len(data), label)  # checked before anything is written; the staged zip counts too
     staging = _make_temp(parent / "upload")  # not named after the key: the key is a secret
     archive = staging / "upload.zip"
     try:
@@ -565,9 +613,10 @@ def extract_upload(data: bytes, filename: str, key: str | None = None, max_bytes
             archive.write_bytes(data)
         except OSError as exc:
             raise XamiDataError(f"{archive}: cannot be stored in the cache ({exc.strerror or exc})") from exc
-        extract_zip_to(archive, parent / key, max_bytes=max_bytes, on_bytes=on_bytes)
+        extract_zip_to(archive, parent / key, max_bytes=min(max_bytes, room), on_bytes=on_bytes)
     except XamiDataError as exc:  # name the upload, not the staging file the user never saw
         raise XamiDataError(str(exc).replace(str(archive), label)) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    evict_cache(keep=(parent / key,))  # extractions and thumbnails make way for it
     return key, parent / key
