@@ -672,6 +672,7 @@ def test_fold_folder_outside_the_allowed_roots_is_refused(tmp_path, monkeypatch)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (outside / "mskf_0.csv").write_text("IMADE_ID,IMAGE_PATH,SPLIT\r\n")
+    (tmp_path / "allowed").mkdir()
     monkeypatch.setenv("XAMI_ALLOWED_ROOTS", str(tmp_path / "allowed"))
     at = page_test(PAGE, query={"fold_method": LINK["files"], "fold_dir": str(outside)})
     assert any("outside the folders this deployment allows" in e.value for e in at.error)

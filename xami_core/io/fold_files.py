@@ -199,11 +199,13 @@ def _names_in_folder(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def find_fold_files(folder: Path) -> tuple[str, list[tuple[int, Path]]]:
-    """The authors' fold files in `folder`: ("csv", [(fold, csv path)]) or ("dirs", [(fold, mskf_i dir)]).
+def find_fold_files(folder: Path) -> tuple[str, list[tuple[int, Path]], list[Problem]]:
+    """The authors' fold files in `folder`: ("csv", [(fold, csv path)]) or ("dirs", [(fold, mskf_i dir)]), and a
+    problem for each fold file or folder that resolves outside `folder` (a link; never read, its target not named).
 
     Raises:
-        XamiDataError: the folder cannot be used (see `paths.checked_path`), read, or holds no fold files.
+        XamiDataError: the folder cannot be used (see `paths.checked_path`), read, or holds no fold files
+            (saying so when its only fold files are links out of it).
     """
     folder = checked_path(folder, what="fold folder")
     if not folder.is_dir():
@@ -213,16 +215,22 @@ def find_fold_files(folder: Path) -> tuple[str, list[tuple[int, Path]]]:
     except OSError as exc:
         raise XamiDataError(f"fold folder '{shown(str(folder))}': cannot be read ({exc.strerror or exc})") from exc
     # Fold files linked from outside the folder are never read (nor said what they point to).
-    entries = [p for p in entries if resolves_inside(p, folder)]
+    named = [p for p in entries if FOLD_CSV.match(p.name) or FOLD_DIR.match(p.name)]
+    outside = [p for p in named if not resolves_inside(p, folder)]
+    problems = [Problem(str(p), "file", f"{OUTSIDE_ROOT}; fold skipped") for p in sorted(outside)]
+    entries = [p for p in entries if p not in outside]
     csvs = sorted((int(m.group(1)), p) for p in entries if (m := FOLD_CSV.match(p.name)) and p.is_file())
     if csvs:
-        return "csv", csvs
+        return "csv", csvs, problems
     dirs = [(int(m.group(1)), p) for p in entries if (m := FOLD_DIR.match(p.name)) and p.is_dir()]
     if (m := FOLD_DIR.match(folder.name)) and any((folder / part).is_dir() for part in PARTS):
         dirs = [(int(m.group(1)), folder)]
     dirs = sorted(d for d in dirs if any((d[1] / part).is_dir() for part in PARTS))
     if dirs:
-        return "dirs", dirs
+        return "dirs", dirs, problems
+    if outside:
+        raise XamiDataError(f"{folder}: every fold file ({', '.join(shown(p.name, 40) for p in sorted(outside)[:4])}"
+                            f"{', ...' if len(outside) > 4 else ''}) {OUTSIDE_ROOT}")
     raise XamiDataError(f"{folder}: no fold files found. Expected mskf_0.csv, mskf_1.csv, ... (columns "
                         f"{', '.join(CSV_COLUMNS)}) or folders mskf_0/, mskf_1/, ... with train/ and valid/ inside")
 
@@ -261,8 +269,7 @@ def read_fold_files(folder: str | Path, ds: Dataset) -> FoldSet:
         XamiDataError: the folder cannot be used or read, holds no fold files (see `find_fold_files`),
             or no entry matches an image of the dataset.
     """
-    kind, found = find_fold_files(Path(folder))
-    problems: list[Problem] = []
+    kind, found, problems = find_fold_files(Path(folder))
     img = ds.images
     dup = img["file_name"].duplicated(keep=False)
     by_name = pd.Series(img.loc[~dup, "image_id"].to_numpy(np.int64), index=img.loc[~dup, "file_name"].to_numpy())
