@@ -756,3 +756,31 @@ def test_a_new_session_removes_what_a_killed_extraction_left():
         assert not left.exists() and busy.exists()
     finally:
         shutil.rmtree(busy, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("XAMI_MAX_JSON_MB", "lots"),  # read by the COCO reader
+        ("XAMI_MAX_IMAGE_PIXELS", "0"),  # read by the COCO reader and the frame headers
+        ("XAMI_LOAD_TIMEOUT_S", "-1"),  # read by the load worker
+    ],
+)
+def test_a_setting_that_stops_every_load_is_said_without_a_traceback(monkeypatch, name, value):
+    from xami_ui import cache as st_cache  # noqa: PLC0415
+
+    monkeypatch.setenv(name, value)
+    st_cache._loaded_dataset.clear()  # as on a server started with the setting: nothing loaded yet
+    st_cache.forget_failed_loads()
+    try:
+        for page in ("pages/overview.py", "pages/gallery.py"):
+            at = page_test(page=page)  # no exception (page_test asserts it)
+            (setting,) = [e.value for e in at.sidebar.error]
+            assert setting.startswith("Deployment setting:") and f"{name}={value}: expected a positive number" in setting
+            (error,) = [e.value for e in at.main.error]
+            assert error.startswith("No data can be shown: even the bundled synthetic sample cannot be loaded.")
+            assert f"{name}={value}" in error and not at.main.metric
+    finally:
+        monkeypatch.delenv(name)
+        st_cache._loaded_dataset.clear()
+        st_cache.forget_failed_loads()

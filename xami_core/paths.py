@@ -57,7 +57,8 @@ def setting_number(name: str, default: float, refused: Callable[[str], str] | No
     value = positive_number(raw)
     if value is None:
         raise XamiDataError(refused(shown(raw, 40)) if refused is not None else
-                            f"setting {name}={shown(raw, 40)}: expected a positive number (default {default:g}); "
+                            f"setting {name}={shown(raw, 40)}: expected a positive number (default "
+                            f"{f'{default:.0f}' if float(default).is_integer() else f'{default:g}'}); "
                             "fix or unset it and restart the server")
     return value
 

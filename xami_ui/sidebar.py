@@ -414,18 +414,38 @@ def palette_ui() -> str:
                                 help="The authors' colours, or the Okabe-Ito colour-blind-safe set.")
 
 
+def _load(source: Loaded) -> Dataset:
+    """The dataset of a (path, source label, synthetic) choice, through the shared cache.
+
+    Raises:
+        XamiDataError, OSError: it cannot be loaded (see `cache.cached_dataset`).
+    """
+    path, label, synthetic = source
+    return cached_dataset(path, label, synthetic, source_fingerprint(path))
+
+
 def load_current_ui() -> Dataset:
-    """Load the selected source (cached); on failure say why and fall back to the sample."""
-    path, source, synthetic = data_source_ui()
+    """Load the selected source (cached); on failure say why and fall back to the sample. When the sample
+    cannot be loaded either (a bad deployment setting), say so and stop the run: pages have nothing to show."""
+    chosen = data_source_ui()
     try:
-        fingerprint = source_fingerprint(path)
-        ds = cached_dataset(path, source, synthetic, fingerprint)
+        ds = _load(chosen)
     except (XamiDataError, OSError) as exc:  # OSError: a file that vanished or became unreadable while loading
-        st.error(f"Could not load this data source. {md_code(exc)}\n\nShowing the synthetic sample instead. "
-                 "Check the path, or see the README for the supported layouts.")
-        path, source, synthetic = _sample()
-        fingerprint = source_fingerprint(path)
-        ds = cached_dataset(path, source, synthetic, fingerprint)
+        fallback = None
+        with contextlib.suppress(XamiDataError, OSError):
+            fallback = _sample()
+        if fallback is not None and fallback != chosen:
+            st.error(f"Could not load this data source. {md_code(exc)}\n\nShowing the synthetic sample instead. "
+                     "Check the path, or see the README for the supported layouts.")
+        try:
+            if fallback is None or fallback == chosen:
+                raise exc
+            ds = _load(fallback)
+        except (XamiDataError, OSError) as failed:  # a bad deployment setting, an unwritable cache: nothing to show
+            st.error(f"No data can be shown: even the bundled synthetic sample cannot be loaded. {md_code(failed)}"
+                     "\n\nIf a deployment setting is named, fix it (see the sidebar) and restart the server.",
+                     icon=":material/block:")
+            st.stop()
     set_current(ds)
     if ds.provenance.synthetic:  # the sample, or files marked synthetic (a subset exported from it)
         st.sidebar.warning("Showing a **synthetic sample**: generated frames, not real XAMI data.")
