@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import struct
 import subprocess
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -203,3 +206,57 @@ def test_pixel_cap_setting_bounds_declared_sizes(monkeypatch):
     monkeypatch.setenv("XAMI_MAX_IMAGE_PIXELS", "many")
     with pytest.raises(XamiDataError, match="XAMI_MAX_IMAGE_PIXELS=many: expected a positive number"):
         frame_size_problem(40, 25)
+
+
+OVERSIZED_CHILD = """
+import json, struct, sys, zlib
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from xami_core import load_dataset
+from xami_core.analysis import gallery
+from xami_core.render.overlay import load_frame
+
+
+def peak_mib():
+    status = open("/proc/self/status").read()
+    return int(status.split("VmHWM:")[1].split()[0]) // 1024
+
+
+folder = Path(sys.argv[1])
+before = peak_mib()
+ds = load_dataset(folder)
+big = ds.images.set_index("file_name").loc[sys.argv[2]]
+frame = load_frame(big["path"])  # the detail view's decode
+pictures = gallery.thumbnails(ds, ds.images["image_id"].tolist(), gallery.ThumbOptions(size=96), disk_cache=False)
+print(json.dumps({{"decoded": frame is not None, "thumbnails": len(pictures), "status": big["file_status"],
+                   "problems": [p.message for p in ds.problems], "grew_mib": peak_mib() - before}}))
+"""
+
+
+def _write_rgba_png(path: Path, width: int, height: int) -> None:
+    """A real, decodable PNG of width x height black RGBA pixels (4 bytes each decoded; compressed, a few
+    hundred KB), written row by row so the test itself never holds the decoded size."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    packer, row = zlib.compressobj(9), b"\x00" * (1 + 4 * width)  # filter byte 0, then the pixels
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def test_an_oversized_frame_declared_small_costs_no_memory_to_load_show_or_thumbnail(tmp_path):
+    # 10000 x 10000 RGBA: 400 MB decoded, under PIL's own bomb error (178M pixels), over this product's cap (67M).
+    folder = tmp_path / "d"
+    small, big = b.file_name(1), b.file_name(2)
+    b.write_split(folder, b.coco([b.image(0, name=small, width=16, height=16), b.image(1, name=big)],
+                                 [b.polygon_ann(0, 1, 1, b.square(10, 10, 20))]), with_images=False)
+    _png(folder / small, 16, 16)
+    _write_rgba_png(folder / big, 10_000, 10_000)
+    script = OVERSIZED_CHILD.format(root=str(ROOT))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XAMI_")} | {"XAMI_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", script, str(folder), big], capture_output=True, text=True,
+                         timeout=CHILD_TIMEOUT_S, env=env, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "too large" and not result["decoded"] and result["thumbnails"] == 2
+    assert any("10000 x 10000 px, more than 67,108,864 pixels (XAMI_MAX_IMAGE_PIXELS)" in m for m in result["problems"])
+    assert result["grew_mib"] < 150, result  # the 400 MB decode never happened
