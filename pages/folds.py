@@ -24,6 +24,7 @@ from xami_core.render.leakage_figures import (
 )
 from xami_ui.cache import (
     cached_field_groups,
+    cached_fold_class_counts,
     cached_fold_files,
     cached_folds,
     cached_grouped_folds,
@@ -276,7 +277,7 @@ def page() -> None:
         with st.expander(f"Fold file problems ({len(folds.problems)})", expanded=True):
             st.dataframe([vars(p) for p in folds.problems], width="stretch", hide_index=True)
 
-    counts = fold_balance.fold_class_counts(ds, folds)
+    counts = cached_fold_class_counts(ds, folds)
     balance = fold_balance.fold_balance(ds, folds, measure, counts=counts)
     deviation = fold_balance.fold_deviation(counts, measure)
     summary = fold_balance.balance_summary(balance)

@@ -11,7 +11,7 @@ from xami_core.io import metadata
 from xami_core.io.loader import source_fingerprint
 from xami_core.model import XamiDataError, filter_name
 from xami_core.render.figures import class_distribution_figure, filter_figure
-from xami_ui.cache import cached_obs_info
+from xami_ui.cache import cached_obs_info, cached_overview_tables
 from xami_ui.context import current_dataset, current_palette, run_app
 from xami_ui.export import chart_ui, table_download_ui
 from xami_ui.obs_info import obs_info_source_ui
@@ -53,7 +53,8 @@ def page() -> None:
                 f"**Licence (as the files state it):** {md_literal(prov.licence)}  \n"
                 f"**Description (as the files state it):** {md_literal(prov.description)}", icon=":material/license:")
 
-    summary = stats.split_summary(ds)
+    tables = cached_overview_tables(ds)
+    summary = tables["summary"]
     total = summary.loc[stats.TOTAL]
     cols = st.columns(4)
     cols[0].metric("Images", f"{total['images']:,}")
@@ -86,12 +87,12 @@ def page() -> None:
     table_download_ui(summary, name="xami_splits", key="overview_splits_table", caption="Images and annotations per split.")
 
     st.subheader("Annotations per class")
-    counts = stats.class_counts(ds)
+    counts = tables["class_counts"]
     measure = st.segmented_control("Show", ["annotations", "annotation share", "images", "image share"],
                                    default="annotations", key="overview_measure")
     chart_ui(class_distribution_figure(counts, value=measure or "annotations", palette=palette),
              name=f"xami_classes_{(measure or 'annotations').replace(' ', '_')}", key="overview_class_chart")
-    table = stats.class_count_table(ds)
+    table = tables["class_table"]
     table.columns = [f"{split} {what}" for split, what in table.columns]
     st.dataframe(table.style.format({c: "{:.1%}" for c in table.columns if c.endswith("share")}), width="stretch")
     st.caption("Shares are of all annotations in the split. Image counts: images containing at least one "
@@ -102,12 +103,12 @@ def page() -> None:
     st.subheader("Observation filters (by wavelength)")
     left, right = st.columns([3, 2])
     with left:
-        per_filter = stats.filter_split_counts(ds)
+        per_filter = tables["per_filter"]
         filter_value = st.segmented_control("Count", ["images", "annotations"], default="images", key="overview_filter_value")
         chart_ui(filter_figure(per_filter, value=filter_value or "images"), name=f"xami_filters_{filter_value or 'images'}",
                  key="overview_filter_chart")
     with right:
-        filter_table = stats.filter_counts(ds)
+        filter_table = tables["filters"]
         st.dataframe(filter_table, width="stretch")
         st.caption(f"All {int(filter_table['images'].sum()):,} images, by the filter letter in their file name; a letter "
                    "outside the seven XMM-OM filters is listed as unknown, a name without an observation key last.")
@@ -159,7 +160,7 @@ def page() -> None:
             st.caption("Hammer-Aitoff projection; each point is an image's observation, coloured by filter. "
                        "Galactic coordinates are converted from ICRS with astropy.")
 
-    empty = stats.empty_images(ds)
+    empty = tables["empty"]
     with st.expander(f"Images without artefacts ({len(empty)}): hard negatives kept on purpose"):
         st.dataframe(empty, width="stretch", hide_index=True, column_config={
             "image id": st.column_config.Column("image id", help="The image's id in its split's annotation file")})

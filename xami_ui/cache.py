@@ -394,3 +394,36 @@ def cached_measure_bins(ds: Dataset, parts: str, measure: str, bins: int = 30) -
         XamiDataError: as `stat_parts`.
     """
     return _annotation_stats.binned_counts(cached_annotation_stats(ds, parts)["instances"], measure, bins=bins)
+
+
+# --- per-rerun tables of the Overview and Fold balance pages (issue 11: warm reruns at 150k images) -----------
+from xami_core.analysis import stats as _stats  # noqa: E402 - section-local import, keeps the sections independent
+
+
+@st.cache_data(show_spinner=False, max_entries=8, hash_funcs=BY_CONTENT)
+def cached_overview_tables(ds: Dataset) -> dict[str, pd.DataFrame]:
+    """The Overview page's count tables, once per content (at 150,000 images they took about 2 s of every rerun).
+
+    Returns:
+        "summary" (`stats.split_summary`), "class_counts" (`stats.class_counts`), "class_table"
+        (`stats.class_count_table`), "per_filter" (`stats.filter_split_counts`), "filters"
+        (`stats.filter_counts`) and "empty" (`stats.empty_images`).
+    """
+    return {"summary": _stats.split_summary(ds), "class_counts": _stats.class_counts(ds),
+            "class_table": _stats.class_count_table(ds), "per_filter": _stats.filter_split_counts(ds),
+            "filters": _stats.filter_counts(ds), "empty": _stats.empty_images(ds)}
+
+
+def fold_set_key(folds: _folds.FoldSet) -> str:
+    """A fold set's key in the per-view caches: a digest of its recipe and its assignments (fold, image, part)."""
+    a = folds.assignments
+    digest = hashlib.sha1(repr((folds.method, folds.k, folds.seed, folds.source, len(a))).encode())
+    for column in (a["fold"], a["image_id"], a["part"] == "valid"):
+        digest.update(column.to_numpy(dtype="int64").tobytes())
+    return digest.hexdigest()
+
+
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BY_CONTENT | {_folds.FoldSet: fold_set_key})
+def cached_fold_class_counts(ds: Dataset, folds: _folds.FoldSet) -> pd.DataFrame:
+    """`fold_balance.fold_class_counts` once per content and fold set (about 1 s of every rerun at 150,000 images)."""
+    return _fold_balance.fold_class_counts(ds, folds)
