@@ -38,7 +38,8 @@ LARGE = 50_000  # sizes above this many images run `--large-runs` times (a 150k 
 MEASURED = {"loading": "benchmarks.loading", "heatmaps": "benchmarks.heatmaps",
             "thumbnails": "benchmarks.gallery", "filter": "benchmarks.gallery", "evaluation": "benchmarks.evaluation",
             "health": "benchmarks.health"}
-OTHER = {"figures": "benchmarks.figures", "pages": "benchmarks.pages"}
+# A section's table comes from the module's `benchmark`, or from the function after a colon.
+OTHER = {"figures": "benchmarks.figures", "pages": "benchmarks.pages", "memory": "benchmarks.pages:memory"}
 
 
 @dataclass(frozen=True)
@@ -167,9 +168,12 @@ def run_sections(names: Sequence[str], quick: bool, max_images: int = 150_000, r
         if name in MEASURED:
             yield name, measured_section(name, sizes, runs, large_runs, on_row)
             continue
-        module = importlib.import_module(OTHER[name])
-        kwargs = {"quick": True} if quick and "quick" in inspect.signature(module.benchmark).parameters else {}
-        yield name, module.benchmark(**kwargs)
+        module_name, _, function = OTHER[name].partition(":")
+        section = getattr(importlib.import_module(module_name), function or "benchmark")
+        given = {"quick": quick, "sizes": sizes, "runs": runs, "large_runs": large_runs}
+        # Only the options a section takes: figures has none but quick (and only when set).
+        kwargs = {k: v for k, v in given.items() if k in inspect.signature(section).parameters and (k != "quick" or v)}
+        yield name, section(**kwargs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

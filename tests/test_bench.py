@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +138,45 @@ def test_quick_loading_section_prints_a_table(capsys):
     assert bench.main(["--quick", "--only", "loading"]) == 0
     out = capsys.readouterr().out
     assert "== loading ==" in out and "CPU ours/base" in out and "XAMI size" in out
+
+
+def test_every_page_is_visited_in_rounds(tmp_path):
+    # The memory section's step on the sample: every page of app.py opens without an exception, twice, and each
+    # round's resident size is recorded (here and in the file the measuring parent reads).
+    from benchmarks import pages
+
+    assert len(pages.PAGES) == 6 and all((Path(bench.__file__).parents[1] / p).is_file() for p in pages.PAGES)
+    out = tmp_path / "rounds.json"
+    prepared = pages.prepare({"page": pages.PAGES[1]})
+    rounds = pages.visit_every_page((prepared[0], {"rounds": 2, "out": str(out)}))
+    assert [r["round"] for r in rounds] == [1, 2]
+    assert all(r["rss_mib"] > 0 and r["hwm_mib"] >= r["rss_mib"] and r["cpu_s"] > 0 for r in rounds)
+    assert json.loads(out.read_text()) == rounds
+
+
+@pytest.mark.parametrize("name", ["figures", "pages", "memory"])
+def test_other_sections_name_a_function(name):
+    # Each section with a table of its own names a function of its module ("module" or "module:function").
+    import importlib
+
+    module, _, function = bench.OTHER[name].partition(":")
+    assert callable(getattr(importlib.import_module(module), function or "benchmark"))
+
+
+def test_seeded_frame_hashes_are_read_from_the_cache(tmp_path, monkeypatch):
+    # Every tiled frame gets its own random hash in the frame-hash cache, keyed as the Health page reads it:
+    # no frame is hashed again and no two copies of one frame are duplicates.
+    from benchmarks import pages
+    from xami_core import load_dataset
+    from xami_core.analysis import health
+
+    src = bench_loading.train_json()
+    folder = bench_loading.with_frames(bench_loading.tiled_coco(src, tmp_path / "x" / "train", 2), src, 2)
+    assert pages.seed_frame_hashes(folder, tmp_path / "cache") == 2 * len(json.loads(src.read_text())["images"])
+
+    def no_hashing(path):
+        raise AssertionError(f"{path} was hashed again")
+
+    monkeypatch.setattr(health, "perceptual_hash", no_hashing)
+    hashes = health.frame_hashes(load_dataset(folder), cache_file=tmp_path / "cache" / health.PHASH_DB)
+    assert len(hashes) == len(set(hashes["hash"])) == 2 * len(json.loads(src.read_text())["images"])
