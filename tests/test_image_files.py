@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import sys
 import warnings
+import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
@@ -47,6 +49,10 @@ def _exif(orientation: int) -> bytes:
     return exif.tobytes()
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 def _build(tmp: Path) -> Path:
     """The dataset folder `tmp/d` holding one of each kind (see NAMES), and `tmp/outside` beside it."""
     d, outside = tmp / "d", tmp / "outside"
@@ -78,6 +84,10 @@ def _build(tmp: Path) -> Path:
     png = (d / "ok.png").read_bytes()
     (d / "png_cut.png").write_bytes(png[:png.index(b"IDAT") + 8])  # the header whole, the pixels cut
     _frame(d / "large.png", size=(64, 64), fmt="PNG")  # no EXIF ahead of the pixels: PIL would decode it
+    end = png.rindex(b"IEND") - 4  # where the IEND chunk (its length field first) starts
+    (d / "exif_after.png").write_bytes(png[:end] + _png_chunk(b"eXIf", _exif(6)[6:]) + png[end:])  # "Exif\0\0" dropped
+    xmp = b'XML:com.adobe.xmp\x00\x00\x00\x00\x00<x:xmpmeta><rdf:Description tiff:Orientation="5"/></x:xmpmeta>'
+    (d / "xmp_after.png").write_bytes(png[:end] + _png_chunk(b"iTXt", xmp) + png[end:])
     _frame(d / "large_rot6.jpg", size=(64, 64), exif=_exif(6))
     return d
 
@@ -87,6 +97,8 @@ NAMES = [
     "ok.png",  # a plain PNG
     "rot6.jpg",  # EXIF orientation 6
     "rot3.png",  # a PNG's eXIf chunk, orientation 3
+    "exif_after.png",  # a PNG's eXIf chunk after its pixels, orientation 6
+    "xmp_after.png",  # a PNG's XMP after its pixels, orientation 5
     "xmp.jpg",  # orientation from XMP, no EXIF block
     "bad_exif.jpg",  # a damaged EXIF block: orientation 1
     "sub/deep.jpg",  # a folder prefix
@@ -210,6 +222,8 @@ def test_every_kind_matches_the_straightforward_computation(folder):
         ("ok.png", FILE_OK, 24, 40, 1),  # a plain PNG
         ("rot6.jpg", FILE_OK, 32, 16, 6),  # EXIF orientation
         ("rot3.png", FILE_OK, 32, 16, 3),  # a PNG's eXIf chunk
+        ("exif_after.png", FILE_OK, 24, 40, 6),  # a PNG's eXIf chunk after its pixels
+        ("xmp_after.png", FILE_OK, 24, 40, 5),  # a PNG's XMP after its pixels
         ("xmp.jpg", FILE_OK, 32, 16, 8),  # XMP orientation
         ("bad_exif.jpg", FILE_OK, 32, 16, 1),  # damaged EXIF block
         ("sub//deep.jpg", FILE_OK, 8, 8, 1),  # an empty part, as pathlib reads it
@@ -252,6 +266,15 @@ def test_a_frame_over_the_cap_is_not_decoded(folder, monkeypatch):
     # PIL decodes a PNG to look for EXIF after its pixels; over the cap that must not happen
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail(f"{self.filename} decoded"))
     assert probe_images(folder, ["large.png"]).iloc[0]["file_status"] == FILE_TOO_LARGE
+
+
+def test_a_png_is_decoded_only_when_an_orientation_may_follow_its_pixels(folder, monkeypatch):
+    decoded = []
+    real = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(Path(self.filename).name) or real(self))
+    names = ["ok.png", "rot3.png", "png_cut.png", "exif_after.png", "xmp_after.png"]
+    assert list(probe_images(folder, names)["exif_orientation"]) == [1, 3, 1, 6, 5]
+    assert decoded == ["exif_after.png", "xmp_after.png"]  # the others give their answer from the header
 
 
 def test_the_pixel_cap_is_read_once_per_call(folder, monkeypatch):

@@ -4,9 +4,8 @@ COCO files declare each frame's width and height, but exports get them wrong (a 
 file declared 512), name files with folder prefixes (`images/S0...jpg`, as CVAT writes),
 or point outside the dataset. Each frame's header is read once at load (a JPEG's pixels are
 not decoded: about 0.04 ms a frame), so every number downstream uses the size of the pixels a
-user sees. PIL decodes a PNG whose EXIF block is not ahead of its pixels, to look for one
-after them (about 2 ms for 512 x 512 px); a frame over the pixel cap is never decoded, its EXIF
-left unread.
+user sees. A PNG's pixels are decoded only when its bytes hold an EXIF or XMP block after them
+(`_orientation`); a frame over the pixel cap is never decoded, its EXIF left unread.
 
 Nearly every name is plain (`_plain_name`) and names a regular file in an already resolved
 folder: one `os.lstat` and string operations locate and confine it. Anything else (a link, a
@@ -119,13 +118,33 @@ def _read_header(shown: str, max_pixels: int) -> tuple[str, str, str, int, int, 
                 return (shown, FILE_TOO_LARGE,
                         f"{width} x {height} px, more than {max_pixels:,} pixels ({MAX_IMAGE_PIXELS_ENV})",
                         width, height, 0)
-            try:
-                orientation = int(im.getexif().get(EXIF_ORIENTATION, 1))
-            except Exception:  # noqa: BLE001 - a damaged EXIF block only loses the tag
-                orientation = 1
+            orientation = _orientation(im, shown)
     except Exception as exc:  # noqa: BLE001 - PIL raises many types on damaged headers; each is "unreadable"
         return _failure_row(shown, exc)
     return shown, FILE_OK, "", width, height, orientation
+
+
+# What a PNG may hold after its pixels that PIL reads an orientation from: an eXIf chunk, EXIF in a
+# text chunk, XMP in an iTXt chunk (their chunk type or keyword is stored as plain bytes).
+_PNG_ORIENTATION_MARKERS = (b"eXIf", b"Raw profile type exif", b"XML:com.adobe.xmp")
+
+
+def _orientation(im: Image.Image, path: str) -> int:
+    """The EXIF orientation PIL reports for an opened frame (1 when it has none or it is damaged).
+
+    PIL's PNG `getexif` decodes the whole image when no EXIF came before the pixels, to find one
+    after them (about 2 ms for 512 x 512 px). The file's bytes are searched for what could hold one
+    instead: when nothing is there, the EXIF and XMP read with the header give the same answer.
+    """
+    try:
+        if im.format == "PNG" and "exif" not in im.info:
+            with open(path, "rb") as fh:
+                data = fh.read()
+            if not any(marker in data for marker in _PNG_ORIENTATION_MARKERS):
+                return int(Image.Image.getexif(im).get(EXIF_ORIENTATION, 1))
+        return int(im.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # noqa: BLE001 - a damaged EXIF block only loses the tag
+        return 1
 
 
 def _failure_row(shown: str, exc: Exception) -> tuple[str, str, str, int, int, int]:
