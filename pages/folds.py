@@ -23,14 +23,18 @@ from xami_core.render.leakage_figures import (
     verdict_words,
 )
 from xami_ui.cache import (
+    cached_empty_per_fold,
     cached_field_groups,
     cached_fold_class_counts,
     cached_fold_files,
+    cached_fold_filter_counts,
     cached_folds,
     cached_grouped_folds,
+    cached_leaking_groups,
     cached_method_comparison,
     cached_method_tradeoff,
     cached_obs_info,
+    cached_rare_labels,
 )
 from xami_ui.context import current_dataset, current_palette, run_app, synthetic_notice_ui
 from xami_ui.export import chart_ui, table_download_ui
@@ -158,7 +162,7 @@ def leakage_ui(ds: Dataset, folds: F.FoldSet, groups: field_groups.FieldGroups, 
                "fold's valid frames. A fold set that keeps fields whole (the grouped methods) has 0 everywhere.")
     table_download_ui(shown, name=f"fold_leakage_{tag}", key="fold_leakage_table", index=False,
                       caption=f"Field leakage per fold ({folds.label}; field groups: {groups.label}).")
-    leaks = leakage.leaking_groups(folds, groups, ds.images)
+    leaks = cached_leaking_groups(ds, folds, groups)
     st.subheader(f"Leaking groups ({len(leaks):,})")
     if leaks.empty:
         st.caption("No field group has frames on both sides of a fold.")
@@ -368,7 +372,7 @@ def page() -> None:
     tradeoff = tradeoff_ui(ds, folds, method, k, seed, measure, grouping, groups)
 
     st.subheader("Observation filters per fold")
-    filter_counts = fold_balance.fold_filter_counts(ds, folds)
+    filter_counts = cached_fold_filter_counts(ds, folds)
     chart_ui(deviation_heatmap(fold_balance.fold_filter_deviation(filter_counts), what="filter", n_folds=n_folds),
              name=f"fold_filter_deviation_{tag}", key="fold_filter_chart", aspect=0.5)
     st.caption("Valid minus train share of images per filter, filters from long (V) to short (UVW2) wavelength, "
@@ -376,9 +380,9 @@ def page() -> None:
                "Image counts per filter, fold and part:")
     st.dataframe(fold_balance.fold_filter_table(filter_counts), width="stretch")
 
-    empty = fold_balance.empty_per_fold(ds, folds)
+    empty = cached_empty_per_fold(ds, folds)
     k_used = n_folds if method in ("published", FILES) else k
-    rare = F.rare_labels(ds, k_used)
+    rare = cached_rare_labels(ds, k_used)
     left, right = st.columns([2, 3])
     with left:
         st.subheader("Images without artefacts")
