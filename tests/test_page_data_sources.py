@@ -469,9 +469,14 @@ def test_source_links_without_a_usable_dataset_show_the_sample(query, source):
         ("{tmp}/allowed/typo", "/allowed/typo', which is not a folder on this server"),  # a typo
         ("{tmp}/allowed:{tmp}/gone", "/gone', which is not a folder"),  # one good root, one missing: all refused
         ("{tmp}/allowed/xami_dataset/train/_annotations.coco.json", "which is not a folder"),  # a file
+        ("{tmp}/loop", "/loop', which is not a folder"),  # a link to itself (resolving it raised)
+        ("/" + "x" * 300, "(301 characters)', which is not a folder"),  # a name too long (resolving it raised)
+        ("{tmp}/allowed\n/tmp", "/allowed\\n/tmp', which is not a folder"),  # a newline, escaped once
+        ("tests", "'tests', not an absolute path"),  # relative (a folder here): it would depend on where the server started
     ],
 )
 def test_allowed_roots_naming_no_folder_refuse_every_path(roots, monkeypatch, caplog, value, said):
+    (roots / "loop").symlink_to(roots / "loop")
     monkeypatch.setenv("XAMI_ALLOWED_ROOTS", value.format(tmp=roots))
     monkeypatch.setattr(sidebar, "_LOGGED_SETTINGS", set())  # as in a freshly started server
     at = page_test(query={"data": str(roots / "allowed" / "xami_dataset")})

@@ -18,9 +18,10 @@ def allowed_roots() -> list[Path]:
     """The roots from `XAMI_ALLOWED_ROOTS` (os.pathsep-separated), resolved; empty means no restriction.
 
     Raises:
-        XamiDataError: the setting is present but does not name only existing folders (blank, only
-            separators, or an entry that is missing or not a folder, as a typo would leave it): local
-            paths are then all refused, never opened with a restriction other than the one meant.
+        XamiDataError: the setting is present but does not name only existing folders by absolute
+            paths (blank, only separators, a relative entry, or one that is missing, not a folder or
+            cannot be resolved, as a typo would leave it): local paths are then all refused, never
+            opened with a restriction other than the one meant.
     """
     raw = os.environ.get(ALLOWED_ROOTS_ENV)
     if raw is None:
@@ -29,13 +30,30 @@ def allowed_roots() -> list[Path]:
     if not entries:
         raise XamiDataError(f"{ALLOWED_ROOTS_ENV}='{shown(raw, 40)}' names no folder, so no local path is opened; "
                             f"the deployment should list folders separated by '{os.pathsep}', or unset it")
-    roots = [Path(p).expanduser().resolve() for p in entries]
-    missing = [entry for entry, root in zip(entries, roots, strict=True) if not root.is_dir()]
+    relative = [entry for entry in entries if not Path(entry).expanduser().is_absolute()]
+    if relative:  # it would depend on the folder the server was started from
+        raise XamiDataError(f"{ALLOWED_ROOTS_ENV} names {', '.join(_quoted(e) for e in relative)}, not an absolute "
+                            "path, so no local path is opened; the deployment should name folders from '/'")
+    roots, missing = [], []
+    for entry in entries:
+        try:
+            root = Path(entry).expanduser().resolve()
+            folder = root.is_dir()
+        except (OSError, RuntimeError):  # a link loop, a name longer than the file system allows
+            root, folder = Path(entry), False
+        roots.append(root)
+        if not folder:
+            missing.append(entry)
     if missing:
-        raise XamiDataError(f"{ALLOWED_ROOTS_ENV} names {', '.join(repr(shown(m)) for m in missing)}, which "
+        raise XamiDataError(f"{ALLOWED_ROOTS_ENV} names {', '.join(_quoted(m) for m in missing)}, which "
                             f"{'is not a folder' if len(missing) == 1 else 'are not folders'} on this server, so no "
                             "local path is opened; the deployment should name existing folders, or unset it")
     return roots
+
+
+def _quoted(text: str) -> str:
+    """A setting's entry in a message: quoted, control characters escaped once, a long one shortened."""
+    return f"'{shown(text)}'"
 
 
 def uploads_allowed() -> bool:
