@@ -170,13 +170,13 @@ def test_fold_files_linked_from_outside_the_folder_are_not_read(tmp_path, sample
     folds = fold_files.read_fold_files(folder, sample_ds)
     assert folds.folds == [0]  # the linked file is not a fold file here, and that is said
     (linked,) = [p for p in folds.problems if p.file == str(folder / "mskf_1.csv")]
-    assert linked.message == "resolves outside the dataset folder (a symbolic link?); not read; fold skipped"
+    assert linked.message == "resolves outside the fold folder (a symbolic link?); not read; fold skipped"
     _said_nothing_of(folds.problems, OUTSIDE_TEXT, "SECRET_COL", "other.csv")
     (folder / "mskf_0.csv").unlink()
     (folder / "mskf_0.csv").symlink_to(_secret_text(tmp_path, "another.csv"))
     with pytest.raises(XamiDataError) as err:
         fold_files.read_fold_files(folder, sample_ds)
-    assert str(err.value) == (f"{folder}: every fold file (mskf_0.csv, mskf_1.csv) resolves outside the dataset "
+    assert str(err.value) == (f"{folder}: every fold file (mskf_0.csv, mskf_1.csv) resolves outside the fold "
                               "folder (a symbolic link?); not read")  # not "no fold files found"
     # Folders of fold parts: a train/ linked from outside lists nothing of the outside folder.
     parts = tmp_path / "part_folders" / "mskf_0"

@@ -317,6 +317,36 @@ def test_deleting_an_upload(archives):  # noqa: F811
     assert metrics(at)["Images"] == SAMPLE_IMAGES and set(folder.parent.iterdir()) == left
 
 
+def test_a_shared_upload_can_be_opened_but_not_deleted_by_others(archives):  # noqa: F811
+    mine = _upload_in(page_test(query={"data": "upload"}), "mine.zip", archives["xami_dataset.zip"])
+    key = mine.session_state[sidebar._UPLOAD_KEY]
+    mine.sidebar.toggle(key=sidebar.SHARE_KEY).set_value(True).run()
+    shared = page_test(query={"data": "upload", "upload": key})
+    assert metrics(shared)["Images"] == "4"
+    (button,) = [b for b in shared.sidebar.button if b.key == sidebar.DELETE_KEY]
+    assert button.label == "Stop using this shared upload"
+    button.click().run()
+    assert archive_mod.uploaded_dir(key) is not None  # still there for its owner
+    assert metrics(shared)["Images"] == SAMPLE_IMAGES and "upload" not in shared.query_params
+    mine.run()
+    assert metrics(mine)["Images"] == "4"
+    (button,) = [b for b in mine.sidebar.button if b.key == sidebar.DELETE_KEY]
+    assert button.label == "Delete this upload from the server"
+    archive_mod.delete_upload(key)
+
+
+def test_replacing_or_removing_the_zip_deletes_the_earlier_upload(archives):  # noqa: F811
+    data = archives["xami_dataset.zip"]
+    at = _upload_in(page_test(query={"data": "upload"}), "first.zip", data)
+    first = archive_mod.uploaded_dir(at.session_state[sidebar._UPLOAD_KEY])
+    _upload_in(at, "second.zip", data)  # replaced in the uploader
+    second_key = at.session_state[sidebar._UPLOAD_KEY]
+    assert metrics(at)["Images"] == "4" and not first.exists()
+    second = archive_mod.uploaded_dir(second_key)
+    at.sidebar.file_uploader(key=sidebar.UPLOADER_KEY).set_value(None).run()  # removed from the uploader
+    assert not at.exception and not second.exists() and metrics(at)["Images"] == SAMPLE_IMAGES
+
+
 @pytest.mark.parametrize(
     ("ttl", "age_h", "kept"),
     [

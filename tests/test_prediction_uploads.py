@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -51,11 +53,36 @@ def test_an_upload_beyond_the_cache_quota_is_refused_by_name(tmp_path, monkeypat
     (tmp_path / "extracted" / "old" / "f.bin").write_bytes(b"\0" * 1500)
     second = store_upload(b"y" * 1000, "second.json")  # ... and is evicted to make way
     assert second.is_file() and not (tmp_path / "extracted" / "old").exists()
-    with pytest.raises(XamiDataError, match=r"uploaded file 'third.json': this server's cache has no room for it "
-                                            r"\(1,000 bytes; the quota, XAMI_CACHE_MAX_GB, is 3,000 bytes, and uploads, "
-                                            r"downloads and the sample hold 2,000 bytes of it\)\. Delete an earlier upload"):
-        store_upload(b"z" * 1000, "third.json")  # uploads are never evicted: refused
-    assert sorted(p.name for p in (tmp_path / UPLOAD_DIR).iterdir()) == sorted([kept.name, second.name])
+    with pytest.raises(archive.CacheFullError,
+                       match=r"uploaded file 'third.json': this server's cache has no room for it \(1,001 bytes; the "
+                             r"cache quota, XAMI_CACHE_MAX_GB, is 3,000 bytes, and what it must keep \(uploads, the "
+                             r"bundled sample, downloads\) leaves 1,000 bytes free\)\. An upload deleted or expired"):
+        store_upload(b"z" * 1001, "third.json")  # uploads are never evicted: refused
+    third = store_upload(b"z" * 1000, "third.json")  # exactly the room left: kept
+    assert sorted(p.name for p in (tmp_path / UPLOAD_DIR).iterdir()) == sorted([kept.name, second.name, third.name])
+
+
+def test_uploads_arriving_together_never_pass_the_quota(tmp_path, monkeypatch):
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path))
+    monkeypatch.setenv("XAMI_CACHE_MAX_GB", str(3000 / 1024**3))  # room for three of the eight
+    results: list[object] = []
+    start = threading.Barrier(8)
+
+    def send(i: int) -> None:
+        start.wait()
+        try:
+            results.append(store_upload(bytes([65 + i]) * 1000, f"{i}.json"))
+        except XamiDataError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kept = [r for r in results if isinstance(r, Path)]
+    assert len(kept) == 3 and all(isinstance(r, archive.CacheFullError) for r in results if r not in kept)
+    assert sum(p.stat().st_size for p in (tmp_path / UPLOAD_DIR).iterdir()) == 3000
 
 
 def test_unused_uploads_expire_after_the_ttl(tmp_path, monkeypatch):

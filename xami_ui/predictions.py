@@ -234,16 +234,17 @@ def store_upload(data: bytes, file_name: str, suffix: str = ".json") -> Path:
     folder = cache_dir() / UPLOAD_DIR
     folder.mkdir(parents=True, exist_ok=True)
     remove_expired_uploads(folder)
-    archive.room_for_upload(len(data), f"uploaded file '{shown(file_name)}'")
     target = folder / f"{archive.new_upload_key()}{suffix}"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)  # readers see the whole file or none
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    with archive.upload_lock:  # no other upload counts the same room until this one is written
+        archive.room_for_upload(len(data), f"uploaded file '{shown(file_name)}'")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)  # readers see the whole file or none
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
     archive.evict_cache(keep=(target,))
     return target
 
@@ -313,18 +314,18 @@ def uploads_ui() -> tuple[Upload, ...]:
                                   "gallery too), and deleted when you remove it here or forget it.")
     if files:
         stored: dict[str, Upload] = st.session_state.setdefault(_STORED, {})
-        try:
-            for f in files:
-                if f.file_id not in stored or not Path(stored[f.file_id].path).is_file():
-                    stored[f.file_id] = Upload(name=Path(f.name).stem, path=str(store_upload(f.getvalue(), f.name)),
-                                               file_name=f.name)
-            st.session_state[_UPLOADS] = tuple(stored[f.file_id] for f in files)
-        except XamiDataError as exc:
-            st.error(f"The upload could not be kept: {md_literal(exc)}", icon=":material/error:")
-            st.session_state[_UPLOADS] = ()
-        except OSError as exc:
-            st.error(f"The upload could not be stored on this server: {md_literal(exc)}", icon=":material/error:")
-            st.session_state[_UPLOADS] = ()
+        for f in files:  # each on its own: one that cannot be kept leaves the others in use
+            if f.file_id in stored and Path(stored[f.file_id].path).is_file():
+                continue
+            try:
+                stored[f.file_id] = Upload(name=Path(f.name).stem, path=str(store_upload(f.getvalue(), f.name)),
+                                           file_name=f.name)
+            except XamiDataError as exc:
+                st.error(f"{md_literal(f.name)} could not be kept: {md_literal(exc)}", icon=":material/error:")
+            except OSError as exc:
+                st.error(f"{md_literal(f.name)} could not be stored on this server: {md_literal(exc)}",
+                         icon=":material/error:")
+        st.session_state[_UPLOADS] = tuple(stored[f.file_id] for f in files if f.file_id in stored)
     kept = tuple(st.session_state.get(_UPLOADS, ()))
     if kept and not files:
         row = st.container(horizontal=True, vertical_alignment="center")

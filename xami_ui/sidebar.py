@@ -52,6 +52,7 @@ DELETE_KEY = "upload_delete"
 _UPLOAD_KEY = "_xami_upload_key"  # secret key of the upload in use (survives the uploader being cleared)
 _UPLOAD_FILE = "_xami_upload_file"  # (uploader file id, secret key): extract each chosen file once
 _UPLOAD_DELETED = "_xami_upload_deleted"  # uploader file id whose upload the user deleted: not extracted again
+_OWNED = "_xami_owned_uploads"  # secret keys of the uploads this session made (only these it may delete)
 # The session's own copy of what its user chose. Streamlit drops a widget's state when a page change
 # arrives before the browser has drawn that widget (several sessions at once make runs slow enough):
 # the path box came back empty and the session fell to the sample. Widgets are re-seeded from this.
@@ -263,9 +264,20 @@ def _local_ui() -> Loaded | None:
     return str(resolved), "local", False
 
 
+def _owned_uploads() -> set[str]:
+    """The secret keys of the uploads this session made (a session that opened a shared link owns none)."""
+    return st.session_state.setdefault(_OWNED, set())
+
+
 def _forget_upload() -> None:
-    """The uploader changed (a new file, or the file removed): the earlier upload no longer applies."""
-    st.session_state.pop(_UPLOAD_KEY, None)
+    """The uploader changed (a new file, or the file removed): the earlier upload no longer applies, and
+    when this session made it, it is deleted from the server (its user replaced or removed it)."""
+    key = st.session_state.pop(_UPLOAD_KEY, None)
+    known = st.session_state.pop(_UPLOAD_FILE, None)
+    owned = _owned_uploads()
+    for made in {key, known[1] if known else None} & owned:
+        archive.delete_upload(made)
+        owned.discard(made)
 
 
 def _delete_upload() -> None:
@@ -274,8 +286,9 @@ def _delete_upload() -> None:
     known = st.session_state.pop(_UPLOAD_FILE, None)
     if known:  # the uploader still holds the file: do not extract it again on the next run
         st.session_state[_UPLOAD_DELETED] = known[0]
-    if key:
+    if key and key in _owned_uploads():  # a shared link lets others open an upload, never delete it
         archive.delete_upload(key)
+        _owned_uploads().discard(key)
     st.session_state[SHARE_KEY] = False
     _remember(SHARE_KEY, False)
 
@@ -326,6 +339,7 @@ def _upload_ui() -> Loaded | None:
                 st.error(f"Could not use the upload. {md_code(exc)}\n\nShowing the synthetic sample instead.")
                 _share_in_link(None)
                 return None
+            _owned_uploads().add(key)
         st.session_state[_UPLOAD_FILE] = (file.file_id, key)
         st.session_state[_UPLOAD_KEY] = key
         st.sidebar.caption(f"{md_code(file.name)} · kept for {ttl:g} h")
@@ -347,8 +361,12 @@ def _upload_ui() -> Loaded | None:
         help="Off: only this browser session can open the upload. On: the page's link carries the upload's "
              "secret key, and anyone with the link can open it until it expires or is deleted.")
     _remember(SHARE_KEY, share)
-    st.sidebar.button("Delete this upload from the server", key=DELETE_KEY, icon=":material/delete:",
-                      on_click=_delete_upload, width="stretch")
+    if key in _owned_uploads():
+        st.sidebar.button("Delete this upload from the server", key=DELETE_KEY, icon=":material/delete:",
+                          on_click=_delete_upload, width="stretch")
+    else:  # opened through a shared link: its uploader decides when it goes
+        st.sidebar.button("Stop using this shared upload", key=DELETE_KEY, icon=":material/close:",
+                          on_click=_delete_upload, width="stretch")
     _share_in_link(key if share else None)
     return str(folder), "upload", False
 

@@ -58,6 +58,11 @@ class DamagedArchiveError(XamiDataError):
     """An archive whose bytes are damaged (truncated, bad CRC): a fresh copy may cure it, unlike a refused one."""
 
 
+class CacheFullError(XamiDataError):
+    """Data the cache has no room for now: it may fit later (an upload deleted or expired, a larger quota),
+    so the refusal is not remembered as a failed load is."""
+
+
 def _member_target(info: zipfile.ZipInfo, archive: Path) -> PurePosixPath:
     """The member's relative path, or an error when it could escape or is not a plain file."""
     name = info.filename.replace("\\", "/")
@@ -128,9 +133,10 @@ def _checked_members(zf: zipfile.ZipFile, archive: Path, dest: Path, max_bytes: 
                             f"extracts ({MAX_ZIP_MEMBERS_ENV}; a XAMI archive holds about 1,200); refusing to extract")
     declared = sum(i.file_size for i in infos)
     if declared > max_bytes:
-        raise XamiDataError(f"{archive}: unpacks to {declared} bytes, more than the ceiling of {max_bytes} "
-                            f"(at most the cache quota, {CACHE_MAX_GB_ENV}, less what uploads already hold); "
-                            "refusing to extract")
+        raise CacheFullError(f"{archive}: unpacks to {_bytes_text(declared)}, more than the ceiling of "
+                             f"{_bytes_text(max_bytes)} (the room left in this server's cache quota, {CACHE_MAX_GB_ENV}, "
+                             f"and {_bytes_text(DEFAULT_MAX_BYTES)} at most); refusing to extract. An upload deleted "
+                             "or expired makes room; whoever runs the server can raise the quota")
     targets = [(info, _member_target(info, archive)) for info in infos]
     targets = [(info, rel) for info, rel in targets if rel.parts and rel.parts[0] != "__MACOSX"]
     _check_names(targets, archive, name_max(dest.parent))
@@ -457,26 +463,41 @@ def upload_room(root: Path | None = None) -> int:
     return quota - kept
 
 
+# Held from an upload's room check until it is written, so uploads arriving together cannot all
+# count the same free room (one server process; sessions are its threads).
+upload_lock = threading.Lock()
+
+
 def room_for_upload(size: int, label: str, root: Path | None = None) -> int:
     """The bytes an upload of `size` bytes (0 for an archive already on disk) leaves for what it unpacks
-    to; refused when even `size` does not fit.
+    to; refused when even `size` does not fit. Callers writing an upload hold `upload_lock` from
+    this check until the upload is written.
 
     Uploads count towards the cache quota but are never evicted (they expire, or their user deletes
     them), so a new one is refused, not made room for, when the others fill the quota. An extraction
     may take what eviction can free, no more.
 
     Raises:
-        XamiDataError: the upload does not fit (naming it, the quota and what to do), or the quota
-            setting is bad.
+        CacheFullError: the upload does not fit (naming it, the quota and what to do).
+        XamiDataError: the quota setting is bad.
     """
     room = upload_room(root)
-    if size >= room:
+    if size > room or (size == 0 and room <= 0):
         quota = cache_quota_bytes()
-        raise XamiDataError(f"{label}: this server's cache has no room for it ({f'{_bytes_text(size)}; ' if size else ''}"
-                            f"the quota, {CACHE_MAX_GB_ENV}, is {_bytes_text(quota)}, and uploads, downloads and the "
-                            f"sample hold {_bytes_text(max(quota - room, 0))} of it). Delete an earlier upload, "
-                            "wait until uploads expire, or ask whoever runs the server for a larger quota")
+        raise CacheFullError(
+            f"{label}: this server's cache has no room for it ({f'{_bytes_text(size)}; ' if size else ''}the cache "
+            f"quota, {CACHE_MAX_GB_ENV}, is {_bytes_text(quota)}, and what it must keep (uploads, the bundled "
+            f"sample, downloads) leaves {_bytes_text(max(room, 0))} free). An upload deleted or expired makes room "
+            f"(uploads are kept {_hours_text()}); whoever runs the server can raise {CACHE_MAX_GB_ENV}")
     return room - size
+
+
+def _hours_text() -> str:
+    """The uploads' time to live for a message (`XAMI_UPLOAD_TTL_HOURS`), the default when it is bad."""
+    try:
+        return f"{upload_ttl_hours():g} h"
+    except XamiDataError:
+        return f"{DEFAULT_UPLOAD_TTL_HOURS:g} h"
 
 
 # --- uploads: the bytes a user sent, extracted into the cache under a random secret key ------------
@@ -605,18 +626,19 @@ def extract_upload(data: bytes, filename: str, key: str | None = None, max_bytes
     except OSError as exc:
         raise XamiDataError(f"{label}: the cache folder {parent} cannot be created ({exc})") from exc
     _remove_old_unmarked(parent)  # and `extract_zip_to` removes stale `*.xami-partial` folders
-    room = room_for_upload(len(data), label)  # checked before anything is written; the staged zip counts too
-    staging = _make_temp(parent / "upload")  # not named after the key: the key is a secret
-    archive = staging / "upload.zip"
-    try:
+    with upload_lock:  # no other upload counts the same room until this one is written
+        room = room_for_upload(len(data), label)  # checked before anything is written; the staged zip counts too
+        staging = _make_temp(parent / "upload")  # not named after the key: the key is a secret
+        archive = staging / "upload.zip"
         try:
-            archive.write_bytes(data)
-        except OSError as exc:
-            raise XamiDataError(f"{archive}: cannot be stored in the cache ({exc.strerror or exc})") from exc
-        extract_zip_to(archive, parent / key, max_bytes=min(max_bytes, room), on_bytes=on_bytes)
-    except XamiDataError as exc:  # name the upload, not the staging file the user never saw
-        raise XamiDataError(str(exc).replace(str(archive), label)) from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            try:
+                archive.write_bytes(data)
+            except OSError as exc:
+                raise XamiDataError(f"{archive}: cannot be stored in the cache ({exc.strerror or exc})") from exc
+            extract_zip_to(archive, parent / key, max_bytes=min(max_bytes, room), on_bytes=on_bytes)
+        except XamiDataError as exc:  # name the upload, not the staging file the user never saw
+            raise type(exc)(str(exc).replace(str(archive), label)) from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     evict_cache(keep=(parent / key,))  # extractions and thumbnails make way for it
     return key, parent / key

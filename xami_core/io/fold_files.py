@@ -26,10 +26,13 @@ from xami_core.analysis.folds import PARTS, FoldSet
 from xami_core.io.loader import COCO_FILE
 from xami_core.io.provenance import SYNTHETIC_KEY
 from xami_core.model import Dataset, Problem, XamiDataError
-from xami_core.paths import OUTSIDE_ROOT, checked_path, resolves_inside, shown
+from xami_core.paths import checked_path, resolves_inside, shown
 from xami_core.polygons import mask_cells
 
 CSV_COLUMNS: tuple[str, ...] = ("IMADE_ID", "IMAGE_PATH", "SPLIT")  # sic: the authors' spelling
+
+# Said of a fold file or folder linked from outside the fold folder; nothing of its target.
+OUTSIDE_FOLDS = "resolves outside the fold folder (a symbolic link?); not read"
 
 
 
@@ -217,7 +220,7 @@ def find_fold_files(folder: Path) -> tuple[str, list[tuple[int, Path]], list[Pro
     # Fold files linked from outside the folder are never read (nor said what they point to).
     named = [p for p in entries if FOLD_CSV.match(p.name) or FOLD_DIR.match(p.name)]
     outside = [p for p in named if not resolves_inside(p, folder)]
-    problems = [Problem(str(p), "file", f"{OUTSIDE_ROOT}; fold skipped") for p in sorted(outside)]
+    problems = [Problem(str(p), "file", f"{OUTSIDE_FOLDS}; fold skipped") for p in sorted(outside)]
     entries = [p for p in entries if p not in outside]
     csvs = sorted((int(m.group(1)), p) for p in entries if (m := FOLD_CSV.match(p.name)) and p.is_file())
     if csvs:
@@ -230,7 +233,7 @@ def find_fold_files(folder: Path) -> tuple[str, list[tuple[int, Path]], list[Pro
         return "dirs", dirs, problems
     if outside:
         raise XamiDataError(f"{folder}: every fold file ({', '.join(shown(p.name, 40) for p in sorted(outside)[:4])}"
-                            f"{', ...' if len(outside) > 4 else ''}) {OUTSIDE_ROOT}")
+                            f"{', ...' if len(outside) > 4 else ''}) {OUTSIDE_FOLDS}")
     raise XamiDataError(f"{folder}: no fold files found. Expected mskf_0.csv, mskf_1.csv, ... (columns "
                         f"{', '.join(CSV_COLUMNS)}) or folders mskf_0/, mskf_1/, ... with train/ and valid/ inside")
 
@@ -283,7 +286,7 @@ def read_fold_files(folder: str | Path, ds: Dataset) -> FoldSet:
                      for part in PARTS if (path / part).is_dir() and resolves_inside(path / part, Path(folder))
                      for names in [_names_in_folder(path / part)]]
             if not parts:  # its train/ and valid/ are links out of the folder
-                problems.append(Problem(str(path), "folder", f"train/ and valid/: {OUTSIDE_ROOT}; fold skipped"))
+                problems.append(Problem(str(path), "folder", f"train/ and valid/: {OUTSIDE_FOLDS}; fold skipped"))
                 continue
             rows = pd.concat(parts, ignore_index=True)
         file = str(path)
