@@ -166,3 +166,21 @@ def test_an_upload_over_the_room_left_is_refused_before_anything_is_written(tmp_
                                             rf"\({len(data):,} bytes; the cache quota, XAMI_CACHE_MAX_GB, is"):
         extract_upload(data, "big.zip")
     assert [p for p in (tmp_path / "cache" / UPLOADS).iterdir()] == []
+
+
+def test_a_zip_refused_for_want_of_room_opens_once_room_is_made(tmp_path, monkeypatch, counted_loads):
+    from xami_core.io.archive import extract_upload  # noqa: PLC0415
+
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XAMI_LOAD_IN_WORKER", "0")
+    local = _zip(tmp_path, "local", 3)
+    upload = extract_upload(_zip(tmp_path, "up", 3).read_bytes(), "up.zip")[1]
+    held = sum(f.stat().st_size for f in upload.rglob("*") if f.is_file())
+    monkeypatch.setenv("XAMI_CACHE_MAX_GB", str((held + 600) / 1024**3))  # the upload leaves too little room
+    fingerprint = source_fingerprint(str(local))
+    for _ in range(2):  # said again on a rerun, from a new check (not a remembered failure)
+        with pytest.raises(XamiDataError, match="more than the ceiling of"):
+            st_cache.cached_dataset(str(local), "local", False, fingerprint)
+    shutil.rmtree(upload)  # its user deletes it (or it expires)
+    ds = st_cache.cached_dataset(str(local), "local", False, fingerprint)
+    assert len(ds.images) == 3 and counted_loads == [str(local)]

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from xami_core.io.archive import CacheFullError
 from xami_core.io.loader import extraction_key, load_dataset, needs_extraction
 from xami_core.io.worker import load_in_worker, load_in_worker_enabled
 from xami_core.model import Dataset, XamiDataError
@@ -37,8 +38,10 @@ def _loaded_dataset(path: str, source: str, synthetic: bool, fingerprint: tuple,
 def cached_dataset(path: str, source: str, synthetic: bool, fingerprint: tuple) -> Dataset:
     """Load a dataset once per (path, content fingerprint); a zip's deleted extraction is made again.
 
-    The dataset's `content_key` names that content, for the per-view caches below. A failure is remembered per fingerprint too (Streamlit does not cache exceptions), so a
-    rerun answers at once with the same message; an edited source is tried again.
+    The dataset's `content_key` names that content, for the per-view caches below. A failure is remembered
+    per fingerprint too (Streamlit does not cache exceptions), so a rerun answers at once with the same
+    message; an edited source is tried again. A zip the cache has no room for now is not remembered
+    (`archive.CacheFullError`): it is tried again once room is made.
 
     Raises:
         XamiDataError: the source cannot be loaded, or its load went over `XAMI_LOAD_MAX_GB` or
@@ -56,6 +59,8 @@ def cached_dataset(path: str, source: str, synthetic: bool, fingerprint: tuple) 
         else:
             extraction = extraction_key(path)  # touches the extraction's "last used" time
         return _loaded_dataset(path, source, synthetic, fingerprint, extraction)
+    except CacheFullError:  # no room in the cache now; there may be once an upload goes
+        raise
     except XamiDataError as exc:
         with _failed_lock:
             _failed[key] = str(exc)
