@@ -48,7 +48,7 @@ PAGES = ("pages/overview.py", "pages/folds.py", "pages/gallery.py", "pages/heatm
          "pages/health.py")
 NO_PREDICTIONS = {"pred_synthetic": "false"}  # the link that turns the synthetic predictions off
 ROUNDS = 4  # visits of every page, one after the other, in the memory section
-TIMEOUT_S = 1800  # a page run; the first Health visit at 150k hashes 150,000 frames
+TIMEOUT_S = 1800  # a page run; first visits at 150k take over a minute under load (mask heatmaps, the fold methods)
 
 
 @dataclass(frozen=True)
