@@ -36,18 +36,20 @@ def page() -> None:
     ds = current_dataset()
     palette = current_palette()
     prov = ds.provenance
+    uploaded = prov.source == "upload"  # an upload's folder in the cache is named by its secret key: not shown
+    where = "" if uploaded else f" · {md_code(prov.path)}"
 
     st.title("XAMI dataset overview" if prov.synthetic or prov.recognised_xami else "Dataset overview")
     if prov.synthetic:
         st.warning("**Synthetic sample.** These frames and annotations are generated to look like XAMI; they are "
                    "not real XMM-OM data. Load the real dataset from the sidebar.", icon=":material/science:")
     elif prov.recognised_xami:
-        st.info(f"**Source:** {md_literal(prov.source)} · {md_code(prov.path)} · layout {md_code(prov.layout)}  \n"
+        st.info(f"**Source:** {md_literal(prov.source)}{where} · layout {md_code(prov.layout)}  \n"
                 f"**XAMI data:** {md_literal(prov.recognition)}.  \n"
                 f"**Licence:** {md_literal(prov.licence)} · [dataset]({prov.url})  \n**Cite:** {md_literal(prov.citation)}", icon=":material/license:")
     else:
         # Not XAMI: the terms the files carry, shown literally (never as markdown the data could inject).
-        st.info(f"**Source:** {md_literal(prov.source)} · {md_code(prov.path)} · layout {md_code(prov.layout)}  \n"
+        st.info(f"**Source:** {md_literal(prov.source)}{where} · layout {md_code(prov.layout)}  \n"
                 f"**Not recognised as XAMI data:** {md_literal(prov.recognition)}. XAMI's licence and citation do not "
                 "apply; these are the terms the files themselves state.  \n"
                 f"**Licence (as the files state it):** {md_literal(prov.licence)}  \n"
@@ -182,7 +184,8 @@ def page() -> None:
         st.caption(f"{stats.problems_summary(ds.problems)} Everything else loaded; the input files are untouched. "
                    "Records are named by the ids in their file: find one in the Gallery by searching for it "
                    "(e.g. `image id 12`).")
-        st.dataframe(stats.problems_table(ds.problems), width="stretch", hide_index=True, column_config={
+        table = stats.problems_table(ds.problems, root=ds.provenance.path if uploaded else None, root_name="upload:")
+        st.dataframe(table, width="stretch", hide_index=True, column_config={
             "outcome": st.column_config.Column("outcome", help="skipped: an error, the record was left out; "
                                                                 "kept: a warning, the record loaded as the message says")})
 

@@ -819,3 +819,24 @@ def test_a_setting_that_stops_every_load_is_said_without_a_traceback(monkeypatch
         monkeypatch.delenv(name)
         st_cache._loaded_dataset.clear()
         st_cache.forget_failed_loads()
+
+
+def test_an_uploads_secret_key_is_not_shown_in_its_problems_or_errors(tmp_path):
+    from tests import builders as b  # noqa: PLC0415
+
+    good = b.image(0, width=64, height=64)
+    anns = [b.polygon_ann(0, 0, 1, b.square(4, 4, 8)), b.polygon_ann(1, 0, 99, b.square(4, 4, 8))]  # class 99: a problem
+    b.write_split(tmp_path / "tree" / "ds" / "train", b.coco([good], anns))
+    at = _upload_in(page_test(query={"data": "upload"}), "mine.zip", b.zip_bytes(tmp_path / "tree"))
+    key = at.session_state[sidebar._UPLOAD_KEY]
+    (table,) = [d.value for d in at.dataframe if "outcome" in d.value.columns]
+    assert list(table["file"]) == ["upload:/ds/train/_annotations.coco.json"]
+    assert key not in " ".join(table.astype(str).to_numpy().ravel()) and key not in texts(at)
+    archive_mod.delete_upload(key)
+    # Nothing loadable: the error names the upload, not the cache folder.
+    b.write_split(tmp_path / "none" / "ds" / "train", b.coco([{"id": 1, "file_name": "x.jpg"}], []), with_images=False)
+    failed = _upload_in(page_test(query={"data": "upload"}), "none.zip", b.zip_bytes(tmp_path / "none"))
+    (error,) = [e.value for e in failed.main.error]
+    assert error.startswith("Could not load this data source.") and "No images could be loaded from upload:" in error
+    assert failed.session_state[sidebar._UPLOAD_KEY] not in error and str(archive_mod.cache_dir()) not in error
+    archive_mod.delete_upload(failed.session_state[sidebar._UPLOAD_KEY])

@@ -448,7 +448,10 @@ def load_current_ui() -> Dataset:
     chosen = data_source_ui()
     try:
         ds = _load(chosen)
-    except (XamiDataError, OSError) as exc:  # OSError: a file that vanished or became unreadable while loading
+    except (XamiDataError, OSError) as error:  # OSError: a file that vanished or became unreadable while loading
+        path, source, _ = chosen
+        # An upload's folder in the cache is named by its secret key: the message names the upload instead.
+        exc = XamiDataError(str(error).replace(path, "upload:")) if source == "upload" else error
         fallback = None
         with contextlib.suppress(XamiDataError, OSError):
             fallback = _sample()

@@ -140,9 +140,16 @@ def problems_summary(problems: Iterable[Problem]) -> str:
     return "; ".join(parts) + "."
 
 
-def problems_table(problems: Iterable[Problem]) -> pd.DataFrame:
-    """The problems as a table: file, record (as the file names it), outcome ("skipped"/"kept"), message."""
-    rows = [(p.file, p.record, "skipped" if p.severity == "error" else "kept", p.message) for p in problems]
+def problems_table(problems: Iterable[Problem], root: str | None = None, root_name: str = "") -> pd.DataFrame:
+    """The problems as a table: file, record (as the file names it), outcome ("skipped"/"kept"), message.
+
+    With `root`, a file or message path under it is shown under `root_name` instead (an upload's
+    folder in the cache holds its secret key, which the page does not show).
+    """
+    def shown(text: str) -> str:
+        return text.replace(root, root_name) if root else text
+    rows = [(shown(p.file), p.record, "skipped" if p.severity == "error" else "kept", shown(p.message))
+            for p in problems]
     return pd.DataFrame(rows, columns=["file", "record", "outcome", "message"]).astype("str")
 
 
