@@ -20,7 +20,7 @@ from xami_core.analysis.annotation_stats import ALL_CLASSES, LOG_MEASURES, MEASU
 from xami_core.analysis.health import HealthReport
 from xami_core.model import class_colour_hex, split_order
 from xami_core.render.export import ExportSize, render_figure
-from xami_core.render.figures import SPLIT_PATTERNS, base_layout, plot_text
+from xami_core.render.figures import SPLIT_PATTERNS, TEMPLATE, base_layout, plot_text
 from xami_core.render.layout import class_abbreviation, tag
 
 LINE = "#333333"
@@ -364,7 +364,7 @@ def summary_figure(report: HealthReport, dataset: str, width_px: int = 794, heig
     ))
     fig.add_annotation(text="<br>".join(lines), x=0, y=1, xref="paper", yref="paper", xanchor="left", yanchor="top",
                        align="left", showarrow=False, font=dict(size=12))
-    fig.update_layout(template="plotly_white", width=width_px, height=height_px,
+    fig.update_layout(template=TEMPLATE, width=width_px, height=height_px,
                       font=dict(family="Helvetica, Arial, sans-serif", size=11, color="#111111"),
                       title=dict(text="Dataset health report", x=0.04, xanchor="left", y=0.985, yanchor="top",
                                  font=dict(size=20)),
