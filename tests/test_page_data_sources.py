@@ -840,3 +840,15 @@ def test_an_uploads_secret_key_is_not_shown_in_its_problems_or_errors(tmp_path):
     assert error.startswith("Could not load this data source.") and "No images could be loaded from upload:" in error
     assert failed.session_state[sidebar._UPLOAD_KEY] not in error and str(archive_mod.cache_dir()) not in error
     archive_mod.delete_upload(failed.session_state[sidebar._UPLOAD_KEY])
+
+
+def test_a_refused_zip_is_said_again_on_a_rerun_not_stored_again(monkeypatch):
+    calls = []
+    real = archive_mod.extract_upload
+    monkeypatch.setattr(archive_mod, "extract_upload", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at = _upload_in(page_test(query={"data": "upload"}), "broken.zip", b"not a zip at all")
+    at.run()  # any click reruns the page
+    (error,) = [e.value for e in at.main.error]
+    assert error.startswith("Could not use the upload.") and "uploaded file 'broken.zip'" in error
+    assert error.endswith("choose the file again to try once more.") and calls == [1]
+    assert metrics(at)["Images"] == SAMPLE_IMAGES

@@ -201,3 +201,18 @@ def test_another_session_never_sees_an_upload(sample_ds, tmp_path, monkeypatch):
     refused = page_test(PAGE, query={"pred_synthetic": "false", "pred_paths": str(stored)})  # the copy's path, guessed
     (error,) = [str(e.value).replace("\\", "") for e in refused.error]
     assert "inside this server's cache folder" in error and "upload the file" in error
+
+
+def test_a_file_that_cannot_be_kept_is_not_stored_again_on_a_rerun(sample_ds, tmp_path, monkeypatch):
+    from xami_ui import predictions  # noqa: PLC0415
+
+    monkeypatch.setenv("XAMI_CACHE", str(tmp_path))
+    monkeypatch.setenv("XAMI_CACHE_MAX_GB", str(1000 / 1024**3))  # smaller than the sample: no room at all
+    calls = []
+    real = predictions.store_upload
+    monkeypatch.setattr(predictions, "store_upload", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at = upload(page_test(PAGE, query={"pred_synthetic": "false"}), ("big.json", b"[]"))
+    at.run()  # any click reruns the page
+    (error,) = [str(e.value).replace("\\", "") for e in at.error if "could not be kept" in str(e.value)]
+    assert error.startswith("big.json could not be kept: uploaded file 'big.json': this server's cache has no room")
+    assert error.endswith("Remove it and choose it again to try once more.") and calls == [1]

@@ -42,6 +42,7 @@ DEFAULT_SCORE, DEFAULT_IOU = 0.25, 0.5
 UPLOADER_KEY = "pred_upload"  # not bound to the link: a file cannot travel in it
 _UPLOADS = "_xami_pred_uploads"  # Upload records of the files uploaded in this session, kept across pages
 _STORED = "_xami_pred_stored"  # {uploader file id: Upload}: each file the uploader holds is stored once per session
+_REFUSED = "_xami_pred_refused"  # {uploader file id: message}: a file that could not be kept is not tried on every rerun
 UPLOAD_DIR = "prediction_uploads"  # under the cache root, one file per upload under a random name
 MAX_UPLOAD_MB = 512  # a XAMI-size results file (20,000 masks as RLE) is tens of MB
 UPLOADED = "uploaded: "  # the sets table's source of an uploaded set, before the file's own name
@@ -289,6 +290,9 @@ def _uploads_changed() -> None:
     held = {f.file_id for f in st.session_state.get(UPLOADER_KEY) or ()}
     stored: dict[str, Upload] = st.session_state.setdefault(_STORED, {})
     delete_stored(stored.pop(file_id) for file_id in [k for k in stored if k not in held])
+    refused: dict[str, str] = st.session_state.setdefault(_REFUSED, {})
+    for file_id in [k for k in refused if k not in held]:  # chosen again, a file is tried again
+        del refused[file_id]
     st.session_state[_UPLOADS] = ()
 
 
@@ -314,17 +318,20 @@ def uploads_ui() -> tuple[Upload, ...]:
                                   "gallery too), and deleted when you remove it here or forget it.")
     if files:
         stored: dict[str, Upload] = st.session_state.setdefault(_STORED, {})
+        refused: dict[str, str] = st.session_state.setdefault(_REFUSED, {})
         for f in files:  # each on its own: one that cannot be kept leaves the others in use
             if f.file_id in stored and Path(stored[f.file_id].path).is_file():
                 continue
-            try:
-                stored[f.file_id] = Upload(name=Path(f.name).stem, path=str(store_upload(f.getvalue(), f.name)),
-                                           file_name=f.name)
-            except XamiDataError as exc:
-                st.error(f"{md_literal(f.name)} could not be kept: {md_literal(exc)}", icon=":material/error:")
-            except OSError as exc:
-                st.error(f"{md_literal(f.name)} could not be stored on this server: {md_literal(exc)}",
-                         icon=":material/error:")
+            if f.file_id not in refused:
+                try:
+                    stored[f.file_id] = Upload(name=Path(f.name).stem, path=str(store_upload(f.getvalue(), f.name)),
+                                               file_name=f.name)
+                    continue
+                except XamiDataError as exc:
+                    refused[f.file_id] = f"{md_literal(f.name)} could not be kept: {md_literal(exc)}"
+                except OSError as exc:
+                    refused[f.file_id] = f"{md_literal(f.name)} could not be stored on this server: {md_literal(exc)}"
+            st.error(refused[f.file_id] + " Remove it and choose it again to try once more.", icon=":material/error:")
         st.session_state[_UPLOADS] = tuple(stored[f.file_id] for f in files if f.file_id in stored)
     kept = tuple(st.session_state.get(_UPLOADS, ()))
     if kept and not files:

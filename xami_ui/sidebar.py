@@ -53,6 +53,7 @@ _UPLOAD_KEY = "_xami_upload_key"  # secret key of the upload in use (survives th
 _UPLOAD_FILE = "_xami_upload_file"  # (uploader file id, secret key): extract each chosen file once
 _UPLOAD_DELETED = "_xami_upload_deleted"  # uploader file id whose upload the user deleted: not extracted again
 _OWNED = "_xami_owned_uploads"  # secret keys of the uploads this session made (only these it may delete)
+_UPLOAD_REFUSED = "_xami_upload_refused"  # (uploader file id, message): a refused zip is not processed again
 # The session's own copy of what its user chose. Streamlit drops a widget's state when a page change
 # arrives before the browser has drawn that widget (several sessions at once make runs slow enough):
 # the path box came back empty and the session fell to the sample. Widgets are re-seeded from this.
@@ -293,6 +294,13 @@ def _delete_upload() -> None:
     _remember(SHARE_KEY, False)
 
 
+def _refused_upload_ui(message: str) -> None:
+    """Say why the zip in the uploader cannot be used (kept per file, so a rerun does not store it again)."""
+    st.error(f"Could not use the upload. {md_code(message)}\n\nShowing the synthetic sample instead; choose "
+             "the file again to try once more.")
+    _share_in_link(None)
+
+
 def _upload_settings_ui() -> float | None:
     """The hours an upload is kept; None (with the reason shown) when this deployment takes no uploads."""
     try:
@@ -325,6 +333,10 @@ def _upload_ui() -> Loaded | None:
                         "showing the synthetic sample meanwhile.")
         _share_in_link(None)
         return None
+    refused = st.session_state.get(_UPLOAD_REFUSED)
+    if file is not None and refused and refused[0] == file.file_id:  # said again, not stored and checked again
+        _refused_upload_ui(refused[1])
+        return None
     if file is not None:
         known = st.session_state.get(_UPLOAD_FILE)
         key = known[1] if known and known[0] == file.file_id else None
@@ -336,8 +348,8 @@ def _upload_ui() -> Loaded | None:
                                                           on_bytes=hub.byte_meter("extract", report)),
                     title=f"**Checking and extracting {md_code(file.name)}** into the cache", start_text="Starting…")
             except XamiDataError as exc:
-                st.error(f"Could not use the upload. {md_code(exc)}\n\nShowing the synthetic sample instead.")
-                _share_in_link(None)
+                st.session_state[_UPLOAD_REFUSED] = (file.file_id, str(exc))
+                _refused_upload_ui(str(exc))
                 return None
             _owned_uploads().add(key)
         st.session_state[_UPLOAD_FILE] = (file.file_id, key)
