@@ -54,9 +54,9 @@ def test_an_upload_beyond_the_cache_quota_is_refused_by_name(tmp_path, monkeypat
     second = store_upload(b"y" * 1000, "second.json")  # ... and is evicted to make way
     assert second.is_file() and not (tmp_path / "extracted" / "old").exists()
     with pytest.raises(archive.CacheFullError,
-                       match=r"uploaded file 'third.json': this server's cache has no room for it \(1,001 bytes; the "
-                             r"cache quota, XAMI_CACHE_MAX_GB, is 3,000 bytes, and what it must keep \(uploads, the "
-                             r"bundled sample, downloads\) leaves 1,000 bytes free\)\. An upload deleted or expired"):
+                       match=r"uploaded file 'third.json': this server's cache has no room for it \(1001 B; the "
+                             r"cache quota, XAMI_CACHE_MAX_GB, is 2\.9 KB, and what it must keep \(uploads, the "
+                             r"bundled sample, downloads\) leaves 1000 B free\)\. An upload deleted or expired"):
         store_upload(b"z" * 1001, "third.json")  # uploads are never evicted: refused
     third = store_upload(b"z" * 1000, "third.json")  # exactly the room left: kept
     assert sorted(p.name for p in (tmp_path / UPLOAD_DIR).iterdir()) == sorted([kept.name, second.name, third.name])

@@ -112,6 +112,16 @@ def resolves_inside(path: Path, root: Path) -> bool:
 OUTSIDE_ROOT = "resolves outside the dataset folder (a symbolic link?); not read"  # says nothing of the target
 
 
+def format_bytes(n: int) -> str:
+    """A byte count for people: "812 B", "3.4 MB" (powers of 1024)."""
+    size = float(n)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.2f} GB"
+
+
 def shown(text: str, limit: int = SHOWN_CHARS) -> str:
     """A path or name as a message shows it: control characters (NUL) escaped, a long one shortened."""
     text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))

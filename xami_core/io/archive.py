@@ -32,6 +32,7 @@ from xami_core.paths import (
     cache_dir,
     cache_quota_bytes,
     file_fingerprint,
+    format_bytes,
     max_zip_members,
     name_max,
     setting_number,
@@ -133,9 +134,9 @@ def _checked_members(zf: zipfile.ZipFile, archive: Path, dest: Path, max_bytes: 
                             f"extracts ({MAX_ZIP_MEMBERS_ENV}; a XAMI archive holds about 1,200); refusing to extract")
     declared = sum(i.file_size for i in infos)
     if declared > max_bytes:
-        raise CacheFullError(f"{archive}: unpacks to {_bytes_text(declared)}, more than the ceiling of "
-                             f"{_bytes_text(max_bytes)} (the room left in this server's cache quota, {CACHE_MAX_GB_ENV}, "
-                             f"and {_bytes_text(DEFAULT_MAX_BYTES)} at most); refusing to extract. An upload deleted "
+        raise CacheFullError(f"{archive}: unpacks to {format_bytes(declared)}, more than the ceiling of "
+                             f"{format_bytes(max_bytes)} (the room left in this server's cache quota, {CACHE_MAX_GB_ENV}, "
+                             f"and {format_bytes(DEFAULT_MAX_BYTES)} at most); refusing to extract. An upload deleted "
                              "or expired makes room; whoever runs the server can raise the quota")
     targets = [(info, _member_target(info, archive)) for info in infos]
     targets = [(info, rel) for info, rel in targets if rel.parts and rel.parts[0] != "__MACOSX"]
@@ -442,13 +443,6 @@ def evict_cache(quota: int | None = None, keep: tuple[Path, ...] = (), root: Pat
     return removed
 
 
-def _bytes_text(n: int) -> str:
-    """A size for a message: bytes up to 1 MiB, then MB, then GB (binary units, as `XAMI_CACHE_MAX_GB`)."""
-    if n < 1024**2:
-        return f"{n:,} bytes"
-    return f"{n / 1024**2:,.1f} MB" if n < 1024**3 else f"{n / 1024**3:,.2f} GB"
-
-
 def upload_room(root: Path | None = None) -> int:
     """Bytes a new upload may still take in the cache: its quota (`XAMI_CACHE_MAX_GB`) less what eviction
     cannot free (uploads, prediction uploads, the sample, downloads, metadata); may be 0 or negative.
@@ -485,9 +479,9 @@ def room_for_upload(size: int, label: str, root: Path | None = None) -> int:
     if size > room or (size == 0 and room <= 0):
         quota = cache_quota_bytes()
         raise CacheFullError(
-            f"{label}: this server's cache has no room for it ({f'{_bytes_text(size)}; ' if size else ''}the cache "
-            f"quota, {CACHE_MAX_GB_ENV}, is {_bytes_text(quota)}, and what it must keep (uploads, the bundled "
-            f"sample, downloads) leaves {_bytes_text(max(room, 0))} free). An upload deleted or expired makes room "
+            f"{label}: this server's cache has no room for it ({f'{format_bytes(size)}; ' if size else ''}the cache "
+            f"quota, {CACHE_MAX_GB_ENV}, is {format_bytes(quota)}, and what it must keep (uploads, the bundled "
+            f"sample, downloads) leaves {format_bytes(max(room, 0))} free). An upload deleted or expired makes room "
             f"(uploads are kept {_hours_text()}); whoever runs the server can raise {CACHE_MAX_GB_ENV}")
     return room - size
 

@@ -39,7 +39,7 @@ from xami_core.io.image_files import FILE_OK
 from xami_core.io.loader import COCO_FILE
 from xami_core.io.provenance import SYNTHETIC_KEY
 from xami_core.model import SPLIT_ORDER, Dataset, Provenance, XamiDataError, split_order
-from xami_core.paths import setting_number
+from xami_core.paths import format_bytes, setting_number
 
 # The export's limits (read at call time, as `paths`' settings are): XAMI has 1,055 frames of about 50 MB in
 # all, so the whole dataset fits; a synthetic 100k set does not. The zip is held in memory for the download.
@@ -105,16 +105,6 @@ class SubsetSummary:
             text += (f" {len(self.missing):,} frame(s) left out ({names}{more}): see {MISSING_CSV} in the zip; "
                      "their records stay in the COCO file.")
         return text
-
-
-def format_bytes(n: int) -> str:
-    """A byte count for people: "812 B", "3.4 MB" (powers of 1024)."""
-    size = float(n)
-    for unit in ("B", "KB", "MB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.2f} GB"
 
 
 def _selected_images(ds: Dataset, image_ids: Sequence[int]) -> pd.DataFrame:
